@@ -1,0 +1,4 @@
+"""REST routes of the propensity app, mounted under /api/ by journeyhub/api_router.py."""
+from django.urls import URLPattern, URLResolver
+
+urlpatterns: list[URLPattern | URLResolver] = []

@@ -1,0 +1,98 @@
+"""The connection factory: one GraphTraversalSource per process, chosen by GRAPH_URL."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from gremlin_python.driver.remote_connection import RemoteConnection
+from gremlin_python.process.anonymous_traversal import traversal
+from gremlin_python.process.graph_traversal import GraphTraversalSource
+
+from graph.embedded import MEMORY, EmbeddedRemoteConnection, EmbeddedStore
+from graph.errors import GraphUnavailable
+
+
+@dataclass
+class Connection:
+    url: str
+    remote: RemoteConnection
+    g: GraphTraversalSource
+
+    @property
+    def embedded_store(self) -> EmbeddedStore | None:
+        return self.remote.store if isinstance(self.remote, EmbeddedRemoteConnection) else None
+
+    def close(self) -> None:
+        self.remote.close()
+
+
+def connect(url: str) -> Connection:
+    """Open a connection for a GRAPH_URL: embedded:///dir, embedded://memory, ws(s)://…, neptune+wss://…"""
+    parsed = urlparse(url)
+    if parsed.scheme == "embedded":
+        location = MEMORY if parsed.netloc == MEMORY else (parsed.netloc + parsed.path)
+        remote: RemoteConnection = EmbeddedRemoteConnection(EmbeddedStore(location))
+    elif parsed.scheme in {"ws", "wss"}:
+        remote = _driver_connection(url)
+    elif parsed.scheme == "neptune+wss":
+        from graph.neptune import neptune_connection
+
+        remote = neptune_connection(url)
+    else:
+        raise ValueError(f"GRAPH_URL scheme {parsed.scheme!r} is not supported (embedded, ws, wss, neptune+wss)")
+    return Connection(url=url, remote=remote, g=traversal().with_remote(remote))
+
+
+def _driver_connection(url: str) -> RemoteConnection:
+    from gremlin_python.driver.driver_remote_connection import DriverRemoteConnection
+
+    try:
+        return DriverRemoteConnection(url, "g")
+    except Exception as exc:  # noqa: BLE001 - the driver raises many transport errors
+        raise GraphUnavailable(f"cannot reach the Gremlin server at {url}: {exc}") from exc
+
+
+_lock = threading.Lock()
+_current: Connection | None = None
+
+
+def get_connection() -> Connection:
+    global _current
+    from django.conf import settings
+
+    with _lock:
+        if _current is None or _current.url != settings.GRAPH_URL:
+            _current = connect(settings.GRAPH_URL)
+        return _current
+
+
+def get_g() -> GraphTraversalSource:
+    return get_connection().g
+
+
+def reset_connection() -> None:
+    """Close and forget the process's connection (tests, store switches, after errors)."""
+    global _current
+    with _lock:
+        if _current is not None:
+            try:
+                _current.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection must not mask the reason
+                pass
+        _current = None
+
+
+def health() -> dict[str, Any]:
+    try:
+        count = get_g().V().limit(1).count().next()
+        return {"status": "ok", "url": _redacted(get_connection().url), "reachable": True, "probe": count}
+    except Exception as exc:  # noqa: BLE001 - health reports any failure
+        reset_connection()
+        return {"status": "down", "detail": str(exc)[:300]}
+
+
+def _redacted(url: str) -> str:
+    parsed = urlparse(url)
+    return url.replace(parsed.password, "***") if parsed.password else url

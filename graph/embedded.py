@@ -1,0 +1,119 @@
+"""The embedded store (graphersal) behind gremlinpython's RemoteConnection interface.
+
+Code above `graph/` writes ordinary gremlinpython traversals; this adapter turns their bytecode into
+the engine's script dialect (graph.translate), runs it in process and hands back gremlinpython
+structure objects, so the same traversal runs unchanged against a Gremlin Server or Neptune.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import graphersal
+from gremlin_python.driver.remote_connection import RemoteConnection, RemoteTraversal
+from gremlin_python.process.traversal import Bytecode, Traverser
+from gremlin_python.structure.graph import Edge, Vertex
+
+from graph.errors import GraphQueryError, GraphUnavailable
+from graph.translate import Script, translate
+
+MEMORY = "memory"
+
+
+class EmbeddedStore:
+    """Opens the engine lazily (after any fork) and serialises access to it within the process."""
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+        self._store: graphersal.Store | None = None
+        self._graph: graphersal.Graph | None = None
+        self._lock = threading.RLock()
+        self._pid: int | None = None
+
+    @property
+    def graph(self) -> graphersal.Graph:
+        with self._lock:
+            if self._graph is None or self._pid != os.getpid():
+                self._open()
+            assert self._graph is not None
+            return self._graph
+
+    def _open(self) -> None:
+        if self.location == MEMORY:
+            self._graph = graphersal.Graph()
+        else:
+            self._store = _open_store(Path(self.location))
+            self._graph = self._store.graph
+        self._graph.set_limits(unlimited=True)
+        self._pid = os.getpid()
+
+    def run(self, script: Script, *, atomic: bool = False) -> list[Any]:
+        """Run one script; engine failures become GraphQueryError with the engine's explanation."""
+        graph = self.graph
+        with self._lock:
+            try:
+                result = graph.execute(script.text, script.params, atomic=atomic)
+            except graphersal.GraphersalError as exc:
+                if getattr(exc, "cause", None) == "closed":
+                    raise GraphUnavailable(f"embedded store is closed: {exc}") from exc
+                raise GraphQueryError(f"{exc}\n  script: {script.text}") from exc
+        if script.discard:
+            return []
+        return result if isinstance(result, list) else [result]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+            self._store = None
+            self._graph = None
+
+
+def _open_store(path: Path) -> graphersal.Store:
+    try:
+        if path.exists() and any(path.iterdir()):
+            return graphersal.Store.open(str(path))
+        path.mkdir(parents=True, exist_ok=True)
+        return graphersal.Store.create(str(path))
+    except graphersal.GraphersalError as exc:
+        raise GraphUnavailable(
+            f"cannot open the embedded graph store at {path}: {exc}. Only one process may open it for "
+            "writing; run `python manage.py graphserver` and point other processes at it with GRAPH_URL=ws://…"
+        ) from exc
+
+
+def to_gremlin(value: Any) -> Any:
+    """Engine values to gremlinpython's structure types (vertices and edges detached, no properties)."""
+    if isinstance(value, graphersal.Vertex):
+        return Vertex(value.id, value.label or "vertex")
+    if isinstance(value, graphersal.Edge):
+        return Edge(value.id, Vertex(value.out_v.id, value.out_v.label or "vertex"), value.label or "edge",
+                    Vertex(value.in_v.id, value.in_v.label or "vertex"))
+    if isinstance(value, dict):
+        return {k: to_gremlin(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_gremlin(v) for v in value]
+    return value
+
+
+class EmbeddedRemoteConnection(RemoteConnection):
+    """gremlinpython RemoteConnection that executes bytecode on an EmbeddedStore."""
+
+    def __init__(self, store: EmbeddedStore) -> None:
+        super().__init__(f"embedded://{store.location}", "g")
+        self.store = store
+
+    def submit(self, bytecode: Bytecode) -> RemoteTraversal:
+        results = self.execute(bytecode)
+        return RemoteTraversal(iter([Traverser(r, 1) for r in results]))
+
+    def execute(self, bytecode: Bytecode) -> list[Any]:
+        return [to_gremlin(r) for r in self.store.run(translate(bytecode))]
+
+    def is_closed(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,151 @@
+"""Translate gremlinpython bytecode into the embedded engine's Gremlin script with bound parameters.
+
+Every literal becomes a named parameter, so user text never becomes script text. Lists and maps
+cannot be parameters in the engine, so they travel as one JSON string unpacked by `parse_json`;
+tokens inside maps (`T.id`, `Direction.out`) become the reserved string keys the engine expects.
+Anything outside the portable subset is refused with a clear error instead of being guessed.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from gremlin_python.process.traversal import (
+    Binding,
+    Bytecode,
+    Cardinality,
+    P,
+    TextP,
+    Traversal,
+    TraversalStrategy,
+)
+
+from graph.errors import UnsupportedTraversal
+
+REFUSED_STEPS = {"match": "match() is not portable", "withStrategies": "traversal strategies are not supported",
+                 "withoutStrategies": "traversal strategies are not supported", "io": "io() is not allowed",
+                 "program": "OLAP programs are not supported", "withComputer": "OLAP is not supported"}
+TOKEN_ENUMS = {"T", "Order", "Scope", "Column", "Pop", "Merge", "Direction", "Operator", "Pick", "Barrier"}
+ENUM_NAME_FIXES = {("Direction", "OUT"): "out", ("Direction", "IN"): "in", ("Direction", "BOTH"): "both",
+                   ("Merge", "on_create"): "onCreate", ("Merge", "on_match"): "onMatch",
+                   ("Merge", "out_v"): "outV", ("Merge", "in_v"): "inV", ("T", "id_"): "id",
+                   ("Column", "keys"): "keys", ("Column", "values"): "values"}
+
+
+@dataclass
+class Script:
+    """One script with its parameters, ready for `Graph.execute`."""
+
+    text: str
+    params: dict[str, Any] = field(default_factory=dict)
+    discard: bool = False
+
+    def bind(self, value: Any) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return name
+
+
+def translate(bytecode: Bytecode) -> Script:
+    """`iterate()` appends a `none()` step (discard results) that the engine lacks: drop it and
+    mark the script so the caller returns nothing."""
+    steps = list(bytecode.step_instructions)
+    discard = bool(steps) and steps[-1] == ["none"]
+    if discard:
+        steps = steps[:-1]
+    script = Script(text="", discard=discard)
+    script.text = "g" + _instructions(bytecode.source_instructions, script, source=True)
+    script.text += _instructions(steps, script, source=False)
+    return script
+
+
+def _instructions(instructions: list[list[Any]], script: Script, *, source: bool) -> str:
+    parts = []
+    for name, *args in instructions:
+        if name in REFUSED_STEPS:
+            raise UnsupportedTraversal(f"{name}(): {REFUSED_STEPS[name]}")
+        if source and name in {"withSideEffect", "with", "withBulk", "withPath", "withSack"}:
+            raise UnsupportedTraversal(f"source step {name}() is not supported by the embedded store")
+        rendered = ", ".join(_value(arg, script) for arg in args)
+        parts.append(f".{name}({rendered})")
+    return "".join(parts)
+
+
+def _child(bytecode: Bytecode, script: Script) -> str:
+    if bytecode.source_instructions:
+        raise UnsupportedTraversal("a child traversal cannot have source steps")
+    body = _instructions(bytecode.step_instructions, script, source=False)
+    return "__" + body if body else "__.identity()"
+
+
+def _value(arg: Any, script: Script) -> str:
+    if isinstance(arg, Bytecode):
+        return _child(arg, script)
+    if isinstance(arg, Traversal):
+        return _child(arg.bytecode, script)
+    if isinstance(arg, Binding):
+        return _value(arg.value, script)
+    if isinstance(arg, (P, TextP)):
+        return _predicate(arg, script)
+    if isinstance(arg, Cardinality):
+        if arg is not Cardinality.single:
+            raise UnsupportedTraversal("only Cardinality.single properties are portable")
+        return "Cardinality.single"
+    if isinstance(arg, Enum):
+        return _enum(arg)
+    if isinstance(arg, TraversalStrategy):
+        raise UnsupportedTraversal("traversal strategies are not supported")
+    if isinstance(arg, (dict, list, tuple, set)):
+        return f"parse_json({script.bind(json.dumps(_jsonable(arg)))})"
+    if isinstance(arg, float) and not math.isfinite(arg):
+        raise UnsupportedTraversal("NaN and infinity cannot be stored portably")
+    if arg is None or isinstance(arg, (str, int, float, bool)):
+        return script.bind(arg)
+    raise UnsupportedTraversal(f"values of type {type(arg).__name__} are not supported")
+
+
+def _enum(token: Enum) -> str:
+    enum_name = type(token).__name__
+    if enum_name not in TOKEN_ENUMS:
+        raise UnsupportedTraversal(f"token {enum_name}.{token.name} is not supported")
+    member = ENUM_NAME_FIXES.get((enum_name, token.name), token.name)
+    return f"{enum_name}.{member}"
+
+
+def _predicate(pred: P, script: Script) -> str:
+    prefix = "TextP" if isinstance(pred, TextP) else "P"
+    if pred.operator in {"and", "or"}:
+        return f"{_predicate(pred.value, script)}.{pred.operator}({_predicate(pred.other, script)})"
+    if pred.operator in {"within", "without"}:
+        values = pred.value if isinstance(pred.value, (list, tuple, set)) else [pred.value]
+        return f"{prefix}.{pred.operator}({_value(list(values), script)})"
+    args = [pred.value] if pred.other is None else [pred.value, pred.other]
+    rendered = ", ".join(_value(a, script) for a in args)
+    return f"{prefix}.{pred.operator}({rendered})"
+
+
+def _jsonable(value: Any) -> Any:
+    """Maps and lists for `parse_json`: token keys become the engine's reserved string keys."""
+    if isinstance(value, dict):
+        return {_key(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Enum):
+        raise UnsupportedTraversal("tokens are only allowed as map keys inside a list or map argument")
+    if isinstance(value, (Bytecode, Traversal, P)):
+        raise UnsupportedTraversal("traversals and predicates cannot be nested in a map or list argument")
+    return value
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, Enum):
+        enum_name = type(key).__name__
+        if enum_name not in {"T", "Direction"}:
+            raise UnsupportedTraversal(f"{enum_name}.{key.name} cannot be a map key")
+        return f"{enum_name}.{'id' if key.name == 'id_' else key.name}"
+    if not isinstance(key, str):
+        raise UnsupportedTraversal("map keys must be strings (portable Gremlin uses string group keys)")
+    return key

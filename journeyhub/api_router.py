@@ -1,0 +1,10 @@
+"""The one place where every app's REST routes are mounted under /api/."""
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+APPS_WITH_API = ["core", "customers", "ingest", "journeys", "propensity", "decisions"]
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+] + [path("", include(f"apps.{name}.api.urls")) for name in APPS_WITH_API]

@@ -1,0 +1,17 @@
+"""Settings for the test suite: in-memory graph store unless GRAPH_URL says otherwise."""
+import tempfile
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = False
+SECRET_KEY = "test-key-only-for-the-test-suite"
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+GRAPH_URL = env("GRAPH_URL", default="embedded://memory")
+ARTIFACTS_DIR = env("ARTIFACTS_DIR", default=tempfile.mkdtemp(prefix="journeyhub-artifacts-"))
+DATABASES = {"default": env.db("DATABASE_URL", default="sqlite://:memory:")}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,48 @@
+"""Shared fixtures: a fresh in-memory graph store per test, API clients with keys, shared data paths."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+import graph
+from apps.core.models import ApiKey
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SHARED_DATA = Path(settings.SHARED_DATA_DIR)
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Every test starts with an empty embedded store unless it points GRAPH_URL elsewhere."""
+    graph.reset_connection()
+    yield
+    graph.reset_connection()
+
+
+@pytest.fixture
+def g():  # type: ignore[no-untyped-def]
+    return graph.get_g()
+
+
+@pytest.fixture
+def api_key(db) -> str:  # type: ignore[no-untyped-def]
+    _, raw = ApiKey.issue("test-client")
+    return raw
+
+
+@pytest.fixture
+def api_client(api_key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key}")
+    return client
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.exists():
+        pytest.fail(f"shared data sets not found at {SHARED_DATA} (set SHARED_DATA_DIR)")
+    return SHARED_DATA
