@@ -1,0 +1,309 @@
+"""Writes and reads of the journey graph (customers, identifiers, events, next-chains).
+
+Writes are batched upserts (mergeV/mergeE through inject().unfold()), idempotent by id, so a batch
+interrupted half way can simply be run again: the next-chain of every touched customer is rebuilt
+from the events it has, which also splices late events in at their time.
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from gremlin_python.process.graph_traversal import __
+from gremlin_python.process.traversal import Direction, Merge, Order, P, T
+
+from graph import schema as s
+from graph.connection import get_g
+
+IDENTITY_PRECEDENCE = {"account": 0, "phone": 1, "email": 2, "connect_profile": 3, "device": 4, "cookie": 5}
+EVENT_COLUMNS = ["customer_id", "event_id", "type", "channel", "ts", "intent", "outcome", "attributes"]
+CHUNK = 500
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+# ---------------------------------------------------------------- identity resolution
+
+
+def linked_customers(identifier_vids: Sequence[str]) -> dict[str, str]:
+    """identifier vertex id → the customer it was first linked to (earliest first_seen, then id)."""
+    best: dict[str, tuple[int, str]] = {}
+    for chunk in _chunks(list(identifier_vids)):
+        rows = (get_g().V(*chunk).has_label(s.IDENTIFIER).in_e(s.HAS_IDENTIFIER).project("i", "c", "t")
+                .by(__.in_v().id_()).by(__.out_v().values("customer_id")).by("first_seen").to_list())
+        for row in rows:
+            candidate = (row["t"], row["c"])
+            best[row["i"]] = min(best.get(row["i"], candidate), candidate)
+    return {vid: customer for vid, (_, customer) in best.items()}
+
+
+def resolve_customers(records: Sequence[s.EventRecord]) -> list[str]:
+    """Deterministic identity: an explicit customer id wins; otherwise the customer already linked to
+    the event's strongest identifier; otherwise a new customer named after that identifier."""
+    wanted = {s.identifier_vid(k, v) for r in records for k, v in r.identifiers}
+    links = linked_customers(sorted(wanted))
+    resolved = []
+    for record in records:
+        ranked = sorted(record.identifiers, key=lambda kv: IDENTITY_PRECEDENCE.get(kv[0], 9))
+        customer = record.customer_id or next(
+            (links[vid] for vid in (s.identifier_vid(k, v) for k, v in ranked) if vid in links), "")
+        if not customer:
+            kind, value = ranked[0]
+            customer = f"{kind}:{value}"
+        for kind, value in record.identifiers:
+            links.setdefault(s.identifier_vid(kind, value), customer)
+        resolved.append(customer)
+    return resolved
+
+
+# ---------------------------------------------------------------- writes
+
+
+def existing_events(event_ids: Sequence[str]) -> set[str]:
+    """Events already fully written (vertex and its performed edge): the idempotency check."""
+    found: set[str] = set()
+    for chunk in _chunks([s.event_vid(e) for e in event_ids]):
+        found.update(get_g().V(*chunk).where(__.in_e(s.PERFORMED)).id_().to_list())
+    return {s.strip_prefix(v) for v in found}
+
+
+def write_events(records: Sequence[s.EventRecord]) -> s.WriteReport:
+    """Upsert one batch of events with their customers, identifiers and next-chains."""
+    seen = existing_events([r.event_id for r in records])
+    fresh: dict[str, s.EventRecord] = {}
+    for record in records:
+        if record.event_id not in seen and record.event_id not in fresh:
+            fresh[record.event_id] = record
+    new = list(fresh.values())
+    customers = resolve_customers(new)
+    created = _upsert_customers(new, customers)
+    _upsert_identifiers(new, customers)
+    _upsert_events(new, customers)
+    touched = sorted(set(customers))
+    rebuild_next_chains(touched)
+    return s.WriteReport(loaded=len(new), duplicates=len(records) - len(new), customers=tuple(touched),
+                         customers_created=created)
+
+
+def _upsert_customers(records: Sequence[s.EventRecord], customers: Sequence[str]) -> int:
+    span: dict[str, list[int]] = {}
+    for record, customer in zip(records, customers, strict=True):
+        lo_hi = span.setdefault(customer, [record.ts, record.ts])
+        lo_hi[0], lo_hi[1] = min(lo_hi[0], record.ts), max(lo_hi[1], record.ts)
+    current = _customer_spans(list(span))
+    rows = []
+    for customer, (lo, hi) in span.items():
+        old = current.get(customer)
+        first, last = (min(lo, old[0]), max(hi, old[1])) if old else (lo, hi)
+        rows.append({"k": {T.id: s.customer_vid(customer), T.label: s.CUSTOMER},
+                     "c": {"customer_id": customer, "first_seen": first, "last_seen": last, "attributes": "{}"},
+                     "m": {"first_seen": first, "last_seen": last}})
+    for chunk in _chunks(rows):
+        (get_g().inject(list(chunk)).unfold().as_("r").merge_v(__.select("k"))
+         .option(Merge.on_create, __.select("r").select("c"))
+         .option(Merge.on_match, __.select("r").select("m")).iterate())
+    return len(span) - len(current)
+
+
+def _customer_spans(customer_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+    spans: dict[str, tuple[int, int]] = {}
+    for chunk in _chunks([s.customer_vid(c) for c in customer_ids]):
+        rows = (get_g().V(*chunk).has_label(s.CUSTOMER).project("c", "f", "l")
+                .by("customer_id").by("first_seen").by("last_seen").to_list())
+        spans.update({row["c"]: (row["f"], row["l"]) for row in rows})
+    return spans
+
+
+def _upsert_identifiers(records: Sequence[s.EventRecord], customers: Sequence[str]) -> None:
+    """Every identifier an event carries is linked to the event's customer (shared phones and
+    e-mails stay visible as identifiers with several customers: a risk signal)."""
+    vertices: dict[str, dict[Any, Any]] = {}
+    edges: dict[tuple[str, str], dict[Any, Any]] = {}
+    for record, customer in zip(records, customers, strict=True):
+        for kind, value in record.identifiers:
+            vid = s.identifier_vid(kind, value)
+            vertices.setdefault(vid, {T.id: vid, T.label: s.IDENTIFIER, "kind": kind, "value": value})
+            edge = edges.setdefault((customer, vid), {
+                T.label: s.HAS_IDENTIFIER, Direction.OUT: s.customer_vid(customer), Direction.IN: vid,
+                "rule": "deterministic"})
+            edge["first_seen"] = min(edge.get("first_seen", record.ts), record.ts)
+    _merge_vertices(list(vertices.values()))
+    _merge_edges(list(edges.values()))
+
+
+def _upsert_events(records: Sequence[s.EventRecord], customers: Sequence[str]) -> None:
+    vertices = [{T.id: s.event_vid(r.event_id), T.label: s.EVENT, **r.properties(c)}
+                for r, c in zip(records, customers, strict=True)]
+    _merge_vertices(vertices)
+    edges = [{T.label: s.PERFORMED, Direction.OUT: s.customer_vid(c), Direction.IN: s.event_vid(r.event_id),
+              "ts": r.ts} for r, c in zip(records, customers, strict=True)]
+    _merge_edges(edges)
+
+
+def _merge_vertices(vertices: list[dict[Any, Any]]) -> None:
+    """mergeV matches on the whole map, so match on id and label and set the rest on create."""
+    rows = [{"k": {T.id: v[T.id], T.label: v[T.label]}, "c": {k: x for k, x in v.items() if isinstance(k, str)}}
+            for v in vertices]
+    for chunk in _chunks(rows):
+        (get_g().inject(list(chunk)).unfold().as_("r").merge_v(__.select("k"))
+         .option(Merge.on_create, __.select("r").select("c")).iterate())
+
+
+def _merge_edges(edges: list[dict[Any, Any]]) -> None:
+    """One edge per (label, out, in): match on those and set the properties only on create."""
+    rows = [{"k": {k: x for k, x in e.items() if not isinstance(k, str)},
+             "c": {k: x for k, x in e.items() if isinstance(k, str)}} for e in edges]
+    for chunk in _chunks(rows):
+        (get_g().inject(list(chunk)).unfold().as_("r").merge_e(__.select("k"))
+         .option(Merge.on_create, __.select("r").select("c")).iterate())
+
+
+def rebuild_next_chains(customer_ids: Sequence[str]) -> None:
+    """Make each customer's `next` edges follow its events in (ts, event id) order exactly."""
+    for chunk in _chunks(list(customer_ids), 200):
+        vids = [s.customer_vid(c) for c in chunk]
+        events = (get_g().V(*vids).out_e(s.PERFORMED).project("c", "e", "ts")
+                  .by(__.out_v().id_()).by(__.in_v().id_()).by("ts").to_list())
+        links = (get_g().V(*vids).out(s.PERFORMED).out_e(s.NEXT).project("id", "a", "b")
+                 .by(T.id).by(__.out_v().id_()).by(__.in_v().id_()).to_list())
+        wanted = _wanted_links(events)
+        have = {(row["a"], row["b"]): row["id"] for row in links}
+        stale = [edge_id for pair, edge_id in have.items() if pair not in wanted]
+        if stale:
+            get_g().E(*stale).drop().iterate()
+        _merge_edges([{T.label: s.NEXT, Direction.OUT: a, Direction.IN: b, "gap_ms": gap}
+                      for (a, b), gap in wanted.items() if (a, b) not in have])
+
+
+def _wanted_links(events: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    by_customer: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for row in events:
+        by_customer[row["c"]].append((row["ts"], row["e"]))
+    wanted: dict[tuple[str, str], int] = {}
+    for items in by_customer.values():
+        items.sort()
+        for (ts_a, a), (ts_b, b) in zip(items, items[1:], strict=False):
+            wanted[(a, b)] = ts_b - ts_a
+    return wanted
+
+
+def set_customer_attributes(customer_id: str, attributes: dict[str, Any]) -> None:
+    """Replace a customer's free attributes (segment, name, …), stored as JSON."""
+    (get_g().V(s.customer_vid(customer_id)).property("attributes", json.dumps(attributes, sort_keys=True))
+     .iterate())
+
+
+# ---------------------------------------------------------------- reads
+
+
+@dataclass(frozen=True)
+class CustomerSummary:
+    customer_id: str
+    first_seen: int
+    last_seen: int
+    attributes: dict[str, Any]
+    identifiers: list[dict[str, Any]]
+    events_by_channel: dict[str, int]
+    event_count: int
+
+
+def customer_summary(customer_id: str) -> CustomerSummary | None:
+    rows = (get_g().V(s.customer_vid(customer_id)).has_label(s.CUSTOMER)
+            .project("props", "ids", "channels")
+            .by(__.value_map("customer_id", "first_seen", "last_seen", "attributes"))
+            .by(__.out_e(s.HAS_IDENTIFIER).project("kind", "value", "first_seen")
+                .by(__.in_v().values("kind")).by(__.in_v().values("value")).by("first_seen").fold())
+            .by(__.out(s.PERFORMED).group_count().by("channel")).to_list())
+    if not rows:
+        return None
+    props = {k: v[0] for k, v in rows[0]["props"].items()}
+    identifiers = sorted(rows[0]["ids"], key=lambda i: (i["kind"], i["value"]))
+    channels = dict(sorted(rows[0]["channels"].items()))
+    return CustomerSummary(customer_id=customer_id, first_seen=props["first_seen"], last_seen=props["last_seen"],
+                           attributes=json.loads(props.get("attributes") or "{}"), identifiers=identifiers,
+                           events_by_channel=channels, event_count=sum(channels.values()))
+
+
+def customer_exists(customer_id: str) -> bool:
+    return bool(get_g().V(s.customer_vid(customer_id)).has_label(s.CUSTOMER).count().next())
+
+
+def customer_event_count(customer_id: str) -> int:
+    return int(get_g().V(s.customer_vid(customer_id)).out_e(s.PERFORMED).count().next())
+
+
+def customer_events(customer_id: str, *, offset: int = 0, limit: int = 50, newest_first: bool = False
+                    ) -> list[dict[str, Any]]:
+    """A page of a customer's events in time order (oldest first unless `newest_first`)."""
+    order = Order.desc if newest_first else Order.asc
+    rows = (get_g().V(s.customer_vid(customer_id)).out_e(s.PERFORMED).order().by("ts", order)
+            .range_(offset, offset + limit).in_v().element_map().to_list())
+    return [_event_row(row) for row in rows]
+
+
+def recent_events(customer_id: str, limit: int = 20) -> list[dict[str, Any]]:
+    return customer_events(customer_id, limit=limit, newest_first=True)
+
+
+def _event_row(row: dict[Any, Any]) -> dict[str, Any]:
+    vid = row.get(T.id, row.get("id"))
+    return {"event_id": s.strip_prefix(str(vid)), "customer_id": row.get("customer_id", ""),
+            "type": row.get("type", ""), "channel": row.get("channel", ""), "ts": row.get("ts", 0),
+            "source": row.get("source", ""), "intent": row.get("intent"), "outcome": row.get("outcome"),
+            "attributes": json.loads(row.get("attributes") or "{}")}
+
+
+def customers_by_identifier(kind: str, value: str) -> list[str]:
+    return sorted(get_g().V(s.identifier_vid(kind, value)).in_(s.HAS_IDENTIFIER).values("customer_id").to_list())
+
+
+def customer_ids(*, offset: int = 0, limit: int = 50) -> list[str]:
+    return (get_g().V().has_label(s.CUSTOMER).order().by("customer_id").range_(offset, offset + limit)
+            .values("customer_id").to_list())
+
+
+def graph_counts() -> dict[str, int]:
+    counts = get_g().V().group_count().by(T.label).next()
+    return {label: int(counts.get(label, 0)) for label in (s.CUSTOMER, s.IDENTIFIER, s.EVENT, s.MILESTONE)}
+
+
+def events_frame(*, customer_ids: Sequence[str] | None = None, since_ms: int | None = None,
+                 until_ms: int | None = None) -> pd.DataFrame:
+    """Every event (or those of some customers / a time window) as the canonical DataFrame."""
+    if customer_ids is not None:
+        rows: list[dict[str, Any]] = []
+        for chunk in _chunks([s.customer_vid(c) for c in customer_ids]):
+            rows.extend(_event_rows(get_g().V(*chunk).out(s.PERFORMED), since_ms, until_ms))
+    else:
+        rows = _event_rows(get_g().V().has_label(s.EVENT), since_ms, until_ms)
+    return _frame(rows)
+
+
+def _event_rows(traversal: Any, since_ms: int | None, until_ms: int | None) -> list[dict[str, Any]]:
+    if since_ms is not None:
+        traversal = traversal.has("ts", P.gte(since_ms))
+    if until_ms is not None:
+        traversal = traversal.has("ts", P.lt(until_ms))
+    return traversal.element_map().to_list()
+
+
+def _frame(rows: list[dict[Any, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame([_event_row(r) for r in rows], columns=EVENT_COLUMNS + ["source"])
+    frame = frame[EVENT_COLUMNS]
+    frame["ts"] = frame["ts"].astype("int64")
+    return frame.sort_values(["customer_id", "ts", "event_id"], kind="stable").reset_index(drop=True)
+
+
+def next_chain(customer_id: str) -> list[tuple[str, str, int]]:
+    """The customer's `next` edges as (from event id, to event id, gap ms), in chain order."""
+    rows = (get_g().V(s.customer_vid(customer_id)).out(s.PERFORMED).out_e(s.NEXT).project("a", "b", "gap", "ts")
+            .by(__.out_v().id_()).by(__.in_v().id_()).by("gap_ms").by(__.out_v().values("ts")).to_list())
+    rows.sort(key=lambda r: (r["ts"], r["a"]))
+    return [(s.strip_prefix(r["a"]), s.strip_prefix(r["b"]), r["gap"]) for r in rows]
