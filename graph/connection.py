@@ -49,7 +49,9 @@ def _driver_connection(url: str) -> RemoteConnection:
     from gremlin_python.driver.driver_remote_connection import DriverRemoteConnection
 
     try:
-        return DriverRemoteConnection(url, "g")
+        from graph.graphbinary import graph_binary_serializer  # ints beyond 32 bits (epoch ms) as Long
+
+        return DriverRemoteConnection(url, "g", message_serializer=graph_binary_serializer())
     except Exception as exc:  # noqa: BLE001 - the driver raises many transport errors
         raise GraphUnavailable(f"cannot reach the Gremlin server at {url}: {exc}") from exc
 

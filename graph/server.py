@@ -12,13 +12,16 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import signal
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlparse
 
 from gremlin_python.process.traversal import Bytecode, Traverser
 from gremlin_python.structure.io.graphbinaryV1 import DataType, MapIO, StringIO, UuidIO, int32_pack
@@ -27,7 +30,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
 
-from graph.embedded import EmbeddedStore, to_gremlin
+from graph.embedded import MEMORY, EmbeddedStore, to_gremlin
 from graph.errors import GraphQueryError, GraphUnavailable, UnsupportedTraversal
 from graph.graphbinary import graph_binary_reader, graph_binary_writer
 from graph.translate import translate
@@ -80,7 +83,7 @@ class GraphBinaryCodec:
         self.reader = graph_binary_reader()
         self.writer = graph_binary_writer()
 
-    def decode_request(self, data: bytes) -> Request:
+    def decode_request(self, data: str | bytes) -> Request:
         """Layout: mime length, mime type, version, request id (two longs), op, processor, args map."""
         if isinstance(data, str):
             raise RequestError(Status.MALFORMED_REQUEST, f"text frames are not supported; send {MIME_TYPE} binary")
@@ -164,7 +167,7 @@ class GremlinServer:
         except ConnectionClosed:
             log.debug("client %s went away", websocket.remote_address)
 
-    def respond(self, data: bytes) -> list[bytes]:
+    def respond(self, data: str | bytes) -> list[bytes]:
         """Answer one request message with its response frames (206 batches, then 200/204 or an error)."""
         started = time.perf_counter()
         request_id = NULL_REQUEST_ID
@@ -311,3 +314,25 @@ class BackgroundServer:
         self._ready.set()
         await self._stopped.wait()
         await self.server.stop()
+
+
+def embedded_store_for(url: str) -> EmbeddedStore:
+    """The store a graphserver may serve: only an embedded one (serving a ws:// URL would proxy to itself)."""
+    parsed = urlparse(url)
+    if parsed.scheme != "embedded":
+        raise ValueError(f"graphserver serves an embedded store, but GRAPH_URL is {url!r}; set "
+                         "GRAPH_URL=embedded:///path/to/dir (or embedded://memory) for the server process")
+    return EmbeddedStore(MEMORY if parsed.netloc == MEMORY else parsed.netloc + parsed.path)
+
+
+async def serve_until_signalled(server: GremlinServer, on_ready: Callable[[GremlinServer], None]) -> None:
+    """Serve until SIGINT or SIGTERM, then stop accepting and let running requests finish."""
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopped.set)
+    await server.start()
+    on_ready(server)
+    await stopped.wait()
+    log.info("Gremlin server stopping")
+    await server.stop()

@@ -1,0 +1,50 @@
+"""`python manage.py graphserver --host 127.0.0.1 --port 8182`: serve the GRAPH_URL store over Gremlin WebSocket.
+
+Only one process may open the embedded store, so this one owns it and every other process (web
+workers, the Connect Lambda shim, notebooks) points GRAPH_URL at the printed ws:// address.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from graph.errors import GraphUnavailable
+from graph.server import DEFAULT_BATCH_SIZE, GremlinServer, embedded_store_for, serve_until_signalled
+
+
+class Command(BaseCommand):
+    help = "Serve the embedded graph store (GRAPH_URL=embedded://...) as a Gremlin Server (GraphBinary over WebSocket)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1", help="Interface to listen on (default 127.0.0.1)")
+        parser.add_argument("--port", type=int, default=8182, help="Port to listen on (default 8182)")
+        parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+                            help="Results per response frame when the client sends no batchSize")
+        parser.add_argument("--workers", type=int, default=4, help="Threads running traversals")
+
+    def handle(self, *args: object, **options: object) -> None:
+        try:
+            store = embedded_store_for(settings.GRAPH_URL)
+            store.graph  # noqa: B018 - open now so a locked store fails here, not on the first request
+        except (ValueError, GraphUnavailable) as exc:
+            raise CommandError(str(exc)) from exc
+        if int(str(options["verbosity"])) >= 3:
+            logging.getLogger("graph.server").setLevel(logging.DEBUG)
+        server = GremlinServer(store, host=str(options["host"]), port=int(str(options["port"])),
+                               batch_size=int(str(options["batch_size"])), workers=int(str(options["workers"])))
+        try:
+            asyncio.run(serve_until_signalled(server, self._announce))
+        except OSError as exc:
+            raise CommandError(f"cannot listen on {options['host']}:{options['port']}: {exc}") from exc
+        finally:
+            store.close()
+        self.stdout.write("Gremlin server stopped; store closed.")
+
+    def _announce(self, server: GremlinServer) -> None:
+        self.stdout.write(f"Serving {settings.GRAPH_URL} as a Gremlin Server. Point clients at it with:")
+        self.stdout.write(f"  GRAPH_URL={server.url}")
+        self.stdout.write("Stop with Ctrl-C (SIGINT) or SIGTERM.")
+        self.stdout.flush()
