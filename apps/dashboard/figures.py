@@ -1,0 +1,159 @@
+"""Plotly figures for the dashboard, built from analyzer and selector results (presentation only).
+
+Every chart comes with an accessible label and the table of numbers it draws, so a screen reader or
+a person without JavaScript gets the same facts.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import plotly.graph_objects as go
+
+from apps.dashboard.tables import Column, Table
+
+PALETTE = ["#0b6bcb", "#e07b00", "#1b7f3b", "#a61b1b", "#6a3d9a", "#008b8b", "#b15928", "#5a6478"]
+_MARGIN = {"l": 40, "r": 10, "t": 30, "b": 40}
+
+
+@dataclass(frozen=True)
+class Chart:
+    id: str
+    label: str
+    figure: dict[str, Any]
+    table: Table | None = None
+    small: bool = False
+    drill: str = ""
+    drill_query: str = ""
+    target: str = ""
+
+    @property
+    def data_id(self) -> str:
+        return f"{self.id}-data"
+
+
+def _plain(fig: go.Figure) -> dict[str, Any]:
+    """A JSON-safe dict (numpy values converted by Plotly's own encoder)."""
+    return json.loads(fig.to_json())
+
+
+def _layout(title: str = "", **extra: Any) -> dict[str, Any]:
+    layout: dict[str, Any] = {"margin": _MARGIN, "autosize": True, "font": {"size": 12},
+                              "legend": {"orientation": "h", "y": -0.2}}
+    if title:
+        layout["title"] = {"text": title, "x": 0}
+    layout.update(extra)
+    return layout
+
+
+def sparkline(chart_id: str, label: str, xs: Sequence[Any], ys: Sequence[float]) -> Chart:
+    fig = go.Figure(go.Scatter(x=list(xs), y=list(ys), mode="lines", line={"color": PALETTE[0], "width": 2},
+                               hoverinfo="x+y"))
+    fig.update_layout(margin={"l": 0, "r": 0, "t": 0, "b": 0}, height=48, showlegend=False,
+                      xaxis={"visible": False}, yaxis={"visible": False})
+    table = Table(name=chart_id, caption=label, columns=[Column("x", "Period"), Column("y", "Value", True)],
+                  rows=[{"x": x, "y": y} for x, y in zip(xs, ys, strict=True)])
+    return Chart(id=chart_id, label=label, figure=_plain(fig), table=table, small=True)
+
+
+def lines(chart_id: str, label: str, xs: Sequence[Any], series: Mapping[str, Sequence[float]], *,
+          y_title: str = "", stacked: bool = False, kind: str = "line") -> Chart:
+    """One line (or stacked bar) per series over shared x values."""
+    fig = go.Figure()
+    for i, (name, ys) in enumerate(series.items()):
+        color = PALETTE[i % len(PALETTE)]
+        if kind == "bar":
+            fig.add_trace(go.Bar(x=list(xs), y=list(ys), name=name, marker_color=color))
+        else:
+            fig.add_trace(go.Scatter(x=list(xs), y=list(ys), name=name, mode="lines+markers", line={"color": color}))
+    fig.update_layout(**_layout(barmode="stack" if stacked else "group", yaxis={"title": y_title}))
+    columns = [Column("x", "Period")] + [Column(f"s{i}", name, True) for i, name in enumerate(series)]
+    rows = [{"x": x, **{f"s{i}": ys[j] for i, ys in enumerate(series.values())}} for j, x in enumerate(xs)]
+    return Chart(id=chart_id, label=label, figure=_plain(fig), table=Table(chart_id, label, columns, rows))
+
+
+def bars(chart_id: str, label: str, names: Sequence[str], values: Sequence[float], *, x_title: str = "",
+         horizontal: bool = True) -> Chart:
+    if horizontal:
+        bar = go.Bar(y=list(names), x=list(values), orientation="h", marker_color=PALETTE[0])
+        fig = go.Figure(bar)
+        fig.update_layout(**_layout(xaxis={"title": x_title}, yaxis={"autorange": "reversed", "automargin": True}))
+    else:
+        fig = go.Figure(go.Bar(x=list(names), y=list(values), marker_color=PALETTE[0]))
+        fig.update_layout(**_layout(yaxis={"title": x_title}))
+    table = Table(chart_id, label, [Column("name", "Name"), Column("value", x_title or "Value", True)],
+                  [{"name": n, "value": v} for n, v in zip(names, values, strict=True)])
+    return Chart(id=chart_id, label=label, figure=_plain(fig), table=table)
+
+
+@dataclass(frozen=True)
+class SankeyNode:
+    step: int
+    type: str
+    customers: int
+
+
+@dataclass(frozen=True)
+class SankeyLink:
+    step: int  # step of the source node
+    source: str
+    target: str
+    customers: int
+
+
+def sankey(chart_id: str, label: str, nodes: Sequence[SankeyNode], links: Sequence[SankeyLink], *,
+           drill: str = "", drill_query: str = "", target: str = "") -> Chart:
+    """Paths as a Sankey; node i is (step, type). `layout.meta` lets a click name the customers behind it."""
+    index = {(n.step, n.type): i for i, n in enumerate(nodes)}
+    kept = [link for link in links if (link.step, link.source) in index and (link.step + 1, link.target) in index]
+    steps = sorted({n.step for n in nodes}) or [0]
+    span = max(steps[-1] - steps[0], 1)
+    fig = go.Figure(go.Sankey(
+        arrangement="snap",
+        node={"label": [f"{n.type} ({n.customers})" for n in nodes], "pad": 12, "thickness": 14,
+              "x": [0.01 + 0.98 * (n.step - steps[0]) / span for n in nodes],
+              "color": [PALETTE[i % len(PALETTE)] for i, _ in enumerate(nodes)],
+              "customdata": [f"step {n.step}: {n.type}" for n in nodes],
+              "hovertemplate": "%{customdata}<br>%{value} customers<extra></extra>"},
+        link={"source": [index[(k.step, k.source)] for k in kept],
+              "target": [index[(k.step + 1, k.target)] for k in kept],
+              "value": [k.customers for k in kept],
+              "customdata": [f"step {k.step}: {k.source} → {k.target}" for k in kept],
+              "hovertemplate": "%{customdata}<br>%{value} customers<extra></extra>"},
+    ))
+    meta = {"nodes": [{"step": n.step, "type": n.type} for n in nodes],
+            "links": [{"step": k.step, "source": k.source, "target": k.target} for k in kept]}
+    fig.update_layout(**_layout(meta=meta, height=max(360, 28 * max(_per_step(nodes), 1))))
+    table = Table(chart_id, label,
+                  [Column("step", "Step", True), Column("source", "From"), Column("target", "To"),
+                   Column("customers", "Customers", True)],
+                  [{"step": k.step, "source": k.source, "target": k.target, "customers": k.customers} for k in kept])
+    return Chart(id=chart_id, label=label, figure=_plain(fig), table=table, drill=drill,
+                 drill_query=drill_query, target=target)
+
+
+def _per_step(nodes: Sequence[SankeyNode]) -> int:
+    counts: dict[int, int] = {}
+    for n in nodes:
+        counts[n.step] = counts.get(n.step, 0) + 1
+    return max(counts.values(), default=0)
+
+
+def curve(chart_id: str, label: str, curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], *,
+          x_title: str, y_title: str, diagonal: bool = True) -> Chart:
+    """ROC or calibration curves: one line per model, with the chance / perfect diagonal."""
+    fig = go.Figure()
+    if diagonal:
+        fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="reference",
+                                 line={"dash": "dot", "color": "#999"}))
+    rows: list[dict[str, Any]] = []
+    for i, (name, (xs, ys)) in enumerate(curves.items()):
+        fig.add_trace(go.Scatter(x=list(xs), y=list(ys), mode="lines", name=name,
+                                 line={"color": PALETTE[i % len(PALETTE)]}))
+        rows.extend({"series": name, "x": x, "y": y} for x, y in zip(xs, ys, strict=True))
+    fig.update_layout(**_layout(xaxis={"title": x_title, "range": [0, 1]}, yaxis={"title": y_title, "range": [0, 1]}))
+    table = Table(chart_id, label, [Column("series", "Series"), Column("x", x_title, True), Column("y", y_title, True)],
+                  rows)
+    return Chart(id=chart_id, label=label, figure=_plain(fig), table=table)

@@ -1,0 +1,120 @@
+"""Headline figures for the overview and the KPI widgets, gathered from other apps' selectors."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import Any
+
+from django.db import DatabaseError
+from django.utils import timezone
+
+from apps.dashboard import figures
+from apps.dashboard.sources import NotAvailable, call, model
+
+log_ = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Card:
+    key: str
+    label: str
+    value: Any
+    note: str = ""
+    available: bool = True
+
+
+@dataclass(frozen=True)
+class KpiCard:
+    slug: str
+    label: str
+    value: float | None
+    previous: float | None
+    unit: str
+    spark: figures.Chart | None
+
+    @property
+    def change(self) -> float | None:
+        if self.value is None or self.previous is None:
+            return None
+        return round(self.value - self.previous, 4)
+
+    @property
+    def trend_text(self) -> str:
+        change = self.change
+        if change is None:
+            return "no earlier period"
+        return f"{'+' if change >= 0 else ''}{change:g} vs previous period"
+
+    @property
+    def direction(self) -> str:
+        change = self.change
+        return "" if not change else ("up" if change > 0 else "down")
+
+
+@dataclass(frozen=True)
+class KpiCards:
+    cards: list[KpiCard] = field(default_factory=list)
+    missing: str = ""
+
+
+def _graph_counts() -> dict[str, int] | None:
+    try:
+        return call("graph.journeys", "graph_counts")
+    except NotAvailable:
+        return None
+
+
+def decisions_today() -> int | None:
+    """Decisions logged since midnight UTC, or None when the decision log does not exist yet."""
+    try:
+        log = model("decisions", "DecisionLog")
+    except NotAvailable:
+        return None
+    midnight = timezone.make_aware(datetime.combine(timezone.now().date(), time.min))
+    stamp = next((f.name for f in log._meta.get_fields() if f.name in ("created", "at", "created_at", "ts")), None)
+    if stamp is None:
+        return None
+    try:
+        return int(log.objects.filter(**{f"{stamp}__gte": midnight}).count())
+    except DatabaseError:  # the decision log's table is not migrated yet
+        log_.warning("decision log table is not available", exc_info=True)
+        return None
+
+
+def headline() -> list[Card]:
+    counts = _graph_counts()
+    today = decisions_today()
+    missing = "not available yet"
+    return [
+        Card("events", "Events ingested", counts.get("event") if counts else None,
+             "" if counts else missing, counts is not None),
+        Card("customers", "Customers", counts.get("customer") if counts else None,
+             "" if counts else missing, counts is not None),
+        Card("active_customers", "Active customers (30 days)", active_customers(), "with an event in the last 30 days"
+             " of data"),
+        Card("decisions_today", "Decisions today", today, "" if today is not None else missing, today is not None),
+    ]
+
+
+def active_customers(days: int = 30) -> int | None:
+    try:
+        return call("apps.customers.selectors", "active_customer_count", days=days)
+    except NotAvailable:
+        return None
+
+
+def kpi_cards(*, period: str = "day") -> KpiCards:
+    """Each stored KPI's latest value, the period before, and a sparkline of its history."""
+    try:
+        series = call("apps.journeys.selectors", "headline_kpis", period=period)
+    except NotAvailable as exc:
+        return KpiCards(missing=str(exc))
+    cards = []
+    for item in series:
+        xs = [p[0] for p in item.points]
+        ys = [p[1] for p in item.points]
+        spark = figures.sparkline(f"spark-{item.slug}", f"{item.name} per {period}", xs, ys) if xs else None
+        cards.append(KpiCard(slug=item.slug, label=item.name, value=ys[-1] if ys else None,
+                             previous=ys[-2] if len(ys) > 1 else None, unit=getattr(item, "unit", ""), spark=spark))
+    return KpiCards(cards=cards)

@@ -1,0 +1,71 @@
+"""What every page view shares: role in context, CSV of the page's table, unavailable states."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from apps.dashboard.roles import ADMIN, ANALYST, has_role, role_of
+from apps.dashboard.sources import NotAvailable
+from apps.dashboard.tables import Table, csv_response, csv_url, wants_csv
+
+
+def page(request: HttpRequest, template: str, context: Mapping[str, Any], *,
+         tables: Mapping[str, Table] | None = None) -> HttpResponse:
+    """Render a page, or its table as CSV when asked with ?format=csv[&table=name]."""
+    tables = tables or {}
+    if wants_csv(request) and tables:
+        name = request.GET.get("table") or next(iter(tables))
+        if name not in tables:
+            return HttpResponse(f"unknown table {name!r}; this page has: {', '.join(tables)}",
+                                status=400, content_type="text/plain")
+        return csv_response(tables[name])
+    ctx = dict(context)
+    ctx.update(
+        dashboard_role=role_of(request.user),
+        can_analyse=has_role(request.user, ANALYST),
+        can_admin=has_role(request.user, ADMIN),
+        csv_urls={name: csv_url(request, name if i else None) for i, name in enumerate(tables)},
+    )
+    return render(request, template, ctx)
+
+
+def unavailable(exc: NotAvailable) -> dict[str, str]:
+    return {"what": exc.what, "message": str(exc)}
+
+
+def parse_date(value: str | None, *, field: str) -> date | None:
+    """A YYYY-MM-DD query parameter, or None; bad input is a clear ValueError naming the field."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"{field}: expected a date like 2026-01-31, got {value!r}") from exc
+
+
+def parse_int(value: str | None, *, field: str, default: int, lo: int, hi: int) -> int:
+    if value in (None, ""):
+        return default
+    try:
+        number = int(value)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise ValueError(f"{field}: expected a whole number, got {value!r}") from exc
+    if not lo <= number <= hi:
+        raise ValueError(f"{field}: must be between {lo} and {hi}, got {number}")
+    return number
+
+
+def ms_to_datetime(ms: int | float | None) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def date_to_ms(day: date | None, *, end: bool = False) -> int | None:
+    """Epoch ms at the start of a day, or at the start of the next day for an inclusive end date."""
+    if day is None:
+        return None
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000
+    return int(start + (86_400_000 if end else 0))

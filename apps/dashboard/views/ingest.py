@@ -1,0 +1,135 @@
+"""Ingest page: batches with progress and counts, quarantined rows with reasons, file upload."""
+from __future__ import annotations
+
+import inspect
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from apps.dashboard.roles import ANALYST, VIEWER, role_required
+from apps.dashboard.sources import NotAvailable, function, model
+from apps.dashboard.tables import Column, Table
+from apps.dashboard.views.common import page, unavailable
+
+FORMATS = ("csv", "json", "ndjson")
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+BATCH_COLUMNS = [Column("id", "Batch", True), Column("source", "Source"), Column("format", "Format"),
+                 Column("status", "Status"), Column("progress", "Progress %", True),
+                 Column("rows_read", "Rows read", True), Column("loaded", "Loaded", True),
+                 Column("duplicates", "Duplicates", True), Column("quarantined", "Quarantined", True),
+                 Column("started", "Started"), Column("finished", "Finished")]
+QUARANTINE_COLUMNS = [Column("batch", "Batch", True), Column("row_number", "Row", True), Column("reason", "Reason"),
+                      Column("raw", "Row content")]
+
+
+def batch_row(b: Any) -> dict[str, Any]:
+    progress = b.progress
+    return {"id": b.pk, "source": b.source, "format": b.format, "status": b.status,
+            "progress": None if progress is None else round(progress * 100, 1), "rows_read": b.rows_read,
+            "loaded": b.loaded, "duplicates": b.duplicates, "quarantined": b.quarantined,
+            "started": f"{b.started:%Y-%m-%d %H:%M:%S}" if b.started else "",
+            "finished": f"{b.finished:%Y-%m-%d %H:%M:%S}" if b.finished else "",
+            "url": reverse("dashboard:ingest_batch", args=[b.pk])}
+
+
+def quarantine_row(q: Any) -> dict[str, Any]:
+    raw = ", ".join(f"{k}={v}" for k, v in (q.raw or {}).items()) if isinstance(q.raw, dict) else str(q.raw)
+    return {"batch": q.batch_id, "row_number": q.row_number, "reason": q.reason, "raw": raw}
+
+
+def _batch_model() -> Any:
+    return model("ingest", "IngestBatch")
+
+
+@role_required(VIEWER)
+def ingest(request: HttpRequest) -> HttpResponse:
+    try:
+        batches_model = _batch_model()
+        rows_model = model("ingest", "QuarantinedRow")
+    except NotAvailable as exc:
+        return page(request, "dashboard/ingest.html", {"title": "Ingest", "missing": unavailable(exc)})
+    status = request.GET.get("status") or ""
+    batches = batches_model.objects.all()
+    if status:
+        batches = batches.filter(status=status)
+    batch_table = Table("batches", "Ingest batches, newest first", BATCH_COLUMNS,
+                        [batch_row(b) for b in batches[:100]], links={"id": "url"})
+    quarantined = rows_model.objects.select_related("batch").order_by("-batch_id", "row_number")[:200]
+    q_table = Table("quarantine", "Quarantined rows (latest 200) with their reasons", QUARANTINE_COLUMNS,
+                    [quarantine_row(q) for q in quarantined])
+    context = {"title": "Ingest", "batches": batch_table, "quarantine": q_table, "formats": FORMATS,
+               "status": status, "statuses": [c[0] for c in batches_model.Status.choices]}
+    return page(request, "dashboard/ingest.html", context, tables={"batches": batch_table, "quarantine": q_table})
+
+
+@role_required(VIEWER)
+def batch(request: HttpRequest, batch_id: int) -> HttpResponse:
+    try:
+        found = _batch_model().objects.filter(pk=batch_id).first()
+    except NotAvailable as exc:
+        return page(request, "dashboard/ingest.html", {"title": "Ingest", "missing": unavailable(exc)})
+    if found is None:
+        raise Http404(f"no ingest batch {batch_id}")
+    q_table = Table(f"batch-{batch_id}-quarantine", f"Quarantined rows of batch {batch_id}", QUARANTINE_COLUMNS,
+                    [quarantine_row(q) for q in found.quarantined_rows.all()])
+    context = {"title": f"Batch {batch_id}", "batch": batch_row(found), "error": found.error, "quarantine": q_table}
+    return page(request, "dashboard/batch.html", context, tables={"quarantine": q_table})
+
+
+def _run_ingest(path: Path, fmt: str, source: str) -> Any:
+    """Hand the stored file to the ingest service, passing only the keywords it accepts."""
+    ingest_file = function("apps.ingest.services", "ingest_file")
+    params = inspect.signature(ingest_file).parameters
+    kwargs: dict[str, Any] = {}
+    for key, value in (("path", str(path)), ("source", source), ("format", fmt), ("fmt", fmt)):
+        if key in params:
+            kwargs[key] = value
+    if not kwargs.get("path"):
+        first = next(iter(params))
+        kwargs[first] = str(path)
+    return ingest_file(**kwargs)
+
+
+@require_POST
+@role_required(ANALYST)
+def upload(request: HttpRequest) -> HttpResponse:
+    back = HttpResponseRedirect(reverse("dashboard:ingest"))
+    uploaded = request.FILES.get("file")
+    fmt = request.POST.get("format") or ""
+    if uploaded is None:
+        messages.error(request, "upload: choose a file to load")
+        return back
+    if not fmt:
+        fmt = Path(uploaded.name).suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        messages.error(request, f"upload: format must be one of {', '.join(FORMATS)}, got {fmt!r} ({uploaded.name})")
+        return back
+    if uploaded.size and uploaded.size > MAX_UPLOAD_BYTES:
+        messages.error(request, f"upload: {uploaded.name} is larger than {MAX_UPLOAD_BYTES // 1_048_576} MB; "
+                                "use `python manage.py ingest` for big files")
+        return back
+    with tempfile.TemporaryDirectory(prefix="journeyhub-upload-") as tmp:
+        path = Path(tmp) / Path(uploaded.name).name
+        with path.open("wb") as out:
+            for chunk in uploaded.chunks():
+                out.write(chunk)
+        try:
+            result = _run_ingest(path, fmt, f"upload:{uploaded.name}")
+        except NotAvailable as exc:
+            messages.error(request, str(exc))
+            return back
+        except ValueError as exc:
+            messages.error(request, f"upload: {uploaded.name}: {exc}")
+            return back
+    batch_id = getattr(result, "pk", None) or getattr(result, "batch_id", None)
+    summary = " ".join(f"{k.replace('_', ' ')} {getattr(result, k)}" for k in ("rows_read", "loaded", "duplicates",
+                                                                               "quarantined") if hasattr(result, k))
+    messages.success(request, f"Loaded {uploaded.name}: {summary}".strip())
+    if batch_id:
+        return HttpResponseRedirect(reverse("dashboard:ingest_batch", args=[batch_id]))
+    return back

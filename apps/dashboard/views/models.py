@@ -1,0 +1,125 @@
+"""Models page: the registry with metrics beside baselines, ROC/calibration plots, activate and roll back."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from apps.dashboard import figures
+from apps.dashboard.roles import ADMIN, VIEWER, role_required
+from apps.dashboard.sources import NotAvailable, call, model
+from apps.dashboard.tables import Column, Table
+from apps.dashboard.views.common import page, unavailable
+
+COLUMNS = [Column("name", "Model"), Column("version", "Version", True), Column("status", "Status"),
+           Column("metric", "Metric"), Column("value", "Model", True), Column("baseline", "Baseline", True),
+           Column("lift", "Difference", True), Column("trained", "Trained"), Column("window", "Training window")]
+
+
+def _number(value: Any) -> float | None:
+    return round(float(value), 4) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def metric_rows(version: Any) -> list[dict[str, Any]]:
+    """One row per scalar metric, the baseline's value beside it (curves are drawn, not tabled)."""
+    status = "active" if version.is_active else ("rolled back" if version.rolled_back else "")
+    window = " – ".join(f"{d:%Y-%m-%d}" for d in (version.train_start, version.train_end) if d)
+    common = {"name": version.name, "version": version.version, "status": status,
+              "trained": f"{version.created:%Y-%m-%d %H:%M}" if version.created else "", "window": window}
+    baseline = version.baseline_metrics or {}
+    rows = []
+    for key, raw in sorted((version.metrics or {}).items()):
+        value = _number(raw)
+        if value is None:
+            continue
+        base = _number(baseline.get(key))
+        lift = round(value - base, 4) if base is not None else None
+        rows.append({**common, "metric": key, "value": value, "baseline": base, "lift": lift})
+    return rows or [{**common, "metric": "", "value": None, "baseline": None, "lift": None}]
+
+
+def _xy(data: Any, xkey: str, ykey: str) -> tuple[list[float], list[float]] | None:
+    if isinstance(data, dict) and isinstance(data.get(xkey), list) and isinstance(data.get(ykey), list):
+        return data[xkey], data[ykey]
+    return None
+
+
+def curves_for(version: Any) -> list[figures.Chart]:
+    """ROC and calibration charts when the version stored the points to draw them."""
+    charts = []
+    stored = {**(version.metrics or {}), **({"calibration": version.calibration} if version.calibration else {})}
+    roc = _xy(stored.get("roc"), "fpr", "tpr")
+    if roc:
+        named = {f"v{version.version}": roc}
+        base = _xy((version.baseline_metrics or {}).get("roc"), "fpr", "tpr")
+        if base:
+            named["baseline"] = base
+        charts.append(figures.curve(f"roc-{version.name}", f"ROC curve of {version.name} v{version.version}",
+                                    named, x_title="False positive rate", y_title="True positive rate"))
+    calibration = stored.get("calibration")
+    cal = (_xy(calibration, "predicted", "observed") or _xy(calibration, "mean_predicted", "fraction_positive")
+           or _xy(calibration, "prob_pred", "prob_true"))
+    if cal:
+        charts.append(figures.curve(f"cal-{version.name}", f"Calibration of {version.name} v{version.version}",
+                                    {f"v{version.version}": cal}, x_title="Predicted probability",
+                                    y_title="Observed frequency"))
+    return charts
+
+
+@role_required(VIEWER)
+def models_page(request: HttpRequest) -> HttpResponse:
+    try:
+        versions = list(model("propensity", "ModelVersion").objects.all())
+    except NotAvailable as exc:
+        return page(request, "dashboard/models.html", {"title": "Models", "missing": unavailable(exc)})
+    names = sorted({v.name for v in versions})
+    chosen = request.GET.get("name") or ""
+    shown = [v for v in versions if not chosen or v.name == chosen]
+    rows = [row for v in shown for row in metric_rows(v)]
+    table = Table("models", "Model versions: metrics beside the baseline", COLUMNS, rows)
+    groups = []
+    for name in names:
+        if chosen and name != chosen:
+            continue
+        mine = [v for v in versions if v.name == name]
+        active = next((v for v in mine if v.is_active), None)
+        groups.append({"name": name, "versions": mine, "active": active,
+                       "charts": curves_for(active or mine[0])})
+    context = {"title": "Models", "table": table, "groups": groups, "names": names, "chosen": chosen}
+    return page(request, "dashboard/models.html", context, tables={"models": table})
+
+
+def _back(name: str) -> HttpResponseRedirect:
+    return HttpResponseRedirect(f"{reverse('dashboard:models')}?name={name}")
+
+
+@require_POST
+@role_required(ADMIN)
+def activate(request: HttpRequest, name: str) -> HttpResponse:
+    try:
+        version = int(request.POST.get("version", ""))
+    except ValueError:
+        messages.error(request, "activate: choose a version number")
+        return _back(name)
+    try:
+        done = call("apps.propensity.registry", "activate", name=name, version=version, user=request.user)
+        messages.success(request, f"{name} v{done.version} is now active")
+    except NotAvailable as exc:
+        messages.error(request, str(exc))
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    return _back(name)
+
+
+@require_POST
+@role_required(ADMIN)
+def rollback(request: HttpRequest, name: str) -> HttpResponse:
+    try:
+        done = call("apps.propensity.registry", "rollback", name=name, user=request.user)
+        messages.success(request, f"{name} rolled back to v{done.version}")
+    except (NotAvailable, ValueError) as exc:
+        messages.error(request, str(exc))
+    return _back(name)

@@ -1,0 +1,22 @@
+"""Overview: headline KPIs with trends, events ingested, active customers, decisions today."""
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+
+from apps.dashboard import metrics
+from apps.dashboard.roles import VIEWER, role_required
+from apps.dashboard.tables import Column, Table
+from apps.dashboard.views.common import page
+
+
+@role_required(VIEWER)
+def overview(request: HttpRequest) -> HttpResponse:
+    headline = metrics.headline()
+    kpis = metrics.kpi_cards(period=request.GET.get("period") or "day")
+    rows = [{"name": c.label, "value": c.value, "note": c.note} for c in headline]
+    rows += [{"name": k.label, "value": k.value, "note": k.trend_text} for k in kpis.cards]
+    table = Table("overview", "Headline figures", [Column("name", "Figure"), Column("value", "Value", True),
+                                                    Column("note", "Note")], rows)
+    context = {"title": "Overview", "headline": headline, "kpis": kpis, "table": table,
+               "period": request.GET.get("period") or "day"}
+    return page(request, "dashboard/overview.html", context, tables={"overview": table})
