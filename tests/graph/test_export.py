@@ -1,11 +1,15 @@
 """Neptune bulk-loader CSV from a small hand-built graph, read back line by line."""
 from __future__ import annotations
 
+from io import StringIO
 from pathlib import Path
 
+import boto3
 import pytest
+from django.core.management import CommandError, call_command
 from gremlin_python.process.graph_traversal import __
 from gremlin_python.process.traversal import T
+from moto import mock_aws
 
 from graph.export import export_bulk_csv, format_value, value_type, write_bulk_csv
 
@@ -93,3 +97,36 @@ def test_value_types() -> None:
     assert [value_type(v) for v in (True, 3, 0.5, "s", [1, 2], [])] == [
         "Bool", "Long", "Double", "String", "Long[]", "String[]"]
     assert format_value({"b": 1, "a": 2}, "String") == '{"a": 2, "b": 1}'
+
+
+def test_export_command_writes_files_and_uploads_them(g, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # given a graph and a bucket (moto, in process)
+    g.add_v("milestone").property(T.id, "milestone:applied").property("name", "Applied").iterate()
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDTESTEXPORT")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="neptune-load")
+        out = StringIO()
+        # when the command runs with --s3
+        call_command("export_neptune", str(tmp_path / "export"), "--s3", "s3://neptune-load/run1", stdout=out)
+        # then both files are written locally and uploaded under the prefix
+        body = s3.get_object(Bucket="neptune-load", Key="run1/vertices.csv")["Body"].read().decode()
+        edges = s3.get_object(Bucket="neptune-load", Key="run1/edges.csv")["Body"].read().decode()
+    assert body == "~id,~label,name:String\nmilestone:applied,milestone,Applied\n"
+    assert edges == "~id,~from,~to,~label\n"
+    assert (tmp_path / "export" / "vertices.csv").read_text() == body
+    assert out.getvalue().splitlines() == [
+        f"1 vertices -> {tmp_path / 'export' / 'vertices.csv'}",
+        f"0 edges -> {tmp_path / 'export' / 'edges.csv'}",
+        "uploaded s3://neptune-load/run1/vertices.csv",
+        "uploaded s3://neptune-load/run1/edges.csv",
+    ]
+
+
+def test_export_command_refuses_a_non_s3_upload_target(tmp_path: Path) -> None:
+    with pytest.raises(CommandError, match=r"--s3 must be an s3://bucket/prefix URL, not 'bucket/prefix'"):
+        call_command("export_neptune", str(tmp_path), "--s3", "bucket/prefix")
