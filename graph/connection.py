@@ -11,7 +11,7 @@ from gremlin_python.process.anonymous_traversal import traversal
 from gremlin_python.process.graph_traversal import GraphTraversalSource
 
 from graph.embedded import MEMORY, EmbeddedRemoteConnection, EmbeddedStore
-from graph.errors import GraphUnavailable
+from graph.remote import GuardedRemoteConnection
 
 
 @dataclass
@@ -48,12 +48,10 @@ def connect(url: str) -> Connection:
 def _driver_connection(url: str) -> RemoteConnection:
     from gremlin_python.driver.driver_remote_connection import DriverRemoteConnection
 
-    try:
-        from graph.graphbinary import graph_binary_serializer  # ints beyond 32 bits (epoch ms) as Long
+    from graph.graphbinary import graph_binary_serializer  # ints beyond 32 bits (epoch ms) as Long
 
-        return DriverRemoteConnection(url, "g", message_serializer=graph_binary_serializer())
-    except Exception as exc:  # noqa: BLE001 - the driver raises many transport errors
-        raise GraphUnavailable(f"cannot reach the Gremlin server at {url}: {exc}") from exc
+    return GuardedRemoteConnection(
+        url, lambda: DriverRemoteConnection(url, "g", message_serializer=graph_binary_serializer()))
 
 
 _lock = threading.Lock()

@@ -128,3 +128,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# Phone numbers without a country code are read in this region (ISO 3166 code).
+DEFAULT_PHONE_REGION = env("DEFAULT_PHONE_REGION", default="AU")
+INGEST_CHUNK_SIZE = env.int("INGEST_CHUNK_SIZE", default=1000)

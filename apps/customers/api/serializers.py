@@ -1,0 +1,47 @@
+from rest_framework import serializers
+
+
+class IdentifierSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    value = serializers.CharField()
+    first_seen = serializers.IntegerField(help_text="epoch ms")
+
+
+class CustomerSerializer(serializers.Serializer):
+    customer_id = serializers.CharField()
+    first_seen = serializers.IntegerField(help_text="epoch ms")
+    last_seen = serializers.IntegerField(help_text="epoch ms")
+    attributes = serializers.DictField()
+    identifiers = IdentifierSerializer(many=True)
+    events_by_channel = serializers.DictField(child=serializers.IntegerField())
+    event_count = serializers.IntegerField()
+
+
+class EventSerializer(serializers.Serializer):
+    event_id = serializers.CharField()
+    customer_id = serializers.CharField()
+    type = serializers.CharField()
+    channel = serializers.CharField()
+    ts = serializers.IntegerField(help_text="epoch ms")
+    source = serializers.CharField()
+    intent = serializers.CharField(allow_null=True)
+    outcome = serializers.CharField(allow_null=True)
+    attributes = serializers.DictField()
+
+
+class JourneyPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    offset = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    results = EventSerializer(many=True)
+
+
+class CustomerListQuerySerializer(serializers.Serializer):
+    identifier = serializers.CharField(required=False, help_text="kind:value, e.g. phone:+61412345678")
+    offset = serializers.IntegerField(required=False, min_value=0, default=0)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=50)
+
+
+class PageQuerySerializer(serializers.Serializer):
+    offset = serializers.IntegerField(required=False, min_value=0, default=0)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=50)

@@ -1,0 +1,65 @@
+"""Customer API for agent desktops and CRMs: who is this, and what have they done."""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.decorators import api_view
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.customers import selectors
+from apps.customers.api.serializers import (
+    CustomerListQuerySerializer,
+    CustomerSerializer,
+    JourneyPageSerializer,
+    PageQuerySerializer,
+)
+
+CustomerListSerializer = inline_serializer("CustomerList", {
+    "results": serializers.ListField(child=serializers.CharField()), "offset": serializers.IntegerField(),
+    "limit": serializers.IntegerField()})
+
+
+@extend_schema(parameters=[CustomerListQuerySerializer], responses=CustomerListSerializer)
+@api_view(["GET"])
+def customer_list(request: Request) -> Response:
+    """Customer ids, all of them (paged) or those linked to one identifier."""
+    query = CustomerListQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    offset, limit = query.validated_data["offset"], query.validated_data["limit"]
+    if "identifier" in query.validated_data:
+        try:
+            ids = selectors.customers_with_identifier(query.validated_data["identifier"])
+        except ValueError as exc:
+            raise ValidationError({"identifier": [str(exc)]}) from exc
+        ids = ids[offset:offset + limit]
+    else:
+        ids = selectors.customer_list(offset=offset, limit=limit)
+    return Response({"results": ids, "offset": offset, "limit": limit})
+
+
+@extend_schema(responses=CustomerSerializer)
+@api_view(["GET"])
+def customer_detail(request: Request, customer_id: str) -> Response:
+    summary = selectors.customer_summary(customer_id)
+    if summary is None:
+        raise NotFound(f"no customer {customer_id!r}")
+    return Response(CustomerSerializer(asdict(summary)).data)
+
+
+@extend_schema(parameters=[PageQuerySerializer, OpenApiParameter("customer_id", str, OpenApiParameter.PATH)],
+               responses=JourneyPageSerializer)
+@api_view(["GET"])
+def customer_journey(request: Request, customer_id: str) -> Response:
+    """The customer's events in time order, oldest first, a page at a time."""
+    query = PageQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    offset, limit = query.validated_data["offset"], query.validated_data["limit"]
+    count, events = selectors.journey_page(customer_id, offset=offset, limit=limit)
+    if count == 0 and selectors.customer_summary(customer_id) is None:
+        raise NotFound(f"no customer {customer_id!r}")
+    return Response(JourneyPageSerializer({"count": count, "offset": offset, "limit": limit,
+                                           "results": events}).data)

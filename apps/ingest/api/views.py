@@ -1,0 +1,51 @@
+"""Ingest API: stream events in, watch batches, read quarantined rows."""
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action, api_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.ingest import selectors
+from apps.ingest.api.serializers import (
+    EventInSerializer,
+    EventsResultSerializer,
+    IngestBatchSerializer,
+    QuarantinedRowSerializer,
+)
+from apps.ingest.services import ingest_records
+
+MAX_EVENTS_PER_REQUEST = 10_000
+
+
+@extend_schema(request=EventInSerializer(many=True), responses={201: EventsResultSerializer,
+                                                                400: EventsResultSerializer})
+@api_view(["POST"])
+def post_events(request: Request) -> Response:
+    """One event object or a list of them. Bad events are quarantined with their reason; good ones land."""
+    payload = request.data
+    events = payload if isinstance(payload, list) else [payload]
+    if not events or len(events) > MAX_EVENTS_PER_REQUEST:
+        return Response({"detail": f"send between 1 and {MAX_EVENTS_PER_REQUEST} events"},
+                        status=status.HTTP_400_BAD_REQUEST)
+    batch = ingest_records(records=events, source=f"api:{request.user.username}")
+    body = {"batch": batch.pk, "received": batch.rows_read, "loaded": batch.loaded, "duplicates": batch.duplicates,
+            "quarantined": QuarantinedRowSerializer(selectors.quarantine(batch.pk), many=True).data}
+    ok = batch.loaded + batch.duplicates > 0 or batch.quarantined == 0
+    return Response(body, status=status.HTTP_201_CREATED if ok else status.HTTP_400_BAD_REQUEST)
+
+
+class IngestBatchViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = IngestBatchSerializer
+    filterset_fields = ["status", "format", "source"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.batches()
+
+    @extend_schema(responses=QuarantinedRowSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def quarantine(self, request: Request, pk: str | None = None) -> Response:
+        batch = self.get_object()
+        page = self.paginate_queryset(selectors.quarantine(batch.pk))
+        return self.get_paginated_response(QuarantinedRowSerializer(page, many=True).data)

@@ -1,0 +1,197 @@
+"""Column mapping and row validation: raw rows in, EventRecords or a reason out.
+
+With no mapping file, the columns customer_id, event_id, event_type, channel, timestamp, phone,
+email, account_id (and intent, outcome) are recognised and every other column becomes an event
+attribute. A mapping file renames columns (dotted paths reach into JSON objects), sets defaults and
+tells how to read times.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+import yaml
+from django.conf import settings
+
+from graph.schema import EventRecord
+
+FIELDS = ("customer_id", "event_id", "event_type", "channel", "timestamp", "phone", "email", "account_id",
+          "intent", "outcome")
+IDENTIFIER_FIELDS = {"phone": "phone", "email": "email", "account_id": "account"}
+EPOCH_MS_THRESHOLD = 100_000_000_000  # numbers above this are milliseconds (year 5138 in seconds)
+
+
+class RowError(ValueError):
+    """A row that cannot become an event; the message is the quarantine reason."""
+
+
+@dataclass(frozen=True)
+class Mapping:
+    columns: dict[str, str] = field(default_factory=dict)
+    defaults: dict[str, str] = field(default_factory=dict)
+    identifiers: dict[str, str] = field(default_factory=dict)
+    timestamp_format: str = "auto"
+    timestamp_unit: str = "auto"
+    timezone: str | None = None
+    phone_region: str | None = None
+    attributes: str | list[str] = "rest"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Mapping:
+        unknown = set(data) - {"columns", "defaults", "identifiers", "timestamp", "phone_region", "attributes"}
+        if unknown:
+            raise ValueError(f"mapping: unknown keys {sorted(unknown)}")
+        columns = data.get("columns") or {}
+        bad = set(columns) - set(FIELDS)
+        if bad:
+            raise ValueError(f"mapping: columns may only name {', '.join(FIELDS)}; got {sorted(bad)}")
+        ts = data.get("timestamp") or {}
+        return cls(columns=dict(columns), defaults=dict(data.get("defaults") or {}),
+                   identifiers=dict(data.get("identifiers") or {}), timestamp_format=ts.get("format", "auto"),
+                   timestamp_unit=ts.get("unit", "auto"), timezone=ts.get("timezone"),
+                   phone_region=data.get("phone_region"), attributes=data.get("attributes", "rest"))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Mapping:
+        try:
+            data = yaml.safe_load(Path(path).read_text())
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValueError(f"mapping file {path}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ValueError(f"mapping file {path}: expected a YAML mapping at the top level")
+        return cls.from_dict(data)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"columns": self.columns, "defaults": self.defaults, "identifiers": self.identifiers,
+                "timestamp": {"format": self.timestamp_format, "unit": self.timestamp_unit,
+                              "timezone": self.timezone},
+                "phone_region": self.phone_region, "attributes": self.attributes}
+
+    def column(self, name: str) -> str:
+        return self.columns.get(name, name)
+
+
+def lookup(row: dict[str, Any], path: str) -> Any:
+    """A value by column name, or by dotted path into nested JSON objects."""
+    if path in row:
+        return row[path]
+    value: Any = row
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def to_record(row: Any, mapping: Mapping, *, source: str) -> EventRecord:
+    if not isinstance(row, dict):
+        raise RowError(f"row is not an object (got {type(row).__name__})")
+    get = {name: _text(lookup(row, mapping.column(name))) or _text(mapping.defaults.get(name)) for name in FIELDS}
+    identifiers = parse_identifiers(row, get, mapping)
+    if not get["customer_id"] and not identifiers:
+        raise RowError("no customer key: needs customer_id or an identifier (phone, email, account_id)")
+    if not get["event_type"]:
+        raise RowError(f"no event type (column {mapping.column('event_type')!r} is empty)")
+    if not get["channel"]:
+        raise RowError(f"no channel (column {mapping.column('channel')!r} is empty)")
+    ts = parse_timestamp(lookup(row, mapping.column("timestamp")), mapping)
+    attributes = _attributes(row, mapping)
+    event_id = get["event_id"] or _derived_id(get, ts, attributes)
+    return EventRecord(event_id=event_id, type=get["event_type"], channel=get["channel"].lower(), ts=ts,
+                       customer_id=get["customer_id"], identifiers=identifiers, source=source,
+                       intent=get["intent"] or None, outcome=get["outcome"] or None, attributes=attributes)
+
+
+def parse_identifiers(row: dict[str, Any], get: dict[str, str], mapping: Mapping) -> tuple[tuple[str, str], ...]:
+    found: list[tuple[str, str]] = []
+    for name, kind in IDENTIFIER_FIELDS.items():
+        if get[name]:
+            found.append((kind, normalize_identifier(kind, get[name], mapping)))
+    for kind, column in mapping.identifiers.items():
+        value = _text(lookup(row, column))
+        if value:
+            found.append((kind, normalize_identifier(kind, value, mapping)))
+    return tuple(dict.fromkeys(found))
+
+
+def normalize_identifier(kind: str, value: str, mapping: Mapping) -> str:
+    if kind == "phone":
+        return normalize_phone(value, mapping.phone_region or settings.DEFAULT_PHONE_REGION)
+    if kind == "email":
+        if "@" not in value:
+            raise RowError(f"email {value!r} is not an e-mail address")
+        return value.lower()
+    return value
+
+
+def normalize_phone(value: str, region: str) -> str:
+    try:
+        number = phonenumbers.parse(value, None if value.startswith("+") else region)
+    except phonenumbers.NumberParseException as exc:
+        raise RowError(f"phone {value!r} cannot be read: {exc}") from exc
+    if not phonenumbers.is_possible_number(number):
+        raise RowError(f"phone {value!r} is not a possible number (region {region})")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def parse_timestamp(value: Any, mapping: Mapping) -> int:
+    """Epoch milliseconds from ISO 8601 with a zone, epoch seconds/ms, or a mapping's format."""
+    text = _text(value)
+    if not text:
+        raise RowError(f"no timestamp (column {mapping.column('timestamp')!r} is empty)")
+    if mapping.timestamp_format in {"auto", "epoch"} and _is_number(text):
+        return _from_epoch(float(text), mapping.timestamp_unit)
+    if mapping.timestamp_format == "epoch":
+        raise RowError(f"timestamp {text!r} is not an epoch number")
+    try:
+        parsed = (datetime.fromisoformat(text.replace("Z", "+00:00"))
+                  if mapping.timestamp_format in {"auto", "iso"} else datetime.strptime(text, mapping.timestamp_format))
+    except ValueError as exc:
+        raise RowError(f"timestamp {text!r} cannot be parsed ({exc})") from exc
+    if parsed.tzinfo is None:
+        if not mapping.timezone:
+            raise RowError(f"timestamp {text!r} has no time zone (add one, or set timestamp.timezone in the mapping)")
+        parsed = parsed.replace(tzinfo=ZoneInfo(mapping.timezone))
+    return int(parsed.astimezone(UTC).timestamp() * 1000)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _from_epoch(number: float, unit: str) -> int:
+    if unit == "ms" or (unit == "auto" and abs(number) >= EPOCH_MS_THRESHOLD):
+        return int(number)
+    return int(number * 1000)
+
+
+def _attributes(row: dict[str, Any], mapping: Mapping) -> dict[str, Any]:
+    used = {mapping.column(name) for name in FIELDS} | set(mapping.identifiers.values())
+    if mapping.attributes == "rest":
+        keys = [k for k in row if k not in used]
+    elif mapping.attributes in ("none", None):
+        keys = []
+    else:
+        keys = list(mapping.attributes)
+    return {k: row[k] for k in keys if k in row and row[k] not in (None, "")}
+
+
+def _derived_id(get: dict[str, str], ts: int, attributes: dict[str, Any]) -> str:
+    """Rows without an event id get a stable id from their content, so re-runs stay idempotent."""
+    basis = json.dumps([get["customer_id"], get["phone"], get["email"], get["account_id"], get["event_type"],
+                        get["channel"], ts, attributes], sort_keys=True, default=str)
+    return "h-" + hashlib.sha256(basis.encode()).hexdigest()[:24]

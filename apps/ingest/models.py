@@ -1,0 +1,56 @@
+"""Ingest bookkeeping: every batch is recorded, and every bad row is kept with its reason."""
+from __future__ import annotations
+
+from django.db import models
+
+
+class IngestBatch(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        COMPLETED = "completed"
+        FAILED = "failed"
+        INTERRUPTED = "interrupted"
+
+    source = models.CharField(max_length=500, db_index=True)
+    format = models.CharField(max_length=10)
+    mapping = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RUNNING, db_index=True)
+    rows_read = models.PositiveIntegerField(default=0)
+    loaded = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    quarantined = models.PositiveIntegerField(default=0)
+    customers_created = models.PositiveIntegerField(default=0)
+    bytes_total = models.BigIntegerField(null=True, blank=True)
+    bytes_read = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    started = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started", "-id"]
+        verbose_name_plural = "ingest batches"
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.source} ({self.status})"
+
+    @property
+    def progress(self) -> float | None:
+        """Share of the input read, when the input size is known."""
+        if self.status == self.Status.COMPLETED:
+            return 1.0
+        if not self.bytes_total:
+            return None
+        return round(min(self.bytes_read / self.bytes_total, 1.0), 4)
+
+
+class QuarantinedRow(models.Model):
+    batch = models.ForeignKey(IngestBatch, related_name="quarantined_rows", on_delete=models.CASCADE)
+    row_number = models.PositiveIntegerField()
+    reason = models.CharField(max_length=500)
+    raw = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["batch", "row_number"]
+
+    def __str__(self) -> str:
+        return f"batch {self.batch_id} row {self.row_number}: {self.reason}"

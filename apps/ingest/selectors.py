@@ -1,0 +1,14 @@
+"""Reads of ingest bookkeeping."""
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from apps.ingest.models import IngestBatch, QuarantinedRow
+
+
+def batches() -> QuerySet[IngestBatch]:
+    return IngestBatch.objects.all()
+
+
+def quarantine(batch_id: int) -> QuerySet[QuarantinedRow]:
+    return QuarantinedRow.objects.filter(batch_id=batch_id).order_by("row_number")

@@ -1,0 +1,134 @@
+"""Ingest: validate rows, quarantine the bad ones with their reasons, write the good ones in chunks.
+
+Every run is an IngestBatch. Writes are idempotent by event id, so re-running a file changes
+nothing and a run that was killed or lost its store half way can simply be run again.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from apps.ingest.mapping import Mapping, RowError, to_record
+from apps.ingest.models import IngestBatch, QuarantinedRow
+from apps.ingest.readers import iter_rows, open_source
+from apps.ingest.signals import events_ingested
+from graph import journeys
+from graph.errors import GraphError
+from graph.schema import EventRecord
+
+log = logging.getLogger(__name__)
+Progress = Callable[[IngestBatch], None]
+
+
+@dataclass
+class _Chunk:
+    records: list[EventRecord]
+    bad: list[QuarantinedRow]
+
+
+def ingest_file(*, uri: str, fmt: str, mapping: Mapping | None = None, progress: Progress | None = None,
+                chunk_size: int | None = None) -> IngestBatch:
+    """Load a CSV/JSON/NDJSON file (local or s3://). Raises ValueError/FileNotFoundError for a file
+    that cannot be read at all, before any batch is recorded."""
+    source = open_source(uri)
+    try:
+        rows = iter_rows(source, fmt)
+        batch = _start_batch(source=source.uri, fmt=fmt, mapping=mapping, size=source.size)
+        return _run(batch, rows, mapping or Mapping(), progress, chunk_size, bytes_read=lambda: source.stream.count)
+    finally:
+        source.stream.close()
+
+
+def ingest_records(*, records: Iterable[Any], source: str, mapping: Mapping | None = None,
+                   progress: Progress | None = None, chunk_size: int | None = None) -> IngestBatch:
+    """Load rows that are already in memory (the API, the demo), numbered from 1."""
+    batch = _start_batch(source=source, fmt="records", mapping=mapping, size=None)
+    return _run(batch, enumerate(records, start=1), mapping or Mapping(), progress, chunk_size, bytes_read=None)
+
+
+def _start_batch(*, source: str, fmt: str, mapping: Mapping | None, size: int | None) -> IngestBatch:
+    """Runs of the same source that never finished (process killed) are marked interrupted."""
+    IngestBatch.objects.filter(source=source, status=IngestBatch.Status.RUNNING).update(
+        status=IngestBatch.Status.INTERRUPTED, finished=timezone.now(),
+        error="did not finish; a later run of the same source resumed it")
+    return IngestBatch.objects.create(source=source, format=fmt, mapping=mapping.as_dict() if mapping else {},
+                                      bytes_total=size)
+
+
+def _run(batch: IngestBatch, rows: Iterator[tuple[int, Any]], mapping: Mapping, progress: Progress | None,
+         chunk_size: int | None, bytes_read: Callable[[], int] | None) -> IngestBatch:
+    size = chunk_size or settings.INGEST_CHUNK_SIZE
+    try:
+        for chunk in _chunks(rows, mapping, batch, size):
+            _write_chunk(batch, chunk)
+            if bytes_read is not None:
+                batch.bytes_read = bytes_read()
+            batch.save()
+            if progress:
+                progress(batch)
+    except GraphError as exc:
+        _finish(batch, IngestBatch.Status.FAILED, f"graph store error: {exc}. Run the same ingest again to resume.")
+        raise
+    except Exception as exc:
+        _finish(batch, IngestBatch.Status.FAILED, f"{type(exc).__name__}: {exc}")
+        raise
+    _finish(batch, IngestBatch.Status.COMPLETED, "")
+    return batch
+
+
+def _chunks(rows: Iterator[tuple[int, Any]], mapping: Mapping, batch: IngestBatch, size: int) -> Iterator[_Chunk]:
+    chunk = _Chunk(records=[], bad=[])
+    for number, row in rows:
+        batch.rows_read += 1
+        try:
+            if isinstance(row, RowError):
+                raise row
+            chunk.records.append(to_record(row, mapping, source=batch.source))
+        except RowError as exc:
+            chunk.bad.append(QuarantinedRow(batch=batch, row_number=number, reason=str(exc)[:500],
+                                            raw=_raw(row)))
+        if len(chunk.records) + len(chunk.bad) >= size:
+            yield chunk
+            chunk = _Chunk(records=[], bad=[])
+    if chunk.records or chunk.bad:
+        yield chunk
+
+
+def _raw(row: Any) -> dict[str, Any]:
+    if isinstance(row, dict):
+        return {str(k): (v if isinstance(v, (str, int, float, bool, type(None))) else str(v)) for k, v in row.items()}
+    return {"value": str(row)[:1000]}
+
+
+def _write_chunk(batch: IngestBatch, chunk: _Chunk) -> None:
+    if chunk.bad:
+        QuarantinedRow.objects.bulk_create(chunk.bad)
+        batch.quarantined += len(chunk.bad)
+    if not chunk.records:
+        return
+    report = journeys.write_events(chunk.records)
+    batch.loaded += report.loaded
+    batch.duplicates += report.duplicates
+    batch.customers_created += report.customers_created
+    if report.customers:
+        events_ingested.send(sender=IngestBatch, customer_ids=list(report.customers), batch=batch)
+
+
+def _finish(batch: IngestBatch, status: str, error: str) -> None:
+    batch.status = status
+    batch.error = error
+    batch.finished = timezone.now()
+    batch.save()
+    log.info("ingest batch %s %s: read %s, loaded %s, duplicates %s, quarantined %s", batch.pk, status,
+             batch.rows_read, batch.loaded, batch.duplicates, batch.quarantined)
+
+
+def rate(batch: IngestBatch) -> float:
+    elapsed = max(time.time() - batch.started.timestamp(), 1e-6)
+    return batch.rows_read / elapsed
