@@ -1,0 +1,100 @@
+"""Request and response shapes of the decision endpoints (what Connect's Lambda sends and reads)."""
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+CHANNELS = ("VOICE", "CHAT", "TASK", "EMAIL")
+
+
+class _ChannelField(serializers.CharField):
+    def to_internal_value(self, data: Any) -> str:
+        value = str(super().to_internal_value(data)).upper()
+        if value not in CHANNELS:
+            raise serializers.ValidationError(f"unknown channel {value!r}; one of {', '.join(CHANNELS)}")
+        return value
+
+
+class IntentRequestSerializer(serializers.Serializer):
+    customer_id = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    phone = serializers.CharField(required=False, allow_blank=True, max_length=40,
+                                  help_text="E.164, e.g. +61412345678 (Connect's CustomerEndpoint.Address).")
+    channel = _ChannelField(required=False, default="VOICE")
+    contact_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    at_ms = serializers.IntegerField(required=False, min_value=0,
+                                     help_text="Time of the call in epoch ms (default: now); used by replays.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("customer_id") and not attrs.get("phone"):
+            raise serializers.ValidationError({"customer_id": "give customer_id or phone"})
+        return attrs
+
+
+class FeedbackRequestSerializer(serializers.Serializer):
+    contact_id = serializers.CharField(max_length=100)
+    intent = serializers.CharField(max_length=40)
+    customer_id = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    channel = _ChannelField(required=False)
+    at_ms = serializers.IntegerField(required=False, min_value=0)
+
+
+class RiskRequestSerializer(serializers.Serializer):
+    phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    ip = serializers.IPAddressField(required=False, allow_blank=True)
+    customer_id = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    channel = _ChannelField(required=False, default="VOICE")
+    contact_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    at_ms = serializers.IntegerField(required=False, min_value=0)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("customer_id") and not attrs.get("phone"):
+            raise serializers.ValidationError({"phone": "give phone or customer_id"})
+        return attrs
+
+
+class AlternativeSerializer(serializers.Serializer):
+    intent = serializers.CharField()
+    top_level_intent = serializers.CharField()
+    confidence = serializers.FloatField()
+
+
+class IntentResponseSerializer(serializers.Serializer):
+    intent = serializers.CharField(allow_null=True)
+    top_level_intent = serializers.CharField(allow_null=True)
+    confidence = serializers.FloatField()
+    alternatives = AlternativeSerializer(many=True)
+    action = serializers.ChoiceField(choices=["confirm", "suggest", "menu"])
+    reason = serializers.CharField()
+    model_version = serializers.CharField(allow_blank=True)
+    customer_id = serializers.CharField(allow_null=True)
+    thresholds = serializers.DictField(child=serializers.FloatField())
+
+
+class FeedbackResponseSerializer(serializers.Serializer):
+    contact_id = serializers.CharField()
+    intent = serializers.CharField()
+    customer_id = serializers.CharField(allow_null=True)
+    event_id = serializers.CharField()
+    updated = serializers.BooleanField()
+
+
+class RiskResponseSerializer(serializers.Serializer):
+    score = serializers.IntegerField(min_value=0, max_value=1000)
+    outcome = serializers.CharField()
+    rule = serializers.CharField()
+    reasons = serializers.ListField(child=serializers.DictField())
+    variables = serializers.DictField()
+    model_version = serializers.CharField(allow_blank=True)
+    customer_id = serializers.CharField(allow_null=True)
+
+
+class ProfileSerializer(serializers.Serializer):
+    customer_id = serializers.CharField()
+    phone = serializers.CharField()
+    name = serializers.CharField(allow_blank=True)
+    customer_class = serializers.CharField(allow_blank=True)
+    recent_contacts = serializers.ListField(child=serializers.DictField())
+    open_issues = serializers.ListField(child=serializers.DictField())

@@ -1,0 +1,90 @@
+"""Decision endpoints for Amazon Connect's Lambda: thin views over apps.decisions.services."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import permissions, status
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.core.auth import ApiKeyAuthentication
+from apps.decisions import selectors, services
+from apps.decisions.api import serializers as s
+
+
+def _bad_request(exc: Exception) -> Response:
+    return Response({"error": "invalid_input", "detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+
+
+def _validated(serializer_class: Any, request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return {k: v for k, v in serializer.validated_data.items() if v not in ("", None)}
+
+
+@extend_schema(request=s.IntentRequestSerializer, responses={200: s.IntentResponseSerializer},
+               summary="Predict why the caller is calling: confirm, suggest or menu")
+@api_view(["POST"])
+@authentication_classes([ApiKeyAuthentication])
+@permission_classes([permissions.IsAuthenticated])
+def intent(request: Request) -> Response:
+    try:
+        decision = services.decide_intent(**_validated(s.IntentRequestSerializer, request))
+    except services.DecisionInputError as exc:
+        return _bad_request(exc)
+    return Response(asdict(decision))
+
+
+@extend_schema(request=s.FeedbackRequestSerializer, responses={
+    201: s.FeedbackResponseSerializer, 404: OpenApiResponse(description="contact unknown and no caller given")},
+    summary="Record the intent the caller confirmed or chose")
+@api_view(["POST"])
+@authentication_classes([ApiKeyAuthentication])
+@permission_classes([permissions.IsAuthenticated])
+def intent_feedback(request: Request) -> Response:
+    try:
+        result = services.record_intent_feedback(**_validated(s.FeedbackRequestSerializer, request))
+    except services.DecisionInputError as exc:
+        return _bad_request(exc)
+    except services.UnknownContact as exc:
+        return Response({"error": "unknown_contact", "detail": str(exc)}, status=status.HTTP_404_NOT_FOUND)
+    return Response(result, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(request=s.RiskRequestSerializer, responses={200: s.RiskResponseSerializer},
+               summary="Score the call's risk (0-1000) and route it by the ordered rules")
+@api_view(["POST"])
+@authentication_classes([ApiKeyAuthentication])
+@permission_classes([permissions.IsAuthenticated])
+def risk(request: Request) -> Response:
+    try:
+        decision = services.decide_risk(**_validated(s.RiskRequestSerializer, request))
+    except services.DecisionInputError as exc:
+        return _bad_request(exc)
+    return Response(asdict(decision))
+
+
+@extend_schema(responses={200: s.ProfileSerializer, 404: OpenApiResponse(description="no customer has this phone")},
+               summary="Data dip: the caller's profile by phone number")
+@api_view(["GET"])
+@authentication_classes([ApiKeyAuthentication])
+@permission_classes([permissions.IsAuthenticated])
+def profile_by_phone(request: Request, e164: str) -> Response:
+    try:
+        phone = services.normalize_phone(e164, field_name="e164")
+    except services.DecisionInputError as exc:
+        return _bad_request(exc)
+    profile = selectors.profile_by_phone(phone)
+    if profile is None:
+        return Response({"error": "not_found", "detail": f"no customer has phone {phone}"},
+                        status=status.HTTP_404_NOT_FOUND)
+    return Response(asdict(profile))
+
+
+@extend_schema(summary="Decision monitor: counts, routing mix, latency p50/p99 and model versions per kind")
+@api_view(["GET"])
+def monitor(request: Request) -> Response:
+    return Response(selectors.decision_monitor())

@@ -1,0 +1,208 @@
+"""Next-intent model: a smoothed transition (Markov) model over a caller's recent sub-intents.
+
+Why this shape: a caller's calls walk forward through an intent's fixed sequence of sub-intents
+(new → statement → payment …), so the last few sub-intents and the time since the last call say most
+of what can be said about the next one. Each longer context is smoothed towards the next shorter one
+(hierarchical Dirichlet backoff), so rare contexts fall back gracefully and an unknown caller gets
+the first-call popularity, whose top confidence is low and routes to the menu. The top probability
+is then calibrated (isotonic, on the latest part of the training window) so 0.8 means 80 % right.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+NO_HISTORY = "new"
+DAY_MS = 86_400_000
+DEFAULT_GAP_EDGES_MS = (DAY_MS, 3 * DAY_MS, 7 * DAY_MS, 14 * DAY_MS)
+CALL_COLUMNS = ["customer_id", "ts", "intent"]
+HISTORY_DEPTH = 5
+
+
+def top_level(intent: str) -> str:
+    """`CC_LC` → `CC`: the product the caller is calling about."""
+    return intent.split("_", 1)[0]
+
+
+def read_interactions(path: str | Path) -> pd.DataFrame:
+    """The intents data set (`USER_ID,ITEM_ID,TIMESTAMP[,EVENT_TYPE]`, epoch seconds) as calls."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = {"USER_ID", "ITEM_ID", "TIMESTAMP"} - set(frame.columns)
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {sorted(missing)}; expected USER_ID,ITEM_ID,TIMESTAMP")
+    try:
+        ts = frame["TIMESTAMP"].astype("int64") * 1000
+    except ValueError as exc:
+        raise ValueError(f"{path}: TIMESTAMP must be integer epoch seconds ({exc})") from exc
+    calls = pd.DataFrame({"customer_id": frame["USER_ID"], "ts": ts, "intent": frame["ITEM_ID"]})
+    return sort_calls(calls)
+
+
+def calls_from_events(events: pd.DataFrame) -> pd.DataFrame:
+    """Calls with a known intent out of the canonical events frame (any channel)."""
+    if events.empty:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "ts" else object) for c in CALL_COLUMNS})
+    known = events[events["intent"].notna() & (events["intent"].astype(str) != "")]
+    return sort_calls(known[CALL_COLUMNS].astype({"customer_id": str, "intent": str, "ts": "int64"}))
+
+
+def sort_calls(calls: pd.DataFrame) -> pd.DataFrame:
+    return calls.sort_values(["customer_id", "ts", "intent"], kind="mergesort").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Example:
+    """One call to predict: what the caller did before it, how long ago, and what they called about."""
+
+    history: tuple[str, ...]
+    gap_ms: int | None
+    target: str
+    ts: int
+
+
+def examples(calls: pd.DataFrame) -> list[Example]:
+    """Every call with its full preceding history (calls must be sorted by customer and time)."""
+    out: list[Example] = []
+    for _, group in calls.groupby("customer_id", sort=False):
+        items = group["intent"].tolist()
+        stamps = group["ts"].astype("int64").tolist()
+        for i, (item, ts) in enumerate(zip(items, stamps, strict=True)):
+            gap = ts - stamps[i - 1] if i else None
+            out.append(Example(tuple(items[max(0, i - HISTORY_DEPTH):i]), gap, item, ts))
+    return out
+
+
+@dataclass
+class IntentModel:
+    """Counts per context plus an isotonic map for the top probability; small, picklable, fast."""
+
+    order: int = 3
+    strength: float = 2.0
+    gap_edges_ms: tuple[int, ...] = DEFAULT_GAP_EDGES_MS
+    vocabulary: list[str] = field(default_factory=list)
+    counts: dict[str, np.ndarray] = field(default_factory=dict)
+    calibration_x: list[float] = field(default_factory=list)
+    calibration_y: list[float] = field(default_factory=list)
+
+    def fit(self, train: Sequence[Example]) -> IntentModel:
+        self.vocabulary = sorted({e.target for e in train} | {h for e in train for h in e.history})
+        index = {item: i for i, item in enumerate(self.vocabulary)}
+        self.counts = {}
+        for example in train:
+            for key in self._contexts(example.history, example.gap_ms):
+                row = self.counts.setdefault(key, np.zeros(len(self.vocabulary)))
+                row[index[example.target]] += 1
+        return self
+
+    def _bucket(self, history: Sequence[str], gap_ms: int | None) -> str:
+        if not history or gap_ms is None:
+            return NO_HISTORY
+        return str(int(np.searchsorted(self.gap_edges_ms, max(gap_ms, 0), side="right")))
+
+    def _contexts(self, history: Sequence[str], gap_ms: int | None) -> list[str]:
+        """From the most general context to the most specific one."""
+        bucket = self._bucket(history, gap_ms)
+        keys = ["*", f"{bucket}|"]
+        for k in range(1, min(self.order, len(history)) + 1):
+            keys.append(f"{bucket}|{'>'.join(history[-k:])}")
+        return keys
+
+    def distribution(self, history: Sequence[str], gap_ms: int | None) -> np.ndarray:
+        """Raw probabilities over the vocabulary, each context smoothed towards the shorter one."""
+        size = len(self.vocabulary)
+        probs = np.full(size, 1.0 / size) if size else np.zeros(0)
+        for key in self._contexts(history, gap_ms):
+            row = self.counts.get(key)
+            if row is None:
+                break
+            probs = (row + self.strength * probs) / (row.sum() + self.strength)
+        return probs
+
+    def calibrated(self, raw: float) -> float:
+        if not self.calibration_x:
+            return float(raw)
+        return float(np.interp(raw, self.calibration_x, self.calibration_y))
+
+    def fit_calibration(self, held_out: Sequence[Example]) -> IntentModel:
+        """Isotonic map raw top-1 probability → observed accuracy, fitted on calls the counts never saw."""
+        from sklearn.isotonic import IsotonicRegression
+
+        if len(held_out) < 20:
+            return self
+        raw, hit = [], []
+        for example in held_out:
+            probs = self.distribution(example.history, example.gap_ms)
+            best = int(np.argmax(probs))
+            raw.append(float(probs[best]))
+            hit.append(float(self.vocabulary[best] == example.target))
+        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, hit)
+        self.calibration_x = [float(x) for x in iso.X_thresholds_]
+        self.calibration_y = [float(y) for y in iso.y_thresholds_]
+        return self
+
+    def rank(self, history: Sequence[str], gap_ms: int | None, k: int = 5) -> list[tuple[str, float]]:
+        """Top-k intents with calibrated confidence, best first (ties broken by name for stable output)."""
+        probs = self.distribution(history, gap_ms)
+        order = sorted(range(len(probs)), key=lambda i: (-probs[i], self.vocabulary[i]))[:k]
+        return [(self.vocabulary[i], round(self.calibrated(float(probs[i])), 4)) for i in order]
+
+
+@dataclass
+class PopularityModel:
+    """The baseline: always the most frequent intents of the training window."""
+
+    ranking: list[str] = field(default_factory=list)
+    share: float = 0.0
+
+    def fit(self, train: Sequence[Example]) -> PopularityModel:
+        counts = pd.Series([e.target for e in train]).value_counts()
+        self.ranking = sorted(counts.index, key=lambda i: (-counts[i], i))
+        self.share = float(counts.iloc[0] / counts.sum()) if len(counts) else 0.0
+        return self
+
+    def rank(self, history: Sequence[str], gap_ms: int | None, k: int = 5) -> list[tuple[str, float]]:
+        return [(item, round(self.share if n == 0 else 0.0, 4)) for n, item in enumerate(self.ranking[:k])]
+
+
+def time_split(items: Sequence[Example], holdout: float = 0.15) -> tuple[list[Example], list[Example]]:
+    """Earlier calls train, the last `holdout` share of calls by time test: no look into the future."""
+    if not 0.0 < holdout < 1.0:
+        raise ValueError(f"holdout must be between 0 and 1, got {holdout}")
+    ordered = sorted(items, key=lambda e: e.ts)
+    cut = int(round(len(ordered) * (1.0 - holdout)))
+    return ordered[:cut], ordered[cut:]
+
+
+def train_intent_model(calls: pd.DataFrame, *, holdout: float = 0.15, order: int = 3,
+                       strength: float = 2.0) -> tuple[IntentModel, PopularityModel, list[Example]]:
+    """Fit counts on the training window, calibrate on its latest 15 %, refit counts on all of it."""
+    train, test = time_split(examples(calls), holdout)
+    fit_part, calibration_part = time_split(train, 0.15)
+    model = IntentModel(order=order, strength=strength).fit(fit_part).fit_calibration(calibration_part)
+    calibration = (model.calibration_x, model.calibration_y)
+    model.fit(train)
+    model.calibration_x, model.calibration_y = calibration
+    return model, PopularityModel().fit(train), test
+
+
+def evaluate_intent(model: IntentModel | PopularityModel, test: Sequence[Example], *, high: float = 0.8,
+                    low: float = 0.6) -> dict[str, object]:
+    """Everything the model page shows for one model on one holdout, in plain JSON types."""
+    from apps.decisions.modeling.metrics import band_metrics, expected_calibration_error, ranking_metrics
+
+    ranked = [model.rank(e.history, e.gap_ms, k=5) for e in test]
+    names = [[item for item, _ in r] for r in ranked]
+    actual = [e.target for e in test]
+    confidence = [r[0][1] if r else 0.0 for r in ranked]
+    correct = [bool(n) and n[0] == a for n, a in zip(names, actual, strict=True)]
+    top_level_hit = [bool(n) and top_level(n[0]) == top_level(a) for n, a in zip(names, actual, strict=True)]
+    return {
+        **ranking_metrics(names, actual),
+        "top1_intent": round(float(np.mean(top_level_hit)), 4) if test else 0.0,
+        "ece": expected_calibration_error(confidence, correct),
+        "bands": band_metrics(confidence, correct, high=high, low=low),
+    }

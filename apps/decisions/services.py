@@ -1,0 +1,253 @@
+"""Decisions while a caller waits: predicted intent, call risk, and the feedback that teaches the next one.
+
+Each function reads the caller's latest facts from the graph at request time (so a confirmed intent
+counts on the very next call, with no retraining), applies the active model and the configured
+thresholds or rules, and logs what it decided.
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import phonenumbers
+from django.conf import settings
+
+from apps.decisions import selectors
+from apps.decisions.modeling.metrics import band_for
+from apps.decisions.models import DecisionLog
+from apps.decisions.rules import first_match
+from graph import decisions as graph_decisions
+from graph import journeys
+from graph import schema as graph_schema
+
+INTENT_MODEL = "intent"
+RISK_MODEL = "risk"
+INTENT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+HOUR_MS = 3_600_000
+
+
+class DecisionInputError(ValueError):
+    """A request a decision cannot be made from; the message names the field."""
+
+
+class UnknownContact(LookupError):
+    """Feedback for a contact the hub has never decided on, with no caller named either."""
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def normalize_phone(value: str, *, field_name: str = "phone") -> str:
+    """E.164, the form Connect sends and the graph stores identifiers in."""
+    region = getattr(settings, "DEFAULT_PHONE_REGION", "US")
+    try:
+        number = phonenumbers.parse(value, None if value.startswith("+") else region)
+    except phonenumbers.NumberParseException as exc:
+        raise DecisionInputError(f"{field_name}: {value!r} is not a phone number ({exc})") from exc
+    if not phonenumbers.is_possible_number(number):
+        raise DecisionInputError(f"{field_name}: {value!r} is not a possible phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _active(name: str) -> tuple[Any, str]:
+    from apps.propensity.registry import load_active
+
+    loaded = load_active(name)
+    if loaded is None:
+        return None, ""
+    return loaded.model, f"{name} v{loaded.version.version}"
+
+
+def _resolve_customer(customer_id: str | None, phone: str | None) -> str | None:
+    if customer_id:
+        return customer_id if graph_decisions.customer_known(customer_id) else None
+    if phone:
+        return graph_decisions.customer_for_identifier("phone", phone)
+    return None
+
+
+# ---------------------------------------------------------------- intent
+
+
+@dataclass(frozen=True)
+class IntentDecision:
+    intent: str | None
+    top_level_intent: str | None
+    confidence: float
+    alternatives: list[dict[str, Any]]
+    action: str
+    reason: str
+    model_version: str
+    customer_id: str | None
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+
+def decide_intent(*, customer_id: str | None = None, phone: str | None = None, channel: str = "VOICE",
+                  contact_id: str = "", at_ms: int | None = None) -> IntentDecision:
+    """Why is this person calling? confirm / suggest / menu, from the caller's latest calls."""
+    from apps.decisions.modeling.intent import HISTORY_DEPTH, top_level
+
+    started = time.perf_counter()
+    if not customer_id and not phone:
+        raise DecisionInputError("customer_id or phone: give at least one")
+    phone = normalize_phone(phone) if phone else None
+    at_ms = at_ms or now_ms()
+    high, low = selectors.thresholds_for(channel)
+    model, version = _active(INTENT_MODEL)
+    customer = _resolve_customer(customer_id, phone)
+    history = graph_decisions.latest_intents(customer, HISTORY_DEPTH, until_ms=at_ms) if customer else []
+    ranked: list[tuple[str, float]] = []
+    if model is not None:
+        gap = at_ms - history[-1][0] if history else None
+        ranked = model.rank([intent for _, intent in history], gap, k=4)
+    if model is None:
+        reason, confidence = "no active intent model", 0.0
+    elif customer is None:
+        reason, confidence = "unknown caller", 0.0
+    else:
+        confidence = ranked[0][1] if ranked else 0.0
+        reason = f"{len(history)} earlier call(s) with an intent"
+    action = band_for(confidence, high=high, low=low) if customer and model is not None else "menu"
+    best = ranked[0][0] if ranked and customer else None
+    alternatives = [{"intent": i, "top_level_intent": top_level(i), "confidence": c}
+                    for i, c in (ranked[1:4] if best else ranked[:3])]
+    decision = IntentDecision(intent=best, top_level_intent=top_level(best) if best else None,
+                              confidence=round(confidence, 4), alternatives=alternatives, action=action,
+                              reason=reason, model_version=version, customer_id=customer,
+                              thresholds={"high": high, "low": low})
+    log_decision(kind=DecisionLog.Kind.INTENT, contact_id=contact_id, customer_id=customer or "", channel=channel,
+                 inputs={"customer_id": customer_id, "phone": phone, "at_ms": at_ms}, output=asdict(decision),
+                 model_version=version, started=started)
+    return decision
+
+
+def record_intent_feedback(*, contact_id: str, intent: str, customer_id: str | None = None,
+                           phone: str | None = None, channel: str | None = None,
+                           at_ms: int | None = None) -> dict[str, Any]:
+    """Write the intent the caller confirmed as a call event, at once, so the next prediction uses it."""
+    started = time.perf_counter()
+    if not contact_id:
+        raise DecisionInputError("contact_id: required")
+    if not INTENT_PATTERN.match(intent or ""):
+        raise DecisionInputError(f"intent: {intent!r} must be 1-40 letters, digits, '_', '.' or '-'")
+    phone = normalize_phone(phone) if phone else None
+    asked = DecisionLog.objects.filter(kind=DecisionLog.Kind.INTENT, contact_id=contact_id).first()
+    if asked is not None:
+        customer_id = customer_id or asked.customer_id or None
+        phone = phone or asked.inputs.get("phone")
+        channel = channel or asked.channel
+    if not customer_id and not phone:
+        raise UnknownContact(f"contact_id {contact_id!r}: no intent decision was made for it; "
+                             "send customer_id or phone with the feedback")
+    event_id = f"connect-{contact_id}"
+    identifiers = (("phone", phone),) if phone else ()
+    record = graph_schema.EventRecord(
+        event_id=event_id, type="call", channel=(channel or "VOICE").lower(), ts=at_ms or now_ms(),
+        customer_id=customer_id or "", identifiers=identifiers, source="connect_feedback", intent=intent)
+    report = journeys.write_events([record])
+    if report.duplicates:
+        graph_decisions.set_event_intent(event_id, intent)
+    customer = report.customers[0] if report.customers else (customer_id or _resolve_customer(None, phone))
+    result = {"contact_id": contact_id, "intent": intent, "customer_id": customer, "event_id": event_id,
+              "updated": bool(report.duplicates)}
+    log_decision(kind=DecisionLog.Kind.FEEDBACK, contact_id=contact_id, customer_id=customer or "",
+                 channel=channel or "", inputs={"intent": intent, "phone": phone}, output=result, model_version="",
+                 started=started)
+    return result
+
+
+# ---------------------------------------------------------------- risk
+
+SHARED_POINTS, SHARED_CAP = 100, 300
+FAILED_POINTS, FAILED_CAP = 150, 450
+NEW_IDENTIFIER_POINTS = 100
+NEW_IDENTIFIER_DAYS = 7
+FAILED_WINDOW_HOURS = 24
+NO_MODEL_SCORE = 500
+
+
+@dataclass(frozen=True)
+class RiskDecision:
+    score: int
+    outcome: str
+    rule: str
+    reasons: list[dict[str, Any]]
+    variables: dict[str, Any]
+    model_version: str
+    customer_id: str | None
+
+
+def decide_risk(*, phone: str | None = None, email: str | None = None, ip: str | None = None,
+                customer_id: str | None = None, channel: str = "VOICE", contact_id: str = "",
+                at_ms: int | None = None) -> RiskDecision:
+    """How risky is this call? A 0–1000 score (model + graph signals), the rule outcome and why."""
+    started = time.perf_counter()
+    if not phone and not customer_id:
+        raise DecisionInputError("phone or customer_id: give at least one")
+    phone = normalize_phone(phone) if phone else None
+    email = email.strip().lower() if email else None
+    at_ms = at_ms or now_ms()
+    customer = _resolve_customer(customer_id, phone)
+    model, version = _active(RISK_MODEL)
+    call = {"phone": phone, "email": email, "ip": ip, "contact_type": channel, "ts": at_ms}
+    reasons: list[dict[str, Any]] = []
+    if model is None:
+        model_score = NO_MODEL_SCORE
+        reasons.append({"code": "no_model", "detail": "no active risk model: neutral score", "points": model_score})
+    else:
+        model_score = model.score(call)
+        reasons.append({"code": "model", "detail": f"{version} on call-time features", "points": model_score})
+    variables = _graph_signals(phone, email, ip, customer, at_ms, reasons)
+    score = min(1000, max(0, sum(r["points"] for r in reasons)))
+    variables.update({"score": score, "model_score": model_score, "channel": channel.upper(),
+                      "known_customer": customer is not None})
+    outcome, rule = first_match(selectors.active_rules(), variables)
+    decision = RiskDecision(score=score, outcome=outcome, rule=rule, reasons=reasons, variables=variables,
+                            model_version=version, customer_id=customer)
+    log_decision(kind=DecisionLog.Kind.RISK, contact_id=contact_id, customer_id=customer or "", channel=channel,
+                 inputs={k: v for k, v in call.items() if v} | {"customer_id": customer_id},
+                 output=asdict(decision), model_version=version, started=started)
+    return decision
+
+
+def _graph_signals(phone: str | None, email: str | None, ip: str | None, customer: str | None, at_ms: int,
+                   reasons: list[dict[str, Any]]) -> dict[str, Any]:
+    identifiers = [(k, v) for k, v in (("phone", phone), ("email", email), ("ip", ip)) if v]
+    sharing = graph_decisions.identifier_sharing(identifiers)
+    variables: dict[str, Any] = {}
+    new_identifier = False
+    for kind, value in identifiers:
+        facts = sharing[f"{kind}:{value}"]
+        customers = int(facts["customers"] or 0)
+        variables[f"shared_{kind}_customers"] = customers
+        if customers > 1:
+            points = min(SHARED_CAP, SHARED_POINTS * (customers - 1))
+            reasons.append({"code": f"shared_{kind}", "detail": f"{kind} shared by {customers} customers",
+                            "points": points})
+        first_seen = facts["first_seen"]
+        if first_seen is None or at_ms - first_seen < NEW_IDENTIFIER_DAYS * 24 * HOUR_MS:
+            new_identifier = True
+    if new_identifier:
+        reasons.append({"code": "new_identifier", "detail": f"identifier first seen less than "
+                        f"{NEW_IDENTIFIER_DAYS} days ago or never", "points": NEW_IDENTIFIER_POINTS})
+    failed = graph_decisions.failed_verifications(customer, at_ms - FAILED_WINDOW_HOURS * HOUR_MS) if customer else 0
+    if failed:
+        reasons.append({"code": "failed_verifications", "detail": f"{failed} failed verification(s) in the last "
+                        f"{FAILED_WINDOW_HOURS} h", "points": min(FAILED_CAP, FAILED_POINTS * failed)})
+    variables.update({"failed_verifications": failed, "new_identifier": new_identifier})
+    return variables
+
+
+# ---------------------------------------------------------------- log
+
+
+def log_decision(*, kind: str, contact_id: str, customer_id: str, channel: str, inputs: dict[str, Any],
+                 output: dict[str, Any], model_version: str, started: float) -> DecisionLog:
+    """One row per decision; latency is measured from the start of the decision to just before the write."""
+    latency = (time.perf_counter() - started) * 1000
+    return DecisionLog.objects.create(kind=kind, contact_id=contact_id[:100], customer_id=customer_id[:200],
+                                      channel=channel.upper()[:20], inputs=inputs, output=output,
+                                      model_version=model_version, latency_ms=round(latency, 3))
