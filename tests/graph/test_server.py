@@ -1,0 +1,196 @@
+"""The project's Gremlin server, driven by gremlinpython's own DriverRemoteConnection, unchanged."""
+from __future__ import annotations
+
+import struct
+import threading
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from gremlin_python.driver.driver_remote_connection import DriverRemoteConnection
+from gremlin_python.driver.protocol import GremlinServerError
+from gremlin_python.driver.request import RequestMessage
+from gremlin_python.driver.serializer import GraphBinarySerializersV1
+from gremlin_python.process.anonymous_traversal import traversal
+from gremlin_python.process.graph_traversal import GraphTraversalSource, __
+from gremlin_python.process.traversal import Direction, Merge, Order, P, T
+from gremlin_python.statics import long
+from gremlin_python.structure.graph import Edge, Vertex
+
+import graph
+from graph.server import BackgroundServer, Status
+
+EVENTS = [
+    {T.id: "event:e1", T.label: "event", "type": "login", "channel": "web", "ts": long(1_700_000_000_000)},
+    {T.id: "event:e2", T.label: "event", "type": "call", "channel": "voice", "ts": long(1_700_000_060_000)},
+    {T.id: "event:e3", T.label: "event", "type": "chat", "channel": "chat", "ts": long(1_700_000_120_000)},
+]
+
+
+@pytest.fixture
+def remote(gremlin_server_url: str) -> Iterator[DriverRemoteConnection]:
+    connection = DriverRemoteConnection(gremlin_server_url, "g")
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def g(remote: DriverRemoteConnection) -> GraphTraversalSource:
+    return traversal().with_remote(remote)
+
+
+def seed(g: GraphTraversalSource) -> None:
+    customers = [{T.id: "customer:c1", T.label: "customer", "customer_id": "c1"}]
+    g.inject(customers + EVENTS).unfold().merge_v().iterate()
+    performed = [{T.label: "performed", Direction.OUT: "customer:c1", Direction.IN: e[T.id], "ts": e["ts"]}
+                 for e in EVENTS]
+    g.inject(performed).unfold().merge_e().iterate()
+
+
+def test_merge_batches_through_inject_unfold_are_idempotent(g: GraphTraversalSource) -> None:
+    # given a batch of vertices and edges merged once
+    seed(g)
+    # when the same batch is merged again with onCreate/onMatch options
+    rows = [{"k": {T.id: "customer:c1", T.label: "customer"}, "c": {"customer_id": "c1", "seen": 1},
+             "m": {"seen": 2}}]
+    ids = (g.inject(rows).unfold().as_("r").merge_v(__.select("k"))
+           .option(Merge.on_create, __.select("r").select("c"))
+           .option(Merge.on_match, __.select("r").select("m")).id_().to_list())
+    seed(g)
+    # then nothing is duplicated and the match branch ran
+    assert ids == ["customer:c1"]
+    assert g.V().count().next() == 4
+    assert g.E().has_label("performed").count().next() == 3
+    assert g.V("customer:c1").values("seen").to_list() == [2]
+
+
+def test_reads_come_back_as_gremlinpython_types(g: GraphTraversalSource) -> None:
+    # given a customer with three events
+    seed(g)
+    # when reading them back in the shapes the project uses
+    vertex = g.V("customer:c1").next()
+    edge = g.V("customer:c1").out_e("performed").has("ts", long(1_700_000_060_000)).next()
+    latest = (g.V("customer:c1").out_e("performed").order().by("ts", Order.desc).limit(2).in_v()
+              .element_map("type", "ts").to_list())
+    by_label = g.V().group_count().by(T.label).next()
+    channels = g.V().has("event", "channel", P.within(["web", "chat"])).values("channel").order().to_list()
+    path = g.V("customer:c1").out_e("performed").has("ts", long(1_700_000_000_000)).in_v().path().next()
+    # then vertices and edges are gremlinpython structure objects and values keep their types
+    assert isinstance(vertex, Vertex) and (vertex.id, vertex.label) == ("customer:c1", "customer")
+    assert isinstance(edge, Edge) and (edge.outV.id, edge.inV.id) == ("customer:c1", "event:e2")
+    assert latest == [{"id": "event:e3", "label": "event", "type": "chat", "ts": 1_700_000_120_000},
+                      {"id": "event:e2", "label": "event", "type": "call", "ts": 1_700_000_060_000}]
+    assert by_label == {"customer": 1, "event": 3}
+    assert channels == ["chat", "web"]
+    assert [getattr(step, "id", None) for step in path] == ["customer:c1", path[1].id, "event:e1"]
+
+
+def test_iterate_returns_nothing_and_applies_the_write(g: GraphTraversalSource) -> None:
+    # when a write is run with iterate() (a trailing none() step)
+    g.add_v("milestone").property(T.id, "milestone:applied").property("name", "Applied").iterate()
+    # then it was applied
+    assert g.V("milestone:applied").values("name").to_list() == ["Applied"]
+
+
+def test_empty_results_arrive_as_an_empty_list(g: GraphTraversalSource) -> None:
+    assert g.V("customer:nobody").to_list() == []
+
+
+def test_a_result_larger_than_a_batch_arrives_complete(g: GraphTraversalSource) -> None:
+    # when 300 values are read with a batch size of 64 (five frames)
+    values = g.with_("batchSize", 64).inject(list(range(300))).unfold().to_list()
+    # then every value arrives once, in order
+    assert values == list(range(300))
+
+
+def test_large_results_are_sent_as_partial_content_frames(gremlin_server: BackgroundServer) -> None:
+    # given gremlinpython's own request encoding of a 300-value traversal with batchSize 64
+    codec = GraphBinarySerializersV1()
+    bytecode = traversal().with_remote(None).inject(list(range(300))).unfold().bytecode  # type: ignore[arg-type]
+    request_id = uuid.uuid4()
+    message = codec.serialize_message(request_id, RequestMessage(
+        "traversal", "bytecode", {"gremlin": bytecode, "aliases": {"g": "g"}, "batchSize": 64}))
+    # when the server answers it
+    frames = [codec.deserialize_message(f) for f in gremlin_server.server.respond(message)]
+    # then four 206 frames of 64 precede a final 200 frame of 44, all for the same request
+    assert [f["status"]["code"] for f in frames] == [206, 206, 206, 206, 200]
+    assert [len(f["result"]["data"]) for f in frames] == [64, 64, 64, 64, 44]
+    assert {f["requestId"] for f in frames} == {str(request_id)}
+    assert [t.object for f in frames for t in f["result"]["data"]] == list(range(300))
+    assert {t.bulk for f in frames for t in f["result"]["data"]} == {1}
+
+
+def test_a_step_the_engine_lacks_is_a_server_error_with_its_reason(g: GraphTraversalSource) -> None:
+    with pytest.raises(GremlinServerError) as caught:
+        g.V().shortest_path().to_list()
+    assert caught.value.status_code == Status.SERVER_ERROR_EVALUATION
+    assert "shortestPath" in str(caught.value)
+
+
+def test_non_portable_traversals_are_refused_as_invalid_arguments(g: GraphTraversalSource) -> None:
+    with pytest.raises(GremlinServerError) as lambda_error:
+        g.V().map(lambda: "it.get()").to_list()
+    with pytest.raises(GremlinServerError) as match_error:
+        g.V().match(__.as_("a").out().as_("b")).to_list()
+    assert lambda_error.value.status_code == Status.INVALID_REQUEST_ARGUMENTS
+    assert "lambdas are not portable" in str(lambda_error.value)
+    assert "match() is not portable" in str(match_error.value)
+
+
+def test_connection_survives_errors(g: GraphTraversalSource) -> None:
+    with pytest.raises(GremlinServerError):
+        g.V().shortest_path().to_list()
+    assert g.inject(1).to_list() == [1]
+
+
+def test_only_the_g_traversal_source_is_served(gremlin_server_url: str) -> None:
+    remote = DriverRemoteConnection(gremlin_server_url, "gmodern")
+    try:
+        with pytest.raises(GremlinServerError, match="serves only 'g'"):
+            traversal().with_remote(remote).V().to_list()
+    finally:
+        remote.close()
+
+
+def test_scripts_are_refused_with_a_clear_message(remote: DriverRemoteConnection) -> None:
+    with pytest.raises(GremlinServerError, match="send traversals as bytecode"):
+        remote._client.submit("g.V().count()").all().result()
+
+
+def test_epoch_ms_needs_the_project_connection_not_bare_gremlinpython(gremlin_server_url: str,
+                                                                      g: GraphTraversalSource) -> None:
+    # given: gremlinpython alone writes every Python int as a 32-bit Int and fails before sending
+    with pytest.raises(struct.error):
+        g.inject(1_700_000_000_000).to_list()
+    # when the same traversal goes through the project's ws:// connection
+    connection = graph.connect(gremlin_server_url)
+    try:
+        values = connection.g.inject(1_700_000_000_000, 7).to_list()
+    finally:
+        connection.close()
+    # then the value arrives as a Long and comes back intact
+    assert values == [1_700_000_000_000, 7]
+
+
+def test_concurrent_clients_share_one_store(gremlin_server_url: str) -> None:
+    # given four clients writing 50 vertices each at the same time
+    def write(worker: int) -> None:
+        remote = DriverRemoteConnection(gremlin_server_url, "g")
+        try:
+            rows = [{T.id: f"event:{worker}-{i}", T.label: "event", "n": i} for i in range(50)]
+            for start in range(0, 50, 10):
+                traversal().with_remote(remote).inject(rows[start:start + 10]).unfold().merge_v().iterate()
+        finally:
+            remote.close()
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    # then every write landed
+    reader = DriverRemoteConnection(gremlin_server_url, "g")
+    try:
+        assert traversal().with_remote(reader).V().has_label("event").count().next() == 200
+    finally:
+        reader.close()
