@@ -30,6 +30,7 @@ DEFAULT_SEED = 20261125
 SHARE_PHONE_EVERY = 37
 SHARE_EMAIL_EVERY = 61
 SHARE_ACCOUNT_EVERY = 47
+MOBILE_BLOCKS = "01236"  # 040x-043x and 046x: allocated Australian mobile ranges, so numbers validate
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def _own_profile(user: User, seed: int) -> Profile:
         segment=c.segment_for(age=user.age, job=user.job, deposit=user.deposit),
         age=user.age, job=user.job, marital=user.marital, education=user.education, deposit=user.deposit,
         # 7919 and 104729 are prime, so these maps are one-to-one: no accidental sharing.
-        phone=f"+614{(number * 7919 + seed) % 10**8:08d}",
+        phone=f"+614{MOBILE_BLOCKS[number % len(MOBILE_BLOCKS)]}{(number * 7919 + seed) % 10**7:07d}",
         email=f"{handle}{number}@{c.EMAIL_DOMAINS[number % len(c.EMAIL_DOMAINS)]}",
         account_id=f"ACC{(number * 104729 + seed) % 10**8:08d}",
     )

@@ -1,0 +1,111 @@
+"""Setting up the local demo: data, a login, an API key and (when available) trained models.
+
+Each step is idempotent so `manage.py demo` can be run again at any time: events are loaded through
+the ordinary ingest (idempotent by event id), and the generated credentials are kept under the var
+directory so every run prints the same working login and key.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command, get_commands
+
+from apps.core.models import ApiKey, hash_key
+from apps.demo import catalog
+from apps.demo.dataset import demo_profiles
+from apps.ingest.models import IngestBatch
+from apps.ingest.services import ingest_records
+from graph import journeys
+
+ADMIN_USERNAME = "admin"
+API_KEY_NAME = "demo"
+PASSWORD_FILE = "demo-admin.txt"
+API_KEY_FILE = "demo-api-key.txt"
+MODELS = ("intent", "risk", "next_touchpoint", "churn", "csat")
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TrainingReport:
+    trained: tuple[str, ...]
+    failed: tuple[tuple[str, str], ...]  # (model, reason)
+    available: bool
+
+
+def _secret_file(var_dir: Path, name: str) -> Path:
+    var_dir.mkdir(parents=True, exist_ok=True)
+    return var_dir / name
+
+
+def _write_secret(path: Path, value: str) -> None:
+    """Owner-only file: the demo's credentials should not be readable by other local users."""
+    path.write_text(value + "\n", encoding="utf-8")
+    path.chmod(0o600)
+
+
+def ensure_admin(*, var_dir: Path, username: str = ADMIN_USERNAME) -> str:
+    """A superuser whose password comes from DEMO_ADMIN_PASSWORD, else from the var file, else is new."""
+    path = _secret_file(var_dir, PASSWORD_FILE)
+    password = os.environ.get("DEMO_ADMIN_PASSWORD") or (
+        path.read_text(encoding="utf-8").strip() if path.exists() else "")
+    if not password:
+        password = secrets.token_urlsafe(12)
+        _write_secret(path, password)
+    user, created = get_user_model().objects.get_or_create(
+        username=username, defaults={"is_staff": True, "is_superuser": True, "email": "admin@example.com"})
+    if created or not user.check_password(password) or not (user.is_staff and user.is_superuser):
+        user.set_password(password)
+        user.is_staff = user.is_superuser = user.is_active = True
+        user.save()
+    return password
+
+
+def ensure_api_key(*, var_dir: Path, name: str = API_KEY_NAME) -> str:
+    """The demo's machine-client key; kept in the var file so re-runs print one that still works."""
+    path = _secret_file(var_dir, API_KEY_FILE)
+    raw = path.read_text(encoding="utf-8").strip() if path.exists() else ""
+    if raw and ApiKey.objects.filter(name=name, hashed_key=hash_key(raw), revoked=False).exists():
+        return raw
+    ApiKey.objects.filter(name=name).delete()
+    _, raw = ApiKey.issue(name)
+    _write_secret(path, raw)
+    return raw
+
+
+def load_events(*, records: Iterable[dict], progress: Callable[[IngestBatch], None] | None = None) -> IngestBatch:
+    return ingest_records(records=records, source=f"{catalog.SOURCE}:bank", progress=progress)
+
+
+def apply_profiles(*, shared_data_dir: Path, customers: int, seed: int) -> int:
+    """Name, segment and demographics on each customer vertex, for filters and the customer 360 page."""
+    profiles = demo_profiles(shared_data_dir=shared_data_dir, customers=customers, seed=seed)
+    for profile in profiles:
+        journeys.set_customer_attributes(profile.customer_id, profile.attributes())
+    return len(profiles)
+
+
+def training_available() -> bool:
+    return "train" in get_commands()
+
+
+def train_models(*, say: Say, models: Iterable[str] = MODELS) -> TrainingReport:
+    """Train what the installed apps know how to train; a model that fails is reported, not fatal,
+    because the demo's data and dashboard are useful without it."""
+    if not training_available():
+        return TrainingReport(trained=(), failed=(), available=False)
+    trained: list[str] = []
+    failed: list[tuple[str, str]] = []
+    for model in models:
+        say(f"Training {model} ...")
+        try:
+            call_command("train", model, verbosity=0)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure of an optional step is reported
+            failed.append((model, f"{type(exc).__name__}: {exc}"[:300]))
+        else:
+            trained.append(model)
+    return TrainingReport(trained=tuple(trained), failed=tuple(failed), available=True)
