@@ -88,57 +88,34 @@ def bars(chart_id: str, label: str, names: Sequence[str], values: Sequence[float
     return Chart(id=chart_id, label=label, figure=_plain(fig), table=table)
 
 
-@dataclass(frozen=True)
-class SankeyNode:
-    step: int
-    type: str
-    customers: int
+def sankey(chart_id: str, label: str, result: Any, *, drill: str = "", drill_query: str = "",
+           target: str = "") -> Chart:
+    """A path analysis (nodes with id/step/label/customers, links between node ids) as a Sankey.
 
-
-@dataclass(frozen=True)
-class SankeyLink:
-    step: int  # step of the source node
-    source: str
-    target: str
-    customers: int
-
-
-def sankey(chart_id: str, label: str, nodes: Sequence[SankeyNode], links: Sequence[SankeyLink], *,
-           drill: str = "", drill_query: str = "", target: str = "") -> Chart:
-    """Paths as a Sankey; node i is (step, type). `layout.meta` lets a click name the customers behind it."""
-    index = {(n.step, n.type): i for i, n in enumerate(nodes)}
-    kept = [link for link in links if (link.step, link.source) in index and (link.step + 1, link.target) in index]
-    steps = sorted({n.step for n in nodes}) or [0]
-    span = max(steps[-1] - steps[0], 1)
+    `layout.meta` carries the node and link ids so a click can ask for the customers behind them."""
+    nodes = list(result.nodes)
+    index = {n.id: i for i, n in enumerate(nodes)}
+    links = [k for k in result.links if k.source in index and k.target in index]
+    steps = [n.step for n in nodes] or [1]
     fig = go.Figure(go.Sankey(
         arrangement="snap",
-        node={"label": [f"{n.type} ({n.customers})" for n in nodes], "pad": 12, "thickness": 14,
-              "x": [0.01 + 0.98 * (n.step - steps[0]) / span for n in nodes],
+        node={"label": [f"{n.label} ({n.customers})" for n in nodes], "pad": 12, "thickness": 14,
               "color": [PALETTE[i % len(PALETTE)] for i, _ in enumerate(nodes)],
-              "customdata": [f"step {n.step}: {n.type}" for n in nodes],
+              "customdata": [f"step {n.step}: {n.label}" for n in nodes],
               "hovertemplate": "%{customdata}<br>%{value} customers<extra></extra>"},
-        link={"source": [index[(k.step, k.source)] for k in kept],
-              "target": [index[(k.step + 1, k.target)] for k in kept],
-              "value": [k.customers for k in kept],
-              "customdata": [f"step {k.step}: {k.source} → {k.target}" for k in kept],
+        link={"source": [index[k.source] for k in links], "target": [index[k.target] for k in links],
+              "value": [k.customers for k in links],
+              "customdata": [f"{k.source} → {k.target}" for k in links],
               "hovertemplate": "%{customdata}<br>%{value} customers<extra></extra>"},
     ))
-    meta = {"nodes": [{"step": n.step, "type": n.type} for n in nodes],
-            "links": [{"step": k.step, "source": k.source, "target": k.target} for k in kept]}
-    fig.update_layout(**_layout(meta=meta, height=max(360, 28 * max(_per_step(nodes), 1))))
-    table = Table(chart_id, label,
-                  [Column("step", "Step", True), Column("source", "From"), Column("target", "To"),
-                   Column("customers", "Customers", True)],
-                  [{"step": k.step, "source": k.source, "target": k.target, "customers": k.customers} for k in kept])
+    meta = {"nodes": [n.id for n in nodes], "links": [[k.source, k.target] for k in links]}
+    per_step = max((steps.count(s) for s in set(steps)), default=1)
+    fig.update_layout(**_layout(meta=meta, height=max(380, 34 * per_step)))
+    table = Table(chart_id, label, [Column("source", "From (step:event)"), Column("target", "To (step:event)"),
+                                    Column("customers", "Customers", True)],
+                  [{"source": k.source, "target": k.target, "customers": k.customers} for k in links])
     return Chart(id=chart_id, label=label, figure=_plain(fig), table=table, drill=drill,
                  drill_query=drill_query, target=target)
-
-
-def _per_step(nodes: Sequence[SankeyNode]) -> int:
-    counts: dict[int, int] = {}
-    for n in nodes:
-        counts[n.step] = counts.get(n.step, 0) + 1
-    return max(counts.values(), default=0)
 
 
 def curve(chart_id: str, label: str, curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], *,

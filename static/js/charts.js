@@ -27,11 +27,12 @@
       var params = new URLSearchParams(el.dataset.drillQuery || "");
       if (point.source !== undefined && point.target !== undefined && meta.links) {
         var link = meta.links[point.pointNumber];
-        params.set("step", link.step); params.set("from_type", link.source); params.set("to_type", link.target);
+        if (!link) { return; }
+        params.set("link", link[0] + "|" + link[1]);
       } else if (meta.nodes) {
         var node = meta.nodes[point.pointNumber];
         if (!node) { return; }
-        params.set("step", node.step); params.set("type", node.type);
+        params.set("node", node);
       }
       var url = el.dataset.drill + "?" + params.toString();
       if (window.htmx) { window.htmx.ajax("GET", url, { target: el.dataset.target, swap: "innerHTML" }); }

@@ -1,14 +1,67 @@
 """Decision monitor: recent intent and risk decisions, action/outcome mix, latency, feedback accuracy."""
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from datetime import timedelta
 
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from apps.dashboard import decision_stats as stats
+from apps.dashboard import figures
 from apps.dashboard.roles import VIEWER, role_required
-from apps.dashboard.sources import NotAvailable
-from apps.dashboard.views.common import page, unavailable
+from apps.dashboard.sources import NotAvailable, call
+from apps.dashboard.tables import Column, Table
+from apps.dashboard.views.common import page, parse_int, unavailable
+
+KINDS = ("intent", "risk", "feedback")
+RECENT_COLUMNS = [Column("at", "Time (UTC)"), Column("kind", "Kind"), Column("contact", "Contact"),
+                  Column("customer", "Customer"), Column("channel", "Channel"), Column("route", "Action / outcome"),
+                  Column("detail", "Intent / score"), Column("confidence", "Confidence", True),
+                  Column("model", "Model version"), Column("latency", "Latency ms", True)]
+SUMMARY_COLUMNS = [Column("kind", "Kind"), Column("count", "Decisions", True), Column("p50", "Latency p50 ms", True),
+                   Column("p99", "Latency p99 ms", True), Column("mix", "Action / outcome mix")]
+
+
+def _summary_rows(monitor: dict) -> list[dict]:
+    rows = []
+    for kind, entry in sorted(monitor.items()):
+        mix = ", ".join(f"{route} {n}" for route, n in sorted(entry["mix"].items()))
+        rows.append({"kind": kind, "count": entry["count"], "p50": entry["latency_ms"]["p50"],
+                     "p99": entry["latency_ms"]["p99"], "mix": mix})
+    return rows
 
 
 @role_required(VIEWER)
 def decisions(request: HttpRequest) -> HttpResponse:
-    return page(request, "dashboard/simple.html",
-                {"title": "Decision monitor", "missing": unavailable(NotAvailable("decisions.DecisionLog"))})
+    try:
+        days = parse_int(request.GET.get("days"), field="days", default=7, lo=1, hi=365)
+        error = ""
+    except ValueError as exc:
+        days, error = 7, str(exc)
+    kind = request.GET.get("kind") or ""
+    kind = kind if kind in KINDS else ""
+    channel = (request.GET.get("channel") or "").upper()
+    since = timezone.now() - timedelta(days=days)
+    base = {"title": "Decision monitor", "days": days, "kind": kind, "channel": channel, "kinds": KINDS,
+            "error": error}
+    try:
+        monitor = call("apps.decisions.selectors", "decision_monitor", since=since)
+        recent = stats.recent(since=since, kind=kind, channel=channel)
+        accuracy = stats.feedback_accuracy(since=since, channel=channel)
+        charts = []
+        for mix_kind, what in (("intent", "action"), ("risk", "outcome")):
+            xs, series = stats.mix_by_day(since=since, kind=mix_kind, channel=channel)
+            if xs:
+                charts.append(figures.lines(f"mix-{mix_kind}", f"{mix_kind.title()} decisions per day by {what}",
+                                            [d.isoformat() for d in xs], series, kind="bar", stacked=True,
+                                            y_title="decisions"))
+    except NotAvailable as exc:
+        return page(request, "dashboard/decisions.html", {**base, "missing": unavailable(exc)})
+    except DatabaseError as exc:
+        missing = unavailable(NotAvailable("the decision log", str(exc)))
+        return page(request, "dashboard/decisions.html", {**base, "missing": missing})
+    recent_table = Table("decisions", f"Latest decisions in the last {days} days", RECENT_COLUMNS, recent)
+    summary = Table("summary", "Decisions, latency and routing mix by kind", SUMMARY_COLUMNS, _summary_rows(monitor))
+    context = {**base, "recent": recent_table, "summary": summary, "accuracy": accuracy, "charts": charts}
+    return page(request, "dashboard/decisions.html", context, tables={"decisions": recent_table, "summary": summary})

@@ -1,7 +1,6 @@
 """Ingest page: batches with progress and counts, quarantined rows with reasons, file upload."""
 from __future__ import annotations
 
-import inspect
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -81,18 +80,8 @@ def batch(request: HttpRequest, batch_id: int) -> HttpResponse:
     return page(request, "dashboard/batch.html", context, tables={"quarantine": q_table})
 
 
-def _run_ingest(path: Path, fmt: str, source: str) -> Any:
-    """Hand the stored file to the ingest service, passing only the keywords it accepts."""
-    ingest_file = function("apps.ingest.services", "ingest_file")
-    params = inspect.signature(ingest_file).parameters
-    kwargs: dict[str, Any] = {}
-    for key, value in (("path", str(path)), ("source", source), ("format", fmt), ("fmt", fmt)):
-        if key in params:
-            kwargs[key] = value
-    if not kwargs.get("path"):
-        first = next(iter(params))
-        kwargs[first] = str(path)
-    return ingest_file(**kwargs)
+def _run_ingest(path: Path, fmt: str) -> Any:
+    return function("apps.ingest.services", "ingest_file")(uri=str(path), fmt=fmt)
 
 
 @require_POST
@@ -104,32 +93,33 @@ def upload(request: HttpRequest) -> HttpResponse:
     if uploaded is None:
         messages.error(request, "upload: choose a file to load")
         return back
+    name = uploaded.name or "upload"
     if not fmt:
-        fmt = Path(uploaded.name).suffix.lstrip(".").lower()
+        fmt = Path(name).suffix.lstrip(".").lower()
     if fmt not in FORMATS:
-        messages.error(request, f"upload: format must be one of {', '.join(FORMATS)}, got {fmt!r} ({uploaded.name})")
+        messages.error(request, f"upload: format must be one of {', '.join(FORMATS)}, got {fmt!r} ({name})")
         return back
     if uploaded.size and uploaded.size > MAX_UPLOAD_BYTES:
-        messages.error(request, f"upload: {uploaded.name} is larger than {MAX_UPLOAD_BYTES // 1_048_576} MB; "
+        messages.error(request, f"upload: {name} is larger than {MAX_UPLOAD_BYTES // 1_048_576} MB; "
                                 "use `python manage.py ingest` for big files")
         return back
     with tempfile.TemporaryDirectory(prefix="journeyhub-upload-") as tmp:
-        path = Path(tmp) / Path(uploaded.name).name
+        path = Path(tmp) / Path(name).name
         with path.open("wb") as out:
             for chunk in uploaded.chunks():
                 out.write(chunk)
         try:
-            result = _run_ingest(path, fmt, f"upload:{uploaded.name}")
+            result = _run_ingest(path, fmt)
         except NotAvailable as exc:
             messages.error(request, str(exc))
             return back
-        except ValueError as exc:
-            messages.error(request, f"upload: {uploaded.name}: {exc}")
+        except (ValueError, FileNotFoundError) as exc:
+            messages.error(request, f"upload: {name}: {exc}")
             return back
     batch_id = getattr(result, "pk", None) or getattr(result, "batch_id", None)
     summary = " ".join(f"{k.replace('_', ' ')} {getattr(result, k)}" for k in ("rows_read", "loaded", "duplicates",
                                                                                "quarantined") if hasattr(result, k))
-    messages.success(request, f"Loaded {uploaded.name}: {summary}".strip())
+    messages.success(request, f"Loaded {name}: {summary}".strip())
     if batch_id:
         return HttpResponseRedirect(reverse("dashboard:ingest_batch", args=[batch_id]))
     return back

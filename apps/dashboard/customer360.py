@@ -1,0 +1,81 @@
+"""Customer 360 sections, each gathered from the app that owns it and each able to be missing alone."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.urls import reverse
+
+from apps.dashboard.sources import NotAvailable, call, model
+from apps.dashboard.tables import Column, Table
+from apps.dashboard.views.common import ms_to_datetime
+
+TIMELINE_COLUMNS = [Column("when", "Time (UTC)"), Column("channel", "Channel"), Column("type", "Event"),
+                    Column("intent", "Intent"), Column("outcome", "Outcome"), Column("event_id", "Event id")]
+SIMILAR_COLUMNS = [Column("customer_id", "Customer"), Column("score", "Similarity", True),
+                   Column("shared", "Shared steps"), Column("journey", "Journey")]
+
+
+@dataclass
+class Section:
+    """A part of the page: its data, or the reason it is missing."""
+
+    data: Any = None
+    missing: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def fmt_ms(ms: int | None) -> str:
+    when = ms_to_datetime(ms)
+    return f"{when:%Y-%m-%d %H:%M:%S}" if when else ""
+
+
+def timeline(customer_id: str, *, offset: int, limit: int) -> tuple[int, Table]:
+    count, events = call("apps.customers.selectors", "journey_page", customer_id=customer_id, offset=offset,
+                         limit=limit)
+    rows = [{"when": fmt_ms(e["ts"]), "channel": e["channel"], "type": e["type"], "intent": e.get("intent") or "",
+             "outcome": e.get("outcome") or "", "event_id": e["event_id"]} for e in events]
+    caption = f"Events {offset + 1}–{offset + len(rows)} of {count}, oldest first, across every channel"
+    return count, Table("timeline", caption, TIMELINE_COLUMNS, rows)
+
+
+def _guard(fn: Any, *args: Any, **kwargs: Any) -> Section:
+    try:
+        return Section(data=fn(*args, **kwargs))
+    except NotAvailable as exc:
+        return Section(missing=str(exc))
+
+
+def milestones(customer_id: str) -> Section:
+    return _guard(call, "apps.journeys.selectors", "customer_milestones", customer_id=customer_id)
+
+
+def scores(customer_id: str) -> Section:
+    return _guard(call, "apps.propensity.selectors", "customer_scores", customer_id=customer_id)
+
+
+def similar(customer_id: str, *, k: int = 10) -> Section:
+    def build() -> Table:
+        result = call("apps.journeys.selectors", "similar_journeys", customer_id=customer_id, k=k)
+        return similarity_table(result, f"The {k} customers whose journeys look most like this one")
+    return _guard(build)
+
+
+def similarity_table(result: Any, caption: str) -> Table:
+    rows = [{"customer_id": s.customer_id, "score": round(float(s.score), 4),
+             "shared": " | ".join(" > ".join(part) for part in s.shared[:3]), "journey": " > ".join(s.journey),
+             "url": reverse("dashboard:customer", args=[s.customer_id])} for s in result.top]
+    return Table("similar", caption, SIMILAR_COLUMNS, rows, links={"customer_id": "url"})
+
+
+def latest_decisions(customer_id: str) -> Section:
+    """The latest logged intent and risk decisions for the customer (reading the log has no side effects)."""
+    def build() -> dict[str, Any]:
+        log = model("decisions", "DecisionLog")
+        out = {}
+        for kind in ("intent", "risk"):
+            found = log.objects.filter(customer_id=customer_id, kind=kind).order_by("-created", "-id").first()
+            out[kind] = None if found is None else {"at": found.created, "output": found.output or {},
+                                                    "model": found.model_version}
+        return out
+    return _guard(build)
