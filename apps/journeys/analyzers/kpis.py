@@ -82,8 +82,9 @@ def compute_kpi(frame: pd.DataFrame, *, kind: str, params: KpiParams = KpiParams
         obs = obs[obs["ts"] >= since_ms]
     if obs.empty:
         return ()
+    segment = obs["customer_id"].map(segments or {}).astype(object)
     obs = obs.assign(period=period_start(obs["ts"].to_numpy(dtype=np.int64), period),
-                     segment=obs["customer_id"].map(segments or {}).fillna(""), all="")
+                     segment=segment.where(segment.notna(), ""), all="")
     if "reached_ms" in obs.columns:
         obs["num"] = _reached_in_period(obs["reached_ms"].to_numpy(dtype=float), obs["period"].to_numpy(), period)
     points: list[KpiPoint] = []
