@@ -1,0 +1,107 @@
+"""`manage.py demo --no-serve` end to end on the in-memory graph store."""
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from django.test import Client
+from rest_framework.test import APIClient
+
+from apps.core.models import ApiKey
+from apps.demo import services
+from apps.ingest.models import IngestBatch
+from graph import journeys
+
+pytestmark = pytest.mark.django_db
+EVENTS_FOR_50 = 952
+
+
+@pytest.fixture
+def var_dir(settings, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    settings.VAR_DIR = tmp_path
+    return tmp_path
+
+
+def _run(*args: str) -> str:
+    out = io.StringIO()
+    call_command("demo", "--no-serve", "--customers", "50", "--no-train", *args, stdout=out)
+    return out.getvalue()
+
+
+def _field(output: str, name: str) -> str:
+    match = re.search(rf"^  {name}\s+(\S+)", output, re.MULTILINE)
+    assert match, f"{name!r} missing from:\n{output}"
+    return match.group(1)
+
+
+def test_demo_loads_the_data_set_and_prints_a_working_login(var_dir: Path, shared_data: Path) -> None:
+    # when the demo runs once
+    output = _run()
+    # then every generated event landed in the graph, none quarantined
+    batch = IngestBatch.objects.get()
+    assert (batch.status, batch.rows_read, batch.loaded, batch.duplicates, batch.quarantined) == (
+        "completed", EVENTS_FOR_50, EVENTS_FOR_50, 0, 0)
+    counts = journeys.graph_counts()
+    assert (counts["customer"], counts["event"]) == (50, EVENTS_FOR_50)
+    assert f"{EVENTS_FOR_50:,} loaded now" in output
+    assert "http://127.0.0.1:8000/accounts/login/" in output
+    # and the printed password logs in, and the printed key opens the API
+    password, key = _field(output, "password"), _field(output, "API key")
+    assert _field(output, "username") == "admin"
+    assert Client().login(username="admin", password=password)
+    assert (var_dir / "demo-admin.txt").read_text().strip() == password
+    assert APIClient(HTTP_AUTHORIZATION=f"Api-Key {key}").get("/api/schema/").status_code == 200
+    # and customers carry their profile from users.csv
+    summary = journeys.customer_summary("39702")
+    assert summary is not None
+    assert summary.attributes["job"] == "management" and summary.attributes["age"] == 56
+
+
+def test_a_second_run_adds_nothing_and_prints_the_same_login(var_dir: Path, shared_data: Path) -> None:
+    first = _run()
+    # when the demo runs again
+    second = _run()
+    # then nothing new is loaded and the credentials are the same
+    latest = IngestBatch.objects.order_by("-id").first()
+    assert latest is not None
+    assert (latest.loaded, latest.duplicates, latest.quarantined) == (0, EVENTS_FOR_50, 0)
+    assert journeys.graph_counts()["event"] == EVENTS_FOR_50
+    for name in ("username", "password", "API key", "customers"):
+        assert _field(second, name) == _field(first, name)
+    assert ApiKey.objects.filter(name="demo").count() == 1
+    assert get_user_model().objects.filter(username="admin").count() == 1
+
+
+def test_password_can_be_given_in_the_environment(var_dir: Path, shared_data: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DEMO_ADMIN_PASSWORD", "correct-horse-battery")
+    output = _run()
+    assert _field(output, "password") == "correct-horse-battery"
+    assert Client().login(username="admin", password="correct-horse-battery")
+
+
+def test_a_revoked_demo_key_is_replaced_by_a_working_one(var_dir: Path) -> None:
+    old = services.ensure_api_key(var_dir=var_dir)
+    ApiKey.objects.filter(name="demo").update(revoked=True)
+    new = services.ensure_api_key(var_dir=var_dir)
+    assert new != old
+    assert (var_dir / "demo-api-key.txt").read_text().strip() == new
+    assert ApiKey.objects.filter(name="demo", revoked=False).count() == 1
+
+
+def test_training_failures_are_reported_not_fatal() -> None:
+    messages: list[str] = []
+    report = services.train_models(say=messages.append, models=("no_such_model",))
+    if report.available:
+        assert report.trained == ()
+        assert [name for name, _ in report.failed] == ["no_such_model"]
+    else:
+        assert report == services.TrainingReport(trained=(), failed=(), available=False)
+
+
+def test_too_many_customers_is_a_clear_command_error(var_dir: Path) -> None:
+    with pytest.raises(CommandError, match="customers must be between 1 and 11162"):
+        call_command("demo", "--no-serve", "--customers", "99999", "--no-train", stdout=io.StringIO())
