@@ -307,3 +307,34 @@ def next_chain(customer_id: str) -> list[tuple[str, str, int]]:
             .by(__.out_v().id_()).by(__.in_v().id_()).by("gap_ms").by(__.out_v().values("ts")).to_list())
     rows.sort(key=lambda r: (r["ts"], r["a"]))
     return [(s.strip_prefix(r["a"]), s.strip_prefix(r["b"]), r["gap"]) for r in rows]
+
+
+# ---------------------------------------------------------------- milestones and customer attributes
+
+
+def add_reached(customer_id: str, milestone_slug: str, ts: int, event_id: str, name: str = "") -> None:
+    """Record that a customer reached a milestone; the first edge wins (mergeE sets on create only)."""
+    _merge_vertices([{T.id: s.milestone_vid(milestone_slug), T.label: s.MILESTONE, "name": name or milestone_slug}])
+    _merge_edges([{T.label: s.REACHED, Direction.OUT: s.customer_vid(customer_id),
+                   Direction.IN: s.milestone_vid(milestone_slug), "ts": ts, "event_id": event_id}])
+
+
+def reached_customers(milestone_slug: str) -> dict[str, int]:
+    """Customers who reached a milestone, with the time they reached it (epoch ms)."""
+    rows = (get_g().V(s.milestone_vid(milestone_slug)).in_e(s.REACHED).project("c", "ts")
+            .by(__.out_v().values("customer_id")).by("ts").to_list())
+    return {row["c"]: row["ts"] for row in rows}
+
+
+def customer_attributes(customer_ids: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Free attributes (segment, …) of some or all customers."""
+    if customer_ids is None:
+        traversals = [get_g().V().has_label(s.CUSTOMER)]
+    else:
+        traversals = [get_g().V(*[s.customer_vid(c) for c in chunk]).has_label(s.CUSTOMER)
+                      for chunk in _chunks(list(customer_ids))]
+    out: dict[str, dict[str, Any]] = {}
+    for traversal in traversals:
+        for row in traversal.project("c", "a").by("customer_id").by("attributes").to_list():
+            out[row["c"]] = json.loads(row["a"] or "{}")
+    return out
