@@ -36,7 +36,7 @@ def connect(url: str) -> Connection:
         remote: RemoteConnection = EmbeddedRemoteConnection(EmbeddedStore(location))
     elif parsed.scheme in {"ws", "wss"}:
         remote = _driver_connection(url)
-    elif parsed.scheme == "neptune+wss":
+    elif parsed.scheme in {"neptune+wss", "neptune+ws"}:  # neptune+ws: local signature-checking servers
         from graph.neptune import neptune_connection
 
         remote = neptune_connection(url)
@@ -70,6 +70,17 @@ def get_connection() -> Connection:
 
 def get_g() -> GraphTraversalSource:
     return get_connection().g
+
+
+def run_writes(traversals: list[Any]) -> None:
+    """Run write traversals in order; on the embedded store as one atomic unit. Remote stores run
+    them one by one, which is safe because every write is an idempotent upsert."""
+    remote = get_connection().remote
+    if isinstance(remote, EmbeddedRemoteConnection):
+        remote.execute_atomic([t.bytecode for t in traversals])
+        return
+    for traversal_ in traversals:
+        traversal_.iterate()
 
 
 def reset_connection() -> None:

@@ -17,7 +17,7 @@ from gremlin_python.process.traversal import Bytecode, Traverser
 from gremlin_python.structure.graph import Edge, Vertex
 
 from graph.errors import GraphQueryError, GraphUnavailable
-from graph.translate import Script, translate
+from graph.translate import Script, translate, translate_many
 
 MEMORY = "memory"
 
@@ -111,6 +111,11 @@ class EmbeddedRemoteConnection(RemoteConnection):
 
     def execute(self, bytecode: Bytecode) -> list[Any]:
         return [to_gremlin(r) for r in self.store.run(translate(bytecode))]
+
+    def execute_atomic(self, bytecodes: list[Bytecode]) -> None:
+        """Run write traversals as one unit: all of them land, or none (one commit, one log write)."""
+        if bytecodes:
+            self.store.run(translate_many(bytecodes), atomic=True)
 
     def is_closed(self) -> bool:
         return False

@@ -17,7 +17,7 @@ from gremlin_python.process.graph_traversal import __
 from gremlin_python.process.traversal import Direction, Merge, Order, P, T
 
 from graph import schema as s
-from graph.connection import get_g
+from graph.connection import get_g, run_writes
 
 IDENTITY_PRECEDENCE = {"account": 0, "phone": 1, "email": 2, "connect_profile": 3, "device": 4, "cookie": 5}
 EVENT_COLUMNS = ["customer_id", "event_id", "type", "channel", "ts", "intent", "outcome", "attributes"]
@@ -75,7 +75,10 @@ def existing_events(event_ids: Sequence[str]) -> set[str]:
 
 
 def write_events(records: Sequence[s.EventRecord]) -> s.WriteReport:
-    """Upsert one batch of events with their customers, identifiers and next-chains."""
+    """Upsert one batch of events with their customers, identifiers and next-chains.
+
+    Everything is read first and the writes are planned in Python, so the batch goes to the store
+    as one list of traversals (one atomic unit on the embedded store)."""
     seen = existing_events([r.event_id for r in records])
     fresh: dict[str, s.EventRecord] = {}
     for record in records:
@@ -83,45 +86,70 @@ def write_events(records: Sequence[s.EventRecord]) -> s.WriteReport:
             fresh[record.event_id] = record
     new = list(fresh.values())
     customers = resolve_customers(new)
-    created = _upsert_customers(new, customers)
-    _upsert_identifiers(new, customers)
-    _upsert_events(new, customers)
     touched = sorted(set(customers))
-    rebuild_next_chains(touched)
+    state = _read_state(touched)
+    writes, created = _customer_writes(new, customers, state.spans)
+    writes += _identifier_writes(new, customers, state.identifier_links)
+    writes += _event_writes(new, customers)
+    writes += _chain_writes(state, new, customers)
+    run_writes(writes)
     return s.WriteReport(loaded=len(new), duplicates=len(records) - len(new), customers=tuple(touched),
                          customers_created=created)
 
 
-def _upsert_customers(records: Sequence[s.EventRecord], customers: Sequence[str]) -> int:
+@dataclass
+class _State:
+    """What the store holds for the customers a batch touches."""
+
+    spans: dict[str, tuple[int, int]]
+    identifier_links: set[tuple[str, str]]
+    events: list[dict[str, Any]]
+    links: dict[tuple[str, str], Any]
+
+
+def _read_state(customer_ids: Sequence[str]) -> _State:
+    state = _State(spans={}, identifier_links=set(), events=[], links={})
+    g = get_g()
+    for chunk in _chunks([s.customer_vid(c) for c in customer_ids]):
+        for row in (g.V(*chunk).has_label(s.CUSTOMER).project("c", "f", "l")
+                    .by("customer_id").by("first_seen").by("last_seen").to_list()):
+            state.spans[row["c"]] = (row["f"], row["l"])
+        for row in (g.V(*chunk).out_e(s.HAS_IDENTIFIER).project("c", "i")
+                    .by(__.out_v().id_()).by(__.in_v().id_()).to_list()):
+            state.identifier_links.add((row["c"], row["i"]))
+        state.events += (g.V(*chunk).out_e(s.PERFORMED).project("c", "e", "ts")
+                         .by(__.out_v().id_()).by(__.in_v().id_()).by("ts").to_list())
+        for row in (g.V(*chunk).out(s.PERFORMED).out_e(s.NEXT).project("id", "a", "b")
+                    .by(T.id).by(__.out_v().id_()).by(__.in_v().id_()).to_list()):
+            state.links[(row["a"], row["b"])] = row["id"]
+    return state
+
+
+def _customer_writes(records: Sequence[s.EventRecord], customers: Sequence[str],
+                     current: dict[str, tuple[int, int]]) -> tuple[list[Any], int]:
     span: dict[str, list[int]] = {}
     for record, customer in zip(records, customers, strict=True):
         lo_hi = span.setdefault(customer, [record.ts, record.ts])
         lo_hi[0], lo_hi[1] = min(lo_hi[0], record.ts), max(lo_hi[1], record.ts)
-    current = _customer_spans(list(span))
-    rows = []
+    created, updated = [], []
     for customer, (lo, hi) in span.items():
-        old = current.get(customer)
-        first, last = (min(lo, old[0]), max(hi, old[1])) if old else (lo, hi)
-        rows.append({"k": {T.id: s.customer_vid(customer), T.label: s.CUSTOMER},
-                     "c": {"customer_id": customer, "first_seen": first, "last_seen": last, "attributes": "{}"},
-                     "m": {"first_seen": first, "last_seen": last}})
-    for chunk in _chunks(rows):
-        (get_g().inject(list(chunk)).unfold().as_("r").merge_v(__.select("k"))
-         .option(Merge.on_create, __.select("r").select("c"))
-         .option(Merge.on_match, __.select("r").select("m")).iterate())
-    return len(span) - len(current)
+        vid = s.customer_vid(customer)
+        if customer not in current:
+            created.append({T.id: vid, T.label: s.CUSTOMER, "customer_id": customer, "first_seen": lo,
+                            "last_seen": hi, "attributes": "{}"})
+            continue
+        old_lo, old_hi = current[customer]
+        if lo < old_lo or hi > old_hi:
+            updated.append({"k": {T.id: vid, T.label: s.CUSTOMER},
+                            "m": {"first_seen": min(lo, old_lo), "last_seen": max(hi, old_hi)}})
+    writes = [get_g().inject(list(chunk)).unfold().merge_v() for chunk in _chunks(created)]
+    writes += [get_g().inject(list(chunk)).unfold().as_("r").merge_v(__.select("k"))
+               .option(Merge.on_match, __.select("r").select("m")) for chunk in _chunks(updated)]
+    return writes, len(created)
 
 
-def _customer_spans(customer_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
-    spans: dict[str, tuple[int, int]] = {}
-    for chunk in _chunks([s.customer_vid(c) for c in customer_ids]):
-        rows = (get_g().V(*chunk).has_label(s.CUSTOMER).project("c", "f", "l")
-                .by("customer_id").by("first_seen").by("last_seen").to_list())
-        spans.update({row["c"]: (row["f"], row["l"]) for row in rows})
-    return spans
-
-
-def _upsert_identifiers(records: Sequence[s.EventRecord], customers: Sequence[str]) -> None:
+def _identifier_writes(records: Sequence[s.EventRecord], customers: Sequence[str],
+                       linked: set[tuple[str, str]]) -> list[Any]:
     """Every identifier an event carries is linked to the event's customer (shared phones and
     e-mails stay visible as identifiers with several customers: a risk signal)."""
     vertices: dict[str, dict[Any, Any]] = {}
@@ -130,56 +158,66 @@ def _upsert_identifiers(records: Sequence[s.EventRecord], customers: Sequence[st
         for kind, value in record.identifiers:
             vid = s.identifier_vid(kind, value)
             vertices.setdefault(vid, {T.id: vid, T.label: s.IDENTIFIER, "kind": kind, "value": value})
+            if (s.customer_vid(customer), vid) in linked:
+                continue
             edge = edges.setdefault((customer, vid), {
                 T.label: s.HAS_IDENTIFIER, Direction.OUT: s.customer_vid(customer), Direction.IN: vid,
                 "rule": "deterministic"})
             edge["first_seen"] = min(edge.get("first_seen", record.ts), record.ts)
-    _merge_vertices(list(vertices.values()))
-    _merge_edges(list(edges.values()))
+    rows = [{"k": {T.id: v[T.id], T.label: v[T.label]}, "c": {"kind": v["kind"], "value": v["value"]}}
+            for v in vertices.values()]
+    writes = [get_g().inject(list(chunk)).unfold().as_("r").merge_v(__.select("k"))
+              .option(Merge.on_create, __.select("r").select("c")) for chunk in _chunks(rows)]
+    return writes + _edge_writes(list(edges.values()))
 
 
-def _upsert_events(records: Sequence[s.EventRecord], customers: Sequence[str]) -> None:
+def _event_writes(records: Sequence[s.EventRecord], customers: Sequence[str]) -> list[Any]:
+    """Events are new (existing ones were filtered out); a vertex left behind by an interrupted
+    remote batch has the same properties, so a whole-map mergeV matches it instead of duplicating."""
     vertices = [{T.id: s.event_vid(r.event_id), T.label: s.EVENT, **r.properties(c)}
                 for r, c in zip(records, customers, strict=True)]
-    _merge_vertices(vertices)
+    writes = [get_g().inject(list(chunk)).unfold().merge_v() for chunk in _chunks(vertices)]
     edges = [{T.label: s.PERFORMED, Direction.OUT: s.customer_vid(c), Direction.IN: s.event_vid(r.event_id),
               "ts": r.ts} for r, c in zip(records, customers, strict=True)]
-    _merge_edges(edges)
+    return writes + _edge_writes(edges)
+
+
+def _edge_writes(edges: list[dict[Any, Any]]) -> list[Any]:
+    """Edges planned here are known to be missing, so a plain mergeE of the whole map suffices."""
+    return [get_g().inject(list(chunk)).unfold().merge_e() for chunk in _chunks(edges)]
+
+
+def _chain_writes(state: _State, records: Sequence[s.EventRecord], customers: Sequence[str]) -> list[Any]:
+    """Make each touched customer's `next` edges follow its events in (ts, event id) order."""
+    events = state.events + [{"c": s.customer_vid(c), "e": s.event_vid(r.event_id), "ts": r.ts}
+                             for r, c in zip(records, customers, strict=True)]
+    wanted = _wanted_links(events)
+    stale = [edge_id for pair, edge_id in state.links.items() if pair not in wanted]
+    writes = [get_g().E(*chunk).drop() for chunk in _chunks(stale)]
+    return writes + _edge_writes([{T.label: s.NEXT, Direction.OUT: a, Direction.IN: b, "gap_ms": gap}
+                                  for (a, b), gap in wanted.items() if (a, b) not in state.links])
 
 
 def _merge_vertices(vertices: list[dict[Any, Any]]) -> None:
-    """mergeV matches on the whole map, so match on id and label and set the rest on create."""
+    """Upsert vertices now, matching on id and label and setting the other properties on create."""
     rows = [{"k": {T.id: v[T.id], T.label: v[T.label]}, "c": {k: x for k, x in v.items() if isinstance(k, str)}}
             for v in vertices]
-    for chunk in _chunks(rows):
-        (get_g().inject(list(chunk)).unfold().as_("r").merge_v(__.select("k"))
-         .option(Merge.on_create, __.select("r").select("c")).iterate())
+    run_writes([get_g().inject(list(chunk)).unfold().as_("r").merge_v(__.select("k"))
+                .option(Merge.on_create, __.select("r").select("c")) for chunk in _chunks(rows)])
 
 
 def _merge_edges(edges: list[dict[Any, Any]]) -> None:
-    """One edge per (label, out, in): match on those and set the properties only on create."""
+    """Upsert edges now: one per (label, out, in), properties set on create only."""
     rows = [{"k": {k: x for k, x in e.items() if not isinstance(k, str)},
              "c": {k: x for k, x in e.items() if isinstance(k, str)}} for e in edges]
-    for chunk in _chunks(rows):
-        (get_g().inject(list(chunk)).unfold().as_("r").merge_e(__.select("k"))
-         .option(Merge.on_create, __.select("r").select("c")).iterate())
+    run_writes([get_g().inject(list(chunk)).unfold().as_("r").merge_e(__.select("k"))
+                .option(Merge.on_create, __.select("r").select("c")) for chunk in _chunks(rows)])
 
 
 def rebuild_next_chains(customer_ids: Sequence[str]) -> None:
-    """Make each customer's `next` edges follow its events in (ts, event id) order exactly."""
+    """Repair tool: rebuild the `next` edges of some customers from the events they have."""
     for chunk in _chunks(list(customer_ids), 200):
-        vids = [s.customer_vid(c) for c in chunk]
-        events = (get_g().V(*vids).out_e(s.PERFORMED).project("c", "e", "ts")
-                  .by(__.out_v().id_()).by(__.in_v().id_()).by("ts").to_list())
-        links = (get_g().V(*vids).out(s.PERFORMED).out_e(s.NEXT).project("id", "a", "b")
-                 .by(T.id).by(__.out_v().id_()).by(__.in_v().id_()).to_list())
-        wanted = _wanted_links(events)
-        have = {(row["a"], row["b"]): row["id"] for row in links}
-        stale = [edge_id for pair, edge_id in have.items() if pair not in wanted]
-        if stale:
-            get_g().E(*stale).drop().iterate()
-        _merge_edges([{T.label: s.NEXT, Direction.OUT: a, Direction.IN: b, "gap_ms": gap}
-                      for (a, b), gap in wanted.items() if (a, b) not in have])
+        run_writes(_chain_writes(_read_state(chunk), [], []))
 
 
 def _wanted_links(events: list[dict[str, Any]]) -> dict[tuple[str, str], int]:

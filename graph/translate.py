@@ -52,14 +52,26 @@ class Script:
 def translate(bytecode: Bytecode) -> Script:
     """`iterate()` appends a `none()` step (discard results) that the engine lacks: drop it and
     mark the script so the caller returns nothing."""
+    script = Script(text="")
+    script.text, script.discard = _statement(bytecode, script)
+    return script
+
+
+def translate_many(bytecodes: list[Bytecode]) -> Script:
+    """Several write traversals as one script (one statement each, shared parameters), so the
+    embedded store can run a whole ingest batch as one all-or-nothing unit."""
+    script = Script(text="", discard=True)
+    script.text = "".join(_statement(bytecode, script)[0] + ".iterate();\n" for bytecode in bytecodes)
+    return script
+
+
+def _statement(bytecode: Bytecode, script: Script) -> tuple[str, bool]:
     steps = list(bytecode.step_instructions)
     discard = bool(steps) and steps[-1] == ["none"]
     if discard:
         steps = steps[:-1]
-    script = Script(text="", discard=discard)
-    script.text = "g" + _instructions(bytecode.source_instructions, script, source=True)
-    script.text += _instructions(steps, script, source=False)
-    return script
+    text = "g" + _instructions(bytecode.source_instructions, script, source=True)
+    return text + _instructions(steps, script, source=False), discard
 
 
 def _instructions(instructions: list[list[Any]], script: Script, *, source: bool) -> str:
@@ -69,6 +81,8 @@ def _instructions(instructions: list[list[Any]], script: Script, *, source: bool
             raise UnsupportedTraversal(f"{name}(): {REFUSED_STEPS[name]}")
         if source and name in {"withSideEffect", "with", "withBulk", "withPath", "withSack"}:
             raise UnsupportedTraversal(f"source step {name}() is not supported by the embedded store")
+        if name in {"V", "E"} and len(args) > 1:
+            args = [list(args)]  # the engine takes many ids as one list, not as many arguments
         rendered = ", ".join(_value(arg, script) for arg in args)
         parts.append(f".{name}({rendered})")
     return "".join(parts)

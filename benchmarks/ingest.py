@@ -1,0 +1,96 @@
+"""Bulk ingest and read-latency benchmark for the embedded store.
+
+Run: python benchmarks/ingest.py [--events 1000000] [--customers 100000] [--store memory|DIR]
+Prints a table and writes benchmarks/results/ingest.json. Targets (issue 3): >= 10,000 events/s
+bulk ingest under 3 GB resident memory; a customer's last 20 events p99 < 5 ms embedded.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "journeyhub.settings.test")
+
+TYPES = ["login", "view_offer", "search", "call", "chat", "email_open", "apply", "complaint", "payment", "logout"]
+CHANNELS = ["web", "app", "voice", "chat", "email"]
+START_MS = 1_767_225_600_000  # 2026-01-01
+
+
+def write_csv(path: Path, events: int, customers: int, seed: int) -> None:
+    rng = random.Random(seed)
+    with path.open("w", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["event_id", "customer_id", "event_type", "channel", "timestamp", "phone"])
+        for i in range(events):
+            c = rng.randrange(customers)
+            phone = f"+614{c:08d}" if i % 10 == 0 else ""
+            out.writerow([f"b{i}", f"c{c}", rng.choice(TYPES), rng.choice(CHANNELS),
+                          START_MS + rng.randrange(90 * 86_400_000), phone])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--store", default="", help="'memory' or a directory (default: a new temp dir, durable)")
+    parser.add_argument("--reads", type=int, default=2000)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="jh-bench-"))
+    store = args.store or str(tmp / "graph")
+    os.environ["GRAPH_URL"] = "embedded://memory" if store == "memory" else f"embedded://{store}"
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from apps.ingest.services import ingest_file
+    from graph import journeys
+
+    source = tmp / "events.csv"
+    write_csv(source, args.events, args.customers, seed=7)
+    started = time.perf_counter()
+    batch = ingest_file(uri=str(source), fmt="csv", progress=lambda b: print(
+        f"\r{b.rows_read:,} rows", end="", file=sys.stderr))
+    elapsed = time.perf_counter() - started
+    rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+
+    rng = random.Random(1)
+    latencies = []
+    for _ in range(args.reads):
+        customer = f"c{rng.randrange(args.customers)}"
+        t0 = time.perf_counter()
+        journeys.recent_events(customer, 20)
+        latencies.append((time.perf_counter() - t0) * 1000)
+    result = {
+        "events": args.events, "customers": args.customers, "store": "memory" if store == "memory" else "durable",
+        "loaded": batch.loaded, "seconds": round(elapsed, 1), "events_per_s": round(batch.loaded / elapsed),
+        "max_rss_gb": round(rss_gb, 2), "last20_p50_ms": round(percentile(latencies, 0.5), 3),
+        "last20_p99_ms": round(percentile(latencies, 0.99), 3),
+    }
+    print()
+    for key, value in result.items():
+        print(f"{key:>16}  {value}")
+    out = ROOT / "benchmarks" / "results" / "ingest.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
