@@ -52,21 +52,29 @@ def s3_client() -> Any:
 # --- reading one input file -------------------------------------------------------------------------
 
 
-def open_input(location: str | os.PathLike[str], *, mode: Literal["rb", "r"] = "rb",
-               encoding: str = "utf-8") -> IO[Any]:
-    """Open a local path or an `s3://bucket/key` URL for streaming reads (S3 objects are not
-    downloaded first, so a large input file never needs the disk or memory of its whole size)."""
-    if mode not in ("rb", "r"):
-        raise ValueError(f"mode must be 'rb' or 'r', not {mode!r}")
+def open_uri(location: str | os.PathLike[str]) -> tuple[IO[bytes], int | None]:
+    """A binary stream over a local path or `s3://bucket/key` and its size in bytes when known, for
+    progress reports. S3 objects stream: they are never downloaded whole first."""
     if is_s3(location):
-        buffered = io.BufferedReader(_S3ObjectStream(_get_object_body(str(location))), buffer_size=1 << 20)
-        return buffered if mode == "rb" else io.TextIOWrapper(buffered, encoding=encoding, newline="")
+        response = _get_object(str(location))
+        size = response.get("ContentLength")
+        stream = io.BufferedReader(_S3ObjectStream(response["Body"]), buffer_size=1 << 20)
+        return stream, int(size) if size is not None else None
     path = Path(location)
     if not path.is_file():
         raise StorageNotFound(f"input file not found: {path}" + (" (it is a directory)" if path.is_dir() else ""))
+    return path.open("rb"), path.stat().st_size
+
+
+def open_input(location: str | os.PathLike[str], *, mode: Literal["rb", "r"] = "rb",
+               encoding: str = "utf-8") -> IO[Any]:
+    """Open a local path or an `s3://bucket/key` URL for streaming reads, as bytes or as text."""
+    if mode not in ("rb", "r"):
+        raise ValueError(f"mode must be 'rb' or 'r', not {mode!r}")
+    stream, _ = open_uri(location)
     if mode == "rb":
-        return path.open("rb")
-    return path.open("r", encoding=encoding, newline="")
+        return stream
+    return io.TextIOWrapper(stream, encoding=encoding, newline="")  # type: ignore[type-var]
 
 
 class _S3ObjectStream(io.RawIOBase):
@@ -89,12 +97,12 @@ class _S3ObjectStream(io.RawIOBase):
         super().close()
 
 
-def _get_object_body(url: str) -> Any:
+def _get_object(url: str) -> Any:
     bucket, key = split_s3_url(url)
     if not key:
         raise StorageError(f"S3 URL names a bucket but no object: {url}")
     with _s3_errors(url):
-        return s3_client().get_object(Bucket=bucket, Key=key)["Body"]
+        return s3_client().get_object(Bucket=bucket, Key=key)
 
 
 @contextmanager
@@ -267,18 +275,34 @@ def artifacts() -> Folder:
     return folder(settings.ARTIFACTS_DIR)
 
 
-def write_bytes(relpath: str, data: bytes) -> str:
-    """Store an artifact under ARTIFACTS_DIR; returns where it went (a path or an s3:// URL)."""
-    return artifacts().write_bytes(relpath, data)
+def _locate(location: str) -> tuple[Folder, str]:
+    """A path relative to ARTIFACTS_DIR, or a full location (absolute path, s3:// URL) used as it is,
+    which is what a registry that recorded where it put a file hands back later."""
+    if is_s3(location):
+        bucket, key = split_s3_url(location)
+        return S3Folder(f"{S3_SCHEME}{bucket}"), key
+    path = Path(location)
+    if path.is_absolute():
+        return LocalFolder(path.parent), path.name
+    return artifacts(), location
 
 
-def read_bytes(relpath: str) -> bytes:
-    return artifacts().read_bytes(relpath)
+def write_bytes(location: str, data: bytes) -> str:
+    """Store an artifact (relative to ARTIFACTS_DIR, or at a full location); returns where it went."""
+    where, relpath = _locate(location)
+    return where.write_bytes(relpath, data)
 
 
-def exists(relpath: str) -> bool:
-    return artifacts().exists(relpath)
+def read_bytes(location: str) -> bytes:
+    where, relpath = _locate(location)
+    return where.read_bytes(relpath)
+
+
+def exists(location: str) -> bool:
+    where, relpath = _locate(location)
+    return where.exists(relpath)
 
 
 def list_artifacts(prefix: str = "") -> list[str]:
+    """Relative paths of the files under ARTIFACTS_DIR (optionally under `prefix`), sorted."""
     return artifacts().list(prefix)

@@ -161,3 +161,29 @@ def test_write_file_uploads_a_local_file(s3, tmp_path: Path) -> None:  # type: i
 def test_a_malformed_s3_url_is_refused() -> None:
     with pytest.raises(StorageError, match=r"not an S3 URL \(expected s3://bucket/key\): 's3:///key'"):
         storage.folder("s3:///key")
+
+
+def test_open_uri_gives_a_stream_and_its_size(s3, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    s3.put_object(Bucket="journeys-in", Key="a.ndjson", Body=b'{"a": 1}\n{"a": 2}\n')
+    stream, size = storage.open_uri("s3://journeys-in/a.ndjson")
+    with stream:
+        assert (stream.read(), size) == (b'{"a": 1}\n{"a": 2}\n', 18)
+    local = tmp_path / "a.ndjson"
+    local.write_bytes(b"{}\n")
+    stream, size = storage.open_uri(str(local))
+    with stream:
+        assert (stream.read(), size) == (b"{}\n", 3)
+
+
+def test_full_locations_are_used_as_they_are(s3, settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # given ARTIFACTS_DIR elsewhere, a caller that recorded full locations can still use them
+    settings.ARTIFACTS_DIR = str(tmp_path / "elsewhere")
+    local = str(tmp_path / "models" / "risk" / "v2.pkl")
+    assert storage.write_bytes(local, b"local") == local
+    assert storage.write_bytes("s3://journeys-in/models/risk/v2.pkl", b"remote") == (
+        "s3://journeys-in/models/risk/v2.pkl")
+    assert storage.read_bytes(local) == b"local"
+    assert storage.read_bytes("s3://journeys-in/models/risk/v2.pkl") == b"remote"
+    assert storage.exists("s3://journeys-in/models/risk/v2.pkl") is True
+    assert storage.exists(str(tmp_path / "models" / "risk" / "v3.pkl")) is False
+    assert storage.list_artifacts() == []
