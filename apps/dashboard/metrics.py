@@ -99,22 +99,50 @@ def headline() -> list[Card]:
 
 def active_customers(days: int = 30) -> int | None:
     try:
-        return call("apps.customers.selectors", "active_customer_count", days=days)
+        return call("graph.journeys", "active_customer_count", days=days)
     except NotAvailable:
         return None
+
+
+@dataclass(frozen=True)
+class KpiSeries:
+    slug: str
+    name: str
+    unit: str
+    description: str
+    points: list[tuple[str, float]]
+
+
+def kpi_series(*, period: str = "day", slug: str | None = None, dimension: str = "all",
+               dimension_value: str = "", last: int = 30) -> list[KpiSeries]:
+    """The stored values of each active KPI (overall unless a dimension is asked), oldest first."""
+    definitions = model("journeys", "KpiDefinition").objects.filter(active=True)
+    if slug:
+        definitions = definitions.filter(slug=slug)
+    values = model("journeys", "KpiValue").objects.filter(
+        definition__in=definitions, period=period, dimension=dimension, dimension_value=dimension_value)
+    by_definition: dict[int, list[tuple[str, float]]] = {}
+    for definition_id, start, value in values.order_by("-period_start").values_list(
+            "definition_id", "period_start", "value"):
+        points = by_definition.setdefault(definition_id, [])
+        if len(points) < last:
+            points.append((start.isoformat(), round(float(value), 4)))
+    return [KpiSeries(slug=d.slug, name=d.name, unit=d.unit, description=d.description,
+                      points=list(reversed(by_definition.get(d.pk, [])))) for d in definitions.order_by("slug")]
 
 
 def kpi_cards(*, period: str = "day") -> KpiCards:
     """Each stored KPI's latest value, the period before, and a sparkline of its history."""
     try:
-        series = call("apps.journeys.selectors", "headline_kpis", period=period)
+        series = kpi_series(period=period)
     except NotAvailable as exc:
         return KpiCards(missing=str(exc))
-    cards = []
-    for item in series:
-        xs = [p[0] for p in item.points]
-        ys = [p[1] for p in item.points]
-        spark = figures.sparkline(f"spark-{item.slug}", f"{item.name} per {period}", xs, ys) if xs else None
-        cards.append(KpiCard(slug=item.slug, label=item.name, value=ys[-1] if ys else None,
-                             previous=ys[-2] if len(ys) > 1 else None, unit=getattr(item, "unit", ""), spark=spark))
-    return KpiCards(cards=cards)
+    return KpiCards(cards=[card(item, period) for item in series])
+
+
+def card(item: KpiSeries, period: str) -> KpiCard:
+    xs = [p[0] for p in item.points]
+    ys = [p[1] for p in item.points]
+    spark = figures.sparkline(f"spark-{item.slug}", f"{item.name} per {period}", xs, ys) if xs else None
+    return KpiCard(slug=item.slug, label=item.name, value=ys[-1] if ys else None,
+                   previous=ys[-2] if len(ys) > 1 else None, unit=item.unit, spark=spark)

@@ -1,0 +1,77 @@
+"""KPI cards on the overview and the embeddable widgets read the stored KPI values."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from django.test import Client
+
+from apps.journeys.models import KpiDefinition, KpiValue, MilestoneDefinition, MilestoneReach
+from tests.dashboard import journeys_data
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def contacts_kpi() -> KpiDefinition:
+    kpi = KpiDefinition.objects.create(name="Contacts per customer", slug="contacts", kind="contacts_per_customer")
+    for day, value in ((1, 1.5), (2, 2.0), (3, 1.75)):
+        KpiValue.objects.create(definition=kpi, period="day", period_start=date(2026, 3, day), value=value,
+                                numerator=value * 4, denominator=4)
+    KpiValue.objects.create(definition=kpi, period="day", period_start=date(2026, 3, 3), dimension="channel",
+                            dimension_value="voice", value=9.0, numerator=9, denominator=1)
+    return kpi
+
+
+def test_the_widget_json_gives_latest_previous_change_and_points(viewer: Client, contacts_kpi):
+    body = viewer.get("/widgets/contacts/?format=json").json()
+
+    assert body == {"slug": "contacts", "name": "Contacts per customer", "unit": "", "period": "day",
+                    "latest": 1.75, "previous": 2.0, "change": -0.25,
+                    "points": [{"period_start": "2026-03-01", "value": 1.5},
+                               {"period_start": "2026-03-02", "value": 2.0},
+                               {"period_start": "2026-03-03", "value": 1.75}]}
+
+
+def test_the_widget_can_show_one_channel(viewer: Client, contacts_kpi):
+    body = viewer.get("/widgets/contacts/?format=json&dimension=channel&value=voice").json()
+
+    assert (body["latest"], len(body["points"])) == (9.0, 1)
+
+
+def test_the_widget_page_may_be_framed_by_an_agent_desktop(viewer: Client, contacts_kpi):
+    response = viewer.get("/widgets/contacts/")
+
+    assert response.status_code == 200
+    assert "X-Frame-Options" not in response
+    html = response.content.decode()
+    assert '<span class="value">1.75</span>' in html
+    assert 'aria-label="Contacts per customer over the last 3 periods, from 1.5 to 1.75"' in html
+
+
+def test_an_unknown_widget_is_a_404(viewer: Client):
+    assert viewer.get("/widgets/nope/").status_code == 404
+
+
+def test_the_overview_shows_each_kpi_with_its_trend(viewer: Client, contacts_kpi):
+    journeys_data.load()
+
+    response = viewer.get("/")
+    rows = viewer.get("/?format=csv").content.decode().splitlines()
+
+    assert response.status_code == 200
+    assert rows == ["Figure,Value,Note", "Events ingested,17,", "Customers,6,",
+                    "Active customers (30 days),6,with an event in the last 30 days of data",
+                    "Decisions today,0,", "Contacts per customer,1.75,-0.25 vs previous period"]
+
+
+def test_customer_360_lists_the_milestones_reached(viewer: Client):
+    journeys_data.load()
+    dispute = MilestoneDefinition.objects.create(name="Card dispute raised", slug="dispute", trigger="event_type",
+                                                 event_type="card_dispute_call")
+    MilestoneReach.objects.create(milestone=dispute, customer_id="c1", ts=journeys_data.DAY0 + 121 * 60_000,
+                                  event_id="c1-e3")
+
+    html = viewer.get("/customers/c1/").content.decode()
+
+    assert "<li>Card dispute raised <span class=\"muted\">2026-03-01 02:01:00</span></li>" in html
