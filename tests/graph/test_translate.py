@@ -1,0 +1,70 @@
+"""The bytecode → engine-script translation: literals are bound, non-portable steps are refused."""
+from __future__ import annotations
+
+import pytest
+from gremlin_python.process.graph_traversal import __
+from gremlin_python.process.traversal import Cardinality, Direction, Merge, Order, P, T
+from gremlin_python.structure.graph import Graph
+
+from graph.errors import UnsupportedTraversal
+from graph.translate import translate, translate_many
+
+g = Graph().traversal()
+
+
+def test_every_literal_becomes_a_parameter_so_user_text_never_becomes_script() -> None:
+    script = translate(g.V().has("name", "x'); g.V().drop(); ('").values("name").bytecode)
+    assert script.text == "g.V().has(p0, p1).values(p2)"
+    assert script.params == {"p0": "name", "p1": "x'); g.V().drop(); ('", "p2": "name"}
+
+
+def test_maps_with_tokens_travel_as_json_with_the_engines_reserved_keys() -> None:
+    script = translate(g.merge_e({T.label: "next", Direction.OUT: "event:a", Direction.IN: "event:b"}).bytecode)
+    assert script.text == "g.mergeE(parse_json(p0))"
+    assert script.params == {"p0": '{"T.label": "next", "Direction.OUT": "event:a", "Direction.IN": "event:b"}'}
+
+
+def test_tokens_predicates_and_child_traversals() -> None:
+    traversal = (g.V().has("ts", P.gte(5).and_(P.lt(9))).order().by("ts", Order.desc)
+                 .coalesce(__.out("next"), __.constant(0)).merge_v(__.select("k"))
+                 .option(Merge.on_create, __.select("c")).property(Cardinality.single, "a", 1))
+    script = translate(traversal.bytecode)
+    assert script.text == ("g.V().has(p0, P.gte(p1).and(P.lt(p2))).order().by(p3, Order.desc)"
+                           ".coalesce(__.out(p4), __.constant(p5)).mergeV(__.select(p6))"
+                           ".option(Merge.onCreate, __.select(p7)).property(Cardinality.single, p8, p9)")
+
+
+def test_many_ids_are_passed_as_one_list_and_iterate_discards_results() -> None:
+    bytecode = g.V("a", "b", "c").drop().bytecode
+    bytecode.add_step("none")
+    script = translate(bytecode)
+    assert (script.text, script.discard) == ("g.V(parse_json(p0)).drop()", True)
+    assert script.params == {"p0": '["a", "b", "c"]'}
+
+
+@pytest.mark.parametrize("traversal, message", [
+    (lambda: g.V().match(__.as_("a")), r"match\(\): match\(\) is not portable"),
+    (lambda: g.V().property(Cardinality.list_, "a", 1), "only Cardinality.single properties are portable"),
+    (lambda: g.with_side_effect("x", 1).V(), r"source step withSideEffect\(\) is not supported"),
+    (lambda: g.V().has("w", float("nan")), "NaN and infinity cannot be stored portably"),
+    (lambda: g.V().group_count().by({1: 2}), "map keys must be strings"),
+])
+def test_non_portable_traversals_are_refused_with_a_reason(traversal, message) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(UnsupportedTraversal, match=message):
+        translate(traversal().bytecode)
+
+
+def test_translate_many_builds_one_script_of_iterated_statements_with_shared_parameters() -> None:
+    script = translate_many([g.V("a").drop().bytecode, g.inject([1, 2]).unfold().bytecode])
+    assert script.text == "g.V(p0).drop().iterate();\ng.inject(parse_json(p1)).unfold().iterate();\n"
+    assert script.params == {"p0": "a", "p1": "[1, 2]"}
+
+
+def test_atomic_writes_leave_nothing_behind_when_one_statement_fails(g) -> None:  # type: ignore[no-untyped-def]
+    from graph.connection import run_writes
+    from graph.errors import GraphQueryError
+
+    with pytest.raises(GraphQueryError):
+        run_writes([g.add_v("customer").property(T.id, "customer:1"),
+                    g.merge_e({T.label: "performed", Direction.OUT: "customer:1", Direction.IN: "event:missing"})])
+    assert g.V().count().next() == 0
