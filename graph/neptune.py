@@ -215,8 +215,9 @@ def _is_connection_failure(exc: BaseException) -> bool:
 
     if isinstance(exc, OSError | aiohttp.ClientError | TimeoutError | RuntimeError):
         return True
-    # gremlinpython turns a refused handshake into a bare Exception("Failed to connect to server: …403…")
-    return "Failed to connect to server" in str(exc)
+    # gremlinpython turns a refused handshake into a bare Exception("Failed to connect to server: …403…"),
+    # and a driver closed by a re-sign in another thread into Exception("Client is closed")
+    return any(text in str(exc) for text in ("Failed to connect to server", "Client is closed"))
 
 
 def _explain(endpoint: NeptuneEndpoint, failure: BaseException | None) -> str:
