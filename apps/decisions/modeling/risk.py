@@ -21,6 +21,7 @@ WITH_LEAK = "with_leak"
 LEAKY_FEATURES = ("customer_class", "call_duration")
 CALL_TIME_FEATURES = ("contact_type", "hour", "weekday", "phone_length", "phone_prefix", "email_tld",
                       "email_domain", "email_local_has_digit")
+SPLIT_SEED = 20261125
 REQUIRED_COLUMNS = {"email_address", "phone_number", "contact_type", "event_timestamp", "fraud_label"}
 
 
@@ -43,7 +44,7 @@ def read_fraud_calls(path: str | Path) -> pd.DataFrame:
         "email": frame["email_address"].str.lower(),
         "ip": frame.get("ip_address", pd.Series([""] * len(frame))),
         "contact_type": frame["contact_type"].str.upper(),
-        "ts": stamps.astype("int64") // 1_000_000,
+        "ts": stamps.dt.as_unit("ms").astype("int64"),
         "billing_name": frame.get("billing_name", pd.Series([""] * len(frame))),
         "customer_class": frame.get("customer_class", pd.Series([""] * len(frame))),
         "call_duration": frame.get("call_duration", pd.Series([""] * len(frame))),
@@ -105,7 +106,7 @@ def to_score(probability: float) -> int:
 
 
 def stratified_split(calls: pd.DataFrame, *, holdout: float = 0.15,
-                     seed: int = 20261125) -> tuple[pd.DataFrame, pd.DataFrame]:
+                     seed: int = SPLIT_SEED) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stratified by label (the file is ordered in label blocks, so a positional split would lie)."""
     from sklearn.model_selection import train_test_split
 

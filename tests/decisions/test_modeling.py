@@ -1,0 +1,135 @@
+"""Pure modelling: the transition model, the ranking/calibration/band metrics and risk features."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from apps.decisions.modeling import metrics
+from apps.decisions.modeling.intent import (
+    Example,
+    PopularityModel,
+    evaluate_intent,
+    examples,
+    read_interactions,
+    time_split,
+    top_level,
+    train_intent_model,
+)
+from apps.decisions.modeling.risk import CALL_TIME, WITH_LEAK, call_features, read_fraud_calls, to_score
+from tests.decisions.factories import DAY_MS, episode_calls, fitted_model
+
+
+def test_a_clear_history_predicts_the_next_sub_intent_with_high_confidence():
+    # given a model fitted on callers who all walk AC_NE → AC_AS → AC_PA …
+    model = fitted_model()
+    # when a caller whose last calls were AC_NE, AC_AS calls again a day later
+    ranked = model.rank(["AC_NE", "AC_AS"], DAY_MS, k=3)
+    # then the next step of the sequence comes first with a confidence above the confirm threshold
+    assert ranked[0][0] == "AC_PA"
+    assert ranked[0][1] > 0.9
+    assert [item for item, _ in ranked][1:] != ["AC_PA"]
+
+
+def test_a_caller_without_history_gets_first_call_popularity_below_the_menu_threshold():
+    model = fitted_model()
+    ranked = model.rank([], None, k=2)
+    assert {ranked[0][0], ranked[1][0]} == {"AC_NE", "CC_NE"}
+    assert ranked[0][1] < 0.6
+
+
+def test_unseen_context_backs_off_to_shorter_contexts():
+    model = fitted_model()
+    # a history never seen as a whole still ends in CC_CA, whose successor is always CC_AA
+    assert model.rank(["AC_CS", "AC_PA", "CC_CA"], DAY_MS, k=1)[0][0] == "CC_AA"
+
+
+def test_examples_carry_history_gap_and_target_in_time_order():
+    calls = pd.DataFrame({"customer_id": ["a", "a", "a"], "ts": [0, 5, 9], "intent": ["X_1", "X_2", "X_3"]})
+    assert examples(calls) == [Example((), None, "X_1", 0), Example(("X_1",), 5, "X_2", 5),
+                               Example(("X_1", "X_2"), 4, "X_3", 9)]
+
+
+def test_time_split_keeps_the_latest_calls_for_the_holdout():
+    cases = [Example((), None, "A", ts) for ts in (5, 1, 9, 3, 7, 2, 8, 4, 6, 10)]
+    train, test = time_split(cases, 0.2)
+    assert [c.ts for c in test] == [9, 10]
+    assert max(c.ts for c in train) == 8
+    with pytest.raises(ValueError, match="holdout must be between 0 and 1"):
+        time_split(cases, 1.5)
+
+
+def test_ranking_metrics_on_known_ranks():
+    ranked = [["a", "b", "c"], ["b", "a", "c"], ["c", "b", "a"], ["x", "y", "z"]]
+    result = metrics.ranking_metrics(ranked, ["a", "a", "a", "a"])
+    # ranks 1, 2, 3 and not found
+    assert result == {"n": 4, "top1": 0.25, "top3": 0.75, "mrr": round((1 + 1 / 2 + 1 / 3) / 4, 4),
+                      "ndcg5": round((1 + 1 / 1.5849625007 + 1 / 2) / 4, 4)}
+
+
+def test_calibration_error_is_zero_when_confidence_matches_accuracy_and_large_when_not():
+    assert metrics.expected_calibration_error([0.75] * 4, [True, True, True, False]) == 0.0
+    assert metrics.expected_calibration_error([0.95] * 2, [False, False]) == 0.95
+
+
+def test_bands_split_calls_by_threshold_and_report_precision():
+    result = metrics.band_metrics([0.9, 0.85, 0.7, 0.3, None], [True, False, True, False, False], high=0.8, low=0.6)
+    assert result == {"confirm": {"share": 0.4, "precision": 0.5, "calls": 2},
+                      "suggest": {"share": 0.2, "precision": 1.0, "calls": 1},
+                      "menu": {"share": 0.4, "precision": 0.0, "calls": 2}}
+
+
+def test_binary_metrics_and_auc():
+    scores, labels = [900, 850, 500, 100, 50], [1, 0, 1, 0, 0]
+    assert metrics.binary_metrics_at(scores, labels, 800) == {
+        "threshold": 800, "flagged_share": 0.4, "tpr": 0.5, "fpr": 0.3333, "precision": 0.5}
+    assert metrics.roc_auc([0.9, 0.8, 0.1], [1, 1, 0]) == 1.0
+    assert metrics.roc_auc([0.5, 0.5], [1, 0]) == 0.5
+
+
+def test_transition_model_beats_popularity_on_the_time_ordered_holdout():
+    calls = episode_calls(60)
+    model, baseline, test = train_intent_model(calls)
+    assert isinstance(baseline, PopularityModel)
+    ours, theirs = evaluate_intent(model, test), evaluate_intent(baseline, test)
+    assert ours["top1"] == 1.0
+    assert theirs["top1"] < 0.5
+    assert set(ours["bands"]) == {"confirm", "suggest", "menu"}
+
+
+def test_top_level_intent():
+    assert top_level("CC_LC") == "CC"
+
+
+def test_reading_the_intents_format_checks_columns(tmp_path):
+    good = tmp_path / "good.csv"
+    good.write_text("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\n7,AC_AS,20,call\n7,AC_NE,10,call\n")
+    calls = read_interactions(good)
+    assert calls.to_dict("records") == [{"customer_id": "7", "ts": 10_000, "intent": "AC_NE"},
+                                        {"customer_id": "7", "ts": 20_000, "intent": "AC_AS"}]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("USER,ITEM_ID\n1,AC_NE\n")
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['TIMESTAMP', 'USER_ID'\]"):
+        read_interactions(bad)
+
+
+def test_risk_features_leave_out_the_leaky_columns_unless_asked(tmp_path):
+    path = tmp_path / "calls.csv"
+    path.write_text("id,first_name,last_name,email_address,ip_address,event_id,phone_number,contact_type,"
+                    "event_timestamp,billing_name,fraud_label,call_duration,customer_class\n"
+                    "3,Scot,TRUE,smap2@bbc.co.uk,27.53.11.08,e-1,14427531108,CHAT,24/1/19 0:25,Scot True,1,30,b\n")
+    call = read_fraud_calls(path).to_dict("records")[0]
+    assert call["phone"] == "+14427531108"
+    assert call_features(call, variant=CALL_TIME) == {
+        "contact_type": "CHAT", "hour": "0", "weekday": "3", "phone_length": "11", "phone_prefix": "1",
+        "email_tld": "uk", "email_domain": "bbc.co.uk", "email_local_has_digit": "True"}
+    leaky = call_features(call, variant=WITH_LEAK)
+    assert (leaky["customer_class"], leaky["call_duration"]) == ("b", "30")
+    assert to_score(0.8123) == 812
+
+
+def test_reading_fraud_calls_names_the_bad_line(tmp_path):
+    path = tmp_path / "calls.csv"
+    path.write_text("email_address,phone_number,contact_type,event_timestamp,fraud_label\n"
+                    "a@b.c,1555,VOICE,1/1/19 0:00,1\na@b.c,1555,VOICE,1/1/19 0:00,yes\n")
+    with pytest.raises(ValueError, match="line 3: fraud_label must be 0 or 1, got 'yes'"):
+        read_fraud_calls(path)
