@@ -34,3 +34,18 @@ def make_frame(rows: list[tuple[str, int, str, str, str | None]]) -> pd.DataFram
 @pytest.fixture
 def journeys() -> pd.DataFrame:
     return make_frame(JOURNEYS)
+
+
+def write_journeys(rows: list[tuple[str, int, str, str, str | None]], *, attributes: dict | None = None) -> None:
+    """Write (customer, minutes after T0, type, channel, outcome) rows into the graph as events."""
+    from graph import journeys as graph_journeys
+    from graph.schema import EventRecord
+
+    records = [EventRecord(event_id=f"{c}-{m:05d}-{t}", type=t, channel=ch, ts=T0 + m * MIN, customer_id=c,
+                           outcome=o, attributes=dict(attributes or {})) for c, m, t, ch, o in rows]
+    graph_journeys.write_events(records)
+
+
+@pytest.fixture
+def journeys_in_graph(g) -> None:  # type: ignore[no-untyped-def]
+    write_journeys(JOURNEYS)

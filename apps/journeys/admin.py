@@ -1,0 +1,101 @@
+"""Admin for journey analytics: KPI and milestone definitions are edited here (audited); stored KPI
+values, reaches and webhook deliveries are read-only records."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from apps.core.admin_mixins import AuditedAdminMixin
+from apps.journeys import services, webhooks
+from apps.journeys.models import (
+    KpiDefinition,
+    KpiValue,
+    MilestoneDefinition,
+    MilestoneReach,
+    Webhook,
+    WebhookDelivery,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(KpiDefinition)
+class KpiDefinitionAdmin(AuditedAdminMixin):
+    list_display = ["name", "slug", "kind", "unit", "active"]
+    list_filter = ["kind", "active"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ("name",)}
+    actions = ["recompute"]
+
+    @admin.action(description="Recompute stored values from all events")
+    def recompute(self, request: HttpRequest, queryset: QuerySet[KpiDefinition]) -> None:
+        result = services.recompute_kpis(definitions=list(queryset))
+        self.message_user(request, f"{result.values} values written for {result.definitions} KPI(s)")
+
+
+@admin.register(KpiValue)
+class KpiValueAdmin(ReadOnlyAdmin):
+    list_display = ["definition", "period", "period_start", "dimension", "dimension_value", "value", "numerator",
+                    "denominator", "computed_at"]
+    list_filter = ["definition", "period", "dimension"]
+    date_hierarchy = "period_start"
+
+
+@admin.register(MilestoneDefinition)
+class MilestoneDefinitionAdmin(AuditedAdminMixin):
+    list_display = ["name", "slug", "trigger", "active", "created_at"]
+    list_filter = ["trigger", "active"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ("name",)}
+    actions = ["backfill"]
+
+    @admin.action(description="Apply to the whole history (backfill)")
+    def backfill(self, request: HttpRequest, queryset: QuerySet[MilestoneDefinition]) -> None:
+        counts = services.backfill_milestones(slugs=list(queryset.values_list("slug", flat=True)))
+        self.message_user(request, ", ".join(f"{slug}: {n} new" for slug, n in counts.items()))
+
+
+@admin.register(MilestoneReach)
+class MilestoneReachAdmin(ReadOnlyAdmin):
+    list_display = ["milestone", "customer_id", "ts", "event_id", "created_at"]
+    list_filter = ["milestone"]
+    search_fields = ["customer_id", "event_id"]
+
+
+class DeliveryInline(admin.TabularInline):
+    model = WebhookDelivery
+    fields = ("event", "status", "attempts", "last_status_code", "next_attempt_at", "created_at")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    ordering = ["-created_at"]
+
+
+@admin.register(Webhook)
+class WebhookAdmin(AuditedAdminMixin):
+    list_display = ["name", "url", "active", "created_at"]
+    list_filter = ["active"]
+    filter_horizontal = ["milestones"]
+    inlines = [DeliveryInline]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["webhook", "event", "status", "attempts", "last_status_code", "next_attempt_at", "created_at"]
+    list_filter = ["status", "webhook"]
+    actions = ["deliver_now"]
+
+    @admin.action(description="Deliver due payloads now")
+    def deliver_now(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        report = webhooks.deliver_due()
+        self.message_user(request, f"{report.delivered} delivered, {report.rescheduled} rescheduled, "
+                                   f"{report.failed} failed", messages.INFO)

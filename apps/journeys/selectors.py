@@ -1,0 +1,171 @@
+"""Reads for journey analytics: load the events frame for a question (with its filters) from the
+graph gateway, run the pure analyzer, return its frozen dataclass. Views and the dashboard call these."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pandas as pd
+
+from apps.journeys import index as similarity_index
+from apps.journeys.analyzers import frequency, funnels, paths
+from apps.journeys.analyzers.base import CleaningRule, filter_frame
+from apps.journeys.analyzers.similarity import SimilarityResult
+from apps.journeys.models import KpiDefinition, KpiValue, MilestoneReach
+from graph import journeys as graph_journeys
+
+
+@dataclass(frozen=True)
+class JourneyFilters:
+    """Which events and customers a question is about. Customer-level filters (segment, attribute,
+    milestone reached) become a customer id list before the frame is read."""
+
+    since_ms: int | None = None
+    until_ms: int | None = None
+    channels: tuple[str, ...] = ()
+    segment: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+    milestone: str | None = None
+
+
+def _customer_ids(filters: JourneyFilters) -> list[str] | None:
+    wanted: set[str] | None = None
+    if filters.milestone:
+        wanted = set(MilestoneReach.objects.filter(milestone__slug=filters.milestone)
+                     .values_list("customer_id", flat=True))
+    conditions = dict(filters.attributes)
+    if filters.segment:
+        conditions["segment"] = filters.segment
+    if conditions:
+        attributes = graph_journeys.customer_attributes(sorted(wanted) if wanted is not None else None)
+        matching = {c for c, attrs in attributes.items()
+                    if all(str(attrs.get(k)) == v for k, v in conditions.items())}
+        wanted = matching if wanted is None else wanted & matching
+    return sorted(wanted) if wanted is not None else None
+
+
+def events(filters: JourneyFilters | None = None) -> pd.DataFrame:
+    """The canonical events frame restricted by the filters."""
+    filters = filters or JourneyFilters()
+    customer_ids = _customer_ids(filters)
+    if customer_ids is not None and not customer_ids:
+        return graph_journeys.events_frame(customer_ids=[])
+    frame = graph_journeys.events_frame(customer_ids=customer_ids, since_ms=filters.since_ms,
+                                        until_ms=filters.until_ms)
+    return filter_frame(frame, channels=filters.channels or None)
+
+
+def top_journeys(*, filters: JourneyFilters | None = None, max_steps: int = 5, with_channel: bool = False,
+                 limit: int = 20) -> frequency.TopJourneys:
+    return frequency.top_journeys(events(filters), max_steps=max_steps, with_channel=with_channel, limit=limit)
+
+
+def journey_paths(*, filters: JourneyFilters | None = None, start_event: str | None = None,
+                  end_event: str | None = None, steps: int = 5, min_count: int = 1, with_channel: bool = False,
+                  cleaning_rules: Sequence[CleaningRule] = (), collapse_repeats: bool = False) -> paths.PathResult:
+    return paths.paths(events(filters), start_event=start_event, end_event=end_event, steps=steps,
+                       min_count=min_count, with_channel=with_channel, cleaning_rules=cleaning_rules,
+                       collapse_repeats=collapse_repeats)
+
+
+def funnel(*, events_in_order: Sequence[str], filters: JourneyFilters | None = None, window_ms: int | None = None,
+           by_channel: bool = False) -> funnels.FunnelResult:
+    return funnels.funnel(events(filters), events=events_in_order, window_ms=window_ms, by_channel=by_channel)
+
+
+def funnel_customers(*, events_in_order: Sequence[str], step: int, filters: JourneyFilters | None = None,
+                     window_ms: int | None = None, dropped: bool = False, channel: str | None = None) -> list[str]:
+    return funnels.funnel_customers(events(filters), events=events_in_order, step=step, window_ms=window_ms,
+                                    dropped=dropped, channel=channel)
+
+
+def directly_follows(*, filters: JourneyFilters | None = None, with_channel: bool = False
+                     ) -> frequency.DirectlyFollows:
+    return frequency.directly_follows(events(filters), with_channel=with_channel)
+
+
+def similar_journeys(*, customer_id: str | None = None, sequence: Sequence[str] | None = None,
+                     threshold: float = 0.5, k: int = 10) -> SimilarityResult:
+    """Raises KeyError (a LookupError) for a customer without events, ValueError for bad arguments."""
+    index = similarity_index.get_index()
+    with similarity_index._lock:
+        return index.query(customer_id=customer_id, sequence=sequence, threshold=threshold, k=k)
+
+
+@dataclass(frozen=True)
+class CustomerMilestone:
+    slug: str
+    name: str
+    ts: int
+    event_id: str
+
+    @property
+    def when(self) -> str:
+        return datetime.fromtimestamp(self.ts / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def customer_milestones(*, customer_id: str) -> list[CustomerMilestone]:
+    rows = MilestoneReach.objects.filter(customer_id=customer_id).select_related("milestone").order_by("ts")
+    return [CustomerMilestone(r.milestone.slug, r.milestone.name, r.ts, r.event_id) for r in rows]
+
+
+@dataclass(frozen=True)
+class KpiSeries:
+    slug: str
+    name: str
+    unit: str
+    period: str
+    dimension: str
+    dimension_value: str
+    points: tuple[tuple[date, float], ...]
+    detail: tuple[tuple[date, float, float, float], ...]  # period, value, numerator, denominator
+
+
+def kpi_series(*, slug: str, period: str = "day", dimension: str = "all", dimension_value: str = "",
+               since: date | None = None, until: date | None = None) -> KpiSeries:
+    """Stored values of one KPI; raises KpiDefinition.DoesNotExist for an unknown slug."""
+    definition = KpiDefinition.objects.get(slug=slug)
+    values = KpiValue.objects.filter(definition=definition, period=period, dimension=dimension,
+                                     dimension_value=dimension_value)
+    if since:
+        values = values.filter(period_start__gte=since)
+    if until:
+        values = values.filter(period_start__lte=until)
+    rows = list(values.order_by("period_start").values_list("period_start", "value", "numerator", "denominator"))
+    return KpiSeries(slug=definition.slug, name=definition.name, unit=definition.unit, period=period,
+                     dimension=dimension, dimension_value=dimension_value,
+                     points=tuple((r[0], r[1]) for r in rows), detail=tuple(rows))
+
+
+def kpi_dimension_values(*, slug: str, period: str = "day") -> dict[str, list[str]]:
+    """Which channels and segments have stored values, so a client can ask for their series."""
+    rows = (KpiValue.objects.filter(definition__slug=slug, period=period).exclude(dimension="all")
+            .values_list("dimension", "dimension_value").distinct().order_by("dimension", "dimension_value"))
+    out: dict[str, list[str]] = {}
+    for dimension, value in rows:
+        out.setdefault(dimension, []).append(value)
+    return out
+
+
+def headline_kpis(*, period: str = "day", last: int = 30) -> list[KpiSeries]:
+    """Every active KPI's overall series (its last `last` periods), for dashboard cards."""
+    out = []
+    for definition in KpiDefinition.objects.filter(active=True).order_by("slug"):
+        series = kpi_series(slug=definition.slug, period=period)
+        out.append(KpiSeries(**{**series.__dict__, "points": series.points[-last:], "detail": series.detail[-last:]}))
+    return out
+
+
+def kpi_widget(*, slug: str, period: str = "day") -> dict[str, Any]:
+    """Latest value, the one before, and the recent points: what a small embedded widget shows."""
+    series = kpi_series(slug=slug, period=period)
+    points = series.points[-14:]
+    latest = points[-1] if points else None
+    previous = points[-2] if len(points) > 1 else None
+    return {"slug": series.slug, "name": series.name, "unit": series.unit, "period": period,
+            "latest": {"period_start": latest[0], "value": latest[1]} if latest else None,
+            "previous": {"period_start": previous[0], "value": previous[1]} if previous else None,
+            "change": round(latest[1] - previous[1], 6) if latest and previous else None,
+            "points": [{"period_start": d, "value": v} for d, v in points]}

@@ -1,0 +1,205 @@
+"""Writes of journey analytics: milestone evaluation (reached edges, reach rows, webhook payloads),
+KPI computation into the KPI store, and the hook the ingest service calls after each batch."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+from django.db import IntegrityError, transaction
+
+from apps.journeys import index as similarity_index
+from apps.journeys import webhooks
+from apps.journeys.analyzers.base import sequences
+from apps.journeys.analyzers.kpis import DAY_MS, KpiParams, compute_kpi
+from apps.journeys.analyzers.milestones import Trigger, first_reaches
+from apps.journeys.models import KpiDefinition, KpiStaleDay, KpiValue, MilestoneDefinition, MilestoneReach
+from graph import journeys as graph_journeys
+
+log = logging.getLogger(__name__)
+EPOCH = date(1970, 1, 1)
+
+
+# ---------------------------------------------------------------- milestones
+
+
+def trigger_of(definition: MilestoneDefinition) -> Trigger:
+    window = definition.window_seconds * 1000 if definition.window_seconds else None
+    return Trigger(kind=definition.trigger, event_type=definition.event_type, sequence=tuple(definition.sequence or ()),
+                   window_ms=window, attribute=definition.attribute, op=definition.op, value=definition.value)
+
+
+def evaluate_milestones(*, frame: pd.DataFrame, definitions: Iterable[MilestoneDefinition] | None = None
+                        ) -> list[MilestoneReach]:
+    """Give customers in `frame` who newly satisfy a trigger their reach (once: customers who already
+    reached a milestone are skipped), write the `reached` edge and queue webhook payloads."""
+    if definitions is None:
+        definitions = MilestoneDefinition.objects.filter(active=True)
+    created: list[MilestoneReach] = []
+    for definition in definitions:
+        reaches = first_reaches(frame, trigger_of(definition))
+        if not reaches:
+            continue
+        already = set(MilestoneReach.objects.filter(milestone=definition, customer_id__in=list(reaches))
+                      .values_list("customer_id", flat=True))
+        for customer_id in sorted(set(reaches) - already):
+            reach = reaches[customer_id]
+            row = _record_reach(definition, reach.customer_id, reach.ts, reach.event_id)
+            if row is not None:
+                created.append(row)
+    return created
+
+
+def _record_reach(definition: MilestoneDefinition, customer_id: str, ts: int, event_id: str) -> MilestoneReach | None:
+    try:
+        with transaction.atomic():
+            row = MilestoneReach.objects.create(milestone=definition, customer_id=customer_id, ts=ts,
+                                                event_id=event_id)
+            webhooks.enqueue_milestone_reached(reach=row)
+    except IntegrityError:  # reached concurrently by another worker: once means once
+        return None
+    graph_journeys.add_reached(customer_id, definition.slug, ts, event_id, definition.name)
+    return row
+
+
+def backfill_milestones(*, slugs: Sequence[str] = (), customer_ids: Sequence[str] | None = None
+                        ) -> dict[str, int]:
+    """Apply definitions to the whole history (or some customers); returns new reaches per slug."""
+    definitions = MilestoneDefinition.objects.filter(active=True)
+    if slugs:
+        definitions = MilestoneDefinition.objects.filter(slug__in=slugs)
+        unknown = set(slugs) - set(definitions.values_list("slug", flat=True))
+        if unknown:
+            raise ValueError(f"unknown milestone slug(s): {', '.join(sorted(unknown))}")
+    frame = graph_journeys.events_frame(customer_ids=customer_ids)
+    counts = {d.slug: 0 for d in definitions}
+    for row in evaluate_milestones(frame=frame, definitions=list(definitions)):
+        counts[row.milestone.slug] += 1
+    return counts
+
+
+# ---------------------------------------------------------------- KPIs
+
+
+def _day(ms: int) -> date:
+    return EPOCH + timedelta(days=ms // DAY_MS)
+
+
+def _ms(day: date) -> int:
+    return (day - EPOCH).days * DAY_MS
+
+
+def _week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def _segments(frame: pd.DataFrame) -> dict[str, str]:
+    customers = sorted(set(frame["customer_id"]))
+    attributes = graph_journeys.customer_attributes(customers) if customers else {}
+    return {c: str(a["segment"]) for c, a in attributes.items() if a.get("segment") not in (None, "")}
+
+
+def _params(definition: KpiDefinition) -> KpiParams:
+    params = dict(definition.params or {})
+    reached = {}
+    if definition.kind == "milestone_conversion":
+        reached = dict(MilestoneReach.objects.filter(milestone__slug=params.get("milestone", ""))
+                       .values_list("customer_id", "ts"))
+    return KpiParams.from_json(params, reached_ms=reached)
+
+
+@dataclass(frozen=True)
+class KpiRecompute:
+    definitions: int
+    values: int
+    first_day: date | None
+    last_day: date | None
+
+
+def recompute_kpis(*, days: Iterable[date] | None = None, definitions: Iterable[KpiDefinition] | None = None
+                   ) -> KpiRecompute:
+    """Recompute stored values for the periods containing `days` (all periods with events when None):
+    days themselves and the weeks they fall in, overall, per channel and per segment."""
+    definitions = list(definitions if definitions is not None else KpiDefinition.objects.filter(active=True))
+    wanted = sorted(set(days)) if days is not None else None
+    if wanted == [] or not definitions:
+        return KpiRecompute(len(definitions), 0, None, None)
+    first = _week_start(wanted[0]) if wanted else None
+    last = wanted[-1] + timedelta(days=7 - wanted[-1].weekday()) if wanted else None
+    lookback = max(int((d.params or {}).get("window_days", 7)) for d in definitions) + 1
+    frame = graph_journeys.events_frame(since_ms=_ms(first - timedelta(days=lookback)) if first else None,
+                                        until_ms=_ms(last) if last else None)
+    if frame.empty:
+        return KpiRecompute(len(definitions), 0, first, last)
+    segments = _segments(frame)
+    written = 0
+    for definition in definitions:
+        params = _params(definition)
+        for period in ("day", "week"):
+            starts = None if wanted is None else {d if period == "day" else _week_start(d) for d in wanted}
+            written += _store(definition, period, starts, compute_kpi(
+                frame, kind=definition.kind, params=params, period=period, segments=segments,
+                since_ms=_ms(first) if first else None))
+    return KpiRecompute(len(definitions), written, first or _day(int(frame["ts"].min())),
+                        last or _day(int(frame["ts"].max())))
+
+
+def _store(definition: KpiDefinition, period: str, starts: set[date] | None, points: Iterable) -> int:
+    rows = [KpiValue(definition=definition, period=period, period_start=p.period_start, dimension=p.dimension,
+                     dimension_value=p.dimension_value, value=p.value, numerator=p.numerator,
+                     denominator=p.denominator)
+            for p in points if starts is None or p.period_start in starts]
+    with transaction.atomic():
+        stale = KpiValue.objects.filter(definition=definition, period=period)
+        if starts is not None:
+            stale = stale.filter(period_start__in=starts)
+        stale.delete()
+        KpiValue.objects.bulk_create(rows, batch_size=1000)
+    return len(rows)
+
+
+def mark_kpi_days_stale(*, ts_ms: Iterable[int]) -> int:
+    days = {_day(int(ts)) for ts in ts_ms}
+    KpiStaleDay.objects.bulk_create([KpiStaleDay(day=d) for d in days], ignore_conflicts=True)
+    return len(days)
+
+
+def recompute_stale_kpis() -> KpiRecompute:
+    """Recompute the days marked stale by ingest, then clear the marks that were handled."""
+    marks = list(KpiStaleDay.objects.order_by("day"))
+    result = recompute_kpis(days=[m.day for m in marks])
+    KpiStaleDay.objects.filter(pk__in=[m.pk for m in marks]).delete()
+    return result
+
+
+# ---------------------------------------------------------------- ingest hook
+
+
+@dataclass(frozen=True)
+class IngestFollowUp:
+    customers: int
+    milestones_reached: int
+    index_updated: int
+    kpi_days_marked: int
+    kpi_values_written: int
+
+
+def on_events_ingested(customer_ids: Sequence[str], *, event_ts: Iterable[int] | None = None,
+                       recompute: bool = True) -> IngestFollowUp:
+    """Called by ingest after each batch with the customers it touched. One read of those customers'
+    events feeds milestone evaluation, the similarity index and the KPI stale marks; then the stale
+    KPI periods are recomputed (pass `recompute=False` to leave that to `recompute_kpis --stale`).
+    `event_ts` (the batch's event times) narrows the stale days to those the batch touched."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return IngestFollowUp(0, 0, 0, 0, 0)
+    frame = graph_journeys.events_frame(customer_ids=ids)
+    reached = evaluate_milestones(frame=frame)
+    updated = similarity_index.refresh(sequences(frame))
+    times = np.asarray(list(event_ts), dtype=np.int64) if event_ts is not None else frame["ts"].to_numpy()
+    marked = mark_kpi_days_stale(ts_ms=times)
+    written = recompute_stale_kpis().values if recompute else 0
+    return IngestFollowUp(len(ids), len(reached), updated, marked, written)
