@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 
 import graph
 from apps.ingest.models import IngestBatch
-from apps.ingest.services import ingest_file, ingest_records
+from apps.ingest.services import ingest_file
 from graph import journeys
 from graph.errors import GraphUnavailable
 
