@@ -1,0 +1,71 @@
+"""The KPI store: full recompute from the graph, segments from customer attributes, and the
+incremental recompute the ingest hook triggers."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+
+from apps.journeys import services
+from apps.journeys.models import KpiDefinition, KpiStaleDay, KpiValue, MilestoneDefinition
+from graph import journeys as graph_journeys
+from tests.journeys.conftest import MIN, T0, write_journeys
+
+JAN5, JAN6, JAN7 = date(2026, 1, 5), date(2026, 1, 6), date(2026, 1, 7)
+
+
+def stored(slug: str, period: str = "day", dimension: str = "all") -> dict:
+    return {(v.period_start, v.dimension_value): v.value for v in
+            KpiValue.objects.filter(definition__slug=slug, period=period, dimension=dimension)}
+
+
+@pytest.fixture
+def contacts(db) -> KpiDefinition:
+    return KpiDefinition.objects.create(name="Contacts per customer", slug="contacts", kind="contacts_per_customer")
+
+
+def test_recompute_fills_days_weeks_channels_and_segments(journeys_in_graph, contacts):
+    graph_journeys.set_customer_attributes("c1", {"segment": "gold"})
+    graph_journeys.set_customer_attributes("c2", {"segment": "gold"})
+
+    call_command("recompute_kpis")
+
+    assert stored("contacts") == {(JAN5, ""): 2.4, (JAN6, ""): 1.5, (JAN7, ""): 1.0}
+    assert stored("contacts", "week") == {(JAN5, ""): 2.666667}
+    assert stored("contacts", "week", "segment") == {(JAN5, "gold"): 3.0, (JAN5, ""): 2.5}
+    assert stored("contacts", "day", "channel")[(JAN5, "phone")] == 1.2
+
+
+def test_ingest_hook_recomputes_only_the_days_it_touched(journeys_in_graph, contacts):
+    services.recompute_kpis()
+    KpiValue.objects.filter(period_start=JAN5, period="day").update(value=-1)  # a marker the hook must not touch
+    write_journeys([("c5", 2900, "call", "phone", None)])
+
+    follow_up = services.on_events_ingested(["c5"], event_ts=[T0 + 2900 * MIN])
+
+    assert follow_up.kpi_days_marked == 1
+    assert stored("contacts") == {(JAN5, ""): -1, (JAN6, ""): 1.5, (JAN7, ""): 2.0}
+    assert stored("contacts", "week") == {(JAN5, ""): 2.833333}
+    assert KpiStaleDay.objects.count() == 0
+
+
+def test_milestone_conversion_uses_reaches(journeys_in_graph, db):
+    MilestoneDefinition.objects.create(name="Purchase", slug="purchase", trigger="event_type", event_type="purchase")
+    services.backfill_milestones()
+    KpiDefinition.objects.create(name="Purchase rate", slug="purchase-rate", kind="milestone_conversion",
+                                 params={"milestone": "purchase"})
+
+    services.recompute_kpis()
+
+    assert stored("purchase-rate") == {(JAN5, ""): 0.4, (JAN6, ""): 0.5, (JAN7, ""): 0.0}
+
+
+def test_definition_params_are_validated(db):
+    definition = KpiDefinition(name="x", slug="x", kind="milestone_conversion", params={})
+    with pytest.raises(ValidationError, match="milestone_conversion needs"):
+        definition.full_clean()
+    definition.params = {"milestone": "m", "window": 3}
+    with pytest.raises(ValidationError, match="unknown KPI parameter\\(s\\) window"):
+        definition.full_clean()
