@@ -84,8 +84,12 @@ def load_events(*, records: Iterable[dict], progress: Callable[[IngestBatch], No
 def apply_profiles(*, shared_data_dir: Path, customers: int, seed: int) -> int:
     """Name, segment and demographics on each customer vertex, for filters and the customer 360 page."""
     profiles = demo_profiles(shared_data_dir=shared_data_dir, customers=customers, seed=seed)
-    for profile in profiles:
-        journeys.set_customer_attributes(profile.customer_id, profile.attributes())
+    batched = getattr(journeys, "set_many_customer_attributes", None)
+    if batched is not None:
+        batched({p.customer_id: p.attributes() for p in profiles})
+    else:
+        for profile in profiles:
+            journeys.set_customer_attributes(profile.customer_id, profile.attributes())
     return len(profiles)
 
 

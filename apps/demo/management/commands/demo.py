@@ -60,8 +60,13 @@ class Command(BaseCommand):
             call_command("runserver", f"127.0.0.1:{options['port']}", use_reloader=False)
 
     def _progress(self, total: int) -> Callable[[IngestBatch], None]:
+        step = max(total // 10, 1)
+        shown = [0]
+
         def report(batch: IngestBatch) -> None:
-            self.stdout.write(f"  {batch.rows_read:,}/{total:,} rows read, {batch.loaded:,} new")
+            if batch.rows_read - shown[0] >= step or batch.rows_read == total:
+                shown[0] = batch.rows_read
+                self.stdout.write(f"  {batch.rows_read:,}/{total:,} rows read, {batch.loaded:,} new")
         return report
 
     def _train(self, wanted: bool | None, batch: IngestBatch) -> services.TrainingReport | None:
