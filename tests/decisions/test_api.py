@@ -38,7 +38,8 @@ def test_a_caller_never_seen_gets_the_menu(api_client, intent_model):
     response = api_client.post("/api/decisions/intent", {"phone": "+61499999999"}, format="json")
     body = response.json()
     assert (body["action"], body["intent"], body["reason"]) == ("menu", None, "unknown caller")
-    assert {a["intent"] for a in body["alternatives"]} <= {"AC_NE", "CC_NE"}
+    # the alternatives are the most common first calls, a hint for ordering the menu
+    assert {a["intent"] for a in body["alternatives"][:2]} == {"AC_NE", "CC_NE"}
 
 
 def test_without_a_model_every_caller_gets_the_menu(api_client):
@@ -93,12 +94,12 @@ def test_feedback_for_a_contact_never_decided_needs_a_caller(api_client):
 
 def test_thresholds_per_channel_change_the_action(api_client, intent_model):
     write_calls("c1", ["AC_NE", "AC_AS"], phone=PHONE)
-    IntentThreshold.objects.update_or_create(channel="CHAT", defaults={"high": 0.99, "low": 0.5})
+    IntentThreshold.objects.update_or_create(channel="CHAT", defaults={"high": 1.0, "low": 0.5})
     chat = api_client.post("/api/decisions/intent", {"phone": PHONE, "channel": "chat", "at_ms": T0 + 2 * DAY_MS},
                            format="json").json()
     voice = api_client.post("/api/decisions/intent", {"phone": PHONE, "channel": "VOICE",
                                                       "at_ms": T0 + 2 * DAY_MS}, format="json").json()
-    assert (chat["action"], chat["thresholds"]) == ("suggest", {"high": 0.99, "low": 0.5})
+    assert (chat["action"], chat["thresholds"]) == ("suggest", {"high": 1.0, "low": 0.5})
     assert (voice["action"], voice["thresholds"]) == ("confirm", {"high": 0.8, "low": 0.6})
 
 

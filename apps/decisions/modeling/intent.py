@@ -104,12 +104,13 @@ class IntentModel:
         return str(int(np.searchsorted(self.gap_edges_ms, max(gap_ms, 0), side="right")))
 
     def _contexts(self, history: Sequence[str], gap_ms: int | None) -> list[str]:
-        """From the most general context to the most specific one."""
+        """From the most general context to the most specific: the last k sub-intents, then the same
+        with the time since the last call (which tells a continuing episode from a new one)."""
+        if not history:
+            return ["*", f"{NO_HISTORY}|"]
         bucket = self._bucket(history, gap_ms)
-        keys = ["*", f"{bucket}|"]
-        for k in range(1, min(self.order, len(history)) + 1):
-            keys.append(f"{bucket}|{'>'.join(history[-k:])}")
-        return keys
+        grams = [">".join(history[-k:]) for k in range(1, min(self.order, len(history)) + 1)]
+        return ["*", *(f"|{g}" for g in grams), *(f"{bucket}|{g}" for g in grams)]
 
     def distribution(self, history: Sequence[str], gap_ms: int | None) -> np.ndarray:
         """Raw probabilities over the vocabulary, each context smoothed towards the shorter one."""
@@ -118,7 +119,7 @@ class IntentModel:
         for key in self._contexts(history, gap_ms):
             row = self.counts.get(key)
             if row is None:
-                break
+                continue
             probs = (row + self.strength * probs) / (row.sum() + self.strength)
         return probs
 
