@@ -44,6 +44,7 @@ MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 NULL_REQUEST_ID = uuid.UUID(int=0)
 OPTIONS_STRATEGY = "OptionsStrategy"
 PATHS = {"/gremlin", "/"}
+ProcessRequest = Callable[[ServerConnection, HttpRequest], HttpResponse | None]
 
 
 class Status:
@@ -130,8 +131,10 @@ class GremlinServer:
     """Serves one EmbeddedStore as the traversal source `g` on ws://host:port/gremlin."""
 
     def __init__(self, store: EmbeddedStore, *, host: str = "127.0.0.1", port: int = 8182,
-                 batch_size: int = DEFAULT_BATCH_SIZE, workers: int = 4) -> None:
+                 batch_size: int = DEFAULT_BATCH_SIZE, workers: int = 4,
+                 process_request: ProcessRequest | None = None) -> None:
         self.store = store
+        self.process_request = process_request  # optional handshake check (e.g. signed headers), after the path
         self.host = host
         self.port = port
         self.batch_size = batch_size
@@ -146,9 +149,15 @@ class GremlinServer:
     async def start(self) -> None:
         """Bind and start accepting; with port 0 the chosen port is read back into `self.port`."""
         self._server = await serve(self._connection, self.host, self.port, max_size=MAX_MESSAGE_BYTES,
-                                   compression=None, process_request=_check_path)
+                                   compression=None, process_request=self._check_handshake)
         self.port = self._server.sockets[0].getsockname()[1] if self._server.sockets else self.port
         log.info("Gremlin server listening on %s", self.url)
+
+    def _check_handshake(self, connection: ServerConnection, request: HttpRequest) -> HttpResponse | None:
+        refused = _check_path(connection, request)
+        if refused is None and self.process_request is not None:
+            refused = self.process_request(connection, request)
+        return refused
 
     async def stop(self) -> None:
         if self._server is not None:

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from gremlin_python.driver.client import Client
 from gremlin_python.driver.driver_remote_connection import DriverRemoteConnection
 from gremlin_python.driver.protocol import GremlinServerError
 from gremlin_python.driver.request import RequestMessage
@@ -16,6 +17,8 @@ from gremlin_python.process.graph_traversal import GraphTraversalSource, __
 from gremlin_python.process.traversal import Direction, Merge, Order, P, T
 from gremlin_python.statics import long
 from gremlin_python.structure.graph import Edge, Vertex
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 import graph
 from graph.server import BackgroundServer, Status
@@ -152,9 +155,31 @@ def test_only_the_g_traversal_source_is_served(gremlin_server_url: str) -> None:
         remote.close()
 
 
-def test_scripts_are_refused_with_a_clear_message(remote: DriverRemoteConnection) -> None:
-    with pytest.raises(GremlinServerError, match="send traversals as bytecode"):
-        remote._client.submit("g.V().count()").all().result()
+def test_scripts_are_refused_with_a_clear_message(gremlin_server_url: str) -> None:
+    client = Client(gremlin_server_url, "g")
+    try:
+        with pytest.raises(GremlinServerError, match="send traversals as bytecode"):
+            client.submit("g.V().count()").all().result()
+    finally:
+        client.close()
+
+
+def test_other_serializers_get_a_malformed_request_answer(gremlin_server_url: str) -> None:
+    # given a request announcing GraphSON instead of GraphBinary
+    request = bytes([33]) + b"application/vnd.gremlin-v3.0+json" + b'{"op":"bytecode"}'
+    # when it is sent over a plain WebSocket
+    with connect(gremlin_server_url) as websocket:
+        websocket.send(request)
+        answer = GraphBinarySerializersV1().deserialize_message(websocket.recv())
+    # then the server names the serializer it speaks
+    assert answer["status"]["code"] == Status.MALFORMED_REQUEST
+    assert answer["status"]["message"] == ("serializer 'application/vnd.gremlin-v3.0+json' is not supported; "
+                                           "use application/vnd.graphbinary-v1.0")
+
+
+def test_unknown_paths_are_not_found(gremlin_server_url: str) -> None:
+    with pytest.raises(InvalidStatus, match="404"):
+        connect(gremlin_server_url.replace("/gremlin", "/other"))
 
 
 def test_epoch_ms_needs_the_project_connection_not_bare_gremlinpython(gremlin_server_url: str,
