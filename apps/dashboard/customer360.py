@@ -48,11 +48,7 @@ def _guard(fn: Any, *args: Any, **kwargs: Any) -> Section:
 
 def milestones(customer_id: str) -> Section:
     """Milestones the customer reached, first reach each, in the order reached."""
-    def build() -> list[dict[str, Any]]:
-        reaches = model("journeys", "MilestoneReach").objects.filter(customer_id=customer_id)
-        return [{"name": r.milestone.name, "slug": r.milestone.slug, "when": fmt_ms(r.ts), "event_id": r.event_id}
-                for r in reaches.select_related("milestone").order_by("ts")]
-    return _guard(build)
+    return _guard(call, "apps.journeys.selectors", "customer_milestones", customer_id=customer_id)
 
 
 def scores(customer_id: str) -> Section:

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import DatabaseError
 from django.utils import timezone
 
@@ -104,31 +105,17 @@ def active_customers(days: int = 30) -> int | None:
         return None
 
 
-@dataclass(frozen=True)
-class KpiSeries:
-    slug: str
-    name: str
-    unit: str
-    description: str
-    points: list[tuple[str, float]]
-
-
 def kpi_series(*, period: str = "day", slug: str | None = None, dimension: str = "all",
-               dimension_value: str = "", last: int = 30) -> list[KpiSeries]:
-    """The stored values of each active KPI (overall unless a dimension is asked), oldest first."""
-    definitions = model("journeys", "KpiDefinition").objects.filter(active=True)
-    if slug:
-        definitions = definitions.filter(slug=slug)
-    values = model("journeys", "KpiValue").objects.filter(
-        definition__in=definitions, period=period, dimension=dimension, dimension_value=dimension_value)
-    by_definition: dict[int, list[tuple[str, float]]] = {}
-    for definition_id, start, value in values.order_by("-period_start").values_list(
-            "definition_id", "period_start", "value"):
-        points = by_definition.setdefault(definition_id, [])
-        if len(points) < last:
-            points.append((start.isoformat(), round(float(value), 4)))
-    return [KpiSeries(slug=d.slug, name=d.name, unit=d.unit, description=d.description,
-                      points=list(reversed(by_definition.get(d.pk, [])))) for d in definitions.order_by("slug")]
+               dimension_value: str = "", last: int = 30) -> list[Any]:
+    """Stored series of every active KPI (or of one, by slug; [] when there is no such KPI), last periods."""
+    if slug is None:
+        return list(call("apps.journeys.selectors", "headline_kpis", period=period, last=last))
+    try:
+        series = call("apps.journeys.selectors", "kpi_series", slug=slug, period=period, dimension=dimension,
+                      dimension_value=dimension_value)
+    except ObjectDoesNotExist:
+        return []
+    return [replace(series, points=series.points[-last:], detail=series.detail[-last:])]
 
 
 def kpi_cards(*, period: str = "day") -> KpiCards:
@@ -140,8 +127,8 @@ def kpi_cards(*, period: str = "day") -> KpiCards:
     return KpiCards(cards=[card(item, period) for item in series])
 
 
-def card(item: KpiSeries, period: str) -> KpiCard:
-    xs = [p[0] for p in item.points]
+def card(item: Any, period: str) -> KpiCard:
+    xs = [p[0].isoformat() for p in item.points]
     ys = [p[1] for p in item.points]
     spark = figures.sparkline(f"spark-{item.slug}", f"{item.name} per {period}", xs, ys) if xs else None
     return KpiCard(slug=item.slug, label=item.name, value=ys[-1] if ys else None,

@@ -1,33 +1,187 @@
 """Journey explorer (Sankey with drill-down), top journeys and the funnel builder."""
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
 
+from apps.dashboard import drill, figures
+from apps.dashboard.journey_filters import CHANNELS, flag, read_filters
 from apps.dashboard.roles import ANALYST, VIEWER, role_required
-from apps.dashboard.sources import NotAvailable
-from apps.dashboard.views.common import page, unavailable
+from apps.dashboard.sources import NotAvailable, call, function, model
+from apps.dashboard.tables import Column, Table
+from apps.dashboard.views.common import page, parse_int, unavailable
+
+STEP_COLUMNS = [Column("step", "Step", True), Column("customers", "Customers", True),
+                Column("dropped", "Dropped here", True), Column("dropoff", "Drop-off %", True)]
 
 
-def _missing(request: HttpRequest, title: str) -> HttpResponse:
-    return page(request, "dashboard/simple.html",
-                {"title": title, "missing": unavailable(NotAvailable("apps.journeys.selectors"))})
+def explorer_options(request: HttpRequest) -> dict[str, Any]:
+    """The explorer's own parameters: event of interest, direction, step limit, folding."""
+    q = request.GET
+    direction = "to" if q.get("direction") == "to" else "from"
+    return {"event": (q.get("event") or "").strip(), "direction": direction,
+            "steps": parse_int(q.get("steps"), field="steps", default=5, lo=1, hi=20),
+            "min_count": parse_int(q.get("min_count"), field="min_count", default=1, lo=1, hi=1_000_000),
+            "with_channel": flag(q, "with_channel"), "collapse": flag(q, "collapse")}
+
+
+def _choices() -> dict[str, Any]:
+    """Milestones a person can filter on (slug, name)."""
+    try:
+        definitions = model("journeys", "MilestoneDefinition").objects.filter(active=True).order_by("name")
+        milestones = list(definitions.values_list("slug", "name"))
+    except NotAvailable:
+        milestones = []
+    return {"milestones": milestones, "channel_choices": CHANNELS}
 
 
 @role_required(VIEWER)
 def explorer(request: HttpRequest) -> HttpResponse:
-    return _missing(request, "Journey explorer")
+    base: dict[str, Any] = {"title": "Journey explorer", **_choices()}
+    try:
+        form = read_filters(request.GET)
+        options = explorer_options(request)
+    except NotAvailable as exc:
+        return page(request, "dashboard/explorer.html", {**base, "missing": unavailable(exc)})
+    except ValueError as exc:
+        return page(request, "dashboard/explorer.html", {**base, "errors": [str(exc)], "form": {}, "opt": {}})
+    base.update(form=form.values, opt=options, errors=form.errors)
+    anchor = {"end_event" if options["direction"] == "to" else "start_event": options["event"] or None}
+    try:
+        result = call("apps.journeys.selectors", "journey_paths", filters=form.filters, steps=options["steps"],
+                      min_count=options["min_count"], with_channel=options["with_channel"],
+                      collapse_repeats=options["collapse"], **anchor)
+    except ValueError as exc:
+        return page(request, "dashboard/explorer.html", {**base, "errors": [*form.errors, str(exc)]})
+    what = f"{'to' if options['direction'] == 'to' else 'from'} {options['event'] or 'the first event'}"
+    label = (f"Sankey of customer paths {what}, {options['steps']} steps, {result.anchored_customers} of "
+             f"{result.total_customers} customers")
+    query = request.GET.copy()
+    query.pop("format", None)
+    chart = figures.sankey("paths", label, result, drill=reverse("dashboard:explorer_customers"),
+                           drill_query=query.urlencode(), target="#drill")
+    steps = Table("steps", "Customers and drop-off at each step", STEP_COLUMNS,
+                  [{"step": s.step, "customers": s.customers, "dropped": s.dropped,
+                    "dropoff": round(s.dropoff_rate * 100, 1)} for s in result.steps])
+    links = chart.table
+    assert links is not None
+    labels = sorted({n.label for n in result.nodes} - {drill.OTHER})
+    context = {**base, "result": result, "chart": chart, "steps": steps, "links": links, "labels": labels}
+    return page(request, "dashboard/explorer.html", context, tables={"links": links, "steps": steps})
 
 
 @role_required(VIEWER)
 def explorer_customers(request: HttpRequest) -> HttpResponse:
-    return _missing(request, "Customers behind a path")
+    """The customers behind a clicked node (`node=2:app_login`) or link (`link=1:a|2:b`): an HTMX partial,
+    or a full page / CSV when opened directly."""
+    try:
+        form = read_filters(request.GET)
+        options = explorer_options(request)
+        node, link = request.GET.get("node") or "", request.GET.get("link") or ""
+        refs = [drill.NodeRef.parse(part) for part in (link.split("|") if link else [node])]
+        frame = function("apps.journeys.selectors", "events")(form.filters)
+    except NotAvailable as exc:
+        return page(request, "dashboard/simple.html", {"title": "Customers behind a path", "missing": unavailable(exc)})
+    except ValueError as exc:
+        return HttpResponse(f'<p class="error" role="alert">{exc}</p>', status=400)
+    backward = options["direction"] == "to"
+    customers = drill.customers_at(frame, nodes=refs, anchor=options["event"] or None, backward=backward,
+                                   steps=options["steps"], min_count=options["min_count"],
+                                   with_channel=options["with_channel"], collapse_repeats=options["collapse"])
+    what = " → ".join(f"step {r.step}: {r.label}" for r in refs)
+    rows = [{"customer_id": c, "url": reverse("dashboard:customer", args=[c])} for c in customers]
+    table = Table("path-customers", f"{len(customers)} customers at {what}", [Column("customer_id", "Customer")],
+                  rows[:500], links={"customer_id": "url"})
+    context = {"table": table, "what": what, "count": len(customers), "shown": min(len(customers), 500)}
+    if request.htmx:  # type: ignore[attr-defined]
+        query = request.GET.copy()
+        query["format"] = "csv"
+        return render(request, "dashboard/partials/path_customers.html",
+                      {**context, "csv": f"{request.path}?{query.urlencode()}"})
+    return page(request, "dashboard/path_customers.html", {"title": "Customers behind a path", **context},
+                tables={"customers": table})
+
+
+TOP_COLUMNS = [Column("rank", "Rank", True), Column("journey", "Journey"), Column("customers", "Customers", True),
+               Column("share", "Share of customers %", True), Column("median", "Median duration (h)", True)]
 
 
 @role_required(VIEWER)
 def top_journeys(request: HttpRequest) -> HttpResponse:
-    return _missing(request, "Top journeys")
+    base: dict[str, Any] = {"title": "Top journeys", **_choices()}
+    try:
+        form = read_filters(request.GET)
+        max_steps = parse_int(request.GET.get("max_steps"), field="max_steps", default=4, lo=1, hi=20)
+        limit = parse_int(request.GET.get("limit"), field="limit", default=20, lo=1, hi=200)
+        with_channel = flag(request.GET, "with_channel")
+        result = call("apps.journeys.selectors", "top_journeys", filters=form.filters, max_steps=max_steps,
+                      with_channel=with_channel, limit=limit)
+    except NotAvailable as exc:
+        return page(request, "dashboard/top_journeys.html", {**base, "missing": unavailable(exc)})
+    except ValueError as exc:
+        return page(request, "dashboard/top_journeys.html", {**base, "errors": [str(exc)], "form": {}, "opt": {}})
+    rows = [{"rank": i, "journey": " → ".join(j.steps), "customers": j.customers,
+             "share": round(j.share * 100, 2), "median": round(j.median_duration_ms / 3_600_000, 2),
+             "funnel": _funnel_url(j.steps)} for i, j in enumerate(result.journeys, start=1)]
+    table = Table("top_journeys", f"The {len(rows)} most frequent journeys of up to {max_steps} steps, "
+                  f"of {result.total_customers} customers", TOP_COLUMNS, rows, links={"journey": "funnel"})
+    chart = figures.bars("top-chart", f"Customers per journey (top {min(len(rows), 10)})",
+                         [r["journey"] for r in rows[:10]], [r["customers"] for r in rows[:10]], x_title="customers")
+    context = {**base, "form": form.values, "errors": form.errors, "table": table, "chart": chart,
+               "opt": {"max_steps": max_steps, "limit": limit, "with_channel": with_channel}}
+    return page(request, "dashboard/top_journeys.html", context, tables={"top_journeys": table})
+
+
+def _funnel_url(steps: tuple[str, ...]) -> str:
+    query = "&".join(f"step={s}" for s in steps if "@" not in s)
+    return f"{reverse('dashboard:funnel')}?{query}"
+
+
+FUNNEL_COLUMNS = [Column("step", "Step", True), Column("event", "Event"), Column("customers", "Customers", True),
+                  Column("from_start", "Conversion from start %", True),
+                  Column("from_previous", "Conversion from previous %", True),
+                  Column("dropped", "Dropped after", True), Column("median", "Median time from previous (h)", True)]
+
+
+def funnel_rows(steps: Any, channel: str = "") -> list[dict[str, Any]]:
+    return [{"channel": channel, "step": s.step, "event": s.event, "customers": s.customers,
+             "from_start": round(s.conversion_from_start * 100, 2),
+             "from_previous": round(s.conversion_from_previous * 100, 2), "dropped": s.dropped,
+             "median": None if s.median_ms_from_previous is None else round(s.median_ms_from_previous / 3_600_000, 2)}
+            for s in steps]
 
 
 @role_required(ANALYST)
 def funnel(request: HttpRequest) -> HttpResponse:
-    return _missing(request, "Funnel builder")
+    """Ordered steps (`step=` repeated), an optional window in hours, conversion per step, by channel."""
+    steps = [s.strip() for s in request.GET.getlist("step") if s.strip()]
+    shown = steps + [""] * max(2 - len(steps), 1 if request.GET.get("add") else 0)
+    base: dict[str, Any] = {"title": "Funnel builder", "steps": shown, **_choices()}
+    try:
+        form = read_filters(request.GET)
+        window_h = parse_int(request.GET.get("window_hours"), field="window_hours", default=0, lo=0, hi=24 * 365)
+    except NotAvailable as exc:
+        return page(request, "dashboard/funnel.html", {**base, "missing": unavailable(exc)})
+    except ValueError as exc:
+        return page(request, "dashboard/funnel.html", {**base, "errors": [str(exc)], "form": {}})
+    base.update(form=form.values, errors=form.errors, window_hours=window_h or "")
+    if len(steps) < 2:
+        return page(request, "dashboard/funnel.html", {**base, "hint": "Add at least two steps."})
+    try:
+        result = call("apps.journeys.selectors", "funnel", events_in_order=steps, filters=form.filters,
+                      window_ms=window_h * 3_600_000 or None, by_channel=True)
+    except ValueError as exc:
+        return page(request, "dashboard/funnel.html", {**base, "errors": [*form.errors, str(exc)]})
+    table = Table("funnel", "Conversion per step", FUNNEL_COLUMNS, funnel_rows(result.steps))
+    breakdown_rows = [row for channel, ch_steps in sorted(result.by_channel.items())
+                      for row in funnel_rows(ch_steps, channel)]
+    breakdown = Table("by_channel", "Conversion per step by the channel of the first step",
+                      [Column("channel", "Entry channel"), *FUNNEL_COLUMNS], breakdown_rows)
+    chart = figures.bars("funnel-chart", f"Customers reaching each step of {' → '.join(steps)}",
+                         [f"{s.step}. {s.event}" for s in result.steps], [s.customers for s in result.steps],
+                         x_title="customers")
+    context = {**base, "table": table, "breakdown": breakdown, "chart": chart}
+    return page(request, "dashboard/funnel.html", context, tables={"funnel": table, "by_channel": breakdown})

@@ -61,7 +61,7 @@ def widget(request: HttpRequest, kpi: str) -> HttpResponse:
     if request.GET.get("format") == "json":
         return JsonResponse({"slug": item.slug, "name": item.name, "unit": item.unit, "period": period,
                              "latest": card.value, "previous": card.previous, "change": card.change,
-                             "points": [{"period_start": x, "value": y} for x, y in item.points]})
+                             "points": [{"period_start": x.isoformat(), "value": y} for x, y in item.points]})
     context = {"item": item, "card": card, "period": period,
                "points": spark_points([y for _, y in item.points])}
     return render(request, "dashboard/widget.html", context)

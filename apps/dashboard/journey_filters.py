@@ -1,0 +1,48 @@
+"""Query parameters shared by the journey pages, read into the journeys app's JourneyFilters.
+
+Every choice lives in the URL, so a strategist can share exactly what they are looking at."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.http import QueryDict
+
+from apps.dashboard.sources import function
+from apps.dashboard.views.common import date_to_ms, parse_date
+
+CHANNELS = ("web", "app", "voice", "chat", "email", "sms", "branch")
+
+
+@dataclass
+class FilterForm:
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    filters: Any = None
+
+
+def read_filters(query: QueryDict) -> FilterForm:
+    """Date range (since/until, inclusive days), channels, segment and milestone reached."""
+    form = FilterForm(values={
+        "since": query.get("since") or "", "until": query.get("until") or "",
+        "channel": [c for c in query.getlist("channel") if c], "segment": query.get("segment") or "",
+        "milestone": query.get("milestone") or "",
+    })
+    try:
+        since = parse_date(form.values["since"], field="since")
+        until = parse_date(form.values["until"], field="until")
+    except ValueError as exc:
+        form.errors.append(str(exc))
+        since = until = None
+    if since and until and until < since:
+        form.errors.append(f"until ({until}) is before since ({since})")
+        since = until = None
+    journey_filters = function("apps.journeys.selectors", "JourneyFilters")
+    form.filters = journey_filters(since_ms=date_to_ms(since), until_ms=date_to_ms(until, end=True),
+                                   channels=tuple(form.values["channel"]), segment=form.values["segment"] or None,
+                                   milestone=form.values["milestone"] or None)
+    return form
+
+
+def flag(query: QueryDict, name: str) -> bool:
+    return query.get(name) in ("1", "on", "true")
