@@ -19,7 +19,7 @@ class ApiKeyUser(AnonymousUser):
     def __init__(self, api_key: ApiKey) -> None:
         super().__init__()
         self.api_key = api_key
-        self.username = f"api-key:{api_key.name}"
+        self.username = f"api-key:{api_key.name}"  # type: ignore[assignment]
 
     @property
     def is_authenticated(self) -> bool:  # type: ignore[override]

@@ -6,7 +6,7 @@ from apps.ingest.models import IngestBatch, QuarantinedRow
 class QuarantinedRowInline(admin.TabularInline):
     model = QuarantinedRow
     fields = ["row_number", "reason", "raw"]
-    readonly_fields = fields
+    readonly_fields = ["row_number", "reason", "raw"]
     extra = 0
     max_num = 0
     show_change_link = True

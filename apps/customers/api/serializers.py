@@ -23,7 +23,7 @@ class EventSerializer(serializers.Serializer):
     type = serializers.CharField()
     channel = serializers.CharField()
     ts = serializers.IntegerField(help_text="epoch ms")
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]
     intent = serializers.CharField(allow_null=True)
     outcome = serializers.CharField(allow_null=True)
     attributes = serializers.DictField()
