@@ -238,6 +238,15 @@ def set_customer_attributes(customer_id: str, attributes: dict[str, Any]) -> Non
      .iterate())
 
 
+def set_many_customer_attributes(attributes_by_customer: dict[str, dict[str, Any]]) -> None:
+    """The batched form of `set_customer_attributes` (one traversal per chunk); customers must exist."""
+    rows = [{"k": {T.id: s.customer_vid(c), T.label: s.CUSTOMER}, "m": {"attributes": json.dumps(a, sort_keys=True)}}
+            for c, a in attributes_by_customer.items()]
+    for chunk in _chunks(rows):
+        (get_g().inject(list(chunk)).unfold().as_("r").merge_v(__.select("k"))
+         .option(Merge.on_match, __.select("r").select("m")).iterate())
+
+
 # ---------------------------------------------------------------- reads
 
 
@@ -312,6 +321,16 @@ def graph_counts() -> dict[str, int]:
     return {label: int(counts.get(label, 0)) for label in (s.CUSTOMER, s.IDENTIFIER, s.EVENT, s.MILESTONE)}
 
 
+def active_customer_count(days: int = 30) -> int:
+    """Customers last seen within `days` of the latest activity in the store (relative to the data, not
+    the clock, so a historical load still shows who was active at its end)."""
+    latest = get_g().V().has_label(s.CUSTOMER).values("last_seen").max_().to_list()
+    if not latest:
+        return 0
+    since = int(latest[0]) - days * 86_400_000
+    return int(get_g().V().has_label(s.CUSTOMER).has("last_seen", P.gte(since)).count().next())
+
+
 def events_frame(*, customer_ids: Sequence[str] | None = None, since_ms: int | None = None,
                  until_ms: int | None = None) -> pd.DataFrame:
     """Every event (or those of some customers / a time window) as the canonical DataFrame."""
@@ -376,3 +395,28 @@ def customer_attributes(customer_ids: Sequence[str] | None = None) -> dict[str, 
         for row in traversal.project("c", "a").by("customer_id").by("attributes").to_list():
             out[row["c"]] = json.loads(row["a"] or "{}")
     return out
+
+
+SCORE_SUFFIX = "_score"
+
+
+def set_customer_scores(scores: dict[str, dict[str, float]]) -> None:
+    """Write model scores onto customer vertices as plain properties (`churn_score`, …), so lists
+    can be ordered by them in the store; customers that do not exist are skipped."""
+    for name in {n for values in scores.values() for n in values}:
+        if not name.endswith(SCORE_SUFFIX):
+            raise ValueError(f"score property {name!r} must end with {SCORE_SUFFIX!r}")
+    known = set(customer_attributes(list(scores)))
+    rows = [{"k": {T.id: s.customer_vid(c), T.label: s.CUSTOMER}, "m": {k: float(v) for k, v in values.items()}}
+            for c, values in scores.items() if c in known]
+    run_writes([get_g().inject(list(chunk)).unfold().as_("r").merge_v(__.select("k"))
+                .option(Merge.on_match, __.select("r").select("m")) for chunk in _chunks(rows)])
+
+
+def customers_by_score(score: str, *, limit: int = 50, offset: int = 0, descending: bool = True
+                       ) -> list[tuple[str, float]]:
+    """Customers ordered by a stored score (highest first by default), with the score."""
+    order = Order.desc if descending else Order.asc
+    rows = (get_g().V().has_label(s.CUSTOMER).has(score).order().by(score, order).by("customer_id", Order.asc)
+            .range_(offset, offset + limit).project("c", "v").by("customer_id").by(score).to_list())
+    return [(row["c"], row["v"]) for row in rows]

@@ -38,3 +38,10 @@ def journey_page(customer_id: str, *, offset: int, limit: int) -> tuple[int, lis
 
 def customer_list(*, offset: int, limit: int) -> list[str]:
     return journeys.customer_ids(offset=offset, limit=limit)
+
+
+def customers_by_score(*, order_by: str, offset: int, limit: int) -> list[dict[str, Any]]:
+    """`churn_score` lists the highest scores first; `-churn_score` the lowest first."""
+    name, descending = (order_by[1:], False) if order_by.startswith("-") else (order_by, True)
+    rows = journeys.customers_by_score(name, offset=offset, limit=limit, descending=descending)
+    return [{"customer_id": customer, name: value} for customer, value in rows]

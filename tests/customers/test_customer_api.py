@@ -53,3 +53,16 @@ def test_bad_identifier_and_unknown_customer_are_explained(api_client, loaded) -
 
 def test_customer_list_pages_all_customers(api_client, loaded) -> None:  # type: ignore[no-untyped-def]
     assert api_client.get("/api/customers").json() == {"results": ["c1", "c2"], "offset": 0, "limit": 50}
+
+
+def test_customers_ordered_by_a_stored_score(api_client, loaded) -> None:  # type: ignore[no-untyped-def]
+    from graph import journeys
+
+    journeys.set_customer_scores({"c1": {"churn_score": 0.25}, "c2": {"churn_score": 0.75}})
+    assert api_client.get("/api/customers", {"order_by": "churn_score"}).json()["results"] == [
+        {"customer_id": "c2", "churn_score": 0.75}, {"customer_id": "c1", "churn_score": 0.25}]
+    assert api_client.get("/api/customers", {"order_by": "-churn_score", "limit": 1}).json()["results"] == [
+        {"customer_id": "c1", "churn_score": 0.25}]
+    bad = api_client.get("/api/customers", {"order_by": "name"})
+    assert bad.status_code == 400
+    assert "order_by" in bad.json()

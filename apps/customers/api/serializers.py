@@ -38,6 +38,8 @@ class JourneyPageSerializer(serializers.Serializer):
 
 class CustomerListQuerySerializer(serializers.Serializer):
     identifier = serializers.CharField(required=False, help_text="kind:value, e.g. phone:+61412345678")
+    order_by = serializers.RegexField(r"^-?[a-z_]+_score$", required=False,
+                                      help_text="a stored score, e.g. churn_score (highest first) or -churn_score")
     offset = serializers.IntegerField(required=False, min_value=0, default=0)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=50)
 

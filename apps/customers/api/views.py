@@ -19,14 +19,15 @@ from apps.customers.api.serializers import (
 )
 
 CustomerListSerializer = inline_serializer("CustomerList", {
-    "results": serializers.ListField(child=serializers.CharField()), "offset": serializers.IntegerField(),
-    "limit": serializers.IntegerField()})
+    "results": serializers.ListField(child=serializers.JSONField(),
+                                     help_text="customer ids, or {customer_id, <score>} when ordered by a score"),
+    "offset": serializers.IntegerField(), "limit": serializers.IntegerField()})
 
 
 @extend_schema(parameters=[CustomerListQuerySerializer], responses=CustomerListSerializer)
 @api_view(["GET"])
 def customer_list(request: Request) -> Response:
-    """Customer ids, all of them (paged) or those linked to one identifier."""
+    """Customer ids, all of them (paged), those linked to one identifier, or ordered by a score."""
     query = CustomerListQuerySerializer(data=request.query_params)
     query.is_valid(raise_exception=True)
     offset, limit = query.validated_data["offset"], query.validated_data["limit"]
@@ -36,6 +37,9 @@ def customer_list(request: Request) -> Response:
         except ValueError as exc:
             raise ValidationError({"identifier": [str(exc)]}) from exc
         ids = ids[offset:offset + limit]
+    elif "order_by" in query.validated_data:
+        return Response({"results": selectors.customers_by_score(
+            order_by=query.validated_data["order_by"], offset=offset, limit=limit), "offset": offset, "limit": limit})
     else:
         ids = selectors.customer_list(offset=offset, limit=limit)
     return Response({"results": ids, "offset": offset, "limit": limit})
