@@ -6,6 +6,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.html import format_html
 
 from apps.dashboard import drill, figures
 from apps.dashboard.journey_filters import CHANNELS, flag, read_filters
@@ -86,7 +87,7 @@ def explorer_customers(request: HttpRequest) -> HttpResponse:
     except NotAvailable as exc:
         return page(request, "dashboard/simple.html", {"title": "Customers behind a path", "missing": unavailable(exc)})
     except ValueError as exc:
-        return HttpResponse(f'<p class="error" role="alert">{exc}</p>', status=400)
+        return HttpResponse(format_html('<p class="error" role="alert">{}</p>', str(exc)), status=400)
     backward = options["direction"] == "to"
     customers = drill.customers_at(frame, nodes=refs, anchor=options["event"] or None, backward=backward,
                                    steps=options["steps"], min_count=options["min_count"],

@@ -1,0 +1,131 @@
+"""Journey explorer, drill-down, top journeys and funnels on a hand-built journey set with known counts."""
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.test import Client
+
+from apps.dashboard import drill
+from apps.journeys import selectors
+from tests.dashboard import journeys_data
+
+pytestmark = pytest.mark.django_db
+
+
+def rows_of(response) -> list[list[str]]:  # type: ignore[no-untyped-def]
+    return list(csv.reader(io.StringIO(response.content.decode())))
+
+
+PINNED_WEB_ONLY = [["Rank", "Journey", "Customers", "Share of customers %", "Median duration (h)"],
+                   ["1", "web_visit", "4", "80", "0"], ["2", "web_visit → loan_application", "1", "20", "2"]]
+
+
+@pytest.fixture
+def loaded() -> None:
+    journeys_data.load()
+
+
+def test_paths_leading_to_a_card_dispute_call(viewer: Client, loaded):
+    links = rows_of(viewer.get("/journeys/explorer/?direction=to&event=card_dispute_call&steps=3&format=csv"))
+    steps = rows_of(viewer.get("/journeys/explorer/?direction=to&event=card_dispute_call&steps=3&format=csv"
+                               "&table=steps"))
+
+    assert links == [["From (step:event)", "To (step:event)", "Customers"],
+                     ["2:app_login", "1:card_dispute_call", "3"], ["2:chat", "1:card_dispute_call", "1"],
+                     ["3:web_visit", "2:app_login", "2"], ["3:web_visit", "2:chat", "1"]]
+    assert steps == [["Step", "Customers", "Dropped here", "Drop-off %"], ["1", "4", "0", "0"],
+                     ["2", "4", "1", "25"], ["3", "3", "3", "100"]]
+
+
+def test_the_page_shows_the_selector_s_numbers(viewer: Client, loaded):
+    result = selectors.journey_paths(end_event="card_dispute_call", steps=3)
+
+    html = viewer.get("/journeys/explorer/?direction=to&event=card_dispute_call&steps=3").content.decode()
+
+    assert f"{result.anchored_customers} of {result.total_customers} customers have" in html
+    assert (result.anchored_customers, result.total_customers) == (4, 6)
+    assert 'role="img" aria-label="Sankey of customer paths to card_dispute_call, 3 steps' in html
+
+
+def test_clicking_a_link_lists_the_customers_behind_it_as_an_htmx_partial(viewer: Client, loaded):
+    response = viewer.get("/journeys/explorer/customers/", {"direction": "to", "event": "card_dispute_call",
+                                                            "steps": "3", "link": "3:web_visit|2:app_login"},
+                          HTTP_HX_REQUEST="true")
+
+    html = response.content.decode()
+    assert "<h2 id=\"drill-title\" tabindex=\"-1\">2 customers at step 3: web_visit → step 2: app_login</h2>" in html
+    assert '<li><a href="/customers/c1/">c1</a></li><li><a href="/customers/c2/">c2</a></li>' in html
+    assert "<html" not in html
+
+
+def test_the_drill_down_lists_as_many_customers_as_every_node_and_link_counts(loaded):
+    frame = selectors.events()
+    for options in ({"start_event": None, "min_count": 1}, {"start_event": "web_visit", "min_count": 2}):
+        result = selectors.journey_paths(start_event=options["start_event"], steps=3, min_count=options["min_count"])
+        kwargs = {"anchor": options["start_event"], "steps": 3, "min_count": options["min_count"]}
+        for node in result.nodes:
+            found = drill.customers_at(frame, nodes=[drill.NodeRef.parse(node.id)], **kwargs)
+            assert len(found) == node.customers, node
+        for link in result.links:
+            refs = [drill.NodeRef.parse(link.source), drill.NodeRef.parse(link.target)]
+            assert len(drill.customers_at(frame, nodes=refs, **kwargs)) == link.customers, link
+
+
+def test_a_malformed_node_is_a_clear_400(viewer: Client, loaded):
+    response = viewer.get("/journeys/explorer/customers/?node=web_visit")
+
+    assert response.status_code == 400
+    assert "node &#x27;web_visit&#x27; must look like &lt;step&gt;:&lt;event&gt;, e.g. 2:app_login" in \
+        response.content.decode()
+
+
+def test_a_bad_step_limit_is_explained(viewer: Client, loaded):
+    html = viewer.get("/journeys/explorer/?steps=40").content.decode()
+
+    assert "steps: must be between 1 and 20, got 40" in html
+
+
+def test_filters_by_channel_and_date_are_kept_in_the_url_and_applied(viewer: Client, loaded):
+    response = viewer.get("/journeys/top/?max_steps=2&channel=web&since=2026-03-01&until=2026-03-01&format=csv")
+    html = viewer.get("/journeys/top/?max_steps=2&channel=web&since=2026-03-01&until=2026-03-01").content.decode()
+
+    assert rows_of(response) == PINNED_WEB_ONLY
+    assert '<option value="web" selected>web</option>' in html
+    csv_link = "/journeys/top/?max_steps=2&amp;channel=web&amp;since=2026-03-01&amp;until=2026-03-01&amp;format=csv"
+    assert f'href="{csv_link}"' in html
+
+
+def test_a_date_range_with_nothing_in_it_shows_no_journeys(viewer: Client, loaded):
+    assert rows_of(viewer.get("/journeys/top/?since=2026-04-01&format=csv"))[1:] == []
+
+
+def test_a_backwards_date_range_is_explained(viewer: Client, loaded):
+    html = viewer.get("/journeys/top/?since=2026-03-02&until=2026-03-01").content.decode()
+
+    assert "until (2026-03-01) is before since (2026-03-02)" in html
+
+
+def test_top_journeys_rank_by_customers(viewer: Client, loaded):
+    rows = rows_of(viewer.get("/journeys/top/?max_steps=3&format=csv"))
+
+    assert rows[1:3] == [["1", "web_visit → app_login → card_dispute_call", "2", "33.33", "2"],
+                         ["2", "app_login → card_dispute_call → email", "1", "16.67", "2"]]
+
+
+def test_a_funnel_gives_conversion_per_step_and_by_channel(analyst: Client, loaded):
+    url = "/journeys/funnel/?step=web_visit&step=app_login&step=card_dispute_call"
+
+    funnel = rows_of(analyst.get(url + "&format=csv"))
+    by_channel = rows_of(analyst.get(url + "&format=csv&table=by_channel"))
+
+    assert funnel[1:] == [["1", "web_visit", "5", "100", "100", "2", ""],
+                          ["2", "app_login", "3", "60", "60", "1", "1"],
+                          ["3", "card_dispute_call", "2", "40", "66.67", "0", "1"]]
+    assert [r[:4] for r in by_channel[1:]] == [["web", "1", "web_visit", "5"], ["web", "2", "app_login", "3"],
+                                              ["web", "3", "card_dispute_call", "2"]]
+
+
+def test_only_analysts_build_funnels(viewer: Client):
+    assert viewer.get("/journeys/funnel/?step=a&step=b").status_code == 403
