@@ -1,0 +1,197 @@
+"""Journey analytics API: thin views that validate query parameters, call a selector and serialise
+its frozen dataclass. Analyzer argument errors become 400s naming the parameter."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any, TypeVar
+
+from django.shortcuts import get_object_or_404
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action, api_view, renderer_classes
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.renderers import JSONRenderer, TemplateHTMLRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.journeys import selectors, services
+from apps.journeys.api import serializers as s
+from apps.journeys.models import KpiDefinition, MilestoneDefinition, Webhook
+
+T = TypeVar("T")
+
+
+def _query(serializer_class: type[s.serializers.Serializer], request: Request) -> Any:
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query
+
+
+def _run(fn: Callable[..., T], **kwargs: Any) -> T:
+    try:
+        return fn(**kwargs)
+    except ValueError as exc:
+        raise ValidationError({"detail": str(exc)}) from exc
+
+
+@extend_schema(parameters=[s.TopQuerySerializer], responses=s.TopJourneysSerializer)
+@api_view(["GET"])
+def top_journeys(request: Request) -> Response:
+    """The most frequent journeys (each customer's first K steps), with unique-customer counts."""
+    query = _query(s.TopQuerySerializer, request)
+    data = query.validated_data
+    result = _run(selectors.top_journeys, filters=query.filters(), max_steps=data["steps"],
+                  with_channel=data["with_channel"], limit=data["limit"])
+    return Response(s.TopJourneysSerializer(asdict(result)).data)
+
+
+@extend_schema(parameters=[s.PathsQuerySerializer], responses=s.PathResultSerializer)
+@api_view(["GET"])
+def journey_paths(request: Request) -> Response:
+    """Per-step paths after `start_event` or before `end_event`, as Sankey nodes ("2:call") and links."""
+    query = _query(s.PathsQuerySerializer, request)
+    data = query.validated_data
+    result = _run(selectors.journey_paths, filters=query.filters(), start_event=data.get("start_event"),
+                  end_event=data.get("end_event"), steps=data["steps"], min_count=data["min_count"],
+                  with_channel=data["with_channel"], cleaning_rules=data.get("clean", []),
+                  collapse_repeats=data["collapse_repeats"])
+    return Response(s.PathResultSerializer(asdict(result)).data)
+
+
+@extend_schema(parameters=[s.FunnelQuerySerializer], responses=s.FunnelResultSerializer)
+@api_view(["GET"])
+def funnel(request: Request) -> Response:
+    """Conversion and drop-off through ordered steps within an optional window from entry."""
+    query = _query(s.FunnelQuerySerializer, request)
+    data = query.validated_data
+    result = _run(selectors.funnel, events_in_order=data["steps"], filters=query.filters(),
+                  window_ms=query.window_ms(), by_channel=data["by_channel"])
+    return Response(s.FunnelResultSerializer({**asdict(result), "conversion": result.conversion}).data)
+
+
+
+@extend_schema(parameters=[s.FunnelCustomersQuerySerializer],
+               responses=OpenApiResponse(description="{count, offset, limit, results: [customer ids]}"))
+@api_view(["GET"])
+def funnel_customers(request: Request) -> Response:
+    """Drill-down: the customers at a funnel step (or who dropped after it), sorted by id, paged."""
+    query = _query(s.FunnelCustomersQuerySerializer, request)
+    data = query.validated_data
+    ids = _run(selectors.funnel_customers, events_in_order=data["steps"], step=data["step"],
+               filters=query.filters(), window_ms=query.window_ms(), dropped=data["dropped"],
+               channel=data.get("entry_channel"))
+    page = ids[data["offset"]:data["offset"] + data["limit"]]
+    return Response({"count": len(ids), "offset": data["offset"], "limit": data["limit"], "results": page})
+
+
+@extend_schema(parameters=[s.DfgQuerySerializer], responses=s.DfgSerializer)
+@api_view(["GET"])
+def dfg(request: Request) -> Response:
+    """Directly-follows counts of the whole (filtered) log: how often b comes right after a."""
+    query = _query(s.DfgQuerySerializer, request)
+    result = _run(selectors.directly_follows, filters=query.filters(),
+                  with_channel=query.validated_data["with_channel"])
+    edges = [{"source": a, "target": b, "count": n}
+             for (a, b), n in sorted(result.edges.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return Response(s.DfgSerializer({"edges": edges, "start": result.start, "end": result.end}).data)
+
+
+@extend_schema(parameters=[s.SimilarityQuerySerializer], responses=s.SimilarityResultSerializer)
+@api_view(["GET"])
+def similarity(request: Request) -> Response:
+    """Customers whose journeys resemble a customer's (or a sequence): how many above the threshold,
+    the top k with score, journey and the shared sub-sequences that made them similar."""
+    data = _query(s.SimilarityQuerySerializer, request).validated_data
+    try:
+        result = _run(selectors.similar_journeys, customer_id=data.get("customer_id"),
+                      sequence=data.get("sequence"), threshold=data["threshold"], k=data["k"])
+    except KeyError as exc:
+        raise NotFound(exc.args[0]) from exc
+    return Response(s.SimilarityResultSerializer(asdict(result)).data)
+
+
+class KpiViewSet(viewsets.ReadOnlyModelViewSet):
+    """KPI definitions (edited in admin) and their stored time series."""
+
+    queryset = KpiDefinition.objects.all()
+    serializer_class = s.KpiDefinitionSerializer
+    lookup_field = "slug"
+    pagination_class = None
+
+    @extend_schema(parameters=[s.KpiSeriesQuerySerializer], responses=s.KpiSeriesSerializer)
+    @action(detail=True, methods=["get"])
+    def series(self, request: Request, slug: str) -> Response:
+        data = _query(s.KpiSeriesQuerySerializer, request).validated_data
+        get_object_or_404(KpiDefinition, slug=slug)
+        series = selectors.kpi_series(slug=slug, period=data["period"], dimension=data["dimension"],
+                                      dimension_value=data["value"], since=data.get("since"),
+                                      until=data.get("until"))
+        points = [{"period_start": d, "value": v, "numerator": n, "denominator": q} for d, v, n, q in series.detail]
+        body = {**asdict(series), "points": points,
+                "dimensions": selectors.kpi_dimension_values(slug=slug, period=data["period"])}
+        return Response(s.KpiSeriesSerializer(body).data)
+
+
+@extend_schema(parameters=[s.KpiWidgetQuerySerializer, OpenApiParameter("format", str, enum=["html", "json"])],
+               responses={200: OpenApiResponse(description="an HTML fragment (default) or JSON")})
+@xframe_options_sameorigin
+@api_view(["GET"])
+@renderer_classes([TemplateHTMLRenderer, JSONRenderer])
+def kpi_widget(request: Request, slug: str) -> Response:
+    """A small embeddable KPI card: latest value, change and a sparkline. Framable by same-origin pages
+    (the dashboard, an agent desktop served with it); `?format=json` gives the same data as JSON."""
+    data = _query(s.KpiWidgetQuerySerializer, request).validated_data
+    get_object_or_404(KpiDefinition, slug=slug)
+    widget = selectors.kpi_widget(slug=slug, period=data["period"])
+    return Response({**widget, "spark": _spark(widget["points"])}, template_name="journeys/kpi_widget.html")
+
+
+def _spark(points: list[dict[str, Any]], width: int = 120, height: int = 28) -> str:
+    """SVG polyline points for a sparkline, so the fragment needs no JavaScript."""
+    values = [p["value"] for p in points]
+    if len(values) < 2:
+        return ""
+    lo, hi = min(values), max(values)
+    span = (hi - lo) or 1.0
+    step = width / (len(values) - 1)
+    return " ".join(f"{i * step:.1f},{height - (v - lo) / span * height:.1f}" for i, v in enumerate(values))
+
+
+class MilestoneViewSet(viewsets.ModelViewSet):
+    """Milestone definitions; customers reach each once when their events satisfy its trigger."""
+
+    queryset = MilestoneDefinition.objects.all()
+    serializer_class = s.MilestoneDefinitionSerializer
+    lookup_field = "slug"
+
+    @extend_schema(responses=s.MilestoneReachSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def customers(self, request: Request, slug: str) -> Response:
+        """Customers who reached the milestone, in the order they reached it."""
+        milestone = self.get_object()
+        page = self.paginate_queryset(milestone.reaches.order_by("ts", "customer_id"))
+        return self.get_paginated_response(s.MilestoneReachSerializer(page, many=True).data)
+
+    @extend_schema(request=None, responses=OpenApiResponse(description="{slug: customers newly reached}"))
+    @action(detail=True, methods=["post"])
+    def backfill(self, request: Request, slug: str) -> Response:
+        """Apply the definition to every customer's history (reaches are still once per customer)."""
+        milestone = self.get_object()
+        return Response(services.backfill_milestones(slugs=[milestone.slug]), status=status.HTTP_200_OK)
+
+
+class WebhookViewSet(viewsets.ModelViewSet):
+    """Webhooks that receive signed `milestone.reached` POSTs (header X-JourneyHub-Signature:
+    sha256=HMAC(secret, "<X-JourneyHub-Timestamp>.<body>"))."""
+
+    queryset = Webhook.objects.prefetch_related("milestones")
+    serializer_class = s.WebhookSerializer
+
+    @extend_schema(responses=s.WebhookDeliverySerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def deliveries(self, request: Request, pk: str) -> Response:
+        webhook = self.get_object()
+        page = self.paginate_queryset(webhook.deliveries.order_by("-created_at", "-id"))
+        return self.get_paginated_response(s.WebhookDeliverySerializer(page, many=True).data)

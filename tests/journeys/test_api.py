@@ -1,0 +1,214 @@
+"""The journeys REST API over the hand-built set written into the graph."""
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.journeys import services
+from apps.journeys.models import KpiDefinition, MilestoneDefinition, Webhook
+from graph import journeys as graph_journeys
+from tests.journeys.conftest import MIN, T0
+
+pytestmark = pytest.mark.usefixtures("journeys_in_graph")
+
+
+def test_requires_a_key(db):
+    assert APIClient().get("/api/journeys/top").status_code in (401, 403)
+
+
+def test_top_journeys(api_client):
+    response = api_client.get("/api/journeys/top", {"steps": 3, "limit": 2})
+
+    assert response.status_code == 200
+    assert response.json() == {"total_customers": 6, "max_steps": 3, "journeys": [
+        {"steps": ["web_visit", "call", "purchase"], "customers": 2, "share": 0.333333,
+         "median_duration_ms": 75 * MIN},
+        {"steps": ["call", "call", "chat"], "customers": 1, "share": 0.166667, "median_duration_ms": 1500 * MIN}]}
+
+
+def test_top_journeys_filtered_by_channel_and_day(api_client):
+    response = api_client.get("/api/journeys/top", {"steps": 2, "channel": "phone", "until": "2026-01-05"})
+
+    assert [(j["steps"], j["customers"]) for j in response.json()["journeys"]] == [
+        (["call"], 4), (["call", "call"], 1)]
+
+
+def test_top_journeys_filtered_by_segment_and_milestone(api_client):
+    graph_journeys.set_customer_attributes("c1", {"segment": "gold"})
+    graph_journeys.set_customer_attributes("c4", {"segment": "gold"})
+    MilestoneDefinition.objects.create(name="Purchase", slug="purchase", trigger="event_type", event_type="purchase")
+    services.backfill_milestones()
+
+    gold = api_client.get("/api/journeys/top", {"steps": 1, "segment": "gold"}).json()
+    buyers = api_client.get("/api/journeys/top", {"steps": 1, "milestone": "purchase"}).json()
+
+    assert [(j["steps"], j["customers"]) for j in gold["journeys"]] == [(["call"], 1), (["web_visit"], 1)]
+    assert [(j["steps"], j["customers"]) for j in buyers["journeys"]] == [(["web_visit"], 2), (["call"], 1)]
+
+
+@pytest.mark.parametrize("params, field, message", [
+    ({"steps": 0}, "steps", "greater than or equal to 1"),
+    ({"since": "yesterday"}, "since", "'yesterday' is not an ISO date or date-time"),
+    ({"since": "2026-01-06", "until": "2026-01-05"}, "until", "must be after since"),
+    ({"attribute": "gold"}, "attribute", "use key:value"),
+])
+def test_bad_filters_are_400_naming_the_parameter(api_client, params, field, message):
+    response = api_client.get("/api/journeys/top", params)
+
+    assert response.status_code == 400
+    assert message in response.json()[field][0]
+
+
+def test_paths_for_a_sankey(api_client):
+    response = api_client.get("/api/journeys/paths", {"start_event": "web_visit", "steps": 3, "min_count": 2})
+
+    body = response.json()
+    assert [(n["id"], n["customers"]) for n in body["nodes"]] == [
+        ("1:web_visit", 5), ("2:call", 2), ("2:other", 2), ("3:purchase", 2), ("3:other", 1)]
+    assert body["links"][0] == {"source": "1:web_visit", "target": "2:call", "customers": 2}
+    assert [s["dropped"] for s in body["steps"]] == [1, 1, 3]
+
+
+def test_paths_with_cleaning_rules(api_client):
+    response = api_client.get("/api/journeys/paths", {"steps": 2, "clean": [r"^(call|chat)$=>assisted"]})
+
+    assert [(n["id"], n["customers"]) for n in response.json()["nodes"]] == [
+        ("1:web_visit", 4), ("1:assisted", 2), ("2:assisted", 4), ("2:web_visit", 1)]
+
+
+def test_paths_refuse_two_anchors_and_bad_rules(api_client):
+    both = api_client.get("/api/journeys/paths", {"start_event": "a", "end_event": "b"})
+    bad_rule = api_client.get("/api/journeys/paths", {"clean": "no arrow"})
+    bad_regex = api_client.get("/api/journeys/paths", {"clean": "(=>x"})
+
+    assert both.json() == {"end_event": ["give start_event or end_event, not both"]}
+    assert bad_rule.json() == {"clean": ["'no arrow': use 'regex=>replacement'"]}
+    assert "is not a valid regular expression" in bad_regex.json()["detail"]
+
+
+def test_funnel_and_drill_down(api_client):
+    steps = "web_visit,call,purchase"
+
+    funnel = api_client.get("/api/journeys/funnel", {"steps": steps, "by_channel": "true"}).json()
+    windowed = api_client.get("/api/journeys/funnel", {"steps": steps, "window_hours": 0.75}).json()
+    dropped = api_client.get("/api/journeys/funnel/customers", {"steps": steps, "step": 2, "dropped": "true"}).json()
+
+    assert [(s["customers"], s["conversion_from_start"]) for s in funnel["steps"]] == [(5, 1.0), (3, 0.6), (2, 0.4)]
+    assert funnel["conversion"] == 0.4
+    assert funnel["steps"][1]["median_ms_from_previous"] == 20 * MIN
+    assert {ch: [s["customers"] for s in v] for ch, v in funnel["by_channel"].items()} == {
+        "app": [1, 1, 0], "web": [4, 2, 2]}
+    assert [s["customers"] for s in windowed["steps"]] == [5, 3, 0]
+    assert dropped == {"count": 1, "offset": 0, "limit": 100, "results": ["c3"]}
+
+
+def test_funnel_errors(api_client):
+    missing = api_client.get("/api/journeys/funnel")
+    step_out_of_range = api_client.get("/api/journeys/funnel/customers", {"steps": "a,b", "step": 3})
+
+    assert missing.status_code == 400 and "steps" in missing.json()
+    assert step_out_of_range.json() == {"step": ["the funnel has 2 steps"]}
+
+
+def test_dfg(api_client):
+    body = api_client.get("/api/journeys/dfg").json()
+
+    assert body["edges"][:2] == [{"source": "call", "target": "purchase", "count": 2},
+                                 {"source": "web_visit", "target": "call", "count": 2}]
+    assert len(body["edges"]) == 8
+    assert body["start"] == {"call": 2, "web_visit": 4}
+
+
+def test_similarity_by_customer_and_by_sequence(api_client):
+    by_customer = api_client.get("/api/similarity", {"customer_id": "c1", "threshold": 0.2, "k": 3}).json()
+    by_sequence = api_client.get("/api/similarity", {"sequence": "call,chat", "threshold": 0.25}).json()
+
+    assert by_customer["similar_customers"] == 3
+    assert [(m["customer_id"], m["score"]) for m in by_customer["top"]] == [("c2", 1.0), ("c4", 0.333333),
+                                                                             ("c3", 0.2)]
+    assert by_customer["top"][0]["shared"] == [["web_visit", "call", "purchase"]]
+    assert [(m["customer_id"], m["score"]) for m in by_sequence["top"]] == [("c6", 0.6), ("c3", 0.285714)]
+
+
+def test_similarity_errors(api_client):
+    assert api_client.get("/api/similarity", {"customer_id": "nobody"}).status_code == 404
+    assert api_client.get("/api/similarity").json() == {"customer_id": ["give customer_id or sequence (not both)"]}
+
+
+def test_similarity_index_follows_ingest(api_client):
+    api_client.get("/api/similarity", {"customer_id": "c1"})  # builds the index
+    from tests.journeys.conftest import write_journeys
+    write_journeys([("c7", 4000, "web_visit", "web", None), ("c7", 4010, "call", "phone", None),
+                    ("c7", 4020, "purchase", "web", None)])
+    services.on_events_ingested(["c7"], recompute=False)
+
+    body = api_client.get("/api/similarity", {"customer_id": "c1", "threshold": 1.0}).json()
+
+    assert [m["customer_id"] for m in body["top"]] == ["c2", "c7"]
+
+
+@pytest.fixture
+def contacts(db) -> KpiDefinition:
+    definition = KpiDefinition.objects.create(name="Contacts per customer", slug="contacts",
+                                              kind="contacts_per_customer", unit="")
+    services.recompute_kpis()
+    return definition
+
+
+def test_kpi_definitions_and_series(api_client, contacts):
+    listing = api_client.get("/api/kpis/").json()
+    series = api_client.get("/api/kpis/contacts/series").json()
+    phone = api_client.get("/api/kpis/contacts/series", {"dimension": "channel", "value": "phone"}).json()
+
+    assert [k["slug"] for k in listing] == ["contacts"]
+    assert [(p["period_start"], p["value"]) for p in series["points"]] == [
+        ("2026-01-05", 2.4), ("2026-01-06", 1.5), ("2026-01-07", 1.0)]
+    assert series["points"][0]["numerator"] == 12 and series["points"][0]["denominator"] == 5
+    assert series["dimensions"]["channel"] == ["app", "chat", "phone", "web"]
+    assert [(p["period_start"], p["value"]) for p in phone["points"]] == [("2026-01-05", 1.2)]
+
+
+def test_kpi_series_errors(api_client, contacts):
+    assert api_client.get("/api/kpis/nope/series").status_code == 404
+    assert api_client.get("/api/kpis/contacts/series", {"dimension": "channel"}).json() == {
+        "value": ["name the channel to show"]}
+    assert "period" in api_client.get("/api/kpis/contacts/series", {"period": "month"}).json()
+
+
+def test_kpi_widget_html_is_framable_by_same_origin_and_json(api_client, contacts):
+    html = api_client.get("/api/kpis/contacts/widget", HTTP_ACCEPT="text/html")
+    data = api_client.get("/api/kpis/contacts/widget", {"format": "json"}).json()
+
+    assert html.status_code == 200 and html["X-Frame-Options"] == "SAMEORIGIN"
+    assert 'data-kpi="contacts"' in html.content.decode() and ">1<" in html.content.decode()
+    assert data["latest"] == {"period_start": "2026-01-07", "value": 1.0}
+    assert data["change"] == -0.5
+
+
+def test_milestones_crud_backfill_and_customers(api_client):
+    bad = api_client.post("/api/milestones/", {"name": "Buy", "slug": "buy", "trigger": "sequence",
+                                               "sequence": ["purchase"]}, format="json")
+    good = api_client.post("/api/milestones/", {"name": "Buy", "slug": "buy", "trigger": "sequence",
+                                                "sequence": ["web_visit", "purchase"]}, format="json")
+    backfill = api_client.post("/api/milestones/buy/backfill/")
+    customers = api_client.get("/api/milestones/buy/customers/").json()
+
+    assert bad.status_code == 400 and "at least two event types" in bad.json()["sequence"][0]
+    assert good.status_code == 201
+    assert backfill.json() == {"buy": 3}
+    assert [(r["customer_id"], r["ts"]) for r in customers["results"]] == [
+        ("c1", T0 + 60 * MIN), ("c2", T0 + 90 * MIN), ("c4", T0 + 1500 * MIN)]
+    assert api_client.get("/api/milestones/buy/").json()["reached"] == 3
+
+
+def test_webhooks_hide_their_secret(api_client):
+    MilestoneDefinition.objects.create(name="Purchase", slug="purchase", trigger="event_type", event_type="purchase")
+
+    created = api_client.post("/api/webhooks/", {"name": "crm", "url": "http://127.0.0.1:9/hook",
+                                                 "secret": "long-enough", "milestones": ["purchase"]}, format="json")
+    services.backfill_milestones()
+    deliveries = api_client.get(f"/api/webhooks/{created.json()['id']}/deliveries/").json()
+
+    assert created.status_code == 201 and "secret" not in created.json()
+    assert Webhook.objects.get().secret == "long-enough"
+    assert [d["status"] for d in deliveries["results"]] == ["pending"] * 3
