@@ -12,6 +12,7 @@ from gremlin_python.process.graph_traversal import GraphTraversalSource
 
 from graph.embedded import MEMORY, EmbeddedRemoteConnection, EmbeddedStore
 from graph.remote import GuardedRemoteConnection
+from graph.translate import JsonRows
 
 
 @dataclass
@@ -70,6 +71,14 @@ def get_connection() -> Connection:
 
 def get_g() -> GraphTraversalSource:
     return get_connection().g
+
+
+def bulk_rows(rows: list[dict[Any, Any]]) -> Any:
+    """The argument for `inject(...)` in bulk writes: plain rows for remote stores, pre-serialised
+    JSON for the embedded one (see graph.translate.JsonRows)."""
+    if isinstance(get_connection().remote, EmbeddedRemoteConnection):
+        return JsonRows.of(rows)
+    return rows
 
 
 def run_writes(traversals: list[Any]) -> None:

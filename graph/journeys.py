@@ -17,7 +17,7 @@ from gremlin_python.process.graph_traversal import __
 from gremlin_python.process.traversal import Direction, Merge, Order, P, T
 
 from graph import schema as s
-from graph.connection import get_g, run_writes
+from graph.connection import bulk_rows, get_g, run_writes
 
 IDENTITY_PRECEDENCE = {"account": 0, "phone": 1, "email": 2, "connect_profile": 3, "device": 4, "cookie": 5}
 EVENT_COLUMNS = ["customer_id", "event_id", "type", "channel", "ts", "intent", "outcome", "attributes"]
@@ -142,8 +142,8 @@ def _customer_writes(records: Sequence[s.EventRecord], customers: Sequence[str],
         if lo < old_lo or hi > old_hi:
             updated.append({"k": {T.id: vid, T.label: s.CUSTOMER},
                             "m": {"first_seen": min(lo, old_lo), "last_seen": max(hi, old_hi)}})
-    writes = [get_g().inject(list(chunk)).unfold().merge_v() for chunk in _chunks(created)]
-    writes += [get_g().inject(list(chunk)).unfold().as_("r").merge_v(__.select("k"))
+    writes = [get_g().inject(bulk_rows(list(chunk))).unfold().merge_v() for chunk in _chunks(created)]
+    writes += [get_g().inject(bulk_rows(list(chunk))).unfold().as_("r").merge_v(__.select("k"))
                .option(Merge.on_match, __.select("r").select("m")) for chunk in _chunks(updated)]
     return writes, len(created)
 
@@ -166,7 +166,7 @@ def _identifier_writes(records: Sequence[s.EventRecord], customers: Sequence[str
             edge["first_seen"] = min(edge.get("first_seen", record.ts), record.ts)
     rows = [{"k": {T.id: v[T.id], T.label: v[T.label]}, "c": {"kind": v["kind"], "value": v["value"]}}
             for v in vertices.values()]
-    writes = [get_g().inject(list(chunk)).unfold().as_("r").merge_v(__.select("k"))
+    writes = [get_g().inject(bulk_rows(list(chunk))).unfold().as_("r").merge_v(__.select("k"))
               .option(Merge.on_create, __.select("r").select("c")) for chunk in _chunks(rows)]
     return writes + _edge_writes(list(edges.values()))
 
@@ -176,7 +176,7 @@ def _event_writes(records: Sequence[s.EventRecord], customers: Sequence[str]) ->
     remote batch has the same properties, so a whole-map mergeV matches it instead of duplicating."""
     vertices = [{T.id: s.event_vid(r.event_id), T.label: s.EVENT, **r.properties(c)}
                 for r, c in zip(records, customers, strict=True)]
-    writes = [get_g().inject(list(chunk)).unfold().merge_v() for chunk in _chunks(vertices)]
+    writes = [get_g().inject(bulk_rows(list(chunk))).unfold().merge_v() for chunk in _chunks(vertices)]
     edges = [{T.label: s.PERFORMED, Direction.OUT: s.customer_vid(c), Direction.IN: s.event_vid(r.event_id),
               "ts": r.ts} for r, c in zip(records, customers, strict=True)]
     return writes + _edge_writes(edges)
@@ -184,7 +184,7 @@ def _event_writes(records: Sequence[s.EventRecord], customers: Sequence[str]) ->
 
 def _edge_writes(edges: list[dict[Any, Any]]) -> list[Any]:
     """Edges planned here are known to be missing, so a plain mergeE of the whole map suffices."""
-    return [get_g().inject(list(chunk)).unfold().merge_e() for chunk in _chunks(edges)]
+    return [get_g().inject(bulk_rows(list(chunk))).unfold().merge_e() for chunk in _chunks(edges)]
 
 
 def _chain_writes(state: _State, records: Sequence[s.EventRecord], customers: Sequence[str]) -> list[Any]:
@@ -202,7 +202,7 @@ def _merge_vertices(vertices: list[dict[Any, Any]]) -> None:
     """Upsert vertices now, matching on id and label and setting the other properties on create."""
     rows = [{"k": {T.id: v[T.id], T.label: v[T.label]}, "c": {k: x for k, x in v.items() if isinstance(k, str)}}
             for v in vertices]
-    run_writes([get_g().inject(list(chunk)).unfold().as_("r").merge_v(__.select("k"))
+    run_writes([get_g().inject(bulk_rows(list(chunk))).unfold().as_("r").merge_v(__.select("k"))
                 .option(Merge.on_create, __.select("r").select("c")) for chunk in _chunks(rows)])
 
 
@@ -210,7 +210,7 @@ def _merge_edges(edges: list[dict[Any, Any]]) -> None:
     """Upsert edges now: one per (label, out, in), properties set on create only."""
     rows = [{"k": {k: x for k, x in e.items() if not isinstance(k, str)},
              "c": {k: x for k, x in e.items() if isinstance(k, str)}} for e in edges]
-    run_writes([get_g().inject(list(chunk)).unfold().as_("r").merge_e(__.select("k"))
+    run_writes([get_g().inject(bulk_rows(list(chunk))).unfold().as_("r").merge_e(__.select("k"))
                 .option(Merge.on_create, __.select("r").select("c")) for chunk in _chunks(rows)])
 
 
@@ -243,7 +243,7 @@ def set_many_customer_attributes(attributes_by_customer: dict[str, dict[str, Any
     rows = [{"k": {T.id: s.customer_vid(c), T.label: s.CUSTOMER}, "m": {"attributes": json.dumps(a, sort_keys=True)}}
             for c, a in attributes_by_customer.items()]
     for chunk in _chunks(rows):
-        (get_g().inject(list(chunk)).unfold().as_("r").merge_v(__.select("k"))
+        (get_g().inject(bulk_rows(list(chunk))).unfold().as_("r").merge_v(__.select("k"))
          .option(Merge.on_match, __.select("r").select("m")).iterate())
 
 
@@ -409,7 +409,7 @@ def set_customer_scores(scores: dict[str, dict[str, float]]) -> None:
     known = set(customer_attributes(list(scores)))
     rows = [{"k": {T.id: s.customer_vid(c), T.label: s.CUSTOMER}, "m": {k: float(v) for k, v in values.items()}}
             for c, values in scores.items() if c in known]
-    run_writes([get_g().inject(list(chunk)).unfold().as_("r").merge_v(__.select("k"))
+    run_writes([get_g().inject(bulk_rows(list(chunk))).unfold().as_("r").merge_v(__.select("k"))
                 .option(Merge.on_match, __.select("r").select("m")) for chunk in _chunks(rows)])
 
 
