@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from apps.core.storage import StorageError
 from apps.ingest.mapping import Mapping
 from apps.ingest.models import IngestBatch
 from apps.ingest.readers import FORMATS
@@ -26,7 +27,7 @@ class Command(BaseCommand):
             mapping = Mapping.load(options["mapping"]) if options["mapping"] else None
             batch = ingest_file(uri=options["source"], fmt=options["fmt"], mapping=mapping,
                                 progress=self._progress, chunk_size=options["chunk_size"])
-        except (ValueError, FileNotFoundError, PermissionError) as exc:
+        except (ValueError, OSError, StorageError) as exc:
             raise CommandError(str(exc)) from exc
         except GraphError as exc:
             raise CommandError(f"{exc}\nNothing is lost: run the same command again to resume.") from exc
