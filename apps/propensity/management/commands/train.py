@@ -1,0 +1,92 @@
+"""`manage.py train MODEL [--since --until] [--data PATH]`: train, compare with the baseline, register."""
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from apps.propensity.models import TrainingRun
+from apps.propensity.specs import spec_names
+
+
+def parse_when(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise CommandError(f"{option} {value!r} is not an ISO date or datetime (e.g. 2026-01-31)") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class Command(BaseCommand):
+    help = "Train a model, evaluate it beside its baseline on a time-split holdout and register the version."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("model", help="model name (see --list)", nargs="?")
+        parser.add_argument("--since", help="first event time to use (ISO date)")
+        parser.add_argument("--until", help="last event time to use (ISO date)")
+        parser.add_argument("--data", help="train from this file instead of the model's default source")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--no-activate", action="store_true", help="register without serving it")
+        parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                            help="model parameter override (repeatable), e.g. --param churn_days=30")
+        parser.add_argument("--list", action="store_true", help="list trainable models and exit")
+        parser.add_argument("--run", type=int, help="run a queued TrainingRun by id (background workers)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["list"]:
+            self.stdout.write("\n".join(spec_names()))
+            return
+        if options["run"] is not None:
+            self._run_queued(options["run"])
+            return
+        name = options["model"]
+        if not name:
+            raise CommandError(f"name a model to train: {', '.join(spec_names())}")
+        if name not in spec_names():
+            raise CommandError(f"unknown model {name!r}; known models: {', '.join(spec_names())}")
+        from apps.propensity.services import train_model
+
+        try:
+            version = train_model(
+                name=name, since=parse_when(options["since"], "--since"),
+                until=parse_when(options["until"], "--until"),
+                data=Path(options["data"]) if options["data"] else None, params=_params(options["param"]),
+                seed=options["seed"], trained_by="manage.py train", activate=not options["no_activate"],
+                progress=self._progress,
+            )
+        except (ValueError, FileNotFoundError) as exc:
+            raise CommandError(f"training {name} failed: {exc}") from exc
+        self.stdout.write(self.style.SUCCESS(
+            f"registered {version.name} v{version.version}{' (active)' if version.is_active else ''}"))
+        self.stdout.write(json.dumps({"metrics": version.metrics, "baseline": version.baseline_metrics}, indent=2))
+
+    def _progress(self, fraction: float, message: str) -> None:
+        self.stdout.write(f"[{fraction:4.0%}] {message}")
+
+    def _run_queued(self, run_id: int) -> None:
+        from apps.propensity.tasks import run_training
+
+        if not TrainingRun.objects.filter(pk=run_id).exists():
+            raise CommandError(f"no training run with id {run_id}")
+        run = run_training(run_id)
+        if run.status != TrainingRun.Status.SUCCEEDED:
+            raise CommandError(f"training run {run_id} failed: {run.message}")
+        self.stdout.write(self.style.SUCCESS(f"training run {run_id} succeeded: {run.model_version}"))
+
+
+def _params(pairs: list[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise CommandError(f"--param {pair!r} must look like KEY=VALUE")
+        try:
+            params[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[key] = raw
+    return params

@@ -1,0 +1,53 @@
+"""Reads of the propensity app: model versions, training runs, journey data for features, scored customers."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from django.db.models import QuerySet
+
+from apps.propensity.models import ModelVersion, TrainingRun
+from graph import journeys
+
+
+def model_versions(name: str | None = None) -> QuerySet[ModelVersion]:
+    versions = ModelVersion.objects.all()
+    return versions.filter(name=name) if name else versions
+
+
+def model_names() -> list[str]:
+    return sorted(set(ModelVersion.objects.values_list("name", flat=True)))
+
+
+def training_runs(name: str | None = None) -> QuerySet[TrainingRun]:
+    runs = TrainingRun.objects.select_related("model_version")
+    return runs.filter(model_name=name) if name else runs
+
+
+def to_ms(when: datetime | None) -> int | None:
+    return None if when is None else int(when.timestamp() * 1000)
+
+
+def from_ms(ms: int | None) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def journey_events(*, since: datetime | None = None, until: datetime | None = None) -> pd.DataFrame:
+    """Every event in the window as the canonical frame (what training builds features from)."""
+    return journeys.events_frame(since_ms=to_ms(since), until_ms=to_ms(until))
+
+
+def customer_journey(customer_id: str) -> pd.DataFrame:
+    """One customer's events as the canonical frame (what online scoring builds features from)."""
+    return journeys.events_frame(customer_ids=[customer_id])
+
+
+def customer_exists(customer_id: str) -> bool:
+    return journeys.customer_exists(customer_id)
+
+
+def customers_by_score(score_name: str, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+    """Customers with the highest `score_name` property first (e.g. `churn_score`), as written by `score`."""
+    return [{"customer_id": cid, score_name: value}
+            for cid, value in journeys.customers_by_score(score_name, limit=limit, offset=offset)]

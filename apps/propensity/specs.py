@@ -1,0 +1,124 @@
+"""Model specifications: how each named model builds its data set, trains, evaluates and scores.
+
+`train` and `evaluate` (commands, background task, API) only know names; every model type plugs in
+by calling `register_spec(name, spec)` when its module is imported. Modules of other apps that hold
+specs are imported lazily on first lookup, so the commands work whichever apps are present.
+"""
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+ProgressFn = Callable[[float, str], None]
+
+SPEC_MODULES = (
+    "apps.propensity.touchpoints",
+    "apps.propensity.churn",
+    "apps.propensity.csat",
+    "apps.decisions.modeling",
+)
+
+
+def _no_progress(fraction: float, message: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """What a training run was asked for; `data` overrides the spec's default source when given."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    data: Path | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    progress: ProgressFn = _no_progress
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Everything the registry records about a trained model; `model` must be picklable."""
+
+    model: Any
+    metrics: dict[str, Any]
+    baseline_metrics: dict[str, Any]
+    features: list[str]
+    train_window: tuple[datetime | None, datetime | None] = (None, None)
+    calibration: dict[str, Any] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Contribution:
+    feature: str
+    value: float
+    contribution: float
+
+
+@dataclass(frozen=True)
+class CustomerScore:
+    """One model's online score for one customer, with the features that pushed it most."""
+
+    model: str
+    version: int
+    score: float
+    label: bool | None
+    contributions: list[Contribution]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How one named model is trained, evaluated on a labelled file, and scored for one customer.
+
+    - `train(request)` returns a TrainResult (the command registers it).
+    - `evaluate(model, path)` scores a labelled file in the model's data-set format and returns metrics.
+    - `score_customer(model, customer_id, version)` (optional) returns a CustomerScore for online use.
+    - `score_all(model)` (optional) returns {customer_id: score} for writing scores back to the graph.
+    """
+
+    name: str
+    description: str
+    train: Callable[[TrainRequest], TrainResult]
+    evaluate: Callable[[Any, Path], dict[str, Any]]
+    score_customer: Callable[[Any, str, int], CustomerScore] | None = None
+    score_all: Callable[[Any], dict[str, float]] | None = None
+    score_property: str | None = None
+
+
+_specs: dict[str, ModelSpec] = {}
+_loaded_modules = False
+
+
+def register_spec(name: str, spec: ModelSpec) -> None:
+    """Make `name` trainable and evaluable; registering the same name again replaces the spec."""
+    _specs[name] = spec
+
+
+def _load_spec_modules() -> None:
+    global _loaded_modules
+    if _loaded_modules:
+        return
+    _loaded_modules = True
+    for module in SPEC_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+def get_spec(name: str) -> ModelSpec:
+    _load_spec_modules()
+    if name not in _specs:
+        known = ", ".join(sorted(_specs)) or "none"
+        raise KeyError(f"unknown model {name!r}; known models: {known}")
+    return _specs[name]
+
+
+def spec_names() -> list[str]:
+    _load_spec_modules()
+    return sorted(_specs)

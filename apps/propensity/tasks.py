@@ -1,0 +1,69 @@
+"""Training as a background task: a TrainingRun row records status and progress for people to watch.
+
+`run_training(run_id)` does the work (a worker, thread or `manage.py train --run` calls it);
+`start_training(...)` records a run and starts it in a thread of this process.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from datetime import datetime
+from typing import Any
+
+from django.db import close_old_connections
+from django.utils import timezone
+
+from apps.propensity.models import TrainingRun
+from apps.propensity.services import train_model
+
+log = logging.getLogger(__name__)
+
+
+def queue_training(*, name: str, since: datetime | None = None, until: datetime | None = None,
+                   options: dict[str, Any] | None = None, trained_by: str = "system") -> TrainingRun:
+    from apps.propensity.specs import get_spec
+
+    get_spec(name)  # fail now, not in the background, when the name is unknown
+    return TrainingRun.objects.create(model_name=name, since=since, until=until, options=options or {},
+                                      trained_by=trained_by)
+
+
+def run_training(run_id: int) -> TrainingRun:
+    """Run a queued training run to completion, recording progress; a failure is recorded, not raised."""
+    run = TrainingRun.objects.get(pk=run_id)
+    run.status, run.started, run.progress = TrainingRun.Status.RUNNING, timezone.now(), 0.0
+    run.save(update_fields=["status", "started", "progress"])
+
+    def progress(fraction: float, message: str) -> None:
+        TrainingRun.objects.filter(pk=run.pk).update(progress=round(fraction, 3), message=message[:500])
+
+    try:
+        options = dict(run.options)
+        version = train_model(name=run.model_name, since=run.since, until=run.until, data=options.get("data"),
+                              params=options.get("params"), seed=int(options.get("seed", 0)),
+                              trained_by=run.trained_by, progress=progress)
+    except Exception as exc:  # noqa: BLE001 - any failure must end the run visibly
+        log.exception("training %s failed", run.model_name)
+        run.refresh_from_db()
+        run.status, run.error, run.message = TrainingRun.Status.FAILED, traceback.format_exc()[-4000:], str(exc)[:500]
+    else:
+        run.refresh_from_db()
+        run.status, run.model_version, run.progress = TrainingRun.Status.SUCCEEDED, version, 1.0
+    run.finished = timezone.now()
+    run.save()
+    return run
+
+
+def start_training(**kwargs: Any) -> tuple[TrainingRun, threading.Thread]:
+    run = queue_training(**kwargs)
+
+    def target() -> None:
+        try:
+            run_training(run.pk)
+        finally:
+            close_old_connections()
+
+    thread = threading.Thread(target=target, name=f"train-{run.model_name}-{run.pk}", daemon=True)
+    thread.start()
+    return run, thread
