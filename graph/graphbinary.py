@@ -8,10 +8,14 @@ with an underscore so gremlinpython's type registry stays untouched.
 """
 from __future__ import annotations
 
+import io
+import struct
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 from gremlin_python.driver.serializer import GraphBinarySerializersV1
-from gremlin_python.process.traversal import P, TextP, TraversalStrategy
+from gremlin_python.process.traversal import P, TextP, TraversalStrategy, Traverser
 from gremlin_python.structure.io.graphbinaryV1 import (
     DataType,
     GraphBinaryReader,
@@ -20,6 +24,7 @@ from gremlin_python.structure.io.graphbinaryV1 import (
     LongIO,
     _GraphBinaryTypeIO,
 )
+from gremlin_python.structure.io.util import HashableDict
 
 from graph.errors import UnsupportedTraversal
 
@@ -103,9 +108,136 @@ def graph_binary_reader() -> GraphBinaryReader:
     })
 
 
-def graph_binary_serializer() -> GraphBinarySerializersV1:
+def graph_binary_serializer() -> ProjectGraphBinarySerializer:
     """The message serializer the project's `ws://` connections use (gremlinpython's, int-safe)."""
-    return GraphBinarySerializersV1(reader=graph_binary_reader(), writer=graph_binary_writer())
+    return ProjectGraphBinarySerializer(reader=graph_binary_reader(), writer=graph_binary_writer())
 
 
-__all__ = ["graph_binary_reader", "graph_binary_serializer", "graph_binary_writer"]
+
+
+# ---------------------------------------------------------------- fast paths for results
+#
+# Every read through the server pays GraphBinary encoding on one side and decoding on the other;
+# gremlinpython spends most of that in per-value dispatch. These functions handle the value types
+# results are made of (strings, numbers, booleans, lists, maps, traversers) directly and hand
+# anything else to gremlinpython's writer/reader, producing and accepting the same bytes.
+
+_I32, _I64, _F64 = struct.Struct(">i"), struct.Struct(">q"), struct.Struct(">d")
+_NULL = bytes([DataType.null.value, 0x01])
+_HEAD = {name: bytes([getattr(DataType, name).value, 0x00]) for name in
+         ("int", "long", "string", "double", "list", "map", "traverser", "boolean")}
+
+
+def write_value(obj: Any, out: bytearray, writer: GraphBinaryWriter) -> None:
+    """Append one fully qualified value to `out`."""
+    kind = type(obj)
+    if kind is str:
+        data = obj.encode("utf-8")
+        out += _HEAD["string"] + _I32.pack(len(data)) + data
+    elif kind is int:
+        if INT32_MIN <= obj <= INT32_MAX:
+            out += _HEAD["int"] + _I32.pack(obj)
+        else:
+            out += _HEAD["long"] + _I64.pack(obj)
+    elif kind is dict:
+        out += _HEAD["map"] + _I32.pack(len(obj))
+        for key, value in obj.items():
+            write_value(key, out, writer)
+            write_value(value, out, writer)
+    elif kind is list:
+        out += _HEAD["list"] + _I32.pack(len(obj))
+        for item in obj:
+            write_value(item, out, writer)
+    elif kind is Traverser:
+        out += _HEAD["traverser"] + _I64.pack(obj.bulk)
+        write_value(obj.object, out, writer)
+    elif kind is float:
+        out += _HEAD["double"] + _F64.pack(obj)
+    elif kind is bool:
+        out += _HEAD["boolean"] + (b"\x01" if obj else b"\x00")
+    elif obj is None:
+        out += _NULL
+    else:
+        writer.to_dict(obj, out)
+
+
+def read_value(buf: bytes, pos: int, reader: GraphBinaryReader) -> tuple[Any, int]:
+    """Read one fully qualified value at `pos`; returns it and the position after it."""
+    code = buf[pos]
+    if code == DataType.null.value:
+        return None, pos + 2
+    reader_fn = _READERS.get(code)
+    if reader_fn is None:
+        return _read_slow(buf, pos, reader)
+    if buf[pos + 1] == 0x01:  # value flag: null
+        return None, pos + 2
+    return reader_fn(buf, pos + 2, reader)
+
+
+def _read_slow(buf: bytes, pos: int, reader: GraphBinaryReader) -> tuple[Any, int]:
+    stream = io.BytesIO(buf)
+    stream.seek(pos)
+    value = reader.to_object(stream)
+    return value, stream.tell()
+
+
+def _read_string(buf: bytes, pos: int, reader: GraphBinaryReader) -> tuple[Any, int]:
+    size = _I32.unpack_from(buf, pos)[0]
+    return buf[pos + 4:pos + 4 + size].decode("utf-8"), pos + 4 + size
+
+
+def _read_map(buf: bytes, pos: int, reader: GraphBinaryReader) -> tuple[Any, int]:
+    size, pos = _I32.unpack_from(buf, pos)[0], pos + 4
+    result = {}
+    for _ in range(size):
+        key, pos = read_value(buf, pos, reader)
+        value, pos = read_value(buf, pos, reader)
+        result[key if type(key) in (str, int) else HashableDict.of(key)] = value
+    return result, pos
+
+
+def _read_list(buf: bytes, pos: int, reader: GraphBinaryReader) -> tuple[Any, int]:
+    size, pos = _I32.unpack_from(buf, pos)[0], pos + 4
+    items = []
+    for _ in range(size):
+        item, pos = read_value(buf, pos, reader)
+        items.append(item)
+    return items, pos
+
+
+def _read_traverser(buf: bytes, pos: int, reader: GraphBinaryReader) -> tuple[Any, int]:
+    bulk = _I64.unpack_from(buf, pos)[0]
+    value, pos = read_value(buf, pos + 8, reader)
+    return Traverser(value, bulk=bulk), pos
+
+
+_READERS: dict[int, Callable[[bytes, int, GraphBinaryReader], tuple[Any, int]]] = {
+    DataType.string.value: _read_string,
+    DataType.int.value: lambda b, p, r: (_I32.unpack_from(b, p)[0], p + 4),
+    DataType.long.value: lambda b, p, r: (_I64.unpack_from(b, p)[0], p + 8),
+    DataType.double.value: lambda b, p, r: (_F64.unpack_from(b, p)[0], p + 8),
+    DataType.boolean.value: lambda b, p, r: (b[p] == 0x01, p + 1),
+    DataType.map.value: _read_map,
+    DataType.list.value: _read_list,
+    DataType.traverser.value: _read_traverser,
+}
+
+
+class ProjectGraphBinarySerializer(GraphBinarySerializersV1):
+    """gremlinpython's serializer with the int-safe writer, the extra readers and fast result decoding."""
+
+    def deserialize_message(self, message: Any) -> dict[str, Any]:
+        if not isinstance(message, (bytes, bytearray)):
+            return super().deserialize_message(message)  # base64 text from the HTTP transport
+        buf, reader = bytes(message), self._graphbinary_reader
+        pos = 1  # version
+        request_id = None if buf[pos] == 0x01 else str(uuid.UUID(bytes=buf[pos + 1:pos + 17]))
+        pos += 1 if request_id is None else 17
+        status_code, pos = _I32.unpack_from(buf, pos)[0], pos + 4
+        status_message, pos = (None, pos + 1) if buf[pos] == 0x01 else _read_string(buf, pos + 1, reader)
+        status_attributes, pos = _read_map(buf, pos, reader)
+        meta, pos = _read_map(buf, pos, reader)
+        data, _ = read_value(buf, pos, reader)
+        return {"requestId": request_id,
+                "status": {"code": status_code, "message": status_message, "attributes": status_attributes},
+                "result": {"meta": meta, "data": data}}

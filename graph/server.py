@@ -32,7 +32,7 @@ from websockets.http11 import Response as HttpResponse
 
 from graph.embedded import MEMORY, EmbeddedStore, to_gremlin
 from graph.errors import GraphQueryError, GraphUnavailable, UnsupportedTraversal
-from graph.graphbinary import graph_binary_reader, graph_binary_writer
+from graph.graphbinary import graph_binary_reader, graph_binary_writer, write_value
 from graph.translate import translate
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ class GraphBinaryCodec:
             StringIO.dictify(message, self.writer, ba, True, True)
         MapIO.dictify(attributes or {}, self.writer, ba, True, False)
         MapIO.dictify({}, self.writer, ba, True, False)
-        self.writer.to_dict(data, ba)
+        write_value(data, ba, self.writer)
         return bytes(ba)
 
 
