@@ -196,8 +196,9 @@ class GremlinServer:
             log.exception("request %s failed", request_id)
             return [self._error(request_id, Status.SERVER_ERROR, f"{type(exc).__name__}: {exc}")]
         frames = self._frames(request, results)
-        log.debug("%s %s: %d results in %.1f ms", request.op, request_id, len(results),
-                  (time.perf_counter() - started) * 1000)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s %s: %d results in %.1f ms", request.op, request_id, _outline(request), len(results),
+                      (time.perf_counter() - started) * 1000)
         return frames
 
     def _dispatch(self, request: Request) -> list[Any]:
@@ -259,6 +260,14 @@ def _without_options(bytecode: Bytecode) -> Bytecode:
     stripped.source_instructions = kept
     stripped.step_instructions = bytecode.step_instructions
     return stripped
+
+
+def _outline(request: Request) -> str:
+    """The step names of a traversal (no argument values: they may be personal data)."""
+    bytecode = request.args.get("gremlin")
+    if not isinstance(bytecode, Bytecode):
+        return ""
+    return "g" + "".join(f".{step[0]}()" for step in bytecode.source_instructions + bytecode.step_instructions)
 
 
 def _batch_size(requested: Any, default: int) -> int:
