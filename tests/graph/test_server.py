@@ -219,3 +219,17 @@ def test_concurrent_clients_share_one_store(gremlin_server_url: str) -> None:
         assert traversal().with_remote(reader).V().has_label("event").count().next() == 200
     finally:
         reader.close()
+
+
+def test_session_close_and_authentication_ops(gremlin_server: BackgroundServer) -> None:
+    # given gremlinpython's encodings of a session close and of an authentication attempt
+    codec = GraphBinarySerializersV1()
+    close = codec.serialize_message(uuid.uuid4(), RequestMessage("session", "close", {"session": str(uuid.uuid4())}))
+    auth = codec.serialize_message(uuid.uuid4(), RequestMessage("traversal", "authentication", {"sasl": "AGEAYg=="}))
+    # when the server answers them
+    closed = [codec.deserialize_message(f) for f in gremlin_server.server.respond(close)]
+    refused = [codec.deserialize_message(f) for f in gremlin_server.server.respond(auth)]
+    # then close is acknowledged without content and authentication is explained as unnecessary
+    assert [(f["status"]["code"], f["result"]["data"]) for f in closed] == [(204, None)]
+    assert [(f["status"]["code"], f["status"]["message"]) for f in refused] == [
+        (499, "this server does not use authentication")]
