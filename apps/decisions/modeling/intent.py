@@ -9,6 +9,7 @@ is then calibrated (isotonic, on the latest part of the training window) so 0.8 
 """
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,14 +66,17 @@ class Example:
 
 
 def examples(calls: pd.DataFrame) -> list[Example]:
-    """Every call with its full preceding history (calls must be sorted by customer and time)."""
+    """Every call with its preceding history (calls must be sorted by customer and time)."""
     out: list[Example] = []
-    for _, group in calls.groupby("customer_id", sort=False):
-        items = group["intent"].tolist()
-        stamps = group["ts"].astype("int64").tolist()
-        for i, (item, ts) in enumerate(zip(items, stamps, strict=True)):
-            gap = ts - stamps[i - 1] if i else None
-            out.append(Example(tuple(items[max(0, i - HISTORY_DEPTH):i]), gap, item, ts))
+    customers = calls["customer_id"].astype(str).tolist()
+    items = calls["intent"].astype(str).tolist()
+    stamps = calls["ts"].astype("int64").tolist()
+    start = 0
+    for i, (customer, item, ts) in enumerate(zip(customers, items, stamps, strict=True)):
+        if i and customers[i - 1] != customer:
+            start = i
+        gap = ts - stamps[i - 1] if i > start else None
+        out.append(Example(tuple(items[max(start, i - HISTORY_DEPTH):i]), gap, item, ts))
     return out
 
 
@@ -101,7 +105,7 @@ class IntentModel:
     def _bucket(self, history: Sequence[str], gap_ms: int | None) -> str:
         if not history or gap_ms is None:
             return NO_HISTORY
-        return str(int(np.searchsorted(self.gap_edges_ms, max(gap_ms, 0), side="right")))
+        return str(bisect.bisect_right(self.gap_edges_ms, max(gap_ms, 0)))
 
     def _contexts(self, history: Sequence[str], gap_ms: int | None) -> list[str]:
         """From the most general context to the most specific: the last k sub-intents, then the same
