@@ -23,6 +23,7 @@ CHURN_TYPES = ("churned",)
 DEFAULT_CHURN_DAYS = 90
 DEFAULT_CUTOFFS = 8
 MIN_HISTORY_DAYS = 30
+MIN_HOLDOUT_SHARE = 0.15
 BASELINE_FEATURES = ["days_since_last", "n_events", "n_events_90d"]
 
 
@@ -44,18 +45,33 @@ def churn_examples(events: pd.DataFrame, *, churn_days: int, cutoffs: list[int])
     return pd.DataFrame(rows, columns=["customer_id", "as_of", "label"])
 
 
-def plan_cutoffs(t_min: int, t_max: int, *, churn_days: int, count: int) -> tuple[list[int], int, int]:
-    """(training cut-offs, validation cut-off, holdout cut-off), every label window inside the data."""
+def plan_cutoffs(t_min: int, t_max: int, *, churn_days: int, count: int) -> tuple[list[int], int, list[int]]:
+    """(training cut-offs, validation cut-off, holdout cut-offs), every label window inside the data.
+
+    Two holdout cut-offs half a window apart keep the holdout a sizeable share of the examples; the
+    validation window ends where the holdout begins.
+    """
     horizon = churn_days * DAY_MS
-    holdout = t_max + 1 - horizon
-    validation = holdout - horizon
+    holdout = [t_max + 1 - horizon - horizon // 2, t_max + 1 - horizon]
+    validation = holdout[0] - horizon
     first = t_min + MIN_HISTORY_DAYS * DAY_MS
     if validation - first < DAY_MS:
-        need = MIN_HISTORY_DAYS + 2 * churn_days + 1
+        need = MIN_HISTORY_DAYS + int(2.5 * churn_days) + 1
         raise ValueError(f"the events span {(t_max - t_min) / DAY_MS:.0f} days; churn with churn_days={churn_days} "
                          f"needs at least {need} days (lower --param churn_days or load more history)")
-    train = [int(c) for c in np.linspace(first, validation - horizon, max(1, count - 2))]
+    train = [int(c) for c in np.linspace(first, validation - horizon, max(1, count - 3))]
     return [c for c in train if c >= first] or [first], validation, holdout
+
+
+def _ensure_holdout_share(examples: pd.DataFrame, train_cuts: list[int], holdout: list[int]) -> list[int]:
+    """Drop the earliest training cut-offs until the holdout is at least MIN_HOLDOUT_SHARE of the rows."""
+    cuts = list(train_cuts)
+    while len(cuts) > 1:
+        kept = examples[~examples["as_of"].isin(set(train_cuts) - set(cuts))]
+        if kept["as_of"].isin(holdout).mean() >= MIN_HOLDOUT_SHARE:
+            break
+        cuts.pop(0)
+    return cuts
 
 
 def train(request: TrainRequest) -> TrainResult:
@@ -66,14 +82,16 @@ def train(request: TrainRequest) -> TrainResult:
     if events.empty:
         raise ValueError("no events in the graph for this window; load data first (manage.py demo / ingest)")
     t_min, t_max = int(events["ts"].min()), int(events["ts"].max())
-    train_cuts, val_cut, hold_cut = plan_cutoffs(t_min, t_max, churn_days=churn_days, count=count)
-    request.progress(0.15, f"labelling customers at {len(train_cuts) + 2} cut-offs (churn after {churn_days} days)")
-    examples = churn_examples(events, churn_days=churn_days, cutoffs=[*train_cuts, val_cut, hold_cut])
+    train_cuts, val_cut, hold_cuts = plan_cutoffs(t_min, t_max, churn_days=churn_days, count=count)
+    request.progress(0.15, f"labelling customers at {len(train_cuts) + 3} cut-offs (churn after {churn_days} days)")
+    examples = churn_examples(events, churn_days=churn_days, cutoffs=[*train_cuts, val_cut, *hold_cuts])
+    train_cuts = _ensure_holdout_share(examples, train_cuts, hold_cuts)
+    examples = examples[examples["as_of"].isin([*train_cuts, val_cut, *hold_cuts])].reset_index(drop=True)
     config = FeatureConfig.learn(events[events["ts"] < val_cut], exclude_types=CHURN_TYPES)
     request.progress(0.3, f"building journey features for {len(examples)} examples")
     X = feature_frame(events, examples, config)
     parts = {name: examples["as_of"].isin(cuts) for name, cuts in
-             (("train", train_cuts), ("validation", [val_cut]), ("holdout", [hold_cut]))}
+             (("train", train_cuts), ("validation", [val_cut]), ("holdout", hold_cuts))}
     request.progress(0.6, "fitting gradient boosting, calibration and the baseline")
     sliced = {name: (X[mask], examples["label"][mask]) for name, mask in parts.items()}
     outcome = fit_binary(features=config.names(), seed=request.seed, baseline_features=BASELINE_FEATURES,
@@ -81,7 +99,7 @@ def train(request: TrainRequest) -> TrainResult:
                          train=sliced["train"], validation=sliced["validation"], holdout=sliced["holdout"])
     model = journeymodel.JourneyModel(kind="churn", config=config, classifier=outcome.model, data_end_ms=t_max + 1,
                                       threshold=outcome.model.threshold, params={"churn_days": churn_days})
-    split = {"split": "time", "holdout_cutoff": str(selectors.from_ms(hold_cut)), "churn_days": churn_days,
+    split = {"split": "time", "holdout_from": str(selectors.from_ms(hold_cuts[0])), "churn_days": churn_days,
              "holdout_fraction": round(float(parts["holdout"].mean()), 4),
              "train_rows": int(parts["train"].sum()), "validation_rows": int(parts["validation"].sum())}
     return TrainResult(model=model, metrics={**outcome.metrics, **split}, baseline_metrics=outcome.baseline_metrics,

@@ -14,8 +14,12 @@ from apps.propensity.specs import ProgressFn, TrainRequest, get_spec
 def train_model(*, name: str, since: datetime | None = None, until: datetime | None = None,
                 data: Path | None = None, params: dict[str, Any] | None = None, seed: int = 0,
                 trained_by: str = "system", activate: bool = True, progress: ProgressFn | None = None,
-                user: Any = None) -> ModelVersion:
-    """Build the data set, train, evaluate against the baseline and register the result as a new version."""
+                user: Any = None, write_scores: bool = True) -> ModelVersion:
+    """Build the data set, train, evaluate against the baseline and register the result as a new version.
+
+    When the new version is active and the model scores customers, every customer's score is written
+    back to the graph, so lists ordered by score match the served model.
+    """
     spec = get_spec(name)
     request = TrainRequest(since=since, until=until, data=data, params=dict(params or {}), seed=seed)
     if progress is not None:
@@ -28,6 +32,10 @@ def train_model(*, name: str, since: datetime | None = None, until: datetime | N
         features=result.features, train_window=result.train_window, calibration=result.calibration,
         trained_by=trained_by, activate=activate, params={**result.params, "seed": seed}, user=user,
     )
+    if write_scores and version.is_active and spec.score_all is not None:
+        request.progress(0.97, "writing customer scores to the graph")
+        count = write_scores_to_graph(name=name)
+        request.progress(0.99, f"wrote {spec.score_property} for {count} customers")
     request.progress(1.0, f"registered {name} v{version.version}")
     return version
 

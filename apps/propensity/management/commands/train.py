@@ -32,6 +32,7 @@ class Command(BaseCommand):
         parser.add_argument("--data", help="train from this file instead of the model's default source")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--no-activate", action="store_true", help="register without serving it")
+        parser.add_argument("--no-scores", action="store_true", help="do not write customer scores to the graph")
         parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                             help="model parameter override (repeatable), e.g. --param churn_days=30")
         parser.add_argument("--list", action="store_true", help="list trainable models and exit")
@@ -57,7 +58,7 @@ class Command(BaseCommand):
                 until=parse_when(options["until"], "--until"),
                 data=Path(options["data"]) if options["data"] else None, params=_params(options["param"]),
                 seed=options["seed"], trained_by="manage.py train", activate=not options["no_activate"],
-                progress=self._progress,
+                progress=self._progress, write_scores=not options["no_scores"],
             )
         except (ValueError, FileNotFoundError) as exc:
             raise CommandError(f"training {name} failed: {exc}") from exc

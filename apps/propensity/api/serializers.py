@@ -1,0 +1,64 @@
+"""Serializers of the propensity API: registry entries, training runs and online scores."""
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from apps.propensity.models import ModelVersion, TrainingRun
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelVersion
+        fields = ["id", "name", "version", "is_active", "metrics", "baseline_metrics", "calibration", "features",
+                  "params", "train_start", "train_end", "trained_by", "created", "activated_at", "sha256", "artifact"]
+        read_only_fields = fields
+
+
+class ModelSummarySerializer(serializers.Serializer):
+    name = serializers.CharField()
+    active = ModelVersionSerializer(allow_null=True)
+    versions = ModelVersionSerializer(many=True)
+
+
+class ActivateSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1)
+
+
+class TrainRequestSerializer(serializers.Serializer):
+    since = serializers.DateTimeField(required=False, allow_null=True)
+    until = serializers.DateTimeField(required=False, allow_null=True)
+    params = serializers.DictField(required=False, default=dict)
+    seed = serializers.IntegerField(required=False, default=0)
+
+
+class TrainingRunSerializer(serializers.ModelSerializer):
+    model_version = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TrainingRun
+        fields = ["id", "model_name", "status", "progress", "message", "since", "until", "options", "started",
+                  "finished", "created", "trained_by", "model_version", "error"]
+        read_only_fields = fields
+
+    def get_model_version(self, run: TrainingRun) -> int | None:
+        return run.model_version.version if run.model_version else None
+
+
+class ContributionSerializer(serializers.Serializer):
+    feature = serializers.CharField()
+    value = serializers.FloatField()
+    contribution = serializers.FloatField(help_text="effect on the model's log-odds")
+
+
+class CustomerScoreSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    version = serializers.IntegerField()
+    score = serializers.FloatField(help_text="calibrated probability")
+    above_threshold = serializers.BooleanField(source="label", allow_null=True,
+                                               help_text="score at or above the model's decision threshold")
+    contributions = ContributionSerializer(many=True)
+
+
+class CustomerScoresSerializer(serializers.Serializer):
+    customer_id = serializers.CharField()
+    scores = CustomerScoreSerializer(many=True)

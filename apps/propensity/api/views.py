@@ -1,0 +1,135 @@
+"""Propensity API: the model registry (read, activate, roll back, train) and online customer scores.
+
+Reading needs any authenticated client. Changing which version is served, or starting training,
+needs a staff user (session) or an API key: keys are issued only by administrators, and the agents'
+desktops and Connect Lambdas that hold them are the operators of these models.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import permissions, status
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.core.auth import is_api_key_request
+from apps.propensity import registry, selectors
+from apps.propensity.api.serializers import (
+    ActivateSerializer,
+    CustomerScoresSerializer,
+    ModelSummarySerializer,
+    ModelVersionSerializer,
+    TrainingRunSerializer,
+    TrainRequestSerializer,
+)
+from apps.propensity.scoring import UnknownCustomer, score_customer_all_models
+from apps.propensity.specs import spec_names
+
+
+class IsStaffOrApiKey(permissions.BasePermission):
+    message = "Changing models needs a staff user or an API key."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return bool(is_api_key_request(request) or getattr(request.user, "is_staff", False))
+
+
+def _acting_user(request: Request) -> Any:
+    return request.user if getattr(request.user, "pk", None) else None
+
+
+NAME = OpenApiParameter("name", str, OpenApiParameter.PATH, description="model name, e.g. churn")
+
+
+@extend_schema(responses=ModelVersionSerializer(many=True),
+               parameters=[OpenApiParameter("name", str, description="only this model")])
+@api_view(["GET"])
+def model_list(request: Request) -> Response:
+    """Every registered version, newest first per model, with its metrics beside the baseline's."""
+    versions = selectors.model_versions(request.query_params.get("name") or None)
+    return Response(ModelVersionSerializer(versions, many=True).data)
+
+
+@extend_schema(parameters=[NAME], responses=ModelSummarySerializer)
+@api_view(["GET"])
+def model_detail(request: Request, name: str) -> Response:
+    versions = list(selectors.model_versions(name))
+    if not versions:
+        raise NotFound(f"no model named {name!r}")
+    active = next((v for v in versions if v.is_active), None)
+    return Response(ModelSummarySerializer({"name": name, "active": active, "versions": versions}).data)
+
+
+@extend_schema(parameters=[NAME], request=ActivateSerializer, responses=ModelVersionSerializer)
+@api_view(["POST"])
+@permission_classes([IsStaffOrApiKey])
+def model_activate(request: Request, name: str) -> Response:
+    body = ActivateSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    try:
+        version = registry.activate(name=name, version=body.validated_data["version"], user=_acting_user(request))
+    except registry.RegistryError as exc:
+        raise NotFound(str(exc)) from exc
+    return Response(ModelVersionSerializer(version).data)
+
+
+@extend_schema(parameters=[NAME], request=None, responses=ModelVersionSerializer)
+@api_view(["POST"])
+@permission_classes([IsStaffOrApiKey])
+def model_rollback(request: Request, name: str) -> Response:
+    if not selectors.model_versions(name).exists():
+        raise NotFound(f"no model named {name!r}")
+    try:
+        version = registry.rollback(name=name, user=_acting_user(request))
+    except registry.RegistryError as exc:
+        raise ValidationError({"detail": str(exc)}) from exc
+    return Response(ModelVersionSerializer(version).data)
+
+
+@extend_schema(parameters=[NAME], request=TrainRequestSerializer, responses={202: TrainingRunSerializer})
+@api_view(["POST"])
+@permission_classes([IsStaffOrApiKey])
+def model_train(request: Request, name: str) -> Response:
+    """Start training in the background; poll the returned run for progress."""
+    if name not in spec_names():
+        raise NotFound(f"unknown model {name!r}; known models: {', '.join(spec_names())}")
+    body = TrainRequestSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    from apps.propensity.tasks import start_training
+
+    data = body.validated_data
+    run, _ = start_training(name=name, since=data.get("since"), until=data.get("until"),
+                            options={"params": data["params"], "seed": data["seed"]},
+                            trained_by=getattr(request.user, "username", "") or "api")
+    return Response(TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(responses=TrainingRunSerializer)
+@api_view(["GET"])
+def training_run(request: Request, run_id: int) -> Response:
+    run = selectors.training_runs().filter(pk=run_id).first()
+    if run is None:
+        raise NotFound(f"no training run {run_id}")
+    return Response(TrainingRunSerializer(run).data)
+
+
+@extend_schema(parameters=[OpenApiParameter("customer_id", str, OpenApiParameter.PATH),
+                           OpenApiParameter("models", str, description="comma-separated model names")],
+               responses=CustomerScoresSerializer)
+@api_view(["GET"])
+def customer_scores(request: Request, customer_id: str) -> Response:
+    """The customer scored now by every active journey model, with the top feature contributions."""
+    wanted = [m for m in request.query_params.get("models", "").split(",") if m] or None
+    if not selectors.customer_exists(customer_id):
+        raise NotFound(f"no customer {customer_id!r}")
+    try:
+        scores = score_customer_all_models(customer_id, models=wanted)
+    except UnknownCustomer as exc:
+        raise NotFound(f"no customer {customer_id!r}") from exc
+    except KeyError as exc:
+        raise ValidationError({"models": [str(exc.args[0])]}) from exc
+    return Response(CustomerScoresSerializer({"customer_id": customer_id,
+                                              "scores": [asdict(s) for s in scores]}).data)

@@ -1,0 +1,25 @@
+"""Online scoring: one customer, every active model that scores customers, each with its explanation."""
+from __future__ import annotations
+
+from apps.propensity import registry
+from apps.propensity.journeymodel import UnknownCustomer
+from apps.propensity.specs import CustomerScore, get_spec, spec_names
+
+__all__ = ["UnknownCustomer", "score_customer", "score_customer_all_models"]
+
+
+def score_customer(name: str, customer_id: str) -> CustomerScore | None:
+    """`name`'s active version applied to the customer now, or None when nothing is active."""
+    spec = get_spec(name)
+    if spec.score_customer is None:
+        raise KeyError(f"model {name!r} does not score customers")
+    loaded = registry.load_active(name)
+    if loaded is None:
+        return None
+    return spec.score_customer(loaded.model, customer_id, loaded.version.version)
+
+
+def score_customer_all_models(customer_id: str, models: list[str] | None = None) -> list[CustomerScore]:
+    names = models or [n for n in spec_names() if get_spec(n).score_customer is not None]
+    scores = [score_customer(name, customer_id) for name in names]
+    return [s for s in scores if s is not None]

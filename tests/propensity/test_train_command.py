@@ -1,0 +1,101 @@
+"""`train` on small journey data registers a model per type with metrics beside its baseline and scores
+customers; a background run records its progress."""
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from apps.propensity import registry
+from apps.propensity.models import ModelVersion, TrainingRun
+from apps.propensity.tasks import queue_training, run_training
+from graph import journeys
+from tests.propensity import synthetic
+
+pytestmark = pytest.mark.django_db
+
+METRIC_KEYS = {"auc", "precision", "recall", "f1", "lift_top_decile", "brier", "threshold", "base_rate", "n",
+               "positives"}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_registry():  # type: ignore[no-untyped-def]
+    registry.clear_cache()
+    yield
+    registry.clear_cache()
+
+
+def test_train_churn_and_csat_register_versions_beside_baselines_and_write_scores() -> None:
+    # given
+    synthetic.load()
+    out = io.StringIO()
+    # when
+    call_command("train", "churn", "--param", "churn_days=30", stdout=out)
+    call_command("train", "csat", stdout=out)
+    # then
+    churn = ModelVersion.objects.get(name="churn")
+    csat = ModelVersion.objects.get(name="csat")
+    assert (churn.version, churn.is_active, csat.version, csat.is_active) == (1, True, 1, True)
+    for version in (churn, csat):
+        assert METRIC_KEYS <= set(version.metrics) and METRIC_KEYS <= set(version.baseline_metrics)
+        assert version.metrics["split"] == "time" and version.metrics["holdout_fraction"] >= 0.15
+        assert version.calibration and version.trained_by == "manage.py train"
+    assert churn.metrics["auc"] >= 0.9 and csat.metrics["auc"] >= 0.9
+    assert churn.params["churn_days"] == 30 and churn.train_start is not None
+    assert "[  0%] training churn" in out.getvalue() and "registered csat v1 (active)" in out.getvalue()
+    # and every customer carries a churn score, the complainers who closed their account first
+    top = journeys.customers_by_score("churn_score", limit=5)
+    assert len(top) == 5 and all(0.0 <= value <= 1.0 for _, value in top)
+
+
+def test_unknown_model_and_too_short_history_are_clear_errors() -> None:
+    with pytest.raises(CommandError, match="unknown model 'nope'; known models: .*churn"):
+        call_command("train", "nope")
+    with pytest.raises(CommandError, match="no events in the graph"):
+        call_command("train", "churn")
+    with pytest.raises(CommandError, match="--since 'yesterday' is not an ISO date"):
+        call_command("train", "churn", "--since", "yesterday")
+
+
+def test_background_run_records_progress_and_the_version() -> None:
+    # given
+    synthetic.load(customers=40)
+    run = queue_training(name="csat", trained_by="ops")
+    # when
+    finished = run_training(run.pk)
+    # then
+    assert (finished.status, finished.progress) == (TrainingRun.Status.SUCCEEDED, 1.0)
+    assert finished.model_version is not None and finished.model_version.trained_by == "ops"
+    assert finished.started is not None and finished.finished is not None
+
+
+def test_background_run_failure_is_recorded_with_its_reason() -> None:
+    run = queue_training(name="churn")
+    finished = run_training(run.pk)
+    assert finished.status == TrainingRun.Status.FAILED
+    assert "no events in the graph" in finished.message and "Traceback" in finished.error
+
+
+def test_evaluate_prints_one_json_object_with_exact_keys(tmp_path, shared_data) -> None:  # type: ignore[no-untyped-def]
+    # given: a model trained on the first 3,000 touchpoint rows, evaluated on the next 1,000
+    lines = (shared_data / "touchpoints" / "train.tsv").read_text().splitlines(keepends=True)
+    (tmp_path / "train.tsv").write_text("".join(lines[:3000]))
+    (tmp_path / "check.tsv").write_text("".join(lines[3000:4000]))
+    call_command("train", "next_touchpoint", "--data", str(tmp_path / "train.tsv"), stdout=io.StringIO())
+    out = io.StringIO()
+    # when
+    call_command("evaluate", "next_touchpoint", "--data", str(tmp_path / "check.tsv"), stdout=out)
+    # then
+    result = json.loads(out.getvalue())
+    assert set(result) == {"model", "version", "data", "metrics"}
+    assert (result["model"], result["version"], result["metrics"]["n"]) == ("next_touchpoint", 1, 1000)
+    assert set(result["metrics"]) == METRIC_KEYS | {"top1_accuracy", "top3_accuracy"}
+
+
+def test_evaluate_without_an_active_model_says_what_to_do(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "x.tsv"
+    path.write_text("1\tABC\tvisit\n")
+    with pytest.raises(CommandError, match="has no active version; run `manage.py train next_touchpoint`"):
+        call_command("evaluate", "next_touchpoint", "--data", str(path))
