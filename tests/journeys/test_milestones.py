@@ -2,6 +2,7 @@
 received by a real HTTP server on 127.0.0.1."""
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from collections.abc import Iterator
@@ -12,6 +13,8 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from apps.journeys import services, webhooks
 from apps.journeys.analyzers.milestones import Reach, Trigger, first_reaches
@@ -168,3 +171,29 @@ def test_only_subscribed_active_webhooks_get_payloads(g, purchase, receiver):
     services.on_events_ingested(["c1"])
 
     assert list(WebhookDelivery.objects.values_list("webhook__name", flat=True)) == ["all"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.sampled_from("abc"), st.integers(1, 20)), min_size=1, max_size=7),
+                min_size=1, max_size=5),
+       st.sampled_from([("a", "b"), ("a", "b", "a"), ("c", "c")]), st.sampled_from([None, 15, 40]))
+def test_sequence_trigger_equals_exhaustive_search(journeys_spec, sequence, window_min):
+    rows, minute = [], 0
+    for c, events in enumerate(journeys_spec):
+        for kind, gap in events:
+            minute += gap
+            rows.append((f"k{c}", minute, kind, "web", None))
+    frame = make_frame(rows)
+
+    found = first_reaches(frame, Trigger(kind="sequence", sequence=sequence,
+                                         window_ms=window_min * MIN if window_min else None))
+
+    expected = {}
+    for customer, group in frame.groupby("customer_id"):
+        kinds, ts = group["type"].tolist(), group["ts"].tolist()
+        ends = [idx[-1] for idx in itertools.combinations(range(len(kinds)), len(sequence))
+                if tuple(kinds[i] for i in idx) == sequence
+                and (window_min is None or ts[idx[-1]] - ts[idx[0]] <= window_min * MIN)]
+        if ends:
+            expected[customer] = ts[min(ends)]
+    assert {c: r.ts for c, r in found.items()} == expected

@@ -52,8 +52,7 @@ def top_journeys(frame: pd.DataFrame, *, max_steps: int = 5, with_channel: bool 
     if enc.n_customers == 0:
         return TopJourneys(total_customers=0, max_steps=max_steps, journeys=())
     matrix, duration = _prefix_matrix(enc, max_steps)
-    rows, inverse, counts = np.unique(matrix, axis=0, return_inverse=True, return_counts=True)
-    inverse = inverse.reshape(-1)
+    rows, inverse, counts = _unique_rows(matrix, len(enc.labels))
     order = np.lexsort((np.arange(len(counts)), -counts))[:limit]
     medians = pd.Series(duration).groupby(inverse).median()
     total = enc.n_customers
@@ -62,6 +61,18 @@ def top_journeys(frame: pd.DataFrame, *, max_steps: int = 5, with_channel: bool 
                      share=round(float(counts[i]) / total, 6), median_duration_ms=float(medians.loc[i]))
         for i in order)
     return TopJourneys(total_customers=total, max_steps=max_steps, journeys=_tie_break(journeys))
+
+
+def _unique_rows(matrix: np.ndarray, n_labels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """np.unique over rows; packs each row into one integer when it fits (much faster than axis=0)."""
+    base = n_labels + 1
+    if matrix.shape[1] * np.log2(base) < 62:
+        weights = base ** np.arange(matrix.shape[1] - 1, -1, -1, dtype=np.int64)
+        keys = (matrix + 1) @ weights
+        _, first, inverse, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
+        return matrix[first], inverse.reshape(-1), counts
+    rows, inverse, counts = np.unique(matrix, axis=0, return_inverse=True, return_counts=True)
+    return rows, inverse.reshape(-1), counts
 
 
 def _tie_break(journeys: tuple[JourneyCount, ...]) -> tuple[JourneyCount, ...]:

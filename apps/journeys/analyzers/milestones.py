@@ -6,10 +6,10 @@ satisfies the trigger, because a customer reaches a milestone once.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from apps.journeys.analyzers.base import journey_order
@@ -84,31 +84,30 @@ def compare(actual: Any, op: str, expected: str) -> bool:
 
 
 def _sequence_reaches(frame: pd.DataFrame, trigger: Trigger) -> dict[str, Reach]:
-    wanted = set(trigger.sequence)
-    relevant = frame[frame["type"].isin(wanted)]
+    """Every occurrence of the first type is a candidate start; from each, the earliest next type after
+    the previous match (found with searchsorted, all starts at once) gives its earliest completion, and
+    a customer's reach is the earliest completion within the window over all of their starts."""
+    types = frame["type"].to_numpy(dtype=object)
+    cust = frame["customer_id"].to_numpy(dtype=object)
+    ts = frame["ts"].to_numpy(dtype=np.int64)
+    starts = np.flatnonzero(types == trigger.sequence[0])
+    current = starts.copy()
+    for kind in trigger.sequence[1:]:
+        rows = np.flatnonzero(types == kind)
+        if not len(rows):
+            return {}
+        at = np.searchsorted(rows, current, side="right")
+        ok = at < len(rows)
+        nxt = rows[np.minimum(at, len(rows) - 1)]
+        ok &= cust[nxt] == cust[starts]
+        if trigger.window_ms is not None:
+            ok &= ts[nxt] - ts[starts] <= trigger.window_ms
+        starts, current = starts[ok], nxt[ok]
+    done = np.unique(current)  # rows in journey order: the first completion row of a customer comes first
     out: dict[str, Reach] = {}
-    for customer, group in relevant.groupby("customer_id", sort=True):
-        found = _complete(group["type"].tolist(), group["ts"].tolist(), trigger.sequence, trigger.window_ms)
-        if found is not None:
-            out[str(customer)] = Reach(str(customer), int(group["ts"].iat[found]), str(group["event_id"].iat[found]))
+    event_ids = frame["event_id"].to_numpy(dtype=object)
+    for row in done:
+        customer = str(cust[row])
+        if customer not in out:
+            out[customer] = Reach(customer, int(ts[row]), str(event_ids[row]))
     return out
-
-
-def _complete(types: Sequence[str], ts: Sequence[int], sequence: Sequence[str], window_ms: int | None) -> int | None:
-    """Index of the event that first completes `sequence` in order within the window. Partial matches are
-    kept as progress → latest start (a later start with equal progress has more window left)."""
-    progress: dict[int, int] = {}
-    last = len(sequence) - 1
-    for i, (kind, at) in enumerate(zip(types, ts, strict=True)):
-        if window_ms is not None:
-            progress = {p: start for p, start in progress.items() if at - start <= window_ms}
-        for done, start in sorted(progress.items(), reverse=True):
-            if sequence[done] == kind:
-                if done == last:
-                    return i
-                progress[done + 1] = max(progress.get(done + 1, start), start)
-        if sequence[0] == kind:
-            if last == 0:
-                return i
-            progress[1] = at
-    return None

@@ -43,13 +43,8 @@ def shingles(sequence: Sequence[str], sizes: Iterable[int] = DEFAULT_SIZES) -> s
 def shared_subsequences(a: set[Shingle], b: set[Shingle]) -> tuple[Shingle, ...]:
     """Shingles both journeys have, minus those contained in a longer shared one."""
     common = a & b
-    maximal = [s for s in common if not any(len(o) > len(s) and _contains(o, s) for o in common)]
-    return tuple(sorted(maximal, key=lambda s: (-len(s), s)))
-
-
-def _contains(outer: Shingle, inner: Shingle) -> bool:
-    n = len(inner)
-    return any(outer[i:i + n] == inner for i in range(len(outer) - n + 1))
+    covered = {o[i:j] for o in common for i in range(len(o)) for j in range(i + 1, len(o) + 1) if j - i < len(o)}
+    return tuple(sorted(common - covered, key=lambda s: (-len(s), s)))
 
 
 def _validate(threshold: float, k: int) -> None:
@@ -89,7 +84,14 @@ class ShingleIndex:
         index = cls(**kwargs)
         for customer_id, sequence in sequences.items():
             index.update(customer_id, sequence)
+        index.warm()
         return index
+
+    def warm(self) -> None:
+        """Materialise every posting list as an array now, so no query pays for it later."""
+        for sid in self._postings:
+            self._posting(sid)
+        self._cached = (np.asarray(self._alive, dtype=bool), np.asarray(self._sizes, dtype=np.int64))
 
     def journey(self, customer_id: str) -> tuple[str, ...]:
         if customer_id not in self._slot_of:
@@ -129,7 +131,7 @@ class ShingleIndex:
     def _posting(self, sid: int) -> np.ndarray:
         array = self._arrays.get(sid)
         if array is None:
-            array = self._arrays[sid] = np.asarray(self._postings[sid], dtype=np.int64)
+            array = self._arrays[sid] = np.asarray(self._postings[sid], dtype=np.int32)
         return array
 
     def query(self, *, customer_id: str | None = None, sequence: Sequence[str] | None = None,

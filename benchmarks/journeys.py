@@ -1,0 +1,137 @@
+"""Journey analyzers at scale: top journeys, paths, a 4-step funnel, similarity top-10, and our
+directly-follows counting against pm4py's DFG discovery on the same log.
+
+Run: python benchmarks/journeys.py [--events 1000000] [--customers 100000] [--queries 200] [--repeat 3]
+Generates a synthetic events frame in process (apps.journeys.synthetic), prints a table and writes
+benchmarks/results/journeys.json. Targets (issue 4): top journeys, paths from an event and a 4-step
+funnel under 2 s each; similarity top-10 for one customer under 50 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "journeyhub.settings.test")
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    """Best-of-`repeat` wall time in seconds (the first run also warms caches) and the last result."""
+    times, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=200, help="similarity queries for the latency percentiles")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip-pm4py", action="store_true")
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    import numpy as np
+    import pandas as pd
+
+    from apps.journeys.analyzers.base import sequences
+    from apps.journeys.analyzers.frequency import directly_follows, top_journeys
+    from apps.journeys.analyzers.funnels import funnel
+    from apps.journeys.analyzers.paths import paths
+    from apps.journeys.analyzers.similarity import ShingleIndex
+    from apps.journeys.synthetic import synthetic_frame
+
+    rows: list[tuple[str, float, str, str]] = []  # what, seconds, target, note
+    gen_s, frame = timed(lambda: synthetic_frame(n_events=args.events, n_customers=args.customers, seed=1), 1)
+    rows.append(("generate synthetic frame", gen_s, "", f"{len(frame):,} events, {args.customers:,} customers"))
+
+    s, top = timed(lambda: top_journeys(frame, max_steps=5, limit=20), args.repeat)
+    rows.append(("top journeys (K=5, top 20)", s, "< 2 s", f"best: {top.journeys[0].customers} customers"))
+    s, result = timed(lambda: paths(frame, start_event="web_visit", steps=10, min_count=50), args.repeat)
+    rows.append(("paths from web_visit (10 steps)", s, "< 2 s",
+                 f"{len(result.nodes)} nodes, {len(result.links)} links"))
+    steps = ["web_visit", "product_view", "cart", "checkout"]
+    s, fun = timed(lambda: funnel(frame, events=steps, window_ms=7 * 86_400_000, by_channel=True), args.repeat)
+    rows.append(("funnel, 4 steps, 7-day window", s, "< 2 s", f"conversion {fun.conversion:.4f}"))
+
+    ours_s, ours = timed(lambda: directly_follows(frame), args.repeat)
+    rows.append(("directly-follows counts (ours)", ours_s, "", f"{len(ours.edges)} edges"))
+    if not args.skip_pm4py:
+        import pm4py
+
+        log = frame.rename(columns={"customer_id": "case:concept:name", "type": "concept:name"})
+        log = log[["case:concept:name", "concept:name", "ts"]].copy()
+        log["time:timestamp"] = pd.to_datetime(log["ts"], unit="ms", utc=True)
+        pm_s, (dfg, start, end) = timed(lambda: pm4py.discover_dfg(log), args.repeat)
+        same = dict(dfg) == ours.edges and dict(start) == ours.start and dict(end) == ours.end
+        rows.append(("pm4py discover_dfg", pm_s, "", f"identical counts: {same}; "
+                                                     f"pm4py / ours = {pm_s / ours_s:.1f}x"))
+
+    build_s, index = timed(lambda: ShingleIndex.build(sequences(frame)), 1)
+    rows.append(("similarity index build", build_s, "", f"{len(index):,} journeys"))
+    rng = np.random.default_rng(3)
+    customers = frame["customer_id"].unique()
+    latencies = []
+    for customer in rng.choice(customers, size=args.queries, replace=False):
+        start = time.perf_counter()
+        index.query(customer_id=str(customer), threshold=0.5, k=10)
+        latencies.append(time.perf_counter() - start)
+    p50, p99 = statistics.median(latencies), float(np.percentile(latencies, 99))
+    rows.append(("similarity top-10, one customer (p50)", p50, "", f"{args.queries} queries"))
+    rows.append(("similarity top-10, one customer (p99)", p99, "< 50 ms", ""))
+    start = time.perf_counter()
+    for i, customer in enumerate(customers[:1000]):
+        index.update(str(customer), ("web_visit", "cart", "purchase", str(i % 7)))
+    update_ms = (time.perf_counter() - start)
+    rows.append(("similarity index update (1,000 customers)", update_ms, "", "kept exact, no rebuild"))
+
+    from apps.journeys.analyzers.milestones import Trigger, first_reaches
+
+    triggers = [Trigger(kind="event_type", event_type="purchase"),
+                Trigger(kind="sequence", sequence=("cart", "purchase"), window_ms=86_400_000)]
+    s, _ = timed(lambda: [first_reaches(frame, t) for t in triggers], 1)
+    ingest = _ingest_rate()
+    share = f"; vs ingest at {ingest:,.0f} events/s: +{s / (len(frame) / ingest):.1%}" if ingest else ""
+    rows.append(("milestone evaluation (2 triggers, whole log)", s, "< 20% of ingest",
+                 f"{len(frame) / s:,.0f} events/s{share}"))
+
+    print(f"{'measure':44} {'time':>11}  {'target':8}  note")
+    for what, seconds, target, note in rows:
+        shown = f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
+        print(f"{what:44} {shown:>11}  {target:8}  {note}")
+    out = ROOT / "benchmarks" / "results" / "journeys.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({
+        "events": len(frame), "customers": args.customers, "machine": platform.platform(),
+        "load_average_at_end": os.getloadavg(),
+        "cpus": os.cpu_count(), "results": [{"what": w, "seconds": round(s, 6), "target": t, "note": n}
+                                            for w, s, t, n in rows]}, indent=2))
+    print(f"\nwritten {out.relative_to(ROOT)}")
+
+
+def _ingest_rate() -> float | None:
+    """Events/s from the ingest benchmark's last run, to put milestone evaluation in proportion."""
+    path = ROOT / "benchmarks" / "results" / "ingest.json"
+    try:
+        return float(json.loads(path.read_text())["events_per_s"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+if __name__ == "__main__":
+    main()
