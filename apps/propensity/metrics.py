@@ -53,7 +53,8 @@ def best_f1_threshold(y_true: Any, proba: Any) -> float:
     cut_ok = np.r_[ps[1:] < ps[:-1], True]
     f1 = np.where(cut_ok, f1, -1)
     best = int(np.argmax(f1))
-    return float(ps[best])
+    # cut half way to the next lower score, so a new row scored just under the best one is not lost
+    return float((ps[best] + ps[best + 1]) / 2) if best + 1 < len(ps) else float(ps[best])
 
 
 def top_k_accuracy(true_labels: list[str], ranked: list[list[str]], k: int) -> float:

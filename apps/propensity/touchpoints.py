@@ -125,7 +125,13 @@ class TouchpointModel:
         proba = float(self.conversion.predict_proba(X)[0])
         return {"conversion_probability": round(proba, 4), "converts": proba >= self.conversion.threshold,
                 "next_touchpoints": self.next_touchpoint.rank(tokens, k),
-                "explanation": [c.__dict__ for c in self.conversion.explain(X[0])]}
+                "explanation": [self._readable(c.__dict__) for c in self.conversion.explain(X[0])]}
+
+    def _readable(self, item: dict[str, Any]) -> dict[str, Any]:
+        """Last/first-step features hold a token's code; show the token itself."""
+        if item["feature"] in CATEGORICAL:
+            return {**item, "value": self.vocab[int(item["value"])]}
+        return item
 
 
 def _labels(frame: pd.DataFrame) -> np.ndarray:

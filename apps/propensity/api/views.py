@@ -13,6 +13,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, status
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -45,12 +46,15 @@ NAME = OpenApiParameter("name", str, OpenApiParameter.PATH, description="model n
 
 
 @extend_schema(responses=ModelVersionSerializer(many=True),
-               parameters=[OpenApiParameter("name", str, description="only this model")])
+               parameters=[OpenApiParameter("name", str, description="only this model"),
+                           OpenApiParameter("limit", int), OpenApiParameter("offset", int)])
 @api_view(["GET"])
 def model_list(request: Request) -> Response:
     """Every registered version, newest first per model, with its metrics beside the baseline's."""
     versions = selectors.model_versions(request.query_params.get("name") or None)
-    return Response(ModelVersionSerializer(versions, many=True).data)
+    paginator = LimitOffsetPagination()
+    page = paginator.paginate_queryset(versions, request)
+    return paginator.get_paginated_response(ModelVersionSerializer(page, many=True).data)
 
 
 @extend_schema(parameters=[NAME], responses=ModelSummarySerializer)

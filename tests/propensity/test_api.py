@@ -1,0 +1,123 @@
+"""Registry and scoring API: metrics beside the baseline, activation rules, online scores with reasons."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+from apps.core.models import AuditEntry
+from apps.propensity import registry
+from apps.propensity.models import ModelVersion
+from tests.propensity import synthetic
+
+pytestmark = pytest.mark.django_db
+WINDOW = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_registry():  # type: ignore[no-untyped-def]
+    registry.clear_cache()
+    yield
+    registry.clear_cache()
+
+
+@pytest.fixture
+def three_versions() -> None:
+    for n in (1, 2, 3):
+        registry.register_model(name="churn", model={"n": n}, metrics={"auc": 0.7 + n / 100},
+                                baseline_metrics={"auc": 0.6}, features=["x"], train_window=WINDOW)
+
+
+def _session(staff: bool) -> APIClient:
+    user = get_user_model().objects.create_user(username="staff" if staff else "agent", password="pw-12345678",
+                                                is_staff=staff)
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+def test_list_shows_metrics_beside_baseline(api_client: APIClient, three_versions: None,
+                                           django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+    with django_assert_max_num_queries(4):  # key lookup, key touch, count, page
+        response = api_client.get("/api/models/")
+    assert response.status_code == 200
+    rows = response.json()["results"]
+    assert [(r["name"], r["version"], r["is_active"]) for r in rows] == [
+        ("churn", 3, True), ("churn", 2, False), ("churn", 1, False)]
+    assert rows[0]["metrics"] == {"auc": 0.73} and rows[0]["baseline_metrics"] == {"auc": 0.6}
+
+
+def test_detail_names_the_active_version(api_client: APIClient, three_versions: None) -> None:
+    body = api_client.get("/api/models/churn/").json()
+    assert body["name"] == "churn" and body["active"]["version"] == 3
+    assert [v["version"] for v in body["versions"]] == [3, 2, 1]
+    assert api_client.get("/api/models/nope/").status_code == 404
+
+
+def test_api_key_activates_and_rolls_back_with_audit(api_client: APIClient, three_versions: None) -> None:
+    # when
+    activated = api_client.post("/api/models/churn/activate", {"version": 1}, format="json")
+    rolled = api_client.post("/api/models/churn/rollback")
+    # then
+    assert activated.status_code == 200 and activated.json()["version"] == 1
+    assert rolled.status_code == 200 and rolled.json()["version"] == 3
+    assert registry.load_active("churn").model == {"n": 3}  # type: ignore[union-attr]
+    latest = AuditEntry.objects.filter(action__in=["activate", "rollback"]).values_list("action", "changes")[:2]
+    assert list(latest) == [
+        ("rollback", {"from_version": 1, "to_version": 3}), ("activate", {"from_version": 3, "to_version": 1})]
+
+
+def test_activation_needs_staff_or_api_key(three_versions: None) -> None:
+    agent, staff = _session(staff=False), _session(staff=True)
+    assert agent.get("/api/models/").status_code == 200
+    assert agent.post("/api/models/churn/activate", {"version": 1}, format="json").status_code == 403
+    assert agent.post("/api/models/churn/rollback").status_code == 403
+    assert staff.post("/api/models/churn/activate", {"version": 2}, format="json").status_code == 200
+    assert AuditEntry.objects.filter(action="activate", user__username="staff").count() == 1
+    assert APIClient().get("/api/models/").status_code in (401, 403)
+
+
+def test_activation_errors_are_clear(api_client: APIClient, three_versions: None) -> None:
+    missing = api_client.post("/api/models/churn/activate", {"version": 9}, format="json")
+    assert missing.status_code == 404 and "has no version 9" in str(missing.json())
+    assert api_client.post("/api/models/churn/activate", {}, format="json").status_code == 400
+    assert api_client.post("/api/models/nope/rollback").status_code == 404
+    ModelVersion.objects.filter(version__lt=3).delete()
+    no_history = api_client.post("/api/models/churn/rollback")
+    assert no_history.status_code == 400 and "no previously active version" in str(no_history.json())
+
+
+def test_customer_scores_with_top_contributions(api_client: APIClient) -> None:
+    # given: churn and csat trained on journeys where complainers leave
+    synthetic.load(customers=60)
+    call_command("train", "churn", "--param", "churn_days=30", "--no-scores", verbosity=0)
+    call_command("train", "csat", "--no-scores", verbosity=0)
+    # when
+    response = api_client.get("/api/customers/c000/scores")
+    # then
+    assert response.status_code == 200
+    body = response.json()
+    assert body["customer_id"] == "c000"
+    assert sorted(s["model"] for s in body["scores"]) == ["churn", "csat"]
+    for score in body["scores"]:
+        assert score["version"] == 1 and 0.0 <= score["score"] <= 1.0
+        assert 1 <= len(score["contributions"]) <= 5
+        assert set(score["contributions"][0]) == {"feature", "value", "contribution"}
+    only = api_client.get("/api/customers/c000/scores?models=churn").json()["scores"]
+    assert [s["model"] for s in only] == ["churn"]
+
+
+def test_customer_scores_unknown_customer_or_model(api_client: APIClient) -> None:
+    synthetic.load(customers=3)
+    assert api_client.get("/api/customers/nobody/scores").status_code == 404
+    bad = api_client.get("/api/customers/c000/scores?models=nope")
+    assert bad.status_code == 400 and "unknown model 'nope'" in str(bad.json())
+    assert api_client.get("/api/customers/c000/scores").json() == {"customer_id": "c000", "scores": []}
+
+
+def test_train_endpoint_queues_a_run(api_client: APIClient) -> None:
+    response = api_client.post("/api/models/nope/train", {}, format="json")
+    assert response.status_code == 404
