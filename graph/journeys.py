@@ -371,9 +371,15 @@ def next_chain(customer_id: str) -> list[tuple[str, str, int]]:
 
 def add_reached(customer_id: str, milestone_slug: str, ts: int, event_id: str, name: str = "") -> None:
     """Record that a customer reached a milestone; the first edge wins (mergeE sets on create only)."""
+    add_reached_many(milestone_slug, [(customer_id, ts, event_id)], name=name)
+
+
+def add_reached_many(milestone_slug: str, reaches: Sequence[tuple[str, int, str]], name: str = "") -> None:
+    """Batched `add_reached` for (customer id, ts, event id) rows of one milestone."""
     _merge_vertices([{T.id: s.milestone_vid(milestone_slug), T.label: s.MILESTONE, "name": name or milestone_slug}])
     _merge_edges([{T.label: s.REACHED, Direction.OUT: s.customer_vid(customer_id),
-                   Direction.IN: s.milestone_vid(milestone_slug), "ts": ts, "event_id": event_id}])
+                   Direction.IN: s.milestone_vid(milestone_slug), "ts": ts, "event_id": event_id}
+                  for customer_id, ts, event_id in reaches])
 
 
 def reached_customers(milestone_slug: str) -> dict[str, int]:

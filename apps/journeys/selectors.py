@@ -149,19 +149,26 @@ def kpi_dimension_values(*, slug: str, period: str = "day") -> dict[str, list[st
     return out
 
 
+def display_value(value: float, unit: str) -> float:
+    """Stored rates are fractions (numerator / denominator); a "%" unit shows them as percentages."""
+    return round(value * 100, 4) if unit == "%" else value
+
+
 def headline_kpis(*, period: str = "day", last: int = 30) -> list[KpiSeries]:
-    """Every active KPI's overall series (its last `last` periods), for dashboard cards."""
+    """Every active KPI's overall series (its last `last` periods) in display units, for dashboard cards."""
     out = []
     for definition in KpiDefinition.objects.filter(active=True).order_by("slug"):
         series = kpi_series(slug=definition.slug, period=period)
-        out.append(KpiSeries(**{**series.__dict__, "points": series.points[-last:], "detail": series.detail[-last:]}))
+        points = tuple((d, display_value(v, series.unit)) for d, v in series.points[-last:])
+        out.append(KpiSeries(**{**series.__dict__, "points": points, "detail": series.detail[-last:]}))
     return out
 
 
 def kpi_widget(*, slug: str, period: str = "day") -> dict[str, Any]:
-    """Latest value, the one before, and the recent points: what a small embedded widget shows."""
+    """Latest value, the one before, and the recent points (in display units): what a small embedded
+    widget shows."""
     series = kpi_series(slug=slug, period=period)
-    points = series.points[-14:]
+    points = [(d, display_value(v, series.unit)) for d, v in series.points[-14:]]
     latest = points[-1] if points else None
     previous = points[-2] if len(points) > 1 else None
     return {"slug": series.slug, "name": series.name, "unit": series.unit, "period": period,

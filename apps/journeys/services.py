@@ -35,7 +35,7 @@ def trigger_of(definition: MilestoneDefinition) -> Trigger:
 def evaluate_milestones(*, frame: pd.DataFrame, definitions: Iterable[MilestoneDefinition] | None = None
                         ) -> list[MilestoneReach]:
     """Give customers in `frame` who newly satisfy a trigger their reach (once: customers who already
-    reached a milestone are skipped), write the `reached` edge and queue webhook payloads."""
+    reached a milestone are skipped), write the `reached` edges and queue webhook payloads."""
     if definitions is None:
         definitions = MilestoneDefinition.objects.filter(active=True)
     created: list[MilestoneReach] = []
@@ -45,24 +45,37 @@ def evaluate_milestones(*, frame: pd.DataFrame, definitions: Iterable[MilestoneD
             continue
         already = set(MilestoneReach.objects.filter(milestone=definition, customer_id__in=list(reaches))
                       .values_list("customer_id", flat=True))
-        for customer_id in sorted(set(reaches) - already):
-            reach = reaches[customer_id]
-            row = _record_reach(definition, reach.customer_id, reach.ts, reach.event_id)
-            if row is not None:
-                created.append(row)
+        rows = [MilestoneReach(milestone=definition, customer_id=r.customer_id, ts=r.ts, event_id=r.event_id)
+                for c, r in sorted(reaches.items()) if c not in already]
+        new = _record_reaches(rows)
+        if new:
+            graph_journeys.add_reached_many(definition.slug, [(r.customer_id, r.ts, r.event_id) for r in new],
+                                            name=definition.name)
+        created.extend(new)
     return created
 
 
-def _record_reach(definition: MilestoneDefinition, customer_id: str, ts: int, event_id: str) -> MilestoneReach | None:
+def _record_reaches(rows: list[MilestoneReach]) -> list[MilestoneReach]:
+    """Insert reach rows with their webhook payloads in one go; if another worker recorded some of
+    them meanwhile, fall back to one row at a time so each reach still happens (and notifies) once."""
     try:
         with transaction.atomic():
-            row = MilestoneReach.objects.create(milestone=definition, customer_id=customer_id, ts=ts,
-                                                event_id=event_id)
-            webhooks.enqueue_milestone_reached(reach=row)
-    except IntegrityError:  # reached concurrently by another worker: once means once
-        return None
-    graph_journeys.add_reached(customer_id, definition.slug, ts, event_id, definition.name)
-    return row
+            MilestoneReach.objects.bulk_create(rows, batch_size=500)
+            webhooks.enqueue_milestone_reached_many(reaches=rows)
+        return rows
+    except IntegrityError:
+        pass
+    created = []
+    for row in rows:
+        try:
+            with transaction.atomic():
+                row.pk = None
+                row.save()
+                webhooks.enqueue_milestone_reached_many(reaches=[row])
+            created.append(row)
+        except IntegrityError:  # reached concurrently by another worker: once means once
+            continue
+    return created
 
 
 def backfill_milestones(*, slugs: Sequence[str] = (), customer_ids: Sequence[str] | None = None

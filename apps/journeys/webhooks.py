@@ -38,16 +38,21 @@ def verify(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
     return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
-def enqueue_milestone_reached(*, reach: MilestoneReach) -> list[WebhookDelivery]:
-    """One pending delivery per active webhook subscribed to the milestone (or to all milestones)."""
-    milestone: MilestoneDefinition = reach.milestone
-    hooks = Webhook.objects.filter(active=True).filter(Q(milestones__isnull=True) | Q(milestones=milestone)).distinct()
-    payload = {"event": "milestone.reached", "milestone": milestone.slug, "milestone_name": milestone.name,
-               "customer_id": reach.customer_id, "ts": reach.ts, "event_id": reach.event_id}
+def enqueue_milestone_reached_many(*, reaches: list[MilestoneReach]) -> int:
+    """One pending delivery per reach and per active webhook subscribed to its milestone (or to all)."""
+    if not reaches:
+        return 0
+    milestone: MilestoneDefinition = reaches[0].milestone
+    if any(r.milestone_id != milestone.pk for r in reaches):
+        raise ValueError("reaches of several milestones: enqueue them per milestone")
+    hooks = list(Webhook.objects.filter(active=True)
+                 .filter(Q(milestones__isnull=True) | Q(milestones=milestone)).distinct())
     now = timezone.now()
-    return WebhookDelivery.objects.bulk_create(
-        [WebhookDelivery(webhook=hook, event="milestone.reached", payload=payload, next_attempt_at=now)
-         for hook in hooks])
+    deliveries = [WebhookDelivery(webhook=hook, event="milestone.reached", next_attempt_at=now, payload={
+        "event": "milestone.reached", "milestone": milestone.slug, "milestone_name": milestone.name,
+        "customer_id": r.customer_id, "ts": r.ts, "event_id": r.event_id}) for r in reaches for hook in hooks]
+    WebhookDelivery.objects.bulk_create(deliveries, batch_size=500)
+    return len(deliveries)
 
 
 @dataclass(frozen=True)

@@ -212,3 +212,14 @@ def test_webhooks_hide_their_secret(api_client):
     assert created.status_code == 201 and "secret" not in created.json()
     assert Webhook.objects.get().secret == "long-enough"
     assert [d["status"] for d in deliveries["results"]] == ["pending"] * 3
+
+
+def test_rates_with_a_percent_unit_show_as_percentages(api_client):
+    KpiDefinition.objects.create(name="Abandonment", slug="abandonment", kind="abandonment", unit="%")
+    services.recompute_kpis()
+
+    widget = api_client.get("/api/kpis/abandonment/widget", {"format": "json"}).json()
+    series = api_client.get("/api/kpis/abandonment/series").json()
+
+    assert widget["points"][0] == {"period_start": "2026-01-05", "value": 8.3333}
+    assert series["points"][0]["value"] == 0.083333  # stored as numerator / denominator
