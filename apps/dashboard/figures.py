@@ -98,7 +98,7 @@ def sankey(chart_id: str, label: str, result: Any, *, drill: str = "", drill_que
     links = [k for k in result.links if k.source in index and k.target in index]
     steps = [n.step for n in nodes] or [1]
     fig = go.Figure(go.Sankey(
-        arrangement="snap",
+        arrangement="fixed",
         node={"label": [f"{n.label} ({n.customers})" for n in nodes], "pad": 12, "thickness": 14,
               "color": [PALETTE[i % len(PALETTE)] for i, _ in enumerate(nodes)],
               "customdata": [f"step {n.step}: {n.label}" for n in nodes],

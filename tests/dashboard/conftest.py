@@ -14,7 +14,7 @@ def make_user(username: str, role: str | None) -> User:
         user.is_staff = True
         user.save()
     elif role:
-        user.groups.add(Group.objects.get(name=role))
+        user.groups.add(Group.objects.get_or_create(name=role)[0])  # flushed by transactional tests
     return user
 
 

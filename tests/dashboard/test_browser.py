@@ -1,0 +1,114 @@
+"""The dashboard in a real Chromium: log in, every page, Sankey → customers → Customer 360, an upload
+with a bad row, phone width. Screenshots go to test-artifacts/screenshots/."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from apps.ingest.models import IngestBatch
+from graph import journeys
+from tests.dashboard import journeys_data
+from tests.dashboard.conftest import PASSWORD, make_user
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls made here between page
+# actions are ordinary blocking calls, which is safe.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu",
+        "--no-first-run", "--disable-sync"]
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+PAGES = {"overview": "/", "explorer": "/journeys/explorer/?direction=to&event=card_dispute_call&steps=3",
+         "top": "/journeys/top/", "funnel": "/journeys/funnel/?step=web_visit&step=app_login&step=card_dispute_call",
+         "customers": "/customers/", "customer": "/customers/c1/", "similarity": "/similarity/?customer=c1",
+         "models": "/models/", "decisions": "/decisions/", "ingest": "/ingest/", "widgets": "/widgets/"}
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (scripts/install_chromium.sh installs it)")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    journeys_data.load()
+    make_user("ada", "admin")
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto("/accounts/login/?next=/customers/")
+    page.fill("#id_username", "ada")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/customers/")
+    yield page
+    context.close()
+
+
+def test_every_page_opens_and_shows_the_selectors_numbers(page):  # type: ignore[no-untyped-def]
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    for name, url in PAGES.items():
+        response = page.goto(url)
+        assert response.status == 200, name
+        page.screenshot(path=str(SHOTS / f"{name}-1280.png"), full_page=True)
+    page.goto("/")
+    counts = journeys.graph_counts()
+    assert page.inner_text("[data-card=events] .value") == str(counts["event"]) == "17"
+    assert page.inner_text("[data-card=customers] .value") == str(counts["customer"]) == "6"
+    assert errors == []
+
+
+def test_sankey_to_customers_to_customer_360(page):  # type: ignore[no-untyped-def]
+    page.goto(PAGES["explorer"])
+    page.wait_for_selector("#paths .sankey-node")
+    box = page.locator("#paths .sankey-node").filter(has_text="app_login (3)").locator("rect").first.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_selector("#drill-title")
+    assert page.inner_text("#drill-title") == "3 customers at step 2: app_login"
+    assert page.locator("#drill li a").all_inner_texts() == ["c1", "c2", "c4"]
+    page.screenshot(path=str(SHOTS / "explorer-drill.png"), full_page=True)
+    page.click("#drill li a >> text=c2")
+    page.wait_for_url("**/customers/c2/")
+    assert page.inner_text("h1") == "Customer c2"
+    assert page.inner_text("[data-card=events] .value") == "3"
+
+
+def test_an_upload_with_a_bad_row_lands_the_good_rows_and_quarantines_the_bad_one(page, tmp_path):  # type: ignore[no-untyped-def]
+    upload = tmp_path / "late_calls.csv"
+    upload.write_text("customer_id,event_id,event_type,channel,timestamp\n"
+                      "c9,c9-a,card_dispute_call,voice,2026-03-02T09:00:00Z\n"
+                      "c9,c9-b,web_visit,web,not-a-time\n")
+    page.goto("/ingest/")
+    page.set_input_files("#up-file", str(upload))
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_url("**/ingest/batches/*/")
+    batch = IngestBatch.objects.get(source__endswith="late_calls.csv")
+    assert page.inner_text("[data-count=loaded]") == str(batch.loaded) == "1"
+    assert page.inner_text("[data-count=quarantined]") == str(batch.quarantined) == "1"
+    assert "timestamp 'not-a-time' cannot be parsed" in page.inner_text(f"#table-batch-{batch.pk}-quarantine")
+    page.screenshot(path=str(SHOTS / "ingest-quarantine.png"), full_page=True)
+
+
+def test_pages_fit_a_phone_and_start_with_a_skip_link(page):  # type: ignore[no-untyped-def]
+    page.set_viewport_size({"width": 390, "height": 844})
+    for name in ("overview", "explorer", "customer", "decisions"):
+        page.goto(PAGES[name])
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{name} is {width}px wide at a 390px viewport"
+        page.screenshot(path=str(SHOTS / f"{name}-390.png"), full_page=True)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to main content"
