@@ -8,12 +8,15 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.db.models import Count
 from django.test import Client
 from rest_framework.test import APIClient
 
 from apps.core.models import ApiKey
-from apps.demo import services
+from apps.demo import catalog, definitions, services
+from apps.demo.dataset import build_demo_events
 from apps.ingest.models import IngestBatch
+from apps.journeys.models import KpiDefinition, KpiValue, MilestoneDefinition, MilestoneReach
 from graph import journeys
 
 pytestmark = pytest.mark.django_db
@@ -55,6 +58,15 @@ def test_demo_loads_the_data_set_and_prints_a_working_login(var_dir: Path, share
     assert Client().login(username="admin", password=password)
     assert (var_dir / "demo-admin.txt").read_text().strip() == password
     assert APIClient(HTTP_AUTHORIZATION=f"Api-Key {key}").get("/api/schema/").status_code == 200
+    # and the milestone and KPI definitions exist, evaluated over the loaded history
+    assert MilestoneDefinition.objects.count() == len(definitions.milestone_specs())
+    assert KpiDefinition.objects.count() == len(definitions.kpi_specs())
+    reached = dict(MilestoneReach.objects.values_list("milestone__slug").annotate(n=Count("id")))
+    records = build_demo_events(shared_data_dir=shared_data, customers=50)
+    by_type = {slug: len({r["customer_id"] for r in records if r["event_type"] == event_type})
+               for slug, _, event_type in catalog.MILESTONES}
+    assert reached == {**{slug: n for slug, n in by_type.items() if n}, "card_locked_then_dispute": 1}
+    assert KpiValue.objects.filter(definition__slug="contacts-per-customer").exists()
     # and customers carry their profile from users.csv
     summary = journeys.customer_summary("39702")
     assert summary is not None

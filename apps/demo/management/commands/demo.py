@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.demo import services
+from apps.demo import definitions, services
 from apps.demo.dataset import DEFAULT_CUSTOMERS, DEFAULT_SEED, build_demo_events
 from apps.demo.sources import DemoDataError
 from apps.ingest.models import IngestBatch
@@ -46,9 +46,15 @@ class Command(BaseCommand):
         except DemoDataError as exc:
             raise CommandError(str(exc)) from exc
         customers = len({r["customer_id"] for r in records})
+        defined = definitions.ensure_definitions()
         self.stdout.write(f"Loading {len(records):,} demo events for {customers:,} customers ...")
         batch = services.load_events(records=records, progress=self._progress(len(records)))
         services.apply_profiles(shared_data_dir=shared, customers=options["customers"], seed=options["seed"])
+        if batch.loaded or defined.milestones_created or defined.kpis_created:
+            self.stdout.write("Evaluating milestones and KPIs ...")
+            analytics = services.refresh_analytics()
+            self.stdout.write(f"  {analytics.milestones_reached:,} milestones reached, "
+                              f"{analytics.kpi_values:,} KPI values stored")
         password = services.ensure_admin(var_dir=var_dir)
         api_key = services.ensure_api_key(var_dir=var_dir)
         training = self._train(options["train"], batch)
