@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from apps.decisions import config_cache
 from apps.decisions.rules import OUTCOMES, RuleError, validate_conditions
 
 DEFAULT_HIGH = 0.8
@@ -38,6 +39,12 @@ class IntentThreshold(models.Model):
     def save(self, *args: object, **kwargs: object) -> None:
         self.full_clean()
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+        config_cache.clear()
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        result = super().delete(*args, **kwargs)  # type: ignore[arg-type]
+        config_cache.clear()
+        return result
 
 
 class RiskRule(models.Model):
@@ -69,6 +76,12 @@ class RiskRule(models.Model):
     def save(self, *args: object, **kwargs: object) -> None:
         self.full_clean()
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+        config_cache.clear()
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        result = super().delete(*args, **kwargs)  # type: ignore[arg-type]
+        config_cache.clear()
+        return result
 
 
 class DecisionLog(models.Model):

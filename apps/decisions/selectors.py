@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from apps.decisions import config_cache
 from apps.decisions.models import ANY_CHANNEL, DEFAULT_HIGH, DEFAULT_LOW, DecisionLog, IntentThreshold, RiskRule
 from apps.decisions.rules import DEFAULT_RULES, Rule
 from graph import decisions as graph_decisions
@@ -17,16 +18,19 @@ PROFILE_CONTACTS = 5
 
 def thresholds_for(channel: str) -> tuple[float, float]:
     """(high, low) for a channel, else the `*` row, else the defaults 0.8 / 0.6."""
-    rows = {t.channel: t for t in IntentThreshold.objects.filter(channel__in=[channel.upper(), ANY_CHANNEL])}
+    rows = config_cache.cached("thresholds",
+                               lambda: {t.channel: (t.high, t.low) for t in IntentThreshold.objects.all()})
     row = rows.get(channel.upper()) or rows.get(ANY_CHANNEL)
-    return (row.high, row.low) if row else (DEFAULT_HIGH, DEFAULT_LOW)
+    return row if row else (DEFAULT_HIGH, DEFAULT_LOW)
 
 
 def active_rules() -> list[Rule]:
     """The enabled rules in order; the defaults while none is configured, so routing always works."""
-    rows = RiskRule.objects.filter(enabled=True).order_by("position", "id")
-    rules = [Rule(r.name, tuple(r.conditions), r.outcome) for r in rows]
-    return rules or list(DEFAULT_RULES)
+    def load() -> list[Rule]:
+        rows = RiskRule.objects.filter(enabled=True).order_by("position", "id")
+        return [Rule(r.name, tuple(r.conditions), r.outcome) for r in rows] or list(DEFAULT_RULES)
+
+    return list(config_cache.cached("rules", load))
 
 
 def rule_thresholds(rules: list[Rule]) -> list[float]:

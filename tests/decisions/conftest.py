@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from apps.decisions import config_cache
 from apps.decisions.modeling.risk import RiskModel
 from apps.propensity import registry
 from tests.decisions.factories import fitted_model
@@ -13,8 +14,10 @@ from tests.decisions.factories import fitted_model
 @pytest.fixture(autouse=True)
 def clean_model_cache() -> Iterator[None]:
     registry.clear_cache()
+    config_cache.clear()
     yield
     registry.clear_cache()
+    config_cache.clear()
 
 
 @pytest.fixture

@@ -141,10 +141,10 @@ def dead_port() -> int:
                                                        ("risk", "outcome", "pass_to_agent")])
 def test_a_stopped_hub_gets_the_safe_answer_within_the_budget(monkeypatch, dead_port, decision, key, safe):
     monkeypatch.setenv("HUB_URL", f"http://127.0.0.1:{dead_port}")
-    monkeypatch.setenv("BUDGET_MS", "500")
+    monkeypatch.setenv("BUDGET_MS", "1000")
     started = time.monotonic()
     answer = lambda_handler(connect_event(decision=decision), None)
-    assert (time.monotonic() - started) < 0.5
+    assert (time.monotonic() - started) < 1.0
     assert (answer[key], answer["source"]) == (safe, "fallback")
     assert answer["fallback_reason"].startswith("hub unreachable")
 
@@ -162,10 +162,10 @@ def test_a_hub_that_never_answers_costs_at_most_the_budget(monkeypatch, silent_h
     monkeypatch.setenv("HUB_URL", silent_hub)
     monkeypatch.setenv("BUDGET_MS", "5000")
     started = time.monotonic()
-    # the Lambda has only 550 ms left: the handler keeps a 250 ms margin, so it waits 300 ms
+    # the Lambda has only 550 ms left: the handler keeps a 250 ms margin, so it waits 300 ms, not 5 s
     answer = lambda_handler(connect_event(decision="intent"), FakeContext(550))
     elapsed = time.monotonic() - started
-    assert 0.3 <= elapsed < 0.8
+    assert 0.3 <= elapsed < 1.5
     assert (answer["action"], answer["source"], answer["fallback_reason"]) == ("menu", "fallback",
                                                                              "no answer within 300 ms")
 

@@ -7,6 +7,7 @@ active model uses call-time features only; the leaky variant is trained beside i
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -80,6 +81,8 @@ class RiskModel:
     variant: str = CALL_TIME
     pipeline: Any = None
     features: list[str] = field(default_factory=list)
+    weights: dict[str, float] = field(default_factory=dict)
+    intercept: float = 0.0
 
     def fit(self, calls: pd.DataFrame) -> RiskModel:
         from sklearn.feature_extraction import DictVectorizer
@@ -90,7 +93,18 @@ class RiskModel:
         self.pipeline = make_pipeline(DictVectorizer(), LogisticRegression(max_iter=1000, C=0.3))
         self.pipeline.fit(rows, calls["label"].to_numpy())
         self.features = list(CALL_TIME_FEATURES) + (list(LEAKY_FEATURES) if self.variant == WITH_LEAK else [])
+        vectorizer, regression = self.pipeline.steps[0][1], self.pipeline.steps[-1][1]
+        self.weights = {name: float(w) for name, w in zip(vectorizer.get_feature_names_out(), regression.coef_[0],
+                                                          strict=True)}
+        self.intercept = float(regression.intercept_[0])
         return self
+
+    def probability(self, call: Mapping[str, Any]) -> float:
+        """One live call without sklearn's per-call overhead: the same logistic function, by hand
+        (one-hot features are named `key=value`, as DictVectorizer names them)."""
+        z = self.intercept + sum(self.weights.get(f"{k}={v}", 0.0)
+                                 for k, v in call_features(call, variant=self.variant).items())
+        return 1.0 / (1.0 + math.exp(-z))
 
     def probabilities(self, calls: Iterable[Mapping[str, Any]]) -> np.ndarray:
         rows = [call_features(c, variant=self.variant) for c in calls]
@@ -98,6 +112,8 @@ class RiskModel:
 
     def score(self, call: Mapping[str, Any]) -> int:
         """0–1000, the scale contact-centre fraud rules are written in."""
+        if self.weights:
+            return to_score(self.probability(call))
         return to_score(float(self.probabilities([call])[0]))
 
 

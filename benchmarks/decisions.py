@@ -1,0 +1,228 @@
+"""Intent and risk decisions through gunicorn on loopback, and the Connect Lambda handler's overhead.
+
+Run: python benchmarks/decisions.py [--rate 200] [--seconds 60] [--customers 2000] [--workers 1 --threads 8]
+Builds a throw-away hub (SQLite file, durable embedded graph store, artifacts folder) in a temp dir:
+migrates, trains the intent and risk models on the shared data, seeds the graph with the call history
+of `--customers` callers, then serves it with gunicorn on 127.0.0.1 (one worker owns the embedded
+store). The load is open-loop: requests are scheduled at a fixed rate (half intent, half risk, one
+in ten from an unknown number) and latency is measured from each request's scheduled time, so a
+stalled server cannot hide its queue. Then the Lambda handler is timed against direct HTTP calls to
+the same endpoint, one at a time. Prints a table and writes benchmarks/results/decisions.json.
+Targets (issue 6): p99 < 20 ms at 200 req/s for 60 s; handler overhead < 5 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import queue
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def environment(workdir: Path) -> dict[str, str]:
+    return {"DJANGO_SETTINGS_MODULE": "journeyhub.settings.local", "DEBUG": "false",
+            "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}", "GRAPH_URL": f"embedded://{workdir / 'graph'}",
+            "ARTIFACTS_DIR": str(workdir / "artifacts"), "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "LOG_LEVEL": "WARNING"}
+
+
+def prepare(customers: int, seed: int) -> tuple[str, list[str]]:
+    """Migrate, train both models, seed callers' history; returns an API key and the callers' phones."""
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    from django.conf import settings
+
+    import graph
+    from apps.core.models import ApiKey
+    from apps.decisions.modeling.intent import read_interactions
+    from apps.decisions.replay import phone_for, seed_history
+
+    call_command("migrate", verbosity=0)
+    for name in ("intent", "risk"):
+        call_command("train", name, stdout=open(os.devnull, "w"))  # noqa: SIM115 - quiet training output
+    calls = read_interactions(Path(settings.SHARED_DATA_DIR) / "intents" / "interactions.csv")
+    chosen = sorted(random.Random(seed).sample(sorted(set(calls["customer_id"])), customers))
+    seeded = seed_history(calls, set(chosen))
+    print(f"seeded {seeded} calls of {len(chosen)} callers", file=sys.stderr)
+    _, key = ApiKey.issue("benchmark")
+    graph.reset_connection()  # close the store: gunicorn's worker opens it next
+    return key, [phone_for(c) for c in chosen]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "gunicorn", "journeyhub.wsgi:application", "--bind", f"127.0.0.1:{port}",
+               "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
+               "--keep-alive", "30", "--log-level", "warning"]
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("gunicorn did not start within 60 s")
+
+
+def request_body(n: int, phones: list[str], rng: random.Random) -> tuple[str, dict[str, Any]]:
+    phone = phones[rng.randrange(len(phones))] if rng.random() >= 0.1 else f"+1666{rng.randrange(10**7):07d}"
+    if n % 2 == 0:
+        return "/api/decisions/intent", {"phone": phone, "contact_id": f"bench-{n}", "channel": "VOICE"}
+    return "/api/decisions/risk", {"phone": phone, "email": f"user{n % 997}@example.com", "contact_id": f"bench-{n}"}
+
+
+def open_loop(port: int, key: str, phones: list[str], rate: float, seconds: float, clients: int) -> dict[str, Any]:
+    """Send rate*seconds requests at their scheduled times; latency counts from the scheduled time."""
+    total = int(rate * seconds)
+    rng = random.Random(11)
+    jobs: queue.Queue[tuple[int, float, str, dict[str, Any]] | None] = queue.Queue()
+    results: list[tuple[str, float, int]] = []
+    lock = threading.Lock()
+    start = time.perf_counter() + 0.5
+
+    def client() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        headers = {"Authorization": f"Api-Key {key}", "Content-Type": "application/json"}
+        while (job := jobs.get()) is not None:
+            _, due, path, body = job
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            try:
+                connection.request("POST", path, json.dumps(body), headers)
+                response = connection.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                status = 0
+            with lock:
+                results.append((path, (time.perf_counter() - due) * 1000, status))
+
+    workers = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    for w in workers:
+        w.start()
+    for n in range(total):
+        path, body = request_body(n, phones, rng)
+        jobs.put((n, start + n / rate, path, body))
+    for _ in workers:
+        jobs.put(None)
+    for w in workers:
+        w.join()
+    elapsed = time.perf_counter() - start
+    return {"requests": total, "achieved_rate": round(total / elapsed, 1),
+            "errors": sum(1 for _, _, s in results if s != 200),
+            "all": stats([ms for _, ms, _ in results]),
+            "intent": stats([ms for p, ms, _ in results if p.endswith("intent")]),
+            "risk": stats([ms for p, ms, _ in results if p.endswith("risk")])}
+
+
+def stats(latencies: list[float]) -> dict[str, float]:
+    ordered = sorted(latencies)
+    if not ordered:
+        return {}
+    pick = lambda q: round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)  # noqa: E731
+    return {"p50_ms": pick(0.5), "p90_ms": pick(0.9), "p99_ms": pick(0.99), "max_ms": round(ordered[-1], 2)}
+
+
+def handler_overhead(port: int, key: str, phones: list[str], calls: int) -> dict[str, Any]:
+    """The same decisions one at a time: the Lambda handler vs a direct HTTP call to the hub."""
+    os.environ.update({"HUB_URL": f"http://127.0.0.1:{port}", "HUB_API_KEY": key, "BUDGET_MS": "2000"})
+    from apps.decisions.lambda_handler.handler import lambda_handler
+    from apps.decisions.replay import ReplayCall, connect_event
+
+    direct, handled = [], []
+    headers = {"Authorization": f"Api-Key {key}", "Content-Type": "application/json"}
+    for n in range(calls):
+        phone = phones[n % len(phones)]
+        t0 = time.perf_counter()
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("POST", "/api/decisions/intent", json.dumps({"phone": phone, "contact_id": f"d-{n}"}),
+                           headers)
+        connection.getresponse().read()
+        connection.close()
+        direct.append((time.perf_counter() - t0) * 1000)
+        event = connect_event(ReplayCall("", phone, 0, "", f"h-{n}"), {"decision": "intent"})
+        t0 = time.perf_counter()
+        answer = lambda_handler(event, None)
+        handled.append((time.perf_counter() - t0) * 1000)
+        if answer.get("source") != "hub":
+            raise SystemExit(f"handler fell back during the overhead run: {answer}")
+    d, h = stats(direct), stats(handled)
+    return {"calls": calls, "direct_http": d, "lambda_handler": h,
+            "overhead_p50_ms": round(h["p50_ms"] - d["p50_ms"], 2),
+            "overhead_p99_ms": round(h["p99_ms"] - d["p99_ms"], 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--overhead-calls", type=int, default=500)
+    args = parser.parse_args()
+    if args.workers != 1:
+        raise SystemExit("the embedded store has one writer: use --workers 1 (threads serve concurrency)")
+
+    workdir = Path(tempfile.mkdtemp(prefix="jh-bench-decisions-"))
+    env = environment(workdir)
+    os.environ.update(env)
+    key, phones = prepare(args.customers, seed=5)
+    port = free_port()
+    server = start_gunicorn(env, port, args.workers, args.threads)
+    try:
+        warm = open_loop(port, key, phones, rate=50, seconds=2, clients=4)
+        load = open_loop(port, key, phones, args.rate, args.seconds, args.clients)
+        overhead = handler_overhead(port, key, phones, args.overhead_calls)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    result = {"rate": args.rate, "seconds": args.seconds, "customers": args.customers,
+              "gunicorn": {"workers": args.workers, "threads": args.threads, "worker_class": "gthread"},
+              "warmup_errors": warm["errors"], "load": load, "handler": overhead,
+              "target_p99_ms": 20, "p99_within_target": load["all"]["p99_ms"] < 20 and load["errors"] == 0,
+              "target_handler_overhead_ms": 5, "handler_within_target": overhead["overhead_p99_ms"] < 5,
+              "cpus": os.cpu_count(), "load_average_1m_after": round(os.getloadavg()[0], 2)}
+    print(f"open loop {args.rate:.0f} req/s for {args.seconds:.0f} s: {load['requests']} requests, "
+          f"achieved {load['achieved_rate']} req/s, errors {load['errors']}")
+    print(f"{'decision':<16}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+    for name in ("intent", "risk", "all"):
+        r = load[name]
+        print(f"{name:<16}{r['p50_ms']:>9}{r['p90_ms']:>9}{r['p99_ms']:>9}{r['max_ms']:>9}")
+    for name in ("direct_http", "lambda_handler"):
+        r = overhead[name]
+        print(f"{name:<16}{r['p50_ms']:>9}{r['p90_ms']:>9}{r['p99_ms']:>9}{r['max_ms']:>9}")
+    print(f"handler overhead: p50 {overhead['overhead_p50_ms']} ms, p99 {overhead['overhead_p99_ms']} ms; "
+          f"load average (1 min) {result['load_average_1m_after']} on {result['cpus']} CPUs")
+    out = ROOT / "benchmarks" / "results" / "decisions.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
