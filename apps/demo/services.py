@@ -6,6 +6,7 @@ directory so every run prints the same working login and key.
 """
 from __future__ import annotations
 
+import io
 import os
 import secrets
 from collections.abc import Callable, Iterable
@@ -114,17 +115,28 @@ def training_available() -> bool:
     return "train" in get_commands()
 
 
-def train_models(*, say: Say, models: Iterable[str] = MODELS) -> TrainingReport:
+def trainable_models() -> tuple[str, ...]:
+    """What `train --list` offers, or the documented model names if it cannot list them."""
+    out = io.StringIO()
+    try:
+        call_command("train", list=True, stdout=out)
+    except (Exception, SystemExit):  # noqa: BLE001 - an older train command without --list
+        return MODELS
+    return tuple(line.strip() for line in out.getvalue().splitlines() if line.strip()) or MODELS
+
+
+def train_models(*, say: Say, models: Iterable[str] | None = None) -> TrainingReport:
     """Train what the installed apps know how to train; a model that fails is reported, not fatal,
     because the demo's data and dashboard are useful without it."""
     if not training_available():
         return TrainingReport(trained=(), failed=(), available=False)
+    models = trainable_models() if models is None else models
     trained: list[str] = []
     failed: list[tuple[str, str]] = []
     for model in models:
         say(f"Training {model} ...")
         try:
-            call_command("train", model, verbosity=0)
+            call_command("train", model, verbosity=0, stdout=io.StringIO())
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure of an optional step is reported
             failed.append((model, f"{type(exc).__name__}: {exc}"[:300]))
         else:
