@@ -56,7 +56,14 @@ def load(url: str, events: int, customers: int, seed: int) -> None:
     connection.close()
 
 
-def time_reads(url: str, customers: int, reads: int) -> dict[str, float]:
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of another process (Linux /proc), to report CPU cost per read, which,
+    unlike latency, does not depend on how busy the machine is."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def time_reads(url: str, customers: int, reads: int, server_pid: int | None = None) -> dict[str, float]:
     from django.conf import settings
 
     import graph
@@ -68,16 +75,20 @@ def time_reads(url: str, customers: int, reads: int) -> dict[str, float]:
     for _ in range(100):  # warm-up: connections, caches
         journeys.recent_events(f"c{rng.randrange(customers)}", 20)
     latencies, rows = [], 0
+    cpu0, server_cpu0 = time.process_time(), process_cpu_s(server_pid) if server_pid else 0.0
     for _ in range(reads):
         customer = f"c{rng.randrange(customers)}"
         t0 = time.perf_counter()
         rows += len(journeys.recent_events(customer, 20))
         latencies.append((time.perf_counter() - t0) * 1000)
+    cpu_ms = (time.process_time() - cpu0) * 1000 / reads
+    server_cpu_ms = (process_cpu_s(server_pid) - server_cpu0) * 1000 / reads if server_pid else 0.0
     graph.reset_connection()
     latencies.sort()
     return {"p50_ms": round(latencies[len(latencies) // 2], 3),
             "p99_ms": round(latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 3),
-            "max_ms": round(latencies[-1], 3), "rows_per_read": round(rows / reads, 1)}
+            "max_ms": round(latencies[-1], 3), "rows_per_read": round(rows / reads, 1),
+            "client_cpu_ms_per_read": round(cpu_ms, 3), "server_cpu_ms_per_read": round(server_cpu_ms, 3)}
 
 
 def start_server(store_dir: Path) -> tuple[subprocess.Popen[str], str]:
@@ -122,7 +133,7 @@ def main() -> None:
 
     process, ws_url = start_server(store_dir)
     try:
-        server = time_reads(ws_url, args.customers, args.reads)
+        server = time_reads(ws_url, args.customers, args.reads, server_pid=process.pid)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -133,10 +144,12 @@ def main() -> None:
               "server_p99_within_target": server["p99_ms"] < 15, "cpus": os.cpu_count(),
               "load_average_1m_after": round(os.getloadavg()[0], 2)}
     print(f"load average (1 min) at the end: {result['load_average_1m_after']} on {os.cpu_count()} CPUs")
-    print(f"{'path':<10}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}{'rows':>8}")
+    print(f"{'path':<10}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}{'rows':>8}"
+          f"{'client CPU ms':>15}{'server CPU ms':>15}")
     for name in ("embedded", "server"):
         r = result[name]
-        print(f"{name:<10}{r['p50_ms']:>10}{r['p99_ms']:>10}{r['max_ms']:>10}{r['rows_per_read']:>8}")
+        print(f"{name:<10}{r['p50_ms']:>10}{r['p99_ms']:>10}{r['max_ms']:>10}{r['rows_per_read']:>8}"
+              f"{r['client_cpu_ms_per_read']:>15}{r['server_cpu_ms_per_read']:>15}")
     out = ROOT / "benchmarks" / "results" / "graph_server.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
