@@ -183,6 +183,7 @@ class GremlinServer:
         try:
             request = self.codec.decode_request(data)
             request_id = request.request_id
+            batch_size = _batch_size(request, self.batch_size)
             results = self._dispatch(request)
         except RequestError as exc:
             return [self._error(exc.request_id, exc.status, str(exc))]
@@ -195,7 +196,7 @@ class GremlinServer:
         except Exception as exc:  # noqa: BLE001 - the client gets the reason instead of a dropped socket
             log.exception("request %s failed", request_id)
             return [self._error(request_id, Status.SERVER_ERROR, f"{type(exc).__name__}: {exc}")]
-        frames = self._frames(request, results)
+        frames = self._frames(request, results, batch_size)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s %s: %d results in %.1f ms", request.op, request_id, _outline(request), len(results),
                       (time.perf_counter() - started) * 1000)
@@ -226,10 +227,9 @@ class GremlinServer:
                                "this server serves only 'g'", request.request_id)
         return [to_gremlin(value) for value in self.store.run(translate(_without_options(bytecode)))]
 
-    def _frames(self, request: Request, results: list[Any]) -> list[bytes]:
+    def _frames(self, request: Request, results: list[Any], size: int) -> list[bytes]:
         if not results:
             return [self.codec.encode_response(request.request_id, Status.NO_CONTENT)]
-        size = _batch_size(request.args.get("batchSize"), self.batch_size)
         frames = []
         try:
             for start in range(0, len(results), size):
@@ -270,11 +270,13 @@ def _outline(request: Request) -> str:
     return "g" + "".join(f".{step[0]}()" for step in bytecode.source_instructions + bytecode.step_instructions)
 
 
-def _batch_size(requested: Any, default: int) -> int:
+def _batch_size(request: Request, default: int) -> int:
+    requested = request.args.get("batchSize")
     if requested is None:
         return default
     if isinstance(requested, bool) or not isinstance(requested, int) or requested < 1:
-        raise RequestError(Status.INVALID_REQUEST_ARGUMENTS, f"batchSize must be a positive integer, got {requested!r}")
+        raise RequestError(Status.INVALID_REQUEST_ARGUMENTS, f"batchSize must be a positive integer, got {requested!r}",
+                           request.request_id)
     return requested
 
 

@@ -233,3 +233,9 @@ def test_session_close_and_authentication_ops(gremlin_server: BackgroundServer) 
     assert [(f["status"]["code"], f["result"]["data"]) for f in closed] == [(204, None)]
     assert [(f["status"]["code"], f["status"]["message"]) for f in refused] == [
         (499, "this server does not use authentication")]
+
+
+def test_a_bad_batch_size_is_refused_before_running(g: GraphTraversalSource) -> None:
+    with pytest.raises(GremlinServerError, match="batchSize must be a positive integer, got 0"):
+        g.with_("batchSize", 0).add_v("probe").iterate()
+    assert g.V().has_label("probe").count().next() == 0
