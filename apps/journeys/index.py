@@ -7,9 +7,9 @@ import threading
 from collections.abc import Mapping, Sequence
 
 import graph
+from apps.journeys import frame_cache
 from apps.journeys.analyzers.base import sequences
 from apps.journeys.analyzers.similarity import ShingleIndex
-from graph import journeys as graph_journeys
 
 _lock = threading.Lock()
 _state: dict[str, object] = {}
@@ -21,7 +21,7 @@ def get_index() -> ShingleIndex:
         index = _state.get("index")
         if isinstance(index, ShingleIndex) and _state.get("connection") is connection:
             return index
-    built = ShingleIndex.build(sequences(graph_journeys.events_frame()))
+    built = ShingleIndex.build(sequences(frame_cache.all_events()))
     with _lock:
         _state.update(index=built, connection=connection)
     return built

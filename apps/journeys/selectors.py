@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from apps.journeys import frame_cache
 from apps.journeys import index as similarity_index
 from apps.journeys.analyzers import frequency, funnels, paths
 from apps.journeys.analyzers.base import CleaningRule, filter_frame
@@ -47,14 +48,11 @@ def _customer_ids(filters: JourneyFilters) -> list[str] | None:
 
 
 def events(filters: JourneyFilters | None = None) -> pd.DataFrame:
-    """The canonical events frame restricted by the filters."""
+    """The canonical events frame restricted by the filters (cut from the cached whole log)."""
     filters = filters or JourneyFilters()
     customer_ids = _customer_ids(filters)
-    if customer_ids is not None and not customer_ids:
-        return graph_journeys.events_frame(customer_ids=[])
-    frame = graph_journeys.events_frame(customer_ids=customer_ids, since_ms=filters.since_ms,
-                                        until_ms=filters.until_ms)
-    return filter_frame(frame, channels=filters.channels or None)
+    return filter_frame(frame_cache.all_events(), since_ms=filters.since_ms, until_ms=filters.until_ms,
+                        channels=filters.channels or None, customer_ids=customer_ids)
 
 
 def top_journeys(*, filters: JourneyFilters | None = None, max_steps: int = 5, with_channel: bool = False,

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 from django.db import IntegrityError, transaction
 
+from apps.journeys import frame_cache, webhooks
 from apps.journeys import index as similarity_index
-from apps.journeys import webhooks
 from apps.journeys.analyzers.base import sequences
 from apps.journeys.analyzers.kpis import DAY_MS, KpiParams, compute_kpi
 from apps.journeys.analyzers.milestones import Trigger, first_reaches
@@ -209,6 +209,7 @@ def on_events_ingested(customer_ids: Sequence[str], *, event_ts: Iterable[int] |
     ids = sorted(set(customer_ids))
     if not ids:
         return IngestFollowUp(0, 0, 0, 0, 0)
+    frame_cache.invalidate()
     frame = graph_journeys.events_frame(customer_ids=ids)
     reached = evaluate_milestones(frame=frame)
     updated = similarity_index.refresh(sequences(frame))
