@@ -117,10 +117,12 @@ def build_demo_events(*, shared_data_dir: Path | str, customers: int = DEFAULT_C
     """Every demo event as an ingest record, customer by customer, each customer's in time order."""
     data = _seed_data(str(shared_data_dir))
     tokens = tuple(sorted({t for row in data.touchpoints for t in row.observed + row.following}))
+    # Another seed is another data set: its event ids must not collide with the default one's.
+    prefix = "demo" if seed == DEFAULT_SEED else f"demo{seed}"
     records: list[dict[str, Any]] = []
     for profile, risky in _profiles(_select(data, customers, seed), seed):
         rng = random.Random(f"{seed}:{profile.customer_id}:journey")
-        who = Identity(customer_id=profile.customer_id, phone=profile.phone, email=profile.email,
+        who = Identity(customer_id=profile.customer_id, id_prefix=prefix, phone=profile.phone, email=profile.email,
                        account_id=profile.account_id, age=profile.age, deposit=profile.deposit, risky=risky)
         touchpoint = data.touchpoints[rng.randrange(len(data.touchpoints))]
         journey = build_journey(who=who, calls=data.calls.get(profile.customer_id, ()), touchpoint=touchpoint,

@@ -25,6 +25,7 @@ MERCHANTS = ("TechMart Online", "FastFuel", "GlobalAir Tickets", "QuickEats", "S
 @dataclass(frozen=True)
 class Identity:
     customer_id: str
+    id_prefix: str  # event ids are `<prefix>-<customer>-<n>`; the prefix names non-default seeds
     phone: str
     email: str
     account_id: str
@@ -47,7 +48,7 @@ class _Journey:
     def add(self, event_type: str, channel: str, ts: int, *, intent: str | None = None,
             outcome: str | None = None, **attributes: Any) -> dict[str, Any]:
         record: dict[str, Any] = {"customer_id": self.who.customer_id,
-                                  "event_id": f"demo-{self.who.customer_id}-{len(self.records):03d}",
+                                  "event_id": f"{self.who.id_prefix}-{self.who.customer_id}-{len(self.records):03d}",
                                   "event_type": event_type, "channel": channel, "timestamp": int(ts)}
         record.update(self._identifiers(channel, attributes.get("verification")))
         if intent:

@@ -44,6 +44,8 @@ def test_same_seed_gives_identical_records(shared_data: Path, small: list[dict])
 def test_another_seed_gives_another_data_set(shared_data: Path, small: list[dict]) -> None:
     other = build_demo_events(shared_data_dir=shared_data, customers=50, seed=7)
     assert _digest(other) != _digest(small)
+    assert not {r["event_id"] for r in other} & {r["event_id"] for r in small}
+    assert other[0]["event_id"].startswith("demo7-")
 
 
 def test_a_larger_demo_contains_the_smaller_one(small: list[dict], medium: list[dict]) -> None:

@@ -12,6 +12,7 @@ from django.db.models import Count
 from django.test import Client
 from rest_framework.test import APIClient
 
+import graph
 from apps.core.models import ApiKey
 from apps.demo import catalog, definitions, services
 from apps.demo.dataset import build_demo_events
@@ -117,3 +118,12 @@ def test_training_failures_are_reported_not_fatal() -> None:
 def test_too_many_customers_is_a_clear_command_error(var_dir: Path) -> None:
     with pytest.raises(CommandError, match="customers must be between 1 and 11162"):
         call_command("demo", "--no-serve", "--customers", "99999", "--no-train", stdout=io.StringIO())
+
+
+def test_an_unreachable_graph_store_is_a_clear_command_error(var_dir: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    # given a store URL nothing listens on
+    settings.GRAPH_URL = "ws://127.0.0.1:9/gremlin"
+    graph.reset_connection()
+    # then the demo stops with an explanation instead of a stack trace
+    with pytest.raises(CommandError, match=r"graph store at ws://127.0.0.1:9/gremlin is not available"):
+        _run()

@@ -21,6 +21,7 @@ from apps.demo.dataset import DEFAULT_CUSTOMERS, DEFAULT_SEED, build_demo_events
 from apps.demo.sources import DemoDataError
 from apps.ingest.models import IngestBatch
 from graph import journeys
+from graph.errors import GraphUnavailable
 
 
 class Command(BaseCommand):
@@ -37,6 +38,14 @@ class Command(BaseCommand):
                                  "were loaded).")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            self._demo(options)
+        except GraphUnavailable as exc:
+            raise CommandError(f"the graph store at {settings.GRAPH_URL} is not available: {exc}. If another "
+                               "process (graphserver, a web server) holds it, stop it or point GRAPH_URL "
+                               "at that server (ws://...).") from exc
+
+    def _demo(self, options: dict[str, Any]) -> None:
         started = time.monotonic()
         call_command("migrate", interactive=False, verbosity=0)
         shared = Path(settings.SHARED_DATA_DIR)
