@@ -51,10 +51,9 @@ class JourneyModel:
 
 def score_customer(model: JourneyModel, customer_id: str, version: int, top: int = 5) -> CustomerScore:
     """Online score of one customer with the features that pushed it most."""
-    frame = selectors.customer_journey(customer_id)
-    if frame.empty and not selectors.customer_exists(customer_id):
+    events = selectors.customer_event_rows(customer_id)
+    if not events and not selectors.customer_exists(customer_id):
         raise UnknownCustomer(customer_id)
-    events = frame.to_dict("records")
     row = model.vector(events, model.as_of(events))
     proba = float(model.classifier.predict_proba(row.reshape(1, -1))[0])
     return CustomerScore(model=model.kind, version=version, score=round(proba, 4), label=proba >= model.threshold,

@@ -43,6 +43,16 @@ def customer_journey(customer_id: str) -> pd.DataFrame:
     return journeys.events_frame(customer_ids=[customer_id])
 
 
+ONLINE_EVENT_LIMIT = 5000
+
+
+def customer_event_rows(customer_id: str) -> list[dict[str, Any]]:
+    """One customer's events as dicts in (ts, event_id) order: the fast path for online scoring,
+    with the canonical frame's keys but without building a DataFrame."""
+    rows = journeys.customer_events(customer_id, limit=ONLINE_EVENT_LIMIT)
+    return sorted(rows, key=lambda r: (r["ts"], r["event_id"]))
+
+
 def customer_exists(customer_id: str) -> bool:
     return journeys.customer_exists(customer_id)
 

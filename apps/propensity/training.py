@@ -37,7 +37,7 @@ class BinaryModel:
     threshold: float
 
     def raw_scores(self, X: np.ndarray) -> np.ndarray:
-        return np.asarray(self.booster.predict(X), dtype=float)
+        return np.asarray(self.booster.predict(X, num_threads=1), dtype=float)
 
     def predict_proba(self, X: np.ndarray | pd.DataFrame) -> np.ndarray:
         raw = self.raw_scores(_matrix(X, self.features))
@@ -46,7 +46,7 @@ class BinaryModel:
     def explain(self, row: np.ndarray, top: int = 5) -> list[Contribution]:
         """The features that moved this row's score most (LightGBM SHAP-style contributions, log-odds)."""
         matrix = np.asarray(row, dtype=np.float64).reshape(1, -1)
-        contrib = np.asarray(self.booster.predict(matrix, pred_contrib=True))[0][:-1]
+        contrib = np.asarray(self.booster.predict(matrix, pred_contrib=True, num_threads=1))[0][:-1]
         order = np.argsort(-np.abs(contrib), kind="stable")[:top]
         return [Contribution(feature=self.features[i], value=float(matrix[0, i]),
                              contribution=round(float(contrib[i]), 4)) for i in order if contrib[i] != 0]

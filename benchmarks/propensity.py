@@ -1,0 +1,118 @@
+"""Propensity models: training time per model and online scoring latency for one customer.
+
+Run: python benchmarks/propensity.py [--customers 1000] [--scores 1000]
+Uses a throw-away hub (in-memory graph store, in-memory SQLite, temp artifacts folder): trains
+next_touchpoint on the shared touchpoint file, loads `--customers` demo customers through ingest, trains
+churn and csat on their journeys, then scores single customers online the way
+`GET /api/customers/{id}/scores` does (graph read + features + model + explanation), in process and
+through the API. Prints a table and writes benchmarks/results/propensity.json.
+Target (issue 5): one customer scored in under 10 ms p99.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "journeyhub.settings.test")
+os.environ.setdefault("ARTIFACTS_DIR", tempfile.mkdtemp(prefix="jh-bench-artifacts-"))
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def timed(fn: Any) -> tuple[Any, float]:
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+def latencies(fn: Any, ids: list[str]) -> dict[str, float]:
+    samples = []
+    for cid in ids:
+        start = time.perf_counter()
+        fn(cid)
+        samples.append((time.perf_counter() - start) * 1000)
+    return {"p50_ms": round(percentile(samples, 0.5), 2), "p95_ms": round(percentile(samples, 0.95), 2),
+            "p99_ms": round(percentile(samples, 0.99), 2), "n": len(samples)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--customers", type=int, default=1000)
+    parser.add_argument("--scores", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from rest_framework.test import APIClient
+
+    from apps.core.models import ApiKey
+    from apps.demo.dataset import build_demo_events
+    from apps.ingest.services import ingest_records
+    from apps.propensity import scoring, services
+
+    call_command("migrate", verbosity=0)
+    rows: list[tuple[str, str]] = []
+    results: dict[str, Any] = {"customers": args.customers}
+
+    version, seconds = timed(lambda: services.train_model(name="next_touchpoint", write_scores=False))
+    results["train_next_touchpoint_s"] = round(seconds, 2)
+    rows.append(("train next_touchpoint (40,000 sequences)", f"{seconds:.2f} s (F1 {version.metrics['f1']})"))
+
+    records = build_demo_events(shared_data_dir=Path(settings.SHARED_DATA_DIR), customers=args.customers)
+    _, seconds = timed(lambda: ingest_records(records=records, source="bench:demo"))
+    rows.append((f"ingest demo ({len(records)} events, {args.customers} customers)", f"{seconds:.1f} s"))
+    for name in ("churn", "csat"):
+        version, seconds = timed(lambda n=name: services.train_model(name=n, write_scores=False))
+        results[f"train_{name}_s"] = round(seconds, 2)
+        rows.append((f"train {name} ({version.metrics['train_rows']} training rows)",
+                     f"{seconds:.2f} s (AUC {version.metrics['auc']}, baseline {version.baseline_metrics['auc']})"))
+        count, seconds = timed(lambda n=name: services.write_scores_to_graph(name=n))
+        results[f"write_{name}_scores_s"] = round(seconds, 2)
+        rows.append((f"score all {count} customers with {name} and write to the graph", f"{seconds:.2f} s"))
+
+    customers = sorted({r["customer_id"] for r in records})
+    ids = [random.Random(args.seed).choice(customers) for _ in range(args.scores)]
+    scoring.score_customer("churn", ids[0])  # load the active models once, as a serving process would
+    scoring.score_customer("csat", ids[0])
+    for label, fn in (("churn", lambda c: scoring.score_customer("churn", c)),
+                      ("churn + csat", scoring.score_customer_all_models)):
+        stats = latencies(fn, ids)
+        results[f"online_{label.replace(' + ', '_and_')}"] = stats
+        rows.append((f"online score, {label}, one customer (p50 / p95 / p99)",
+                     f"{stats['p50_ms']} / {stats['p95_ms']} / {stats['p99_ms']} ms"))
+    _, raw = ApiKey.issue("bench")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    stats = latencies(lambda c: client.get(f"/api/customers/{c}/scores"), ids[: max(1, args.scores // 2)])
+    results["api_customer_scores"] = stats
+    rows.append(("GET /api/customers/{id}/scores in process (p50 / p95 / p99)",
+                 f"{stats['p50_ms']} / {stats['p95_ms']} / {stats['p99_ms']} ms"))
+    results["target_p99_ms"] = 10
+
+    width = max(len(r[0]) for r in rows)
+    for what, value in rows:
+        print(f"{what:<{width}}  {value}")
+    out = ROOT / "benchmarks" / "results" / "propensity.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
