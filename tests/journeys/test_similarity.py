@@ -2,6 +2,7 @@
 scan on the touchpoint sequences of the shared data."""
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from apps.journeys.analyzers.base import sequences
@@ -77,3 +78,20 @@ def test_lsh_candidates_are_reranked_exactly(journeys):
     result = index.query(customer_id="c1", threshold=0.2, k=3, use_lsh=True)
 
     assert [(m.customer_id, m.score) for m in result.top][0] == ("c2", 1.0)
+
+
+def test_index_equals_brute_force_on_the_demo_bank(shared_data):
+    from apps.demo.dataset import build_demo_events
+
+    records = build_demo_events(shared_data_dir=shared_data)
+    frame = pd.DataFrame({"customer_id": [r["customer_id"] for r in records],
+                          "event_id": [r["event_id"] for r in records], "type": [r["event_type"] for r in records],
+                          "channel": [r["channel"] for r in records], "ts": [r["timestamp"] for r in records]})
+    seqs = sequences(frame)
+    index = ShingleIndex.build(seqs)
+
+    for customer in list(seqs)[::300]:
+        expected = brute_force(seqs, query=seqs[customer], exclude=customer, threshold=0.4, k=10)
+        result = index.query(customer_id=customer, threshold=0.4, k=10)
+        assert result.similar_customers == len(expected)
+        assert [(m.customer_id, m.score) for m in result.top] == [(c, round(s, 6)) for c, s in expected[:10]]
