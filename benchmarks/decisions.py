@@ -26,14 +26,21 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+SQLITE_OPTIONS = "?init_command=" + quote("PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;")
+
+
 def environment(workdir: Path) -> dict[str, str]:
+    """SQLite in WAL mode with synchronous=NORMAL: a commit (decision log, API key use) costs ~1 ms instead
+    of an fsync (~15-20 ms here); with PostgreSQL (DATABASE_URL) this is the server's business."""
     return {"DJANGO_SETTINGS_MODULE": "journeyhub.settings.local", "DEBUG": "false",
-            "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}", "GRAPH_URL": f"embedded://{workdir / 'graph'}",
+            "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}{SQLITE_OPTIONS}",
+            "GRAPH_URL": f"embedded://{workdir / 'graph'}",
             "ARTIFACTS_DIR": str(workdir / "artifacts"), "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "LOG_LEVEL": "WARNING"}
 

@@ -39,8 +39,10 @@ def test_the_day_is_split_into_history_and_calls_in_time_order(interactions):
     assert phone_for("31020") == "+15550031020"
 
 
-def test_replay_routes_known_callers_and_the_fallback_holds_when_the_hub_stops(interactions, transactional_db):
-    # given an intent model trained on the calls before 2021-10-13, whose callers are seeded in the graph
+def test_replay_routes_known_callers_and_the_fallback_holds_when_the_hub_stops(interactions, transactional_db,
+                                                                               shared_data):
+    # given an intent model trained on the calls before 2021-10-13 (and the risk model on the shared data),
+    # and the day's callers' earlier calls in the graph
     out = StringIO()
     # when the day is replayed through the Lambda handler and the hub is stopped after 12 calls
     call_command("replay_calls", "--data", str(interactions), "--day", "2021-10-13", "--train",
@@ -53,14 +55,15 @@ def test_replay_routes_known_callers_and_the_fallback_holds_when_the_hub_stops(i
     assert report["top1"] == 0.4
     # and the 18 calls after the stop got the safe answers from the handler, quickly
     assert report["fallbacks"] == {"intent": 18, "risk": 18}
-    assert report["risk_mix"] == {"pass_to_agent": 30}
+    # and the known, low-risk callers went to the bot while the hub was up, everyone else to an agent
+    assert report["risk_mix"] == {"pass_to_bot": 12, "pass_to_agent": 18}
     assert report["handler_ms"]["p99"] < 500
     # and the baselines are beside it: the popularity guess is never right on this day
     assert report["baselines"]["popularity"]["top1"] == 0.0
     assert report["baselines"]["menu_for_everyone"]["intent_mix"] == {"menu": 30}
 
 
-def test_replay_prints_a_table_beside_the_baselines(interactions, transactional_db):
+def test_replay_prints_a_table_beside_the_baselines(interactions, transactional_db, shared_data):
     out = StringIO()
     call_command("replay_calls", "--data", str(interactions), "--day", "2021-10-13", "--train", "--limit", "4",
                  stdout=out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions, status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
@@ -84,7 +85,8 @@ def profile_by_phone(request: Request, e164: str) -> Response:
     return Response(asdict(profile))
 
 
-@extend_schema(summary="Decision monitor: counts, routing mix, latency p50/p99 and model versions per kind")
+@extend_schema(responses={200: OpenApiTypes.OBJECT},
+               summary="Decision monitor: counts, routing mix, latency p50/p99 and model versions per kind")
 @api_view(["GET"])
 def monitor(request: Request) -> Response:
     return Response(selectors.decision_monitor())

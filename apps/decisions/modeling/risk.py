@@ -112,7 +112,7 @@ class RiskModel:
 
     def score(self, call: Mapping[str, Any]) -> int:
         """0–1000, the scale contact-centre fraud rules are written in."""
-        if self.weights:
+        if getattr(self, "weights", None):  # versions pickled before the fast path lack it
             return to_score(self.probability(call))
         return to_score(float(self.probabilities([call])[0]))
 

@@ -31,7 +31,8 @@ class Command(BaseCommand):
         parser.add_argument("--api-key", help="API key for --hub-url (default: env HUB_API_KEY)")
         parser.add_argument("--no-seed", action="store_true", help="do not write the callers' history first")
         parser.add_argument("--train", action="store_true",
-                            help="train and activate an intent model on the calls before the day first")
+                            help="first train and activate an intent model on the calls before the day "
+                                 "(and a risk model on the shared fraud_calls data set)")
         parser.add_argument("--budget-ms", type=int, default=2000)
         parser.add_argument("--limit", type=int, help="replay at most this many calls")
         parser.add_argument("--stop-hub-after", type=int,
@@ -73,6 +74,13 @@ class Command(BaseCommand):
         until = datetime(day.year, day.month, day.day, tzinfo=UTC)
         version = train_model(name="intent", data=path, until=until, trained_by="manage.py replay_calls")
         self.stdout.write(f"trained intent v{version.version} on calls before {day}")
+        if self._risk_data().exists():
+            risk = train_model(name="risk", trained_by="manage.py replay_calls")
+            self.stdout.write(f"trained risk v{risk.version} on the fraud_calls data set")
+
+    @staticmethod
+    def _risk_data() -> Path:
+        return Path(settings.SHARED_DATA_DIR) / "fraud_calls" / "train.csv"
 
     @staticmethod
     def _temporary_key() -> Any:
@@ -120,7 +128,8 @@ class Command(BaseCommand):
             share = report.intent_mix.get(action, 0) / report.calls
             lines.append(f"{'share ' + action:24}{share:>10.3f}{0.0:>12.3f}{float(action == 'menu'):>11.3f}")
         for action, precision in report.band_precision.items():
-            lines.append(f"{'precision ' + action:24}{precision:>10.3f}")
+            shown = f"{precision:>10.3f}" if report.intent_mix.get(action) else f"{'n/a':>10}"
+            lines.append(f"{'precision ' + action:24}{shown}")
         lines.append(f"risk routing: {json.dumps(report.risk_mix, sort_keys=True)}")
         lines.append(f"fallbacks: {json.dumps(report.fallbacks)}; handler ms p50 {report.handler_ms['p50']}, "
                      f"p99 {report.handler_ms['p99']}")
