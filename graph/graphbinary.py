@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gremlin_python.driver.serializer import GraphBinarySerializersV1
-from gremlin_python.process.traversal import P, TextP, TraversalStrategy, Traverser
+from gremlin_python.process.traversal import Bytecode, P, TextP, TraversalStrategy, Traverser
 from gremlin_python.structure.io.graphbinaryV1 import (
     DataType,
     GraphBinaryReader,
@@ -39,8 +39,8 @@ class _IntOrLongIO(_GraphBinaryTypeIO):
     @classmethod
     def dictify(cls, obj: int, writer: Any, to_extend: bytearray, as_value: bool = False,
                 nullable: bool = True) -> bytearray:
-        io = IntIO if INT32_MIN <= obj <= INT32_MAX else LongIO
-        return io.dictify(obj, writer, to_extend, as_value, nullable)
+        codec = IntIO if INT32_MIN <= obj <= INT32_MAX else LongIO
+        return codec.dictify(obj, writer, to_extend, as_value, nullable)
 
 
 class _PReader(_GraphBinaryTypeIO):
@@ -181,8 +181,11 @@ def _read_slow(buf: bytes, pos: int, reader: GraphBinaryReader) -> tuple[Any, in
     return value, stream.tell()
 
 
-def _read_string(buf: bytes, pos: int, reader: GraphBinaryReader) -> tuple[Any, int]:
+def read_string(buf: bytes, pos: int, reader: GraphBinaryReader | None = None) -> tuple[str, int]:
+    """A string value without type code or null flag (op names, instruction names)."""
     size = _I32.unpack_from(buf, pos)[0]
+    if size < 0 or pos + 4 + size > len(buf):
+        raise ValueError(f"string of {size} bytes at offset {pos} runs past the end of the message")
     return buf[pos + 4:pos + 4 + size].decode("utf-8"), pos + 4 + size
 
 
@@ -211,8 +214,24 @@ def _read_traverser(buf: bytes, pos: int, reader: GraphBinaryReader) -> tuple[An
     return Traverser(value, bulk=bulk), pos
 
 
+def _read_bytecode(buf: bytes, pos: int, reader: GraphBinaryReader) -> tuple[Any, int]:
+    """Step instructions, then source instructions: name, argument count, arguments."""
+    bytecode = Bytecode()
+    for instructions in (bytecode.step_instructions, bytecode.source_instructions):
+        count, pos = _I32.unpack_from(buf, pos)[0], pos + 4
+        for _ in range(count):
+            name, pos = read_string(buf, pos, reader)
+            instruction = [name]
+            arity, pos = _I32.unpack_from(buf, pos)[0], pos + 4
+            for _ in range(arity):
+                arg, pos = read_value(buf, pos, reader)
+                instruction.append(arg)
+            instructions.append(instruction)
+    return bytecode, pos
+
+
 _READERS: dict[int, Callable[[bytes, int, GraphBinaryReader], tuple[Any, int]]] = {
-    DataType.string.value: _read_string,
+    DataType.string.value: read_string,
     DataType.int.value: lambda b, p, r: (_I32.unpack_from(b, p)[0], p + 4),
     DataType.long.value: lambda b, p, r: (_I64.unpack_from(b, p)[0], p + 8),
     DataType.double.value: lambda b, p, r: (_F64.unpack_from(b, p)[0], p + 8),
@@ -220,6 +239,7 @@ _READERS: dict[int, Callable[[bytes, int, GraphBinaryReader], tuple[Any, int]]] 
     DataType.map.value: _read_map,
     DataType.list.value: _read_list,
     DataType.traverser.value: _read_traverser,
+    DataType.bytecode.value: _read_bytecode,
 }
 
 
@@ -234,7 +254,7 @@ class ProjectGraphBinarySerializer(GraphBinarySerializersV1):
         request_id = None if buf[pos] == 0x01 else str(uuid.UUID(bytes=buf[pos + 1:pos + 17]))
         pos += 1 if request_id is None else 17
         status_code, pos = _I32.unpack_from(buf, pos)[0], pos + 4
-        status_message, pos = (None, pos + 1) if buf[pos] == 0x01 else _read_string(buf, pos + 1, reader)
+        status_message, pos = (None, pos + 1) if buf[pos] == 0x01 else read_string(buf, pos + 1, reader)
         status_attributes, pos = _read_map(buf, pos, reader)
         meta, pos = _read_map(buf, pos, reader)
         data, _ = read_value(buf, pos, reader)

@@ -10,7 +10,6 @@ pool and the store's lock serialises them.
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import signal
 import threading
@@ -24,7 +23,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from gremlin_python.process.traversal import Bytecode, Traverser
-from gremlin_python.structure.io.graphbinaryV1 import DataType, MapIO, StringIO, UuidIO, int32_pack
+from gremlin_python.structure.io.graphbinaryV1 import MapIO, StringIO, UuidIO, int32_pack
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request as HttpRequest
@@ -32,7 +31,7 @@ from websockets.http11 import Response as HttpResponse
 
 from graph.embedded import MEMORY, EmbeddedStore, to_gremlin
 from graph.errors import GraphQueryError, GraphUnavailable, UnsupportedTraversal
-from graph.graphbinary import graph_binary_reader, graph_binary_writer, write_value
+from graph.graphbinary import graph_binary_reader, graph_binary_writer, read_string, read_value, write_value
 from graph.translate import translate
 
 log = logging.getLogger(__name__)
@@ -88,23 +87,22 @@ class GraphBinaryCodec:
         """Layout: mime length, mime type, version, request id (two longs), op, processor, args map."""
         if isinstance(data, str):
             raise RequestError(Status.MALFORMED_REQUEST, f"text frames are not supported; send {MIME_TYPE} binary")
-        buff = io.BytesIO(data)
-        mime = buff.read(buff.read(1)[0] if data else 0).decode("utf-8", "replace")
+        buf = bytes(data)
+        mime_end = 1 + (buf[0] if buf else 0)
+        mime = buf[1:mime_end].decode("utf-8", "replace")
         if mime != MIME_TYPE:
             raise RequestError(Status.MALFORMED_REQUEST, f"serializer {mime!r} is not supported; use {MIME_TYPE}")
-        version = buff.read(1)
-        raw_id = buff.read(16)
-        if version != bytes([VERSION]) or len(raw_id) != 16:
+        if buf[mime_end:mime_end + 1] != bytes([VERSION]) or len(buf) < mime_end + 17:
             raise RequestError(Status.MALFORMED_REQUEST, "request header is truncated or not GraphBinary v1")
-        request_id = uuid.UUID(bytes=raw_id)
+        request_id = uuid.UUID(bytes=buf[mime_end + 1:mime_end + 17])
         try:
-            op = self.reader.to_object(buff, DataType.string, False)
-            processor = self.reader.to_object(buff, DataType.string, False)
-            count = int.from_bytes(buff.read(4), "big", signed=True)
+            op, pos = read_string(buf, mime_end + 17)
+            processor, pos = read_string(buf, pos)
+            count, pos = int.from_bytes(buf[pos:pos + 4], "big", signed=True), pos + 4
             args = {}
             for _ in range(count):
-                key = self.reader.read_object(buff)
-                args[key] = self.reader.read_object(buff)
+                key, pos = read_value(buf, pos, self.reader)
+                args[key], pos = read_value(buf, pos, self.reader)
         except UnsupportedTraversal as exc:
             raise RequestError(Status.INVALID_REQUEST_ARGUMENTS, str(exc), request_id) from exc
         except Exception as exc:  # noqa: BLE001 - any decoding failure is a malformed request

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 from gremlin_python.driver.serializer import GraphBinarySerializersV1
-from gremlin_python.process.traversal import P, TextP, Traverser
+from gremlin_python.process.anonymous_traversal import traversal
+from gremlin_python.process.graph_traversal import __
+from gremlin_python.process.traversal import Merge, Order, P, T, TextP, Traverser
 from gremlin_python.statics import long
 from gremlin_python.structure.graph import Edge, Vertex
 from gremlin_python.structure.io.graphbinaryV1 import DataType, GraphBinaryReader, GraphBinaryWriter
@@ -101,3 +103,24 @@ def test_project_serializer_reads_responses_like_gremlinpython() -> None:
 def test_lambdas_are_refused_while_reading() -> None:
     with pytest.raises(UnsupportedTraversal, match="lambdas are not portable"):
         graph_binary_reader().to_object(io.BytesIO(bytes([DataType.lambda_.value, 0x00])))
+
+
+@settings(max_examples=60, deadline=None)
+@given(values)
+def test_fast_reader_reads_bytecode_like_the_project_reader(value: Any) -> None:
+    # given traversals carrying arbitrary values, predicates, tokens and child traversals
+    g = traversal().with_remote(None)  # type: ignore[arg-type]
+    traversals = [
+        g.inject([value]).unfold().as_("r").merge_v(__.select("k")).option(Merge.on_create, __.select("c")),
+        g.V("customer:1").out_e("performed").order().by("ts", Order.desc).range_(0, 20).in_v().element_map(),
+        g.V().has("ts", P.between(1, 1_700_000_000_000)).has(T.id, P.within(["a", "b"])).group_count().by(T.label),
+        g.with_("batchSize", 64).V().has("name", TextP.containing("x")).values("name").none(),
+    ]
+    for t in traversals:
+        data = bytes(graph_binary_writer().to_dict(t.bytecode))
+        # when read by the fast path and by gremlinpython's reader with the project's additions
+        fast, end = read_value(data, 0, graph_binary_reader())
+        slow = graph_binary_reader().read_object(bytearray(data))
+        # then both give the same bytecode
+        assert fast == slow
+        assert end == len(data)
