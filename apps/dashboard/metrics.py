@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time as time_
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 from typing import Any
@@ -59,9 +60,25 @@ class KpiCards:
     missing: str = ""
 
 
+COUNTS_MAX_AGE_SECONDS = 15.0
+_counts: dict[str, tuple[Any, float, Any]] = {}
+
+
+def _fresh(name: str, load: Any) -> Any:
+    """Whole-store counts scan every vertex; a few seconds' staleness on the overview is fine."""
+    connection = call("graph", "get_connection")
+    hit = _counts.get(name)
+    now = time_.monotonic()
+    if hit is not None and hit[0] is connection and now - hit[1] < COUNTS_MAX_AGE_SECONDS:
+        return hit[2]
+    value = load()
+    _counts[name] = (connection, now, value)
+    return value
+
+
 def _graph_counts() -> dict[str, int] | None:
     try:
-        return call("graph.journeys", "graph_counts")
+        return _fresh("counts", lambda: call("graph.journeys", "graph_counts"))
     except NotAvailable:
         return None
 
@@ -100,7 +117,7 @@ def headline() -> list[Card]:
 
 def active_customers(days: int = 30) -> int | None:
     try:
-        return call("graph.journeys", "active_customer_count", days=days)
+        return _fresh(f"active-{days}", lambda: call("graph.journeys", "active_customer_count", days=days))
     except NotAvailable:
         return None
 

@@ -129,3 +129,4 @@ def test_a_funnel_gives_conversion_per_step_and_by_channel(analyst: Client, load
 
 def test_only_analysts_build_funnels(viewer: Client):
     assert viewer.get("/journeys/funnel/?step=a&step=b").status_code == 403
+

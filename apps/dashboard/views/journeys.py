@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from apps.dashboard import drill, figures
 from apps.dashboard.journey_filters import CHANNELS, flag, read_filters
 from apps.dashboard.roles import ANALYST, VIEWER, role_required
-from apps.dashboard.sources import NotAvailable, call, function, model
+from apps.dashboard.sources import NotAvailable, call, model
 from apps.dashboard.tables import Column, Table
 from apps.dashboard.views.common import page, parse_int, unavailable
 
@@ -83,7 +83,7 @@ def explorer_customers(request: HttpRequest) -> HttpResponse:
         options = explorer_options(request)
         node, link = request.GET.get("node") or "", request.GET.get("link") or ""
         refs = [drill.NodeRef.parse(part) for part in (link.split("|") if link else [node])]
-        frame = function("apps.journeys.selectors", "events")(form.filters)
+        frame = call("apps.journeys.selectors", "events", filters=form.filters)
     except NotAvailable as exc:
         return page(request, "dashboard/simple.html", {"title": "Customers behind a path", "missing": unavailable(exc)})
     except ValueError as exc:
