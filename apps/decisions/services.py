@@ -6,6 +6,7 @@ thresholds or rules, and logs what it decided.
 """
 from __future__ import annotations
 
+import functools
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -42,7 +43,12 @@ def now_ms() -> int:
 
 def normalize_phone(value: str, *, field_name: str = "phone") -> str:
     """E.164, the form Connect sends and the graph stores identifiers in."""
-    region = getattr(settings, "DEFAULT_PHONE_REGION", "US")
+    return _e164(value, getattr(settings, "DEFAULT_PHONE_REGION", "US"), field_name)
+
+
+@functools.lru_cache(maxsize=8192)
+def _e164(value: str, region: str, field_name: str) -> str:
+    """Parsing costs most of a millisecond and the same callers call again: remember the answers."""
     try:
         number = phonenumbers.parse(value, None if value.startswith("+") else region)
     except phonenumbers.NumberParseException as exc:
