@@ -22,8 +22,16 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlparse
 
+import graphersal
 from gremlin_python.process.traversal import Bytecode, Traverser
-from gremlin_python.structure.io.graphbinaryV1 import MapIO, StringIO, UuidIO, int32_pack
+from gremlin_python.structure.io.graphbinaryV1 import (
+    GraphBinaryWriter,
+    MapIO,
+    StringIO,
+    UuidIO,
+    _GraphBinaryTypeIO,
+    int32_pack,
+)
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request as HttpRequest
@@ -82,6 +90,8 @@ class GraphBinaryCodec:
     def __init__(self) -> None:
         self.reader = graph_binary_reader()
         self.writer = graph_binary_writer()
+        # engine vertices and edges are converted while being written, not in a separate pass
+        self.writer.serializers.update({graphersal.Vertex: _EngineElementIO, graphersal.Edge: _EngineElementIO})
 
     def decode_request(self, data: str | bytes) -> Request:
         """Layout: mime length, mime type, version, request id (two longs), op, processor, args map."""
@@ -123,6 +133,14 @@ class GraphBinaryCodec:
         MapIO.dictify({}, self.writer, ba, True, False)
         write_value(data, ba, self.writer)
         return bytes(ba)
+
+
+class _EngineElementIO(_GraphBinaryTypeIO):
+    @classmethod
+    def dictify(cls, obj: Any, writer: GraphBinaryWriter, to_extend: bytearray, as_value: bool = False,
+                nullable: bool = True) -> bytearray:
+        writer.to_dict(to_gremlin(obj), to_extend)
+        return to_extend
 
 
 class GremlinServer:
@@ -223,7 +241,7 @@ class GremlinServer:
         if set(aliases.values()) - {"g"}:
             raise RequestError(Status.INVALID_REQUEST_ARGUMENTS, f"unknown traversal source in aliases {aliases}; "
                                "this server serves only 'g'", request.request_id)
-        return [to_gremlin(value) for value in self.store.run(translate(_without_options(bytecode)))]
+        return self.store.run(translate(_without_options(bytecode)))
 
     def _frames(self, request: Request, results: list[Any], size: int) -> list[bytes]:
         if not results:
