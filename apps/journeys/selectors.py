@@ -88,7 +88,7 @@ def similar_journeys(*, customer_id: str | None = None, sequence: Sequence[str] 
                      threshold: float = 0.5, k: int = 10) -> SimilarityResult:
     """Raises KeyError (a LookupError) for a customer without events, ValueError for bad arguments."""
     index = similarity_index.get_index()
-    with similarity_index._lock:
+    with similarity_index.lock():
         return index.query(customer_id=customer_id, sequence=sequence, threshold=threshold, k=k)
 
 
