@@ -14,7 +14,7 @@ SOURCE = "demo"
 @dataclass(frozen=True)
 class Product:
     code: str  # the intent code of the shared intents data set (HL, CC, ...)
-    intent: str
+    topic: str  # readable name, kept in each related event's `topic` attribute
     pages: tuple[str, str]  # product page, then a tool page (calculator, comparison, quote)
     conversion: str  # event type when the customer takes the product
     conversion_channel: str
@@ -30,7 +30,10 @@ PRODUCTS: dict[str, Product] = {p.code: p for p in (
     Product("TA", "trading_account", ("view_trading", "market_watch"), "trading_account_opened", "app", 0.4),
 )}
 FRAUD_DISPUTE = "fraud_dispute"
-INTENTS = tuple(p.intent for p in PRODUCTS.values()) + (FRAUD_DISPUTE,)
+# Contacts carry the data set's `<INTENT>_<SUBINTENT>` codes as their intent (what the next-intent model
+# predicts); a fraud dispute gets a code of the same shape: FR (fraud) _DS (dispute).
+FRAUD_DISPUTE_INTENT = "FR_DS"
+TOPICS = tuple(p.topic for p in PRODUCTS.values()) + (FRAUD_DISPUTE,)
 
 # Touchpoint tokens are TV channel names in the source data; each stands for one page of the bank's
 # site or app here, assigned in alphabetical order, so a customer's token sequence becomes a browsing path.
@@ -41,7 +44,7 @@ LOGIN = "login"
 APPLICATION_STARTED = "application_started"
 SPECIAL_TOKENS = {"web": LOGIN, "visit": APPLICATION_STARTED}
 
-CALL_PREFIX = "call_"  # voice events are `call_<intent>`, e.g. call_home_loan
+CALL_PREFIX = "call_"  # voice events are `call_<topic>`, e.g. call_home_loan
 CALL_OUTCOMES = (("resolved", 0.72), ("transferred", 0.14), ("callback_requested", 0.09), ("abandoned", 0.05))
 CHAT_FOLLOW_UP = "chat_follow_up"
 EMAIL_FOLLOW_UP = "email_follow_up"
@@ -49,6 +52,7 @@ SURVEY = "survey_response"
 COMPLAINT = "complaint"
 CHURNED = "churned"
 DISPUTE_STEPS = ("view_transactions", "view_transaction_detail", "card_locked")
+VERIFICATION = "verification"  # a failed identity check, logged before the call it belongs to
 
 # Milestones reached by event type: what the journeys app can register as definitions.
 MILESTONES: tuple[tuple[str, str, str], ...] = tuple(

@@ -7,8 +7,14 @@ and a customer's events depend only on the seed and their own id, so a larger de
 
 Records are in the ingest format: customer_id, event_id, event_type, channel, timestamp (epoch ms),
 phone / email / account_id (as the channel would see them), intent, outcome, and free attributes
-(sub_intent and step of the call in the shared intents data, score for CSAT surveys, verification,
+(topic, step of the call in its intent's sequence, score for CSAT surveys, verification, method,
 session_id, merchant, amount, reason, about_event).
+
+Only contacts carry an `intent`, and it is the shared data set's `<INTENT>_<SUBINTENT>` code (HL_AS,
+CC_LC, ...; FR_DS for a fraud dispute), so the next-intent model sees the same vocabulary in the graph
+as in the data set; every related event names its readable `topic` (home_loan, credit_card, account,
+fixed_deposit, life_insurance, trading_account, fraud_dispute), and call event types do too
+(call_home_loan, ...).
 """
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from typing import Any
 from apps.demo import catalog as c
 from apps.journeys.models import KpiDefinition, MilestoneDefinition
 
-CALL_TYPES = [f"{c.CALL_PREFIX}{p.intent}" for p in c.PRODUCTS.values()]
+CALL_TYPES = [f"{c.CALL_PREFIX}{p.topic}" for p in c.PRODUCTS.values()]
 ASSISTED_CONTACTS = CALL_TYPES + [c.CHAT_FOLLOW_UP, c.COMPLAINT, c.FRAUD_DISPUTE]
 
 

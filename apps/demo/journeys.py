@@ -1,6 +1,6 @@
 """One demo customer's cross-channel journey around their real call history.
 
-The calls (intent, sub-intent, time) come from the shared intents data set unchanged; everything
+The calls (intent code, time) come from the shared intents data set unchanged; everything
 around them is drawn from a per-customer random stream, so a customer's events do not depend on
 how many other customers are generated.
 """
@@ -46,7 +46,7 @@ class _Journey:
     conversions: int = 0
 
     def add(self, event_type: str, channel: str, ts: int, *, intent: str | None = None,
-            outcome: str | None = None, **attributes: Any) -> dict[str, Any]:
+            outcome: str | None = None, topic: str | None = None, **attributes: Any) -> dict[str, Any]:
         record: dict[str, Any] = {"customer_id": self.who.customer_id,
                                   "event_id": f"{self.who.id_prefix}-{self.who.customer_id}-{len(self.records):03d}",
                                   "event_type": event_type, "channel": channel, "timestamp": int(ts)}
@@ -55,6 +55,8 @@ class _Journey:
             record["intent"] = intent
         if outcome:
             record["outcome"] = outcome
+        if topic:
+            record["topic"] = topic
         record.update(attributes)
         self.records.append(record)
         return record
@@ -124,12 +126,12 @@ def _preferred_channel(journey: _Journey) -> str:
     return "app" if journey.chance(app_share) else "web"
 
 
-def _browse(journey: _Journey, start: int, pages: Sequence[str], channel: str, intent: str | None = None) -> int:
+def _browse(journey: _Journey, start: int, pages: Sequence[str], channel: str, topic: str | None = None) -> int:
     """A browsing session: a run of page events a few minutes apart; returns the last timestamp."""
     session = f"s-{journey.who.customer_id}-{len(journey.records):03d}"
     ts = start
     for page in pages:
-        journey.add(page, channel, ts, intent=intent if page not in c.GENERIC_PAGES else None, session_id=session)
+        journey.add(page, channel, ts, topic=topic if page not in c.GENERIC_PAGES else None, session_id=session)
         ts += journey.uniform(20_000, 5 * MINUTE)
     return ts
 
@@ -142,7 +144,7 @@ def _episode(journey: _Journey, product: c.Product, calls: list[Call], pages: li
             before.append(product.pages[1])
         if applied and journey.chance(0.5):
             before.append(c.APPLICATION_STARTED)
-        _browse(journey, first - journey.uniform(HOUR, 3 * DAY), before, _preferred_channel(journey), product.intent)
+        _browse(journey, first - journey.uniform(HOUR, 3 * DAY), before, _preferred_channel(journey), product.topic)
     complained = False
     for step, call in enumerate(calls, 1):
         complained |= _call(journey, product, call, step)
@@ -152,31 +154,31 @@ def _episode(journey: _Journey, product: c.Product, calls: list[Call], pages: li
 
 def _call(journey: _Journey, product: c.Product, call: Call, step: int) -> bool:
     """The real call, then what follows it; returns whether it led to a complaint."""
-    fail_rate = 0.2 if journey.who.risky else 0.03
     outcome = _weighted(journey.rng, c.CALL_OUTCOMES)
-    record = journey.add(f"{c.CALL_PREFIX}{product.intent}", "voice", call.ts_ms, intent=product.intent,
-                         outcome=outcome, sub_intent=call.item_id, step=step,
+    verification = _verify(journey, call.ts_ms, product.topic)
+    record = journey.add(f"{c.CALL_PREFIX}{product.topic}", "voice", call.ts_ms, intent=call.item_id,
+                         outcome=outcome, topic=product.topic, step=step,
                          duration_s=journey.uniform(90, 1500 if outcome != "abandoned" else 240),
-                         verification="failed" if journey.chance(fail_rate) else "passed")
+                         verification=verification)
     ts = call.ts_ms + record["duration_s"] * 1000
     unresolved = outcome == "abandoned"
     if outcome in ("transferred", "callback_requested"):
         ts += journey.uniform(2 * HOUR, 2 * DAY)
         chat_outcome = "resolved" if journey.chance(0.7) else "unresolved"
         unresolved = chat_outcome == "unresolved"
-        journey.add(c.CHAT_FOLLOW_UP, "chat", ts, intent=product.intent, outcome=chat_outcome)
+        journey.add(c.CHAT_FOLLOW_UP, "chat", ts, outcome=chat_outcome, topic=product.topic)
     elif journey.chance(0.12):
         ts += journey.uniform(10 * MINUTE, DAY)
-        journey.add(c.EMAIL_FOLLOW_UP, "email", ts, intent=product.intent, outcome="sent")
+        journey.add(c.EMAIL_FOLLOW_UP, "email", ts, outcome="sent", topic=product.topic)
     complained = journey.chance(0.45 if unresolved else 0.02)
     if complained:
         ts += journey.uniform(HOUR, 3 * DAY)
         channel = _weighted(journey.rng, (("email", 0.5), ("chat", 0.3), ("voice", 0.2)))
         reason = _weighted(journey.rng, (("long_wait", 0.4), ("not_resolved", 0.4), ("fees", 0.2)))
-        journey.add(c.COMPLAINT, channel, ts, intent=product.intent, outcome="open", reason=reason)
+        journey.add(c.COMPLAINT, channel, ts, outcome="open", topic=product.topic, reason=reason)
         journey.complaints += 1
     if journey.chance(0.6 if complained else 0.3):
-        _survey(journey, ts + journey.uniform(HOUR, DAY), product.intent, "complaint" if complained else outcome,
+        _survey(journey, ts + journey.uniform(HOUR, DAY), product.topic, "complaint" if complained else outcome,
                 record["event_id"])
     return complained
 
@@ -190,11 +192,11 @@ SCORE_WEIGHTS = {
 }
 
 
-def _survey(journey: _Journey, ts: int, intent: str, experience: str, about: str) -> None:
+def _survey(journey: _Journey, ts: int, topic: str, experience: str, about: str) -> None:
     score = journey.rng.choices((1, 2, 3, 4, 5), weights=SCORE_WEIGHTS[experience])[0]
     journey.scores.append(score)
     channel = "email" if journey.chance(0.7) else "app"
-    journey.add(c.SURVEY, channel, ts, intent=intent, survey="csat", score=score, about_event=about)
+    journey.add(c.SURVEY, channel, ts, topic=topic, survey="csat", score=score, about_event=about)
 
 
 def _maybe_convert(journey: _Journey, product: c.Product, third: Call, fourth: Call | None, applied: bool,
@@ -206,7 +208,7 @@ def _maybe_convert(journey: _Journey, product: c.Product, third: Call, fourth: C
         return
     gap = (fourth.ts_ms - third.ts_ms) // 2 if fourth else journey.uniform(HOUR, 5 * DAY)
     journey.add(product.conversion, product.conversion_channel, third.ts_ms + max(gap, 30 * MINUTE),
-                intent=product.intent, outcome="converted")
+                outcome="converted", topic=product.topic)
     journey.conversions += 1
 
 
@@ -229,13 +231,27 @@ def _dispute(journey: _Journey, start: int) -> None:
         session = f"s-{journey.who.customer_id}-{len(journey.records):03d}"
         for step in c.DISPUTE_STEPS:
             outcome = "locked" if step == "card_locked" else None
-            journey.add(step, "app", ts, intent=c.FRAUD_DISPUTE if step != "view_transactions" else None,
+            journey.add(step, "app", ts, topic=c.FRAUD_DISPUTE if step != "view_transactions" else None,
                         outcome=outcome, session_id=session, merchant=merchant, amount=amount)
             ts += journey.uniform(30_000, 3 * MINUTE)
     channel = "voice" if journey.chance(0.7) else "chat"
-    extra = {"verification": "failed" if journey.chance(0.15) else "passed"} if channel == "voice" else {}
-    journey.add(c.FRAUD_DISPUTE, channel, ts + journey.uniform(10 * MINUTE, 6 * HOUR), intent=c.FRAUD_DISPUTE,
-                outcome="dispute_lodged", merchant=merchant, amount=amount, **extra)
+    ts += journey.uniform(10 * MINUTE, 6 * HOUR)
+    extra = {"verification": _verify(journey, ts, c.FRAUD_DISPUTE, fail_rate=0.15)} if channel == "voice" else {}
+    journey.add(c.FRAUD_DISPUTE, channel, ts, intent=c.FRAUD_DISPUTE_INTENT, outcome="dispute_lodged",
+                topic=c.FRAUD_DISPUTE, merchant=merchant, amount=amount, **extra)
+
+
+def _verify(journey: _Journey, call_ts: int, topic: str, fail_rate: float | None = None) -> str:
+    """The identity check at the start of a call; a failure is also logged as its own event, which
+    is what the risk decision counts (customers sharing a phone fail far more often)."""
+    if fail_rate is None:
+        fail_rate = 0.2 if journey.who.risky else 0.03
+    if not journey.chance(fail_rate):
+        return "passed"
+    method = "voice_id" if journey.chance(0.5) else "security_questions"
+    journey.add(c.VERIFICATION, "voice", call_ts - journey.uniform(20_000, 2 * MINUTE), outcome="failed",
+                topic=topic, method=method)
+    return "failed"
 
 
 def _engagement(journey: _Journey, pages: list[str], end: int) -> None:

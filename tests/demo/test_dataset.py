@@ -37,8 +37,8 @@ def test_same_seed_gives_identical_records(shared_data: Path, small: list[dict])
     again = build_demo_events(shared_data_dir=shared_data, customers=50, seed=20261125)
     # then the records are identical, down to a pinned hash
     assert again == small
-    assert len(small) == 952
-    assert _digest(small) == "efc007bfb2713dca737bf0aa343bb5d379fd86f19d0722e1e65dd88424acb9bc"
+    assert len(small) == 954
+    assert _digest(small) == "bf023d98418304dbb1cbeefdf3bc8be78ce0197424d248d544ab21857e3128f3"
 
 
 def test_another_seed_gives_another_data_set(shared_data: Path, small: list[dict]) -> None:
@@ -54,21 +54,25 @@ def test_a_larger_demo_contains_the_smaller_one(small: list[dict], medium: list[
 
 def test_channels_and_intents_have_the_promised_counts(small: list[dict]) -> None:
     channels = Counter(r["channel"] for r in small)
-    intents = Counter(r["intent"] for r in small if "intent" in r)
-    assert dict(channels) == {"app": 361, "chat": 63, "email": 103, "voice": 244, "web": 181}
-    assert dict(intents) == {"account": 86, "credit_card": 49, "fixed_deposit": 108, "fraud_dispute": 4,
-                             "home_loan": 69, "life_insurance": 86, "trading_account": 120}
+    topics = Counter(r["topic"] for r in small if "topic" in r)
+    intents = Counter(r["intent"].split("_")[0] for r in small if "intent" in r)
+    assert dict(channels) == {"app": 361, "chat": 63, "email": 93, "voice": 259, "web": 178}
+    assert dict(topics) == {"account": 85, "credit_card": 45, "fixed_deposit": 114, "fraud_dispute": 15,
+                            "home_loan": 72, "life_insurance": 88, "trading_account": 121}
+    assert dict(intents) == {"AC": 41, "CC": 20, "FD": 54, "FR": 5, "HL": 31, "LI": 38, "TA": 55}
     assert len({r["customer_id"] for r in small}) == 50
 
 
 def test_journey_ingredients_are_all_present(small: list[dict]) -> None:
     types = Counter(r["event_type"] for r in small)
-    assert types["survey_response"] == 82
-    assert types["complaint"] == 21
-    assert types["churned"] == 4
-    assert types["fraud_dispute"] == 2
-    assert {types[p.conversion] for p in catalog.PRODUCTS.values()} == {4, 5, 6}
-    assert sum(1 for r in small if r.get("verification") == "failed") == 6
+    assert types["survey_response"] == 78
+    assert types["complaint"] == 23
+    assert types["churned"] == 6
+    assert types["fraud_dispute"] == 5
+    assert [types[p.conversion] for p in catalog.PRODUCTS.values()] == [2, 4, 5, 6, 2, 4]
+    # every failed identity check is an event of its own, and marks the call it belongs to
+    assert types["verification"] == 9
+    assert sum(1 for r in small if r.get("verification") == "failed") == 9
 
 
 def test_every_record_passes_ingest_validation(medium: list[dict]) -> None:
@@ -90,7 +94,7 @@ def test_voice_backbone_is_the_real_call_history(shared_data: Path, small: list[
     calls: dict[str, set[tuple[str, int]]] = defaultdict(set)
     for r in small:
         if r["event_type"].startswith(catalog.CALL_PREFIX):
-            calls[r["customer_id"]].add((r["sub_intent"], r["timestamp"]))
+            calls[r["customer_id"]].add((r["intent"], r["timestamp"]))
     # then every customer's calls are exactly their recorded calls
     assert calls == {customer: real[customer] for customer in calls}
     assert len(calls) == 50
@@ -114,7 +118,7 @@ def test_card_disputes_end_with_a_fraud_dispute(medium: list[dict]) -> None:
     for r in medium:
         by_customer[r["customer_id"]].append(r)
     locked = [c for c, events in by_customer.items() if any(e["event_type"] == "card_locked" for e in events)]
-    assert len(locked) == 23
+    assert len(locked) == 25
     for customer in locked:
         types = [e["event_type"] for e in by_customer[customer]]
         after_lock = types[types.index("card_locked") + 1:]
@@ -130,13 +134,13 @@ def test_churners_fall_silent(medium: list[dict]) -> None:
         last_ts[r["customer_id"]] = max(last_ts.get(r["customer_id"], 0), r["timestamp"])
         if r["event_type"] == catalog.CHURNED:
             churned_at[r["customer_id"]] = r["timestamp"]
-    assert len(churned_at) == 26
+    assert len(churned_at) == 24
     assert all(last_ts[c] == ts for c, ts in churned_at.items())
 
 
 def test_surveys_carry_a_csat_score(small: list[dict]) -> None:
     scores = Counter(r["score"] for r in small if r["event_type"] == catalog.SURVEY)
-    assert dict(scores) == {1: 10, 2: 5, 3: 10, 4: 34, 5: 23}
+    assert dict(scores) == {1: 14, 2: 7, 3: 6, 4: 32, 5: 19}
 
 
 def test_profiles_come_from_users_csv(shared_data: Path) -> None:
