@@ -48,16 +48,6 @@ def _layout(title: str = "", **extra: Any) -> dict[str, Any]:
     return layout
 
 
-def sparkline(chart_id: str, label: str, xs: Sequence[Any], ys: Sequence[float]) -> Chart:
-    fig = go.Figure(go.Scatter(x=list(xs), y=list(ys), mode="lines", line={"color": PALETTE[0], "width": 2},
-                               hoverinfo="x+y"))
-    fig.update_layout(margin={"l": 0, "r": 0, "t": 0, "b": 0}, height=48, showlegend=False,
-                      xaxis={"visible": False}, yaxis={"visible": False})
-    table = Table(name=chart_id, caption=label, columns=[Column("x", "Period"), Column("y", "Value", True)],
-                  rows=[{"x": x, "y": y} for x, y in zip(xs, ys, strict=True)])
-    return Chart(id=chart_id, label=label, figure=_plain(fig), table=table, small=True)
-
-
 def lines(chart_id: str, label: str, xs: Sequence[Any], series: Mapping[str, Sequence[float]], *,
           y_title: str = "", stacked: bool = False, kind: str = "line") -> Chart:
     """One line (or stacked bar) per series over shared x values."""

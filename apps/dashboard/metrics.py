@@ -11,7 +11,6 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import DatabaseError
 from django.utils import timezone
 
-from apps.dashboard import figures
 from apps.dashboard.sources import NotAvailable, call, model
 
 log_ = logging.getLogger(__name__)
@@ -33,7 +32,18 @@ class KpiCard:
     value: float | None
     previous: float | None
     unit: str
-    spark: figures.Chart | None
+    points: list[tuple[str, float]]
+
+    @property
+    def spark(self) -> str:
+        return spark_points([y for _, y in self.points])
+
+    @property
+    def spark_label(self) -> str:
+        if not self.points:
+            return ""
+        return (f"{self.label}: {len(self.points)} periods from {self.points[0][0]} ({self.points[0][1]}) "
+                f"to {self.points[-1][0]} ({self.points[-1][1]})")
 
     @property
     def change(self) -> float | None:
@@ -147,6 +157,15 @@ def kpi_cards(*, period: str = "day") -> KpiCards:
 def card(item: Any, period: str) -> KpiCard:
     xs = [p[0].isoformat() for p in item.points]
     ys = [p[1] for p in item.points]
-    spark = figures.sparkline(f"spark-{item.slug}", f"{item.name} per {period}", xs, ys) if xs else None
     return KpiCard(slug=item.slug, label=item.name, value=ys[-1] if ys else None,
-                   previous=ys[-2] if len(ys) > 1 else None, unit=item.unit, spark=spark)
+                   previous=ys[-2] if len(ys) > 1 else None, unit=item.unit, points=list(zip(xs, ys, strict=True)))
+
+
+def spark_points(values: list[float], *, width: int = 120, height: int = 28) -> str:
+    """SVG polyline points for a sparkline, drawn by the browser with no JavaScript."""
+    if not values:
+        return ""
+    lo, hi = min(values), max(values)
+    span = (hi - lo) or 1.0
+    step = width / max(len(values) - 1, 1)
+    return " ".join(f"{i * step:.1f},{height - (v - lo) / span * height:.1f}" for i, v in enumerate(values))

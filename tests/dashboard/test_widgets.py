@@ -46,7 +46,7 @@ def test_the_widget_page_may_be_framed_by_an_agent_desktop(viewer: Client, conta
     assert "X-Frame-Options" not in response
     html = response.content.decode()
     assert '<span class="value">1.75</span>' in html
-    assert 'aria-label="Contacts per customer over the last 3 periods, from 1.5 to 1.75"' in html
+    assert 'aria-label="Contacts per customer: 3 periods from 2026-03-01 (1.5) to 2026-03-03 (1.75)"' in html
 
 
 def test_an_unknown_widget_is_a_404(viewer: Client):

@@ -39,6 +39,15 @@ def _choices() -> dict[str, Any]:
     return {"milestones": milestones, "channel_choices": CHANNELS}
 
 
+def popular_events(filters: Any, limit: int = 40) -> list[tuple[str, int]]:
+    """The most common event types and how many customers have each: what a person can ask about."""
+    frame = call("apps.journeys.selectors", "events", filters=filters)
+    if frame.empty:
+        return []
+    counts = frame.drop_duplicates(["customer_id", "type"])["type"].value_counts()
+    return [(str(t), int(n)) for t, n in counts.head(limit).items()]
+
+
 @role_required(VIEWER)
 def explorer(request: HttpRequest) -> HttpResponse:
     base: dict[str, Any] = {"title": "Journey explorer", **_choices()}
@@ -69,8 +78,8 @@ def explorer(request: HttpRequest) -> HttpResponse:
                     "dropoff": round(s.dropoff_rate * 100, 1)} for s in result.steps])
     links = chart.table
     assert links is not None
-    labels = sorted({n.label for n in result.nodes} - {drill.OTHER})
-    context = {**base, "result": result, "chart": chart, "steps": steps, "links": links, "labels": labels}
+    context = {**base, "result": result, "chart": chart, "steps": steps, "links": links,
+               "popular": popular_events(form.filters)}
     return page(request, "dashboard/explorer.html", context, tables={"links": links, "steps": steps})
 
 

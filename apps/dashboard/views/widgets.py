@@ -15,16 +15,6 @@ from apps.dashboard.views.common import page, unavailable
 PERIODS = ("day", "week")
 
 
-def spark_points(values: list[float], *, width: int = 120, height: int = 28) -> str:
-    """SVG polyline points for a sparkline, so a widget needs no JavaScript at all."""
-    if not values:
-        return ""
-    lo, hi = min(values), max(values)
-    span = (hi - lo) or 1.0
-    step = width / max(len(values) - 1, 1)
-    return " ".join(f"{i * step:.1f},{height - (v - lo) / span * height:.1f}" for i, v in enumerate(values))
-
-
 @role_required(VIEWER)
 def widgets(request: HttpRequest) -> HttpResponse:
     period = request.GET.get("period") if request.GET.get("period") in PERIODS else "day"
@@ -62,6 +52,5 @@ def widget(request: HttpRequest, kpi: str) -> HttpResponse:
         return JsonResponse({"slug": item.slug, "name": item.name, "unit": item.unit, "period": period,
                              "latest": card.value, "previous": card.previous, "change": card.change,
                              "points": [{"period_start": x.isoformat(), "value": y} for x, y in item.points]})
-    context = {"item": item, "card": card, "period": period,
-               "points": spark_points([y for _, y in item.points])}
+    context = {"item": item, "card": card, "period": period}
     return render(request, "dashboard/widget.html", context)
