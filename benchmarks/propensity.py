@@ -38,13 +38,16 @@ def timed(fn: Any) -> tuple[Any, float]:
 
 
 def latencies(fn: Any, ids: list[str]) -> dict[str, float]:
-    samples = []
+    """Wall-clock percentiles, and the same for CPU time (less sensitive to a busy shared machine)."""
+    wall, cpu = [], []
     for cid in ids:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn(cid)
-        samples.append((time.perf_counter() - start) * 1000)
-    return {"p50_ms": round(percentile(samples, 0.5), 2), "p95_ms": round(percentile(samples, 0.95), 2),
-            "p99_ms": round(percentile(samples, 0.99), 2), "n": len(samples)}
+        wall.append((time.perf_counter() - start) * 1000)
+        cpu.append((time.process_time() - start_cpu) * 1000)
+    return {"p50_ms": round(percentile(wall, 0.5), 2), "p95_ms": round(percentile(wall, 0.95), 2),
+            "p99_ms": round(percentile(wall, 0.99), 2), "cpu_p50_ms": round(percentile(cpu, 0.5), 2),
+            "cpu_p99_ms": round(percentile(cpu, 0.99), 2), "n": len(wall)}
 
 
 def main() -> None:
@@ -94,15 +97,17 @@ def main() -> None:
                       ("churn + csat", scoring.score_customer_all_models)):
         stats = latencies(fn, ids)
         results[f"online_{label.replace(' + ', '_and_')}"] = stats
-        rows.append((f"online score, {label}, one customer (p50 / p95 / p99)",
-                     f"{stats['p50_ms']} / {stats['p95_ms']} / {stats['p99_ms']} ms"))
+        rows.append((f"online score, {label}, one customer (p50 / p95 / p99; CPU p50 / p99)",
+                     f"{stats['p50_ms']} / {stats['p95_ms']} / {stats['p99_ms']} ms; "
+                     f"{stats['cpu_p50_ms']} / {stats['cpu_p99_ms']} ms"))
     _, raw = ApiKey.issue("bench")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
     stats = latencies(lambda c: client.get(f"/api/customers/{c}/scores"), ids[: max(1, args.scores // 2)])
     results["api_customer_scores"] = stats
-    rows.append(("GET /api/customers/{id}/scores in process (p50 / p95 / p99)",
-                 f"{stats['p50_ms']} / {stats['p95_ms']} / {stats['p99_ms']} ms"))
+    rows.append(("GET /api/customers/{id}/scores in process (p50 / p95 / p99; CPU p50 / p99)",
+                 f"{stats['p50_ms']} / {stats['p95_ms']} / {stats['p99_ms']} ms; "
+                 f"{stats['cpu_p50_ms']} / {stats['cpu_p99_ms']} ms"))
     results["target_p99_ms"] = 10
 
     width = max(len(r[0]) for r in rows)

@@ -125,6 +125,7 @@ def evaluate(model: journeymodel.JourneyModel, path: Path) -> dict[str, Any]:
 
 register_spec("churn", ModelSpec(
     name="churn", description="Probability that an active customer churns (silence or `churned`) within N days.",
-    train=train, evaluate=evaluate, score_customer=journeymodel.score_customer, score_all=journeymodel.score_all,
+    train=train, evaluate=evaluate, score_customer=journeymodel.score_customer,
+    score_events=journeymodel.score_events, score_all=journeymodel.score_all,
     score_property="churn_score",
 ))

@@ -84,6 +84,7 @@ def evaluate(model: journeymodel.JourneyModel, path: Path) -> dict[str, Any]:
 
 register_spec("csat", ModelSpec(
     name="csat", description="Probability that the next survey scores low (<= 2 of 5), from the journey before it.",
-    train=train, evaluate=evaluate, score_customer=journeymodel.score_customer, score_all=journeymodel.score_all,
+    train=train, evaluate=evaluate, score_customer=journeymodel.score_customer,
+    score_events=journeymodel.score_events, score_all=journeymodel.score_all,
     score_property="csat_low_score",
 ))

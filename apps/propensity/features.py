@@ -50,6 +50,14 @@ class FeatureConfig:
         )
 
     def names(self) -> list[str]:
+        """Column names in model order (computed once per config: online scoring asks for them per call)."""
+        cached = self.__dict__.get("_names")
+        if cached is None:
+            cached = self._build_names()
+            object.__setattr__(self, "_names", cached)
+        return list(cached)
+
+    def _build_names(self) -> tuple[str, ...]:
         names = ["n_events", *[f"n_events_{d}d" for d in WINDOWS_DAYS], "days_since_last", "tenure_days",
                  "distinct_types", "distinct_channels", "gap_mean_hours", "gap_max_hours", "gap_last_hours",
                  "n_surveys", "last_survey_score", "mean_survey_score"]
@@ -60,7 +68,7 @@ class FeatureConfig:
         names += [f"last_bigram:{b}" for b in self.bigrams]
         names += [f"milestone:{m}" for m in self.milestones]
         names += ["n_identifiers"] + [f"identifier:{k}" for k in self.identifier_kinds]
-        return names
+        return tuple(names)
 
 
 def _top(values: pd.Series, top: int) -> tuple[str, ...]:

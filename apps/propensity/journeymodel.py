@@ -49,11 +49,15 @@ class JourneyModel:
         return self.classifier.predict_proba(X.reindex(columns=self.features, fill_value=0.0).to_numpy())
 
 
-def score_customer(model: JourneyModel, customer_id: str, version: int, top: int = 5) -> CustomerScore:
+def score_customer(model: JourneyModel, customer_id: str, version: int) -> CustomerScore:
     """Online score of one customer with the features that pushed it most."""
     events = selectors.customer_event_rows(customer_id)
     if not events and not selectors.customer_exists(customer_id):
         raise UnknownCustomer(customer_id)
+    return score_events(model, events, version)
+
+
+def score_events(model: JourneyModel, events: list[dict[str, Any]], version: int, top: int = 5) -> CustomerScore:
     row = model.vector(events, model.as_of(events))
     proba = float(model.classifier.predict_proba(row.reshape(1, -1))[0])
     return CustomerScore(model=model.kind, version=version, score=round(proba, 4), label=proba >= model.threshold,

@@ -77,6 +77,8 @@ class ModelSpec:
     - `train(request)` returns a TrainResult (the command registers it).
     - `evaluate(model, path)` scores a labelled file in the model's data-set format and returns metrics.
     - `score_customer(model, customer_id, version)` (optional) returns a CustomerScore for online use.
+    - `score_events(model, events, version)` (optional) scores a customer from event rows already read
+      (canonical keys, time order), so several models share one read of the customer's journey.
     - `score_all(model)` (optional) returns {customer_id: score} for writing scores back to the graph.
     """
 
@@ -85,6 +87,7 @@ class ModelSpec:
     train: Callable[[TrainRequest], TrainResult]
     evaluate: Callable[[Any, Path], dict[str, Any]]
     score_customer: Callable[[Any, str, int], CustomerScore] | None = None
+    score_events: Callable[[Any, list[dict[str, Any]], int], CustomerScore] | None = None
     score_all: Callable[[Any], dict[str, float]] | None = None
     score_property: str | None = None
 
