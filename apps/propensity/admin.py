@@ -10,14 +10,18 @@ from django.http import HttpRequest
 from apps.propensity import registry
 from apps.propensity.models import ModelVersion, TrainingRun
 
-HEADLINE_METRICS = ("auc", "f1", "precision", "recall")
+
+def _number(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "–" if value is None else str(value)
 
 
 def _pair(version: ModelVersion, metric: str) -> str:
     model, base = version.metrics.get(metric), version.baseline_metrics.get(metric)
     if model is None and base is None:
         return "–"
-    return f"{model if model is not None else '–'} / {base if base is not None else '–'}"
+    return f"{_number(model)} / {_number(base)}"
 
 
 @admin.register(ModelVersion)
