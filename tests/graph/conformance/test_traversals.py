@@ -197,3 +197,26 @@ def test_values_keep_their_types(backend: GraphTraversalSource) -> None:
     assert values == {"small": [7], "big": [T0], "ratio": [0.5], "flag": [True], "text": ["héllo ✓"]}
     assert [type(v[0]) for v in (values["small"], values["big"], values["ratio"], values["flag"])] == [
         int, int, float, bool]
+
+
+def test_min_max_and_lte(backend: GraphTraversalSource) -> None:
+    seed(backend)
+    latest = backend.V().has_label("customer").values("last_seen").max_().to_list()
+    first_links = (backend.V("customer:c1", "customer:c2").order().by(T.id).project("c", "first")
+                   .by(T.id).by(__.out_e("performed").values("ts").min_().fold()).to_list())
+    until = backend.V("customer:c1").out_e("performed").has("ts", P.lte(T0 + MINUTE)).count().next()
+    assert latest == [T0 + 2 * MINUTE]
+    assert first_links == [{"c": "customer:c1", "first": [T0]}, {"c": "customer:c2", "first": [T0 + 30_000]}]
+    assert until == 2
+
+
+def test_edges_by_id_list_and_drop(backend: GraphTraversalSource) -> None:
+    # given the ids of the next edges (engine and server ids are strings, TinkerGraph's may be numbers)
+    seed(backend)
+    ids = backend.E().has_label("next").id_().to_list()
+    # when they are read back by a list of ids, then dropped by id
+    read = backend.E(ids).values("gap_ms").to_list()
+    backend.E(*ids[:2]).drop().iterate()
+    # then
+    assert read == [MINUTE, MINUTE, MINUTE]
+    assert backend.E().has_label("next").count().next() == 1
