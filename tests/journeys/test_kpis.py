@@ -4,9 +4,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from apps.journeys.analyzers.kpis import KpiParams, KpiPoint, compute_kpi
-from tests.journeys.conftest import MIN, T0
+from tests.journeys.conftest import MIN, T0, make_frame
 
 JAN5, JAN6, JAN7 = date(2026, 1, 5), date(2026, 1, 6), date(2026, 1, 7)
 
@@ -73,3 +75,41 @@ def test_unknown_kind_and_parameters_are_named(journeys):
         compute_kpi(journeys, kind="nps")
     with pytest.raises(ValueError, match="unknown KPI parameter\\(s\\) windw"):
         KpiParams.from_json({"windw": 3})
+
+
+def _episodes_by_hand(rows, window_days):
+    """Reference: walk each customer's contacts; an episode ends at a resolution."""
+    out = []
+    for customer in sorted({r[0] for r in rows}):
+        mine = [r for r in rows if r[0] == customer]
+        start = 0
+        for i, (_, minute, _, _channel, outcome) in enumerate(mine):
+            if outcome != "resolved":
+                continue
+            first = start
+            while minute - mine[first][1] > window_days * 1440:
+                first += 1
+            switches = sum(1 for j in range(first + 1, i + 1) if mine[j][3] != mine[j - 1][3])
+            out.append((switches, (minute - mine[first][1]) / 60))
+            start = i + 1
+    return out
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["k1", "k2", "k3"]), st.integers(0, 6000),
+                          st.sampled_from(["phone", "chat", "web"]), st.booleans()), min_size=1, max_size=25),
+       st.sampled_from([1, 2, 30]))
+def test_resolution_episodes_match_a_walk_by_hand(events, window_days):
+    rows = sorted({(c, m, "contact", ch, "resolved" if res else None) for c, m, ch, res in events},
+                  key=lambda r: (r[0], r[1]))
+    rows = [r for i, r in enumerate(rows) if i == 0 or rows[i - 1][:2] != r[:2]]  # one event per minute
+    frame = make_frame(rows)
+    params = KpiParams(window_days=window_days)
+
+    switches = compute_kpi(frame, kind="channel_switches", params=params, period="week")
+    hours = compute_kpi(frame, kind="time_to_resolution", params=params, period="week")
+
+    expected = _episodes_by_hand(rows, window_days)
+    assert sum(p.numerator for p in switches if p.dimension == "all") == sum(s for s, _ in expected)
+    assert sum(p.denominator for p in switches if p.dimension == "all") == len(expected)
+    assert round(sum(p.numerator for p in hours if p.dimension == "all"), 6) == round(sum(h for _, h in expected), 6)

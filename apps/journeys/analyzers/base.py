@@ -99,7 +99,7 @@ def encode(frame: pd.DataFrame, *, with_channel: bool = False,
     """Encode the frame; cleaning rules rewrite labels (on the distinct labels only, so they are cheap)
     and `collapse_repeats` merges consecutive equal tokens of a customer into one step."""
     frame = journey_order(frame)
-    cust, customers = _runs(frame["customer_id"].to_numpy(dtype=object))
+    cust, customers = runs(frame["customer_id"].to_numpy(dtype=object))
     tok, labels_arr = _codes(token_series(frame, with_channel=with_channel).to_numpy(dtype=object))
     compiled = compile_rules(rules)
     if compiled:
@@ -116,7 +116,7 @@ def encode(frame: pd.DataFrame, *, with_channel: bool = False,
                    channel=channel)
 
 
-def _runs(customer_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def runs(customer_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Codes for customer ids that arrive grouped and sorted: a new code at every change, which is
     much cheaper than hashing a hundred thousand distinct strings."""
     n = len(customer_ids)

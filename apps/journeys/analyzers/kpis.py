@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from apps.journeys.analyzers.base import journey_order
+from apps.journeys.analyzers.base import journey_order, runs
 
 DAY_MS = 86_400_000
 KINDS = ("contacts_per_customer", "repeat_contact", "channel_switches", "time_to_resolution",
@@ -82,17 +82,32 @@ def compute_kpi(frame: pd.DataFrame, *, kind: str, params: KpiParams = KpiParams
         obs = obs[obs["ts"] >= since_ms]
     if obs.empty:
         return ()
-    segment = obs["customer_id"].map(segments or {}).astype(object)
-    obs = obs.assign(period=period_start(obs["ts"].to_numpy(dtype=np.int64), period),
-                     segment=segment.where(segment.notna(), ""), all="")
+    obs = obs.assign(period=period_start(obs["ts"].to_numpy(dtype=np.int64), period))
     if "reached_ms" in obs.columns:
         obs["num"] = _reached_in_period(obs["reached_ms"].to_numpy(dtype=float), obs["period"].to_numpy(), period)
+    coded, labels = _coded(obs, segments)
     points: list[KpiPoint] = []
     for dimension in ("all", "channel", "segment"):
         if dimension == "segment" and not segments:
             continue
-        points.extend(_aggregate(obs, dimension, DISTINCT[kind]))
+        points.extend(_aggregate(coded, dimension, labels[dimension], DISTINCT[kind]))
     return tuple(sorted(points, key=lambda p: (p.period_start, p.dimension, p.dimension_value)))
+
+
+def _coded(obs: pd.DataFrame, segments: Mapping[str, str] | None) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Integer codes for customers, channels and segments: grouping on ints is what keeps a million
+    observations fast. Segments are looked up once per distinct customer."""
+    cust, customers = runs(obs["customer_id"].to_numpy(dtype=object))  # observations stay in journey order
+    channel, channels = pd.factorize(obs["channel"].astype(object).where(obs["channel"].notna(), ""))
+    mapped = pd.Series(customers, dtype=object).map(segments or {}).astype(object)
+    seg_of_customer = mapped.where(mapped.notna(), "").to_numpy(dtype=object)
+    segment, segment_labels = pd.factorize(seg_of_customer[cust] if len(cust) else np.zeros(0, dtype=object))
+    coded = pd.DataFrame({"period": obs["period"].to_numpy(), "cust": cust, "channel": channel,
+                          "segment": segment, "all": np.zeros(len(obs), dtype=np.int64),
+                          "num": obs["num"].to_numpy(dtype=float), "den": obs["den"].to_numpy(dtype=float)})
+    labels = {"all": np.array([""], dtype=object), "channel": np.asarray(channels, dtype=object),
+              "segment": np.asarray(segment_labels, dtype=object)}
+    return coded, labels
 
 
 def _reached_in_period(reached: np.ndarray, periods: np.ndarray, period: str) -> np.ndarray:
@@ -102,19 +117,23 @@ def _reached_in_period(reached: np.ndarray, periods: np.ndarray, period: str) ->
     return (has & (reach_period == periods)).astype(float)
 
 
-def _aggregate(obs: pd.DataFrame, dimension: str, distinct: tuple[bool, bool]) -> Iterable[KpiPoint]:
-    grouped = obs.groupby(["period", dimension], sort=True)
-    num = (obs[obs["num"] > 0].groupby(["period", dimension])["customer_id"].nunique() if distinct[0]
-           else grouped["num"].sum())
-    den = (obs[obs["den"] > 0].groupby(["period", dimension])["customer_id"].nunique() if distinct[1]
-           else grouped["den"].sum())
+def _distinct_customers(coded: pd.DataFrame, column: str, dimension: str) -> pd.Series:
+    rows = coded.loc[coded[column] > 0, ["period", dimension, "cust"]].drop_duplicates()
+    return rows.groupby(["period", dimension]).size().astype(float)
+
+
+def _aggregate(coded: pd.DataFrame, dimension: str, labels: np.ndarray, distinct: tuple[bool, bool]
+               ) -> Iterable[KpiPoint]:
+    grouped = coded.groupby(["period", dimension], sort=True)
+    num = _distinct_customers(coded, "num", dimension) if distinct[0] else grouped["num"].sum()
+    den = _distinct_customers(coded, "den", dimension) if distinct[1] else grouped["den"].sum()
     table = pd.concat({"num": num, "den": den}, axis=1).fillna(0.0)
-    for (day, value), row in table.iterrows():
-        if row["den"] <= 0:
-            continue
-        yield KpiPoint(period_start=date.fromordinal(date(1970, 1, 1).toordinal() + int(day)),
-                       dimension=dimension, dimension_value=str(value), value=round(row["num"] / row["den"], 6),
-                       numerator=float(row["num"]), denominator=float(row["den"]))
+    table = table[table["den"] > 0]
+    epoch = date(1970, 1, 1).toordinal()
+    for (day, code), n, d in zip(table.index, table["num"].to_numpy(), table["den"].to_numpy(), strict=True):
+        yield KpiPoint(period_start=date.fromordinal(epoch + int(day)), dimension=dimension,
+                       dimension_value=str(labels[int(code)]), value=round(float(n) / float(d), 6),
+                       numerator=float(n), denominator=float(d))
 
 
 def _base(frame: pd.DataFrame, num: Any, den: Any) -> pd.DataFrame:
@@ -147,20 +166,28 @@ def _is_resolution(frame: pd.DataFrame, params: KpiParams) -> np.ndarray:
 
 def _episodes(frame: pd.DataFrame, params: KpiParams) -> pd.DataFrame:
     """One row per resolution: channel switches and time since the episode's first contact. An
-    episode is the customer's contacts after their previous resolution, within `window_days`."""
+    episode is the customer's contacts after their previous resolution, within `window_days`.
+    Vectorised: episode starts from running resolution counts, window starts by searchsorted over a
+    (customer, time) key, switches by a prefix sum of channel changes."""
     resolved = _is_resolution(frame, params)
-    rows = []
-    for _, group in frame.assign(resolved=resolved).groupby("customer_id", sort=False):
-        start = 0
-        ts, channels, flags = group["ts"].to_numpy(), group["channel"].to_numpy(), group["resolved"].to_numpy()
-        for i in np.flatnonzero(flags):
-            first = int(start)
-            while ts[i] - ts[first] > params.window_days * DAY_MS:
-                first += 1
-            switches = int(np.count_nonzero(channels[first + 1:i + 1] != channels[first:i]))
-            rows.append((ts[i], channels[i], group["customer_id"].iat[i], switches, ts[i] - ts[first]))
-            start = int(i) + 1
-    return pd.DataFrame(rows, columns=["ts", "channel", "customer_id", "switches", "elapsed_ms"])
+    n = len(frame)
+    if not resolved.any():
+        return pd.DataFrame(columns=["ts", "channel", "customer_id", "switches", "elapsed_ms"])
+    cust = np.cumsum(np.r_[True, frame["customer_id"].to_numpy()[1:] != frame["customer_id"].to_numpy()[:-1]]) - 1
+    ts = frame["ts"].to_numpy(dtype=np.int64)
+    channels = frame["channel"].to_numpy(dtype=object)
+    before = np.cumsum(resolved) - resolved  # resolutions strictly before each row (global running count)
+    new_episode = np.r_[True, (cust[1:] != cust[:-1]) | (before[1:] != before[:-1])]
+    episode_start = np.maximum.accumulate(np.where(new_episode, np.arange(n), 0))
+    span = int(ts.max() - ts.min()) + 1
+    key = cust * span + (ts - ts.min())
+    rows = np.flatnonzero(resolved)
+    window_start = np.searchsorted(key, key[rows] - params.window_days * DAY_MS, side="left")
+    first = np.maximum(window_start, episode_start[rows])
+    changes = np.r_[0, np.cumsum((channels[1:] != channels[:-1]) & (cust[1:] == cust[:-1]))]
+    customer_ids = frame["customer_id"].to_numpy()
+    return pd.DataFrame({"ts": ts[rows], "channel": channels[rows], "customer_id": customer_ids[rows],
+                         "switches": changes[rows] - changes[first], "elapsed_ms": ts[rows] - ts[first]})
 
 
 def _switches(frame: pd.DataFrame, params: KpiParams) -> pd.DataFrame:
