@@ -7,6 +7,7 @@ directory so every run prints the same working login and key.
 from __future__ import annotations
 
 import io
+import json
 import os
 import secrets
 from collections.abc import Callable, Iterable
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.management import call_command, get_commands
-from django.db import transaction
+from django.db import connection, transaction
 
 from apps.core.models import ApiKey, hash_key
 from apps.demo import catalog
@@ -28,7 +29,7 @@ from graph import journeys
 ADMIN_USERNAME = "admin"
 API_KEY_NAME = "demo"
 PASSWORD_FILE = "demo-admin.txt"
-API_KEY_FILE = "demo-api-key.txt"
+API_KEY_FILE = "demo-api-keys.json"
 MODELS = ("intent", "risk", "next_touchpoint", "churn", "csat")
 Say = Callable[[str], None]
 
@@ -68,15 +69,28 @@ def ensure_admin(*, var_dir: Path, username: str = ADMIN_USERNAME) -> str:
     return password
 
 
+def _database_label() -> str:
+    """Which database the demo writes to, so keys issued for different databases do not overwrite
+    each other in the var directory (a throw-away run must not break the real demo's key)."""
+    settings_dict = connection.settings_dict
+    return f"{connection.vendor}:{settings_dict.get('HOST') or ''}:{settings_dict.get('NAME')}"
+
+
 def ensure_api_key(*, var_dir: Path, name: str = API_KEY_NAME) -> str:
     """The demo's machine-client key; kept in the var file so re-runs print one that still works."""
     path = _secret_file(var_dir, API_KEY_FILE)
-    raw = path.read_text(encoding="utf-8").strip() if path.exists() else ""
+    try:
+        keys = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except ValueError:
+        keys = {}
+    keys = keys if isinstance(keys, dict) else {}
+    label = _database_label()
+    raw = str(keys.get(label, ""))
     if raw and ApiKey.objects.filter(name=name, hashed_key=hash_key(raw), revoked=False).exists():
         return raw
     ApiKey.objects.filter(name=name).delete()
     _, raw = ApiKey.issue(name)
-    _write_secret(path, raw)
+    _write_secret(path, json.dumps({**keys, label: raw}, indent=1, sort_keys=True))
     return raw
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 
@@ -107,7 +108,7 @@ def test_a_revoked_demo_key_is_replaced_by_a_working_one(var_dir: Path) -> None:
     ApiKey.objects.filter(name="demo").update(revoked=True)
     new = services.ensure_api_key(var_dir=var_dir)
     assert new != old
-    assert (var_dir / "demo-api-key.txt").read_text().strip() == new
+    assert list(json.loads((var_dir / "demo-api-keys.json").read_text()).values()) == [new]
     assert ApiKey.objects.filter(name="demo", revoked=False).count() == 1
 
 
@@ -133,3 +134,16 @@ def test_an_unreachable_graph_store_is_a_clear_command_error(var_dir: Path, sett
     # then the demo stops with an explanation instead of a stack trace
     with pytest.raises(CommandError, match=r"graph store at ws://127.0.0.1:9/gremlin is not available"):
         _run()
+
+
+def test_keys_for_different_databases_do_not_replace_each_other(var_dir: Path) -> None:
+    # given a key file that also holds the key of another database
+    (var_dir / "demo-api-keys.json").write_text(json.dumps({"sqlite::/elsewhere.sqlite3": "other.key"}))
+    # when the demo key is issued for this database, and asked for again
+    first = services.ensure_api_key(var_dir=var_dir)
+    again = services.ensure_api_key(var_dir=var_dir)
+    # then this database keeps one stable key and the other entry is untouched
+    assert again == first
+    keys = json.loads((var_dir / "demo-api-keys.json").read_text())
+    assert keys["sqlite::/elsewhere.sqlite3"] == "other.key"
+    assert sorted(keys.values()) == sorted(["other.key", first])

@@ -46,7 +46,7 @@ class Command(BaseCommand):
                                "at that server (ws://...).") from exc
 
     def _demo(self, options: dict[str, Any]) -> None:
-        started = time.monotonic()
+        clock = _Clock()
         call_command("migrate", interactive=False, verbosity=0)
         shared = Path(settings.SHARED_DATA_DIR)
         var_dir = Path(getattr(settings, "VAR_DIR", Path(settings.BASE_DIR) / "var"))
@@ -56,20 +56,24 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         customers = len({r["customer_id"] for r in records})
         defined = definitions.ensure_definitions()
+        clock.lap("prepare")
         self.stdout.write(f"Loading {len(records):,} demo events for {customers:,} customers ...")
         batch = services.load_events(records=records, progress=self._progress(len(records)))
         services.apply_profiles(shared_data_dir=shared, customers=options["customers"], seed=options["seed"])
+        clock.lap("load")
         if batch.loaded or defined.milestones_created or defined.kpis_created:
             self.stdout.write("Evaluating milestones and KPIs ...")
             analytics = services.refresh_analytics()
             self.stdout.write(f"  {analytics.milestones_reached:,} milestones reached, "
                               f"{analytics.kpi_values:,} KPI values stored")
+            clock.lap("milestones and KPIs")
         password = services.ensure_admin(var_dir=var_dir)
         api_key = services.ensure_api_key(var_dir=var_dir)
         training = self._train(options["train"], batch)
+        if training is not None:
+            clock.lap("training")
         self._summary(batch=batch, customers=customers, events=len(records), password=password,
-                      api_key=api_key, port=options["port"], training=training,
-                      seconds=time.monotonic() - started)
+                      api_key=api_key, port=options["port"], training=training, clock=clock)
         if not options["no_serve"]:
             self.stdout.write(f"Serving on http://127.0.0.1:{options['port']}/ (Ctrl-C to stop)")
             call_command("runserver", f"127.0.0.1:{options['port']}", use_reloader=False)
@@ -94,7 +98,7 @@ class Command(BaseCommand):
         return services.train_models(say=self.stdout.write)
 
     def _summary(self, *, batch: IngestBatch, customers: int, events: int, password: str, api_key: str, port: int,
-                 training: services.TrainingReport | None, seconds: float) -> None:
+                 training: services.TrainingReport | None, clock: _Clock) -> None:
         store = journeys.graph_counts()
         lines = [
             "",
@@ -113,5 +117,22 @@ class Command(BaseCommand):
         if training is not None:
             lines.append(f"  models         trained: {', '.join(training.trained) or 'none'}")
             lines.extend(f"                 {name} not trained: {reason}" for name, reason in training.failed)
-        lines.append(f"  ready in       {seconds:.1f} s")
+        laps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in clock.laps)
+        lines.append(f"  ready in       {clock.total():.1f} s ({laps})")
         self.stdout.write("\n".join(lines))
+
+
+class _Clock:
+    """Wall time per phase, printed so a slow step is easy to spot."""
+
+    def __init__(self) -> None:
+        self.started = self.mark = time.monotonic()
+        self.laps: list[tuple[str, float]] = []
+
+    def lap(self, name: str) -> None:
+        now = time.monotonic()
+        self.laps.append((name, now - self.mark))
+        self.mark = now
+
+    def total(self) -> float:
+        return time.monotonic() - self.started
