@@ -44,6 +44,29 @@ def latest_intents(customer_id: str, limit: int = 5, *, until_ms: int | None = N
     return [(int(row["ts"]), str(row["intent"])) for row in reversed(rows)]
 
 
+def caller_intents(*, customer_id: str | None = None, phone: str | None = None, limit: int = 5,
+                   until_ms: int | None = None) -> tuple[str | None, list[tuple[int, str]]]:
+    """The caller (by customer id, else by the customer first linked to the phone) and their latest
+    calls with an intent, oldest first, in one round trip: the intent decision's only graph read."""
+    if customer_id:
+        start = get_g().V(s.customer_vid(customer_id)).has_label(s.CUSTOMER)
+    elif phone:
+        start = (get_g().V(s.identifier_vid("phone", phone)).in_e(s.HAS_IDENTIFIER).order().by("first_seen")
+                 .limit(1).out_v())
+    else:
+        return None, []
+    calls = __.out_e(s.PERFORMED)
+    if until_ms is not None:
+        calls = calls.has("ts", P.lte(until_ms))
+    calls = (calls.order().by("ts", Order.desc).in_v().has("intent").limit(limit)
+             .project("ts", "intent").by("ts").by("intent").fold())
+    rows = start.project("c", "calls").by("customer_id").by(calls).to_list()
+    if not rows:
+        return None, []
+    history = [(int(r["ts"]), str(r["intent"])) for r in rows[0]["calls"]]
+    return str(rows[0]["c"]), list(reversed(history))
+
+
 def identifier_sharing(identifiers: Sequence[tuple[str, str]]) -> dict[str, dict[str, int | None]]:
     """Per `kind:value`: how many customers share the identifier and when it was first seen (None = never)."""
     vids = [s.identifier_vid(kind, value) for kind, value in identifiers]

@@ -15,7 +15,7 @@ from typing import Any
 import phonenumbers
 from django.conf import settings
 
-from apps.decisions import selectors
+from apps.decisions import decision_log, selectors
 from apps.decisions.modeling.metrics import band_for
 from apps.decisions.models import DecisionLog
 from apps.decisions.rules import first_match
@@ -103,8 +103,8 @@ def decide_intent(*, customer_id: str | None = None, phone: str | None = None, c
     at_ms = at_ms or now_ms()
     high, low = selectors.thresholds_for(channel)
     model, version = _active(INTENT_MODEL)
-    customer = _resolve_customer(customer_id, phone)
-    history = graph_decisions.latest_intents(customer, HISTORY_DEPTH, until_ms=at_ms) if customer else []
+    customer, history = graph_decisions.caller_intents(customer_id=customer_id, phone=phone, limit=HISTORY_DEPTH,
+                                                       until_ms=at_ms)
     ranked: list[tuple[str, float]] = []
     if model is not None:
         gap = at_ms - history[-1][0] if history else None
@@ -251,9 +251,9 @@ def _graph_signals(phone: str | None, email: str | None, ip: str | None, custome
 
 
 def log_decision(*, kind: str, contact_id: str, customer_id: str, channel: str, inputs: dict[str, Any],
-                 output: dict[str, Any], model_version: str, started: float) -> DecisionLog:
+                 output: dict[str, Any], model_version: str, started: float) -> None:
     """One row per decision; latency is measured from the start of the decision to just before the write."""
     latency = (time.perf_counter() - started) * 1000
-    return DecisionLog.objects.create(kind=kind, contact_id=contact_id[:100], customer_id=customer_id[:200],
-                                      channel=channel.upper()[:20], inputs=inputs, output=output,
-                                      model_version=model_version, latency_ms=round(latency, 3))
+    decision_log.write(kind=kind, contact_id=contact_id[:100], customer_id=customer_id[:200],
+                       channel=channel.upper()[:20], inputs=inputs, output=output, model_version=model_version,
+                       latency_ms=round(latency, 3))

@@ -119,7 +119,8 @@ def _call_within(method: str, url: str, body: dict[str, Any] | None, api_key: st
 
     def work() -> None:
         nonlocal result
-        result = _http(method, url, body, api_key, budget_ms / 1000)
+        # the socket may wait a little longer than the budget: the deadline below is what answers the flow
+        result = _http(method, url, body, api_key, budget_ms / 1000 + 1.0)
         done.set()
 
     threading.Thread(target=work, daemon=True).start()
