@@ -52,7 +52,14 @@ def milestones(customer_id: str) -> Section:
 
 
 def scores(customer_id: str) -> Section:
-    return _guard(call, "apps.propensity.selectors", "customer_scores", customer_id=customer_id)
+    """Every active customer model's score now, with the features that pushed it most."""
+    def build() -> list[dict[str, Any]]:
+        found = call("apps.propensity.scoring", "score_customer_all_models", customer_id=customer_id)
+        return [{"model": s.model, "version": f"v{s.version}", "score": round(float(s.score), 3),
+                 "above": s.label,
+                 "explanation": [{"feature": c.feature, "value": c.value, "contribution": round(c.contribution, 3)}
+                                 for c in s.contributions[:5]]} for s in found]
+    return _guard(build)
 
 
 def similar(customer_id: str, *, k: int = 10) -> Section:

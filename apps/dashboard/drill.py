@@ -7,9 +7,10 @@ matched the same way.
 """
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from apps.journeys.analyzers.base import encode
@@ -30,39 +31,43 @@ class NodeRef:
         return cls(int(step), label)
 
 
-def step_labels(frame: pd.DataFrame, *, anchor: str | None, backward: bool, steps: int, with_channel: bool,
-                collapse_repeats: bool) -> dict[str, list[str]]:
-    """Each anchored customer's labels at steps 1..steps (index 0 is step 1)."""
-    enc = encode(frame, with_channel=with_channel, collapse_repeats=collapse_repeats)
-    journeys: dict[str, list[str]] = {}
-    for code, tok in zip(enc.cust.tolist(), enc.tok.tolist(), strict=True):
-        journeys.setdefault(str(enc.customers[code]), []).append(str(enc.labels[tok]))
-    out = {}
-    for customer, labels in journeys.items():
-        if anchor is None:
-            seq = labels
-        elif anchor in labels:
-            at = labels.index(anchor)
-            seq = labels[at::-1] if backward else labels[at:]
-        else:
-            continue
-        out[customer] = seq[:steps]
-    return out
+def _step_of(enc: Any, anchor: str | None, backward: bool) -> np.ndarray:
+    """Step index (0 = anchor) of every row, -1 for rows on the other side of the anchor."""
+    if anchor is None:
+        return enc.pos.copy()
+    anchor_pos = np.full(enc.n_customers, -1, dtype=np.int64)
+    code = enc.code_of(anchor)
+    if code >= 0:
+        rows = np.flatnonzero(enc.tok == code)
+        first_cust, first_idx = np.unique(enc.cust[rows], return_index=True)
+        anchor_pos[first_cust] = enc.pos[rows[first_idx]]
+    at = anchor_pos[enc.cust]
+    rel = at - enc.pos if backward else enc.pos - at
+    return np.where((at >= 0) & (rel >= 0), rel, -1)
 
 
-def _folded(by_customer: dict[str, list[str]], min_count: int) -> dict[str, list[str]]:
-    if min_count <= 1:
-        return by_customer
-    counts: Counter[tuple[int, str]] = Counter((i, lab) for seq in by_customer.values() for i, lab in enumerate(seq))
-    return {c: [lab if counts[(i, lab)] >= min_count else OTHER for i, lab in enumerate(seq)]
-            for c, seq in by_customer.items()}
+def _row_labels(enc: Any, step_of: np.ndarray, keep: np.ndarray, min_count: int) -> np.ndarray:
+    """Each row's label, or "other" where fewer than `min_count` customers had it at that step."""
+    labels = enc.labels[enc.tok]
+    if min_count <= 1 or not keep.any():
+        return labels
+    width = max(len(enc.labels), 1)
+    pair = step_of * width + enc.tok
+    codes, counts = np.unique(pair[keep], return_counts=True)
+    rare = np.isin(pair, codes[counts < min_count]) & keep
+    return np.where(rare, OTHER, labels)
 
 
 def customers_at(frame: pd.DataFrame, *, nodes: list[NodeRef], anchor: str | None = None, backward: bool = False,
                  steps: int = 5, min_count: int = 1, with_channel: bool = False,
                  collapse_repeats: bool = False) -> list[str]:
     """Customers found at every one of `nodes` (one node, or the two ends of a link), sorted by id."""
-    by_customer = _folded(step_labels(frame, anchor=anchor, backward=backward, steps=steps,
-                                      with_channel=with_channel, collapse_repeats=collapse_repeats), min_count)
-    return sorted(c for c, seq in by_customer.items()
-                  if all(len(seq) >= n.step and seq[n.step - 1] == n.label for n in nodes))
+    enc = encode(frame, with_channel=with_channel, collapse_repeats=collapse_repeats)
+    step_of = _step_of(enc, anchor, backward)
+    keep = (step_of >= 0) & (step_of < steps)
+    labels = _row_labels(enc, step_of, keep, min_count)
+    found: set[int] | None = None
+    for ref in nodes:
+        here = set(enc.cust[keep & (step_of == ref.step - 1) & (labels == ref.label)].tolist())
+        found = here if found is None else found & here
+    return sorted(str(enc.customers[c]) for c in (found or set()))

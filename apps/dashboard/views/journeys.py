@@ -1,7 +1,9 @@
 """Journey explorer (Sankey with drill-down), top journeys and the funnel builder."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
+from urllib.parse import quote
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -25,7 +27,7 @@ def explorer_options(request: HttpRequest) -> dict[str, Any]:
     direction = "to" if q.get("direction") == "to" else "from"
     return {"event": (q.get("event") or "").strip(), "direction": direction,
             "steps": parse_int(q.get("steps"), field="steps", default=5, lo=1, hi=20),
-            "min_count": parse_int(q.get("min_count"), field="min_count", default=1, lo=1, hi=1_000_000),
+            "min_count": parse_int(q.get("min_count"), field="min_count", default=0, lo=1, hi=1_000_000),
             "with_channel": flag(q, "with_channel"), "collapse": flag(q, "collapse")}
 
 
@@ -39,9 +41,16 @@ def _choices() -> dict[str, Any]:
     return {"milestones": milestones, "channel_choices": CHANNELS}
 
 
-def popular_events(filters: Any, limit: int = 40) -> list[tuple[str, int]]:
+LINKS_SHOWN = 200
+
+
+def auto_min_count(frame: Any) -> int:
+    """Without a choice, fold branches taken by under 1% of the customers, so the Sankey stays readable."""
+    return max(1, int(frame["customer_id"].nunique()) // 100) if len(frame) else 1
+
+
+def popular_events(frame: Any, limit: int = 40) -> list[tuple[str, int]]:
     """The most common event types and how many customers have each: what a person can ask about."""
-    frame = call("apps.journeys.selectors", "events", filters=filters)
     if frame.empty:
         return []
     counts = frame.drop_duplicates(["customer_id", "type"])["type"].value_counts()
@@ -58,6 +67,8 @@ def explorer(request: HttpRequest) -> HttpResponse:
         return page(request, "dashboard/explorer.html", {**base, "missing": unavailable(exc)})
     except ValueError as exc:
         return page(request, "dashboard/explorer.html", {**base, "errors": [str(exc)], "form": {}, "opt": {}})
+    frame = call("apps.journeys.selectors", "events", filters=form.filters)
+    options["min_count"] = options["min_count"] or auto_min_count(frame)
     base.update(form=form.values, opt=options, errors=form.errors)
     anchor = {"end_event" if options["direction"] == "to" else "start_event": options["event"] or None}
     try:
@@ -71,6 +82,8 @@ def explorer(request: HttpRequest) -> HttpResponse:
              f"{result.total_customers} customers")
     query = request.GET.copy()
     query.pop("format", None)
+    query.pop("table", None)
+    query["min_count"] = str(options["min_count"])
     chart = figures.sankey("paths", label, result, drill=reverse("dashboard:explorer_customers"),
                            drill_query=query.urlencode(), target="#drill")
     steps = Table("steps", "Customers and drop-off at each step", STEP_COLUMNS,
@@ -78,8 +91,11 @@ def explorer(request: HttpRequest) -> HttpResponse:
                     "dropoff": round(s.dropoff_rate * 100, 1)} for s in result.steps])
     links = chart.table
     assert links is not None
-    context = {**base, "result": result, "chart": chart, "steps": steps, "links": links,
-               "popular": popular_events(form.filters)}
+    drill_base = f"{reverse('dashboard:explorer_customers')}?{chart.drill_query}&link="
+    shown = [{**row, "drill": drill_base + quote(f"{row['source']}|{row['target']}")}
+             for row in sorted(links.rows, key=lambda r: -r["customers"])[:LINKS_SHOWN]]
+    context = {**base, "result": result, "chart": replace(chart, table=None), "steps": steps, "links": links,
+               "links_shown": shown, "popular": popular_events(frame)}
     return page(request, "dashboard/explorer.html", context, tables={"links": links, "steps": steps})
 
 
@@ -93,6 +109,7 @@ def explorer_customers(request: HttpRequest) -> HttpResponse:
         node, link = request.GET.get("node") or "", request.GET.get("link") or ""
         refs = [drill.NodeRef.parse(part) for part in (link.split("|") if link else [node])]
         frame = call("apps.journeys.selectors", "events", filters=form.filters)
+        options["min_count"] = options["min_count"] or auto_min_count(frame)
     except NotAvailable as exc:
         return page(request, "dashboard/simple.html", {"title": "Customers behind a path", "missing": unavailable(exc)})
     except ValueError as exc:
