@@ -164,8 +164,11 @@ class GremlinServer:
 
     async def start(self) -> None:
         """Bind and start accepting; with port 0 the chosen port is read back into `self.port`."""
+        # No keep-alive pings (as Gremlin Server by default): gremlinpython reads its socket only while
+        # awaiting a response, so an idle pooled connection never answers a ping, and the server
+        # would drop it; the client's next request on it would then hang.
         self._server = await serve(self._connection, self.host, self.port, max_size=MAX_MESSAGE_BYTES,
-                                   compression=None, process_request=self._check_handshake)
+                                   compression=None, ping_interval=None, process_request=self._check_handshake)
         self.port = self._server.sockets[0].getsockname()[1] if self._server.sockets else self.port
         log.info("Gremlin server listening on %s", self.url)
 
