@@ -43,6 +43,7 @@ class _Journey:
     records: list[dict[str, Any]] = field(default_factory=list)
     scores: list[int] = field(default_factory=list)
     complaints: int = 0
+    open_complaints: int = 0
     conversions: int = 0
 
     def add(self, event_type: str, channel: str, ts: int, *, intent: str | None = None,
@@ -175,8 +176,10 @@ def _call(journey: _Journey, product: c.Product, call: Call, step: int) -> bool:
         ts += journey.uniform(HOUR, 3 * DAY)
         channel = _weighted(journey.rng, (("email", 0.5), ("chat", 0.3), ("voice", 0.2)))
         reason = _weighted(journey.rng, (("long_wait", 0.4), ("not_resolved", 0.4), ("fees", 0.2)))
-        journey.add(c.COMPLAINT, channel, ts, outcome="open", topic=product.topic, reason=reason)
+        outcome = "resolved" if journey.chance(0.6) else "open"
+        journey.add(c.COMPLAINT, channel, ts, outcome=outcome, topic=product.topic, reason=reason)
         journey.complaints += 1
+        journey.open_complaints += outcome == "open"
     if journey.chance(0.6 if complained else 0.3):
         _survey(journey, ts + journey.uniform(HOUR, DAY), product.topic, "complaint" if complained else outcome,
                 record["event_id"])
@@ -217,7 +220,8 @@ def _churn_time(journey: _Journey) -> int | None:
     last = journey.last_ts()
     if not last or last > HORIZON_MS - 90 * DAY:
         return None
-    p = 0.05 + 0.25 * bool(journey.complaints) + 0.15 * any(s <= 2 for s in journey.scores)
+    p = 0.05 + 0.1 * bool(journey.complaints) + 0.25 * bool(journey.open_complaints)
+    p += 0.15 * any(s <= 2 for s in journey.scores)
     p += 0.03 * (not journey.conversions)
     return last + journey.uniform(7 * DAY, 45 * DAY) if journey.chance(p) else None
 

@@ -37,8 +37,8 @@ def test_same_seed_gives_identical_records(shared_data: Path, small: list[dict])
     again = build_demo_events(shared_data_dir=shared_data, customers=50, seed=20261125)
     # then the records are identical, down to a pinned hash
     assert again == small
-    assert len(small) == 954
-    assert _digest(small) == "bf023d98418304dbb1cbeefdf3bc8be78ce0197424d248d544ab21857e3128f3"
+    assert len(small) == 977
+    assert _digest(small) == "f1a38dec0aeb5c9fe6fdf1b4e3cbeeab58a081b3111c0342d227b16ddfd952c6"
 
 
 def test_another_seed_gives_another_data_set(shared_data: Path, small: list[dict]) -> None:
@@ -56,23 +56,23 @@ def test_channels_and_intents_have_the_promised_counts(small: list[dict]) -> Non
     channels = Counter(r["channel"] for r in small)
     topics = Counter(r["topic"] for r in small if "topic" in r)
     intents = Counter(r["intent"].split("_")[0] for r in small if "intent" in r)
-    assert dict(channels) == {"app": 361, "chat": 63, "email": 93, "voice": 259, "web": 178}
-    assert dict(topics) == {"account": 85, "credit_card": 45, "fixed_deposit": 114, "fraud_dispute": 15,
-                            "home_loan": 72, "life_insurance": 88, "trading_account": 121}
-    assert dict(intents) == {"AC": 41, "CC": 20, "FD": 54, "FR": 5, "HL": 31, "LI": 38, "TA": 55}
+    assert dict(channels) == {"app": 379, "chat": 61, "email": 99, "voice": 254, "web": 184}
+    assert dict(topics) == {"account": 86, "credit_card": 44, "fixed_deposit": 124, "fraud_dispute": 9,
+                            "home_loan": 65, "life_insurance": 87, "trading_account": 124}
+    assert dict(intents) == {"AC": 41, "CC": 20, "FD": 54, "FR": 3, "HL": 31, "LI": 38, "TA": 55}
     assert len({r["customer_id"] for r in small}) == 50
 
 
 def test_journey_ingredients_are_all_present(small: list[dict]) -> None:
     types = Counter(r["event_type"] for r in small)
-    assert types["survey_response"] == 78
-    assert types["complaint"] == 23
-    assert types["churned"] == 6
-    assert types["fraud_dispute"] == 5
-    assert [types[p.conversion] for p in catalog.PRODUCTS.values()] == [2, 4, 5, 6, 2, 4]
+    assert types["survey_response"] == 79
+    assert types["complaint"] == 24
+    assert types["churned"] == 2
+    assert types["fraud_dispute"] == 3
+    assert [types[p.conversion] for p in catalog.PRODUCTS.values()] == [2, 4, 5, 7, 3, 4]
     # every failed identity check is an event of its own, and marks the call it belongs to
-    assert types["verification"] == 9
-    assert sum(1 for r in small if r.get("verification") == "failed") == 9
+    assert types["verification"] == 8
+    assert sum(1 for r in small if r.get("verification") == "failed") == 8
 
 
 def test_every_record_passes_ingest_validation(medium: list[dict]) -> None:
@@ -118,7 +118,7 @@ def test_card_disputes_end_with_a_fraud_dispute(medium: list[dict]) -> None:
     for r in medium:
         by_customer[r["customer_id"]].append(r)
     locked = [c for c, events in by_customer.items() if any(e["event_type"] == "card_locked" for e in events)]
-    assert len(locked) == 25
+    assert len(locked) == 29
     for customer in locked:
         types = [e["event_type"] for e in by_customer[customer]]
         after_lock = types[types.index("card_locked") + 1:]
@@ -134,13 +134,13 @@ def test_churners_fall_silent(medium: list[dict]) -> None:
         last_ts[r["customer_id"]] = max(last_ts.get(r["customer_id"], 0), r["timestamp"])
         if r["event_type"] == catalog.CHURNED:
             churned_at[r["customer_id"]] = r["timestamp"]
-    assert len(churned_at) == 24
+    assert len(churned_at) == 19
     assert all(last_ts[c] == ts for c, ts in churned_at.items())
 
 
 def test_surveys_carry_a_csat_score(small: list[dict]) -> None:
     scores = Counter(r["score"] for r in small if r["event_type"] == catalog.SURVEY)
-    assert dict(scores) == {1: 14, 2: 7, 3: 6, 4: 32, 5: 19}
+    assert dict(scores) == {1: 8, 2: 12, 3: 8, 4: 30, 5: 21}
 
 
 def test_profiles_come_from_users_csv(shared_data: Path) -> None:
