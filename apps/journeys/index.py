@@ -9,6 +9,7 @@ import threading
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
+from django.conf import settings
 
 import graph
 from apps.journeys import frame_cache
@@ -17,6 +18,13 @@ from apps.journeys.analyzers.similarity import ShingleIndex
 
 _lock = threading.RLock()
 _state: dict[str, object] = {}
+
+
+def lsh_perms() -> int | None:
+    """JOURNEYS_SIMILARITY_LSH_PERMS turns on MinHash LSH candidates (approximate; only for logs too
+    large for the exact scan). Unset, queries scan the inverted index exactly."""
+    value = getattr(settings, "JOURNEYS_SIMILARITY_LSH_PERMS", None)
+    return int(value) if value else None
 
 
 def _signature(frame: pd.DataFrame) -> pd.DataFrame:
@@ -33,7 +41,7 @@ def get_index() -> ShingleIndex:
             if _state.get("frame") is not frame:
                 _catch_up(index, frame)
             return index
-        built = ShingleIndex.build(sequences(frame))
+        built = ShingleIndex.build(sequences(frame), lsh_perms=lsh_perms())
         _state.update(index=built, connection=connection, frame=frame, signature=_signature(frame))
         return built
 

@@ -89,7 +89,8 @@ def similar_journeys(*, customer_id: str | None = None, sequence: Sequence[str] 
     """Raises KeyError (a LookupError) for a customer without events, ValueError for bad arguments."""
     index = similarity_index.get_index()
     with similarity_index.lock():
-        return index.query(customer_id=customer_id, sequence=sequence, threshold=threshold, k=k)
+        return index.query(customer_id=customer_id, sequence=sequence, threshold=threshold, k=k,
+                           use_lsh=similarity_index.lsh_perms() is not None)
 
 
 @dataclass(frozen=True)

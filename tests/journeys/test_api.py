@@ -236,3 +236,14 @@ def test_similarity_catches_up_with_events_ingested_elsewhere(api_client):
     body = api_client.get("/api/similarity", {"customer_id": "c1", "threshold": 1.0}).json()
 
     assert [m["customer_id"] for m in body["top"]] == ["c2", "c5"]
+
+
+def test_similarity_with_lsh_candidates_switched_on(api_client, settings):
+    from apps.journeys import index
+
+    settings.JOURNEYS_SIMILARITY_LSH_PERMS = 64
+    index.reset()
+
+    body = api_client.get("/api/similarity", {"customer_id": "c1", "threshold": 0.9}).json()
+
+    assert [(m["customer_id"], m["score"]) for m in body["top"]] == [("c2", 1.0)]
