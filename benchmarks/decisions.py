@@ -36,13 +36,14 @@ SQLITE_OPTIONS = "?init_command=" + quote("PRAGMA journal_mode=WAL;PRAGMA synchr
 
 
 def environment(workdir: Path) -> dict[str, str]:
-    """SQLite in WAL mode with synchronous=NORMAL: a commit (decision log, API key use) costs ~1 ms instead
-    of an fsync (~15-20 ms here); with PostgreSQL (DATABASE_URL) this is the server's business."""
+    """SQLite in WAL mode with synchronous=NORMAL: a commit costs ~1 ms instead of an fsync (~15-20 ms
+    here); with PostgreSQL (DATABASE_URL) this is the server's business. The decision log is written by
+    its background writer (DECISIONS_LOG_ASYNC), as a production hub would run it."""
     return {"DJANGO_SETTINGS_MODULE": "journeyhub.settings.local", "DEBUG": "false",
             "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}{SQLITE_OPTIONS}",
             "GRAPH_URL": f"embedded://{workdir / 'graph'}",
             "ARTIFACTS_DIR": str(workdir / "artifacts"), "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "LOG_LEVEL": "WARNING"}
+            "LOG_LEVEL": "WARNING", "DECISIONS_LOG_ASYNC": "true"}
 
 
 def prepare(customers: int, seed: int) -> tuple[str, list[str]]:

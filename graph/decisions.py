@@ -67,18 +67,22 @@ def caller_intents(*, customer_id: str | None = None, phone: str | None = None, 
     return str(rows[0]["c"]), list(reversed(history))
 
 
-def identifier_sharing(identifiers: Sequence[tuple[str, str]]) -> dict[str, dict[str, int | None]]:
-    """Per `kind:value`: how many customers share the identifier and when it was first seen (None = never)."""
+def identifier_sharing(identifiers: Sequence[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+    """Per `kind:value`: how many customers share the identifier, when it was first seen (None = never)
+    and the customer it was first linked to (None for a stranger)."""
     vids = [s.identifier_vid(kind, value) for kind, value in identifiers]
     if not vids:
         return {}
-    rows = (get_g().V(*vids).project("id", "n", "first")
+    rows = (get_g().V(*vids).project("id", "n", "first", "owner")
             .by(__.id_()).by(__.in_(s.HAS_IDENTIFIER).dedup().count())
-            .by(__.in_e(s.HAS_IDENTIFIER).values("first_seen").min_().fold()).to_list())
+            .by(__.in_e(s.HAS_IDENTIFIER).values("first_seen").min_().fold())
+            .by(__.in_e(s.HAS_IDENTIFIER).order().by("first_seen").limit(1).out_v().values("customer_id").fold())
+            .to_list())
     found = {s.strip_prefix(str(row["id"])): {"customers": int(row["n"]),
-                                               "first_seen": int(row["first"][0]) if row["first"] else None}
+                                               "first_seen": int(row["first"][0]) if row["first"] else None,
+                                               "customer": str(row["owner"][0]) if row["owner"] else None}
              for row in rows}
-    return {f"{kind}:{value}": found.get(f"{kind}:{value}", {"customers": 0, "first_seen": None})
+    return {f"{kind}:{value}": found.get(f"{kind}:{value}", {"customers": 0, "first_seen": None, "customer": None})
             for kind, value in identifiers}
 
 

@@ -196,7 +196,6 @@ def decide_risk(*, phone: str | None = None, email: str | None = None, ip: str |
     phone = normalize_phone(phone) if phone else None
     email = email.strip().lower() if email else None
     at_ms = at_ms or now_ms()
-    customer = _resolve_customer(customer_id, phone)
     model, version = _active(RISK_MODEL)
     call = {"phone": phone, "email": email, "ip": ip, "contact_type": channel, "ts": at_ms}
     reasons: list[dict[str, Any]] = []
@@ -206,7 +205,13 @@ def decide_risk(*, phone: str | None = None, email: str | None = None, ip: str |
     else:
         model_score = model.score(call)
         reasons.append({"code": "model", "detail": f"{version} on call-time features", "points": model_score})
-    variables = _graph_signals(phone, email, ip, customer, at_ms, reasons)
+    identifiers = [(k, v) for k, v in (("phone", phone), ("email", email), ("ip", ip)) if v]
+    sharing = graph_decisions.identifier_sharing(identifiers)
+    if customer_id:
+        customer = customer_id if graph_decisions.customer_known(customer_id) else None
+    else:
+        customer = sharing[f"phone:{phone}"]["customer"] if phone else None
+    variables = _graph_signals(identifiers, sharing, customer, at_ms, reasons)
     score = min(1000, max(0, sum(r["points"] for r in reasons)))
     variables.update({"score": score, "model_score": model_score, "channel": channel.upper(),
                       "known_customer": customer is not None})
@@ -219,10 +224,8 @@ def decide_risk(*, phone: str | None = None, email: str | None = None, ip: str |
     return decision
 
 
-def _graph_signals(phone: str | None, email: str | None, ip: str | None, customer: str | None, at_ms: int,
-                   reasons: list[dict[str, Any]]) -> dict[str, Any]:
-    identifiers = [(k, v) for k, v in (("phone", phone), ("email", email), ("ip", ip)) if v]
-    sharing = graph_decisions.identifier_sharing(identifiers)
+def _graph_signals(identifiers: list[tuple[str, str]], sharing: dict[str, dict[str, Any]], customer: str | None,
+                   at_ms: int, reasons: list[dict[str, Any]]) -> dict[str, Any]:
     variables: dict[str, Any] = {}
     new_identifier = False
     for kind, value in identifiers:
