@@ -10,6 +10,7 @@ urlpatterns = [
     path("journeys/explorer/customers/", journeys.explorer_customers, name="explorer_customers"),
     path("journeys/top/", journeys.top_journeys, name="top_journeys"),
     path("journeys/funnel/", journeys.funnel, name="funnel"),
+    path("journeys/funnel/customers/", journeys.funnel_customers, name="funnel_customers"),
     path("customers/", customers.customers, name="customers"),
     path("customers/<str:customer_id>/", customers.customer, name="customer"),
     path("similarity/", customers.similarity, name="similarity"),

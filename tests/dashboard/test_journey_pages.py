@@ -127,6 +127,19 @@ def test_a_funnel_gives_conversion_per_step_and_by_channel(analyst: Client, load
                                               ["web", "3", "card_dispute_call", "2"]]
 
 
+def test_a_funnel_step_lists_its_customers_and_those_who_dropped(analyst: Client, loaded):
+    url = "/journeys/funnel/customers/?step=web_visit&step=app_login&step=card_dispute_call&at=2"
+
+    reached = rows_of(analyst.get(url + "&format=csv"))
+    dropped = rows_of(analyst.get(url + "&dropped=1&format=csv"))
+    funnel_html = analyst.get("/journeys/funnel/?step=web_visit&step=app_login&step=card_dispute_call").content.decode()
+
+    assert reached == [["Customer"], ["c1"], ["c2"], ["c5"]]
+    assert dropped == [["Customer"], ["c5"]]
+    assert ('<a href="/journeys/funnel/customers/?step=web_visit&amp;step=app_login&amp;step=card_dispute_call'
+            '&amp;at=2">3</a>') in funnel_html
+
+
 def test_only_analysts_build_funnels(viewer: Client):
     assert viewer.get("/journeys/funnel/?step=a&step=b").status_code == 403
 

@@ -173,8 +173,11 @@ FUNNEL_COLUMNS = [Column("step", "Step", True), Column("event", "Event"), Column
                   Column("dropped", "Dropped after", True), Column("median", "Median time from previous (h)", True)]
 
 
-def funnel_rows(steps: Any, channel: str = "") -> list[dict[str, Any]]:
+def funnel_rows(steps: Any, channel: str = "", query: str = "") -> list[dict[str, Any]]:
+    base = f"{reverse('dashboard:funnel_customers')}?{query}&at="
+    suffix = f"&entry_channel={quote(channel)}" if channel else ""
     return [{"channel": channel, "step": s.step, "event": s.event, "customers": s.customers,
+             "reached_url": f"{base}{s.step}{suffix}", "dropped_url": f"{base}{s.step}&dropped=1{suffix}",
              "from_start": round(s.conversion_from_start * 100, 2),
              "from_previous": round(s.conversion_from_previous * 100, 2), "dropped": s.dropped,
              "median": None if s.median_ms_from_previous is None else round(s.median_ms_from_previous / 3_600_000, 2)}
@@ -202,13 +205,52 @@ def funnel(request: HttpRequest) -> HttpResponse:
                       window_ms=window_h * 3_600_000 or None, by_channel=True)
     except ValueError as exc:
         return page(request, "dashboard/funnel.html", {**base, "errors": [*form.errors, str(exc)]})
-    table = Table("funnel", "Conversion per step", FUNNEL_COLUMNS, funnel_rows(result.steps))
+    query = _funnel_query(request)
+    drill_links = {"customers": "reached_url", "dropped": "dropped_url"}
+    table = Table("funnel", "Conversion per step (follow a number to list those customers)", FUNNEL_COLUMNS,
+                  funnel_rows(result.steps, query=query), links=drill_links)
     breakdown_rows = [row for channel, ch_steps in sorted(result.by_channel.items())
-                      for row in funnel_rows(ch_steps, channel)]
+                      for row in funnel_rows(ch_steps, channel, query)]
     breakdown = Table("by_channel", "Conversion per step by the channel of the first step",
-                      [Column("channel", "Entry channel"), *FUNNEL_COLUMNS], breakdown_rows)
+                      [Column("channel", "Entry channel"), *FUNNEL_COLUMNS], breakdown_rows, links=drill_links)
     chart = figures.bars("funnel-chart", f"Customers reaching each step of {' → '.join(steps)}",
                          [f"{s.step}. {s.event}" for s in result.steps], [s.customers for s in result.steps],
                          x_title="customers")
     context = {**base, "table": table, "breakdown": breakdown, "chart": chart}
     return page(request, "dashboard/funnel.html", context, tables={"funnel": table, "by_channel": breakdown})
+
+
+def _funnel_query(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    for key in ("format", "table", "add", "at", "dropped", "entry_channel"):
+        query.pop(key, None)
+    return query.urlencode()
+
+
+@role_required(ANALYST)
+def funnel_customers(request: HttpRequest) -> HttpResponse:
+    """Drill-down: the customers who reached step `at` (or, with `dropped=1`, reached it and went no further)."""
+    steps = [s.strip() for s in request.GET.getlist("step") if s.strip()]
+    try:
+        form = read_filters(request.GET)
+        at = parse_int(request.GET.get("at"), field="at", default=1, lo=1, hi=max(len(steps), 1))
+        window_h = parse_int(request.GET.get("window_hours"), field="window_hours", default=0, lo=0, hi=24 * 365)
+        dropped = request.GET.get("dropped") == "1"
+        channel = request.GET.get("entry_channel") or None
+        customers = call("apps.journeys.selectors", "funnel_customers", events_in_order=steps, step=at,
+                         filters=form.filters, window_ms=window_h * 3_600_000 or None, dropped=dropped,
+                         channel=channel)
+    except NotAvailable as exc:
+        return page(request, "dashboard/simple.html", {"title": "Funnel customers", "missing": unavailable(exc)})
+    except ValueError as exc:
+        return page(request, "dashboard/simple.html", {"title": "Funnel customers", "error": str(exc)})
+    what = f"{'dropped after' if dropped else 'reached'} step {at} ({steps[at - 1]})"
+    if channel:
+        what += f", entering through {channel}"
+    rows = [{"customer_id": c, "url": reverse("dashboard:customer", args=[c])} for c in customers]
+    table = Table("funnel_customers", f"{len(customers)} customers who {what}", [Column("customer_id", "Customer")],
+                  rows, links={"customer_id": "url"})
+    back = f"{reverse('dashboard:funnel')}?{_funnel_query(request)}"
+    return page(request, "dashboard/path_customers.html",
+                {"title": "Funnel customers", "table": table, "what": what, "count": len(customers), "back": back},
+                tables={"customers": table})
