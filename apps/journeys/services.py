@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from apps.journeys import frame_cache, webhooks
@@ -201,11 +202,13 @@ class IngestFollowUp:
 
 
 def on_events_ingested(customer_ids: Sequence[str], *, event_ts: Iterable[int] | None = None,
-                       recompute: bool = True) -> IngestFollowUp:
+                       recompute: bool | None = None) -> IngestFollowUp:
     """Called by ingest after each batch with the customers it touched. One read of those customers'
-    events feeds milestone evaluation, the similarity index and the KPI stale marks; then the stale
-    KPI periods are recomputed (pass `recompute=False` to leave that to `recompute_kpis --stale`).
-    `event_ts` (the batch's event times) narrows the stale days to those the batch touched."""
+    events feeds milestone evaluation, the similarity index and the KPI stale marks. `event_ts` (the
+    batch's event times) narrows the stale days to those the batch touched. Stale KPI periods are
+    recomputed here when there are few of them (live ingest: today, yesterday); a bulk load that
+    touches more days than JOURNEYS_KPI_SYNC_DAYS (default 3) leaves them marked for
+    `recompute_kpis --stale`, so the hook stays cheap. `recompute` forces either way."""
     ids = sorted(set(customer_ids))
     if not ids:
         return IngestFollowUp(0, 0, 0, 0, 0)
@@ -215,5 +218,7 @@ def on_events_ingested(customer_ids: Sequence[str], *, event_ts: Iterable[int] |
     updated = similarity_index.refresh(sequences(frame))
     times = np.asarray(list(event_ts), dtype=np.int64) if event_ts is not None else frame["ts"].to_numpy()
     marked = mark_kpi_days_stale(ts_ms=times)
+    if recompute is None:
+        recompute = KpiStaleDay.objects.count() <= int(getattr(settings, "JOURNEYS_KPI_SYNC_DAYS", 3))
     written = recompute_stale_kpis().values if recompute else 0
     return IngestFollowUp(len(ids), len(reached), updated, marked, written)

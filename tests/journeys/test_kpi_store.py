@@ -69,3 +69,15 @@ def test_definition_params_are_validated(db):
     definition.params = {"milestone": "m", "window": 3}
     with pytest.raises(ValidationError, match="unknown KPI parameter\\(s\\) window"):
         definition.full_clean()
+
+
+def test_bulk_loads_leave_kpis_marked_for_the_command(journeys_in_graph, contacts, capsys):
+    follow_up = services.on_events_ingested(["c1", "c4", "c5", "c6"])  # events on 3 days: at the limit, so recomputed
+    write_journeys([("c1", 4320, "call", "phone", None), ("c1", 5760, "call", "phone", None)])
+    bulk = services.on_events_ingested(["c1", "c4", "c5", "c6"])  # now 5 days: left for the command
+
+    assert follow_up.kpi_values_written > 0 and bulk.kpi_values_written == 0
+    assert KpiStaleDay.objects.count() == 5
+    call_command("recompute_kpis", "--stale")
+    assert KpiStaleDay.objects.count() == 0
+    assert stored("contacts")[(date(2026, 1, 9), "")] == 1.0
