@@ -6,7 +6,7 @@ the holdout. A logistic regression on the same rows is the baseline it has to be
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import lightgbm as lgb
@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -21,10 +22,11 @@ from apps.propensity.metrics import best_f1_threshold, binary_metrics
 from apps.propensity.specs import Contribution
 
 DEFAULT_PARAMS: dict[str, Any] = {
-    "objective": "binary", "learning_rate": 0.05, "num_leaves": 15, "feature_fraction": 0.8,
+    "objective": "binary", "learning_rate": 0.05, "num_leaves": 7, "feature_fraction": 0.8,
     "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0, "verbose": -1, "num_threads": 1,
 }
-DEFAULT_ROUNDS = 200
+DEFAULT_ROUNDS = 150
+SELECTION_MARGIN = 0.01
 
 
 @dataclass
@@ -54,28 +56,41 @@ class BinaryModel:
 
 @dataclass
 class LinearModel:
-    """The logistic-regression baseline, kept picklable so it can be served when it wins."""
+    """The logistic-regression baseline over a subset (`features`) of the model's input columns.
+
+    It takes the same full rows as the boosted model (`input_features`), so it can be served in its
+    place when it does better on the validation slice.
+    """
 
     features: list[str]
     pipeline: Any
     threshold: float
+    input_features: list[str] = field(default_factory=list)
+
+    def _columns(self, X: np.ndarray | pd.DataFrame) -> np.ndarray:
+        if isinstance(X, pd.DataFrame):
+            return _matrix(X, self.features)
+        matrix = np.asarray(X, dtype=np.float64)
+        if self.input_features and matrix.shape[1] == len(self.input_features):
+            return matrix[:, [self.input_features.index(c) for c in self.features]]
+        return matrix
 
     def predict_proba(self, X: np.ndarray | pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.pipeline.predict_proba(_matrix(X, self.features))[:, 1])
+        return np.asarray(self.pipeline.predict_proba(self._columns(X))[:, 1])
 
     def explain(self, row: np.ndarray, top: int = 5) -> list[Contribution]:
         """coefficient × standardized value for each feature."""
+        values = self._columns(np.asarray(row, dtype=float).reshape(1, -1))
         scaler, lr = self.pipeline[0], self.pipeline[-1]
-        z = scaler.transform(np.asarray(row, dtype=float).reshape(1, -1))[0]
-        contrib = lr.coef_[0] * z
+        contrib = lr.coef_[0] * scaler.transform(values)[0]
         order = np.argsort(-np.abs(contrib), kind="stable")[:top]
-        return [Contribution(feature=self.features[i], value=float(np.asarray(row).ravel()[i]),
+        return [Contribution(feature=self.features[i], value=float(values[0, i]),
                              contribution=round(float(contrib[i]), 4)) for i in order if contrib[i] != 0]
 
 
 @dataclass(frozen=True)
 class FitOutcome:
-    model: BinaryModel
+    model: BinaryModel | LinearModel
     baseline: LinearModel
     metrics: dict[str, Any]
     baseline_metrics: dict[str, Any]
@@ -117,13 +132,27 @@ def fit_binary(*, features: list[str], train: tuple[pd.DataFrame, Any], validati
     calibration = _calibrate(model, X_val, y_val)
     model.threshold = best_f1_threshold(y_val, model.predict_proba(X_val)) if len(np.unique(y_val)) == 2 else 0.5
     baseline = _fit_baseline(features, baseline_features or features, X_tr, y_tr, X_val, y_val)
+    chosen, selection = _select(model, baseline, X_val, y_val)
     return FitOutcome(
-        model=model, baseline=baseline, calibration=calibration,
-        metrics=binary_metrics(y_ho, model.predict_proba(X_ho), model.threshold),
-        baseline_metrics={"model": "logistic_regression", **binary_metrics(
-            y_ho, baseline.predict_proba(X_ho[:, [features.index(c) for c in baseline.features]]),
-            baseline.threshold)},
+        model=chosen, baseline=baseline, calibration=calibration if chosen is model else {"method": "none",
+                                                                                          "reason": "baseline served"},
+        metrics={"model": selection["served"], **binary_metrics(y_ho, chosen.predict_proba(X_ho), chosen.threshold),
+                 "selection": selection},
+        baseline_metrics={"model": "logistic_regression",
+                          **binary_metrics(y_ho, baseline.predict_proba(X_ho), baseline.threshold)},
     )
+
+
+def _select(model: BinaryModel, baseline: LinearModel, X_val: np.ndarray, y_val: np.ndarray
+            ) -> tuple[BinaryModel | LinearModel, dict[str, Any]]:
+    """Serve the baseline instead when it ranks the validation slice clearly better (never judged on the holdout)."""
+    if len(np.unique(y_val)) < 2:
+        return model, {"served": "lightgbm", "reason": "validation slice has one class"}
+    gbm = float(roc_auc_score(y_val, model.raw_scores(X_val)))
+    linear = float(roc_auc_score(y_val, baseline.predict_proba(X_val)))
+    served = "logistic_regression" if linear > gbm + SELECTION_MARGIN else "lightgbm"
+    return (baseline if served == "logistic_regression" else model), {
+        "served": served, "validation_auc": {"lightgbm": round(gbm, 4), "logistic_regression": round(linear, 4)}}
 
 
 def _calibrate(model: BinaryModel, X_val: np.ndarray, y_val: np.ndarray) -> dict[str, Any]:
@@ -137,10 +166,9 @@ def _calibrate(model: BinaryModel, X_val: np.ndarray, y_val: np.ndarray) -> dict
 
 def _fit_baseline(features: list[str], chosen: list[str], X_tr: np.ndarray, y_tr: np.ndarray,
                   X_val: np.ndarray, y_val: np.ndarray) -> LinearModel:
-    idx = [features.index(c) for c in chosen]
     pipeline = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-    pipeline.fit(X_tr[:, idx], y_tr)
-    baseline = LinearModel(features=list(chosen), pipeline=pipeline, threshold=0.5)
+    baseline = LinearModel(features=list(chosen), pipeline=pipeline, threshold=0.5, input_features=list(features))
+    pipeline.fit(baseline._columns(X_tr), y_tr)
     if len(np.unique(y_val)) == 2:
-        baseline.threshold = best_f1_threshold(y_val, baseline.predict_proba(X_val[:, idx]))
+        baseline.threshold = best_f1_threshold(y_val, baseline.predict_proba(X_val))
     return baseline
