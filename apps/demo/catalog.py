@@ -33,6 +33,8 @@ FRAUD_DISPUTE = "fraud_dispute"
 # Contacts carry the data set's `<INTENT>_<SUBINTENT>` codes as their intent (what the next-intent model
 # predicts); a fraud dispute gets a code of the same shape: FR (fraud) _DS (dispute).
 FRAUD_DISPUTE_INTENT = "FR_DS"
+DISPUTE_CALL = "call_fraud_dispute"  # most disputes are lodged by phone ...
+DISPUTE_CHAT = "chat_fraud_dispute"  # ... the rest in a chat
 TOPICS = tuple(p.topic for p in PRODUCTS.values()) + (FRAUD_DISPUTE,)
 
 # Touchpoint tokens are TV channel names in the source data; each stands for one page of the bank's
@@ -54,10 +56,11 @@ CHURNED = "churned"
 DISPUTE_STEPS = ("view_transactions", "view_transaction_detail", "card_locked")
 VERIFICATION = "verification"  # a failed identity check, logged before the call it belongs to
 
-# Milestones reached by event type: what the journeys app can register as definitions.
+# Milestones reached by event type: what the journeys app can register as definitions (the fraud
+# dispute milestone is reached through the FR_DS intent, in any channel: see definitions.py).
 MILESTONES: tuple[tuple[str, str, str], ...] = tuple(
     (p.conversion, p.conversion.replace("_", " ").capitalize(), p.conversion) for p in PRODUCTS.values()
-) + ((FRAUD_DISPUTE, "Fraud dispute lodged", FRAUD_DISPUTE), (CHURNED, "Churned", CHURNED))
+) + ((CHURNED, "Churned", CHURNED),)
 
 FIRST_NAMES = ("Olivia", "Jack", "Charlotte", "William", "Amelia", "Noah", "Isla", "Oliver", "Mia", "Thomas",
                "Ava", "James", "Grace", "Lucas", "Chloe", "Henry", "Sophie", "Leo", "Ruby", "Ethan", "Zoe",

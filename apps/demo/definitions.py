@@ -12,7 +12,7 @@ from apps.demo import catalog as c
 from apps.journeys.models import KpiDefinition, MilestoneDefinition
 
 CALL_TYPES = [f"{c.CALL_PREFIX}{p.topic}" for p in c.PRODUCTS.values()]
-ASSISTED_CONTACTS = CALL_TYPES + [c.CHAT_FOLLOW_UP, c.COMPLAINT, c.FRAUD_DISPUTE]
+ASSISTED_CONTACTS = CALL_TYPES + [c.DISPUTE_CALL, c.DISPUTE_CHAT, c.CHAT_FOLLOW_UP, c.COMPLAINT]
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,10 @@ def milestone_specs() -> list[dict[str, Any]]:
         {"slug": slug, "name": name, "trigger": "event_type", "event_type": event_type}
         for slug, name, event_type in c.MILESTONES
     ]
-    specs.append({"slug": "card_locked_then_dispute", "name": "Card locked, then dispute lodged within a day",
-                  "trigger": "sequence", "sequence": ["card_locked", c.FRAUD_DISPUTE], "window_seconds": 86_400})
+    specs.append({"slug": c.FRAUD_DISPUTE, "name": "Fraud dispute lodged", "trigger": "attribute",
+                  "attribute": "intent", "op": "eq", "value": c.FRAUD_DISPUTE_INTENT})
+    specs.append({"slug": "card_locked_then_dispute_call", "name": "Card locked, then a dispute call within a day",
+                  "trigger": "sequence", "sequence": ["card_locked", c.DISPUTE_CALL], "window_seconds": 86_400})
     return specs
 
 

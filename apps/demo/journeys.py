@@ -241,7 +241,8 @@ def _dispute(journey: _Journey, start: int) -> None:
     channel = "voice" if journey.chance(0.7) else "chat"
     ts += journey.uniform(10 * MINUTE, 6 * HOUR)
     extra = {"verification": _verify(journey, ts, c.FRAUD_DISPUTE, fail_rate=0.15)} if channel == "voice" else {}
-    journey.add(c.FRAUD_DISPUTE, channel, ts, intent=c.FRAUD_DISPUTE_INTENT, outcome="dispute_lodged",
+    event_type = c.DISPUTE_CALL if channel == "voice" else c.DISPUTE_CHAT
+    journey.add(event_type, channel, ts, intent=c.FRAUD_DISPUTE_INTENT, outcome="dispute_lodged",
                 topic=c.FRAUD_DISPUTE, merchant=merchant, amount=amount, **extra)
 
 

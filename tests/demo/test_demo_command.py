@@ -67,13 +67,14 @@ def test_demo_loads_the_data_set_and_prints_a_working_login(var_dir: Path, share
     records = build_demo_events(shared_data_dir=shared_data, customers=50)
     by_type = {slug: len({r["customer_id"] for r in records if r["event_type"] == event_type})
                for slug, _, event_type in catalog.MILESTONES}
-    locked_then_disputed = {
+    disputed = {r["customer_id"] for r in records if r.get("intent") == "FR_DS"}
+    locked_then_called = {
         a["customer_id"] for a in records for b in records
         if a["customer_id"] == b["customer_id"] and a["event_type"] == "card_locked"
-        and b["event_type"] == "fraud_dispute" and 0 <= b["timestamp"] - a["timestamp"] <= 86_400_000}
-    assert len(locked_then_disputed) == 3
-    assert reached == {**{slug: n for slug, n in by_type.items() if n},
-                       "card_locked_then_dispute": len(locked_then_disputed)}
+        and b["event_type"] == "call_fraud_dispute" and 0 <= b["timestamp"] - a["timestamp"] <= 86_400_000}
+    assert (len(disputed), len(locked_then_called)) == (3, 3)
+    assert reached == {**{slug: n for slug, n in by_type.items() if n}, "fraud_dispute": len(disputed),
+                       "card_locked_then_dispute_call": len(locked_then_called)}
     assert KpiValue.objects.filter(definition__slug="contacts-per-customer").exists()
     # and customers carry their profile from users.csv
     summary = journeys.customer_summary("39702")
