@@ -99,3 +99,33 @@ def test_evaluate_without_an_active_model_says_what_to_do(tmp_path) -> None:  # 
     path.write_text("1\tABC\tvisit\n")
     with pytest.raises(CommandError, match="has no active version; run `manage.py train next_touchpoint`"):
         call_command("evaluate", "next_touchpoint", "--data", str(path))
+
+
+def test_evaluate_churn_and_csat_on_an_events_file_in_the_ingest_format(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # given: models trained on one synthetic bank, and a CSV of another one (different seed)
+    synthetic.load(customers=60)
+    call_command("train", "churn", "--param", "churn_days=30", "--no-scores", verbosity=0)
+    call_command("train", "csat", "--no-scores", verbosity=0)
+    path = tmp_path / "other.csv"
+    columns = ["customer_id", "event_id", "event_type", "channel", "timestamp", "outcome", "score"]
+    lines = [",".join(columns)] + [",".join(str(r.get(c, "")) for c in columns)
+                                   for r in synthetic.journeys(customers=60, seed=11)]
+    path.write_text("\n".join(lines) + "\n")
+    for name in ("churn", "csat"):
+        out = io.StringIO()
+        # when
+        call_command("evaluate", name, "--data", str(path), stdout=out)
+        # then
+        result = json.loads(out.getvalue())
+        assert (result["model"], result["version"]) == (name, 1)
+        assert set(result["metrics"]) == METRIC_KEYS and result["metrics"]["auc"] >= 0.9
+
+
+def test_evaluate_reports_a_bad_row_by_number(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    synthetic.load(customers=30)
+    call_command("train", "csat", "--no-scores", verbosity=0)
+    path = tmp_path / "bad.csv"
+    path.write_text("customer_id,event_id,event_type,channel,timestamp\nc1,e1,survey_response,email,1700000000000\n"
+                    "c1,e2,,email,1700000000001\n")
+    with pytest.raises(CommandError, match=r"bad.csv: row 2: no event type"):
+        call_command("evaluate", "csat", "--data", str(path))
