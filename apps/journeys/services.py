@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from apps.journeys import frame_cache, webhooks
 from apps.journeys import index as similarity_index
@@ -201,13 +202,22 @@ class IngestFollowUp:
     kpi_values_written: int
 
 
+def _kpis_due() -> bool:
+    """Recompute in line only for live ingest: at most JOURNEYS_KPI_SYNC_DAYS stale days (default 3;
+    a bulk load touching more is left to the command), and at most once per
+    JOURNEYS_KPI_SYNC_SECONDS (default 60: a day's values are not re-read for every small batch)."""
+    if KpiStaleDay.objects.count() > int(getattr(settings, "JOURNEYS_KPI_SYNC_DAYS", 3)):
+        return False
+    wait = timedelta(seconds=float(getattr(settings, "JOURNEYS_KPI_SYNC_SECONDS", 60)))
+    return KpiStaleDay.objects.filter(marked_at__lte=timezone.now() - wait).exists()
+
+
 def on_events_ingested(customer_ids: Sequence[str], *, event_ts: Iterable[int] | None = None,
                        recompute: bool | None = None) -> IngestFollowUp:
     """Called by ingest after each batch with the customers it touched. One read of those customers'
     events feeds milestone evaluation, the similarity index and the KPI stale marks. `event_ts` (the
     batch's event times) narrows the stale days to those the batch touched. Stale KPI periods are
-    recomputed here when there are few of them (live ingest: today, yesterday); a bulk load that
-    touches more days than JOURNEYS_KPI_SYNC_DAYS (default 3) leaves them marked for
+    recomputed here when they are due (see `_kpis_due`), otherwise left marked for a later batch or
     `recompute_kpis --stale`, so the hook stays cheap. `recompute` forces either way."""
     ids = sorted(set(customer_ids))
     if not ids:
@@ -219,6 +229,6 @@ def on_events_ingested(customer_ids: Sequence[str], *, event_ts: Iterable[int] |
     times = np.asarray(list(event_ts), dtype=np.int64) if event_ts is not None else frame["ts"].to_numpy()
     marked = mark_kpi_days_stale(ts_ms=times)
     if recompute is None:
-        recompute = KpiStaleDay.objects.count() <= int(getattr(settings, "JOURNEYS_KPI_SYNC_DAYS", 3))
+        recompute = _kpis_due()
     written = recompute_stale_kpis().values if recompute else 0
     return IngestFollowUp(len(ids), len(reached), updated, marked, written)

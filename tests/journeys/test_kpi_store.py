@@ -21,6 +21,11 @@ def stored(slug: str, period: str = "day", dimension: str = "all") -> dict:
             KpiValue.objects.filter(definition__slug=slug, period=period, dimension=dimension)}
 
 
+@pytest.fixture(autouse=True)
+def recompute_without_waiting(settings) -> None:
+    settings.JOURNEYS_KPI_SYNC_SECONDS = 0
+
+
 @pytest.fixture
 def contacts(db) -> KpiDefinition:
     return KpiDefinition.objects.create(name="Contacts per customer", slug="contacts", kind="contacts_per_customer")
@@ -81,3 +86,13 @@ def test_bulk_loads_leave_kpis_marked_for_the_command(journeys_in_graph, contact
     call_command("recompute_kpis", "--stale")
     assert KpiStaleDay.objects.count() == 0
     assert stored("contacts")[(date(2026, 1, 9), "")] == 1.0
+
+
+def test_small_batches_wait_for_the_sync_interval(journeys_in_graph, contacts, settings):
+    settings.JOURNEYS_KPI_SYNC_SECONDS = 60
+    write_journeys([("c5", 2900, "call", "phone", None)])
+
+    follow_up = services.on_events_ingested(["c5"], event_ts=[T0 + 2900 * MIN])
+
+    assert (follow_up.kpi_days_marked, follow_up.kpi_values_written) == (1, 0)
+    assert KpiStaleDay.objects.count() == 1
