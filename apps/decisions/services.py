@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import phonenumbers
@@ -75,6 +75,12 @@ def _resolve_customer(customer_id: str | None, phone: str | None) -> str | None:
     return None
 
 
+def as_dict(decision: Any) -> dict[str, Any]:
+    """A decision's fields as a plain dict, one level deep: its values are already plain JSON types, and
+    `dataclasses.asdict` would deep-copy every one of them on the caller's time."""
+    return {f.name: getattr(decision, f.name) for f in fields(decision)}
+
+
 # ---------------------------------------------------------------- intent
 
 
@@ -125,7 +131,7 @@ def decide_intent(*, customer_id: str | None = None, phone: str | None = None, c
                               reason=reason, model_version=version, customer_id=customer,
                               thresholds={"high": high, "low": low})
     log_decision(kind=DecisionLog.Kind.INTENT, contact_id=contact_id, customer_id=customer or "", channel=channel,
-                 inputs={"customer_id": customer_id, "phone": phone, "at_ms": at_ms}, output=asdict(decision),
+                 inputs={"customer_id": customer_id, "phone": phone, "at_ms": at_ms}, output=as_dict(decision),
                  model_version=version, started=started)
     return decision
 
@@ -220,7 +226,7 @@ def decide_risk(*, phone: str | None = None, email: str | None = None, ip: str |
                             model_version=version, customer_id=customer)
     log_decision(kind=DecisionLog.Kind.RISK, contact_id=contact_id, customer_id=customer or "", channel=channel,
                  inputs={k: v for k, v in call.items() if v} | {"customer_id": customer_id},
-                 output=asdict(decision), model_version=version, started=started)
+                 output=as_dict(decision), model_version=version, started=started)
     return decision
 
 

@@ -1,7 +1,6 @@
 """Decision endpoints for Amazon Connect's Lambda: thin views over apps.decisions.services."""
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -36,7 +35,7 @@ def intent(request: Request) -> Response:
         decision = services.decide_intent(**_validated(s.IntentRequestSerializer, request))
     except services.DecisionInputError as exc:
         return _bad_request(exc)
-    return Response(asdict(decision))
+    return Response(services.as_dict(decision))
 
 
 @extend_schema(request=s.FeedbackRequestSerializer, responses={
@@ -65,7 +64,7 @@ def risk(request: Request) -> Response:
         decision = services.decide_risk(**_validated(s.RiskRequestSerializer, request))
     except services.DecisionInputError as exc:
         return _bad_request(exc)
-    return Response(asdict(decision))
+    return Response(services.as_dict(decision))
 
 
 @extend_schema(responses={200: s.ProfileSerializer, 404: OpenApiResponse(description="no customer has this phone")},
@@ -82,7 +81,7 @@ def profile_by_phone(request: Request, e164: str) -> Response:
     if profile is None:
         return Response({"error": "not_found", "detail": f"no customer has phone {phone}"},
                         status=status.HTTP_404_NOT_FOUND)
-    return Response(asdict(profile))
+    return Response(services.as_dict(profile))
 
 
 @extend_schema(responses={200: OpenApiTypes.OBJECT},
