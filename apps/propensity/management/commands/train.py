@@ -45,6 +45,7 @@ class Command(BaseCommand):
         if options["run"] is not None:
             self._run_queued(options["run"])
             return
+        self.verbosity = int(options.get("verbosity", 1))
         name = options["model"]
         if not name:
             raise CommandError(f"name a model to train: {', '.join(spec_names())}")
@@ -62,12 +63,14 @@ class Command(BaseCommand):
             )
         except (ValueError, FileNotFoundError) as exc:
             raise CommandError(f"training {name} failed: {exc}") from exc
-        self.stdout.write(self.style.SUCCESS(
-            f"registered {version.name} v{version.version}{' (active)' if version.is_active else ''}"))
-        self.stdout.write(json.dumps({"metrics": version.metrics, "baseline": version.baseline_metrics}, indent=2))
+        if self.verbosity >= 1:
+            self.stdout.write(self.style.SUCCESS(
+                f"registered {version.name} v{version.version}{' (active)' if version.is_active else ''}"))
+            self.stdout.write(json.dumps({"metrics": version.metrics, "baseline": version.baseline_metrics}, indent=2))
 
     def _progress(self, fraction: float, message: str) -> None:
-        self.stdout.write(f"[{fraction:4.0%}] {message}")
+        if self.verbosity >= 1:
+            self.stdout.write(f"[{fraction:4.0%}] {message}")
 
     def _run_queued(self, run_id: int) -> None:
         from apps.propensity.tasks import run_training
