@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200, help="similarity queries for the latency percentiles")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-pm4py", action="store_true")
+    parser.add_argument("--hook-batches", type=int, default=5, help="1,000-event ingest batches for the hook cost")
     args = parser.parse_args()
 
     import django
@@ -119,6 +120,8 @@ def main() -> None:
                           for k in KINDS for p in ("day", "week")], 1)
     rows.append(("KPIs: 6 kinds x day/week, by channel+segment", s, "", "full recompute of the store"))
 
+    rows.extend(hook_overhead(batches=args.hook_batches))
+
     print(f"{'measure':44} {'time':>11}  {'target':8}  note")
     for what, seconds, target, note in rows:
         shown = f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
@@ -131,6 +134,49 @@ def main() -> None:
         "cpus": os.cpu_count(), "results": [{"what": w, "seconds": round(s, 6), "target": t, "note": n}
                                             for w, s, t, n in rows]}, indent=2))
     print(f"\nwritten {out.relative_to(ROOT)}")
+
+
+def hook_overhead(*, batches: int, size: int = 1000) -> list[tuple[str, float, str, str]]:
+    """Ingest batches into the in-memory graph and run the ingest hook after each, timing its parts:
+    the read of the touched customers' events, milestone evaluation (2 definitions) and the rest."""
+    import random
+
+    from django.test.runner import DiscoverRunner
+
+    from apps.journeys import services
+    from apps.journeys.models import MilestoneDefinition
+    from graph import journeys as graph_journeys
+    from graph.schema import EventRecord
+
+    DiscoverRunner(verbosity=0).setup_databases()
+    MilestoneDefinition.objects.create(name="Purchase", slug="purchase", trigger="event_type", event_type="purchase")
+    MilestoneDefinition.objects.create(name="Cart then purchase", slug="cart-purchase", trigger="sequence",
+                                       sequence=["cart", "purchase"], window_seconds=86_400)
+    rng = random.Random(5)
+    types = ["web_visit", "product_view", "cart", "purchase", "call", "chat"]
+    ingest = read = milestones = hook = 0.0
+    for b in range(batches):
+        records = [EventRecord(event_id=f"hook{b}-{i}", type=rng.choice(types), channel="web",
+                               ts=1_767_225_600_000 + (b * size + i) * 1000, customer_id=f"h{rng.randrange(5000)}")
+                   for i in range(size)]
+        start = time.perf_counter()
+        report = graph_journeys.write_events(records)
+        ingest += time.perf_counter() - start
+        start = time.perf_counter()
+        frame = graph_journeys.events_frame(customer_ids=list(report.customers))
+        read += time.perf_counter() - start
+        start = time.perf_counter()
+        services.evaluate_milestones(frame=frame)
+        milestones += time.perf_counter() - start
+        start = time.perf_counter()
+        services.on_events_ingested(list(report.customers), recompute=False)
+        hook += time.perf_counter() - start
+    return [
+        (f"ingest {batches} x {size} events (in-memory graph)", ingest, "", "graph.journeys.write_events"),
+        ("  milestone evaluation in the hook", milestones, "< 20% of ingest", f"{milestones / ingest:.0%} of ingest"),
+        ("  read of touched customers' events", read, "", f"{read / ingest:.0%} of ingest"),
+        ("  whole hook (read + milestones + index + marks)", hook, "", f"{hook / ingest:.0%} of ingest"),
+    ]
 
 
 def _ingest_rate() -> float | None:
