@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from apps.core.models import AuditEntry
 from apps.propensity import registry
 from apps.propensity.models import ModelVersion
+from graph import journeys
 from tests.propensity import synthetic
 
 pytestmark = pytest.mark.django_db
@@ -108,6 +109,10 @@ def test_customer_scores_with_top_contributions(api_client: APIClient) -> None:
         assert set(score["contributions"][0]) == {"feature", "value", "contribution"}
     only = api_client.get("/api/customers/c000/scores?models=churn").json()["scores"]
     assert [s["model"] for s in only] == ["churn"]
+    # and `score` writes every customer's churn score to the graph for lists ordered by it
+    assert journeys.customers_by_score("churn_score", limit=100) == []
+    call_command("score", "churn", verbosity=0)
+    assert len(journeys.customers_by_score("churn_score", limit=100)) == 60
 
 
 def test_customer_scores_unknown_customer_or_model(api_client: APIClient) -> None:
