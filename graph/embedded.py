@@ -84,14 +84,22 @@ def _open_store(path: Path) -> graphersal.Store:
         ) from exc
 
 
+SCALARS = (str, int, float, bool, type(None))
+
+
 def to_gremlin(value: Any) -> Any:
-    """Engine values to gremlinpython's structure types (vertices and edges detached, no properties)."""
+    """Engine values to gremlinpython's structure types (vertices and edges detached, no properties).
+    Plain values are passed through untouched: large reads are mostly strings and numbers."""
+    if type(value) in SCALARS:
+        return value
     if isinstance(value, graphersal.Vertex):
         return Vertex(value.id, value.label or "vertex")
     if isinstance(value, graphersal.Edge):
         return Edge(value.id, Vertex(value.out_v.id, value.out_v.label or "vertex"), value.label or "edge",
                     Vertex(value.in_v.id, value.in_v.label or "vertex"))
     if isinstance(value, dict):
+        if all(type(v) in SCALARS for v in value.values()):
+            return value
         return {k: to_gremlin(v) for k, v in value.items()}
     if isinstance(value, list):
         return [to_gremlin(v) for v in value]

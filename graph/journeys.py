@@ -352,7 +352,7 @@ def _event_rows(traversal: Any, since_ms: int | None, until_ms: int | None) -> l
 
 
 def _frame(rows: list[dict[Any, Any]]) -> pd.DataFrame:
-    frame = pd.DataFrame([_event_row(r) for r in rows], columns=EVENT_COLUMNS + ["source"])
+    frame = pd.DataFrame([_event_row(r) for r in rows], columns=EVENT_COLUMNS + ["source"], dtype=object)
     frame = frame[EVENT_COLUMNS]
     frame["ts"] = frame["ts"].astype("int64")
     return frame.sort_values(["customer_id", "ts", "event_id"], kind="stable").reset_index(drop=True)
