@@ -49,12 +49,20 @@ def auto_min_count(frame: Any) -> int:
     return max(1, int(frame["customer_id"].nunique()) // 100) if len(frame) else 1
 
 
+_popular: dict[str, Any] = {}
+
+
 def popular_events(frame: Any, limit: int = 40) -> list[tuple[str, int]]:
-    """The most common event types and how many customers have each: what a person can ask about."""
-    if frame.empty:
-        return []
-    counts = frame.drop_duplicates(["customer_id", "type"])["type"].value_counts()
-    return [(str(t), int(n)) for t, n in counts.head(limit).items()]
+    """The most common event types and how many customers have each: what a person can ask about.
+    Remembered for the last frame seen (the journeys app hands out the same cached frame object)."""
+    if _popular.get("frame") is frame:
+        return list(_popular["value"])
+    value: list[tuple[str, int]] = []
+    if not frame.empty:
+        counts = frame.drop_duplicates(["customer_id", "type"])["type"].value_counts()
+        value = [(str(t), int(n)) for t, n in counts.head(limit).items()]
+    _popular.update(frame=frame, value=value)
+    return list(value)
 
 
 @role_required(VIEWER)
