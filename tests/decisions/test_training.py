@@ -67,3 +67,19 @@ def test_training_on_a_file_with_too_few_calls_is_refused(tmp_path):
     tiny.write_text("USER_ID,ITEM_ID,TIMESTAMP\n1,HL_NE,1000\n")
     with pytest.raises(CommandError, match="only 1 calls with an intent"):
         call_command("train", "intent", "--data", str(tiny), stdout=StringIO())
+
+
+def test_train_intent_uses_the_graph_once_it_holds_enough_calls(monkeypatch):
+    from apps.decisions import training
+    from tests.decisions.factories import SEQUENCES, write_calls
+
+    # given 60 calls with an intent in the graph and a threshold of 50
+    monkeypatch.setattr(training, "MIN_GRAPH_CALLS", 50)
+    for n in range(12):
+        write_calls(f"g{n}", SEQUENCES["AC" if n % 2 else "CC"], start=1_700_000_000_000 + n * 1000)
+    # when the model is trained without a file
+    call_command("train", "intent", stdout=StringIO())
+    # then it learned from the graph's calls
+    version = ModelVersion.objects.get(name="intent", is_active=True)
+    assert version.params["data_source"] == "graph"
+    assert version.metrics["n"] == 9
