@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from apps.propensity import journeymodel, selectors
-from apps.propensity.features import DAY_MS, FeatureConfig, feature_frame
+from apps.propensity.features import DAY_MS, feature_frame
 from apps.propensity.metrics import binary_metrics
 from apps.propensity.specs import ModelSpec, TrainRequest, TrainResult, register_spec
 from apps.propensity.training import fit_binary
@@ -87,9 +87,11 @@ def train(request: TrainRequest) -> TrainResult:
     examples = churn_examples(events, churn_days=churn_days, cutoffs=[*train_cuts, val_cut, *hold_cuts])
     train_cuts = _ensure_holdout_share(examples, train_cuts, hold_cuts)
     examples = examples[examples["as_of"].isin([*train_cuts, val_cut, *hold_cuts])].reset_index(drop=True)
-    config = FeatureConfig.learn(events[events["ts"] < val_cut], exclude_types=CHURN_TYPES)
+    milestones, identifiers = journeymodel.graph_facts_for(events)
+    config = journeymodel.learn_config(events[events["ts"] < val_cut], identifiers, milestones,
+                                       exclude_types=CHURN_TYPES)
     request.progress(0.3, f"building journey features for {len(examples)} examples")
-    X = feature_frame(events, examples, config)
+    X = feature_frame(events, examples, config, milestones, identifiers)
     parts = {name: examples["as_of"].isin(cuts) for name, cuts in
              (("train", train_cuts), ("validation", [val_cut]), ("holdout", hold_cuts))}
     request.progress(0.6, "fitting gradient boosting, calibration and the baseline")
@@ -109,9 +111,9 @@ def train(request: TrainRequest) -> TrainResult:
 
 def evaluate(model: journeymodel.JourneyModel, path: Path) -> dict[str, Any]:
     """Label the file's customers at its last fully observed cut-off and score them with the model."""
-    from apps.propensity.eventfile import read_events_file
+    from apps.propensity.eventfile import read_events_and_identifiers
 
-    events = read_events_file(path)
+    events, identifiers = read_events_and_identifiers(path)  # a file carries no milestones: those stay zero
     churn_days = int(model.params["churn_days"])
     hold_cut = int(events["ts"].max()) + 1 - churn_days * DAY_MS
     if hold_cut <= int(events["ts"].min()):
@@ -119,13 +121,13 @@ def evaluate(model: journeymodel.JourneyModel, path: Path) -> dict[str, Any]:
     examples = churn_examples(events, churn_days=churn_days, cutoffs=[hold_cut])
     if examples.empty:
         raise ValueError(f"{path}: no customer is active in the {churn_days} days before {selectors.from_ms(hold_cut)}")
-    proba = model.predict_frame(feature_frame(events, examples, model.config))
+    proba = model.predict_frame(feature_frame(events, examples, model.config, identifiers=identifiers))
     return binary_metrics(examples["label"], proba, model.threshold)
 
 
 register_spec("churn", ModelSpec(
     name="churn", description="Probability that an active customer churns (silence or `churned`) within N days.",
     train=train, evaluate=evaluate, score_customer=journeymodel.score_customer,
-    score_events=journeymodel.score_events, score_all=journeymodel.score_all,
+    score_journey=journeymodel.score_journey, score_all=journeymodel.score_all,
     score_property="churn_score",
 ))

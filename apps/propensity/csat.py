@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from apps.propensity import journeymodel, selectors
-from apps.propensity.features import SURVEY_TYPES, FeatureConfig, feature_frame, survey_score
+from apps.propensity.features import SURVEY_TYPES, feature_frame, survey_score
 from apps.propensity.metrics import binary_metrics
 from apps.propensity.specs import ModelSpec, TrainRequest, TrainResult, register_spec
 from apps.propensity.training import fit_binary
@@ -51,9 +51,11 @@ def train(request: TrainRequest) -> TrainResult:
         raise ValueError(f"found {len(examples)} scored survey events (types {', '.join(SURVEY_TYPES)} with "
                          "attributes.score); CSAT needs at least 20")
     tr, val, hold = time_slices(len(examples))
-    config = FeatureConfig.learn(events[events["ts"] < int(examples["as_of"].iloc[val.start])])
+    milestones, identifiers = journeymodel.graph_facts_for(events)
+    config = journeymodel.learn_config(events[events["ts"] < int(examples["as_of"].iloc[val.start])], identifiers,
+                                       milestones)
     request.progress(0.2, f"building journey features for {len(examples)} surveys")
-    X = feature_frame(events, examples, config)
+    X = feature_frame(events, examples, config, milestones, identifiers)
     y = examples["label"]
     request.progress(0.6, "fitting gradient boosting, calibration and the baseline")
     outcome = fit_binary(features=config.names(), train=(X.iloc[tr], y.iloc[tr]), validation=(X.iloc[val], y.iloc[val]),
@@ -72,19 +74,19 @@ def train(request: TrainRequest) -> TrainResult:
 
 def evaluate(model: journeymodel.JourneyModel, path: Path) -> dict[str, Any]:
     """Score every scored survey in an events file from the journey before it."""
-    from apps.propensity.eventfile import read_events_file
+    from apps.propensity.eventfile import read_events_and_identifiers
 
-    events = read_events_file(path)
+    events, identifiers = read_events_and_identifiers(path)  # a file carries no milestones: those stay zero
     examples = survey_examples(events, low_score=int(model.params["low_score"]))
     if examples.empty:
         raise ValueError(f"{path}: no survey events with a numeric attributes.score")
-    proba = model.predict_frame(feature_frame(events, examples, model.config))
+    proba = model.predict_frame(feature_frame(events, examples, model.config, identifiers=identifiers))
     return binary_metrics(examples["label"], proba, model.threshold)
 
 
 register_spec("csat", ModelSpec(
     name="csat", description="Probability that the next survey scores low (<= 2 of 5), from the journey before it.",
     train=train, evaluate=evaluate, score_customer=journeymodel.score_customer,
-    score_events=journeymodel.score_events, score_all=journeymodel.score_all,
+    score_journey=journeymodel.score_journey, score_all=journeymodel.score_all,
     score_property="csat_low_score",
 ))

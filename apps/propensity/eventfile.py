@@ -17,11 +17,18 @@ FORMAT_BY_SUFFIX = {".csv": "csv", ".json": "json", ".ndjson": "ndjson", ".jsonl
 
 
 def read_events_file(path: Path, fmt: str | None = None) -> pd.DataFrame:
+    return read_events_and_identifiers(path, fmt)[0]
+
+
+def read_events_and_identifiers(path: Path, fmt: str | None = None
+                                ) -> tuple[pd.DataFrame, dict[str, list[tuple[str, int]]]]:
+    """The canonical events frame and, per customer, the identifier kinds the rows carry (first seen)."""
     fmt = fmt or FORMAT_BY_SUFFIX.get(Path(path).suffix.lower())
     if fmt is None:
         raise ValueError(f"{path}: cannot tell the format from the suffix (use .csv, .json, .ndjson or .jsonl)")
     mapping = Mapping()
     rows = []
+    first_seen: dict[str, dict[str, int]] = {}
     for number, row in iter_rows(open_source(str(path)), fmt):
         try:
             if isinstance(row, RowError):
@@ -31,6 +38,9 @@ def read_events_file(path: Path, fmt: str | None = None) -> pd.DataFrame:
             raise ValueError(f"{path}: row {number}: {exc}") from exc
         if not record.customer_id:
             raise ValueError(f"{path}: row {number}: evaluation needs a customer_id on every row")
+        seen = first_seen.setdefault(record.customer_id, {})
+        for kind, _value in record.identifiers:
+            seen[kind] = min(seen.get(kind, record.ts), record.ts)
         rows.append({"customer_id": record.customer_id, "event_id": record.event_id, "type": record.type,
                      "channel": record.channel, "ts": record.ts, "intent": record.intent,
                      "outcome": record.outcome, "attributes": record.attributes})
@@ -38,4 +48,5 @@ def read_events_file(path: Path, fmt: str | None = None) -> pd.DataFrame:
         raise ValueError(f"{path}: no events")
     frame = pd.DataFrame(rows, columns=EVENT_COLUMNS)
     frame["ts"] = frame["ts"].astype("int64")
-    return frame.sort_values(["customer_id", "ts", "event_id"], kind="stable").reset_index(drop=True)
+    frame = frame.sort_values(["customer_id", "ts", "event_id"], kind="stable").reset_index(drop=True)
+    return frame, {cid: sorted(kinds.items()) for cid, kinds in first_seen.items()}

@@ -78,8 +78,12 @@ def _top(values: pd.Series, top: int) -> tuple[str, ...]:
 
 def journey_features(events: Sequence[Mapping[str, Any]], as_of: int, config: FeatureConfig,
                      milestones: Mapping[str, int] | None = None,
-                     identifiers: Sequence[str] | None = None) -> dict[str, float]:
-    """Features of one customer's events (sorted by ts) strictly before `as_of` (epoch ms)."""
+                     identifiers: Sequence[tuple[str, int]] | None = None) -> dict[str, float]:
+    """Features of one customer's events (sorted by ts) strictly before `as_of` (epoch ms).
+
+    `milestones` maps slug → time reached; `identifiers` lists (kind, first seen); both count only
+    when they were known before `as_of`.
+    """
     seen = [e for e in events if e["ts"] < as_of and e["type"] not in config.exclude_types]
     f: dict[str, float] = dict.fromkeys(config.names(), 0.0)
     for t in config.types:
@@ -94,8 +98,9 @@ def journey_features(events: Sequence[Mapping[str, Any]], as_of: int, config: Fe
     for slug, ts in (milestones or {}).items():
         if ts < as_of and f"milestone:{slug}" in f:
             f[f"milestone:{slug}"] = 1.0
-    f["n_identifiers"] = float(len(identifiers or ()))
-    for kind in identifiers or ():
+    known = [kind for kind, first_seen in identifiers or () if first_seen < as_of]
+    f["n_identifiers"] = float(len(known))
+    for kind in known:
         if f"identifier:{kind}" in f:
             f[f"identifier:{kind}"] = 1.0
     return f
@@ -160,7 +165,7 @@ def events_by_customer(events: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
 
 def feature_frame(events: pd.DataFrame, points: pd.DataFrame, config: FeatureConfig,
                   milestones: Mapping[str, Mapping[str, int]] | None = None,
-                  identifiers: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+                  identifiers: Mapping[str, Sequence[tuple[str, int]]] | None = None) -> pd.DataFrame:
     """Features for each (customer_id, as_of) row of `points`, in the order of `points`."""
     grouped = events_by_customer(events)
     rows = [journey_features(grouped.get(str(cid), []), int(as_of), config,

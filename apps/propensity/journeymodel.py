@@ -16,7 +16,7 @@ import pandas as pd
 
 from apps.propensity import selectors
 from apps.propensity.features import FeatureConfig, feature_frame, journey_features
-from apps.propensity.specs import CustomerScore
+from apps.propensity.specs import CustomerJourney, CustomerScore
 from apps.propensity.training import BinaryModel, LinearModel
 
 
@@ -41,8 +41,9 @@ class JourneyModel:
         latest = max((int(e["ts"]) for e in events), default=0)
         return min(int(time.time() * 1000), max(self.data_end_ms, latest + 1))
 
-    def vector(self, events: Sequence[Mapping[str, Any]], as_of: int) -> np.ndarray:
-        values = journey_features(events, as_of, self.config)
+    def vector(self, events: Sequence[Mapping[str, Any]], as_of: int, milestones: Mapping[str, int] | None = None,
+               identifiers: Sequence[tuple[str, int]] | None = None) -> np.ndarray:
+        values = journey_features(events, as_of, self.config, milestones, identifiers)
         return np.array([values[name] for name in self.features], dtype=np.float64)
 
     def predict_frame(self, X: pd.DataFrame) -> np.ndarray:
@@ -51,17 +52,30 @@ class JourneyModel:
 
 def score_customer(model: JourneyModel, customer_id: str, version: int) -> CustomerScore:
     """Online score of one customer with the features that pushed it most."""
-    events = selectors.customer_event_rows(customer_id)
-    if not events and not selectors.customer_exists(customer_id):
+    journey = selectors.read_customer_journey(customer_id)
+    if journey is None:
         raise UnknownCustomer(customer_id)
-    return score_events(model, events, version)
+    return score_journey(model, journey, version)
 
 
-def score_events(model: JourneyModel, events: list[dict[str, Any]], version: int, top: int = 5) -> CustomerScore:
-    row = model.vector(events, model.as_of(events))
+def score_journey(model: JourneyModel, journey: CustomerJourney, version: int, top: int = 5) -> CustomerScore:
+    row = model.vector(journey.events, model.as_of(journey.events), journey.milestones, journey.identifiers)
     proba = float(model.classifier.predict_proba(row.reshape(1, -1))[0])
     return CustomerScore(model=model.kind, version=version, score=round(proba, 4), label=proba >= model.threshold,
                          contributions=model.classifier.explain(row, top=top))
+
+
+def graph_facts_for(events: pd.DataFrame) -> tuple[dict[str, dict[str, int]], dict[str, list[tuple[str, int]]]]:
+    """Milestones and identifiers of the customers in `events` (read from the graph)."""
+    return selectors.milestones_and_identifiers(selectors.customer_facts())
+
+
+def learn_config(events: pd.DataFrame, identifiers: dict[str, list[tuple[str, int]]],
+                 milestones: dict[str, dict[str, int]], exclude_types: Sequence[str] = ()) -> FeatureConfig:
+    """The feature vocabulary of the training events plus every milestone and identifier kind seen."""
+    return FeatureConfig.learn(events, exclude_types=exclude_types,
+                               milestones=sorted({m for ms in milestones.values() for m in ms}),
+                               identifier_kinds=sorted({k for ids in identifiers.values() for k, _ in ids}))
 
 
 def score_all(model: JourneyModel) -> dict[str, float]:
@@ -72,5 +86,6 @@ def score_all(model: JourneyModel) -> dict[str, float]:
     as_of = max(int(events["ts"].max()) + 1, model.data_end_ms)
     customers = sorted(events["customer_id"].astype(str).unique())
     points = pd.DataFrame({"customer_id": customers, "as_of": as_of})
-    proba = model.predict_frame(feature_frame(events, points, model.config))
+    milestones, identifiers = graph_facts_for(events)
+    proba = model.predict_frame(feature_frame(events, points, model.config, milestones, identifiers))
     return {cid: round(float(p), 4) for cid, p in zip(customers, proba, strict=True)}

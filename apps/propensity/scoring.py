@@ -1,19 +1,17 @@
 """Online scoring: one customer, every active model that scores customers, each with its explanation."""
 from __future__ import annotations
 
-from typing import Any
-
 from apps.propensity import registry, selectors
 from apps.propensity.journeymodel import UnknownCustomer
-from apps.propensity.specs import CustomerScore, get_spec, spec_names
+from apps.propensity.specs import CustomerJourney, CustomerScore, get_spec, spec_names
 
 __all__ = ["UnknownCustomer", "score_customer", "score_customer_all_models"]
 
 
-def score_customer(name: str, customer_id: str, events: list[dict[str, Any]] | None = None) -> CustomerScore | None:
+def score_customer(name: str, customer_id: str, journey: CustomerJourney | None = None) -> CustomerScore | None:
     """`name`'s active version applied to the customer now, or None when nothing is active.
 
-    `events` (the customer's rows, already read) lets several models share one read of the journey.
+    `journey` (already read) lets several models share one read of the customer.
     """
     spec = get_spec(name)
     if spec.score_customer is None:
@@ -21,15 +19,15 @@ def score_customer(name: str, customer_id: str, events: list[dict[str, Any]] | N
     loaded = registry.load_active(name)
     if loaded is None:
         return None
-    if events is not None and spec.score_events is not None:
-        return spec.score_events(loaded.model, events, loaded.version.version)
+    if journey is not None and spec.score_journey is not None:
+        return spec.score_journey(loaded.model, journey, loaded.version.version)
     return spec.score_customer(loaded.model, customer_id, loaded.version.version)
 
 
 def score_customer_all_models(customer_id: str, models: list[str] | None = None) -> list[CustomerScore]:
     names = models or [n for n in spec_names() if get_spec(n).score_customer is not None]
-    events = selectors.customer_event_rows(customer_id)
-    if not events and not selectors.customer_exists(customer_id):
+    journey = selectors.read_customer_journey(customer_id)
+    if journey is None:
         raise UnknownCustomer(customer_id)
-    scores = [score_customer(name, customer_id, events) for name in names]
+    scores = [score_customer(name, customer_id, journey) for name in names]
     return [s for s in scores if s is not None]

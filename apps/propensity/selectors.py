@@ -8,6 +8,7 @@ import pandas as pd
 from django.db.models import QuerySet
 
 from apps.propensity.models import ModelVersion, TrainingRun
+from apps.propensity.specs import CustomerJourney
 from graph import journeys
 
 
@@ -51,6 +52,33 @@ def customer_event_rows(customer_id: str) -> list[dict[str, Any]]:
     with the canonical frame's keys but without building a DataFrame."""
     rows = journeys.customer_events(customer_id, limit=ONLINE_EVENT_LIMIT)
     return sorted(rows, key=lambda r: (r["ts"], r["event_id"]))
+
+
+Facts = dict[str, dict[str, list[tuple[str, int]]]]
+
+
+def customer_facts(customer_ids: list[str] | None = None) -> Facts:
+    """Milestones reached and identifier kinds (with times) per customer; empty when the graph gateway
+    does not offer them, so features simply leave those columns at zero."""
+    read = getattr(journeys, "customer_facts", None)
+    return read(customer_ids) if read is not None else {}
+
+
+def milestones_and_identifiers(facts: Facts) -> tuple[dict[str, dict[str, int]], dict[str, list[tuple[str, int]]]]:
+    """Split customer facts into the two mappings the feature builder takes."""
+    milestones = {cid: dict(f.get("milestones", [])) for cid, f in facts.items()}
+    identifiers = {cid: list(f.get("identifiers", [])) for cid, f in facts.items()}
+    return milestones, identifiers
+
+
+def read_customer_journey(customer_id: str) -> CustomerJourney | None:
+    """Events, milestones and identifiers of one customer for online scoring; None when unknown."""
+    events = customer_event_rows(customer_id)
+    if not events and not customer_exists(customer_id):
+        return None
+    facts = customer_facts([customer_id]).get(customer_id, {})
+    return CustomerJourney(customer_id=customer_id, events=events, milestones=dict(facts.get("milestones", [])),
+                           identifiers=list(facts.get("identifiers", [])))
 
 
 def customer_exists(customer_id: str) -> bool:

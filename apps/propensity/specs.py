@@ -71,14 +71,24 @@ class CustomerScore:
 
 
 @dataclass(frozen=True)
+class CustomerJourney:
+    """What online scoring reads about one customer, once, for every model it asks."""
+
+    customer_id: str
+    events: list[dict[str, Any]]  # canonical keys, (ts, event_id) order
+    milestones: dict[str, int] = field(default_factory=dict)  # slug -> time reached
+    identifiers: list[tuple[str, int]] = field(default_factory=list)  # (kind, first seen)
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """How one named model is trained, evaluated on a labelled file, and scored for one customer.
 
     - `train(request)` returns a TrainResult (the command registers it).
     - `evaluate(model, path)` scores a labelled file in the model's data-set format and returns metrics.
     - `score_customer(model, customer_id, version)` (optional) returns a CustomerScore for online use.
-    - `score_events(model, events, version)` (optional) scores a customer from event rows already read
-      (canonical keys, time order), so several models share one read of the customer's journey.
+    - `score_journey(model, journey, version)` (optional) scores a CustomerJourney already read, so
+      several models share one read of the customer's journey.
     - `score_all(model)` (optional) returns {customer_id: score} for writing scores back to the graph.
     """
 
@@ -87,7 +97,7 @@ class ModelSpec:
     train: Callable[[TrainRequest], TrainResult]
     evaluate: Callable[[Any, Path], dict[str, Any]]
     score_customer: Callable[[Any, str, int], CustomerScore] | None = None
-    score_events: Callable[[Any, list[dict[str, Any]], int], CustomerScore] | None = None
+    score_journey: Callable[[Any, CustomerJourney, int], CustomerScore] | None = None
     score_all: Callable[[Any], dict[str, float]] | None = None
     score_property: str | None = None
 

@@ -39,7 +39,7 @@ def journeys(customers: int = 80, seed: int = 3) -> list[dict[str, Any]]:
 def _event(cid: str, k: int, kind: str, channel: str, day: float, outcome: str | None = None,
            **attributes: Any) -> dict[str, Any]:
     record = {"customer_id": cid, "event_id": f"{cid}-{k:03d}", "event_type": kind, "channel": channel,
-              "timestamp": START + int(day * DAY)}
+              "timestamp": START + int(day * DAY), "phone": f"+614120{int(cid[1:]):05d}"}
     if outcome:
         record["outcome"] = outcome
     return {**record, **attributes}

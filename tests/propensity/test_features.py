@@ -30,10 +30,11 @@ EVENTS = _events([
 
 def test_counts_recency_gaps_last_steps_and_surveys_before_the_as_of_time() -> None:
     # given
-    config = FeatureConfig.learn(EVENTS)
+    config = FeatureConfig.learn(EVENTS, milestones=["applied", "funded"], identifier_kinds=["phone", "email"])
     rows = EVENTS[EVENTS["customer_id"] == "a"].to_dict("records")
     # when
-    f = journey_features(rows, T0 + 12 * DAY_MS, config, milestones={"applied": T0}, identifiers=["phone"])
+    f = journey_features(rows, T0 + 12 * DAY_MS, config, milestones={"applied": T0},
+                         identifiers=[("phone", T0), ("email", T0 + 99 * DAY_MS)])
     # then
     assert config.types == ("login", "call", "survey_response") and config.channels == ("app", "email", "voice", "web")
     assert (f["n_events"], f["n_events_7d"], f["n_events_30d"]) == (4.0, 1.0, 4.0)
@@ -45,6 +46,8 @@ def test_counts_recency_gaps_last_steps_and_surveys_before_the_as_of_time() -> N
     assert f["last_bigram:survey_response>login"] == 1.0
     assert (f["n_surveys"], f["last_survey_score"], f["mean_survey_score"]) == (1.0, 2.0, 2.0)
     assert f["n_identifiers"] == 1.0 and f["distinct_channels"] == 4.0
+    assert (f["milestone:applied"], f["milestone:funded"], f["identifier:phone"], f["identifier:email"]) == (
+        1.0, 0.0, 1.0, 0.0)
 
 
 def test_a_customer_with_no_history_gets_never_values() -> None:

@@ -44,6 +44,7 @@ def test_train_churn_and_csat_register_versions_beside_baselines_and_write_score
         assert version.calibration and version.trained_by == "manage.py train"
     assert churn.metrics["auc"] >= 0.9 and csat.metrics["auc"] >= 0.9
     assert churn.params["churn_days"] == 30 and churn.train_start is not None
+    assert {"identifier:phone", "n_identifiers", "last_bigram:login>login"} <= set(churn.features)
     assert "[  0%] training churn" in out.getvalue() and "registered csat v1 (active)" in out.getvalue()
     # and every customer carries a churn score, the complainers who closed their account first
     top = journeys.customers_by_score("churn_score", limit=5)
