@@ -1,6 +1,7 @@
 """Intent and risk decisions through gunicorn on loopback, and the Connect Lambda handler's overhead.
 
 Run: python benchmarks/decisions.py [--rate 200] [--seconds 60] [--customers 2000] [--workers 1 --threads 8]
+With --workers > 1 the store is served by `manage.py graphserver` and the workers reach it over ws://.
 Builds a throw-away hub (SQLite file, durable embedded graph store, artifacts folder) in a temp dir:
 migrates, trains the intent and risk models on the shared data, seeds the graph with the call history
 of `--customers` callers, then serves it with gunicorn on 127.0.0.1 (one worker owns the embedded
@@ -91,6 +92,17 @@ def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -
             time.sleep(0.1)
     process.kill()
     raise SystemExit("gunicorn did not start within 60 s")
+
+
+def start_graph_server(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen([sys.executable, "manage.py", "graphserver", "--port", "0"], cwd=ROOT,
+                               env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in process.stdout or []:
+        if line.strip().startswith("GRAPH_URL=ws://"):
+            threading.Thread(target=lambda: [None for _ in process.stdout or []], daemon=True).start()
+            return process, line.strip().removeprefix("GRAPH_URL=")
+    process.kill()
+    raise SystemExit("graphserver did not announce its URL")
 
 
 def request_body(n: int, phones: list[str], rng: random.Random) -> tuple[str, dict[str, Any]]:
@@ -197,14 +209,14 @@ def main() -> None:
     parser.add_argument("--overhead-calls", type=int, default=500)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "decisions.json"))
     args = parser.parse_args()
-    if args.workers != 1:
-        raise SystemExit("the embedded store has one writer: use --workers 1 (threads serve concurrency)")
-
     workdir = Path(tempfile.mkdtemp(prefix="jh-bench-decisions-"))
     env = environment(workdir)
     os.environ.update(env)
     key, phones = prepare(args.customers, seed=5)
     port = free_port()
+    graph_server = None
+    if args.workers > 1:  # one process owns the embedded store; several workers reach it over ws://
+        graph_server, env["GRAPH_URL"] = start_graph_server(env)
     server = start_gunicorn(env, port, args.workers, args.threads)
     try:
         warm = open_loop(port, key, phones, rate=50, seconds=2, clients=4)
@@ -213,8 +225,12 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        if graph_server is not None:
+            graph_server.terminate()
+            graph_server.wait(timeout=30)
     result = {"rate": args.rate, "seconds": args.seconds, "customers": args.customers,
               "gunicorn": {"workers": args.workers, "threads": args.threads, "worker_class": "gthread"},
+              "graph": "embedded in the worker" if args.workers == 1 else "graphserver over ws://",
               "warmup_errors": warm["errors"], "load": load, "handler": overhead,
               "target_p99_ms": 20, "p99_within_target": load["all"]["p99_ms"] < 20 and load["errors"] == 0,
               "target_handler_overhead_ms": 5,
