@@ -62,10 +62,15 @@ def scores(customer_id: str) -> Section:
     return _guard(build)
 
 
+SIMILAR_THRESHOLD = 0.2
+
+
 def similar(customer_id: str, *, k: int = 10) -> Section:
     def build() -> Table:
-        result = call("apps.journeys.selectors", "similar_journeys", customer_id=customer_id, k=k)
-        return similarity_table(result, f"The {k} customers whose journeys look most like this one")
+        result = call("apps.journeys.selectors", "similar_journeys", customer_id=customer_id, k=k,
+                      threshold=SIMILAR_THRESHOLD)
+        return similarity_table(result, f"{result.similar_customers} customers have a journey at least "
+                                        f"{SIMILAR_THRESHOLD:.0%} similar to this one; the closest {len(result.top)}")
     return _guard(build)
 
 

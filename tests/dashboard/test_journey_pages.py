@@ -143,3 +143,27 @@ def test_a_funnel_step_lists_its_customers_and_those_who_dropped(analyst: Client
 def test_only_analysts_build_funnels(viewer: Client):
     assert viewer.get("/journeys/funnel/?step=a&step=b").status_code == 403
 
+
+
+def test_the_similarity_explorer_shows_the_selector_s_count_and_top_journeys(viewer: Client, loaded):
+    expected = selectors.similar_journeys(customer_id="c1", threshold=0.2, k=10)
+
+    html = viewer.get("/similarity/?customer=c1&threshold=0.2").content.decode()
+    rows = rows_of(viewer.get("/similarity/?customer=c1&threshold=0.2&format=csv"))
+
+    assert f'<span class="value">{expected.similar_customers}</span>' in html
+    assert [r[0] for r in rows[1:]] == [s.customer_id for s in expected.top]
+    assert rows[1][:2] == ["c2", "1"]
+
+
+def test_similarity_by_a_typed_sequence(viewer: Client, loaded):
+    rows = rows_of(viewer.get("/similarity/?sequence=web_visit, app_login, card_dispute_call&format=csv"))
+
+    assert [r[:2] for r in rows[1:3]] == [["c1", "1"], ["c2", "1"]]
+
+
+def test_similarity_for_an_unknown_customer_is_explained(viewer: Client, loaded):
+    response = viewer.get("/similarity/?customer=nobody")
+
+    assert response.status_code == 200
+    assert 'class="error" role="alert"' in response.content.decode()

@@ -83,11 +83,12 @@ def similarity(request: HttpRequest) -> HttpResponse:
     context: dict = {"title": "Similarity explorer", "customer": customer_id, "sequence": sequence_text, "error": ""}
     try:
         k = parse_int(request.GET.get("k"), field="k", default=10, lo=1, hi=100)
-        threshold = float(request.GET.get("threshold") or 0.5)
+        threshold = float(request.GET.get("threshold") or c360.SIMILAR_THRESHOLD)
         if not 0 < threshold <= 1:
             raise ValueError(f"threshold: must be above 0 and at most 1, got {threshold}")
     except ValueError as exc:
-        return page(request, "dashboard/similarity.html", {**context, "error": str(exc), "k": 10, "threshold": 0.5})
+        return page(request, "dashboard/similarity.html",
+                    {**context, "error": str(exc), "k": 10, "threshold": c360.SIMILAR_THRESHOLD})
     context.update(k=k, threshold=threshold)
     if not customer_id and not sequence_text:
         return page(request, "dashboard/similarity.html", context)
