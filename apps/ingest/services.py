@@ -117,7 +117,8 @@ def _write_chunk(batch: IngestBatch, chunk: _Chunk) -> None:
     batch.duplicates += report.duplicates
     batch.customers_created += report.customers_created
     if report.customers:
-        events_ingested.send(sender=IngestBatch, customer_ids=list(report.customers), batch=batch)
+        events_ingested.send(sender=IngestBatch, customer_ids=list(report.customers), batch=batch,
+                             event_ts=[r.ts for r in chunk.records])
 
 
 def _finish(batch: IngestBatch, status: str, error: str) -> None:

@@ -2,5 +2,5 @@
 without ingest knowing about them."""
 from django.dispatch import Signal
 
-# kwargs: customer_ids (list[str]), batch (IngestBatch or None)
+# kwargs: customer_ids (list[str]), batch (IngestBatch or None), event_ts (list[int], epoch ms)
 events_ingested = Signal()

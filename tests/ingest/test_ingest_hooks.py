@@ -1,0 +1,27 @@
+"""Events that land through ingest update milestones at once, with no backfill run."""
+from __future__ import annotations
+
+import pytest
+
+from apps.ingest.services import ingest_records
+from apps.journeys.models import MilestoneDefinition
+from apps.journeys.selectors import customer_milestones
+from graph import journeys
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_milestone_is_reached_once_when_its_event_is_ingested() -> None:
+    MilestoneDefinition.objects.create(name="Card activated", slug="card_activated", trigger="event_type",
+                                       event_type="card_activated")
+    events = [{"event_id": "m1", "customer_id": "c1", "event_type": "apply_card", "channel": "web",
+               "timestamp": 1_772_000_000_000},
+              {"event_id": "m2", "customer_id": "c1", "event_type": "card_activated", "channel": "app",
+               "timestamp": 1_772_000_600_000}]
+
+    ingest_records(records=events, source="test")
+    ingest_records(records=[dict(events[1], event_id="m3", timestamp=1_772_001_000_000)], source="test")
+
+    assert [(m.slug, m.ts, m.event_id) for m in customer_milestones(customer_id="c1")] == [
+        ("card_activated", 1_772_000_600_000, "m2")]
+    assert journeys.reached_customers("card_activated") == {"c1": 1_772_000_600_000}
