@@ -1,7 +1,8 @@
 """A sample Amazon Connect contact flow (flow language JSON) that asks the hub and routes on its answers.
 
-Intent first (confirm / suggest / menu), then risk (skilled agent / agent / bot). A Lambda error or a
-value no branch expects takes the safe path, as the Lambda's own fallback does.
+Intent first (confirm / suggest / menu; a confirmed intent goes back to the hub as feedback), then
+risk (skilled agent / agent / bot). A Lambda error or a value no branch expects takes the safe path,
+as the Lambda's own fallback does.
 """
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ LEX_ALIAS_ARN = "arn:aws:lex:REGION:ACCOUNT_ID:bot-alias/BOT_ID/ALIAS_ID"
 ACTIONS = ("confirm", "suggest", "menu")
 
 
-def _invoke(identifier: str, decision: str, next_action: str, on_error: str) -> dict[str, Any]:
+def _invoke(identifier: str, decision: str, next_action: str, on_error: str,
+            **attributes: str) -> dict[str, Any]:
     return {"Identifier": identifier, "Type": "InvokeLambdaFunction",
             "Parameters": {"LambdaFunctionARN": LAMBDA_ARN, "InvocationTimeLimitSeconds": "3",
                            "InvocationType": "SYNCHRONOUS",
-                           "LambdaInvocationAttributes": {"decision": decision},
+                           "LambdaInvocationAttributes": {"decision": decision, **attributes},
                            "ResponseValidation": {"ResponseType": "STRING_MAP"}},
             "Transitions": {"NextAction": next_action,
                             "Errors": [{"NextAction": on_error, "ErrorType": "NoMatchingError"}]}}
@@ -52,7 +54,18 @@ def sample_flow() -> dict[str, Any]:
     actions: list[dict[str, Any]] = [
         _invoke("ask-intent", "intent", "route-intent", on_error="intent-menu"),
         _compare("route-intent", "$.External.action", {a: f"intent-{a}" for a in ACTIONS}, default="intent-menu"),
-        _say("intent-confirm", "Are you calling about $.External.intent?", "ask-risk"),
+        {"Identifier": "intent-confirm", "Type": "GetParticipantInput",
+         "Parameters": {"Text": "Are you calling about $.External.intent? Press 1 for yes, 2 for no.",
+                        "StoreInput": "False", "InputTimeLimitSeconds": "5"},
+         "Transitions": {"NextAction": "intent-menu",
+                         "Conditions": [{"NextAction": "confirmed", "Condition": {"Operator": "Equals",
+                                                                                 "Operands": ["1"]}},
+                                        {"NextAction": "intent-menu", "Condition": {"Operator": "Equals",
+                                                                                   "Operands": ["2"]}}],
+                         "Errors": [{"NextAction": "intent-menu", "ErrorType": "InputTimeLimitExceeded"},
+                                    {"NextAction": "intent-menu", "ErrorType": "NoMatchingCondition"},
+                                    {"NextAction": "intent-menu", "ErrorType": "NoMatchingError"}]}},
+        _invoke("confirmed", "feedback", "ask-risk", on_error="ask-risk", intent="$.External.intent"),
         _say("intent-suggest", "Are you calling about $.External.intent, $.External.alternative_1 or "
                                "$.External.alternative_2?", "ask-risk"),
         _say("intent-menu", "Please tell us how we can help you today.", "ask-risk"),

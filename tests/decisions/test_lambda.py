@@ -199,7 +199,9 @@ def test_connect_bundle_builds_a_standalone_lambda_and_a_flow_that_branches_on_e
     flow = json.loads((tmp_path / "journeyhub-decisions-flow.json").read_text())
     actions = {a["Identifier"]: a for a in flow["Actions"]}
     invokes = [a for a in flow["Actions"] if a["Type"] == "InvokeLambdaFunction"]
-    assert [a["Parameters"]["LambdaInvocationAttributes"]["decision"] for a in invokes] == ["intent", "risk"]
+    assert [a["Parameters"]["LambdaInvocationAttributes"]["decision"] for a in invokes] == [
+        "intent", "feedback", "risk"]
+    assert actions["confirmed"]["Parameters"]["LambdaInvocationAttributes"]["intent"] == "$.External.intent"
     compares = {a["Parameters"]["ComparisonValue"]: a for a in flow["Actions"] if a["Type"] == "Compare"}
     assert set(compares) == {"$.External.action", "$.External.outcome"}
     branches = {path: [c["Condition"]["Operands"][0] for c in a["Transitions"]["Conditions"]]
