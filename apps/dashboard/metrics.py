@@ -11,9 +11,18 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import DatabaseError
 from django.utils import timezone
 
-from apps.dashboard.sources import NotAvailable, call, model
+from apps.dashboard.sources import NotAvailable, call, function, model
 
 log_ = logging.getLogger(__name__)
+
+
+def number(value: Any) -> str:
+    """Whole numbers with thousands separators, others to at most two decimals."""
+    if value is None:
+        return "–"
+    if isinstance(value, int) or float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{float(value):,.2f}".rstrip("0").rstrip(".")
 
 
 @dataclass(frozen=True)
@@ -23,6 +32,10 @@ class Card:
     value: Any
     note: str = ""
     available: bool = True
+
+    @property
+    def shown(self) -> str:
+        return number(self.value)
 
 
 @dataclass(frozen=True)
@@ -52,11 +65,17 @@ class KpiCard:
         return round(self.value - self.previous, 4)
 
     @property
+    def shown(self) -> str:
+        return "–" if self.value is None else f"{number(self.value)}{self.unit}"
+
+    @property
     def trend_text(self) -> str:
         change = self.change
         if change is None:
             return "no earlier period"
-        return f"{'+' if change >= 0 else ''}{change:g} vs previous period"
+        if change == 0:
+            return "same as the previous period"
+        return f"{'▲ +' if change > 0 else '▼ '}{number(change)}{self.unit} vs the previous period"
 
     @property
     def direction(self) -> str:
@@ -142,7 +161,9 @@ def kpi_series(*, period: str = "day", slug: str | None = None, dimension: str =
                       dimension_value=dimension_value)
     except ObjectDoesNotExist:
         return []
-    return [replace(series, points=series.points[-last:], detail=series.detail[-last:])]
+    display = function("apps.journeys.selectors", "display_value")
+    points = tuple((d, display(v, series.unit)) for d, v in series.points[-last:])
+    return [replace(series, points=points, detail=series.detail[-last:])]
 
 
 def kpi_cards(*, period: str = "day") -> KpiCards:

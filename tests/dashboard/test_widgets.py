@@ -56,13 +56,14 @@ def test_an_unknown_widget_is_a_404(viewer: Client):
 def test_the_overview_shows_each_kpi_with_its_trend(viewer: Client, contacts_kpi):
     journeys_data.load()
 
-    response = viewer.get("/")
-    rows = viewer.get("/?format=csv").content.decode().splitlines()
+    response = viewer.get("/?period=day")
+    rows = viewer.get("/?period=day&format=csv").content.decode().splitlines()
 
     assert response.status_code == 200
+    assert '<span class="value">1.75</span>' in response.content.decode()
     assert rows == ["Figure,Value,Note", "Events ingested,17,", "Customers,6,",
                     "Active customers (30 days),6,with an event in the last 30 days of data",
-                    "Decisions today,0,", "Contacts per customer,1.75,-0.25 vs previous period"]
+                    "Decisions today,0,", "Contacts per customer,1.75,▼ -0.25 vs the previous period"]
 
 
 def test_customer_360_lists_the_milestones_reached(viewer: Client):
@@ -75,3 +76,15 @@ def test_customer_360_lists_the_milestones_reached(viewer: Client):
     html = viewer.get("/customers/c1/").content.decode()
 
     assert "<li>Card dispute raised <span class=\"muted\">2026-03-01 02:01:00</span></li>" in html
+
+
+def test_a_rate_kpi_is_shown_in_percent(viewer: Client):
+    kpi = KpiDefinition.objects.create(name="Repeat contact", slug="repeat", kind="repeat_contact", unit="%")
+    KpiValue.objects.create(definition=kpi, period="week", period_start=date(2026, 3, 2), value=0.125,
+                            numerator=1, denominator=8)
+
+    body = viewer.get("/widgets/repeat/?period=week&format=json").json()
+    html = viewer.get("/").content.decode()
+
+    assert (body["latest"], body["unit"]) == (12.5, "%")
+    assert '<span class="value">12.5%</span>' in html

@@ -12,11 +12,11 @@ from apps.dashboard.views.common import page
 @role_required(VIEWER)
 def overview(request: HttpRequest) -> HttpResponse:
     headline = metrics.headline()
-    kpis = metrics.kpi_cards(period=request.GET.get("period") or "day")
+    period = "day" if request.GET.get("period") == "day" else "week"
+    kpis = metrics.kpi_cards(period=period)
     rows = [{"name": c.label, "value": c.value, "note": c.note} for c in headline]
     rows += [{"name": k.label, "value": k.value, "note": k.trend_text} for k in kpis.cards]
     table = Table("overview", "Headline figures", [Column("name", "Figure"), Column("value", "Value", True),
                                                     Column("note", "Note")], rows)
-    context = {"title": "Overview", "headline": headline, "kpis": kpis, "table": table,
-               "period": request.GET.get("period") or "day"}
+    context = {"title": "Overview", "headline": headline, "kpis": kpis, "table": table, "period": period}
     return page(request, "dashboard/overview.html", context, tables={"overview": table})
