@@ -130,3 +130,14 @@ def test_evaluate_reports_a_bad_row_by_number(tmp_path) -> None:  # type: ignore
                     "c1,e2,,email,1700000000001\n")
     with pytest.raises(CommandError, match=r"bad.csv: row 2: no event type"):
         call_command("evaluate", "csat", "--data", str(path))
+
+
+def test_until_limits_the_training_window() -> None:
+    # given: 300 days of journeys from 2023-11-14
+    synthetic.load(customers=40)
+    # when
+    call_command("train", "csat", "--until", "2024-06-01", "--no-scores", verbosity=0)
+    # then
+    version = ModelVersion.objects.get(name="csat")
+    assert version.train_end is not None and version.train_end.isoformat() < "2024-06-01"
+    assert version.train_start is not None and version.train_start.isoformat() >= "2023-11-14"
