@@ -34,16 +34,6 @@ def customer_known(customer_id: str) -> bool:
     return bool(get_g().V(s.customer_vid(customer_id)).has_label(s.CUSTOMER).count().next())
 
 
-def latest_intents(customer_id: str, limit: int = 5, *, until_ms: int | None = None) -> list[tuple[int, str]]:
-    """The customer's most recent calls that carry an intent (up to `until_ms`), oldest first: (ts, intent)."""
-    edges = get_g().V(s.customer_vid(customer_id)).out_e(s.PERFORMED)
-    if until_ms is not None:
-        edges = edges.has("ts", P.lte(until_ms))
-    rows = (edges.order().by("ts", Order.desc).in_v()
-            .has("intent").limit(limit).project("ts", "intent").by("ts").by("intent").to_list())
-    return [(int(row["ts"]), str(row["intent"])) for row in reversed(rows)]
-
-
 def caller_intents(*, customer_id: str | None = None, phone: str | None = None, limit: int = 5,
                    until_ms: int | None = None) -> tuple[str | None, list[tuple[int, str]]]:
     """The caller (by customer id, else by the customer first linked to the phone) and their latest

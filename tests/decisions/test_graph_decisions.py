@@ -1,0 +1,65 @@
+"""graph.decisions answers the same on the embedded store and through the project's Gremlin server."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import graph
+from graph import decisions as d
+from graph import journeys
+from graph.schema import EventRecord
+from tests.graph.server_fixture import gremlin_server, gremlin_server_url  # noqa: F401
+
+T0 = 1_700_000_000_000
+HOUR = 3_600_000
+PHONE = ("phone", "+61400000001")
+
+
+@pytest.fixture(params=["embedded", "server"])
+def store(request: pytest.FixtureRequest, settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    settings.GRAPH_URL = ("embedded://memory" if request.param == "embedded"
+                          else request.getfixturevalue("gremlin_server_url"))
+    graph.reset_connection()
+    journeys.write_events([
+        EventRecord(event_id="a1", type="call", channel="voice", ts=T0, customer_id="c1", identifiers=(PHONE,),
+                    intent="AC_NE"),
+        EventRecord(event_id="a2", type="call", channel="voice", ts=T0 + HOUR, customer_id="c1", intent="AC_AS"),
+        EventRecord(event_id="a3", type="web", channel="web", ts=T0 + 2 * HOUR, customer_id="c1"),
+        EventRecord(event_id="v1", type="verification", channel="voice", ts=T0 + 3 * HOUR, customer_id="c1",
+                    outcome="failed"),
+        EventRecord(event_id="i1", type="issue", channel="web", ts=T0 + 4 * HOUR, customer_id="c1", outcome="open"),
+        EventRecord(event_id="i2", type="case", channel="web", ts=T0 + 5 * HOUR, customer_id="c1",
+                    outcome="resolved"),
+        EventRecord(event_id="b1", type="call", channel="voice", ts=T0 + 6 * HOUR, customer_id="c2",
+                    identifiers=(PHONE, ("email", "ann@example.com"))),
+    ])
+    yield str(settings.GRAPH_URL)
+    graph.reset_connection()
+
+
+def test_caller_and_latest_intents_in_one_read(store):
+    assert d.caller_intents(phone="+61400000001") == ("c1", [(T0, "AC_NE"), (T0 + HOUR, "AC_AS")])
+    assert d.caller_intents(customer_id="c1", limit=1) == ("c1", [(T0 + HOUR, "AC_AS")])
+    assert d.caller_intents(customer_id="c1", until_ms=T0) == ("c1", [(T0, "AC_NE")])
+    assert d.caller_intents(phone="+61499999999") == (None, [])
+    assert d.caller_intents(customer_id="nobody") == (None, [])
+
+
+def test_identifier_sharing_and_lookups(store):
+    sharing = d.identifier_sharing([PHONE, ("email", "ann@example.com"), ("ip", "10.0.0.1")])
+    assert sharing == {
+        "phone:+61400000001": {"customers": 2, "first_seen": T0, "customer": "c1"},
+        "email:ann@example.com": {"customers": 1, "first_seen": T0 + 6 * HOUR, "customer": "c2"},
+        "ip:10.0.0.1": {"customers": 0, "first_seen": None, "customer": None}}
+    assert d.customer_for_identifier("phone", "+61400000001") == "c1"
+    assert (d.customer_known("c2"), d.customer_known("c9")) == (True, False)
+
+
+def test_verifications_issues_and_corrections(store):
+    assert d.failed_verifications("c1", T0) == 1
+    assert d.failed_verifications("c1", T0 + 4 * HOUR) == 0
+    assert [i["event_id"] for i in d.open_issues("c1")] == ["i1"]
+    assert d.set_event_intent("a2", "AC_PA") is True
+    assert d.set_event_intent("missing", "AC_PA") is False
+    assert d.caller_intents(customer_id="c1")[1][-1] == (T0 + HOUR, "AC_PA")
