@@ -85,6 +85,8 @@ def _open_store(path: Path) -> graphersal.Store:
 
 
 SCALARS = (str, int, float, bool, type(None))
+# Steps whose results hold no vertices or edges, so they need no conversion.
+PLAIN_RESULT_STEPS = {"elementMap", "valueMap", "values", "id", "count", "label", "key", "value"}
 
 
 def to_gremlin(value: Any) -> Any:
@@ -118,7 +120,11 @@ class EmbeddedRemoteConnection(RemoteConnection):
         return RemoteTraversal(iter([Traverser(r, 1) for r in results]))
 
     def execute(self, bytecode: Bytecode) -> list[Any]:
-        return [to_gremlin(r) for r in self.store.run(translate(bytecode))]
+        results = self.store.run(translate(bytecode))
+        steps = bytecode.step_instructions
+        if steps and steps[-1][0] in PLAIN_RESULT_STEPS:
+            return results
+        return [to_gremlin(r) for r in results]
 
     def execute_atomic(self, bytecodes: list[Bytecode]) -> None:
         """Run write traversals as one unit: all of them land, or none (one commit, one log write)."""

@@ -352,9 +352,22 @@ def _event_rows(traversal: Any, since_ms: int | None, until_ms: int | None) -> l
 
 
 def _frame(rows: list[dict[Any, Any]]) -> pd.DataFrame:
-    frame = pd.DataFrame([_event_row(r) for r in rows], columns=EVENT_COLUMNS + ["source"], dtype=object)
-    frame = frame[EVENT_COLUMNS]
-    frame["ts"] = frame["ts"].astype("int64")
+    """Column by column: much faster than a dict per row for the hundreds of thousands of events
+    analyzers read; attributes are decoded in one JSON parse."""
+    ids = [r.get(T.id, r.get("id")) for r in rows]
+    attributes = json.loads("[" + ",".join(r.get("attributes") or "{}" for r in rows) + "]")
+    columns = {
+        "customer_id": [r.get("customer_id", "") for r in rows],
+        "event_id": [str(v).split(":", 1)[1] for v in ids],
+        "type": [r.get("type", "") for r in rows],
+        "channel": [r.get("channel", "") for r in rows],
+        "ts": pd.array([r.get("ts", 0) for r in rows], dtype="int64"),
+        "intent": [r.get("intent") for r in rows],
+        "outcome": [r.get("outcome") for r in rows],
+        "attributes": attributes,
+    }
+    frame = pd.DataFrame({k: (v if k == "ts" else pd.array(v, dtype=object)) for k, v in columns.items()},
+                         columns=EVENT_COLUMNS)
     return frame.sort_values(["customer_id", "ts", "event_id"], kind="stable").reset_index(drop=True)
 
 
@@ -426,3 +439,24 @@ def customers_by_score(score: str, *, limit: int = 50, offset: int = 0, descendi
     rows = (get_g().V().has_label(s.CUSTOMER).has(score).order().by(score, order).by("customer_id", Order.asc)
             .range_(offset, offset + limit).project("c", "v").by("customer_id").by(score).to_list())
     return [(row["c"], row["v"]) for row in rows]
+
+
+def customer_facts(customer_ids: Sequence[str] | None = None) -> dict[str, dict[str, list[tuple[str, int]]]]:
+    """Milestones reached and identifier kinds of some or all customers, with their times, for journey
+    features: {customer_id: {"milestones": [(slug, ts)], "identifiers": [(kind, first_seen)]}}."""
+    starts = ([get_g().V().has_label(s.CUSTOMER)] if customer_ids is None else
+              [get_g().V(*[s.customer_vid(c) for c in chunk]).has_label(s.CUSTOMER)
+               for chunk in _chunks(list(customer_ids))])
+    out: dict[str, dict[str, list[tuple[str, int]]]] = {}
+    for start in starts:
+        rows = (start.project("c", "m", "i")
+                .by("customer_id")
+                .by(__.out_e(s.REACHED).project("k", "t").by(__.in_v().id_())
+                    .by(__.coalesce(__.values("ts"), __.constant(0))).fold())
+                .by(__.out_e(s.HAS_IDENTIFIER).project("k", "t").by(__.in_v().values("kind"))
+                    .by(__.coalesce(__.values("first_seen"), __.constant(0))).fold())
+                .to_list())
+        for row in rows:
+            out[row["c"]] = {"milestones": [(s.strip_prefix(str(m["k"])), int(m["t"])) for m in row["m"]],
+                             "identifiers": [(str(i["k"]), int(i["t"])) for i in row["i"]]}
+    return out
