@@ -41,5 +41,9 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () { drawAll(document); });
-  document.addEventListener("htmx:afterSettle", function (e) { drawAll(e.target); });
+  document.addEventListener("htmx:afterSettle", function (e) {
+    drawAll(e.target);
+    var heading = e.target.querySelector && e.target.querySelector("[tabindex='-1']");
+    if (heading) { heading.focus(); }  /* keyboard and screen-reader users land on what just loaded */
+  });
 })();

@@ -80,6 +80,7 @@ def test_sankey_to_customers_to_customer_360(page):  # type: ignore[no-untyped-d
     page.wait_for_selector("#drill-title")
     assert page.inner_text("#drill-title") == "3 customers at step 2: app_login"
     assert page.locator("#drill li a").all_inner_texts() == ["c1", "c2", "c4"]
+    assert page.evaluate("document.activeElement.id") == "drill-title"
     page.screenshot(path=str(SHOTS / "explorer-drill.png"), full_page=True)
     page.click("#drill li a >> text=c2")
     page.wait_for_url("**/customers/c2/")
