@@ -113,13 +113,6 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Customer journeys, analytics, propensity scores and contact-centre decisions.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "Authorization",
-                           "description": "Send `Api-Key <key>`"}
-        }
-    },
-    "SECURITY": [{"ApiKeyAuth": []}],
 }
 
 LOGGING = {

@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def _load_production(**env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG"}}
     clean.update(env, DJANGO_SETTINGS_MODULE="journeyhub.settings.production")
-    code = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG, settings.ALLOWED_HOSTS)"
+    code = ("import django; django.setup(); from django.conf import settings; "
+            "print(settings.DEBUG, settings.ALLOWED_HOSTS)")
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True,
                           timeout=60)
 

@@ -24,7 +24,8 @@ CustomerListSerializer = inline_serializer("CustomerList", {
     "offset": serializers.IntegerField(), "limit": serializers.IntegerField()})
 
 
-@extend_schema(parameters=[CustomerListQuerySerializer], responses=CustomerListSerializer)
+@extend_schema(operation_id="customers_list", parameters=[CustomerListQuerySerializer],
+               responses=CustomerListSerializer)
 @api_view(["GET"])
 def customer_list(request: Request) -> Response:
     """Customer ids, all of them (paged), those linked to one identifier, or ordered by a score."""
