@@ -160,6 +160,26 @@ def test_models_page_lists_metrics_beside_the_baseline(viewer: Client):
     assert "Roll back" not in html
 
 
+def test_nested_metrics_sit_beside_a_named_baseline_and_rule_thresholds_draw_a_roc(viewer: Client):
+    ModelVersion.objects.create(
+        name="risk", version=1, artifact="/x/risk1", sha256="0" * 64, is_active=True,
+        metrics={"auc": 0.9, "variant": "call_time",
+                 "at_thresholds": [{"threshold": 200, "tpr": 0.9, "fpr": 0.3}, {"threshold": 800, "tpr": 0.5,
+                                                                                "fpr": 0.05}]},
+        baseline_metrics={"prior": {"auc": 0.5, "at_thresholds": [{"threshold": 200, "tpr": 1.0, "fpr": 1.0},
+                                                                  {"threshold": 800, "tpr": 0.0, "fpr": 0.0}]}})
+
+    rows = rows_of(viewer.get("/models/?format=csv"))
+    html = viewer.get("/models/").content.decode()
+
+    assert [r[3:7] + r[7:8] for r in rows[1:]] == [
+        ["at_thresholds@200.fpr", "0.3", "1", "-0.7", "prior"], ["at_thresholds@200.tpr", "0.9", "1", "-0.1", "prior"],
+        ["at_thresholds@800.fpr", "0.05", "0", "0.05", "prior"], ["at_thresholds@800.tpr", "0.5", "0", "0.5", "prior"],
+        ["auc", "0.9", "0.5", "0.4", "prior"]]
+    assert 'aria-label="ROC curve of risk v1"' in html
+    assert "<li>variant: call_time</li>" in html
+
+
 def test_only_an_admin_may_activate_a_model_version(viewer: Client, admin_client_: Client):
     _version("churn", 1, False)
     _version("churn", 2, True)

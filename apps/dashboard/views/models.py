@@ -16,29 +16,59 @@ from apps.dashboard.views.common import page, unavailable
 
 COLUMNS = [Column("name", "Model"), Column("version", "Version", True), Column("status", "Status"),
            Column("metric", "Metric"), Column("value", "Model", True), Column("baseline", "Baseline", True),
-           Column("lift", "Difference", True), Column("trained", "Trained"), Column("window", "Training window")]
+           Column("lift", "Difference", True), Column("baseline_name", "Baseline model"),
+           Column("trained", "Trained"), Column("window", "Training window")]
 
 
 def _number(value: Any) -> float | None:
     return round(float(value), 4) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def flatten(metrics: Any, prefix: str = "") -> dict[str, float]:
+    """Nested metrics as dotted names (`bands.confirm.precision`, `at_thresholds@800.tpr`), numbers only."""
+    out: dict[str, float] = {}
+    if isinstance(metrics, dict):
+        for key, value in metrics.items():
+            name = f"{prefix}{key}"
+            number = _number(value)
+            if number is not None:
+                out[name] = number
+            elif isinstance(value, dict):
+                out.update(flatten(value, name + "."))
+            elif isinstance(value, list) and all(isinstance(v, dict) and "threshold" in v for v in value):
+                for item in value:
+                    rest = {k: v for k, v in item.items() if k != "threshold"}
+                    out.update(flatten(rest, f"{name}@{item['threshold']:g}."))
+    return out
+
+
+def baseline_of(version: Any) -> tuple[str, dict[str, float]]:
+    """The baseline's name and metrics: `{"popularity": {...}}` names itself; a flat dict is "baseline"."""
+    raw = version.baseline_metrics or {}
+    if len(raw) == 1 and isinstance(next(iter(raw.values())), dict):
+        name, inner = next(iter(raw.items()))
+        return str(name), flatten(inner)
+    return "baseline", flatten(raw)
+
+
+def notes_of(version: Any) -> list[str]:
+    return [f"{k.replace('_', ' ')}: {v}" for k, v in sorted((version.metrics or {}).items()) if isinstance(v, str)]
+
+
 def metric_rows(version: Any) -> list[dict[str, Any]]:
-    """One row per scalar metric, the baseline's value beside it (curves are drawn, not tabled)."""
+    """One row per numeric metric, the baseline's value beside it (curves are drawn, not tabled)."""
     status = "active" if version.is_active else ("rolled back" if version.rolled_back else "")
     window = " – ".join(f"{d:%Y-%m-%d}" for d in (version.train_start, version.train_end) if d)
     common = {"name": version.name, "version": version.version, "status": status,
               "trained": f"{version.created:%Y-%m-%d %H:%M}" if version.created else "", "window": window}
-    baseline = version.baseline_metrics or {}
+    baseline_name, baseline = baseline_of(version)
     rows = []
-    for key, raw in sorted((version.metrics or {}).items()):
-        value = _number(raw)
-        if value is None:
-            continue
-        base = _number(baseline.get(key))
+    for key, value in sorted(flatten(version.metrics).items()):
+        base = baseline.get(key)
         lift = round(value - base, 4) if base is not None else None
-        rows.append({**common, "metric": key, "value": value, "baseline": base, "lift": lift})
-    return rows or [{**common, "metric": "", "value": None, "baseline": None, "lift": None}]
+        rows.append({**common, "metric": key, "value": value, "baseline": base, "lift": lift,
+                     "baseline_name": baseline_name if base is not None else ""})
+    return rows or [{**common, "metric": "", "value": None, "baseline": None, "lift": None, "baseline_name": ""}]
 
 
 def _xy(data: Any, xkey: str, ykey: str) -> tuple[list[float], list[float]] | None:
@@ -47,16 +77,29 @@ def _xy(data: Any, xkey: str, ykey: str) -> tuple[list[float], list[float]] | No
     return None
 
 
+def _operating_points(metrics: Any) -> tuple[list[float], list[float]] | None:
+    """ROC through the rule thresholds' (FPR, TPR) points, from (0, 0) to (1, 1)."""
+    points = (metrics or {}).get("at_thresholds") if isinstance(metrics, dict) else None
+    if not isinstance(points, list) or not points or not all("fpr" in p and "tpr" in p for p in points):
+        return None
+    pairs = sorted({(0.0, 0.0), (1.0, 1.0), *((float(p["fpr"]), float(p["tpr"])) for p in points)})
+    return [x for x, _ in pairs], [y for _, y in pairs]
+
+
 def curves_for(version: Any) -> list[figures.Chart]:
     """ROC and calibration charts when the version stored the points to draw them."""
     charts = []
+    baseline_name, _ = baseline_of(version)
+    raw_baseline = version.baseline_metrics or {}
+    if len(raw_baseline) == 1 and isinstance(next(iter(raw_baseline.values())), dict):
+        raw_baseline = next(iter(raw_baseline.values()))
     stored = {**(version.metrics or {}), **({"calibration": version.calibration} if version.calibration else {})}
-    roc = _xy(stored.get("roc"), "fpr", "tpr")
+    roc = _xy(stored.get("roc"), "fpr", "tpr") or _operating_points(stored)
     if roc:
         named = {f"v{version.version}": roc}
-        base = _xy((version.baseline_metrics or {}).get("roc"), "fpr", "tpr")
+        base = _xy(raw_baseline.get("roc"), "fpr", "tpr") or _operating_points(raw_baseline)
         if base:
-            named["baseline"] = base
+            named[baseline_name] = base
         charts.append(figures.curve(f"roc-{version.name}", f"ROC curve of {version.name} v{version.version}",
                                     named, x_title="False positive rate", y_title="True positive rate"))
     calibration = stored.get("calibration")
@@ -86,8 +129,9 @@ def models_page(request: HttpRequest) -> HttpResponse:
             continue
         mine = [v for v in versions if v.name == name]
         active = next((v for v in mine if v.is_active), None)
-        groups.append({"name": name, "versions": mine, "active": active,
-                       "charts": curves_for(active or mine[0])})
+        shown_version = active or mine[0]
+        groups.append({"name": name, "versions": mine, "active": active, "charts": curves_for(shown_version),
+                       "notes": notes_of(shown_version)})
     context = {"title": "Models", "table": table, "groups": groups, "names": names, "chosen": chosen}
     return page(request, "dashboard/models.html", context, tables={"models": table})
 
