@@ -107,7 +107,7 @@ def test_an_upload_with_a_bad_row_lands_the_good_rows_and_quarantines_the_bad_on
 
 def test_pages_fit_a_phone_and_start_with_a_skip_link(page):  # type: ignore[no-untyped-def]
     page.set_viewport_size({"width": 390, "height": 844})
-    for name in ("overview", "explorer", "customer", "decisions"):
+    for name in PAGES:
         page.goto(PAGES[name])
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"{name} is {width}px wide at a 390px viewport"

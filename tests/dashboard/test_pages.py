@@ -41,6 +41,17 @@ def test_an_analyst_uploads_a_file_and_the_bad_row_is_quarantined_with_its_reaso
     assert "no customer key: needs customer_id or an identifier (phone, email, account_id)" in page
 
 
+def test_a_running_batch_shows_its_progress_and_the_list_refreshes_itself(viewer: Client):
+    IngestBatch.objects.create(source="s3://bucket/big.csv", format="csv", rows_read=500, loaded=480,
+                               bytes_total=1000, bytes_read=250)
+
+    html = viewer.get("/ingest/").content.decode()
+    rows = rows_of(viewer.get("/ingest/?format=csv"))
+
+    assert 'hx-trigger="every 3s"' in html
+    assert rows[1][1:7] == ["s3://bucket/big.csv", "csv", "running", "25", "500", "480"]
+
+
 def test_a_viewer_may_not_upload(viewer: Client):
     upload = SimpleUploadedFile("calls.csv", BAD_ROW_CSV.encode(), content_type="text/csv")
 

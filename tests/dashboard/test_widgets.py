@@ -88,3 +88,11 @@ def test_a_rate_kpi_is_shown_in_percent(viewer: Client):
 
     assert (body["latest"], body["unit"]) == (12.5, "%")
     assert '<span class="value">12.5%</span>' in html
+
+
+def test_the_widget_list_csv_gives_each_kpi_with_its_urls(viewer: Client, contacts_kpi):
+    rows = viewer.get("/widgets/?period=day&format=csv").content.decode().splitlines()
+
+    assert rows == ["KPI,Latest value,Periods stored,Widget URL,JSON URL",
+                    "Contacts per customer,1.75,3,http://testserver/widgets/contacts/?period=day,"
+                    "http://testserver/widgets/contacts/?period=day&format=json"]

@@ -61,7 +61,8 @@ def ingest(request: HttpRequest) -> HttpResponse:
     quarantined = rows_model.objects.select_related("batch").order_by("-batch_id", "row_number")[:200]
     q_table = Table("quarantine", "Quarantined rows (latest 200) with their reasons", QUARANTINE_COLUMNS,
                     [quarantine_row(q) for q in quarantined])
-    context = {"title": "Ingest", "batches": batch_table, "quarantine": q_table, "formats": FORMATS,
+    running = sum(1 for row in batch_table.rows if row["status"] == "running")
+    context = {"title": "Ingest", "batches": batch_table, "quarantine": q_table, "formats": FORMATS, "running": running,
                "status": status, "statuses": [c[0] for c in batches_model.Status.choices]}
     return page(request, "dashboard/ingest.html", context, tables={"batches": batch_table, "quarantine": q_table})
 
