@@ -55,7 +55,10 @@ def test_a_running_batch_shows_its_progress_and_the_list_refreshes_itself(viewer
 def test_a_viewer_may_not_upload(viewer: Client):
     upload = SimpleUploadedFile("calls.csv", BAD_ROW_CSV.encode(), content_type="text/csv")
 
-    assert viewer.post("/ingest/upload/", {"file": upload}).status_code == 403
+    refused = viewer.post("/ingest/upload/", {"file": upload})
+
+    assert refused.status_code == 403
+    assert "this needs the analyst role." in refused.content.decode()
     assert IngestBatch.objects.count() == 0
     assert "Upload a file" not in viewer.get("/ingest/").content.decode()
 
@@ -101,7 +104,10 @@ def test_customer_360_shows_the_cross_channel_timeline_and_identifiers(viewer: C
 
 
 def test_an_unknown_customer_is_a_404(viewer: Client):
-    assert viewer.get("/customers/nobody/").status_code == 404
+    response = viewer.get("/customers/nobody/")
+
+    assert response.status_code == 404
+    assert "no customer &#x27;nobody&#x27;" in response.content.decode()
 
 
 def test_searching_by_phone_goes_straight_to_the_customer(viewer: Client):
