@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from django.urls import reverse
+
 from apps.dashboard.sources import model
 
 
@@ -34,6 +36,7 @@ def recent(*, since: datetime, kind: str = "", channel: str = "", limit: int = 5
             detail = (d.inputs or {}).get("intent")
         out.append({"at": f"{d.created:%Y-%m-%d %H:%M:%S}", "kind": d.kind, "contact": d.contact_id,
                     "customer": d.customer_id, "channel": d.channel,
+                    "customer_url": reverse("dashboard:customer", args=[d.customer_id]) if d.customer_id else None,
                     "route": "" if d.kind == "feedback" else route_of(output), "detail": detail,
                     "confidence": output.get("confidence"), "model": d.model_version,
                     "latency": round(d.latency_ms, 2)})

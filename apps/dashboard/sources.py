@@ -22,7 +22,9 @@ def function(module: str, name: str) -> Callable[..., Any]:
     """The callable `module.name`, or NotAvailable naming exactly what is missing."""
     try:
         mod = importlib.import_module(module)
-    except ImportError as exc:
+    except ModuleNotFoundError as exc:
+        if not (exc.name and (module == exc.name or module.startswith(exc.name + "."))):
+            raise  # the module is there but one of its own imports is broken: a bug to see, not hide
         raise NotAvailable(f"{module}.{name}", str(exc)) from exc
     fn = getattr(mod, name, None)
     if not callable(fn):

@@ -61,7 +61,8 @@ def decisions(request: HttpRequest) -> HttpResponse:
     except DatabaseError as exc:
         missing = unavailable(NotAvailable("the decision log", str(exc)))
         return page(request, "dashboard/decisions.html", {**base, "missing": missing})
-    recent_table = Table("decisions", f"Latest decisions in the last {days} days", RECENT_COLUMNS, recent)
+    recent_table = Table("decisions", f"Latest decisions in the last {days} days", RECENT_COLUMNS, recent,
+                         links={"customer": "customer_url"})
     summary = Table("summary", "Decisions, latency and routing mix by kind", SUMMARY_COLUMNS, _summary_rows(monitor))
     context = {**base, "recent": recent_table, "summary": summary, "accuracy": accuracy, "charts": charts}
     return page(request, "dashboard/decisions.html", context, tables={"decisions": recent_table, "summary": summary})
