@@ -112,8 +112,11 @@ def request_body(n: int, phones: list[str], rng: random.Random) -> tuple[str, di
     return "/api/decisions/risk", {"phone": phone, "email": f"user{n % 997}@example.com", "contact_id": f"bench-{n}"}
 
 
-def open_loop(port: int, key: str, phones: list[str], rate: float, seconds: float, clients: int) -> dict[str, Any]:
-    """Send rate*seconds requests at their scheduled times; latency counts from the scheduled time."""
+def open_loop(port: int, key: str, phones: list[str], rate: float, seconds: float, clients: int,
+              reference: bool = False) -> dict[str, Any]:
+    """Send rate*seconds requests at their scheduled times; latency counts from the scheduled time.
+    `reference` sends `GET /api/ping` instead: the framework and API-key cost alone, on the same machine
+    at the same moment, so a reader can tell the code's cost from the machine's state."""
     total = int(rate * seconds)
     rng = random.Random(11)
     jobs: queue.Queue[tuple[int, float, str, dict[str, Any]] | None] = queue.Queue()
@@ -130,7 +133,10 @@ def open_loop(port: int, key: str, phones: list[str], rate: float, seconds: floa
             if delay > 0:
                 time.sleep(delay)
             try:
-                connection.request("POST", path, json.dumps(body), headers)
+                if reference:
+                    connection.request("GET", "/api/ping", headers=headers)
+                else:
+                    connection.request("POST", path, json.dumps(body), headers)
                 response = connection.getresponse()
                 response.read()
                 status = response.status
@@ -207,6 +213,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--overhead-calls", type=int, default=500)
+    parser.add_argument("--reference-seconds", type=float, default=15,
+                        help="seconds of GET /api/ping at the same rate first (machine and framework reference)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "decisions.json"))
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="jh-bench-decisions-"))
@@ -220,6 +228,7 @@ def main() -> None:
     server = start_gunicorn(env, port, args.workers, args.threads)
     try:
         warm = open_loop(port, key, phones, rate=50, seconds=2, clients=4)
+        ping = open_loop(port, key, phones, args.rate, args.reference_seconds, args.clients, reference=True)
         load = open_loop(port, key, phones, args.rate, args.seconds, args.clients)
         overhead = handler_overhead(port, key, phones, args.overhead_calls)
     finally:
@@ -231,7 +240,8 @@ def main() -> None:
     result = {"rate": args.rate, "seconds": args.seconds, "customers": args.customers,
               "gunicorn": {"workers": args.workers, "threads": args.threads, "worker_class": "gthread"},
               "graph": "embedded in the worker" if args.workers == 1 else "graphserver over ws://",
-              "warmup_errors": warm["errors"], "load": load, "handler": overhead,
+              "warmup_errors": warm["errors"], "reference_ping": {k: ping[k] for k in ("achieved_rate", "all")},
+              "load": load, "handler": overhead,
               "target_p99_ms": 20, "p99_within_target": load["all"]["p99_ms"] < 20 and load["errors"] == 0,
               "target_handler_overhead_ms": 5,
               "handler_within_target": overhead["overhead_median_of_pairs_ms"] < 5,
@@ -239,6 +249,9 @@ def main() -> None:
     print(f"open loop {args.rate:.0f} req/s for {args.seconds:.0f} s: {load['requests']} requests, "
           f"achieved {load['achieved_rate']} req/s, errors {load['errors']}")
     print(f"{'decision':<16}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+    r = ping["all"]
+    print(f"{'ping (reference)':<16}{r['p50_ms']:>9}{r['p90_ms']:>9}{r['p99_ms']:>9}{r['max_ms']:>9}"
+          f"   achieved {ping['achieved_rate']} req/s")
     for name in ("intent", "risk", "all"):
         r = load[name]
         print(f"{name:<16}{r['p50_ms']:>9}{r['p90_ms']:>9}{r['p99_ms']:>9}{r['max_ms']:>9}")
