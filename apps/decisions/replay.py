@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ class ReplayCall:
 
 def phone_for(customer_id: str) -> str:
     """A stable, possible E.164 number for a data-set customer that has none (+1 555 …)."""
-    digits = "".join(c for c in customer_id if c.isdigit())[-7:] or str(abs(hash(customer_id)) % 10**7)
+    digits = "".join(c for c in customer_id if c.isdigit())[-7:] or str(zlib.crc32(customer_id.encode()) % 10**7)
     return f"+1555{int(digits):07d}"
 
 
