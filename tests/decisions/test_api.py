@@ -208,7 +208,11 @@ def test_decision_monitor_summarises_the_log(api_client, intent_model):
     write_calls("c1", ["AC_NE", "AC_AS"], phone=PHONE)
     api_client.post("/api/decisions/intent", {"phone": PHONE, "at_ms": T0 + 2 * DAY_MS}, format="json")
     api_client.post("/api/decisions/intent", {"phone": "+61499999999"}, format="json")
+    api_client.post("/api/decisions/risk", {"phone": PHONE}, format="json")
+    DecisionLog.objects.filter(kind="intent").update(latency_ms=3.0)
+    DecisionLog.objects.filter(kind="intent", customer_id="c1").update(latency_ms=9.0)
     body = api_client.get("/api/decisions/monitor").json()
-    assert body["intent"]["count"] == 2
-    assert body["intent"]["mix"] == {"confirm": 1, "menu": 1}
-    assert body["intent"]["versions"] == {"intent v1": 2}
+    assert body["intent"] == {"count": 2, "mix": {"confirm": 1, "menu": 1}, "versions": {"intent v1": 2},
+                              "latency_ms": {"p50": 6.0, "p99": 8.94}}
+    assert (body["risk"]["count"], body["risk"]["mix"], body["risk"]["versions"]) == (
+        1, {"pass_to_agent": 1}, {"none": 1})
