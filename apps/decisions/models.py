@@ -104,6 +104,7 @@ class DecisionLog(models.Model):
 
     class Meta:
         ordering = ["-created", "-id"]
+        indexes = [models.Index(fields=["kind", "created"], name="decisions_log_kind_created")]
 
     def __str__(self) -> str:
         route = self.output.get("action") or self.output.get("outcome", "")
