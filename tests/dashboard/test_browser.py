@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from apps.decisions.models import DecisionLog
 from apps.ingest.models import IngestBatch
 from graph import journeys
 from tests.dashboard import journeys_data
@@ -59,12 +60,19 @@ def page(browser, live_server) -> Iterator[object]:  # type: ignore[no-untyped-d
 
 
 def test_every_page_opens_and_shows_the_selectors_numbers(page):  # type: ignore[no-untyped-def]
+    for i, action in enumerate(("confirm", "confirm", "suggest", "menu")):
+        DecisionLog.objects.create(kind="intent", contact_id=f"k{i}", customer_id="c1", channel="VOICE",
+                                   output={"intent": "card_dispute", "action": action, "confidence": 0.9},
+                                   model_version="intent v1", latency_ms=3.0 + i)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     for name, url in PAGES.items():
         response = page.goto(url)
         assert response.status == 200, name
         page.screenshot(path=str(SHOTS / f"{name}-1280.png"), full_page=True)
+    page.goto("/decisions/")
+    page.wait_for_selector("#mix-intent .main-svg")
+    assert page.get_attribute("#mix-intent", "aria-label") == "Intent decisions per day by action"
     page.goto("/")
     counts = journeys.graph_counts()
     assert page.inner_text("[data-card=events] .value") == str(counts["event"]) == "17"
