@@ -216,3 +216,12 @@ def test_decision_monitor_summarises_the_log(api_client, intent_model):
                               "latency_ms": {"p50": 6.0, "p99": 8.94}}
     assert (body["risk"]["count"], body["risk"]["mix"], body["risk"]["versions"]) == (
         1, {"pass_to_agent": 1}, {"none": 1})
+
+
+def test_admin_lists_thresholds_rules_and_the_read_only_log(admin_client, api_client, intent_model):
+    api_client.post("/api/decisions/intent", {"phone": PHONE, "contact_id": "adm-1"}, format="json")
+    for page in ("intentthreshold", "riskrule", "decisionlog"):
+        assert admin_client.get(f"/admin/decisions/{page}/").status_code == 200
+    log = DecisionLog.objects.get(contact_id="adm-1")
+    assert admin_client.get(f"/admin/decisions/decisionlog/{log.pk}/change/").status_code == 200
+    assert admin_client.get("/admin/decisions/decisionlog/add/").status_code == 403
