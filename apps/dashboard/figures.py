@@ -87,14 +87,19 @@ def sankey(chart_id: str, label: str, result: Any, *, drill: str = "", drill_que
     index = {n.id: i for i, n in enumerate(nodes)}
     links = [k for k in result.links if k.source in index and k.target in index]
     steps = [n.step for n in nodes] or [1]
+    # One colour per event type across steps, so the same event is recognisable wherever it appears.
+    labels = sorted({n.label for n in nodes} - {"other"})
+    colors = {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(labels)} | {"other": "#9aa3b2"}
+    by_id = {n.id: n for n in nodes}
     trace = {
         "type": "sankey", "arrangement": "fixed",
         "node": {"label": [f"{n.label} ({n.customers})" for n in nodes], "pad": 12, "thickness": 14,
-              "color": [PALETTE[i % len(PALETTE)] for i, _ in enumerate(nodes)],
+              "color": [colors[n.label] for n in nodes],
               "customdata": [f"step {n.step}: {n.label}" for n in nodes],
               "hovertemplate": "%{customdata}<br>%{value} customers<extra></extra>"},
         "link": {"source": [index[k.source] for k in links], "target": [index[k.target] for k in links],
                  "value": [k.customers for k in links],
+                 "color": [_fade(colors[by_id[k.source].label]) for k in links],
                  "customdata": [f"{k.source} → {k.target}" for k in links],
                  "hovertemplate": "%{customdata}<br>%{value} customers<extra></extra>"},
     }
@@ -107,6 +112,11 @@ def sankey(chart_id: str, label: str, result: Any, *, drill: str = "", drill_que
                   [{"source": k.source, "target": k.target, "customers": k.customers} for k in links])
     return Chart(id=chart_id, label=label, figure=figure, table=table, drill=drill,
                  drill_query=drill_query, target=target)
+
+
+def _fade(hex_color: str, alpha: float = 0.35) -> str:
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
 
 
 def curve(chart_id: str, label: str, curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], *,
