@@ -28,7 +28,8 @@ TARGET_MS = 300.0
 def pages(customer: str, kpi: str | None) -> dict[str, str]:
     out = {
         "overview": "/",
-        "journey explorer (to card dispute, 5 steps)": "/journeys/explorer/?direction=to&event=call_fraud_dispute&steps=5",
+        "journey explorer (to card dispute, 5 steps)":
+            "/journeys/explorer/?direction=to&event=call_fraud_dispute&steps=5",
         "journey explorer (from start, 5 steps)": "/journeys/explorer/?steps=5",
         "explorer drill-down (node)": "/journeys/explorer/customers/?direction=to&event=call_fraud_dispute&steps=5"
                                       "&node=1:call_fraud_dispute",
@@ -60,8 +61,8 @@ def main() -> None:
     from django.contrib.auth.models import User
     from django.core.management import call_command
     from django.test import Client
-    from django.test.utils import setup_test_environment
     from django.test.runner import DiscoverRunner
+    from django.test.utils import setup_test_environment
 
     setup_test_environment()
     DiscoverRunner(verbosity=0).setup_databases()
