@@ -39,6 +39,19 @@ def test_paths_leading_to_a_card_dispute_call(viewer: Client, loaded):
                      ["2", "4", "1", "25"], ["3", "3", "3", "100"]]
 
 
+def test_every_box_of_the_chart_is_listed_with_a_keyboard_reachable_drill_link(viewer: Client, loaded):
+    url = "/journeys/explorer/?direction=to&event=card_dispute_call&steps=3"
+
+    nodes = rows_of(viewer.get(url + "&format=csv&table=nodes"))
+    html = viewer.get(url).content.decode()
+
+    assert nodes == [["Step", "Event", "Customers", "Journey ends here"], ["1", "card_dispute_call", "4", "0"],
+                     ["2", "app_login", "3", "1"], ["2", "chat", "1", "0"], ["3", "web_visit", "3", "3"]]
+    drill = ("/journeys/explorer/customers/?direction=to&amp;event=card_dispute_call&amp;steps=3&amp;min_count=1"
+             "&amp;node=2%3Aapp_login")
+    assert f'hx-get="{drill}"' in html
+
+
 def test_the_page_shows_the_selector_s_numbers(viewer: Client, loaded):
     result = selectors.journey_paths(end_event="card_dispute_call", steps=3)
 

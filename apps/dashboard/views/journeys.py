@@ -17,6 +17,8 @@ from apps.dashboard.sources import NotAvailable, call, model
 from apps.dashboard.tables import Column, Table
 from apps.dashboard.views.common import page, parse_int, unavailable
 
+NODE_COLUMNS = [Column("step", "Step", True), Column("event", "Event"), Column("customers", "Customers", True),
+                Column("dropped", "Journey ends here", True)]
 STEP_COLUMNS = [Column("step", "Step", True), Column("customers", "Customers", True),
                 Column("dropped", "Dropped here", True), Column("dropoff", "Drop-off %", True)]
 
@@ -99,12 +101,16 @@ def explorer(request: HttpRequest) -> HttpResponse:
                     "dropoff": round(s.dropoff_rate * 100, 1)} for s in result.steps])
     links = chart.table
     assert links is not None
-    drill_base = f"{reverse('dashboard:explorer_customers')}?{chart.drill_query}&link="
-    shown = [{**row, "drill": drill_base + quote(f"{row['source']}|{row['target']}")}
+    drill_base = f"{reverse('dashboard:explorer_customers')}?{chart.drill_query}"
+    shown = [{**row, "drill": f"{drill_base}&link={quote(row['source'] + '|' + row['target'])}"}
              for row in sorted(links.rows, key=lambda r: -r["customers"])[:LINKS_SHOWN]]
+    nodes = Table("nodes", "Customers at each event and step (the boxes of the chart)", NODE_COLUMNS,
+                  [{"step": n.step, "event": n.label, "customers": n.customers, "dropped": n.dropped,
+                    "drill": f"{drill_base}&node={quote(n.id)}"} for n in result.nodes], links={"customers": "drill"})
     context = {**base, "result": result, "chart": replace(chart, table=None), "steps": steps, "links": links,
-               "links_shown": shown, "popular": popular_events(frame)}
-    return page(request, "dashboard/explorer.html", context, tables={"links": links, "steps": steps})
+               "links_shown": shown, "nodes": nodes, "popular": popular_events(frame)}
+    return page(request, "dashboard/explorer.html", context,
+                tables={"links": links, "steps": steps, "nodes": nodes})
 
 
 @role_required(VIEWER)
