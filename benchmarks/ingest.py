@@ -26,16 +26,20 @@ CHANNELS = ["web", "app", "voice", "chat", "email"]
 START_MS = 1_767_225_600_000  # 2026-01-01
 
 
-def write_csv(path: Path, events: int, customers: int, seed: int) -> None:
+def write_csv(path: Path, events: int, customers: int, seed: int, *, late_share: float) -> None:
+    """Events in time order, as exports are, except `late_share` of them which arrive out of order
+    (they are spliced into their customer's chain)."""
     rng = random.Random(seed)
+    span = 90 * 86_400_000
+    rows = sorted((START_MS + rng.randrange(span), i, rng.randrange(customers)) for i in range(events))
+    late = set(rng.sample(range(events), int(events * late_share)))
+    ordered = [r for j, r in enumerate(rows) if j not in late] + [rows[j] for j in sorted(late)]
     with path.open("w", newline="") as handle:
         out = csv.writer(handle)
         out.writerow(["event_id", "customer_id", "event_type", "channel", "timestamp", "phone"])
-        for i in range(events):
-            c = rng.randrange(customers)
+        for ts, i, c in ordered:
             phone = f"+614{c:08d}" if i % 10 == 0 else ""
-            out.writerow([f"b{i}", f"c{c}", rng.choice(TYPES), rng.choice(CHANNELS),
-                          START_MS + rng.randrange(90 * 86_400_000), phone])
+            out.writerow([f"b{i}", f"c{c}", rng.choice(TYPES), rng.choice(CHANNELS), ts, phone])
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -49,6 +53,9 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--store", default="", help="'memory' or a directory (default: a new temp dir, durable)")
     parser.add_argument("--reads", type=int, default=2000)
+    parser.add_argument("--late", type=float, default=0.01, help="share of events that arrive out of time order")
+    parser.add_argument("--no-hooks", action="store_true",
+                        help="measure the graph write alone (no milestone/similarity/KPI follow-up)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="jh-bench-"))
     store = args.store or str(tmp / "graph")
@@ -61,13 +68,17 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     from apps.ingest.services import ingest_file
+    from apps.ingest.signals import events_ingested
+
+    if args.no_hooks:
+        events_ingested.receivers.clear()
     from graph import journeys
 
     source = tmp / "events.csv"
-    write_csv(source, args.events, args.customers, seed=7)
+    write_csv(source, args.events, args.customers, seed=7, late_share=args.late)
     started = time.perf_counter()
     batch = ingest_file(uri=str(source), fmt="csv", progress=lambda b: print(
-        f"\r{b.rows_read:,} rows", end="", file=sys.stderr))
+        f"\r{b.rows_read:,} rows", end="", file=sys.stderr, flush=True))
     elapsed = time.perf_counter() - started
     rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
 
@@ -80,6 +91,7 @@ def main() -> None:
         latencies.append((time.perf_counter() - t0) * 1000)
     result = {
         "events": args.events, "customers": args.customers, "store": "memory" if store == "memory" else "durable",
+        "hooks": not args.no_hooks, "late_share": args.late,
         "loaded": batch.loaded, "seconds": round(elapsed, 1), "events_per_s": round(batch.loaded / elapsed),
         "max_rss_gb": round(rss_gb, 2), "last20_p50_ms": round(percentile(latencies, 0.5), 3),
         "last20_p99_ms": round(percentile(latencies, 0.99), 3),
@@ -87,7 +99,7 @@ def main() -> None:
     print()
     for key, value in result.items():
         print(f"{key:>16}  {value}")
-    out = ROOT / "benchmarks" / "results" / "ingest.json"
+    out = ROOT / "benchmarks" / "results" / f"ingest-{args.events}{'-nohooks' if args.no_hooks else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
 

@@ -87,7 +87,7 @@ def write_events(records: Sequence[s.EventRecord]) -> s.WriteReport:
     new = list(fresh.values())
     customers = resolve_customers(new)
     touched = sorted(set(customers))
-    state = _read_state(touched)
+    state = _read_state(touched, since_ms=min((r.ts for r in new), default=None))
     writes, created = _customer_writes(new, customers, state.spans)
     writes += _identifier_writes(new, customers, state.identifier_links)
     writes += _event_writes(new, customers)
@@ -107,7 +107,10 @@ class _State:
     links: dict[tuple[str, str], Any]
 
 
-def _read_state(customer_ids: Sequence[str]) -> _State:
+def _read_state(customer_ids: Sequence[str], *, since_ms: int | None) -> _State:
+    """Spans, identifier links and the part of each next-chain a batch can change: the events at or
+    after the batch's earliest time plus, per customer, the one event just before it. Time-ordered
+    loads therefore read one event per customer, not whole histories."""
     state = _State(spans={}, identifier_links=set(), events=[], links={})
     g = get_g()
     for chunk in _chunks([s.customer_vid(c) for c in customer_ids]):
@@ -117,12 +120,26 @@ def _read_state(customer_ids: Sequence[str]) -> _State:
         for row in (g.V(*chunk).out_e(s.HAS_IDENTIFIER).project("c", "i")
                     .by(__.out_v().id_()).by(__.in_v().id_()).to_list()):
             state.identifier_links.add((row["c"], row["i"]))
-        state.events += (g.V(*chunk).out_e(s.PERFORMED).project("c", "e", "ts")
-                         .by(__.out_v().id_()).by(__.in_v().id_()).by("ts").to_list())
-        for row in (g.V(*chunk).out(s.PERFORMED).out_e(s.NEXT).project("id", "a", "b")
+        _read_chains(state, chunk, since_ms)
+    return state
+
+
+def _read_chains(state: _State, customer_vids: Sequence[str], since_ms: int | None) -> None:
+    g = get_g()
+    recent = g.V(*customer_vids).out_e(s.PERFORMED)
+    if since_ms is not None:
+        recent = recent.has("ts", P.gte(since_ms))
+    events = recent.project("c", "e", "ts").by(__.out_v().id_()).by(__.in_v().id_()).by("ts").to_list()
+    if since_ms is not None:
+        events += (g.V(*customer_vids).local(
+            __.out_e(s.PERFORMED).has("ts", P.lt(since_ms)).order().by("ts", Order.desc)
+            .by(__.in_v().id_(), Order.desc).limit(1))
+            .project("c", "e", "ts").by(__.out_v().id_()).by(__.in_v().id_()).by("ts").to_list())
+    state.events += events
+    for chunk in _chunks([row["e"] for row in events]):
+        for row in (g.V(*chunk).out_e(s.NEXT).project("id", "a", "b")
                     .by(T.id).by(__.out_v().id_()).by(__.in_v().id_()).to_list()):
             state.links[(row["a"], row["b"])] = row["id"]
-    return state
 
 
 def _customer_writes(records: Sequence[s.EventRecord], customers: Sequence[str],
@@ -217,7 +234,7 @@ def _merge_edges(edges: list[dict[Any, Any]]) -> None:
 def rebuild_next_chains(customer_ids: Sequence[str]) -> None:
     """Repair tool: rebuild the `next` edges of some customers from the events they have."""
     for chunk in _chunks(list(customer_ids), 200):
-        run_writes(_chain_writes(_read_state(chunk), [], []))
+        run_writes(_chain_writes(_read_state(chunk, since_ms=None), [], []))
 
 
 def _wanted_links(events: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
