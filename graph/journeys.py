@@ -87,11 +87,16 @@ def write_events(records: Sequence[s.EventRecord]) -> s.WriteReport:
     new = list(fresh.values())
     customers = resolve_customers(new)
     touched = sorted(set(customers))
-    state = _read_state(touched, since_ms=min((r.ts for r in new), default=None))
+    earliest: dict[str, int] = {}
+    for record, customer in zip(new, customers, strict=True):
+        earliest[customer] = min(earliest.get(customer, record.ts), record.ts)
+    state = _read_state(touched, since_ms=min(earliest.values(), default=None), earliest=earliest)
     writes, created = _customer_writes(new, customers, state.spans)
     writes += _identifier_writes(new, customers, state.identifier_links)
-    writes += _event_writes(new, customers)
-    writes += _chain_writes(state, new, customers)
+    event_vertices, performed = _event_writes(new, customers)
+    # performed edges go last: an event counts as written once it has one, so a remote batch cut
+    # short anywhere before that is simply written again on the next run.
+    writes += event_vertices + _chain_writes(state, new, customers) + performed
     run_writes(writes)
     return s.WriteReport(loaded=len(new), duplicates=len(records) - len(new), customers=tuple(touched),
                          customers_created=created)
@@ -101,26 +106,40 @@ def write_events(records: Sequence[s.EventRecord]) -> s.WriteReport:
 class _State:
     """What the store holds for the customers a batch touches."""
 
-    spans: dict[str, tuple[int, int]]
+    spans: dict[str, tuple[int, int, str]]
     identifier_links: set[tuple[str, str]]
     events: list[dict[str, Any]]
     links: dict[tuple[str, str], Any]
 
 
-def _read_state(customer_ids: Sequence[str], *, since_ms: int | None) -> _State:
-    """Spans, identifier links and the part of each next-chain a batch can change: the events at or
-    after the batch's earliest time plus, per customer, the one event just before it. Time-ordered
-    loads therefore read one event per customer, not whole histories."""
+def _read_state(customer_ids: Sequence[str], *, since_ms: int | None,
+                earliest: dict[str, int] | None = None) -> _State:
+    """Spans, identifier links and the part of each next-chain a batch can change. A customer whose
+    events all come after their last known event (time-ordered loads) needs no chain read at all:
+    the customer vertex names that last event. Others get the events at or after the batch's
+    earliest time plus the one event just before it."""
     state = _State(spans={}, identifier_links=set(), events=[], links={})
     g = get_g()
     for chunk in _chunks([s.customer_vid(c) for c in customer_ids]):
-        for row in (g.V(*chunk).has_label(s.CUSTOMER).project("c", "f", "l")
-                    .by("customer_id").by("first_seen").by("last_seen").to_list()):
-            state.spans[row["c"]] = (row["f"], row["l"])
+        for row in (g.V(*chunk).has_label(s.CUSTOMER).project("c", "f", "l", "e")
+                    .by("customer_id").by("first_seen").by("last_seen")
+                    .by(__.coalesce(__.values("last_event"), __.constant(""))).to_list()):
+            state.spans[row["c"]] = (row["f"], row["l"], row["e"])
         for row in (g.V(*chunk).out_e(s.HAS_IDENTIFIER).project("c", "i")
                     .by(__.out_v().id_()).by(__.in_v().id_()).to_list()):
             state.identifier_links.add((row["c"], row["i"]))
-        _read_chains(state, chunk, since_ms)
+        late = []
+        for vid in chunk:
+            customer = s.strip_prefix(vid)
+            span = state.spans.get(customer)
+            if span is None:
+                continue
+            if earliest is not None and span[2] and earliest[customer] > span[1]:
+                state.events.append({"c": vid, "e": span[2], "ts": span[1]})
+            else:
+                late.append(vid)
+        if late:
+            _read_chains(state, late, since_ms)
     return state
 
 
@@ -143,22 +162,27 @@ def _read_chains(state: _State, customer_vids: Sequence[str], since_ms: int | No
 
 
 def _customer_writes(records: Sequence[s.EventRecord], customers: Sequence[str],
-                     current: dict[str, tuple[int, int]]) -> tuple[list[Any], int]:
-    span: dict[str, list[int]] = {}
+                     current: dict[str, tuple[int, int, str]]) -> tuple[list[Any], int]:
+    """New customers are created; known ones get their span and last event moved on."""
+    span: dict[str, tuple[int, int, str]] = {}
     for record, customer in zip(records, customers, strict=True):
-        lo_hi = span.setdefault(customer, [record.ts, record.ts])
-        lo_hi[0], lo_hi[1] = min(lo_hi[0], record.ts), max(lo_hi[1], record.ts)
+        vid = s.event_vid(record.event_id)
+        lo, hi, last = span.get(customer, (record.ts, record.ts, vid))
+        if (record.ts, vid) > (hi, last):
+            hi, last = record.ts, vid
+        span[customer] = (min(lo, record.ts), hi, last)
     created, updated = [], []
-    for customer, (lo, hi) in span.items():
+    for customer, (lo, hi, last) in span.items():
         vid = s.customer_vid(customer)
         if customer not in current:
             created.append({T.id: vid, T.label: s.CUSTOMER, "customer_id": customer, "first_seen": lo,
-                            "last_seen": hi, "attributes": "{}"})
+                            "last_seen": hi, "last_event": last, "attributes": "{}"})
             continue
-        old_lo, old_hi = current[customer]
-        if lo < old_lo or hi > old_hi:
+        old_lo, old_hi, old_last = current[customer]
+        newest = max((hi, last), (old_hi, old_last))
+        if lo < old_lo or newest != (old_hi, old_last):
             updated.append({"k": {T.id: vid, T.label: s.CUSTOMER},
-                            "m": {"first_seen": min(lo, old_lo), "last_seen": max(hi, old_hi)}})
+                            "m": {"first_seen": min(lo, old_lo), "last_seen": newest[0], "last_event": newest[1]}})
     writes = [get_g().inject(bulk_rows(list(chunk))).unfold().merge_v() for chunk in _chunks(created)]
     writes += [get_g().inject(bulk_rows(list(chunk))).unfold().as_("r").merge_v(__.select("k"))
                .option(Merge.on_match, __.select("r").select("m")) for chunk in _chunks(updated)]
@@ -188,7 +212,7 @@ def _identifier_writes(records: Sequence[s.EventRecord], customers: Sequence[str
     return writes + _edge_writes(list(edges.values()))
 
 
-def _event_writes(records: Sequence[s.EventRecord], customers: Sequence[str]) -> list[Any]:
+def _event_writes(records: Sequence[s.EventRecord], customers: Sequence[str]) -> tuple[list[Any], list[Any]]:
     """Events are new (existing ones were filtered out); a vertex left behind by an interrupted
     remote batch has the same properties, so a whole-map mergeV matches it instead of duplicating."""
     vertices = [{T.id: s.event_vid(r.event_id), T.label: s.EVENT, **r.properties(c)}
@@ -196,7 +220,7 @@ def _event_writes(records: Sequence[s.EventRecord], customers: Sequence[str]) ->
     writes = [get_g().inject(bulk_rows(list(chunk))).unfold().merge_v() for chunk in _chunks(vertices)]
     edges = [{T.label: s.PERFORMED, Direction.OUT: s.customer_vid(c), Direction.IN: s.event_vid(r.event_id),
               "ts": r.ts} for r, c in zip(records, customers, strict=True)]
-    return writes + _edge_writes(edges)
+    return writes, _edge_writes(edges)
 
 
 def _edge_writes(edges: list[dict[Any, Any]]) -> list[Any]:

@@ -52,9 +52,9 @@ class JsonRows:
 
 
 def _flat_row(row: dict[Any, Any]) -> dict[str, Any]:
-    """A fast `_jsonable` for the shape bulk writes use: maps of scalars or of maps of scalars."""
-    return {ROW_KEYS.get(k, k): ({ROW_KEYS.get(k2, k2): v2 for k2, v2 in v.items()} if isinstance(v, dict) else v)
-            for k, v in row.items()}
+    """A fast `_jsonable` for the shape bulk writes use: maps of scalars or of maps of scalars (token
+    keys are looked up only when a key is not a string: hashing gremlinpython's enums is slow)."""
+    return {(k if type(k) is str else ROW_KEYS[k]): (_flat_row(v) if type(v) is dict else v) for k, v in row.items()}
 
 
 @dataclass
