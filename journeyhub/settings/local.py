@@ -1,7 +1,10 @@
 """Settings for a laptop: debug on, a fixed development key when none is given."""
 from .base import *  # noqa: F403
-from .base import env
+from .base import VAR_DIR, env
 
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env("SECRET_KEY", default="local-development-key-not-for-production")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+
+# The local store, database and model files live under var/; make sure it exists on a fresh checkout.
+VAR_DIR.mkdir(exist_ok=True)
