@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from apps.journeys.analyzers.base import encode
+from apps.journeys.analyzers.paths import steps_from_anchor
 
 OTHER = "other"
 
@@ -29,21 +30,6 @@ class NodeRef:
         if not sep or not step.isdigit() or not label:
             raise ValueError(f"node {text!r} must look like <step>:<event>, e.g. 2:app_login")
         return cls(int(step), label)
-
-
-def _step_of(enc: Any, anchor: str | None, backward: bool) -> np.ndarray:
-    """Step index (0 = anchor) of every row, -1 for rows on the other side of the anchor."""
-    if anchor is None:
-        return enc.pos.copy()
-    anchor_pos = np.full(enc.n_customers, -1, dtype=np.int64)
-    code = enc.code_of(anchor)
-    if code >= 0:
-        rows = np.flatnonzero(enc.tok == code)
-        first_cust, first_idx = np.unique(enc.cust[rows], return_index=True)
-        anchor_pos[first_cust] = enc.pos[rows[first_idx]]
-    at = anchor_pos[enc.cust]
-    rel = at - enc.pos if backward else enc.pos - at
-    return np.where((at >= 0) & (rel >= 0), rel, -1)
 
 
 def _row_labels(enc: Any, step_of: np.ndarray, keep: np.ndarray, min_count: int) -> np.ndarray:
@@ -63,7 +49,7 @@ def customers_at(frame: pd.DataFrame, *, nodes: list[NodeRef], anchor: str | Non
                  collapse_repeats: bool = False) -> list[str]:
     """Customers found at every one of `nodes` (one node, or the two ends of a link), sorted by id."""
     enc = encode(frame, with_channel=with_channel, collapse_repeats=collapse_repeats)
-    step_of = _step_of(enc, anchor, backward)
+    step_of = steps_from_anchor(enc, anchor, backward)
     keep = (step_of >= 0) & (step_of < steps)
     labels = _row_labels(enc, step_of, keep, min_count)
     found: set[int] | None = None

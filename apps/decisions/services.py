@@ -6,19 +6,19 @@ thresholds or rules, and logs what it decided.
 """
 from __future__ import annotations
 
-import functools
 import re
 import time
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-import phonenumbers
 from django.conf import settings
 
 from apps.decisions import decision_log, selectors
 from apps.decisions.modeling.metrics import band_for
 from apps.decisions.models import DecisionLog
 from apps.decisions.rules import first_match
+from apps.ingest.mapping import RowError
+from apps.ingest.mapping import normalize_phone as ingest_normalize_phone
 from graph import decisions as graph_decisions
 from graph import journeys
 from graph import schema as graph_schema
@@ -42,20 +42,11 @@ def now_ms() -> int:
 
 
 def normalize_phone(value: str, *, field_name: str = "phone") -> str:
-    """E.164, the form Connect sends and the graph stores identifiers in."""
-    return _e164(value, getattr(settings, "DEFAULT_PHONE_REGION", "US"), field_name)
-
-
-@functools.lru_cache(maxsize=8192)
-def _e164(value: str, region: str, field_name: str) -> str:
-    """Parsing costs most of a millisecond and the same callers call again: remember the answers."""
+    """E.164, the form Connect sends and the graph stores identifiers in (the ingest rule, cached)."""
     try:
-        number = phonenumbers.parse(value, None if value.startswith("+") else region)
-    except phonenumbers.NumberParseException as exc:
-        raise DecisionInputError(f"{field_name}: {value!r} is not a phone number ({exc})") from exc
-    if not phonenumbers.is_possible_number(number):
-        raise DecisionInputError(f"{field_name}: {value!r} is not a possible phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return ingest_normalize_phone(value, settings.DEFAULT_PHONE_REGION)
+    except RowError as exc:
+        raise DecisionInputError(f"{field_name}: {exc}") from exc
 
 
 def _active(name: str) -> tuple[Any, str]:

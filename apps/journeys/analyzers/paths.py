@@ -72,7 +72,7 @@ def paths(frame: pd.DataFrame, *, start_event: str | None = None, end_event: str
     enc = encode(frame, with_channel=with_channel, rules=cleaning_rules, collapse_repeats=collapse_repeats)
     anchor = end_event or start_event
     backward = bool(end_event)
-    step_of = _steps_from_anchor(enc, anchor, backward)
+    step_of = steps_from_anchor(enc, anchor, backward)
     keep = (step_of >= 0) & (step_of <= steps)  # one step beyond the limit tells who continues
     anchored = int(np.count_nonzero(step_of == 0))
     node_counts, link_counts = _count(enc, step_of, keep, backward)
@@ -82,7 +82,7 @@ def paths(frame: pd.DataFrame, *, start_event: str | None = None, end_event: str
                       nodes=nodes, links=links, steps=_per_step(nodes, steps))
 
 
-def _steps_from_anchor(enc: Encoded, anchor: str | None, backward: bool) -> np.ndarray:
+def steps_from_anchor(enc: Encoded, anchor: str | None, backward: bool) -> np.ndarray:
     """Step index (0 = anchor) of every row, -1 for rows before the anchor (after it when backward)."""
     n = len(enc.cust)
     if anchor is None:
