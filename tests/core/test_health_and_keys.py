@@ -51,7 +51,9 @@ def test_api_accepts_a_valid_key_and_refuses_it_once_revoked(client: Client, api
     response = client.get("/api/ping", HTTP_AUTHORIZATION=f"Api-Key {api_key}")
     assert response.status_code == 200
     assert response.json() == {"client": "api-key:test-client"}
-    ApiKey.objects.update(revoked=True)
+    key = ApiKey.objects.get()
+    key.revoked = True
+    key.save()
     assert client.get("/api/ping", HTTP_AUTHORIZATION=f"Api-Key {api_key}").status_code == 401
 
 
