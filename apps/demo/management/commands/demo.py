@@ -64,7 +64,8 @@ class Command(BaseCommand):
         if batch.loaded or defined.milestones_created or defined.kpis_created:
             self.stdout.write("Evaluating milestones and KPIs ...")
             analytics = services.refresh_analytics()
-            self.stdout.write(f"  {analytics.milestones_reached:,} milestones reached, "
+            self.stdout.write(f"  {analytics.milestones_reached:,} milestones reached "
+                              f"({analytics.milestones_found_now:,} by the backfill, the rest while loading), "
                               f"{analytics.kpi_values:,} KPI values stored")
             clock.lap("milestones and KPIs")
         password = services.ensure_admin(var_dir=var_dir)
