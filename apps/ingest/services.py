@@ -61,17 +61,47 @@ def _start_batch(*, source: str, fmt: str, mapping: Mapping | None, size: int | 
                                       bytes_total=size)
 
 
+class _FollowUp:
+    """Customers whose journeys changed, announced (the `events_ingested` signal) every few chunks
+    rather than after each one: in a bulk load the same customers recur chunk after chunk, and the
+    follow-up (milestones, similarity index, KPI marks) reads each announced customer's journey."""
+
+    def __init__(self, batch: IngestBatch, every: int) -> None:
+        self.batch = batch
+        self.every = max(1, every)
+        self.customers: set[str] = set()
+        self.times: list[int] = []
+        self.chunks = 0
+
+    def add(self, customers: Iterable[str], times: Iterable[int]) -> None:
+        self.customers.update(customers)
+        self.times.extend(times)
+        self.chunks += 1
+        if self.chunks >= self.every:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.customers:
+            events_ingested.send(sender=IngestBatch, customer_ids=sorted(self.customers), batch=self.batch,
+                                 event_ts=self.times)
+        self.customers, self.times, self.chunks = set(), [], 0
+
+
 def _run(batch: IngestBatch, rows: Iterator[tuple[int, Any]], mapping: Mapping, progress: Progress | None,
          chunk_size: int | None, bytes_read: Callable[[], int] | None) -> IngestBatch:
     size = chunk_size or settings.INGEST_CHUNK_SIZE
+    follow_up = _FollowUp(batch, settings.INGEST_FOLLOW_UP_CHUNKS)
     try:
-        for chunk in _chunks(rows, mapping, batch, size):
-            _write_chunk(batch, chunk)
-            if bytes_read is not None:
-                batch.bytes_read = bytes_read()
-            batch.save()
-            if progress:
-                progress(batch)
+        try:
+            for chunk in _chunks(rows, mapping, batch, size):
+                _write_chunk(batch, chunk, follow_up)
+                if bytes_read is not None:
+                    batch.bytes_read = bytes_read()
+                batch.save()
+                if progress:
+                    progress(batch)
+        finally:
+            follow_up.flush()  # what landed is followed up even when the run stops half way
     except GraphError as exc:
         _finish(batch, IngestBatch.Status.FAILED, f"graph store error: {exc}. Run the same ingest again to resume.")
         raise
@@ -106,7 +136,7 @@ def _raw(row: Any) -> dict[str, Any]:
     return {"value": str(row)[:1000]}
 
 
-def _write_chunk(batch: IngestBatch, chunk: _Chunk) -> None:
+def _write_chunk(batch: IngestBatch, chunk: _Chunk, follow_up: _FollowUp) -> None:
     if chunk.bad:
         QuarantinedRow.objects.bulk_create(chunk.bad)
         batch.quarantined += len(chunk.bad)
@@ -116,9 +146,7 @@ def _write_chunk(batch: IngestBatch, chunk: _Chunk) -> None:
     batch.loaded += report.loaded
     batch.duplicates += report.duplicates
     batch.customers_created += report.customers_created
-    if report.customers:
-        events_ingested.send(sender=IngestBatch, customer_ids=list(report.customers), batch=batch,
-                             event_ts=[r.ts for r in chunk.records])
+    follow_up.add(report.customers, (r.ts for r in chunk.records))
 
 
 def _finish(batch: IngestBatch, status: str, error: str) -> None:

@@ -130,3 +130,5 @@ LOGGING = {
 # Phone numbers without a country code are read in this region (ISO 3166 code).
 DEFAULT_PHONE_REGION = env("DEFAULT_PHONE_REGION", default="AU")
 INGEST_CHUNK_SIZE = env.int("INGEST_CHUNK_SIZE", default=1000)
+# Milestones, the similarity index and KPI marks catch up after this many chunks (and at the end).
+INGEST_FOLLOW_UP_CHUNKS = env.int("INGEST_FOLLOW_UP_CHUNKS", default=20)

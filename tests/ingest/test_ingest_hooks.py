@@ -25,3 +25,28 @@ def test_a_milestone_is_reached_once_when_its_event_is_ingested() -> None:
     assert [(m.slug, m.ts, m.event_id) for m in customer_milestones(customer_id="c1")] == [
         ("card_activated", 1_772_000_600_000, "m2")]
     assert journeys.reached_customers("card_activated") == {"c1": 1_772_000_600_000}
+
+
+def test_events_that_landed_before_a_failure_are_still_followed_up(monkeypatch, settings) -> None:  # type: ignore[no-untyped-def]
+    from graph.errors import GraphUnavailable
+
+    settings.INGEST_FOLLOW_UP_CHUNKS = 10
+    MilestoneDefinition.objects.create(name="Card activated", slug="card_activated", trigger="event_type",
+                                       event_type="card_activated")
+    real_write = journeys.write_events
+    calls = {"n": 0}
+
+    def failing_on_second_chunk(records):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise GraphUnavailable("store went away")
+        return real_write(records)
+
+    monkeypatch.setattr(journeys, "write_events", failing_on_second_chunk)
+    events = [{"event_id": f"f{i}", "customer_id": f"c{i}", "event_type": "card_activated", "channel": "app",
+               "timestamp": 1_772_000_000_000 + i} for i in range(4)]
+
+    with pytest.raises(GraphUnavailable):
+        ingest_records(records=events, source="test", chunk_size=2)
+
+    assert journeys.reached_customers("card_activated") == {"c0": 1_772_000_000_000, "c1": 1_772_000_000_001}
