@@ -81,6 +81,24 @@ def similarity_table(result: Any, caption: str) -> Table:
     return Table("similar", caption, SIMILAR_COLUMNS, rows, links={"customer_id": "url"})
 
 
+DAY_MS = 86_400_000
+
+
+def predicted(customer_id: str, summary: Any) -> Section:
+    """What the contact flow would answer if this customer called a day after their last contact:
+    the intent and risk decisions computed now, without writing to the decision log."""
+    def build() -> dict[str, Any]:
+        at_ms = int(summary.last_seen) + DAY_MS
+        phones = [i["value"] for i in summary.identifiers if i["kind"] == "phone"]
+        emails = [i["value"] for i in summary.identifiers if i["kind"] == "email"]
+        intent = call("apps.decisions.services", "decide_intent", customer_id=customer_id, at_ms=at_ms, log=False)
+        risk = call("apps.decisions.services", "decide_risk", customer_id=customer_id,
+                    phone=phones[0] if phones else None, email=emails[0] if emails else None, at_ms=at_ms,
+                    log=False)
+        return {"at": ms_to_datetime(at_ms), "intent": intent, "risk": risk}
+    return _guard(build)
+
+
 def latest_decisions(customer_id: str) -> Section:
     """The latest logged intent and risk decisions for the customer (reading the log has no side effects)."""
     def build() -> dict[str, Any]:

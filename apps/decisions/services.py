@@ -89,8 +89,9 @@ class IntentDecision:
 
 
 def decide_intent(*, customer_id: str | None = None, phone: str | None = None, channel: str = "VOICE",
-                  contact_id: str = "", at_ms: int | None = None) -> IntentDecision:
-    """Why is this person calling? confirm / suggest / menu, from the caller's latest calls."""
+                  contact_id: str = "", at_ms: int | None = None, log: bool = True) -> IntentDecision:
+    """Why is this person calling? confirm / suggest / menu, from the caller's latest calls.
+    `log=False` answers without a decision-log row (a person looking, not a caller waiting)."""
     from apps.decisions.modeling.intent import HISTORY_DEPTH, top_level
 
     started = time.perf_counter()
@@ -121,9 +122,10 @@ def decide_intent(*, customer_id: str | None = None, phone: str | None = None, c
                               confidence=round(confidence, 4), alternatives=alternatives, action=action,
                               reason=reason, model_version=version, customer_id=customer,
                               thresholds={"high": high, "low": low})
-    log_decision(kind=DecisionLog.Kind.INTENT, contact_id=contact_id, customer_id=customer or "", channel=channel,
-                 inputs={"customer_id": customer_id, "phone": phone, "at_ms": at_ms}, output=as_dict(decision),
-                 model_version=version, started=started)
+    if log:
+        log_decision(kind=DecisionLog.Kind.INTENT, contact_id=contact_id, customer_id=customer or "",
+                     channel=channel, inputs={"customer_id": customer_id, "phone": phone, "at_ms": at_ms},
+                     output=as_dict(decision), model_version=version, started=started)
     return decision
 
 
@@ -185,8 +187,9 @@ class RiskDecision:
 
 def decide_risk(*, phone: str | None = None, email: str | None = None, ip: str | None = None,
                 customer_id: str | None = None, channel: str = "VOICE", contact_id: str = "",
-                at_ms: int | None = None) -> RiskDecision:
-    """How risky is this call? A 0–1000 score (model + graph signals), the rule outcome and why."""
+                at_ms: int | None = None, log: bool = True) -> RiskDecision:
+    """How risky is this call? A 0–1000 score (model + graph signals), the rule outcome and why.
+    `log=False` answers without a decision-log row."""
     started = time.perf_counter()
     if not phone and not customer_id:
         raise DecisionInputError("phone or customer_id: give at least one")
@@ -215,9 +218,10 @@ def decide_risk(*, phone: str | None = None, email: str | None = None, ip: str |
     outcome, rule = first_match(selectors.active_rules(), variables)
     decision = RiskDecision(score=score, outcome=outcome, rule=rule, reasons=reasons, variables=variables,
                             model_version=version, customer_id=customer)
-    log_decision(kind=DecisionLog.Kind.RISK, contact_id=contact_id, customer_id=customer or "", channel=channel,
-                 inputs={k: v for k, v in call.items() if v} | {"customer_id": customer_id},
-                 output=as_dict(decision), model_version=version, started=started)
+    if log:
+        log_decision(kind=DecisionLog.Kind.RISK, contact_id=contact_id, customer_id=customer or "",
+                     channel=channel, inputs={k: v for k, v in call.items() if v} | {"customer_id": customer_id},
+                     output=as_dict(decision), model_version=version, started=started)
     return decision
 
 

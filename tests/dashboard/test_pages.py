@@ -215,3 +215,17 @@ def test_an_unknown_csv_table_is_a_clear_400(viewer: Client):
 
     assert response.status_code == 400
     assert response.content.decode() == "unknown table 'nope'; this page has: batches, quarantine"
+
+
+def test_customer_360_predicts_intent_and_risk_without_writing_the_decision_log(viewer: Client):
+    journeys_data.load()
+
+    html = viewer.get("/customers/c1/").content.decode()
+
+    intent = html.split('data-field="predicted-intent">', 1)[1].split("</dd>", 1)[0]
+    risk = html.split('data-field="predicted-risk">', 1)[1].split("</dd>", 1)[0]
+    assert intent.startswith("unknown (0.0 confidence, action <strong>menu</strong>)")
+    assert "no active intent model" in intent
+    assert risk.startswith("score 600 → <strong>pass_to_agent</strong>")
+    assert "no active risk model: neutral score (500 points)" in risk
+    assert DecisionLog.objects.count() == 0
