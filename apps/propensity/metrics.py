@@ -29,6 +29,24 @@ def binary_metrics(y_true: Any, proba: Any, threshold: float) -> dict[str, float
     }
 
 
+def curves(y_true: Any, proba: Any, *, points: int = 50, bins: int = 10) -> dict[str, Any]:
+    """The holdout's ROC curve (thinned to about `points` points) and reliability diagram (mean predicted
+    probability against the observed rate, in equal-count bins), stored so the models page can draw them."""
+    from sklearn.metrics import roc_curve
+
+    y = np.asarray(y_true, dtype=int)
+    p = np.asarray(proba, dtype=float)
+    if len(np.unique(y)) < 2:
+        return {}
+    fpr, tpr, _ = roc_curve(y, p)
+    keep = np.unique(np.r_[np.linspace(0, len(fpr) - 1, min(points, len(fpr))).astype(int), len(fpr) - 1])
+    order = np.argsort(p, kind="stable")
+    groups = [g for g in np.array_split(order, min(bins, len(p))) if len(g)]
+    return {"roc": {"fpr": [round(float(v), 4) for v in fpr[keep]], "tpr": [round(float(v), 4) for v in tpr[keep]]},
+            "calibration": {"predicted": [round(float(p[g].mean()), 4) for g in groups],
+                            "observed": [round(float(y[g].mean()), 4) for g in groups]}}
+
+
 def lift_at(y: np.ndarray, p: np.ndarray, fraction: float) -> float:
     """Positive rate among the top `fraction` by score, over the overall positive rate (1.0 = no better)."""
     base = y.mean()

@@ -18,7 +18,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from apps.propensity.metrics import best_f1_threshold, binary_metrics
+from apps.propensity.metrics import best_f1_threshold, binary_metrics, curves
 from apps.propensity.specs import Contribution
 
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -137,9 +137,10 @@ def fit_binary(*, features: list[str], train: tuple[pd.DataFrame, Any], validati
         model=chosen, baseline=baseline, calibration=calibration if chosen is model else {"method": "none",
                                                                                           "reason": "baseline served"},
         metrics={"model": selection["served"], **binary_metrics(y_ho, chosen.predict_proba(X_ho), chosen.threshold),
-                 "selection": selection},
+                 "selection": selection, **curves(y_ho, chosen.predict_proba(X_ho))},
         baseline_metrics={"model": "logistic_regression",
-                          **binary_metrics(y_ho, baseline.predict_proba(X_ho), baseline.threshold)},
+                          **binary_metrics(y_ho, baseline.predict_proba(X_ho), baseline.threshold),
+                          **curves(y_ho, baseline.predict_proba(X_ho))},
     )
 
 

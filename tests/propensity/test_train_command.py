@@ -43,6 +43,9 @@ def test_train_churn_and_csat_register_versions_beside_baselines_and_write_score
         assert version.metrics["split"] == "time" and version.metrics["holdout_fraction"] >= 0.15
         assert version.calibration and version.trained_by == "manage.py train"
     assert churn.metrics["auc"] >= 0.9 and csat.metrics["auc"] >= 0.9
+    for stored in (churn.metrics, churn.baseline_metrics):  # the holdout's curves, for the models page
+        assert stored["roc"]["fpr"][0] == 0.0 and stored["roc"]["tpr"][-1] == 1.0
+        assert len(stored["calibration"]["predicted"]) == len(stored["calibration"]["observed"]) > 1
     assert churn.params["churn_days"] == 30 and churn.train_start is not None
     assert {"identifier:phone", "n_identifiers", "last_bigram:login>login"} <= set(churn.features)
     assert "[  0%] training churn" in out.getvalue() and "registered csat v1 (active)" in out.getvalue()
