@@ -1,10 +1,13 @@
 from django.contrib import admin
 
+from apps.core.admin_mixins import AuditedAdminMixin
 from apps.core.models import ApiKey, AuditEntry
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(AuditedAdminMixin):
+    """Revoking or renaming a key is audited like every other configuration change."""
+
     list_display = ["name", "prefix", "created", "last_used", "revoked"]
     list_filter = ["revoked"]
     search_fields = ["name", "prefix"]

@@ -64,3 +64,21 @@ def test_graph_unavailable_becomes_json_503() -> None:
     assert response is not None
     assert response.status_code == 503
     assert response.data == {"error": "graph_unavailable", "detail": "store down"}
+
+
+def test_revoking_a_key_in_the_admin_is_audited_and_takes_effect_at_once(client: Client, api_key: str) -> None:
+    from django.contrib.auth.models import User
+
+    from apps.core.models import AuditEntry
+
+    admin_user = User.objects.create_superuser("root", "root@example.com", "pw-for-tests-only")
+    client.force_login(admin_user)
+    key = ApiKey.objects.get()
+    response = client.post(f"/admin/core/apikey/{key.pk}/change/", {"name": key.name, "revoked": "on"})
+
+    assert response.status_code == 302
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.object_type, entry.user, entry.changes) == ("change", "core.ApiKey", admin_user,
+                                                                            {"revoked": "True"})
+    client.logout()
+    assert client.get("/api/ping", HTTP_AUTHORIZATION=f"Api-Key {api_key}").status_code == 401
