@@ -132,3 +132,10 @@ DEFAULT_PHONE_REGION = env("DEFAULT_PHONE_REGION", default="AU")
 INGEST_CHUNK_SIZE = env.int("INGEST_CHUNK_SIZE", default=1000)
 # Milestones, the similarity index and KPI marks catch up after this many chunks (and at the end).
 INGEST_FOLLOW_UP_CHUNKS = env.int("INGEST_FOLLOW_UP_CHUNKS", default=20)
+
+# Analytics and decisions tuning (see README, Configuration).
+JOURNEYS_FRAME_CACHE_SECONDS = env.float("JOURNEYS_FRAME_CACHE_SECONDS", default=60.0)
+JOURNEYS_KPI_SYNC_DAYS = env.int("JOURNEYS_KPI_SYNC_DAYS", default=3)
+JOURNEYS_KPI_SYNC_SECONDS = env.float("JOURNEYS_KPI_SYNC_SECONDS", default=60.0)
+JOURNEYS_SIMILARITY_LSH_PERMS = env.int("JOURNEYS_SIMILARITY_LSH_PERMS", default=0)
+DECISIONS_LOG_ASYNC = env.bool("DECISIONS_LOG_ASYNC", default=False)
