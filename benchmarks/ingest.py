@@ -72,6 +72,13 @@ def main() -> None:
 
     if args.no_hooks:
         events_ingested.receivers.clear()
+    else:
+        from apps.journeys.models import MilestoneDefinition
+
+        MilestoneDefinition.objects.create(name="Applied", slug="applied", trigger="event_type", event_type="apply")
+        MilestoneDefinition.objects.create(name="Searched then applied", slug="searched_then_applied",
+                                           trigger="sequence", sequence=["search", "apply"],
+                                           window_seconds=7 * 86_400)
     from graph import journeys
 
     source = tmp / "events.csv"

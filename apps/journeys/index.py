@@ -65,6 +65,12 @@ def lock() -> threading.RLock:
     return _lock
 
 
+def is_built() -> bool:
+    """Whether this process holds an index for the current store (only then is there one to update)."""
+    with _lock:
+        return isinstance(_state.get("index"), ShingleIndex) and _state.get("connection") is graph.get_connection()
+
+
 def refresh(journeys: Mapping[str, Sequence[str]]) -> int:
     """Put the customers' current journeys into the index, if one has been built (else nothing to do:
     the first query builds it from the store). Returns how many customers were updated."""

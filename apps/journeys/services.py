@@ -212,10 +212,23 @@ def _kpis_due() -> bool:
     return KpiStaleDay.objects.filter(marked_at__lte=timezone.now() - wait).exists()
 
 
+def milestone_horizon(earliest_ms: int) -> int | None:
+    """The earliest event time that can complete a milestone with an event at or after `earliest_ms`:
+    sequence triggers look back over their window; a sequence without a window needs whole journeys
+    (None). Event-type and attribute triggers need only the new events. Reaches are recorded once, so
+    a trigger met before these events was recorded when those events landed (or by a backfill)."""
+    windows = [d.window_seconds for d in MilestoneDefinition.objects.filter(active=True, trigger="sequence")]
+    if any(w is None or w == 0 for w in windows):
+        return None
+    return earliest_ms - max((int(w) for w in windows if w), default=0) * 1000
+
+
 def on_events_ingested(customer_ids: Sequence[str], *, event_ts: Iterable[int] | None = None,
                        recompute: bool | None = None) -> IngestFollowUp:
     """Called by ingest after each batch with the customers it touched. One read of those customers'
-    events feeds milestone evaluation, the similarity index and the KPI stale marks. `event_ts` (the
+    events feeds milestone evaluation, the similarity index and the KPI stale marks. Without an index
+    in this process (a bulk load from the command line) only the events that can complete a milestone
+    are read; the index catches up from the store on its next query. `event_ts` (the
     batch's event times) narrows the stale days to those the batch touched. Stale KPI periods are
     recomputed here when they are due (see `_kpis_due`), otherwise left marked for a later batch or
     `recompute_kpis --stale`, so the hook stays cheap. `recompute` forces either way."""
@@ -223,10 +236,14 @@ def on_events_ingested(customer_ids: Sequence[str], *, event_ts: Iterable[int] |
     if not ids:
         return IngestFollowUp(0, 0, 0, 0, 0)
     frame_cache.invalidate()
-    frame = graph_journeys.events_frame(customer_ids=ids)
+    times = np.asarray(list(event_ts), dtype=np.int64) if event_ts is not None else None
+    index_live = similarity_index.is_built()
+    since = None if index_live or times is None or not len(times) else milestone_horizon(int(times.min()))
+    frame = graph_journeys.events_frame(customer_ids=ids, since_ms=since)
     reached = evaluate_milestones(frame=frame)
-    updated = similarity_index.refresh(sequences(frame))
-    times = np.asarray(list(event_ts), dtype=np.int64) if event_ts is not None else frame["ts"].to_numpy()
+    updated = similarity_index.refresh(sequences(frame)) if index_live else 0
+    if times is None:
+        times = frame["ts"].to_numpy()
     marked = mark_kpi_days_stale(ts_ms=times)
     if recompute is None:
         recompute = _kpis_due()

@@ -50,3 +50,22 @@ def test_events_that_landed_before_a_failure_are_still_followed_up(monkeypatch, 
         ingest_records(records=events, source="test", chunk_size=2)
 
     assert journeys.reached_customers("card_activated") == {"c0": 1_772_000_000_000, "c1": 1_772_000_000_001}
+
+
+def test_a_sequence_milestone_completed_by_a_later_batch_reads_back_over_its_window() -> None:
+    MilestoneDefinition.objects.create(name="Locked then called", slug="locked_then_called", trigger="sequence",
+                                       sequence=["card_locked", "call_fraud_dispute"], window_seconds=7200)
+    hour = 3_600_000
+    start = 1_772_000_000_000
+
+    def event(event_id: str, customer: str, event_type: str, ts: int) -> dict[str, object]:
+        return {"event_id": event_id, "customer_id": customer, "event_type": event_type, "channel": "web",
+                "timestamp": ts}
+
+    ingest_records(records=[event("a1", "c1", "card_locked", start), event("b1", "c2", "card_locked", start)],
+                   source="test")
+    ingest_records(records=[event("a2", "c1", "call_fraud_dispute", start + hour),       # within 2 h
+                            event("b2", "c2", "call_fraud_dispute", start + 3 * hour)],  # too late
+                   source="test")
+
+    assert journeys.reached_customers("locked_then_called") == {"c1": start + hour}
