@@ -16,7 +16,25 @@ DEFAULT_LOW = 0.6
 ANY_CHANNEL = "*"
 
 
-class IntentThreshold(models.Model):
+class CachedConfig(models.Model):
+    """Configuration the decision path keeps in memory: validated on every save (admin, API, shell),
+    and the cache cleared on any change so the next decision sees it."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.full_clean()
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        config_cache.clear()
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        result = super().delete(*args, **kwargs)  # type: ignore[arg-type]
+        config_cache.clear()
+        return result
+
+
+class IntentThreshold(CachedConfig):
     """Confidence thresholds per channel: ≥ high → confirm, ≥ low → suggest, else the full menu."""
 
     channel = models.CharField(max_length=20, unique=True,
@@ -36,18 +54,8 @@ class IntentThreshold(models.Model):
             raise ValidationError({"low": f"need 0 ≤ low ≤ high ≤ 1, got low={self.low}, high={self.high}"})
         self.channel = self.channel.strip().upper()
 
-    def save(self, *args: object, **kwargs: object) -> None:
-        self.full_clean()
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
-        config_cache.clear()
 
-    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
-        result = super().delete(*args, **kwargs)  # type: ignore[arg-type]
-        config_cache.clear()
-        return result
-
-
-class RiskRule(models.Model):
+class RiskRule(CachedConfig):
     """One ordered routing rule: if all conditions hold, the call gets the outcome. First match wins."""
 
     position = models.PositiveIntegerField(help_text="Rules are tried in ascending position.")
@@ -72,16 +80,6 @@ class RiskRule(models.Model):
             raise ValidationError({"conditions": str(exc)}) from exc
         if self.outcome not in OUTCOMES:
             raise ValidationError({"outcome": f"unknown outcome {self.outcome!r}; choose one of {list(OUTCOMES)}"})
-
-    def save(self, *args: object, **kwargs: object) -> None:
-        self.full_clean()
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
-        config_cache.clear()
-
-    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
-        result = super().delete(*args, **kwargs)  # type: ignore[arg-type]
-        config_cache.clear()
-        return result
 
 
 class DecisionLog(models.Model):
