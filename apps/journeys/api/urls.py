@@ -1,11 +1,10 @@
 """REST routes of the journeys app, mounted under /api/ by journeyhub/api_router.py."""
 from django.urls import URLPattern, URLResolver, path
-from rest_framework.routers import SimpleRouter
 
+from apps.core.routers import OptionalSlashRouter
 from apps.journeys.api import views
 
-router = SimpleRouter()
-router.trailing_slash = "/?"  # /api/kpis/x/series and /api/kpis/x/series/ both work
+router = OptionalSlashRouter()  # /api/kpis/x/series and /api/kpis/x/series/ both work
 router.register("kpis", views.KpiViewSet, basename="kpi")
 router.register("milestones", views.MilestoneViewSet, basename="milestone")
 router.register("webhooks", views.WebhookViewSet, basename="webhook")
