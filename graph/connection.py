@@ -1,6 +1,7 @@
 """The connection factory: one GraphTraversalSource per process, chosen by GRAPH_URL."""
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -79,6 +80,17 @@ def bulk_rows(rows: list[dict[Any, Any]]) -> Any:
     if isinstance(get_connection().remote, EmbeddedRemoteConnection):
         return JsonRows.of(rows)
     return rows
+
+
+def many_ids(ids: list[str]) -> tuple[Any, ...]:
+    """The arguments for `V(...)`/`E(...)` with many ids: the ids themselves for remote stores, one
+    pre-serialised list for the embedded one (gremlinpython converts every argument otherwise). An
+    empty list is refused: `V()` with no ids means every vertex."""
+    if not ids:
+        raise ValueError("many_ids() needs at least one id")
+    if isinstance(get_connection().remote, EmbeddedRemoteConnection):
+        return (JsonRows(json.dumps(ids)),)
+    return tuple(ids)
 
 
 def run_writes(traversals: list[Any]) -> None:

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from gremlin_python.process.graph_traversal import __
-from gremlin_python.process.traversal import Direction, Merge, Order, P, T
+from gremlin_python.process.traversal import Merge, Order, P, T
 
 from graph import schema as s
-from graph.connection import bulk_rows, get_g, run_writes
+from graph.connection import bulk_rows, get_g, many_ids, run_writes
+from graph.write_plan import Edge, Vertex, WritePlan, apply_plan
 
 IDENTITY_PRECEDENCE = {"account": 0, "phone": 1, "email": 2, "connect_profile": 3, "device": 4, "cookie": 5}
 CHUNK = 500
@@ -33,7 +34,7 @@ def linked_customers(identifier_vids: Sequence[str]) -> dict[str, str]:
     """identifier vertex id → the customer it was first linked to (earliest first_seen, then id)."""
     best: dict[str, tuple[int, str]] = {}
     for chunk in _chunks(list(identifier_vids)):
-        rows = (get_g().V(*chunk).has_label(s.IDENTIFIER).in_e(s.HAS_IDENTIFIER).project("i", "c", "t")
+        rows = (get_g().V(*many_ids(list(chunk))).has_label(s.IDENTIFIER).in_e(s.HAS_IDENTIFIER).project("i", "c", "t")
                 .by(__.in_v().id_()).by(__.out_v().values("customer_id")).by("first_seen").to_list())
         for row in rows:
             candidate = (row["t"], row["c"])
@@ -67,15 +68,22 @@ def existing_events(event_ids: Sequence[str]) -> set[str]:
     """Events already fully written (vertex and its performed edge): the idempotency check."""
     found: set[str] = set()
     for chunk in _chunks([s.event_vid(e) for e in event_ids]):
-        found.update(get_g().V(*chunk).where(__.in_e(s.PERFORMED)).id_().to_list())
+        found.update(get_g().V(*many_ids(list(chunk))).where(__.in_e(s.PERFORMED)).id_().to_list())
     return {s.strip_prefix(v) for v in found}
+
+
+def existing_vertices(vertex_ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(list(vertex_ids)):
+        found.update(get_g().V(*many_ids(list(chunk))).id_().to_list())
+    return found
 
 
 def write_events(records: Sequence[s.EventRecord]) -> s.WriteReport:
     """Upsert one batch of events with their customers, identifiers and next-chains.
 
     Everything is read first and the writes are planned in Python, so the batch goes to the store
-    as one list of traversals (one atomic unit on the embedded store)."""
+    as one plan (one atomic unit on the embedded store)."""
     seen = existing_events([r.event_id for r in records])
     fresh: dict[str, s.EventRecord] = {}
     for record in records:
@@ -88,15 +96,25 @@ def write_events(records: Sequence[s.EventRecord]) -> s.WriteReport:
     for record, customer in zip(new, customers, strict=True):
         earliest[customer] = min(earliest.get(customer, record.ts), record.ts)
     state = _read_state(touched, since_ms=min(earliest.values(), default=None), earliest=earliest)
-    writes, created = _customer_writes(new, customers, state.spans)
-    writes += _identifier_writes(new, customers, state.identifier_links)
-    event_vertices, performed = _event_writes(new, customers)
+    plan = WritePlan()
+    created = _plan_customers(plan, new, customers, state.spans)
+    identifier_edges = _plan_identifiers(plan, new, customers, state.identifier_links)
+    performed = _plan_events(plan, new, customers)
+    _mark_existing(plan)
     # performed edges go last: an event counts as written once it has one, so a remote batch cut
     # short anywhere before that is simply written again on the next run.
-    writes += event_vertices + _chain_writes(state, new, customers) + performed
-    run_writes(writes)
+    plan.edges = identifier_edges + _plan_chains(plan, state, new, customers) + performed
+    apply_plan(plan)
     return s.WriteReport(loaded=len(new), duplicates=len(records) - len(new), customers=tuple(touched),
                          customers_created=created)
+
+
+def _mark_existing(plan: WritePlan) -> None:
+    """Which identifier vertices exist already, and which event vertices an interrupted remote batch
+    left behind without their performed edge (both are then matched, not created)."""
+    found = existing_vertices([v[0] for v in plan.identifiers] + [v[0] for v in plan.events])
+    plan.existing_identifiers = {v[0] for v in plan.identifiers if v[0] in found}
+    plan.orphan_events = {v[0] for v in plan.events if v[0] in found}
 
 
 @dataclass
@@ -118,11 +136,11 @@ def _read_state(customer_ids: Sequence[str], *, since_ms: int | None,
     state = _State(spans={}, identifier_links=set(), events=[], links={})
     g = get_g()
     for chunk in _chunks([s.customer_vid(c) for c in customer_ids]):
-        for row in (g.V(*chunk).has_label(s.CUSTOMER).project("c", "f", "l", "e")
+        for row in (g.V(*many_ids(list(chunk))).has_label(s.CUSTOMER).project("c", "f", "l", "e")
                     .by("customer_id").by("first_seen").by("last_seen")
                     .by(__.coalesce(__.values("last_event"), __.constant(""))).to_list()):
             state.spans[row["c"]] = (row["f"], row["l"], row["e"])
-        for row in (g.V(*chunk).out_e(s.HAS_IDENTIFIER).project("c", "i")
+        for row in (g.V(*many_ids(list(chunk))).out_e(s.HAS_IDENTIFIER).project("c", "i")
                     .by(__.out_v().id_()).by(__.in_v().id_()).to_list()):
             state.identifier_links.add((row["c"], row["i"]))
         late = []
@@ -142,24 +160,24 @@ def _read_state(customer_ids: Sequence[str], *, since_ms: int | None,
 
 def _read_chains(state: _State, customer_vids: Sequence[str], since_ms: int | None) -> None:
     g = get_g()
-    recent = g.V(*customer_vids).out_e(s.PERFORMED)
+    recent = g.V(*many_ids(list(customer_vids))).out_e(s.PERFORMED)
     if since_ms is not None:
         recent = recent.has("ts", P.gte(since_ms))
     events = recent.project("c", "e", "ts").by(__.out_v().id_()).by(__.in_v().id_()).by("ts").to_list()
     if since_ms is not None:
-        events += (g.V(*customer_vids).local(
+        events += (g.V(*many_ids(list(customer_vids))).local(
             __.out_e(s.PERFORMED).has("ts", P.lt(since_ms)).order().by("ts", Order.desc)
             .by(__.in_v().id_(), Order.desc).limit(1))
             .project("c", "e", "ts").by(__.out_v().id_()).by(__.in_v().id_()).by("ts").to_list())
     state.events += events
     for chunk in _chunks([row["e"] for row in events]):
-        for row in (g.V(*chunk).out_e(s.NEXT).project("id", "a", "b")
+        for row in (g.V(*many_ids(list(chunk))).out_e(s.NEXT).project("id", "a", "b")
                     .by(T.id).by(__.out_v().id_()).by(__.in_v().id_()).to_list()):
             state.links[(row["a"], row["b"])] = row["id"]
 
 
-def _customer_writes(records: Sequence[s.EventRecord], customers: Sequence[str],
-                     current: dict[str, tuple[int, int, str]]) -> tuple[list[Any], int]:
+def _plan_customers(plan: WritePlan, records: Sequence[s.EventRecord], customers: Sequence[str],
+                    current: dict[str, tuple[int, int, str]]) -> int:
     """New customers are created; known ones get their span and last event moved on."""
     span: dict[str, tuple[int, int, str]] = {}
     for record, customer in zip(records, customers, strict=True):
@@ -168,72 +186,54 @@ def _customer_writes(records: Sequence[s.EventRecord], customers: Sequence[str],
         if (record.ts, vid) > (hi, last):
             hi, last = record.ts, vid
         span[customer] = (min(lo, record.ts), hi, last)
-    created, updated = [], []
     for customer, (lo, hi, last) in span.items():
         vid = s.customer_vid(customer)
         if customer not in current:
-            created.append({T.id: vid, T.label: s.CUSTOMER, "customer_id": customer, "first_seen": lo,
-                            "last_seen": hi, "last_event": last, "attributes": "{}"})
+            plan.created.append((vid, s.CUSTOMER, {"customer_id": customer, "first_seen": lo, "last_seen": hi,
+                                                   "last_event": last, "attributes": "{}"}))
             continue
         old_lo, old_hi, old_last = current[customer]
         newest = max((hi, last), (old_hi, old_last))
         if lo < old_lo or newest != (old_hi, old_last):
-            updated.append({"k": {T.id: vid, T.label: s.CUSTOMER},
-                            "m": {"first_seen": min(lo, old_lo), "last_seen": newest[0], "last_event": newest[1]}})
-    writes = [get_g().inject(bulk_rows(list(chunk))).unfold().merge_v() for chunk in _chunks(created)]
-    writes += [get_g().inject(bulk_rows(list(chunk))).unfold().as_("r").merge_v(__.select("k"))
-               .option(Merge.on_match, __.select("r").select("m")) for chunk in _chunks(updated)]
-    return writes, len(created)
+            plan.updates.append((vid, {"first_seen": min(lo, old_lo), "last_seen": newest[0],
+                                       "last_event": newest[1]}))
+    return len(plan.created)
 
 
-def _identifier_writes(records: Sequence[s.EventRecord], customers: Sequence[str],
-                       linked: set[tuple[str, str]]) -> list[Any]:
+def _plan_identifiers(plan: WritePlan, records: Sequence[s.EventRecord], customers: Sequence[str],
+                      linked: set[tuple[str, str]]) -> list[Edge]:
     """Every identifier an event carries is linked to the event's customer (shared phones and
     e-mails stay visible as identifiers with several customers: a risk signal)."""
-    vertices: dict[str, dict[Any, Any]] = {}
-    edges: dict[tuple[str, str], dict[Any, Any]] = {}
+    vertices: dict[str, Vertex] = {}
+    first_seen: dict[tuple[str, str], int] = {}
     for record, customer in zip(records, customers, strict=True):
         for kind, value in record.identifiers:
             vid = s.identifier_vid(kind, value)
-            vertices.setdefault(vid, {T.id: vid, T.label: s.IDENTIFIER, "kind": kind, "value": value})
-            if (s.customer_vid(customer), vid) in linked:
-                continue
-            edge = edges.setdefault((customer, vid), {
-                T.label: s.HAS_IDENTIFIER, Direction.OUT: s.customer_vid(customer), Direction.IN: vid,
-                "rule": "deterministic"})
-            edge["first_seen"] = min(edge.get("first_seen", record.ts), record.ts)
-    rows = [{"k": {T.id: v[T.id], T.label: v[T.label]}, "c": {"kind": v["kind"], "value": v["value"]}}
-            for v in vertices.values()]
-    writes = [get_g().inject(bulk_rows(list(chunk))).unfold().as_("r").merge_v(__.select("k"))
-              .option(Merge.on_create, __.select("r").select("c")) for chunk in _chunks(rows)]
-    return writes + _edge_writes(list(edges.values()))
+            vertices.setdefault(vid, (vid, s.IDENTIFIER, {"kind": kind, "value": value}))
+            pair = (s.customer_vid(customer), vid)
+            if pair not in linked:
+                first_seen[pair] = min(first_seen.get(pair, record.ts), record.ts)
+    plan.identifiers = list(vertices.values())
+    return [(s.HAS_IDENTIFIER, c, i, {"rule": "deterministic", "first_seen": ts}) for (c, i), ts in first_seen.items()]
 
 
-def _event_writes(records: Sequence[s.EventRecord], customers: Sequence[str]) -> tuple[list[Any], list[Any]]:
-    """Events are new (existing ones were filtered out); a vertex left behind by an interrupted
-    remote batch has the same properties, so a whole-map mergeV matches it instead of duplicating."""
-    vertices = [{T.id: s.event_vid(r.event_id), T.label: s.EVENT, **r.properties(c)}
-                for r, c in zip(records, customers, strict=True)]
-    writes = [get_g().inject(bulk_rows(list(chunk))).unfold().merge_v() for chunk in _chunks(vertices)]
-    edges = [{T.label: s.PERFORMED, Direction.OUT: s.customer_vid(c), Direction.IN: s.event_vid(r.event_id),
-              "ts": r.ts} for r, c in zip(records, customers, strict=True)]
-    return writes, _edge_writes(edges)
+def _plan_events(plan: WritePlan, records: Sequence[s.EventRecord], customers: Sequence[str]) -> list[Edge]:
+    """Event vertices and their performed edges (returned, to be written last)."""
+    vids = [s.event_vid(r.event_id) for r in records]
+    plan.events = [(vid, s.EVENT, r.properties(c)) for vid, r, c in zip(vids, records, customers, strict=True)]
+    return [(s.PERFORMED, s.customer_vid(c), vid, {"ts": r.ts})
+            for vid, r, c in zip(vids, records, customers, strict=True)]
 
 
-def _edge_writes(edges: list[dict[Any, Any]]) -> list[Any]:
-    """Edges planned here are known to be missing, so a plain mergeE of the whole map suffices."""
-    return [get_g().inject(bulk_rows(list(chunk))).unfold().merge_e() for chunk in _chunks(edges)]
-
-
-def _chain_writes(state: _State, records: Sequence[s.EventRecord], customers: Sequence[str]) -> list[Any]:
-    """Make each touched customer's `next` edges follow its events in (ts, event id) order."""
+def _plan_chains(plan: WritePlan, state: _State, records: Sequence[s.EventRecord],
+                 customers: Sequence[str]) -> list[Edge]:
+    """Make each touched customer's `next` edges follow its events in (ts, event id) order: stale
+    links are dropped, missing ones returned."""
     events = state.events + [{"c": s.customer_vid(c), "e": s.event_vid(r.event_id), "ts": r.ts}
                              for r, c in zip(records, customers, strict=True)]
     wanted = _wanted_links(events)
-    stale = [edge_id for pair, edge_id in state.links.items() if pair not in wanted]
-    writes = [get_g().E(*chunk).drop() for chunk in _chunks(stale)]
-    return writes + _edge_writes([{T.label: s.NEXT, Direction.OUT: a, Direction.IN: b, "gap_ms": gap}
-                                  for (a, b), gap in wanted.items() if (a, b) not in state.links])
+    plan.dropped += [edge_id for pair, edge_id in state.links.items() if pair not in wanted]
+    return [(s.NEXT, a, b, {"gap_ms": gap}) for (a, b), gap in wanted.items() if (a, b) not in state.links]
 
 
 def _merge_vertices(vertices: list[dict[Any, Any]]) -> None:
@@ -255,7 +255,9 @@ def _merge_edges(edges: list[dict[Any, Any]]) -> None:
 def rebuild_next_chains(customer_ids: Sequence[str]) -> None:
     """Repair tool: rebuild the `next` edges of some customers from the events they have."""
     for chunk in _chunks(list(customer_ids), 200):
-        run_writes(_chain_writes(_read_state(chunk, since_ms=None), [], []))
+        plan = WritePlan()
+        plan.edges = _plan_chains(plan, _read_state(chunk, since_ms=None), [], [])
+        apply_plan(plan)
 
 
 def _wanted_links(events: list[dict[str, Any]]) -> dict[tuple[str, str], int]:

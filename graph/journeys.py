@@ -14,7 +14,7 @@ from gremlin_python.process.graph_traversal import __
 from gremlin_python.process.traversal import Direction, Merge, Order, P, T
 
 from graph import schema as s
-from graph.connection import bulk_rows, get_g, run_writes
+from graph.connection import bulk_rows, get_g, many_ids, run_writes
 from graph.journey_writes import (  # noqa: F401 - the public write API, re-exported
     IDENTITY_PRECEDENCE,
     _chunks,
@@ -135,7 +135,7 @@ def events_frame(*, customer_ids: Sequence[str] | None = None, since_ms: int | N
     if customer_ids is not None:
         rows: list[dict[str, Any]] = []
         for chunk in _chunks([s.customer_vid(c) for c in customer_ids]):
-            rows.extend(_event_rows(get_g().V(*chunk).out(s.PERFORMED), since_ms, until_ms))
+            rows.extend(_event_rows(get_g().V(*many_ids(list(chunk))).out(s.PERFORMED), since_ms, until_ms))
     else:
         rows = _event_rows(get_g().V().has_label(s.EVENT), since_ms, until_ms)
     return _frame(rows)
@@ -205,7 +205,7 @@ def customer_attributes(customer_ids: Sequence[str] | None = None) -> dict[str, 
     if customer_ids is None:
         traversals = [get_g().V().has_label(s.CUSTOMER)]
     else:
-        traversals = [get_g().V(*[s.customer_vid(c) for c in chunk]).has_label(s.CUSTOMER)
+        traversals = [get_g().V(*many_ids([s.customer_vid(c) for c in chunk])).has_label(s.CUSTOMER)
                       for chunk in _chunks(list(customer_ids))]
     out: dict[str, dict[str, Any]] = {}
     for traversal in traversals:
@@ -243,7 +243,7 @@ def customer_facts(customer_ids: Sequence[str] | None = None) -> dict[str, dict[
     """Milestones reached and identifier kinds of some or all customers, with their times, for journey
     features: {customer_id: {"milestones": [(slug, ts)], "identifiers": [(kind, first_seen)]}}."""
     starts = ([get_g().V().has_label(s.CUSTOMER)] if customer_ids is None else
-              [get_g().V(*[s.customer_vid(c) for c in chunk]).has_label(s.CUSTOMER)
+              [get_g().V(*many_ids([s.customer_vid(c) for c in chunk])).has_label(s.CUSTOMER)
                for chunk in _chunks(list(customer_ids))])
     out: dict[str, dict[str, list[tuple[str, int]]]] = {}
     for start in starts:

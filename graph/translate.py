@@ -83,8 +83,13 @@ def translate_many(bytecodes: list[Bytecode]) -> Script:
     """Several write traversals as one script (one statement each, shared parameters), so the
     embedded store can run a whole ingest batch as one all-or-nothing unit."""
     script = Script(text="", discard=True)
-    script.text = "".join(_statement(bytecode, script)[0] + ".iterate();\n" for bytecode in bytecodes)
+    script.text = append_statements(script, bytecodes)
     return script
+
+
+def append_statements(script: Script, bytecodes: list[Bytecode]) -> str:
+    """Write traversals as statements of a script that is being built (parameters shared)."""
+    return "".join(_statement(bytecode, script)[0] + ".iterate();\n" for bytecode in bytecodes)
 
 
 def _statement(bytecode: Bytecode, script: Script) -> tuple[str, bool]:

@@ -1,0 +1,128 @@
+"""A write plan in the embedded engine's native bulk form.
+
+Per element, the engine's traversal upserts (`inject(rows).unfold().mergeV()`) spend most of their
+time turning each row map into a traverser. The engine imports GraphSON files and runs GQL `UNWIND`
+updates several times faster, so on the embedded store a batch becomes one atomic script:
+
+- new vertices, each carrying the new edges that touch it, as a GraphSON file (`g.import_graphson`);
+- property updates of existing vertices as GQL `UNWIND … SET` over one list parameter;
+- edge drops and the rare new edge between two existing vertices as ordinary Gremlin.
+
+The import skips an edge whose other end is missing without saying so, so the script first checks
+that every existing vertex an imported edge names is there, and aborts (rolling the whole batch
+back) when one is not; the update counts are checked the same way.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from graph.connection import get_g, many_ids
+from graph.embedded import EmbeddedStore
+from graph.translate import Script, append_statements
+from graph.write_plan import Edge, WritePlan, chunks, edge_merges
+
+PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass
+class _Import:
+    """The GraphSON lines of a batch's new vertices and the existing vertices their edges name."""
+
+    lines: dict[str, dict[str, Any]] = field(default_factory=dict)
+    existing_ends: set[str] = field(default_factory=set)
+    leftover_edges: list[Edge] = field(default_factory=list)
+
+
+def apply_natively(store: EmbeddedStore, plan: WritePlan) -> None:
+    """Run the plan as one atomic script on the embedded store."""
+    staged = _stage(plan)
+    script = Script(text="", discard=True)
+    path = _write_graphson(staged) if staged.lines else None
+    try:
+        script.text = _script(script, plan, staged, path)
+        store.run(script, atomic=True)
+    finally:
+        if path is not None:
+            os.unlink(path)
+
+
+def _stage(plan: WritePlan) -> _Import:
+    staged = _Import()
+    vertices = plan.created + [v for v in plan.identifiers if v[0] not in plan.existing_identifiers]
+    vertices += [v for v in plan.events if v[0] not in plan.orphan_events]
+    for vid, label, props in vertices:
+        staged.lines[vid] = {"id": vid, "label": label, "properties": {k: [{"value": v}] for k, v in props.items()}}
+    for edge in plan.edges:
+        _place_edge(staged, edge)
+    return staged
+
+
+def _place_edge(staged: _Import, edge: Edge) -> None:
+    """An edge travels with its in-vertex when that one is new, else with its out-vertex."""
+    label, out_v, in_v, props = edge
+    if in_v in staged.lines:
+        line, side, key, other = staged.lines[in_v], "inE", "outV", out_v
+    elif out_v in staged.lines:
+        line, side, key, other = staged.lines[out_v], "outE", "inV", in_v
+    else:
+        staged.leftover_edges.append(edge)
+        return
+    line.setdefault(side, {}).setdefault(label, []).append({key: other, "properties": props})
+    if other not in staged.lines:
+        staged.existing_ends.add(other)
+
+
+def _write_graphson(staged: _Import) -> str:
+    """GraphSON in its line form (one vertex per line), which the engine reads about twice as fast as
+    one `{"vertices": [...]}` document."""
+    encode = json.JSONEncoder(separators=(",", ":")).encode
+    handle, path = tempfile.mkstemp(prefix="journeyhub-batch-", suffix=".graphson.json")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.write("\n".join(map(encode, staged.lines.values())))
+        out.write("\n")
+    return path
+
+
+def _script(script: Script, plan: WritePlan, staged: _Import, path: str | None) -> str:
+    parts = []
+    if staged.existing_ends:
+        ends = sorted(staged.existing_ends)
+        parts.append(f"if g.V(parse_json({script.bind(json.dumps(ends))})).count().next() != {len(ends)} "
+                     "{ throw \"a vertex an edge of this batch needs is missing\"; }\n")
+    parts.append(append_statements(script, [_drop(chunk) for chunk in chunks(plan.dropped)]))
+    parts += [_update(script, keys, rows) for keys, rows in _updates_by_keys(plan).items()]
+    if path is not None:
+        parts.append(f"g.import_graphson({script.bind(path)});\n")
+    parts.append(append_statements(script, [t.bytecode for t in edge_merges(staged.leftover_edges)]))
+    return "".join(parts)
+
+
+def _updates_by_keys(plan: WritePlan) -> dict[tuple[str, ...], list[list[Any]]]:
+    groups: dict[tuple[str, ...], list[list[Any]]] = defaultdict(list)
+    for vid, props in plan.updates:
+        keys = tuple(sorted(props))
+        groups[keys].append([vid, *(props[k] for k in keys)])
+    return groups
+
+
+def _update(script: Script, keys: tuple[str, ...], rows: list[list[Any]]) -> str:
+    """One GQL update for all vertices setting the same properties; property names are code, never
+    data, and are checked before they become query text."""
+    for key in keys:
+        if not PROPERTY_NAME.match(key):
+            raise ValueError(f"property name {key!r} cannot be updated in bulk")
+    assignments = ", ".join(f"v.{key} = r[{i + 1}]" for i, key in enumerate(keys))
+    query = f"UNWIND $rows AS r MATCH (v) WHERE element_id(v) = r[0] SET {assignments} RETURN count(*) AS n"
+    rows_param = script.bind(json.dumps(rows))
+    return (f"if g.gql({script.bind(query)}, #{{rows: parse_json({rows_param})}}).next()[\"n\"] != {len(rows)} "
+            "{ throw \"a vertex this batch updates is missing\"; }\n")
+
+
+def _drop(edge_ids: Any) -> Any:
+    return get_g().E(*many_ids(list(edge_ids))).drop().bytecode
