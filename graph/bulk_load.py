@@ -104,8 +104,10 @@ def _script(script: Script, plan: WritePlan, staged: _Import, path: str | None) 
 
 
 def _updates_by_keys(plan: WritePlan) -> dict[tuple[str, ...], list[list[Any]]]:
+    """Updates grouped by the properties they set; an orphan event vertex gets the event's properties."""
+    orphans = [(vid, props) for vid, _, props in plan.events if vid in plan.orphan_events]
     groups: dict[tuple[str, ...], list[list[Any]]] = defaultdict(list)
-    for vid, props in plan.updates:
+    for vid, props in plan.updates + orphans:
         keys = tuple(sorted(props))
         groups[keys].append([vid, *(props[k] for k in keys)])
     return groups

@@ -1,0 +1,97 @@
+"""The embedded store's native bulk form: the same graph as Gremlin upserts, all or nothing."""
+from __future__ import annotations
+
+import pytest
+from gremlin_python.process.traversal import T
+
+from graph import journeys
+from graph import schema as s
+from graph.bulk_load import apply_natively
+from graph.connection import get_connection, get_g
+from graph.errors import GraphQueryError
+from graph.schema import EventRecord
+from graph.write_plan import WritePlan
+
+
+def event(event_id: str, ts: int, customer: str = "c1", **extra: object) -> EventRecord:
+    return EventRecord(event_id=event_id, type="t", channel="web", ts=ts, customer_id=customer, **extra)  # type: ignore[arg-type]
+
+
+def store():  # type: ignore[no-untyped-def]
+    found = get_connection().embedded_store
+    assert found is not None
+    return found
+
+
+def counts() -> tuple[int, int]:
+    return get_g().V().count().next(), get_g().E().count().next()
+
+
+def test_a_batch_lands_with_typed_properties_and_every_edge() -> None:
+    journeys.write_events([event("a", 1_767_225_600_000, attributes={"page": "home"}),
+                           event("b", 1_767_225_600_500, identifiers=(("phone", "+61412345678"),))])
+
+    props = get_g().V("event:a").element_map().next()
+    assert (props["ts"], props["attributes"], props["customer_id"]) == (1_767_225_600_000, '{"page": "home"}', "c1")
+    assert journeys.next_chain("c1") == [("a", "b", 500)]
+    assert get_g().V("customer:c1").out_e("has_identifier").values("first_seen").to_list() == [1_767_225_600_500]
+    # 1 customer, 2 events, 1 identifier; 2 performed, 1 next, 1 has_identifier
+    assert counts() == (4, 4)
+
+
+def test_an_edge_between_two_existing_vertices_is_written_too() -> None:
+    phone = (("phone", "+61412345678"),)
+    journeys.write_events([event("a", 1, "c1"), event("b", 2, "c2", identifiers=phone)])
+    journeys.write_events([event("c", 3, "c1", identifiers=phone)])  # c1 and the phone both exist already
+
+    owners = sorted(get_g().V(s.identifier_vid("phone", "+61412345678")).in_("has_identifier")
+                    .values("customer_id").to_list())
+    assert owners == ["c1", "c2"]
+
+
+def test_an_event_vertex_left_without_its_performed_edge_is_matched_not_duplicated() -> None:
+    journeys.write_events([event("a", 1)])
+    # what an interrupted remote batch leaves: the vertex, not yet its performed edge
+    get_g().add_v(s.EVENT).property(T.id, "event:b").property("type", "t").iterate()
+    assert get_g().V("event:b").count().next() == 1
+
+    report = journeys.write_events([event("b", 2)])
+
+    assert report.loaded == 1
+    assert get_g().V("event:b").count().next() == 1
+    assert get_g().V("event:b").values("channel").to_list() == ["web"]
+    assert get_g().V("event:b").in_e("performed").count().next() == 1
+    assert journeys.next_chain("c1") == [("a", "b", 1)]
+
+
+def test_an_edge_to_a_missing_vertex_rolls_the_whole_batch_back() -> None:
+    journeys.write_events([event("a", 1)])
+    before = counts()
+    plan = WritePlan(events=[("event:z", s.EVENT, {"ts": 5})],
+                     updates=[("customer:c1", {"last_seen": 5})],
+                     edges=[(s.PERFORMED, "customer:nobody", "event:z", {"ts": 5})])
+
+    with pytest.raises(GraphQueryError, match="a vertex an edge of this batch needs is missing"):
+        apply_natively(store(), plan)
+
+    assert counts() == before
+    assert get_g().V("customer:c1").values("last_seen").next() == 1
+
+
+def test_an_update_of_a_missing_vertex_rolls_the_whole_batch_back() -> None:
+    before = counts()
+    plan = WritePlan(created=[("customer:c9", s.CUSTOMER, {"customer_id": "c9"})],
+                     updates=[("customer:ghost", {"last_seen": 5})])
+
+    with pytest.raises(GraphQueryError, match="a vertex this batch updates is missing"):
+        apply_natively(store(), plan)
+
+    assert counts() == before
+
+
+def test_only_plain_property_names_become_query_text() -> None:
+    journeys.write_events([event("a", 1)])
+    plan = WritePlan(updates=[("customer:c1", {"x = 1, v.y": 5})])
+
+    with pytest.raises(ValueError, match="cannot be updated in bulk"):
+        apply_natively(store(), plan)
