@@ -123,7 +123,7 @@ class _State:
 
     spans: dict[str, tuple[int, int, str]]
     identifier_links: set[tuple[str, str]]
-    events: list[dict[str, Any]]
+    events: list[tuple[str, int, str]]  # (customer vertex, ts, event vertex)
     links: dict[tuple[str, str], Any]
 
 
@@ -150,7 +150,7 @@ def _read_state(customer_ids: Sequence[str], *, since_ms: int | None,
             if span is None:
                 continue
             if earliest is not None and span[2] and earliest[customer] > span[1]:
-                state.events.append({"c": vid, "e": span[2], "ts": span[1]})
+                state.events.append((vid, span[1], span[2]))
             else:
                 late.append(vid)
         if late:
@@ -169,7 +169,7 @@ def _read_chains(state: _State, customer_vids: Sequence[str], since_ms: int | No
             __.out_e(s.PERFORMED).has("ts", P.lt(since_ms)).order().by("ts", Order.desc)
             .by(__.in_v().id_(), Order.desc).limit(1))
             .project("c", "e", "ts").by(__.out_v().id_()).by(__.in_v().id_()).by("ts").to_list())
-    state.events += events
+    state.events += [(row["c"], row["ts"], row["e"]) for row in events]
     for chunk in _chunks([row["e"] for row in events]):
         for row in (g.V(*many_ids(list(chunk))).out_e(s.NEXT).project("id", "a", "b")
                     .by(T.id).by(__.out_v().id_()).by(__.in_v().id_()).to_list()):
@@ -229,7 +229,7 @@ def _plan_chains(plan: WritePlan, state: _State, records: Sequence[s.EventRecord
                  customers: Sequence[str]) -> list[Edge]:
     """Make each touched customer's `next` edges follow its events in (ts, event id) order: stale
     links are dropped, missing ones returned."""
-    events = state.events + [{"c": s.customer_vid(c), "e": s.event_vid(r.event_id), "ts": r.ts}
+    events = state.events + [(s.customer_vid(c), r.ts, s.event_vid(r.event_id))
                              for r, c in zip(records, customers, strict=True)]
     wanted = _wanted_links(events)
     plan.dropped += [edge_id for pair, edge_id in state.links.items() if pair not in wanted]
@@ -260,13 +260,15 @@ def rebuild_next_chains(customer_ids: Sequence[str]) -> None:
         apply_plan(plan)
 
 
-def _wanted_links(events: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+def _wanted_links(events: list[tuple[str, int, str]]) -> dict[tuple[str, str], int]:
+    """(customer vertex, ts, event vertex) rows → the `next` links they need, with their gaps."""
     by_customer: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for row in events:
-        by_customer[row["c"]].append((row["ts"], row["e"]))
+    for customer, ts, event in events:
+        by_customer[customer].append((ts, event))
     wanted: dict[tuple[str, str], int] = {}
     for items in by_customer.values():
-        items.sort()
-        for (ts_a, a), (ts_b, b) in zip(items, items[1:], strict=False):
-            wanted[(a, b)] = ts_b - ts_a
+        if len(items) > 1:
+            items.sort()
+            for (ts_a, a), (ts_b, b) in zip(items, items[1:], strict=False):
+                wanted[(a, b)] = ts_b - ts_a
     return wanted

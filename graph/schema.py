@@ -59,7 +59,8 @@ class EventRecord:
         """Vertex properties; maps are not portable property values, so attributes travel as JSON."""
         props: dict[str, Any] = {"type": self.type, "channel": self.channel, "ts": self.ts,
                                  "source": self.source, "customer_id": customer_id,
-                                 "attributes": json.dumps(self.attributes, sort_keys=True, default=str)}
+                                 "attributes": json.dumps(self.attributes, sort_keys=True, default=str)
+                                 if self.attributes else "{}"}
         if self.intent:
             props["intent"] = self.intent
         if self.outcome:

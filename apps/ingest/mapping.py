@@ -106,7 +106,7 @@ def _text(value: Any) -> str:
 def to_record(row: Any, mapping: Mapping, *, source: str) -> EventRecord:
     if not isinstance(row, dict):
         raise RowError(f"row is not an object (got {type(row).__name__})")
-    get = {name: _text(lookup(row, column)) or default for name, column, default in mapping.plan}
+    get = _fields(row, mapping)
     identifiers = parse_identifiers(row, get, mapping)
     if not get["customer_id"] and not identifiers:
         raise RowError("no customer key: needs customer_id or an identifier (phone, email, account_id)")
@@ -120,6 +120,16 @@ def to_record(row: Any, mapping: Mapping, *, source: str) -> EventRecord:
     return EventRecord(event_id=event_id, type=get["event_type"], channel=get["channel"].lower(), ts=ts,
                        customer_id=get["customer_id"], identifiers=identifiers, source=source,
                        intent=get["intent"] or None, outcome=get["outcome"] or None, attributes=attributes)
+
+
+def _fields(row: dict[str, Any], mapping: Mapping) -> dict[str, str]:
+    """Every mapped field as stripped text, or its default (the per-row hot path of an ingest)."""
+    get = {}
+    for name, column, default in mapping.plan:
+        value = row[column] if column in row else lookup(row, column)
+        text = value.strip() if type(value) is str else _text(value)
+        get[name] = text or default
+    return get
 
 
 def parse_identifiers(row: dict[str, Any], get: dict[str, str], mapping: Mapping) -> tuple[tuple[str, str], ...]:

@@ -67,12 +67,22 @@ def iter_rows(source: Source, fmt: str) -> Iterator[tuple[int, Any]]:
 
 
 def _csv_rows(text: IO[str]) -> Iterator[tuple[int, Any]]:
-    reader = csv.DictReader(text)
-    for number, row in enumerate(reader, start=1):
-        if None in row:
-            yield number, RowError(f"row has {len(row) - 1 + len(row[None])} fields, header has {len(row) - 1}")
+    """Rows as dicts keyed by the stripped header; blank lines are skipped, short rows padded with
+    None (as csv.DictReader does), long rows reported."""
+    reader = csv.reader(text)
+    header = [name.strip() for name in next(reader, [])]
+    width = len(header)
+    number = 0
+    for fields in reader:
+        if not fields:
             continue
-        yield number, {k.strip(): v for k, v in row.items() if k is not None}
+        number += 1
+        if len(fields) > width:
+            yield number, RowError(f"row has {len(fields)} fields, header has {width}")
+            continue
+        if len(fields) < width:
+            fields = fields + [None] * (width - len(fields))  # type: ignore[list-item]
+        yield number, dict(zip(header, fields, strict=True))
 
 
 def _json_rows(text: IO[str]) -> Iterator[tuple[int, Any]]:
