@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gremlin_python.process.graph_traversal import __
@@ -105,8 +105,9 @@ def write_events(records: Sequence[s.EventRecord]) -> s.WriteReport:
     # short anywhere before that is simply written again on the next run.
     plan.edges = identifier_edges + _plan_chains(plan, state, new, customers) + performed
     apply_plan(plan)
+    events = tuple(r if r.customer_id == c else replace(r, customer_id=c) for r, c in zip(new, customers, strict=True))
     return s.WriteReport(loaded=len(new), duplicates=len(records) - len(new), customers=tuple(touched),
-                         customers_created=created)
+                         customers_created=created, events=events)
 
 
 def _mark_existing(plan: WritePlan) -> None:

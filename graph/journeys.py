@@ -130,23 +130,44 @@ def active_customer_count(days: int = 30) -> int:
 
 
 def events_frame(*, customer_ids: Sequence[str] | None = None, since_ms: int | None = None,
-                 until_ms: int | None = None) -> pd.DataFrame:
-    """Every event (or those of some customers / a time window) as the canonical DataFrame."""
+                 until_ms: int | None = None, types: Sequence[str] | None = None) -> pd.DataFrame:
+    """Every event (or those of some customers / a time window / some event types) as the canonical
+    DataFrame."""
+    window = (since_ms, until_ms, list(types) if types is not None else None)
     if customer_ids is not None:
         rows: list[dict[str, Any]] = []
         for chunk in _chunks([s.customer_vid(c) for c in customer_ids]):
-            rows.extend(_event_rows(get_g().V(*many_ids(list(chunk))).out(s.PERFORMED), since_ms, until_ms))
+            rows.extend(_event_rows(get_g().V(*many_ids(list(chunk))).out(s.PERFORMED), *window))
     else:
-        rows = _event_rows(get_g().V().has_label(s.EVENT), since_ms, until_ms)
+        rows = _event_rows(get_g().V().has_label(s.EVENT), *window)
     return _frame(rows)
 
 
-def _event_rows(traversal: Any, since_ms: int | None, until_ms: int | None) -> list[dict[str, Any]]:
+def _event_rows(traversal: Any, since_ms: int | None, until_ms: int | None,
+                types: list[str] | None) -> list[dict[str, Any]]:
     if since_ms is not None:
         traversal = traversal.has("ts", P.gte(since_ms))
     if until_ms is not None:
         traversal = traversal.has("ts", P.lt(until_ms))
+    if types is not None:
+        traversal = traversal.has("type", P.within(types))
     return traversal.element_map().to_list()
+
+
+def records_frame(records: Sequence[s.EventRecord]) -> pd.DataFrame:
+    """Events that were just written, as the canonical DataFrame `events_frame` would read back
+    (without the round trip through the store)."""
+    columns = {
+        "customer_id": [r.customer_id for r in records],
+        "event_id": [r.event_id for r in records],
+        "type": [r.type for r in records],
+        "channel": [r.channel for r in records],
+        "ts": pd.array([r.ts for r in records], dtype="int64"),
+        "intent": [r.intent for r in records],
+        "outcome": [r.outcome for r in records],
+        "attributes": [r.attributes for r in records],
+    }
+    return _canonical(columns)
 
 
 def _frame(rows: list[dict[Any, Any]]) -> pd.DataFrame:
@@ -164,6 +185,10 @@ def _frame(rows: list[dict[Any, Any]]) -> pd.DataFrame:
         "outcome": [r.get("outcome") for r in rows],
         "attributes": attributes,
     }
+    return _canonical(columns)
+
+
+def _canonical(columns: dict[str, Any]) -> pd.DataFrame:
     frame = pd.DataFrame({k: (v if k == "ts" else pd.array(v, dtype=object)) for k, v in columns.items()},
                          columns=EVENT_COLUMNS)
     return frame.sort_values(["customer_id", "ts", "event_id"], kind="stable").reset_index(drop=True)

@@ -70,7 +70,11 @@ class EventRecord:
 
 @dataclass(frozen=True)
 class WriteReport:
+    """What a batch write did; `events` are the newly written events with their resolved customer
+    (for follow-ups that can work from them instead of reading them back)."""
+
     loaded: int
     duplicates: int
     customers: tuple[str, ...]
     customers_created: int
+    events: tuple[EventRecord, ...] = ()

@@ -62,20 +62,21 @@ def _start_batch(*, source: str, fmt: str, mapping: Mapping | None, size: int | 
 
 
 class _FollowUp:
-    """Customers whose journeys changed, announced (the `events_ingested` signal) every few chunks
-    rather than after each one: in a bulk load the same customers recur chunk after chunk, and the
-    follow-up (milestones, similarity index, KPI marks) reads each announced customer's journey."""
+    """Customers whose journeys changed and the events that changed them, announced (the
+    `events_ingested` signal) every few chunks rather than after each one: in a bulk load the same
+    customers recur chunk after chunk, and the follow-up (milestones, similarity index, KPI marks)
+    may read each announced customer's journey."""
 
     def __init__(self, batch: IngestBatch, every: int) -> None:
         self.batch = batch
         self.every = max(1, every)
         self.customers: set[str] = set()
-        self.times: list[int] = []
+        self.events: list[EventRecord] = []
         self.chunks = 0
 
-    def add(self, customers: Iterable[str], times: Iterable[int]) -> None:
+    def add(self, customers: Iterable[str], events: Iterable[EventRecord]) -> None:
         self.customers.update(customers)
-        self.times.extend(times)
+        self.events.extend(events)
         self.chunks += 1
         if self.chunks >= self.every:
             self.flush()
@@ -83,8 +84,8 @@ class _FollowUp:
     def flush(self) -> None:
         if self.customers:
             events_ingested.send(sender=IngestBatch, customer_ids=sorted(self.customers), batch=self.batch,
-                                 event_ts=self.times)
-        self.customers, self.times, self.chunks = set(), [], 0
+                                 event_ts=[e.ts for e in self.events], events=self.events)
+        self.customers, self.events, self.chunks = set(), [], 0
 
 
 def _run(batch: IngestBatch, rows: Iterator[tuple[int, Any]], mapping: Mapping, progress: Progress | None,
@@ -146,7 +147,7 @@ def _write_chunk(batch: IngestBatch, chunk: _Chunk, follow_up: _FollowUp) -> Non
     batch.loaded += report.loaded
     batch.duplicates += report.duplicates
     batch.customers_created += report.customers_created
-    follow_up.add(report.customers, (r.ts for r in chunk.records))
+    follow_up.add(report.customers, report.events)
 
 
 def _finish(batch: IngestBatch, status: str, error: str) -> None:

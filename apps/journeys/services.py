@@ -20,6 +20,7 @@ from apps.journeys.analyzers.kpis import DAY_MS, KpiParams, compute_kpi
 from apps.journeys.analyzers.milestones import Trigger, first_reaches
 from apps.journeys.models import KpiDefinition, KpiStaleDay, KpiValue, MilestoneDefinition, MilestoneReach
 from graph import journeys as graph_journeys
+from graph.schema import EventRecord
 
 log = logging.getLogger(__name__)
 EPOCH = date(1970, 1, 1)
@@ -224,28 +225,61 @@ def milestone_horizon(earliest_ms: int) -> int | None:
 
 
 def on_events_ingested(customer_ids: Sequence[str], *, event_ts: Iterable[int] | None = None,
-                       recompute: bool | None = None) -> IngestFollowUp:
-    """Called by ingest after each batch with the customers it touched. One read of those customers'
-    events feeds milestone evaluation, the similarity index and the KPI stale marks. Without an index
-    in this process (a bulk load from the command line) only the events that can complete a milestone
-    are read; the index catches up from the store on its next query. `event_ts` (the
-    batch's event times) narrows the stale days to those the batch touched. Stale KPI periods are
-    recomputed here when they are due (see `_kpis_due`), otherwise left marked for a later batch or
-    `recompute_kpis --stale`, so the hook stays cheap. `recompute` forces either way."""
+                       events: Sequence[EventRecord] | None = None, recompute: bool | None = None
+                       ) -> IngestFollowUp:
+    """Called by ingest after each batch with the customers it touched (and, from the ingest service,
+    the new events themselves). Milestones, the similarity index and the KPI stale marks follow.
+    With an index in this process, one read of the touched customers' journeys feeds both. Without
+    one (a bulk load from the command line) milestones are evaluated from the new events, reading
+    only what can complete a sequence (see `_reaches_from_new_events`); the index catches up from
+    the store on its next query. `event_ts` (the batch's event times) narrows the stale days to
+    those the batch touched. Stale KPI periods are recomputed here when they are due (see
+    `_kpis_due`), otherwise left marked for a later batch or `recompute_kpis --stale`, so the hook
+    stays cheap. `recompute` forces either way."""
     ids = sorted(set(customer_ids))
     if not ids:
         return IngestFollowUp(0, 0, 0, 0, 0)
     frame_cache.invalidate()
     times = np.asarray(list(event_ts), dtype=np.int64) if event_ts is not None else None
-    index_live = similarity_index.is_built()
-    since = None if index_live or times is None or not len(times) else milestone_horizon(int(times.min()))
-    frame = graph_journeys.events_frame(customer_ids=ids, since_ms=since)
-    reached = evaluate_milestones(frame=frame)
-    updated = similarity_index.refresh(sequences(frame)) if index_live else 0
-    if times is None:
-        times = frame["ts"].to_numpy()
-    marked = mark_kpi_days_stale(ts_ms=times)
+    updated = 0
+    if events is not None and not similarity_index.is_built():
+        reached = _reaches_from_new_events(events)
+    else:
+        frame = graph_journeys.events_frame(customer_ids=ids, since_ms=_follow_up_since(times))
+        reached = evaluate_milestones(frame=frame)
+        updated = similarity_index.refresh(sequences(frame)) if similarity_index.is_built() else 0
+        if times is None:
+            times = frame["ts"].to_numpy()
+    marked = mark_kpi_days_stale(ts_ms=times if times is not None else [e.ts for e in events or ()])
     if recompute is None:
         recompute = _kpis_due()
     written = recompute_stale_kpis().values if recompute else 0
     return IngestFollowUp(len(ids), len(reached), updated, marked, written)
+
+
+def _follow_up_since(times: np.ndarray | None) -> int | None:
+    """Whole journeys when the similarity index needs them, else only what can complete a milestone."""
+    if similarity_index.is_built() or times is None or not len(times):
+        return None
+    return milestone_horizon(int(times.min()))
+
+
+def _reaches_from_new_events(events: Sequence[EventRecord]) -> list[MilestoneReach]:
+    """Event-type and attribute triggers need only the new events, which are at hand. A sequence
+    newly completed needs one of its types among the new events, so only customers with such an
+    event are read, only events of the sequences' types (other events never change a subsequence
+    match), and only from the milestone horizon on."""
+    definitions = list(MilestoneDefinition.objects.filter(active=True))
+    if not definitions or not events:
+        return []
+    new = graph_journeys.records_frame(events)
+    local = [d for d in definitions if d.trigger != "sequence"]
+    reached = evaluate_milestones(frame=new, definitions=local) if local else []
+    chained = [d for d in definitions if d.trigger == "sequence"]
+    types = sorted({t for d in chained for t in d.sequence or ()})
+    customers = sorted(set(new.loc[new["type"].isin(types), "customer_id"]))
+    if customers:
+        frame = graph_journeys.events_frame(customer_ids=customers, since_ms=milestone_horizon(int(new["ts"].min())),
+                                            types=types)
+        reached += evaluate_milestones(frame=frame, definitions=chained)
+    return reached

@@ -4,12 +4,14 @@ from __future__ import annotations
 from typing import Any
 
 from apps.ingest.signals import events_ingested
+from graph.schema import EventRecord
 
 
-def _after_ingest(sender: Any, *, customer_ids: list[str], event_ts: list[int] | None = None, **kwargs: Any) -> None:
+def _after_ingest(sender: Any, *, customer_ids: list[str], event_ts: list[int] | None = None,
+                  events: list[EventRecord] | None = None, **kwargs: Any) -> None:
     from apps.journeys.services import on_events_ingested
 
-    on_events_ingested(customer_ids, event_ts=event_ts)
+    on_events_ingested(customer_ids, event_ts=event_ts, events=events)
 
 
 def connect() -> None:

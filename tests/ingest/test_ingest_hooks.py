@@ -69,3 +69,32 @@ def test_a_sequence_milestone_completed_by_a_later_batch_reads_back_over_its_win
                    source="test")
 
     assert journeys.reached_customers("locked_then_called") == {"c1": start + hour}
+
+
+def test_a_late_first_step_completes_a_sequence_with_events_already_stored() -> None:
+    MilestoneDefinition.objects.create(name="Locked then called", slug="locked_then_called", trigger="sequence",
+                                       sequence=["card_locked", "call_fraud_dispute"], window_seconds=7200)
+    hour = 3_600_000
+    start = 1_772_000_000_000
+
+    def event(event_id: str, event_type: str, ts: int) -> dict[str, object]:
+        return {"event_id": event_id, "customer_id": "c1", "event_type": event_type, "channel": "web",
+                "timestamp": ts}
+
+    ingest_records(records=[event("x1", "login", start + hour), event("x2", "call_fraud_dispute", start + 2 * hour)],
+                   source="test")
+    assert journeys.reached_customers("locked_then_called") == {}
+    ingest_records(records=[event("x0", "card_locked", start)], source="test")  # arrives late, before both
+
+    assert journeys.reached_customers("locked_then_called") == {"c1": start + 2 * hour}
+
+
+def test_attribute_milestones_and_customers_known_only_by_phone_follow_the_new_events() -> None:
+    MilestoneDefinition.objects.create(name="Big payment", slug="big_payment", trigger="attribute",
+                                       attribute="amount", op="gte", value="1000")
+    ingest_records(records=[{"event_id": "p1", "phone": "+61412345678", "event_type": "payment", "channel": "app",
+                             "timestamp": 1_772_000_000_000, "amount": "250"},
+                            {"event_id": "p2", "phone": "+61412345678", "event_type": "payment", "channel": "app",
+                             "timestamp": 1_772_000_100_000, "amount": "1500"}], source="test")
+
+    assert journeys.reached_customers("big_payment") == {"phone:+61412345678": 1_772_000_100_000}
