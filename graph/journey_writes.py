@@ -30,33 +30,41 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
 # ---------------------------------------------------------------- identity resolution
 
 
-def linked_customers(identifier_vids: Sequence[str]) -> dict[str, str]:
+def identifier_links(identifier_vids: Sequence[str]) -> list[tuple[str, str, int]]:
+    """(identifier vertex id, customer id, first_seen) for every link of these identifiers."""
+    rows: list[tuple[str, str, int]] = []
+    for chunk in _chunks(list(identifier_vids)):
+        rows += [(row["i"], row["c"], row["t"]) for row in (
+            get_g().V(*many_ids(list(chunk))).has_label(s.IDENTIFIER).in_e(s.HAS_IDENTIFIER).project("i", "c", "t")
+            .by(__.in_v().id_()).by(__.out_v().values("customer_id")).by("first_seen").to_list())]
+    return rows
+
+
+def linked_customers(identifier_vids: Sequence[str],
+                     links: Sequence[tuple[str, str, int]] | None = None) -> dict[str, str]:
     """identifier vertex id → the customer it was first linked to (earliest first_seen, then id)."""
     best: dict[str, tuple[int, str]] = {}
-    for chunk in _chunks(list(identifier_vids)):
-        rows = (get_g().V(*many_ids(list(chunk))).has_label(s.IDENTIFIER).in_e(s.HAS_IDENTIFIER).project("i", "c", "t")
-                .by(__.in_v().id_()).by(__.out_v().values("customer_id")).by("first_seen").to_list())
-        for row in rows:
-            candidate = (row["t"], row["c"])
-            best[row["i"]] = min(best.get(row["i"], candidate), candidate)
+    for vid, customer, first_seen in identifier_links(identifier_vids) if links is None else links:
+        best[vid] = min(best.get(vid, (first_seen, customer)), (first_seen, customer))
     return {vid: customer for vid, (_, customer) in best.items()}
 
 
-def resolve_customers(records: Sequence[s.EventRecord]) -> list[str]:
+def resolve_customers(records: Sequence[s.EventRecord],
+                      links: Sequence[tuple[str, str, int]] | None = None) -> list[str]:
     """Deterministic identity: an explicit customer id wins; otherwise the customer already linked to
     the event's strongest identifier; otherwise a new customer named after that identifier."""
     wanted = {s.identifier_vid(k, v) for r in records for k, v in r.identifiers}
-    links = linked_customers(sorted(wanted))
+    first = linked_customers(sorted(wanted), links)
     resolved = []
     for record in records:
         ranked = sorted(record.identifiers, key=lambda kv: IDENTITY_PRECEDENCE.get(kv[0], 9))
         customer = record.customer_id or next(
-            (links[vid] for vid in (s.identifier_vid(k, v) for k, v in ranked) if vid in links), "")
+            (first[vid] for vid in (s.identifier_vid(k, v) for k, v in ranked) if vid in first), "")
         if not customer:
             kind, value = ranked[0]
             customer = f"{kind}:{value}"
         for kind, value in record.identifiers:
-            links.setdefault(s.identifier_vid(kind, value), customer)
+            first.setdefault(s.identifier_vid(kind, value), customer)
         resolved.append(customer)
     return resolved
 
@@ -90,12 +98,14 @@ def write_events(records: Sequence[s.EventRecord]) -> s.WriteReport:
         if record.event_id not in seen and record.event_id not in fresh:
             fresh[record.event_id] = record
     new = list(fresh.values())
-    customers = resolve_customers(new)
+    links = identifier_links(sorted({s.identifier_vid(k, v) for r in new for k, v in r.identifiers}))
+    customers = resolve_customers(new, links)
     touched = sorted(set(customers))
     earliest: dict[str, int] = {}
     for record, customer in zip(new, customers, strict=True):
         earliest[customer] = min(earliest.get(customer, record.ts), record.ts)
     state = _read_state(touched, since_ms=min(earliest.values(), default=None), earliest=earliest)
+    state.identifier_links = {(s.customer_vid(c), i) for i, c, _ in links}
     plan = WritePlan()
     created = _plan_customers(plan, new, customers, state.spans)
     identifier_edges = _plan_identifiers(plan, new, customers, state.identifier_links)
@@ -130,7 +140,8 @@ class _State:
 
 def _read_state(customer_ids: Sequence[str], *, since_ms: int | None,
                 earliest: dict[str, int] | None = None) -> _State:
-    """Spans, identifier links and the part of each next-chain a batch can change. A customer whose
+    """Spans and the part of each next-chain a batch can change (identifier links are read with
+    the identifiers, by `identifier_links`). A customer whose
     events all come after their last known event (time-ordered loads) needs no chain read at all:
     the customer vertex names that last event. Others get the events at or after the batch's
     earliest time plus the one event just before it."""
@@ -141,9 +152,6 @@ def _read_state(customer_ids: Sequence[str], *, since_ms: int | None,
                     .by("customer_id").by("first_seen").by("last_seen")
                     .by(__.coalesce(__.values("last_event"), __.constant(""))).to_list()):
             state.spans[row["c"]] = (row["f"], row["l"], row["e"])
-        for row in (g.V(*many_ids(list(chunk))).out_e(s.HAS_IDENTIFIER).project("c", "i")
-                    .by(__.out_v().id_()).by(__.in_v().id_()).to_list()):
-            state.identifier_links.add((row["c"], row["i"]))
         late = []
         for vid in chunk:
             customer = s.strip_prefix(vid)
