@@ -157,6 +157,7 @@ def _event_rows(traversal: Any, since_ms: int | None, until_ms: int | None,
 def records_frame(records: Sequence[s.EventRecord]) -> pd.DataFrame:
     """Events that were just written, as the canonical DataFrame `events_frame` would read back
     (without the round trip through the store)."""
+    records = sorted(records, key=lambda r: (r.customer_id, r.ts, r.event_id))  # cheaper than pandas on text
     columns = {
         "customer_id": [r.customer_id for r in records],
         "event_id": [r.event_id for r in records],
@@ -167,7 +168,7 @@ def records_frame(records: Sequence[s.EventRecord]) -> pd.DataFrame:
         "outcome": [r.outcome for r in records],
         "attributes": [r.attributes for r in records],
     }
-    return _canonical(columns)
+    return _canonical(columns, ordered=True)
 
 
 def _frame(rows: list[dict[Any, Any]]) -> pd.DataFrame:
@@ -188,9 +189,11 @@ def _frame(rows: list[dict[Any, Any]]) -> pd.DataFrame:
     return _canonical(columns)
 
 
-def _canonical(columns: dict[str, Any]) -> pd.DataFrame:
+def _canonical(columns: dict[str, Any], *, ordered: bool = False) -> pd.DataFrame:
     frame = pd.DataFrame({k: (v if k == "ts" else pd.array(v, dtype=object)) for k, v in columns.items()},
                          columns=EVENT_COLUMNS)
+    if ordered:
+        return frame
     return frame.sort_values(["customer_id", "ts", "event_id"], kind="stable").reset_index(drop=True)
 
 

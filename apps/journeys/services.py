@@ -178,7 +178,10 @@ def _store(definition: KpiDefinition, period: str, starts: set[date] | None, poi
 
 
 def mark_kpi_days_stale(*, ts_ms: Iterable[int]) -> int:
-    days = {_day(int(ts)) for ts in ts_ms}
+    """Mark the days these event times fall on (distinct days first: a batch has thousands of times
+    and a handful of days)."""
+    day_numbers = np.unique(np.fromiter(ts_ms, dtype=np.int64) // DAY_MS)
+    days = {_day(int(n) * DAY_MS) for n in day_numbers}
     KpiStaleDay.objects.bulk_create([KpiStaleDay(day=d) for d in days], ignore_conflicts=True)
     return len(days)
 
