@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 from gremlin_python.process.graph_traversal import __
-from gremlin_python.process.traversal import Direction, Merge, Order, P, T
+from gremlin_python.process.traversal import Merge, Order, P, T
 
 from graph import schema as s
 from graph.connection import bulk_rows, get_g, many_ids, run_writes
@@ -26,6 +26,7 @@ from graph.journey_writes import (  # noqa: F401 - the public write API, re-expo
     resolve_customers,
     write_events,
 )
+from graph.write_plan import WritePlan, apply_plan
 
 EVENT_COLUMNS = ["customer_id", "event_id", "type", "channel", "ts", "intent", "outcome", "attributes"]
 
@@ -215,10 +216,16 @@ def add_reached(customer_id: str, milestone_slug: str, ts: int, event_id: str, n
 
 def add_reached_many(milestone_slug: str, reaches: Sequence[tuple[str, int, str]], name: str = "") -> None:
     """Batched `add_reached` for (customer id, ts, event id) rows of one milestone."""
-    _merge_vertices([{T.id: s.milestone_vid(milestone_slug), T.label: s.MILESTONE, "name": name or milestone_slug}])
-    _merge_edges([{T.label: s.REACHED, Direction.OUT: s.customer_vid(customer_id),
-                   Direction.IN: s.milestone_vid(milestone_slug), "ts": ts, "event_id": event_id}
-                  for customer_id, ts, event_id in reaches])
+    milestone = s.milestone_vid(milestone_slug)
+    _merge_vertices([{T.id: milestone, T.label: s.MILESTONE, "name": name or milestone_slug}])
+    rows = {s.customer_vid(customer_id): (ts, event_id) for customer_id, ts, event_id in reaches}
+    have: set[str] = set()
+    for chunk in _chunks(sorted(rows)):
+        have.update(get_g().V(*many_ids(list(chunk))).out_e(s.REACHED).where(__.in_v().has_id(milestone))
+                    .out_v().id_().to_list())
+    # known-missing edges take the plain (cheaper) write path; a reach is written once
+    apply_plan(WritePlan(edges=[(s.REACHED, vid, milestone, {"ts": ts, "event_id": event_id})
+                                for vid, (ts, event_id) in rows.items() if vid not in have]))
 
 
 def reached_customers(milestone_slug: str) -> dict[str, int]:

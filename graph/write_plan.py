@@ -43,6 +43,8 @@ class WritePlan:
 
 def apply_plan(plan: WritePlan) -> None:
     """Write the plan: natively on the embedded store, as Gremlin upserts anywhere else."""
+    if not (plan.created or plan.identifiers or plan.events or plan.updates or plan.edges or plan.dropped):
+        return
     store = get_connection().embedded_store
     if store is not None:
         from graph.bulk_load import apply_natively
