@@ -55,7 +55,7 @@ def apply_natively(store: EmbeddedStore, plan: WritePlan) -> None:
     path = _write_graphson(staged) if staged.lines else None
     try:
         script.text = _script(script, plan, staged, path)
-        store.run(script, atomic=True)
+        store.run(script, atomic=True, policy=None)  # the import reads this batch's own file
     finally:
         if path is not None:
             os.unlink(path)

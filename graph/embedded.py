@@ -20,6 +20,9 @@ from graph.errors import GraphQueryError, GraphUnavailable
 from graph.translate import Script, translate, translate_many
 
 MEMORY = "memory"
+# Traversals (ours, or any client's through graphserver) never touch files: only the native bulk
+# path, which writes its own temporary file, runs with the engine's default (allow everything).
+TRAVERSAL_POLICY = graphersal.AccessPolicy.allow_all().deny("*", "file")
 
 
 class EmbeddedStore:
@@ -49,12 +52,13 @@ class EmbeddedStore:
         self._graph.set_limits(unlimited=True)
         self._pid = os.getpid()
 
-    def run(self, script: Script, *, atomic: bool = False) -> list[Any]:
+    def run(self, script: Script, *, atomic: bool = False,
+            policy: graphersal.AccessPolicy | None = TRAVERSAL_POLICY) -> list[Any]:
         """Run one script; engine failures become GraphQueryError with the engine's explanation."""
         graph = self.graph
         with self._lock:
             try:
-                result = graph.execute(script.text, script.params, atomic=atomic)
+                result = graph.execute(script.text, script.params, atomic=atomic, policy=policy)
             except graphersal.GraphersalError as exc:
                 if getattr(exc, "cause", None) == "closed":
                     raise GraphUnavailable(f"embedded store is closed: {exc}") from exc

@@ -14,7 +14,7 @@ from gremlin_python.driver.request import RequestMessage
 from gremlin_python.driver.serializer import GraphBinarySerializersV1
 from gremlin_python.process.anonymous_traversal import traversal
 from gremlin_python.process.graph_traversal import GraphTraversalSource, __
-from gremlin_python.process.traversal import Direction, Merge, Order, P, T
+from gremlin_python.process.traversal import Bytecode, Direction, Merge, Order, P, T
 from gremlin_python.statics import long
 from gremlin_python.structure.graph import Edge, Vertex
 from websockets.exceptions import InvalidStatus
@@ -239,3 +239,15 @@ def test_a_bad_batch_size_is_refused_before_running(g: GraphTraversalSource) -> 
     with pytest.raises(GremlinServerError, match="batchSize must be a positive integer, got 0"):
         g.with_("batchSize", 0).add_v("probe").iterate()
     assert g.V().has_label("probe").count().next() == 0
+
+
+def test_a_client_cannot_reach_the_server_files(remote: DriverRemoteConnection, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    target = tmp_path / "dump.json"
+    bytecode = Bytecode()
+    bytecode.add_source("export_graphson", str(target))
+
+    with pytest.raises(GremlinServerError) as caught:
+        list(remote.submit(bytecode))
+
+    assert "does not allow Create on File" in str(caught.value)
+    assert not target.exists()
