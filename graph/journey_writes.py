@@ -57,6 +57,9 @@ def resolve_customers(records: Sequence[s.EventRecord],
     first = linked_customers(sorted(wanted), links)
     resolved = []
     for record in records:
+        if not record.identifiers:
+            resolved.append(record.customer_id)
+            continue
         ranked = sorted(record.identifiers, key=lambda kv: IDENTITY_PRECEDENCE.get(kv[0], 9))
         customer = record.customer_id or next(
             (first[vid] for vid in (s.identifier_vid(k, v) for k, v in ranked) if vid in first), "")
@@ -74,13 +77,19 @@ def resolve_customers(records: Sequence[s.EventRecord],
 
 def existing_events(event_ids: Sequence[str]) -> set[str]:
     """Events already fully written (vertex and its performed edge): the idempotency check."""
+    return {s.strip_prefix(v) for v in _fully_written(existing_vertices([s.event_vid(e) for e in event_ids]))}
+
+
+def _fully_written(event_vids: set[str]) -> set[str]:
+    """Those of these (existing) event vertices that have their performed edge."""
     found: set[str] = set()
-    for chunk in _chunks([s.event_vid(e) for e in event_ids]):
+    for chunk in _chunks(sorted(event_vids)):
         found.update(get_g().V(*many_ids(list(chunk))).where(__.in_e(s.PERFORMED)).id_().to_list())
-    return {s.strip_prefix(v) for v in found}
+    return found
 
 
 def existing_vertices(vertex_ids: Sequence[str]) -> set[str]:
+    """Those of these vertex ids that exist."""
     found: set[str] = set()
     for chunk in _chunks(list(vertex_ids)):
         found.update(get_g().V(*many_ids(list(chunk))).id_().to_list())
@@ -92,7 +101,8 @@ def write_events(records: Sequence[s.EventRecord]) -> s.WriteReport:
 
     Everything is read first and the writes are planned in Python, so the batch goes to the store
     as one plan (one atomic unit on the embedded store)."""
-    seen = existing_events([r.event_id for r in records])
+    present = existing_vertices([s.event_vid(r.event_id) for r in records])  # in a first load: none
+    seen = {s.strip_prefix(v) for v in _fully_written(present)}
     fresh: dict[str, s.EventRecord] = {}
     for record in records:
         if record.event_id not in seen and record.event_id not in fresh:
@@ -110,7 +120,7 @@ def write_events(records: Sequence[s.EventRecord]) -> s.WriteReport:
     created = _plan_customers(plan, new, customers, state.spans)
     identifier_edges = _plan_identifiers(plan, new, customers, state.identifier_links)
     performed = _plan_events(plan, new, customers)
-    _mark_existing(plan)
+    _mark_existing(plan, present)
     # performed edges go last: an event counts as written once it has one, so a remote batch cut
     # short anywhere before that is simply written again on the next run.
     plan.edges = identifier_edges + _plan_chains(plan, state, new, customers) + performed
@@ -120,12 +130,11 @@ def write_events(records: Sequence[s.EventRecord]) -> s.WriteReport:
                          customers_created=created, events=events)
 
 
-def _mark_existing(plan: WritePlan) -> None:
+def _mark_existing(plan: WritePlan, present_events: set[str]) -> None:
     """Which identifier vertices exist already, and which event vertices an interrupted remote batch
     left behind without their performed edge (both are then matched, not created)."""
-    found = existing_vertices([v[0] for v in plan.identifiers] + [v[0] for v in plan.events])
-    plan.existing_identifiers = {v[0] for v in plan.identifiers if v[0] in found}
-    plan.orphan_events = {v[0] for v in plan.events if v[0] in found}
+    plan.existing_identifiers = existing_vertices([v[0] for v in plan.identifiers])
+    plan.orphan_events = {v[0] for v in plan.events if v[0] in present_events}
 
 
 @dataclass
