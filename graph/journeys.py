@@ -132,8 +132,9 @@ def active_customer_count(days: int = 30) -> int:
 
 def events_frame(*, customer_ids: Sequence[str] | None = None, since_ms: int | None = None,
                  until_ms: int | None = None, types: Sequence[str] | None = None) -> pd.DataFrame:
-    """Every event (or those of some customers / a time window / some event types) as the canonical
-    DataFrame."""
+    """Every event (or those of some customers / a time window) as the canonical DataFrame. With
+    `types`, only events of those types, and only their customer, type and time (channel, intent,
+    outcome and attributes are left empty)."""
     window = (since_ms, until_ms, list(types) if types is not None else None)
     if customer_ids is not None:
         rows: list[dict[str, Any]] = []
@@ -150,9 +151,10 @@ def _event_rows(traversal: Any, since_ms: int | None, until_ms: int | None,
         traversal = traversal.has("ts", P.gte(since_ms))
     if until_ms is not None:
         traversal = traversal.has("ts", P.lt(until_ms))
-    if types is not None:
-        traversal = traversal.has("type", P.within(types))
-    return traversal.element_map().to_list()
+    if types is None:
+        return traversal.element_map().to_list()
+    # a read by type serves sequence matching, which needs only who, what and when
+    return traversal.has("type", P.within(types)).element_map("customer_id", "type", "ts").to_list()
 
 
 def records_frame(records: Sequence[s.EventRecord]) -> pd.DataFrame:

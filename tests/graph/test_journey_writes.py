@@ -37,3 +37,13 @@ def test_rebuild_repairs_a_chain_from_the_events() -> None:
     journeys.write_events([event("a", 1), event("b", 2), event("c", 3)])
     journeys.rebuild_next_chains(["c1"])
     assert journeys.next_chain("c1") == [("a", "b", 1), ("b", "c", 1)]
+
+
+def test_a_read_by_type_returns_who_what_and_when_of_those_types_only() -> None:
+    journeys.write_events([event("a", 1), EventRecord(event_id="b", type="u", channel="app", ts=2, customer_id="c1"),
+                           event("c", 3), event("d", 4, "c2")])
+
+    frame = journeys.events_frame(customer_ids=["c1"], since_ms=2, types=["t"])
+
+    assert frame[["customer_id", "event_id", "type", "ts"]].values.tolist() == [["c1", "c", "t", 3]]
+    assert frame["channel"].tolist() == [""]
