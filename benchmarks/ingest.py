@@ -56,6 +56,8 @@ def main() -> None:
     parser.add_argument("--late", type=float, default=0.01, help="share of events that arrive out of time order")
     parser.add_argument("--no-hooks", action="store_true",
                         help="measure the graph write alone (no milestone/similarity/KPI follow-up)")
+    parser.add_argument("--no-milestones", action="store_true",
+                        help="keep the follow-up but define no milestone (the baseline for milestone cost)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="jh-bench-"))
     store = args.store or str(tmp / "graph")
@@ -72,7 +74,7 @@ def main() -> None:
 
     if args.no_hooks:
         events_ingested.receivers.clear()
-    else:
+    elif not args.no_milestones:
         from apps.journeys.models import MilestoneDefinition
 
         MilestoneDefinition.objects.create(name="Applied", slug="applied", trigger="event_type", event_type="apply")
@@ -83,10 +85,11 @@ def main() -> None:
 
     source = tmp / "events.csv"
     write_csv(source, args.events, args.customers, seed=7, late_share=args.late)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     batch = ingest_file(uri=str(source), fmt="csv", progress=lambda b: print(
         f"\r{b.rows_read:,} rows", end="", file=sys.stderr, flush=True))
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
 
     rng = random.Random(1)
@@ -98,15 +101,18 @@ def main() -> None:
         latencies.append((time.perf_counter() - t0) * 1000)
     result = {
         "events": args.events, "customers": args.customers, "store": "memory" if store == "memory" else "durable",
-        "hooks": not args.no_hooks, "late_share": args.late,
-        "loaded": batch.loaded, "seconds": round(elapsed, 1), "events_per_s": round(batch.loaded / elapsed),
+        "hooks": not args.no_hooks, "milestones": 0 if args.no_hooks or args.no_milestones else 2,
+        "late_share": args.late, "loaded": batch.loaded, "seconds": round(elapsed, 1),
+        "events_per_s": round(batch.loaded / elapsed), "cpu_seconds": round(cpu, 1),
+        "events_per_cpu_s": round(batch.loaded / cpu),
         "max_rss_gb": round(rss_gb, 2), "last20_p50_ms": round(percentile(latencies, 0.5), 3),
         "last20_p99_ms": round(percentile(latencies, 0.99), 3),
     }
     print()
     for key, value in result.items():
         print(f"{key:>16}  {value}")
-    out = ROOT / "benchmarks" / "results" / f"ingest-{args.events}{'-nohooks' if args.no_hooks else ''}.json"
+    variant = "-nohooks" if args.no_hooks else "-nomilestones" if args.no_milestones else ""
+    out = ROOT / "benchmarks" / "results" / f"ingest-{args.events}{variant}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
 
