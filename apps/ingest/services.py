@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import gc
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -32,6 +34,7 @@ Progress = Callable[[IngestBatch], None]
 class _Chunk:
     records: list[EventRecord]
     bad: list[QuarantinedRow]
+    rows_read: int = 0
 
 
 def ingest_file(*, uri: str, fmt: str, mapping: Mapping | None = None, progress: Progress | None = None,
@@ -96,7 +99,47 @@ def _run(batch: IngestBatch, rows: Iterator[tuple[int, Any]], mapping: Mapping, 
          chunk_size: int | None, bytes_read: Callable[[], int] | None) -> IngestBatch:
     size = chunk_size or settings.INGEST_CHUNK_SIZE
     follow_up = _FollowUp(batch, settings.INGEST_FOLLOW_UP_CHUNKS)
-    return _run_chunks(batch, rows, mapping, progress, size, bytes_read, follow_up)
+    return _run_chunks(batch, rows, mapping, progress, size, bytes_read, follow_up, prefetch=bytes_read is not None)
+
+
+def _prefetched(items: Iterator[_Chunk], depth: int = 2) -> Iterator[_Chunk]:
+    """Chunks read and validated in a second thread while this one writes the previous chunk: the
+    graph engine releases the interpreter lock while it runs, so parsing the next chunk overlaps
+    the write of this one (file loads only; a reader error surfaces here, in order)."""
+    handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(message: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(message, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for item in items:
+                if not put(("chunk", item)):
+                    return
+            put(("done", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the writing thread, which raises it
+            put(("error", exc))
+
+    reader = threading.Thread(target=read, name="ingest-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            kind, value = handoff.get()
+            if kind == "error":
+                raise value
+            if kind == "done":
+                return
+            yield value
+    finally:
+        stop.set()
+        reader.join(timeout=5)
 
 
 @contextmanager
@@ -117,10 +160,13 @@ def _bulk_collection() -> Iterator[None]:
 
 
 def _run_chunks(batch: IngestBatch, rows: Iterator[tuple[int, Any]], mapping: Mapping, progress: Progress | None,
-                size: int, bytes_read: Callable[[], int] | None, follow_up: _FollowUp) -> IngestBatch:
+                size: int, bytes_read: Callable[[], int] | None, follow_up: _FollowUp, prefetch: bool
+                ) -> IngestBatch:
     try:
         try:
-            for chunk in _chunks(rows, mapping, batch, size):
+            chunks = _chunks(rows, mapping, batch, size)
+            for chunk in _prefetched(chunks) if prefetch else chunks:
+                batch.rows_read += chunk.rows_read
                 _write_chunk(batch, chunk, follow_up)
                 if bytes_read is not None:
                     batch.bytes_read = bytes_read()
@@ -142,7 +188,7 @@ def _run_chunks(batch: IngestBatch, rows: Iterator[tuple[int, Any]], mapping: Ma
 def _chunks(rows: Iterator[tuple[int, Any]], mapping: Mapping, batch: IngestBatch, size: int) -> Iterator[_Chunk]:
     chunk = _Chunk(records=[], bad=[])
     for number, row in rows:
-        batch.rows_read += 1
+        chunk.rows_read += 1
         try:
             if isinstance(row, RowError):
                 raise row
