@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 from django.conf import settings
+from sklearn.metrics import roc_auc_score
 
 from apps.propensity.metrics import binary_metrics, curves, top_k_accuracy
 from apps.propensity.recurrent import RecurrentConfig, RecurrentTouchpoints, fit_recurrent
@@ -122,6 +123,17 @@ def report(model: TouchpointPredictor, data: Journeys) -> dict[str, Any]:
     return metrics
 
 
+def auc_without_visit_seen(model: TouchpointPredictor, data: Journeys) -> float | None:
+    """AUC on the journeys that have not shown `visit` yet: the part of the task that is not a lookup
+    (a journey that shows `visit` converts in 99.9% of the rows), and so what limits F1."""
+    keep = [i for i, tokens in enumerate(data.inputs) if CONVERSION_TOKEN not in tokens]
+    labels = data.labels[keep]
+    if len(np.unique(labels)) < 2:
+        return None
+    proba = model.conversion_proba([data.inputs[i] for i in keep])
+    return round(float(roc_auc_score(labels, proba)), 4)
+
+
 @dataclass
 class Candidate:
     name: str
@@ -221,6 +233,7 @@ def train(request: TrainRequest) -> TrainResult:
     for candidate in candidates:
         candidate.validation, candidate.holdout = report(candidate.model, split.validation), report(
             candidate.model, split.holdout)
+        candidate.details["auc_without_visit_seen"] = auc_without_visit_seen(candidate.model, split.holdout)
     served, reason = choose(candidates)
     return TrainResult(model=served.model, metrics=_metrics(split, candidates, served, reason, linear["selection"]),
                        baseline_metrics=_baselines(split, linear["metrics"]), features=_features(served.model),

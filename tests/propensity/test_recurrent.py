@@ -2,11 +2,14 @@
 shuffled labels score at chance, and a stored model scores exactly as the one that was trained."""
 from __future__ import annotations
 
+import io
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
+from django.core.management import call_command
 
 from apps.propensity import registry
 from apps.propensity.recurrent import RecurrentConfig, RecurrentFit, fit_recurrent
@@ -90,3 +93,24 @@ def test_same_seed_same_model() -> None:
 def test_configuration_overrides_come_from_gru_prefixed_params() -> None:
     config = RecurrentConfig.from_params({"gru_hidden": "16", "gru_learning_rate": "0.01", "num_leaves": 3})
     assert config == RecurrentConfig(hidden=16, learning_rate=0.01)
+
+
+@pytest.mark.django_db
+def test_evaluate_command_scores_the_recurrent_model_when_it_is_the_active_version(  # type: ignore[no-untyped-def]
+        toy_fit, settings, tmp_path) -> None:
+    # given: the toy GRU registered as next_touchpoint, and 400 unseen toy journeys in the data-set format
+    settings.ARTIFACTS_DIR = str(tmp_path)
+    registry.clear_cache()
+    registry.register_model(name="next_touchpoint", model=toy_fit.model, metrics={}, baseline_metrics={},
+                            features=[], train_window=(None, None))
+    holdout = _journeys(400, 3)
+    path = tmp_path / "toy.tsv"
+    rows = zip(holdout.inputs, holdout.nexts, holdout.labels, strict=True)
+    path.write_text("".join(f"{i}\t{' '.join(s)}\t{n}{' visit' if y else ''}\n" for i, (s, n, y) in enumerate(rows)))
+    out = io.StringIO()
+    # when
+    call_command("evaluate", "next_touchpoint", "--data", str(path), stdout=out)
+    registry.clear_cache()
+    # then
+    metrics = json.loads(out.getvalue())["metrics"]
+    assert (metrics["n"], metrics["auc"], metrics["f1"], metrics["top1_accuracy"]) == (400, 1.0, 1.0, 1.0)
