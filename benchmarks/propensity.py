@@ -66,9 +66,9 @@ def touchpoint_rows(figures: dict[str, Any]) -> list[tuple[str, str]]:
     rows = []
     for name, c in figures["candidates"].items():
         served = " (served)" if name == figures["served"] else ""
-        rows.append((f"  {name}{served}: conversion P / R / F1 / AUC; next top-1 / top-3; training",
+        rows.append((f"  {name}{served}: conversion P / R / F1 / AUC; next top-1 / top-3; training wall (CPU)",
                      f"{c['precision']} / {c['recall']} / {c['f1']} / {c['auc']}; {c['top1_accuracy']} / "
-                     f"{c['top3_accuracy']}; {c['train_seconds']} s"))
+                     f"{c['top3_accuracy']}; {c['train_seconds']} s (CPU {c['train_cpu_seconds']} s)"))
     lr, rule, ref = figures["logistic_regression"], figures["rule_visit_in_input"], figures["reference_lstm"]
     rows.append(("  baselines: logistic regression P / R / F1; `visit` seen P / R / F1",
                  f"{lr['precision']} / {lr['recall']} / {lr['f1']}; {rule['precision']} / {rule['recall']} / "

@@ -13,7 +13,6 @@ code of torch's) is ever in the pickle.
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
@@ -182,7 +181,6 @@ class RecurrentTouchpoints:
 class RecurrentFit:
     model: RecurrentTouchpoints
     epochs: int
-    seconds: float
     calibration: dict[str, Any]
 
 
@@ -193,7 +191,6 @@ def fit_recurrent(*, train: Slice, validation: Slice, seed: int, config: Recurre
                   ) -> RecurrentFit:
     """Train on `train`; stop early, calibrate and choose the threshold on `validation`."""
     config = config or RecurrentConfig()
-    started = time.perf_counter()
     vocab = sorted({t for tokens in train[0] for t in tokens} | set(train[2]))
     index = {t: i + 1 for i, t in enumerate(vocab)}
     with _threads(config.threads):
@@ -205,8 +202,7 @@ def fit_recurrent(*, train: Slice, validation: Slice, seed: int, config: Recurre
     model = RecurrentTouchpoints(vocab=vocab, config=config, weights=weights,
                                  base_rate=float(np.mean(train[1])) if len(train[1]) else 0.0)
     calibration = _calibrate(model, validation)
-    return RecurrentFit(model=model, epochs=epochs, seconds=round(time.perf_counter() - started, 2),
-                        calibration=calibration)
+    return RecurrentFit(model=model, epochs=epochs, calibration=calibration)
 
 
 @dataclass(frozen=True)
