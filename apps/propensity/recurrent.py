@@ -46,7 +46,7 @@ class RecurrentConfig:
     max_epochs: int = 30
     patience: int = 3
     max_steps: int = 12  # the latest steps a journey is read by
-    threads: int = 1
+    threads: int = 1  # while training; scoring leaves torch's process-wide setting alone
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> RecurrentConfig:
@@ -141,7 +141,7 @@ class RecurrentTouchpoints:
         encoded = _Encoded.of(inputs, self._index(), self.config.max_steps)
         converts = np.zeros(len(inputs), dtype=np.float64)
         nexts = np.zeros((len(inputs), len(self.vocab)), dtype=np.float64)
-        with _threads(self.config.threads), torch.no_grad():
+        with torch.no_grad():
             for rows in encoded.batches(PREDICT_BATCH):
                 logit, next_logits = self.network(encoded.tensor(rows))
                 converts[rows] = torch.sigmoid(logit).numpy()
@@ -165,13 +165,15 @@ class RecurrentTouchpoints:
     def explain(self, tokens: list[str], proba: float, top: int = 5) -> list[dict[str, Any]]:
         """How much each step moved the conversion probability: the journey's probability minus the
         probability without that step (the training conversion rate stands in for an empty journey)."""
-        without = [tokens[:i] + tokens[i + 1:] for i in range(len(tokens))]
-        shorter = [w for w in without if w]
-        scored = iter(self.conversion_proba(shorter)) if shorter else iter(())
-        others = [float(next(scored)) if w else self.base_rate for w in without]
+        shorter = [tokens[:i] + tokens[i + 1:] for i in range(len(tokens))]
+        others = [float(p) for p in self.conversion_proba(shorter)] if len(tokens) > 1 else [self.base_rate]
         moves = [round(proba - p, 4) for p in others]
         order = sorted(range(len(tokens)), key=lambda i: -abs(moves[i]))[:top]
         return [{"feature": f"step_{i + 1}", "value": tokens[i], "contribution": moves[i]} for i in order if moves[i]]
+
+    def feature_names(self) -> list[str]:
+        """The network reads steps, not columns: one name per step it looks back."""
+        return [f"touchpoint_{k}_steps_ago" for k in range(self.config.max_steps)]
 
     def _index(self) -> dict[str, int]:
         return {t: i + 1 for i, t in enumerate(self.vocab)}
@@ -191,7 +193,7 @@ def fit_recurrent(*, train: Slice, validation: Slice, seed: int, config: Recurre
                   ) -> RecurrentFit:
     """Train on `train`; stop early, calibrate and choose the threshold on `validation`."""
     config = config or RecurrentConfig()
-    vocab = sorted({t for tokens in train[0] for t in tokens} | set(train[2]))
+    vocab = sorted({t for tokens in train[0] for t in tokens} | {n for n in train[2] if n})
     index = {t: i + 1 for i, t in enumerate(vocab)}
     with _threads(config.threads):
         torch.manual_seed(seed)

@@ -110,6 +110,9 @@ class TouchpointModel:
     def threshold(self) -> float:
         return float(self.conversion.threshold)
 
+    def feature_names(self) -> list[str]:
+        return self.encoder.names() if self.encoder is not None else []
+
     def features(self, inputs: list[list[str]]) -> np.ndarray:
         return self.encoder.transform(inputs) if self.encoder is not None else legacy_features(inputs, self.vocab)
 

@@ -43,35 +43,40 @@ class SequenceEncoder:
         X = np.zeros((len(inputs), len(self.names())), dtype=np.float64)
         index = {t: i for i, t in enumerate(self.vocab)}
         pair_index = {pair: i for i, pair in enumerate(self.bigrams)}
+        v = len(self.vocab)
+        summary = v * (self.last_steps + 2)
+        since = summary + len(SUMMARY)
         for row, tokens in enumerate(inputs):
-            self._fill(X[row], tokens, index, pair_index)
+            codes = [index.get(t) for t in tokens]
+            self._occurrences(X[row], codes, since)
+            self._positions(X[row, v:summary], codes)
+            X[row, summary:since] = [len(tokens), len(set(tokens)), len(tokens) - len(set(tokens)),
+                                     float(CONVERSION_TOKEN in tokens), float(tokens == [CONVERSION_TOKEN])]
+            for pair in zip(tokens, tokens[1:], strict=False):
+                if pair in pair_index:
+                    X[row, since + 2 * v + pair_index[pair]] += 1
         return X
 
-    def _fill(self, out: np.ndarray, tokens: list[str], index: dict[str, int],
-              pair_index: dict[tuple[str, str], int]) -> None:
-        v, n = len(self.vocab), len(tokens)
-        positional, summary = v, v * (self.last_steps + 2)
-        since, since_first, pairs = summary + len(SUMMARY), summary + len(SUMMARY) + v, summary + len(SUMMARY) + 2 * v
-        for i, token in enumerate(tokens):
-            code = index.get(token)
+    def _occurrences(self, out: np.ndarray, codes: list[int | None], since: int) -> None:
+        """Counts, then steps since the last and since the first occurrence (1 = the latest step)."""
+        v, n = len(self.vocab), len(codes)
+        for i, code in enumerate(codes):
             if code is None:
                 continue
             out[code] += 1
-            out[since + code] = n - i  # the last occurrence wins: 1 = the latest step
-            if out[since_first + code] == 0:
-                out[since_first + code] = n - i
-        for k in range(1, min(self.last_steps, n) + 1):
-            code = index.get(tokens[-k])
+            out[since + code] = n - i
+            if out[since + v + code] == 0:
+                out[since + v + code] = n - i
+
+    def _positions(self, out: np.ndarray, codes: list[int | None]) -> None:
+        """One-hots of the last `last_steps` touchpoints, then of the first one."""
+        v = len(self.vocab)
+        for k in range(1, min(self.last_steps, len(codes)) + 1):
+            code = codes[-k]
             if code is not None:
-                out[positional + (k - 1) * v + code] = 1
-        if tokens and tokens[0] in index:
-            out[positional + self.last_steps * v + index[tokens[0]]] = 1
-        out[summary:summary + len(SUMMARY)] = [n, len(set(tokens)), n - len(set(tokens)),
-                                               float(CONVERSION_TOKEN in tokens), float(tokens == [CONVERSION_TOKEN])]
-        for a, b in zip(tokens, tokens[1:], strict=False):
-            column = pair_index.get((a, b))
-            if column is not None:
-                out[pairs + column] += 1
+                out[(k - 1) * v + code] = 1
+        if codes and codes[0] is not None:
+            out[self.last_steps * v + codes[0]] = 1
 
 
 LEGACY_LAST_STEPS = 3

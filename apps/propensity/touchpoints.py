@@ -1,10 +1,11 @@
 """Next touchpoint and conversion on touchpoint sequences (data-set format of shared/data/touchpoints).
 
 Each row is `customer_id <TAB> observed tokens <TAB> following tokens`; a journey converts when `visit`
-is among the following tokens, and its next touchpoint is the first following token (both as in the
-reference work). The file has no time column, so the holdout is a seeded random 20% of rows (as in the
-reference work); the validation slice (20% of the rest) stops training, calibrates, sets thresholds
-and chooses which candidate is served, so the holdout is only ever scored.
+is among the following tokens (as in the reference work), and its next touchpoint is the first following
+token. The file has no time column, so the holdout is a seeded random 20% of rows (as in the reference
+work); the vocabulary comes from the training rows, and the validation slice (20% of the rest) stops
+training, calibrates, sets thresholds and chooses which candidate is served, so the holdout is only
+ever scored.
 
 Two candidates are trained on the same rows and reported on the same holdout: gradient boosting on
 sequence features (`touchpoint_boosted`) and a small GRU (`recurrent`). The one with the better
@@ -24,9 +25,8 @@ from django.conf import settings
 from sklearn.metrics import roc_auc_score
 
 from apps.propensity.metrics import binary_metrics, curves, top_k_accuracy
-from apps.propensity.recurrent import RecurrentConfig, RecurrentTouchpoints, fit_recurrent
 from apps.propensity.specs import ModelSpec, TrainRequest, TrainResult, register_spec
-from apps.propensity.touchpoint_boosted import NextTouchpoint, TouchpointModel, fit_next_booster
+from apps.propensity.touchpoint_boosted import NextBooster, NextTouchpoint, TouchpointModel, fit_next_booster
 from apps.propensity.touchpoint_features import CONVERSION_TOKEN, SequenceEncoder
 from apps.propensity.training import fit_binary
 
@@ -55,6 +55,8 @@ class TouchpointPredictor(Protocol):
     def next_ranked(self, inputs: list[list[str]], k: int = 3) -> list[list[str]]: ...
 
     def score(self, tokens: list[str], k: int = 3) -> dict[str, Any]: ...
+
+    def feature_names(self) -> list[str]: ...
 
 
 def default_data_path() -> Path:
@@ -178,16 +180,22 @@ def _boosted(split: _Split, request: TrainRequest) -> tuple[Candidate, dict[str,
                          holdout=(X["holdout"], split.holdout.labels), seed=request.seed, params=params,
                          baseline_features=[n for n in names if n.startswith("count_")])
     request.progress(0.35, "fitting the boosted next-touchpoint ranking")
-    rows_tr, rows_val = (np.array([bool(n) for n in s.nexts], dtype=bool) for s in (split.train, split.validation))
-    ranking = fit_next_booster(X["train"][rows_tr], [n for n in split.train.nexts if n],
-                               X["validation"][rows_val], [n for n in split.validation.nexts if n], seed=request.seed,
-                               params={k[5:]: v for k, v in request.params.items() if k.startswith("next_")})
+    ranking = _boosted_ranking(split, X["train"], X["validation"], request)
     model = TouchpointModel(vocab=list(encoder.vocab), conversion=outcome.model, next_touchpoint=ranking,
                             encoder=encoder)
     details = {"conversion_model": outcome.metrics["selection"]["served"], "next_rounds": ranking.rounds,
                "features": len(names)}
     candidate = Candidate(name="lightgbm", model=model, calibration=outcome.calibration, details=details)
     return candidate, {"metrics": outcome.baseline_metrics, "selection": outcome.metrics["selection"]}
+
+
+def _boosted_ranking(split: _Split, X_train: np.ndarray, X_validation: np.ndarray, request: TrainRequest
+                     ) -> NextBooster:
+    """The multiclass next-touchpoint model on the rows that have a next touchpoint."""
+    has_next = [np.array([bool(n) for n in s.nexts], dtype=bool) for s in (split.train, split.validation)]
+    return fit_next_booster(X_train[has_next[0]], [n for n in split.train.nexts if n],
+                            X_validation[has_next[1]], [n for n in split.validation.nexts if n], seed=request.seed,
+                            params={k[5:]: v for k, v in request.params.items() if k.startswith("next_")})
 
 
 def _clock() -> tuple[float, float]:
@@ -203,6 +211,10 @@ def _stamp(candidate: Candidate, started: tuple[float, float]) -> Candidate:
 
 
 def _recurrent(split: _Split, request: TrainRequest) -> Candidate:
+    # torch is imported here, not with this module, so processes that never train or serve the GRU
+    # (every process that looks up a model spec) do not pay its second and 200 MB
+    from apps.propensity.recurrent import RecurrentConfig, fit_recurrent
+
     parts = [(s.inputs, s.labels, s.nexts) for s in (split.train, split.validation)]
     fit = fit_recurrent(train=parts[0], validation=parts[1], seed=request.seed,
                         config=RecurrentConfig.from_params(request.params))
@@ -248,7 +260,7 @@ def train(request: TrainRequest) -> TrainResult:
         candidate.details["auc_without_visit_seen"] = auc_without_visit_seen(candidate.model, split.holdout)
     served, reason = choose(candidates)
     return TrainResult(model=served.model, metrics=_metrics(split, candidates, served, reason, linear["selection"]),
-                       baseline_metrics=_baselines(split, linear["metrics"]), features=_features(served.model),
+                       baseline_metrics=_baselines(split, linear["metrics"]), features=served.model.feature_names(),
                        calibration=served.calibration,
                        params={"data": str(path), "holdout_fraction": HOLDOUT_FRACTION, **request.params})
 
@@ -265,12 +277,6 @@ def _metrics(split: _Split, candidates: list[Candidate], served: Candidate, reas
             "selection": {"served": served.name, "reason": reason, "validation": validation,
                           "conversion_model": conversion_selection},
             "reference_lstm": REFERENCE_LSTM, "f1_target": F1_TARGET}
-
-
-def _features(model: TouchpointPredictor) -> list[str]:
-    if isinstance(model, RecurrentTouchpoints):
-        return [f"touchpoint_{k}_steps_ago" for k in range(model.config.max_steps)]
-    return model.encoder.names() if isinstance(model, TouchpointModel) and model.encoder is not None else []
 
 
 def evaluate(model: TouchpointPredictor, path: Path) -> dict[str, Any]:

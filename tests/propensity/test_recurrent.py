@@ -114,3 +114,13 @@ def test_evaluate_command_scores_the_recurrent_model_when_it_is_the_active_versi
     # then
     metrics = json.loads(out.getvalue())["metrics"]
     assert (metrics["n"], metrics["auc"], metrics["f1"], metrics["top1_accuracy"]) == (400, 1.0, 1.0, 1.0)
+
+
+def test_journeys_without_a_next_touchpoint_train_conversion_only() -> None:
+    # given: the last journey's target was empty, so it has no next touchpoint ("")
+    inputs, labels, nexts = [["A"], ["B", "A"], ["C"], ["A", "C"]], np.array([1, 0, 1, 0]), ["B", "C", "A", ""]
+    # when
+    fit = fit_recurrent(train=(inputs, labels, nexts), validation=(inputs, labels, nexts), seed=0,
+                        config=RecurrentConfig(embedding=4, hidden=4, max_epochs=2))
+    # then: "" is not a touchpoint the model can name
+    assert fit.model.vocab == ["A", "B", "C"] and len(fit.model.next_ranked([["A"]], 5)[0]) == 3

@@ -1,6 +1,10 @@
 """Next touchpoint / conversion on the shared touchpoint sequences, judged on a holdout it never saw."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -113,3 +117,15 @@ def test_malformed_lines_are_reported_by_number(tmp_path) -> None:  # type: igno
     path.write_text("1\t\tvisit\n")
     with pytest.raises(ValueError, match=r"bad.tsv:1: the observed touchpoints \(field 2\) are empty"):
         read_touchpoints(path)
+
+
+def test_looking_up_model_specs_does_not_import_torch() -> None:
+    # given: a fresh interpreter (this one has torch loaded by other tests)
+    code = ("import django; django.setup(); import sys; from apps.propensity.specs import spec_names; "
+            "print(spec_names(), 'torch' in sys.modules)")
+    # when
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "DJANGO_SETTINGS_MODULE": "journeyhub.settings.test"},
+                          cwd=Path(__file__).resolve().parents[2])
+    # then: every spec is known, and torch waits until the GRU is trained or loaded
+    assert done.stdout.strip() == "['churn', 'csat', 'intent', 'next_touchpoint', 'risk'] False"
