@@ -8,6 +8,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
+from apps.dashboard.views.models import metric_rows
 from apps.propensity import registry
 from apps.propensity.models import ModelVersion, TrainingRun
 from apps.propensity.tasks import queue_training, run_training
@@ -82,7 +83,7 @@ def test_background_run_failure_is_recorded_with_its_reason() -> None:
     assert "no events in the graph" in finished.message and "Traceback" in finished.error
 
 
-def test_evaluate_prints_one_json_object_with_exact_keys(tmp_path, shared_data) -> None:  # type: ignore[no-untyped-def]
+def test_evaluate_prints_one_json_object_with_exact_keys(tmp_path, shared_data, api_client) -> None:  # type: ignore[no-untyped-def]
     # given: a model trained on the first 3,000 touchpoint rows, evaluated on the next 1,000
     lines = (shared_data / "touchpoints" / "train.tsv").read_text().splitlines(keepends=True)
     (tmp_path / "train.tsv").write_text("".join(lines[:3000]))
@@ -96,6 +97,13 @@ def test_evaluate_prints_one_json_object_with_exact_keys(tmp_path, shared_data) 
     assert set(result) == {"model", "version", "data", "metrics"}
     assert (result["model"], result["version"], result["metrics"]["n"]) == ("next_touchpoint", 1, 1000)
     assert set(result["metrics"]) == METRIC_KEYS | {"top1_accuracy", "top3_accuracy"}
+    # and the registry shows both candidates' holdout figures beside the reference, through the API and
+    # on the models page
+    stored = api_client.get("/api/models/next_touchpoint/").json()["active"]["metrics"]
+    assert set(stored["candidates"]) == {"lightgbm", "gru"} and stored["model"] == stored["selection"]["served"]
+    assert stored["reference_lstm"] == {"precision": 0.64, "recall": 0.47, "f1": 0.54}
+    rows = {row["metric"] for row in metric_rows(ModelVersion.objects.get(name="next_touchpoint"))}
+    assert {"candidates.gru.f1", "candidates.lightgbm.top3_accuracy", "reference_lstm.f1"} <= rows
 
 
 def test_evaluate_without_an_active_model_says_what_to_do(tmp_path) -> None:  # type: ignore[no-untyped-def]
