@@ -24,7 +24,7 @@ from apps.ingest.readers import iter_rows, open_source
 from apps.ingest.signals import events_ingested
 from graph import journeys
 from graph.errors import GraphError
-from graph.schema import EventRecord
+from graph.schema import EventRecord, WriteReport
 
 log = logging.getLogger(__name__)
 Progress = Callable[[IngestBatch], None]
@@ -35,6 +35,7 @@ class _Chunk:
     records: list[EventRecord]
     bad: list[QuarantinedRow]
     rows_read: int = 0
+    report: WriteReport | None = None
 
 
 def ingest_file(*, uri: str, fmt: str, mapping: Mapping | None = None, progress: Progress | None = None,
@@ -102,10 +103,12 @@ def _run(batch: IngestBatch, rows: Iterator[tuple[int, Any]], mapping: Mapping, 
     return _run_chunks(batch, rows, mapping, progress, size, bytes_read, follow_up, prefetch=bytes_read is not None)
 
 
-def _prefetched(items: Iterator[_Chunk], depth: int = 2) -> Iterator[_Chunk]:
-    """Chunks read and validated in a second thread while this one writes the previous chunk: the
-    graph engine releases the interpreter lock while it runs, so parsing the next chunk overlaps
-    the write of this one (file loads only; a reader error surfaces here, in order)."""
+def _prefetched(items: Iterator[_Chunk], work: Callable[[_Chunk], _Chunk], depth: int = 2) -> Iterator[_Chunk]:
+    """Chunks read, validated and passed through `work` (the graph write) in a second thread, while
+    this thread records them (counters, quarantine rows) and runs the follow-up of earlier ones. The
+    graph engine releases the interpreter lock while it runs, so the two overlap. A file load only:
+    the follow-up and every database write stay in the calling thread. An error in the second
+    thread surfaces here, after the chunks that landed before it."""
     handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -121,7 +124,7 @@ def _prefetched(items: Iterator[_Chunk], depth: int = 2) -> Iterator[_Chunk]:
     def read() -> None:
         try:
             for item in items:
-                if not put(("chunk", item)):
+                if not put(("chunk", work(item))):
                     return
             put(("done", None))
         except BaseException as exc:  # noqa: BLE001 - handed to the writing thread, which raises it
@@ -165,7 +168,9 @@ def _run_chunks(batch: IngestBatch, rows: Iterator[tuple[int, Any]], mapping: Ma
     try:
         try:
             chunks = _chunks(rows, mapping, batch, size)
-            for chunk in _prefetched(chunks) if prefetch else chunks:
+            if prefetch:  # three threads: read and validate | write the graph | record and follow up
+                chunks = _prefetched(_prefetched(chunks, _as_read), _write_graph)
+            for chunk in chunks:
                 batch.rows_read += chunk.rows_read
                 _write_chunk(batch, chunk, follow_up)
                 if bytes_read is not None:
@@ -209,13 +214,24 @@ def _raw(row: Any) -> dict[str, Any]:
     return {"value": str(row)[:1000]}
 
 
+def _as_read(chunk: _Chunk) -> _Chunk:
+    return chunk
+
+
+def _write_graph(chunk: _Chunk) -> _Chunk:
+    """The chunk's events into the graph (graph only: a file load runs this in its reader thread)."""
+    if chunk.records and chunk.report is None:
+        chunk.report = journeys.write_events(chunk.records)
+    return chunk
+
+
 def _write_chunk(batch: IngestBatch, chunk: _Chunk, follow_up: _FollowUp) -> None:
     if chunk.bad:
         QuarantinedRow.objects.bulk_create(chunk.bad)
         batch.quarantined += len(chunk.bad)
-    if not chunk.records:
+    report = _write_graph(chunk).report
+    if report is None:
         return
-    report = journeys.write_events(chunk.records)
     batch.loaded += report.loaded
     batch.duplicates += report.duplicates
     batch.customers_created += report.customers_created
