@@ -29,6 +29,8 @@ from graph.translate import Script, append_statements
 from graph.write_plan import Edge, WritePlan, chunks, edge_merges
 
 PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+EDGE_END_MISSING = "a vertex an edge of this batch needs is missing"
+UPDATED_MISSING = "a vertex this batch updates is missing"
 
 
 @dataclass
@@ -122,7 +124,7 @@ def _script(script: Script, plan: WritePlan, staged: _Import, path: str | None) 
     if staged.existing_ends:
         ends = sorted(staged.existing_ends)
         parts.append(f"if g.V(parse_json({script.bind(json.dumps(ends))})).count().next() != {len(ends)} "
-                     "{ throw \"a vertex an edge of this batch needs is missing\"; }\n")
+                     f"{{ throw \"{EDGE_END_MISSING}\"; }}\n")
     parts.append(append_statements(script, [_drop(chunk) for chunk in chunks(plan.dropped)]))
     parts += [_update(script, keys, rows) for keys, rows in _updates_by_keys(plan).items()]
     if path is not None:
@@ -151,7 +153,7 @@ def _update(script: Script, keys: tuple[str, ...], rows: list[list[Any]]) -> str
     query = f"UNWIND $rows AS r MATCH (v) WHERE element_id(v) = r[0] SET {assignments} RETURN count(*) AS n"
     rows_param = script.bind(json.dumps(rows))
     return (f"if g.gql({script.bind(query)}, #{{rows: parse_json({rows_param})}}).next()[\"n\"] != {len(rows)} "
-            "{ throw \"a vertex this batch updates is missing\"; }\n")
+            f"{{ throw \"{UPDATED_MISSING}\"; }}\n")
 
 
 def _drop(edge_ids: Any) -> Any:

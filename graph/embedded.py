@@ -34,6 +34,9 @@ class EmbeddedStore:
         self._graph: graphersal.Graph | None = None
         self._lock = threading.RLock()
         self._pid: int | None = None
+        # customer id → (first_seen, last_seen, last_event) as this process last wrote them: an
+        # embedded store has one writing process, so what it wrote is what the store holds
+        self.spans: dict[str, tuple[int, int, str]] = {}
 
     @property
     def graph(self) -> graphersal.Graph:
@@ -44,6 +47,7 @@ class EmbeddedStore:
             return self._graph
 
     def _open(self) -> None:
+        self.spans = {}
         if self.location == MEMORY:
             self._graph = graphersal.Graph()
         else:
@@ -73,6 +77,7 @@ class EmbeddedStore:
                 self._store.close()
             self._store = None
             self._graph = None
+            self.spans = {}
 
 
 def _open_store(path: Path) -> graphersal.Store:

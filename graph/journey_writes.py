@@ -2,7 +2,7 @@
 
 Writes are batched upserts (mergeV/mergeE through inject().unfold()), idempotent by id, so a batch
 interrupted half way can simply be run again. Everything a batch needs is read first and the writes
-are planned in Python, then sent as one list of traversals (one atomic unit on the embedded store).
+are planned in Python, then handed over as one write plan (one atomic unit on the embedded store).
 """
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from gremlin_python.process.graph_traversal import __
 from gremlin_python.process.traversal import Merge, Order, P, T
 
 from graph import schema as s
-from graph.connection import bulk_rows, get_g, many_ids, run_writes
+from graph.bulk_load import EDGE_END_MISSING, UPDATED_MISSING
+from graph.connection import bulk_rows, get_connection, get_g, many_ids, run_writes
+from graph.errors import GraphQueryError
 from graph.write_plan import Edge, Vertex, WritePlan, apply_plan
 
 IDENTITY_PRECEDENCE = {"account": 0, "phone": 1, "email": 2, "connect_profile": 3, "device": 4, "cookie": 5}
@@ -124,10 +126,39 @@ def write_events(records: Sequence[s.EventRecord]) -> s.WriteReport:
     # performed edges go last: an event counts as written once it has one, so a remote batch cut
     # short anywhere before that is simply written again on the next run.
     plan.edges = identifier_edges + _plan_chains(plan, state, new, customers) + performed
-    apply_plan(plan)
+    try:
+        apply_plan(plan)
+    except GraphQueryError as exc:
+        memory = _span_memory()
+        if not memory or not any(reason in str(exc) for reason in (UPDATED_MISSING, EDGE_END_MISSING)):
+            raise
+        memory.clear()  # the store changed behind this process's back (a vertex dropped): read it again
+        return write_events(records)
+    _remember_spans(plan)
     events = tuple(r if r.customer_id == c else replace(r, customer_id=c) for r, c in zip(new, customers, strict=True))
     return s.WriteReport(loaded=len(new), duplicates=len(records) - len(new), customers=tuple(touched),
                          customers_created=created, events=events)
+
+
+SPAN_MEMORY_LIMIT = 500_000
+
+
+def _span_memory() -> dict[str, tuple[int, int, str]] | None:
+    """The spans this process wrote, on the embedded store (one writing process); None elsewhere."""
+    store = get_connection().embedded_store
+    return store.spans if store is not None else None
+
+
+def _remember_spans(plan: WritePlan) -> None:
+    memory = _span_memory()
+    if memory is None:
+        return
+    if len(memory) > SPAN_MEMORY_LIMIT:
+        memory.clear()
+    for vid, _, props in plan.created:
+        memory[s.strip_prefix(vid)] = (props["first_seen"], props["last_seen"], props["last_event"])
+    for vid, props in plan.updates:
+        memory[s.strip_prefix(vid)] = (props["first_seen"], props["last_seen"], props["last_event"])
 
 
 def _mark_existing(plan: WritePlan, present_events: set[str]) -> None:
@@ -156,11 +187,15 @@ def _read_state(customer_ids: Sequence[str], *, since_ms: int | None,
     earliest time plus the one event just before it."""
     state = _State(spans={}, identifier_links=set(), events=[], links={})
     g = get_g()
-    for chunk in _chunks([s.customer_vid(c) for c in customer_ids]):
+    memory = _span_memory() or {}
+    state.spans = {c: memory[c] for c in customer_ids if c in memory}
+    unknown = [s.customer_vid(c) for c in customer_ids if c not in state.spans]
+    for chunk in _chunks(unknown):
         for row in (g.V(*many_ids(list(chunk))).has_label(s.CUSTOMER).project("c", "f", "l", "e")
                     .by("customer_id").by("first_seen").by("last_seen")
                     .by(__.coalesce(__.values("last_event"), __.constant(""))).to_list()):
             state.spans[row["c"]] = (row["f"], row["l"], row["e"])
+    for chunk in _chunks([s.customer_vid(c) for c in customer_ids]):
         late = []
         for vid in chunk:
             customer = s.strip_prefix(vid)

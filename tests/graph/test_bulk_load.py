@@ -95,3 +95,24 @@ def test_only_plain_property_names_become_query_text() -> None:
 
     with pytest.raises(ValueError, match="cannot be updated in bulk"):
         apply_natively(store(), plan)
+
+
+def test_a_customer_removed_behind_the_writer_is_read_again_and_recreated() -> None:
+    journeys.write_events([event("a", 1)])
+    get_g().V("customer:c1").drop().iterate()  # not through the write path: its remembered span is stale
+
+    journeys.write_events([event("b", 2)])
+
+    summary = journeys.customer_summary("c1")
+    assert summary is not None
+    assert (summary.first_seen, summary.last_seen, summary.event_count) == (2, 2, 1)
+
+
+def test_spans_the_writer_remembers_match_the_store() -> None:
+    journeys.write_events([event("a", 10), event("b", 30, "c2")])
+    journeys.write_events([event("c", 20), event("d", 5, "c2")])
+
+    assert store().spans == {"c1": (10, 20, "event:c"), "c2": (5, 30, "event:b")}
+    rows = get_g().V("customer:c1", "customer:c2").project("c", "f", "l", "e").by("customer_id").by(
+        "first_seen").by("last_seen").by("last_event").to_list()
+    assert {r["c"]: (r["f"], r["l"], r["e"]) for r in rows} == store().spans
