@@ -275,6 +275,9 @@ def _reaches_from_new_events(events: Sequence[EventRecord]) -> list[MilestoneRea
     definitions = list(MilestoneDefinition.objects.filter(active=True))
     if not definitions or not events:
         return []
+    if all(d.trigger != "attribute" for d in definitions):  # only events of the triggers' types matter
+        wanted = {d.event_type for d in definitions} | {t for d in definitions for t in d.sequence or ()}
+        events = [e for e in events if e.type in wanted]
     new = graph_journeys.records_frame(events)
     local = [d for d in definitions if d.trigger != "sequence"]
     reached = evaluate_milestones(frame=new, definitions=local) if local else []
