@@ -139,6 +139,7 @@ def record_intent_feedback(*, contact_id: str, intent: str, customer_id: str | N
     if not INTENT_PATTERN.match(intent or ""):
         raise DecisionInputError(f"intent: {intent!r} must be 1-40 letters, digits, '_', '.' or '-'")
     phone = normalize_phone(phone) if phone else None
+    decision_log.flush()  # the intent decision this answers may still be queued for the log
     asked = DecisionLog.objects.filter(kind=DecisionLog.Kind.INTENT, contact_id=contact_id).first()
     if asked is not None:
         customer_id = customer_id or asked.customer_id or None
