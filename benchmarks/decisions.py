@@ -5,10 +5,12 @@ With --workers > 1 the store is served by `manage.py graphserver` and the worker
 Builds a throw-away hub (SQLite file, durable embedded graph store, artifacts folder) in a temp dir:
 migrates, trains the intent and risk models on the shared data, seeds the graph with the call history
 of `--customers` callers, then serves it with gunicorn on 127.0.0.1 (one worker owns the embedded
-store). The load is open-loop: requests are scheduled at a fixed rate (half intent, half risk, one
-in ten from an unknown number) and latency is measured from each request's scheduled time, so a
-stalled server cannot hide its queue. Then the Lambda handler is timed against direct HTTP calls to
-the same endpoint, one at a time. Prints a table and writes benchmarks/results/decisions.json.
+store). First the server's CPU per request is measured from /proc, one request at a time (a figure
+that, unlike latency, hardly depends on what else the machine is doing). Then the open-loop load
+(benchmarks/openloop.py): requests are scheduled at a fixed rate (half intent, half risk, one in ten
+from an unknown number) and latency is measured from each request's scheduled time, so a stalled
+server cannot hide its queue. Then the Lambda handler is timed against direct HTTP calls to the same
+endpoint, one at a time. Prints a table and writes benchmarks/results/decisions.json.
 Targets (issue 6): p99 < 20 ms at 200 req/s for 60 s; handler overhead < 5 ms.
 """
 from __future__ import annotations
@@ -17,7 +19,6 @@ import argparse
 import http.client
 import json
 import os
-import queue
 import random
 import socket
 import subprocess
@@ -28,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+import openloop
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -78,9 +81,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen[bytes]:
+def start_gunicorn(env: dict[str, str], port: int, args: argparse.Namespace) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "gunicorn", "journeyhub.wsgi:application", "--bind", f"127.0.0.1:{port}",
-               "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
+               "--workers", str(args.workers), "--threads", str(args.threads), "--worker-class", args.worker_class,
                "--keep-alive", "30", "--log-level", "warning"]
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
     deadline = time.monotonic() + 60
@@ -113,56 +116,75 @@ def request_body(n: int, phones: list[str], rng: random.Random) -> tuple[str, di
 
 
 def open_loop(port: int, key: str, phones: list[str], rate: float, seconds: float, clients: int,
-              reference: bool = False) -> dict[str, Any]:
+              server_pids: list[int], reference: bool = False) -> dict[str, Any]:
     """Send rate*seconds requests at their scheduled times; latency counts from the scheduled time.
     `reference` sends `GET /api/ping` instead: the framework and API-key cost alone, on the same machine
     at the same moment, so a reader can tell the code's cost from the machine's state."""
-    total = int(rate * seconds)
     rng = random.Random(11)
-    jobs: queue.Queue[tuple[int, float, str, dict[str, Any]] | None] = queue.Queue()
-    results: list[tuple[str, float, int]] = []
-    lock = threading.Lock()
-    start = time.perf_counter() + 0.5
 
-    def client() -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        headers = {"Authorization": f"Api-Key {key}", "Content-Type": "application/json"}
-        while (job := jobs.get()) is not None:
-            _, due, path, body = job
-            delay = due - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            try:
-                if reference:
-                    connection.request("GET", "/api/ping", headers=headers)
-                else:
-                    connection.request("POST", path, json.dumps(body), headers)
-                response = connection.getresponse()
-                response.read()
-                status = response.status
-            except (OSError, http.client.HTTPException):
-                connection.close()
-                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-                status = 0
-            with lock:
-                results.append((path, (time.perf_counter() - due) * 1000, status))
-
-    workers = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
-    for w in workers:
-        w.start()
-    for n in range(total):
+    def call(n: int) -> openloop.Call:
+        if reference:
+            return openloop.Call("GET", "/api/ping")
         path, body = request_body(n, phones, rng)
-        jobs.put((n, start + n / rate, path, body))
-    for _ in workers:
-        jobs.put(None)
-    for w in workers:
-        w.join()
-    elapsed = time.perf_counter() - start
-    return {"requests": total, "achieved_rate": round(total / elapsed, 1),
+        return openloop.Call("POST", path, json.dumps(body).encode())
+
+    headers = {"Authorization": f"Api-Key {key}", "Content-Type": "application/json"}
+    server_cpu = cpu_seconds(server_pids)
+    outcome = openloop.run(port, headers, call, rate=rate, seconds=seconds, connections=clients)
+    results, total = outcome.results, len(outcome.results)
+    return {"requests": total, "achieved_rate": round(total / outcome.elapsed_s, 1),
             "errors": sum(1 for _, _, s in results if s != 200),
+            "server_cpu_ms_per_request": round((cpu_seconds(server_pids) - server_cpu) * 1000 / total, 2),
+            "client_cpu_ms_per_request": round(outcome.client_cpu_s * 1000 / total, 2),
             "all": stats([ms for _, ms, _ in results]),
             "intent": stats([ms for p, ms, _ in results if p.endswith("intent")]),
             "risk": stats([ms for p, ms, _ in results if p.endswith("risk")])}
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of other processes (Linux /proc)."""
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (gunicorn's workers)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def cpu_per_request(port: int, key: str, phones: list[str], server_pids: list[int], calls: int) -> dict[str, float]:
+    """Server CPU (ms) per request, one request at a time over one keep-alive connection: ping (the
+    framework and API key alone), intent and risk. Includes the decision log's background writer."""
+    headers = {"Authorization": f"Api-Key {key}", "Content-Type": "application/json"}
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    rng = random.Random(7)
+    out = {}
+    for kind in ("ping", "intent", "risk"):
+        before = cpu_seconds(server_pids)
+        for n in range(calls):
+            if kind == "ping":
+                connection.request("GET", "/api/ping", headers=headers)
+            else:
+                path, body = request_body(2 * n + (kind == "risk"), phones, rng)
+                connection.request("POST", path, json.dumps(body), headers)
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                raise SystemExit(f"{kind}: HTTP {response.status} during the CPU measurement")
+        time.sleep(0.5)  # let the decision log's writer (one insert per quarter second) finish its batch
+        out[kind] = round((cpu_seconds(server_pids) - before) * 1000 / calls, 2)
+    connection.close()
+    return out
 
 
 def stats(latencies: list[float]) -> dict[str, float]:
@@ -205,18 +227,7 @@ def handler_overhead(port: int, key: str, phones: list[str], calls: int) -> dict
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rate", type=float, default=200)
-    parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--customers", type=int, default=2000)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--overhead-calls", type=int, default=500)
-    parser.add_argument("--reference-seconds", type=float, default=15,
-                        help="seconds of GET /api/ping at the same rate first (machine and framework reference)")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "decisions.json"))
-    args = parser.parse_args()
+    args = arguments()
     workdir = Path(tempfile.mkdtemp(prefix="jh-bench-decisions-"))
     env = environment(workdir)
     os.environ.update(env)
@@ -225,45 +236,72 @@ def main() -> None:
     graph_server = None
     if args.workers > 1:  # one process owns the embedded store; several workers reach it over ws://
         graph_server, env["GRAPH_URL"] = start_graph_server(env)
-    server = start_gunicorn(env, port, args.workers, args.threads)
+    server = start_gunicorn(env, port, args)
+    load_before = round(os.getloadavg()[0], 2)
     try:
-        warm = open_loop(port, key, phones, rate=50, seconds=2, clients=4)
-        ping = open_loop(port, key, phones, args.rate, args.reference_seconds, args.clients, reference=True)
-        load = open_loop(port, key, phones, args.rate, args.seconds, args.clients)
+        warm = open_loop(port, key, phones, 50, 2, 4, [])
+        pids = children(server.pid) + ([graph_server.pid] if graph_server else [])
+        cpu = cpu_per_request(port, key, phones, pids, args.cpu_calls)
+        ping = open_loop(port, key, phones, args.rate, args.reference_seconds, args.clients, pids, reference=True)
+        load = open_loop(port, key, phones, args.rate, args.seconds, args.clients, pids)
         overhead = handler_overhead(port, key, phones, args.overhead_calls)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-        if graph_server is not None:
-            graph_server.terminate()
-            graph_server.wait(timeout=30)
+        for process in (server, graph_server):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
     result = {"rate": args.rate, "seconds": args.seconds, "customers": args.customers,
-              "gunicorn": {"workers": args.workers, "threads": args.threads, "worker_class": "gthread"},
+              "gunicorn": {"workers": args.workers, "threads": args.threads, "worker_class": args.worker_class},
               "graph": "embedded in the worker" if args.workers == 1 else "graphserver over ws://",
-              "warmup_errors": warm["errors"], "reference_ping": {k: ping[k] for k in ("achieved_rate", "all")},
+              "warmup_errors": warm["errors"], "server_cpu_ms_per_request": cpu,
+              "reference_ping": {k: ping[k] for k in ("achieved_rate", "server_cpu_ms_per_request", "all")},
               "load": load, "handler": overhead,
               "target_p99_ms": 20, "p99_within_target": load["all"]["p99_ms"] < 20 and load["errors"] == 0,
               "target_handler_overhead_ms": 5,
               "handler_within_target": overhead["overhead_median_of_pairs_ms"] < 5,
-              "cpus": os.cpu_count(), "load_average_1m_after": round(os.getloadavg()[0], 2)}
-    print(f"open loop {args.rate:.0f} req/s for {args.seconds:.0f} s: {load['requests']} requests, "
-          f"achieved {load['achieved_rate']} req/s, errors {load['errors']}")
-    print(f"{'decision':<16}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}")
-    r = ping["all"]
-    print(f"{'ping (reference)':<16}{r['p50_ms']:>9}{r['p90_ms']:>9}{r['p99_ms']:>9}{r['max_ms']:>9}"
-          f"   achieved {ping['achieved_rate']} req/s")
-    for name in ("intent", "risk", "all"):
-        r = load[name]
-        print(f"{name:<16}{r['p50_ms']:>9}{r['p90_ms']:>9}{r['p99_ms']:>9}{r['max_ms']:>9}")
-    for name in ("direct_http", "lambda_handler"):
-        r = overhead[name]
-        print(f"{name:<16}{r['p50_ms']:>9}{r['p90_ms']:>9}{r['p99_ms']:>9}{r['max_ms']:>9}")
-    print(f"handler overhead: median of pairs {overhead['overhead_median_of_pairs_ms']} ms, "
-          f"p50 {overhead['overhead_p50_ms']} ms, p99 {overhead['overhead_p99_ms']} ms; "
-          f"load average (1 min) {result['load_average_1m_after']} on {result['cpus']} CPUs")
+              "cpus": os.cpu_count(), "load_average_1m_before": load_before,
+              "load_average_1m_after": round(os.getloadavg()[0], 2)}
+    report(result)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
+    parser.add_argument("--clients", type=int, default=32, help="keep-alive connections of the load generator")
+    parser.add_argument("--cpu-calls", type=int, default=1000,
+                        help="requests of each kind, one at a time, to measure the server's CPU per request")
+    parser.add_argument("--overhead-calls", type=int, default=500)
+    parser.add_argument("--reference-seconds", type=float, default=15,
+                        help="seconds of GET /api/ping at the same rate first (machine and framework reference)")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "decisions.json"))
+    return parser.parse_args()
+
+
+def report(result: dict[str, Any]) -> None:
+    load, ping, overhead, cpu = result["load"], result["reference_ping"], result["handler"], \
+        result["server_cpu_ms_per_request"]
+    print(f"server CPU per request, one at a time: ping {cpu['ping']} ms, intent {cpu['intent']} ms, "
+          f"risk {cpu['risk']} ms")
+    print(f"open loop {result['rate']:.0f} req/s for {result['seconds']:.0f} s: {load['requests']} requests, "
+          f"achieved {load['achieved_rate']} req/s, errors {load['errors']}; CPU per request: server "
+          f"{load['server_cpu_ms_per_request']} ms, load generator {load['client_cpu_ms_per_request']} ms")
+    print(f"{'decision':<16}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+    rows = [("ping (reference)", ping["all"]), *((name, load[name]) for name in ("intent", "risk", "all")),
+            *((name, overhead[name]) for name in ("direct_http", "lambda_handler"))]
+    for name, r in rows:
+        print(f"{name:<16}{r['p50_ms']:>9}{r['p90_ms']:>9}{r['p99_ms']:>9}{r['max_ms']:>9}")
+    print(f"handler overhead: median of pairs {overhead['overhead_median_of_pairs_ms']} ms, "
+          f"p50 {overhead['overhead_p50_ms']} ms, p99 {overhead['overhead_p99_ms']} ms")
+    print(f"load average (1 min): {result['load_average_1m_before']} before, {result['load_average_1m_after']} "
+          f"after, on {result['cpus']} CPUs")
 
 
 if __name__ == "__main__":

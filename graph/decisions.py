@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from gremlin_python.process.graph_traversal import __
+from gremlin_python.process.graph_traversal import GraphTraversal, GraphTraversalSource, __
 from gremlin_python.process.traversal import Order, P
 
+from graph import prepared
 from graph import schema as s
 from graph.connection import get_g
 
@@ -39,47 +41,89 @@ def caller_intents(*, customer_id: str | None = None, phone: str | None = None, 
     """The caller (by customer id, else by the customer first linked to the phone) and their latest
     calls with an intent, oldest first, in one round trip: the intent decision's only graph read."""
     if customer_id:
-        start = get_g().V(s.customer_vid(customer_id)).has_label(s.CUSTOMER)
+        vid = s.customer_vid(customer_id)
     elif phone:
-        start = (get_g().V(s.identifier_vid("phone", phone)).in_e(s.HAS_IDENTIFIER).order().by("first_seen")
-                 .limit(1).out_v())
+        vid = s.identifier_vid("phone", phone)
     else:
         return None, []
-    calls = __.out_e(s.PERFORMED)
-    if until_ms is not None:
-        calls = calls.has("ts", P.lte(until_ms))
-    calls = (calls.order().by("ts", Order.desc).in_v().has("intent").limit(limit)
-             .project("ts", "intent").by("ts").by("intent").fold())
-    rows = start.project("c", "calls").by("customer_id").by(calls).to_list()
+    bounded = until_ms is not None
+    rows = prepared.run(_caller_intents, (bool(customer_id), bounded), vid=vid, limit=limit,
+                        **({"until": until_ms} if bounded else {}))
     if not rows:
         return None, []
     history = [(int(r["ts"]), str(r["intent"])) for r in rows[0]["calls"]]
     return str(rows[0]["c"]), list(reversed(history))
 
 
-def identifier_sharing(identifiers: Sequence[tuple[str, str]]) -> dict[str, dict[str, Any]]:
-    """Per `kind:value`: how many customers share the identifier, when it was first seen (None = never)
-    and the customer it was first linked to (None for a stranger)."""
+def _caller_intents(g: GraphTraversalSource, by_customer: bool, bounded: bool, *, vid: Any, limit: Any,
+                    until: Any = None) -> GraphTraversal:
+    calls = __.out_e(s.PERFORMED)
+    if bounded:
+        calls = calls.has("ts", P.lte(until))
+    calls = (calls.order().by("ts", Order.desc).in_v().has("intent").limit(limit)
+             .project("ts", "intent").by("ts").by("intent").fold())
+    return _caller(g.V(vid), by_customer).project("c", "calls").by("customer_id").by(calls)
+
+
+def _caller(start: GraphTraversal, by_customer: bool) -> GraphTraversal:
+    """From a customer vertex, that customer; from an identifier, the customer first linked to it."""
+    if by_customer:
+        return start.has_label(s.CUSTOMER)
+    return start.in_e(s.HAS_IDENTIFIER).order().by("first_seen").limit(1).out_v()
+
+
+@dataclass(frozen=True)
+class RiskFacts:
+    """What a risk decision reads from the graph. `sharing` per `kind:value`: how many customers share
+    the identifier, when it was first seen (None = never) and the customer it was first linked to."""
+
+    sharing: dict[str, dict[str, Any]]
+    customer: str | None
+    failed_verifications: int
+
+
+def risk_facts(identifiers: Sequence[tuple[str, str]], *, customer_id: str | None = None,
+               phone: str | None = None, since_ms: int) -> RiskFacts:
+    """Identifier sharing, the caller (by customer id, else the customer first linked to the phone) and
+    the caller's failed identity checks (events of type `verification` with a failed outcome) since a
+    time, in one round trip: the risk decision's only graph read."""
     vids = [s.identifier_vid(kind, value) for kind, value in identifiers]
-    if not vids:
-        return {}
-    rows = (get_g().V(*vids).project("id", "n", "first", "owner")
-            .by(__.id_()).by(__.in_(s.HAS_IDENTIFIER).dedup().count())
-            .by(__.in_e(s.HAS_IDENTIFIER).values("first_seen").min_().fold())
-            .by(__.in_e(s.HAS_IDENTIFIER).order().by("first_seen").limit(1).out_v().values("customer_id").fold())
-            .to_list())
-    found = {s.strip_prefix(str(row["id"])): {"customers": int(row["n"]),
-                                               "first_seen": int(row["first"][0]) if row["first"] else None,
-                                               "customer": str(row["owner"][0]) if row["owner"] else None}
-             for row in rows}
-    return {f"{kind}:{value}": found.get(f"{kind}:{value}", {"customers": 0, "first_seen": None, "customer": None})
-            for kind, value in identifiers}
+    caller = s.customer_vid(customer_id) if customer_id else s.identifier_vid("phone", phone) if phone else None
+    if caller is None and not vids:
+        return RiskFacts({}, None, 0)
+    shape = (caller is not None and bool(customer_id), caller is not None, bool(vids))
+    values = {"caller": caller, "since": since_ms} if caller else {}
+    rows = prepared.run(_risk_facts, shape, **values, **({"vids": vids} if vids else {}))
+    row = rows[0] if rows else {}
+    found = {s.strip_prefix(str(r["id"])): _sharing(r["links"]) for r in row.get("ids", [])}
+    sharing = {f"{kind}:{value}": found.get(f"{kind}:{value}", {"customers": 0, "first_seen": None, "customer": None})
+               for kind, value in identifiers}
+    callers = row.get("caller", [])
+    customer = str(callers[0]["c"]) if callers else None
+    return RiskFacts(sharing, customer, int(callers[0]["failed"]) if callers else 0)
 
 
-def failed_verifications(customer_id: str, since_ms: int) -> int:
-    """Failed identity checks (events of type `verification` with a failed outcome) since a time."""
-    return int(get_g().V(s.customer_vid(customer_id)).out(s.PERFORMED).has("type", VERIFICATION_TYPE)
-               .has("ts", P.gte(since_ms)).has("outcome", P.within(list(FAILED_OUTCOMES))).count().next())
+def _risk_facts(g: GraphTraversalSource, by_customer: bool, with_caller: bool, with_ids: bool, *,
+                caller: Any = None, since: Any = None, vids: Any = None) -> GraphTraversal:
+    keys = (["ids"] if with_ids else []) + (["caller"] if with_caller else [])
+    traversal = g.inject(0).project(*keys)
+    if with_ids:
+        links = __.in_e(s.HAS_IDENTIFIER).project("t", "c").by("first_seen").by(__.out_v().values("customer_id"))
+        traversal = traversal.by(__.V(vids).project("id", "links").by(__.id_()).by(links.fold()).fold())
+    if with_caller:
+        failed = (__.out(s.PERFORMED).has("type", VERIFICATION_TYPE).has("ts", P.gte(since))
+                  .has("outcome", P.within(list(FAILED_OUTCOMES))).count())
+        traversal = traversal.by(_caller(__.V(caller), by_customer).project("c", "failed").by("customer_id")
+                                 .by(failed).fold())
+    return traversal
+
+
+def _sharing(links: list[dict[str, Any]]) -> dict[str, Any]:
+    """Customers linked to one identifier: how many, the first link's time and customer (ids sort ties)."""
+    if not links:
+        return {"customers": 0, "first_seen": None, "customer": None}
+    first_seen, owner = min((int(link["t"]), str(link["c"])) for link in links)
+    return {"customers": len({str(link["c"]) for link in links}), "first_seen": first_seen, "customer": owner}
 
 
 def open_issues(customer_id: str, limit: int = 10) -> list[dict[str, Any]]:

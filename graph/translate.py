@@ -57,6 +57,20 @@ def _flat_row(row: dict[Any, Any]) -> dict[str, Any]:
     return {(k if type(k) is str else ROW_KEYS[k]): (_flat_row(v) if type(v) is dict else v) for k, v in row.items()}
 
 
+@dataclass(frozen=True)
+class Param:
+    """A named placeholder in a traversal translated once and run many times (graph.prepared): the
+    script names it instead of a literal, and each run binds its value. `json` marks a list, which
+    the engine only takes as JSON text unpacked by `parse_json`."""
+
+    name: str
+    json: bool = False
+
+    @property
+    def variable(self) -> str:
+        return f"q_{self.name}"
+
+
 @dataclass
 class Script:
     """One script with its parameters, ready for `Graph.execute`."""
@@ -123,6 +137,8 @@ def _child(bytecode: Bytecode, script: Script) -> str:
 
 
 def _value(arg: Any, script: Script) -> str:
+    if isinstance(arg, Param):
+        return f"parse_json({arg.variable})" if arg.json else arg.variable
     if isinstance(arg, JsonRows):
         return f"parse_json({script.bind(arg.text)})"
     if isinstance(arg, Bytecode):

@@ -2,7 +2,8 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-APPS_WITH_API = ["core", "customers", "ingest", "journeys", "propensity", "decisions"]
+# Decisions first: a caller is waiting on those routes, and Django tries routes in order.
+APPS_WITH_API = ["decisions", "core", "customers", "ingest", "journeys", "propensity"]
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

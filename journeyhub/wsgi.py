@@ -3,5 +3,8 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from journeyhub.long_lived import freeze_loaded_objects
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "journeyhub.settings.local")
 application = get_wsgi_application()
+freeze_loaded_objects()

@@ -139,6 +139,7 @@ def record_intent_feedback(*, contact_id: str, intent: str, customer_id: str | N
     if not INTENT_PATTERN.match(intent or ""):
         raise DecisionInputError(f"intent: {intent!r} must be 1-40 letters, digits, '_', '.' or '-'")
     phone = normalize_phone(phone) if phone else None
+    decision_log.flush()  # the intent decision this answers may still be queued for the log
     asked = DecisionLog.objects.filter(kind=DecisionLog.Kind.INTENT, contact_id=contact_id).first()
     if asked is not None:
         customer_id = customer_id or asked.customer_id or None
@@ -206,12 +207,10 @@ def decide_risk(*, phone: str | None = None, email: str | None = None, ip: str |
         model_score = model.score(call)
         reasons.append({"code": "model", "detail": f"{version} on call-time features", "points": model_score})
     identifiers = [(k, v) for k, v in (("phone", phone), ("email", email), ("ip", ip)) if v]
-    sharing = graph_decisions.identifier_sharing(identifiers)
-    if customer_id:
-        customer = customer_id if graph_decisions.customer_known(customer_id) else None
-    else:
-        customer = sharing[f"phone:{phone}"]["customer"] if phone else None
-    variables = _graph_signals(identifiers, sharing, customer, at_ms, reasons)
+    facts = graph_decisions.risk_facts(identifiers, customer_id=customer_id, phone=phone,
+                                       since_ms=at_ms - FAILED_WINDOW_HOURS * HOUR_MS)
+    customer = facts.customer
+    variables = _graph_signals(identifiers, facts, at_ms, reasons)
     score = min(1000, max(0, sum(r["points"] for r in reasons)))
     variables.update({"score": score, "model_score": model_score, "channel": channel.upper(),
                       "known_customer": customer is not None})
@@ -225,25 +224,25 @@ def decide_risk(*, phone: str | None = None, email: str | None = None, ip: str |
     return decision
 
 
-def _graph_signals(identifiers: list[tuple[str, str]], sharing: dict[str, dict[str, Any]], customer: str | None,
-                   at_ms: int, reasons: list[dict[str, Any]]) -> dict[str, Any]:
+def _graph_signals(identifiers: list[tuple[str, str]], facts: graph_decisions.RiskFacts, at_ms: int,
+                   reasons: list[dict[str, Any]]) -> dict[str, Any]:
     variables: dict[str, Any] = {}
     new_identifier = False
     for kind, value in identifiers:
-        facts = sharing[f"{kind}:{value}"]
-        customers = int(facts["customers"] or 0)
+        shared = facts.sharing[f"{kind}:{value}"]
+        customers = int(shared["customers"] or 0)
         variables[f"shared_{kind}_customers"] = customers
         if customers > 1:
             points = min(SHARED_CAP, SHARED_POINTS * (customers - 1))
             reasons.append({"code": f"shared_{kind}", "detail": f"{kind} shared by {customers} customers",
                             "points": points})
-        first_seen = facts["first_seen"]
+        first_seen = shared["first_seen"]
         if first_seen is None or at_ms - first_seen < NEW_IDENTIFIER_DAYS * 24 * HOUR_MS:
             new_identifier = True
     if new_identifier:
         reasons.append({"code": "new_identifier", "detail": f"identifier first seen less than "
                         f"{NEW_IDENTIFIER_DAYS} days ago or never", "points": NEW_IDENTIFIER_POINTS})
-    failed = graph_decisions.failed_verifications(customer, at_ms - FAILED_WINDOW_HOURS * HOUR_MS) if customer else 0
+    failed = facts.failed_verifications
     if failed:
         reasons.append({"code": "failed_verifications", "detail": f"{failed} failed verification(s) in the last "
                         f"{FAILED_WINDOW_HOURS} h", "points": min(FAILED_CAP, FAILED_POINTS * failed)})

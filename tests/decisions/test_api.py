@@ -111,6 +111,13 @@ def test_bad_intent_requests_name_the_field(api_client, payload, field):
     assert field in str(response.json())
 
 
+def test_decision_endpoints_answer_json_whatever_the_client_asks_for(api_client, intent_model):
+    response = api_client.post("/api/decisions/intent?format=api", {"phone": "+61499999999"}, format="json",
+                               HTTP_ACCEPT="text/html")
+    assert (response.status_code, response["Content-Type"]) == (200, "application/json")
+    assert response.json()["action"] == "menu"
+
+
 def test_decision_endpoints_require_an_api_key(db, django_user_model):
     client = APIClient()
     assert client.post("/api/decisions/intent", {"customer_id": "c"}, format="json").status_code == 401

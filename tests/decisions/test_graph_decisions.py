@@ -46,19 +46,30 @@ def test_caller_and_latest_intents_in_one_read(store):
     assert d.caller_intents(customer_id="nobody") == (None, [])
 
 
-def test_identifier_sharing_and_lookups(store):
-    sharing = d.identifier_sharing([PHONE, ("email", "ann@example.com"), ("ip", "10.0.0.1")])
-    assert sharing == {
+def test_risk_facts_share_identifiers_find_the_caller_and_count_failed_checks_in_one_read(store):
+    facts = d.risk_facts([PHONE, ("email", "ann@example.com"), ("ip", "10.0.0.1")], phone=PHONE[1], since_ms=T0)
+    assert facts == d.RiskFacts(sharing={
         "phone:+61400000001": {"customers": 2, "first_seen": T0, "customer": "c1"},
         "email:ann@example.com": {"customers": 1, "first_seen": T0 + 6 * HOUR, "customer": "c2"},
-        "ip:10.0.0.1": {"customers": 0, "first_seen": None, "customer": None}}
+        "ip:10.0.0.1": {"customers": 0, "first_seen": None, "customer": None}}, customer="c1", failed_verifications=1)
+    assert d.risk_facts([PHONE], phone=PHONE[1], since_ms=T0 + 4 * HOUR).failed_verifications == 0
+
+
+def test_risk_facts_by_customer_id_with_and_without_identifiers(store):
+    by_customer = d.risk_facts([("email", "ann@example.com")], customer_id="c2", since_ms=T0)
+    assert (by_customer.customer, by_customer.failed_verifications) == ("c2", 0)
+    assert by_customer.sharing["email:ann@example.com"]["customers"] == 1
+    assert d.risk_facts([], customer_id="c1", since_ms=T0) == d.RiskFacts({}, "c1", 1)
+    assert d.risk_facts([("ip", "10.0.0.1")], customer_id="c9", since_ms=T0).customer is None
+    assert d.risk_facts([("phone", "+61499999999")], phone="+61499999999", since_ms=T0).customer is None
+
+
+def test_lookups(store):
     assert d.customer_for_identifier("phone", "+61400000001") == "c1"
     assert (d.customer_known("c2"), d.customer_known("c9")) == (True, False)
 
 
-def test_verifications_issues_and_corrections(store):
-    assert d.failed_verifications("c1", T0) == 1
-    assert d.failed_verifications("c1", T0 + 4 * HOUR) == 0
+def test_issues_and_corrections(store):
     assert [i["event_id"] for i in d.open_issues("c1")] == ["i1"]
     assert d.set_event_intent("a2", "AC_PA") is True
     assert d.set_event_intent("missing", "AC_PA") is False

@@ -7,7 +7,7 @@ from gremlin_python.process.traversal import Cardinality, Direction, Merge, Orde
 from gremlin_python.structure.graph import Graph
 
 from graph.errors import UnsupportedTraversal
-from graph.translate import translate, translate_many
+from graph.translate import Param, translate, translate_many
 
 g = Graph().traversal()
 
@@ -68,3 +68,10 @@ def test_atomic_writes_leave_nothing_behind_when_one_statement_fails(g) -> None:
         run_writes([g.add_v("customer").property(T.id, "customer:1"),
                     g.merge_e({T.label: "performed", Direction.OUT: "customer:1", Direction.IN: "event:missing"})])
     assert g.V().count().next() == 0
+
+
+def test_placeholders_become_script_variables_and_lists_travel_as_json() -> None:
+    traversal = g.V(Param("vids", json=True)).has("ts", P.lte(Param("until"))).limit(Param("n"))
+    script = translate(traversal.bytecode)
+    assert script.text == "g.V(parse_json(q_vids)).has(p0, P.lte(q_until)).limit(q_n)"
+    assert script.params == {"p0": "ts"}

@@ -1,18 +1,38 @@
 """Decision endpoints for Amazon Connect's Lambda: thin views over apps.decisions.services."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions, status
-from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.decorators import (
+    api_view,
+    authentication_classes,
+    content_negotiation_class,
+    permission_classes,
+    renderer_classes,
+)
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.auth import ApiKeyAuthentication
 from apps.decisions import selectors, services
 from apps.decisions.api import serializers as s
+
+
+class JsonOnly(DefaultContentNegotiation):
+    """The endpoints a contact flow calls answer JSON and nothing else, so their renderer is not
+    negotiated: reading the Accept header and the query string for a format is work a waiting caller
+    would pay for on every call with nothing to choose from."""
+
+    def select_renderer(self, request: Request, renderers: Iterable[BaseRenderer],
+                        format_suffix: str | None = None) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, str(renderer.media_type)
 
 
 def _bad_request(exc: Exception) -> Response:
@@ -30,6 +50,8 @@ def _validated(serializer_class: Any, request: Request) -> dict[str, Any]:
 @api_view(["POST"])
 @authentication_classes([ApiKeyAuthentication])
 @permission_classes([permissions.IsAuthenticated])
+@renderer_classes([JSONRenderer])
+@content_negotiation_class(JsonOnly)
 def intent(request: Request) -> Response:
     try:
         decision = services.decide_intent(**_validated(s.IntentRequestSerializer, request))
@@ -44,6 +66,8 @@ def intent(request: Request) -> Response:
 @api_view(["POST"])
 @authentication_classes([ApiKeyAuthentication])
 @permission_classes([permissions.IsAuthenticated])
+@renderer_classes([JSONRenderer])
+@content_negotiation_class(JsonOnly)
 def intent_feedback(request: Request) -> Response:
     try:
         result = services.record_intent_feedback(**_validated(s.FeedbackRequestSerializer, request))
@@ -59,6 +83,8 @@ def intent_feedback(request: Request) -> Response:
 @api_view(["POST"])
 @authentication_classes([ApiKeyAuthentication])
 @permission_classes([permissions.IsAuthenticated])
+@renderer_classes([JSONRenderer])
+@content_negotiation_class(JsonOnly)
 def risk(request: Request) -> Response:
     try:
         decision = services.decide_risk(**_validated(s.RiskRequestSerializer, request))
@@ -72,6 +98,8 @@ def risk(request: Request) -> Response:
 @api_view(["GET"])
 @authentication_classes([ApiKeyAuthentication])
 @permission_classes([permissions.IsAuthenticated])
+@renderer_classes([JSONRenderer])
+@content_negotiation_class(JsonOnly)
 def profile_by_phone(request: Request, e164: str) -> Response:
     try:
         phone = services.normalize_phone(e164, field_name="e164")

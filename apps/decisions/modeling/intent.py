@@ -10,6 +10,7 @@ is then calibrated (isotonic, on the latest part of the training window) so 0.8 
 from __future__ import annotations
 
 import bisect
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,9 +152,9 @@ class IntentModel:
 
     def rank(self, history: Sequence[str], gap_ms: int | None, k: int = 5) -> list[tuple[str, float]]:
         """Top-k intents with calibrated confidence, best first (ties broken by name for stable output)."""
-        probs = self.distribution(history, gap_ms)
-        order = sorted(range(len(probs)), key=lambda i: (-probs[i], self.vocabulary[i]))[:k]
-        return [(self.vocabulary[i], round(self.calibrated(float(probs[i])), 4)) for i in order]
+        probs = self.distribution(history, gap_ms).tolist()  # plain floats: indexing numpy per item is slow
+        best = heapq.nsmallest(k, zip((-p for p in probs), self.vocabulary, strict=True))
+        return [(intent, round(self.calibrated(-negated), 4)) for negated, intent in best]
 
 
 @dataclass
