@@ -69,7 +69,7 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    from apps.ingest.services import ingest_file
+    from apps.ingest.services import bulk_collection, ingest_file
     from apps.ingest.signals import events_ingested
 
     if args.no_hooks:
@@ -86,8 +86,9 @@ def main() -> None:
     source = tmp / "events.csv"
     write_csv(source, args.events, args.customers, seed=7, late_share=args.late)
     started, cpu_started = time.perf_counter(), time.process_time()
-    batch = ingest_file(uri=str(source), fmt="csv", progress=lambda b: print(
-        f"\r{b.rows_read:,} rows", end="", file=sys.stderr, flush=True))
+    with bulk_collection():  # as the `ingest` command does
+        batch = ingest_file(uri=str(source), fmt="csv", progress=lambda b: print(
+            f"\r{b.rows_read:,} rows", end="", file=sys.stderr, flush=True))
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024

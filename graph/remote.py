@@ -3,6 +3,7 @@ GraphUnavailable (callers answer 503 and keep their data), server refusals becom
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -18,12 +19,15 @@ TRANSPORT_ERRORS = (OSError, aiohttp.ClientError, asyncio.TimeoutError, Connecti
 
 class GuardedRemoteConnection(RemoteConnection):
     """Wraps a driver connection made by `factory`; a broken connection is dropped and made anew on
-    the next call, so a restarted server is picked up without restarting the process."""
+    the next call, so a restarted server is picked up without restarting the process. Traversals are
+    sent one at a time: the driver's transport runs an event loop per connection that two threads
+    must not drive at once (a threaded web worker, or a file ingest's writer and follow-up)."""
 
     def __init__(self, url: str, factory: Callable[[], RemoteConnection]) -> None:
         super().__init__(url, "g")
         self._factory = factory
         self._remote: RemoteConnection | None = None
+        self._lock = threading.RLock()
 
     def _connection(self) -> RemoteConnection:
         if self._remote is None:
@@ -34,6 +38,10 @@ class GuardedRemoteConnection(RemoteConnection):
         return self._remote
 
     def submit(self, bytecode: Bytecode) -> RemoteTraversal:
+        with self._lock:
+            return self._submit(bytecode)
+
+    def _submit(self, bytecode: Bytecode) -> RemoteTraversal:
         try:
             return self._connection().submit(bytecode)
         except GremlinServerError as exc:
@@ -46,12 +54,13 @@ class GuardedRemoteConnection(RemoteConnection):
         return self._remote is None
 
     def close(self) -> None:
-        remote, self._remote = self._remote, None
-        if remote is not None:
-            try:
-                remote.close()
-            except Exception:  # noqa: BLE001 - closing a broken connection must not hide the first error
-                pass
+        with self._lock:
+            remote, self._remote = self._remote, None
+            if remote is not None:
+                try:
+                    remote.close()
+                except Exception:  # noqa: BLE001 - closing a broken connection must not hide the first error
+                    pass
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._connection(), name)

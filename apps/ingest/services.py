@@ -46,9 +46,7 @@ def ingest_file(*, uri: str, fmt: str, mapping: Mapping | None = None, progress:
     try:
         rows = iter_rows(source, fmt)
         batch = _start_batch(source=source.uri, fmt=fmt, mapping=mapping, size=source.size)
-        with _bulk_collection():
-            return _run(batch, rows, mapping or Mapping(), progress, chunk_size,
-                        bytes_read=lambda: source.stream.count)
+        return _run(batch, rows, mapping or Mapping(), progress, chunk_size, bytes_read=lambda: source.stream.count)
     finally:
         source.stream.close()
 
@@ -146,12 +144,12 @@ def _prefetched(items: Iterator[_Chunk], work: Callable[[_Chunk], _Chunk], depth
 
 
 @contextmanager
-def _bulk_collection() -> Iterator[None]:
-    """A file load allocates millions of short-lived objects; Python's cycle collector would keep
+def bulk_collection() -> Iterator[None]:
+    """A bulk load allocates millions of short-lived objects; Python's cycle collector would keep
     re-scanning everything the process already holds. Objects alive at the start are set aside
-    (`gc.freeze`) and young collections run less often for the length of the load. Only file
-    loads (the `ingest` command, one at a time) do this: the collector's settings are per process,
-    and API requests share theirs across threads."""
+    (`gc.freeze`) and young collections run less often for the length of the load. For a process
+    that does nothing else (the `ingest` command): the collector's settings are per process, so a
+    web process (which freezes its own start-up objects, see journeyhub.long_lived) must not."""
     thresholds = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(max(thresholds[0], 50_000), *thresholds[1:])

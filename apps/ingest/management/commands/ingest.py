@@ -9,7 +9,7 @@ from apps.core.storage import StorageError
 from apps.ingest.mapping import Mapping
 from apps.ingest.models import IngestBatch
 from apps.ingest.readers import FORMATS
-from apps.ingest.services import ingest_file, rate
+from apps.ingest.services import bulk_collection, ingest_file, rate
 from graph.errors import GraphError
 
 
@@ -25,8 +25,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             mapping = Mapping.load(options["mapping"]) if options["mapping"] else None
-            batch = ingest_file(uri=options["source"], fmt=options["fmt"], mapping=mapping,
-                                progress=self._progress, chunk_size=options["chunk_size"])
+            with bulk_collection():
+                batch = ingest_file(uri=options["source"], fmt=options["fmt"], mapping=mapping,
+                                    progress=self._progress, chunk_size=options["chunk_size"])
         except (ValueError, OSError, StorageError) as exc:
             raise CommandError(str(exc)) from exc
         except GraphError as exc:
