@@ -7,7 +7,7 @@ are planned in Python, then handed over as one write plan (one atomic unit on th
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -19,14 +19,9 @@ from graph.bulk_load import EDGE_END_MISSING, UPDATED_MISSING
 from graph.connection import bulk_rows, get_connection, get_g, many_ids, run_writes
 from graph.errors import GraphQueryError
 from graph.write_plan import Edge, Vertex, WritePlan, apply_plan
+from graph.write_plan import chunks as _chunks
 
 IDENTITY_PRECEDENCE = {"account": 0, "phone": 1, "email": 2, "connect_profile": 3, "device": 4, "cookie": 5}
-CHUNK = 500
-
-
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 # ---------------------------------------------------------------- identity resolution
@@ -75,11 +70,6 @@ def resolve_customers(records: Sequence[s.EventRecord],
 
 
 # ---------------------------------------------------------------- writes
-
-
-def existing_events(event_ids: Sequence[str]) -> set[str]:
-    """Events already fully written (vertex and its performed edge): the idempotency check."""
-    return {s.strip_prefix(v) for v in _fully_written(existing_vertices([s.event_vid(e) for e in event_ids]))}
 
 
 def _fully_written(event_vids: set[str]) -> set[str]:

@@ -20,7 +20,6 @@ from graph.journey_writes import (  # noqa: F401 - the public write API, re-expo
     _chunks,
     _merge_edges,
     _merge_vertices,
-    existing_events,
     linked_customers,
     rebuild_next_chains,
     resolve_customers,

@@ -98,7 +98,29 @@ def _run(batch: IngestBatch, rows: Iterator[tuple[int, Any]], mapping: Mapping, 
          chunk_size: int | None, bytes_read: Callable[[], int] | None) -> IngestBatch:
     size = chunk_size or settings.INGEST_CHUNK_SIZE
     follow_up = _FollowUp(batch, settings.INGEST_FOLLOW_UP_CHUNKS)
-    return _run_chunks(batch, rows, mapping, progress, size, bytes_read, follow_up, prefetch=bytes_read is not None)
+    try:
+        try:
+            chunks = _chunks(rows, mapping, batch, size)
+            if bytes_read is not None:  # a file: read and validate | write the graph | record, follow up
+                chunks = _prefetched(_prefetched(chunks, _as_read), _write_graph)
+            for chunk in chunks:
+                batch.rows_read += chunk.rows_read
+                _write_chunk(batch, chunk, follow_up)
+                if bytes_read is not None:
+                    batch.bytes_read = bytes_read()
+                batch.save()
+                if progress:
+                    progress(batch)
+        finally:
+            follow_up.flush()  # what landed is followed up even when the run stops half way
+    except GraphError as exc:
+        _finish(batch, IngestBatch.Status.FAILED, f"graph store error: {exc}. Run the same ingest again to resume.")
+        raise
+    except Exception as exc:
+        _finish(batch, IngestBatch.Status.FAILED, f"{type(exc).__name__}: {exc}")
+        raise
+    _finish(batch, IngestBatch.Status.COMPLETED, "")
+    return batch
 
 
 def _prefetched(items: Iterator[_Chunk], work: Callable[[_Chunk], _Chunk], depth: int = 2) -> Iterator[_Chunk]:
@@ -158,34 +180,6 @@ def bulk_collection() -> Iterator[None]:
     finally:
         gc.set_threshold(*thresholds)
         gc.unfreeze()
-
-
-def _run_chunks(batch: IngestBatch, rows: Iterator[tuple[int, Any]], mapping: Mapping, progress: Progress | None,
-                size: int, bytes_read: Callable[[], int] | None, follow_up: _FollowUp, prefetch: bool
-                ) -> IngestBatch:
-    try:
-        try:
-            chunks = _chunks(rows, mapping, batch, size)
-            if prefetch:  # three threads: read and validate | write the graph | record and follow up
-                chunks = _prefetched(_prefetched(chunks, _as_read), _write_graph)
-            for chunk in chunks:
-                batch.rows_read += chunk.rows_read
-                _write_chunk(batch, chunk, follow_up)
-                if bytes_read is not None:
-                    batch.bytes_read = bytes_read()
-                batch.save()
-                if progress:
-                    progress(batch)
-        finally:
-            follow_up.flush()  # what landed is followed up even when the run stops half way
-    except GraphError as exc:
-        _finish(batch, IngestBatch.Status.FAILED, f"graph store error: {exc}. Run the same ingest again to resume.")
-        raise
-    except Exception as exc:
-        _finish(batch, IngestBatch.Status.FAILED, f"{type(exc).__name__}: {exc}")
-        raise
-    _finish(batch, IngestBatch.Status.COMPLETED, "")
-    return batch
 
 
 def _chunks(rows: Iterator[tuple[int, Any]], mapping: Mapping, batch: IngestBatch, size: int) -> Iterator[_Chunk]:
