@@ -28,6 +28,8 @@ from graph.embedded import EmbeddedStore
 from graph.translate import Script, append_statements
 from graph.write_plan import Edge, WritePlan, chunks, edge_merges
 
+# A batch file lives for one import: in memory (tmpfs) where the system has one, not on disk.
+SCRATCH = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 EDGE_END_MISSING = "a vertex an edge of this batch needs is missing"
 UPDATED_MISSING = "a vertex this batch updates is missing"
@@ -52,15 +54,31 @@ class _Import:
 
 def apply_natively(store: EmbeddedStore, plan: WritePlan) -> None:
     """Run the plan as one atomic script on the embedded store."""
-    staged = _stage(plan)
-    script = Script(text="", discard=True)
-    path = _write_graphson(staged) if staged.lines else None
-    try:
-        script.text = _script(script, plan, staged, path)
-        store.run(script, atomic=True, policy=None)  # the import reads this batch's own file
-    finally:
-        if path is not None:
-            os.unlink(path)
+    NativeWrite(store, plan).run()
+
+
+class NativeWrite:
+    """A plan turned into the engine's script and GraphSON file when made (Python's part of the
+    work, so a bulk load can make the next while the engine runs this one); `run` runs the script
+    and removes the file, `close` removes the file of a write that will not run."""
+
+    def __init__(self, store: EmbeddedStore, plan: WritePlan) -> None:
+        self.store = store
+        staged = _stage(plan)
+        self.path = _write_file(_graphson(staged)) if staged.lines else None
+        self.script = Script(text="", discard=True)
+        self.script.text = _script(self.script, plan, staged, self.path)
+
+    def run(self) -> None:
+        try:
+            self.store.run(self.script, atomic=True, policy=None)  # the import reads this batch's own file
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.path is not None:
+            os.unlink(self.path)
+            self.path = None
 
 
 def _stage(plan: WritePlan) -> _Import:
@@ -109,13 +127,16 @@ def _line_text(line: _Line) -> str:
     return f"{{{line.head}{edges_text}}}"
 
 
-def _write_graphson(staged: _Import) -> str:
+def _graphson(staged: _Import) -> str:
     """GraphSON in its line form (one vertex per line), which the engine reads about twice as fast as
     one `{"vertices": [...]}` document."""
-    handle, path = tempfile.mkstemp(prefix="journeyhub-batch-", suffix=".graphson.json")
+    return "\n".join(map(_line_text, staged.lines.values())) + "\n"
+
+
+def _write_file(text: str) -> str:
+    handle, path = tempfile.mkstemp(prefix="journeyhub-batch-", suffix=".graphson.json", dir=SCRATCH)
     with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write("\n".join(map(_line_text, staged.lines.values())))
-        out.write("\n")
+        out.write(text)
     return path
 
 

@@ -7,20 +7,22 @@ are planned in Python, then handed over as one write plan (one atomic unit on th
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from typing import Any, Generic, TypeVar
 
 from gremlin_python.process.graph_traversal import __
 from gremlin_python.process.traversal import Merge, Order, P, T
 
 from graph import schema as s
 from graph.bulk_load import EDGE_END_MISSING, UPDATED_MISSING
-from graph.connection import bulk_rows, get_connection, get_g, many_ids, run_writes
+from graph.connection import bulk_rows, get_connection, get_g, id_chunks, many_ids, run_writes
 from graph.errors import GraphQueryError
-from graph.write_plan import Edge, Vertex, WritePlan, apply_plan
+from graph.write_plan import Edge, PreparedWrite, Vertex, WritePlan, apply_plan, prepared_write
 from graph.write_plan import chunks as _chunks
 
+Item = TypeVar("Item")
 IDENTITY_PRECEDENCE = {"account": 0, "phone": 1, "email": 2, "connect_profile": 3, "device": 4, "cookie": 5}
 
 
@@ -30,9 +32,9 @@ IDENTITY_PRECEDENCE = {"account": 0, "phone": 1, "email": 2, "connect_profile": 
 def identifier_links(identifier_vids: Sequence[str]) -> list[tuple[str, str, int]]:
     """(identifier vertex id, customer id, first_seen) for every link of these identifiers."""
     rows: list[tuple[str, str, int]] = []
-    for chunk in _chunks(list(identifier_vids)):
+    for chunk in id_chunks(identifier_vids):
         rows += [(row["i"], row["c"], row["t"]) for row in (
-            get_g().V(*many_ids(list(chunk))).has_label(s.IDENTIFIER).in_e(s.HAS_IDENTIFIER).project("i", "c", "t")
+            get_g().V(*many_ids(chunk)).has_label(s.IDENTIFIER).in_e(s.HAS_IDENTIFIER).project("i", "c", "t")
             .by(__.in_v().id_()).by(__.out_v().values("customer_id")).by("first_seen").to_list())]
     return rows
 
@@ -72,19 +74,30 @@ def resolve_customers(records: Sequence[s.EventRecord],
 # ---------------------------------------------------------------- writes
 
 
-def _fully_written(event_vids: set[str]) -> set[str]:
-    """Those of these (existing) event vertices that have their performed edge."""
+def _mentioned(vertex_ids: Sequence[str]) -> tuple[set[str], set[str], list[tuple[str, str, int]]]:
+    """One read for every vertex a batch mentions: those that exist, those of them that have a
+    performed edge (events fully written), and the customer links of identifiers (as
+    `identifier_links` gives them)."""
     found: set[str] = set()
-    for chunk in _chunks(sorted(event_vids)):
-        found.update(get_g().V(*many_ids(list(chunk))).where(__.in_e(s.PERFORMED)).id_().to_list())
-    return found
+    written: set[str] = set()
+    links: list[tuple[str, str, int]] = []
+    for chunk in id_chunks(vertex_ids):
+        for row in (get_g().V(*many_ids(chunk)).project("v", "w", "l").by(T.id)
+                    .by(__.in_e(s.PERFORMED).limit(1).count())
+                    .by(__.in_e(s.HAS_IDENTIFIER).project("c", "t").by(__.out_v().values("customer_id"))
+                        .by("first_seen").fold()).to_list()):
+            found.add(row["v"])
+            if row["w"]:
+                written.add(row["v"])
+            links += [(row["v"], link["c"], link["t"]) for link in row["l"]]
+    return found, written, links
 
 
 def existing_vertices(vertex_ids: Sequence[str]) -> set[str]:
     """Those of these vertex ids that exist."""
     found: set[str] = set()
-    for chunk in _chunks(list(vertex_ids)):
-        found.update(get_g().V(*many_ids(list(chunk))).id_().to_list())
+    for chunk in id_chunks(vertex_ids):
+        found.update(get_g().V(*many_ids(chunk)).id_().to_list())
     return found
 
 
@@ -93,41 +106,212 @@ def write_events(records: Sequence[s.EventRecord]) -> s.WriteReport:
 
     Everything is read first and the writes are planned in Python, so the batch goes to the store
     as one plan (one atomic unit on the embedded store)."""
-    present = existing_vertices([s.event_vid(r.event_id) for r in records])  # in a first load: none
-    seen = {s.strip_prefix(v) for v in _fully_written(present)}
+    try:
+        return _applied(_planned(_read(records)))
+    except GraphQueryError as exc:
+        if not _store_changed(exc):
+            raise
+        return _applied(_planned(_read(records)))  # the span memory is gone: everything is read again
+
+
+@dataclass
+class _Pending:
+    """What a planned batch will add, for reading the next batch before this one is written."""
+
+    events: set[str] = field(default_factory=set)
+    identifiers: set[str] = field(default_factory=set)
+    links: list[tuple[str, str, int]] = field(default_factory=list)
+    customers: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Read:
+    """One batch and what the store (plus the batch planned before it) holds for it."""
+
+    records: Sequence[s.EventRecord]
+    new: list[s.EventRecord]
+    customers: list[str]
+    present: set[str]
+    state: _State
+    existing_identifiers: set[str]
+
+
+@dataclass
+class _Planned:
+    write: PreparedWrite
+    report: s.WriteReport
+    pending: _Pending
+
+
+def _read(records: Sequence[s.EventRecord], pending: _Pending | None = None,
+          before_chains: Callable[[], None] | None = None) -> _Read:
+    """Everything a batch's plan needs from the store, as if `pending` (planned, not yet written)
+    were there. Chains of customers the pending batch touches cannot be read that way: when a late
+    event needs one, `before_chains` is called first to get the pending batch written."""
+    pending = pending or _Pending()
+    memory = _span_memory() or {}
+    vids = [s.event_vid(r.event_id) for r in records]
+    named = {r.customer_id for r in records if r.customer_id and r.customer_id not in memory}
+    carried = {s.identifier_vid(k, v) for r in records for k, v in r.identifiers}
+    found, written, carried_links = _mentioned([*vids, *carried, *map(s.customer_vid, named)])
+    present = found.intersection(vids)  # in a first load: none
+    seen = {s.strip_prefix(v) for v in written | (pending.events & set(vids))}
     fresh: dict[str, s.EventRecord] = {}
     for record in records:
         if record.event_id not in seen and record.event_id not in fresh:
             fresh[record.event_id] = record
     new = list(fresh.values())
-    links = identifier_links(sorted({s.identifier_vid(k, v) for r in new for k, v in r.identifiers}))
+    identifiers = sorted({s.identifier_vid(k, v) for r in new for k, v in r.identifiers})
+    wanted = set(identifiers)
+    links = [link for link in carried_links + pending.links if link[0] in wanted]
     customers = resolve_customers(new, links)
-    touched = sorted(set(customers))
     earliest: dict[str, int] = {}
     for record, customer in zip(new, customers, strict=True):
         earliest[customer] = min(earliest.get(customer, record.ts), record.ts)
-    state = _read_state(touched, since_ms=min(earliest.values(), default=None), earliest=earliest)
+    if before_chains is not None and _late(pending.customers.intersection(earliest), earliest):
+        before_chains()
+    absent = {c for c in named if s.customer_vid(c) not in found}
+    state = _read_state(sorted(earliest), since_ms=min(earliest.values(), default=None), earliest=earliest,
+                        absent=absent)
     state.identifier_links = {(s.customer_vid(c), i) for i, c, _ in links}
+    existing = found.intersection(identifiers) | pending.identifiers.intersection(identifiers)
+    return _Read(records=records, new=new, customers=customers, present=present, state=state,
+                 existing_identifiers=existing)
+
+
+def _late(customer_ids: Iterable[str], earliest: dict[str, int]) -> list[str]:
+    """Those customers whose chain must be read: the batch has an event at or before their last
+    known one (a time-ordered load appends after the last event the customer vertex names)."""
+    memory = _span_memory() or {}
+    return [c for c in customer_ids if c not in memory or not _appends(memory[c], earliest[c])]
+
+
+def _appends(span: tuple[int, int, str], earliest: int) -> bool:
+    return bool(span[2]) and earliest > span[1]
+
+
+def _planned(read: _Read) -> _Planned:
+    """The batch's write plan. The spans it sets are remembered at once (the next batch is planned
+    on top of this one) and forgotten if the write fails (`_applied`)."""
+    new, customers, state = read.new, read.customers, read.state
     plan = WritePlan()
     created = _plan_customers(plan, new, customers, state.spans)
     identifier_edges = _plan_identifiers(plan, new, customers, state.identifier_links)
     performed = _plan_events(plan, new, customers)
-    _mark_existing(plan, present)
+    plan.existing_identifiers = read.existing_identifiers
+    plan.orphan_events = {v[0] for v in plan.events if v[0] in read.present}
     # performed edges go last: an event counts as written once it has one, so a remote batch cut
     # short anywhere before that is simply written again on the next run.
     plan.edges = identifier_edges + _plan_chains(plan, state, new, customers) + performed
-    try:
-        apply_plan(plan)
-    except GraphQueryError as exc:
-        memory = _span_memory()
-        if not memory or not any(reason in str(exc) for reason in (UPDATED_MISSING, EDGE_END_MISSING)):
-            raise
-        memory.clear()  # the store changed behind this process's back (a vertex dropped): read it again
-        return write_events(records)
     _remember_spans(plan)
     events = tuple(r if r.customer_id == c else replace(r, customer_id=c) for r, c in zip(new, customers, strict=True))
-    return s.WriteReport(loaded=len(new), duplicates=len(records) - len(new), customers=tuple(touched),
-                         customers_created=created, events=events)
+    report = s.WriteReport(loaded=len(new), duplicates=len(read.records) - len(new),
+                           customers=tuple(sorted(set(customers))), customers_created=created, events=events)
+    pending = _Pending(events={v[0] for v in plan.events}, identifiers={v[0] for v in plan.identifiers},
+                       links=[(in_v, s.strip_prefix(out_v), props["first_seen"])
+                              for label, out_v, in_v, props in plan.edges if label == s.HAS_IDENTIFIER],
+                       customers=set(report.customers))
+    return _Planned(write=prepared_write(plan), report=report, pending=pending)
+
+
+def _applied(planned: _Planned) -> s.WriteReport:
+    try:
+        planned.write.run()
+    except BaseException:
+        _forget_spans()  # the memory holds spans that were never written
+        raise
+    return planned.report
+
+
+def _store_changed(exc: GraphQueryError) -> bool:
+    """The embedded store changed behind this process's back (a vertex it remembered was dropped)."""
+    return _span_memory() is not None and any(reason in str(exc) for reason in (UPDATED_MISSING, EDGE_END_MISSING))
+
+
+def write_event_batches(batches: Iterable[Item], records_of: Callable[[Item], Sequence[s.EventRecord]],
+                        ) -> Iterator[tuple[Item, s.WriteReport | None]]:
+    """`write_events` over a stream of batches, each yielded in order with its report (None for a
+    batch without records) once it is written. On the embedded store the next batch is read and
+    planned while the engine writes the one before (it releases the interpreter lock), which is
+    most of a bulk load's time; other stores write one batch after another."""
+    if _span_memory() is None:
+        for item in batches:
+            records = records_of(item)
+            yield item, write_events(records) if records else None
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-write") as writer:
+        yield from _WritePipeline(writer, records_of).run(batches)
+
+
+class _WritePipeline(Generic[Item]):
+    """Batch k is read (seeing batch k-1, planned, as if written), then k-1 goes to the engine, then
+    k is planned while the engine works. When the write of k-1 fails because the store changed
+    behind the process's back, k-1 is written again the plain way and k is read and planned again."""
+
+    def __init__(self, writer: ThreadPoolExecutor, records_of: Callable[[Item], Sequence[s.EventRecord]]) -> None:
+        self.writer = writer
+        self.records_of = records_of
+        self.waiting: tuple[Item, _Planned] | None = None
+        self.running: tuple[Item, _Planned, Future[s.WriteReport]] | None = None
+
+    def run(self, batches: Iterable[Item]) -> Iterator[tuple[Item, s.WriteReport | None]]:
+        finished = False
+        try:
+            for item in batches:
+                records = self.records_of(item)
+                read = _read(records, self.waiting[1].pending if self.waiting else None, before_chains=self._drain)
+                self._start()
+                self.waiting = (item, _planned(read))
+                if not (yield from self._finish()):
+                    self.waiting[1].write.close()
+                    self.waiting = (item, _planned(_read(records)))
+            self._start()
+            yield from self._finish()
+            finished = True
+        finally:
+            if not finished:
+                self._abandon()
+
+    def _start(self) -> None:
+        """Hands the batch planned before the newest one to the engine."""
+        if self.waiting is not None and self.running is None:
+            item, planned = self.waiting
+            self.running = (item, planned, self.writer.submit(_applied, planned))
+            self.waiting = None
+
+    def _drain(self) -> None:
+        self._start()
+        if self.running is not None:
+            wait([self.running[2]])
+
+    def _finish(self) -> Generator[tuple[Item, s.WriteReport | None], None, bool]:
+        """Yields the running batch once written; False when it had to be written again."""
+        if self.running is None:
+            return True
+        item, _, future = self.running
+        self.running = None
+        try:
+            report, kept = future.result(), True
+        except GraphQueryError as exc:
+            _forget_spans()  # including those of the batch planned on top of this one
+            if not _store_changed(exc):
+                raise
+            report, kept = write_events(self.records_of(item)), False
+        except BaseException:
+            _forget_spans()
+            raise
+        yield item, report if self.records_of(item) else None
+        return kept
+
+    def _abandon(self) -> None:
+        """Stopped part way (an error, or the consumer went away): what was planned but not written
+        is let go, and the span memory, which may hold its spans, forgotten."""
+        if self.running is not None:
+            wait([self.running[2]])
+            self.running[1].write.close()
+        if self.waiting is not None:
+            self.waiting[1].write.close()
+        _forget_spans()
 
 
 SPAN_MEMORY_LIMIT = 500_000
@@ -137,6 +321,12 @@ def _span_memory() -> dict[str, tuple[int, int, str]] | None:
     """The spans this process wrote, on the embedded store (one writing process); None elsewhere."""
     store = get_connection().embedded_store
     return store.spans if store is not None else None
+
+
+def _forget_spans() -> None:
+    memory = _span_memory()
+    if memory is not None:
+        memory.clear()
 
 
 def _remember_spans(plan: WritePlan) -> None:
@@ -151,13 +341,6 @@ def _remember_spans(plan: WritePlan) -> None:
         memory[s.strip_prefix(vid)] = (props["first_seen"], props["last_seen"], props["last_event"])
 
 
-def _mark_existing(plan: WritePlan, present_events: set[str]) -> None:
-    """Which identifier vertices exist already, and which event vertices an interrupted remote batch
-    left behind without their performed edge (both are then matched, not created)."""
-    plan.existing_identifiers = existing_vertices([v[0] for v in plan.identifiers])
-    plan.orphan_events = {v[0] for v in plan.events if v[0] in present_events}
-
-
 @dataclass
 class _State:
     """What the store holds for the customers a batch touches."""
@@ -169,7 +352,7 @@ class _State:
 
 
 def _read_state(customer_ids: Sequence[str], *, since_ms: int | None,
-                earliest: dict[str, int] | None = None) -> _State:
+                earliest: dict[str, int] | None = None, absent: set[str] | None = None) -> _State:
     """Spans and the part of each next-chain a batch can change (identifier links are read with
     the identifiers, by `identifier_links`). A customer whose
     events all come after their last known event (time-ordered loads) needs no chain read at all:
@@ -179,20 +362,20 @@ def _read_state(customer_ids: Sequence[str], *, since_ms: int | None,
     g = get_g()
     memory = _span_memory() or {}
     state.spans = {c: memory[c] for c in customer_ids if c in memory}
-    unknown = [s.customer_vid(c) for c in customer_ids if c not in state.spans]
-    for chunk in _chunks(unknown):
-        for row in (g.V(*many_ids(list(chunk))).has_label(s.CUSTOMER).project("c", "f", "l", "e")
+    unknown = [s.customer_vid(c) for c in customer_ids if c not in state.spans and c not in (absent or ())]
+    for chunk in id_chunks(unknown):
+        for row in (g.V(*many_ids(chunk)).has_label(s.CUSTOMER).project("c", "f", "l", "e")
                     .by("customer_id").by("first_seen").by("last_seen")
                     .by(__.coalesce(__.values("last_event"), __.constant(""))).to_list()):
             state.spans[row["c"]] = (row["f"], row["l"], row["e"])
-    for chunk in _chunks([s.customer_vid(c) for c in customer_ids]):
+    for chunk in id_chunks([s.customer_vid(c) for c in customer_ids]):
         late = []
         for vid in chunk:
             customer = s.strip_prefix(vid)
             span = state.spans.get(customer)
             if span is None:
                 continue
-            if earliest is not None and span[2] and earliest[customer] > span[1]:
+            if earliest is not None and _appends(span, earliest[customer]):
                 state.events.append((vid, span[1], span[2]))
             else:
                 late.append(vid)
@@ -213,8 +396,8 @@ def _read_chains(state: _State, customer_vids: Sequence[str], since_ms: int | No
             .by(__.in_v().id_(), Order.desc).limit(1))
             .project("c", "e", "ts").by(__.out_v().id_()).by(__.in_v().id_()).by("ts").to_list())
     state.events += [(row["c"], row["ts"], row["e"]) for row in events]
-    for chunk in _chunks([row["e"] for row in events]):
-        for row in (g.V(*many_ids(list(chunk))).out_e(s.NEXT).project("id", "a", "b")
+    for chunk in id_chunks([row["e"] for row in events]):
+        for row in (g.V(*many_ids(chunk)).out_e(s.NEXT).project("id", "a", "b")
                     .by(T.id).by(__.out_v().id_()).by(__.in_v().id_()).to_list()):
             state.links[(row["a"], row["b"])] = row["id"]
 

@@ -23,6 +23,7 @@ from graph.journey_writes import (  # noqa: F401 - the public write API, re-expo
     linked_customers,
     rebuild_next_chains,
     resolve_customers,
+    write_event_batches,
     write_events,
 )
 from graph.write_plan import WritePlan, apply_plan

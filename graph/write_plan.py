@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from gremlin_python.process.graph_traversal import __
 from gremlin_python.process.traversal import Direction, Merge, T
@@ -43,15 +43,41 @@ class WritePlan:
 
 def apply_plan(plan: WritePlan) -> None:
     """Write the plan: natively on the embedded store, as Gremlin upserts anywhere else."""
-    if not (plan.created or plan.identifiers or plan.events or plan.updates or plan.edges or plan.dropped):
-        return
-    store = get_connection().embedded_store
-    if store is not None:
-        from graph.bulk_load import apply_natively
+    prepared_write(plan).run()
 
-        apply_natively(store, plan)
-        return
-    run_writes(gremlin_writes(plan))
+
+class PreparedWrite(Protocol):
+    """A plan made ready to write: `run` writes it (once); `close` lets go of a write that will not run."""
+
+    def run(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def prepared_write(plan: WritePlan) -> PreparedWrite:
+    """The plan made ready to write. On the embedded store the native script is built here, Python's
+    share of the work, so a bulk load can build one batch's while the engine writes the one before."""
+    store = get_connection().embedded_store
+    if store is not None and not _empty(plan):
+        from graph.bulk_load import NativeWrite
+
+        return NativeWrite(store, plan)
+    return _GremlinWrite(gremlin_writes(plan) if not _empty(plan) else [])
+
+
+@dataclass
+class _GremlinWrite:
+    traversals: list[Any]
+
+    def run(self) -> None:
+        run_writes(self.traversals)
+
+    def close(self) -> None:
+        return None
+
+
+def _empty(plan: WritePlan) -> bool:
+    return not (plan.created or plan.identifiers or plan.events or plan.updates or plan.edges or plan.dropped)
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:

@@ -102,7 +102,7 @@ def _run(batch: IngestBatch, rows: Iterator[tuple[int, Any]], mapping: Mapping, 
         try:
             chunks = _chunks(rows, mapping, batch, size)
             if bytes_read is not None:  # a file: read and validate | write the graph | record, follow up
-                chunks = _prefetched(_prefetched(chunks, _as_read), _write_graph)
+                chunks = _prefetched(_prefetched(chunks, _as_read), _written)
             for chunk in chunks:
                 batch.rows_read += chunk.rows_read
                 _write_chunk(batch, chunk, follow_up)
@@ -123,7 +123,8 @@ def _run(batch: IngestBatch, rows: Iterator[tuple[int, Any]], mapping: Mapping, 
     return batch
 
 
-def _prefetched(items: Iterator[_Chunk], work: Callable[[_Chunk], _Chunk], depth: int = 2) -> Iterator[_Chunk]:
+def _prefetched(items: Iterator[_Chunk], work: Callable[[Iterator[_Chunk]], Iterator[_Chunk]],
+                depth: int = 2) -> Iterator[_Chunk]:
     """Chunks read, validated and passed through `work` (the graph write) in a second thread, while
     this thread records them (counters, quarantine rows) and runs the follow-up of earlier ones. The
     graph engine releases the interpreter lock while it runs, so the two overlap. A file load only:
@@ -143,14 +144,14 @@ def _prefetched(items: Iterator[_Chunk], work: Callable[[_Chunk], _Chunk], depth
 
     def read() -> None:
         try:
-            for item in items:
-                if not put(("chunk", work(item))):
+            for item in work(items):
+                if not put(("chunk", item)):
                     return
             put(("done", None))
         except BaseException as exc:  # noqa: BLE001 - handed to the writing thread, which raises it
             put(("error", exc))
 
-    reader = threading.Thread(target=read, name="ingest-reader", daemon=True)
+    reader = threading.Thread(target=read, name=f"ingest{work.__name__}", daemon=True)
     reader.start()
     try:
         while True:
@@ -206,8 +207,15 @@ def _raw(row: Any) -> dict[str, Any]:
     return {"value": str(row)[:1000]}
 
 
-def _as_read(chunk: _Chunk) -> _Chunk:
-    return chunk
+def _as_read(chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:
+    return chunks
+
+
+def _written(chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:
+    """The chunks' events into the graph, one chunk planned while the store writes the one before."""
+    for chunk, report in journeys.write_event_batches(chunks, lambda c: c.records):
+        chunk.report = report
+        yield chunk
 
 
 def _write_graph(chunk: _Chunk) -> _Chunk:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -10,7 +11,7 @@ from django.core.management import CommandError, call_command
 import graph
 from apps.ingest.models import IngestBatch
 from apps.ingest.services import ingest_file
-from graph import journeys
+from graph import journey_writes, journeys
 from graph.errors import GraphUnavailable
 
 pytestmark = pytest.mark.django_db
@@ -64,22 +65,28 @@ def test_rerunning_the_same_file_changes_nothing() -> None:
 
 
 def test_a_batch_cut_short_by_a_store_outage_can_be_rerun_and_ends_complete(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    real_write = journeys.write_events
+    real_prepare = journey_writes.prepared_write
     calls = {"n": 0}
 
-    def failing_after_first_chunk(records):  # type: ignore[no-untyped-def]
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise GraphUnavailable("connection refused")
-        return real_write(records)
+    def failing_on_second_write(plan):  # type: ignore[no-untyped-def]
+        write = real_prepare(plan)
 
-    monkeypatch.setattr(journeys, "write_events", failing_after_first_chunk)
+        def run() -> None:
+            calls["n"] += 1
+            if calls["n"] == 2:
+                write.close()
+                raise GraphUnavailable("connection refused")
+            write.run()
+        return SimpleNamespace(run=run, close=write.close)
+
+    monkeypatch.setattr(journey_writes, "prepared_write", failing_on_second_write)
     with pytest.raises(GraphUnavailable):
         ingest_file(uri=CSV, fmt="csv", chunk_size=3)
     failed = IngestBatch.objects.get()
     assert failed.status == "failed"
     assert "Run the same ingest again to resume" in failed.error
-    monkeypatch.setattr(journeys, "write_events", real_write)
+    assert failed.loaded == 2  # the first chunk's good rows (one of its three is quarantined)
+    monkeypatch.setattr(journey_writes, "prepared_write", real_prepare)
 
     resumed = ingest_file(uri=CSV, fmt="csv", chunk_size=3)
 
