@@ -8,9 +8,10 @@ updates several times faster, so on the embedded store a batch becomes one atomi
 - property updates of existing vertices as GQL `UNWIND … SET` over one list parameter;
 - edge drops and the rare new edge between two existing vertices as ordinary Gremlin.
 
-The import skips an edge whose other end is missing without saying so, so the script first checks
+The import skips an edge whose other end is missing without failing, so the script first checks
 that every existing vertex an imported edge names is there, and aborts (rolling the whole batch
-back) when one is not; the update counts are checked the same way.
+back) when one is not; the update counts and the import's own count of what it took are checked
+the same way.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import re
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
@@ -33,6 +35,7 @@ SCRATCH = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W
 PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 EDGE_END_MISSING = "a vertex an edge of this batch needs is missing"
 UPDATED_MISSING = "a vertex this batch updates is missing"
+IMPORT_INCOMPLETE = "the graph engine did not import every element of this batch"
 
 
 @dataclass
@@ -50,6 +53,7 @@ class _Import:
     lines: dict[str, _Line] = field(default_factory=dict)
     existing_ends: set[str] = field(default_factory=set)
     leftover_edges: list[Edge] = field(default_factory=list)
+    edges: int = 0  # placed on the lines
 
 
 def apply_natively(store: EmbeddedStore, plan: WritePlan) -> None:
@@ -86,7 +90,7 @@ def _stage(plan: WritePlan) -> _Import:
     vertices = plan.created + [v for v in plan.identifiers if v[0] not in plan.existing_identifiers]
     vertices += [v for v in plan.events if v[0] not in plan.orphan_events]
     for vid, label, props in vertices:
-        encoded = ",".join(f'{_quote(k)}:[{{"value":{_encode(v)}}}]' for k, v in props.items())
+        encoded = ",".join([_property_prefix(k) + _encode(v) + "}]" for k, v in props.items()])
         staged.lines[vid] = _Line(head=f'"id":{_quote(vid)},"label":{_quote(label)},"properties":{{{encoded}}}')
     for edge in plan.edges:
         _place_edge(staged, edge)
@@ -94,19 +98,28 @@ def _stage(plan: WritePlan) -> _Import:
 
 
 def _place_edge(staged: _Import, edge: Edge) -> None:
-    """An edge travels with its in-vertex when that one is new, else with its out-vertex."""
+    """An edge travels with its out-vertex when that one is new, else with its in-vertex. Never the
+    other way round: the import takes an out-vertex's `outE` as the whole list of its edges and skips
+    `inE` entries that name an out-vertex of the same file which has an `outE`."""
     label, out_v, in_v, props = edge
-    if in_v in staged.lines:
-        line, side, key, other = staged.lines[in_v], "inE", "outV", out_v
-    elif out_v in staged.lines:
+    if out_v in staged.lines:
         line, side, key, other = staged.lines[out_v], "outE", "inV", in_v
+    elif in_v in staged.lines:
+        line, side, key, other = staged.lines[in_v], "inE", "outV", out_v
     else:
         staged.leftover_edges.append(edge)
         return
+    staged.edges += 1
     encoded = ",".join(f"{_quote(k)}:{_encode(v)}" for k, v in props.items())
     line.edges.setdefault((side, label), []).append(f'{{"{key}":{_quote(other)},"properties":{{{encoded}}}}}')
     if other not in staged.lines:
         staged.existing_ends.add(other)
+
+
+@lru_cache(maxsize=256)
+def _property_prefix(key: str) -> str:
+    """`"key":[{"value":` — a vertex property's opening, the same for every vertex."""
+    return f'{_quote(key)}:[{{"value":'
 
 
 def _encode(value: Any) -> str:
@@ -149,7 +162,11 @@ def _script(script: Script, plan: WritePlan, staged: _Import, path: str | None) 
     parts.append(append_statements(script, [_drop(chunk) for chunk in chunks(plan.dropped)]))
     parts += [_update(script, keys, rows) for keys, rows in _updates_by_keys(plan).items()]
     if path is not None:
-        parts.append(f"g.import_graphson({script.bind(path)});\n")
+        # the import reports what it took; anything less than the whole file rolls the batch back
+        expected = f": imported {len(staged.lines)} vertices and {staged.edges} edges"
+        parts.append(f"let imported = g.import_graphson({script.bind(path)});\n"
+                     f"if !imported.contains({script.bind(expected)}) || imported.contains(\"skipped\") "
+                     f"{{ throw \"{IMPORT_INCOMPLETE}: \" + imported; }}\n")
     parts.append(append_statements(script, [t.bytecode for t in edge_merges(staged.leftover_edges)]))
     return "".join(parts)
 

@@ -129,9 +129,10 @@ LOGGING = {
 
 # Phone numbers without a country code are read in this region (ISO 3166 code).
 DEFAULT_PHONE_REGION = env("DEFAULT_PHONE_REGION", default="AU")
-INGEST_CHUNK_SIZE = env.int("INGEST_CHUNK_SIZE", default=1000)
+# Events per atomic graph write: larger chunks spread each write's fixed costs over more events.
+INGEST_CHUNK_SIZE = env.int("INGEST_CHUNK_SIZE", default=2500)
 # Milestones, the similarity index and KPI marks catch up after this many chunks (and at the end).
-INGEST_FOLLOW_UP_CHUNKS = env.int("INGEST_FOLLOW_UP_CHUNKS", default=20)
+INGEST_FOLLOW_UP_CHUNKS = env.int("INGEST_FOLLOW_UP_CHUNKS", default=8)
 
 # Analytics and decisions tuning (see README, Configuration).
 JOURNEYS_FRAME_CACHE_SECONDS = env.float("JOURNEYS_FRAME_CACHE_SECONDS", default=60.0)

@@ -116,3 +116,41 @@ def test_spans_the_writer_remembers_match_the_store() -> None:
     rows = get_g().V("customer:c1", "customer:c2").project("c", "f", "l", "e").by("customer_id").by(
         "first_seen").by("last_seen").by("last_event").to_list()
     assert {r["c"]: (r["f"], r["l"], r["e"]) for r in rows} == store().spans
+
+
+def test_a_new_customer_whose_identifier_is_known_keeps_its_performed_edge() -> None:
+    """The customer's line carries its identifier edge (`outE`); its performed edge must travel
+    there too, since the import skips `inE` entries naming an out-vertex that lists its own edges."""
+    phone = (("phone", "+61412345678"),)
+    journeys.write_events([event("a", 1, "c1", identifiers=phone)])
+
+    report = journeys.write_events([event("b", 2, "c2", identifiers=phone)])
+
+    assert report.loaded == 1
+    assert get_g().V("event:b").in_("performed").id_().to_list() == ["customer:c2"]
+    assert sorted(get_g().V(s.identifier_vid("phone", "+61412345678")).in_("has_identifier").id_().to_list()) == [
+        "customer:c1", "customer:c2"]
+
+
+def test_an_import_that_takes_less_than_the_whole_batch_rolls_it_back(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import graph.bulk_load as bulk_load
+
+    phone = (("phone", "+61412345678"),)
+    journeys.write_events([event("a", 1, "c1", identifiers=phone)])
+    real = bulk_load._place_edge
+
+    def inverted(staged, edge):  # type: ignore[no-untyped-def]
+        """Places an edge on its in-vertex's line even where the import skips it."""
+        label, out_v, in_v, props = edge
+        if in_v in staged.lines and out_v in staged.lines:
+            staged.lines[in_v].edges.setdefault(("inE", label), []).append(f'{{"outV":"{out_v}","properties":{{}}}}')
+            staged.edges += 1
+            return
+        real(staged, edge)
+
+    monkeypatch.setattr(bulk_load, "_place_edge", inverted)
+    before = counts()
+    with pytest.raises(GraphQueryError, match="did not import every element"):
+        journeys.write_events([event("b", 2, "c2", identifiers=phone), event("c", 3, "c2")])
+
+    assert counts() == before
