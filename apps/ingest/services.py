@@ -18,9 +18,10 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from apps.ingest.mapping import Mapping, RowError, to_record
+from apps.ingest.mapping import Mapping
 from apps.ingest.models import IngestBatch, QuarantinedRow
-from apps.ingest.readers import iter_rows, open_source
+from apps.ingest.parsing import ParsedChunk, chunks_from_second_process, validated_chunks
+from apps.ingest.readers import Source, iter_rows, open_source
 from apps.ingest.signals import events_ingested
 from graph import journeys
 from graph.errors import GraphError
@@ -35,27 +36,51 @@ class _Chunk:
     records: list[EventRecord]
     bad: list[QuarantinedRow]
     rows_read: int = 0
+    bytes_read: int | None = None
     report: WriteReport | None = None
+
+    @classmethod
+    def of(cls, batch: IngestBatch, parsed: ParsedChunk) -> _Chunk:
+        bad = [QuarantinedRow(batch=batch, row_number=number, reason=reason, raw=raw)
+               for number, reason, raw in parsed.bad]
+        return cls(records=parsed.records, bad=bad, rows_read=parsed.rows_read, bytes_read=parsed.bytes_read)
 
 
 def ingest_file(*, uri: str, fmt: str, mapping: Mapping | None = None, progress: Progress | None = None,
                 chunk_size: int | None = None) -> IngestBatch:
     """Load a CSV/JSON/NDJSON file (local or s3://). Raises ValueError/FileNotFoundError for a file
-    that cannot be read at all, before any batch is recorded."""
+    that cannot be read at all, before any batch is recorded. A large local file is read and
+    validated in a second process (see apps.ingest.parsing)."""
     source = open_source(uri)
+    size = chunk_size or settings.INGEST_CHUNK_SIZE
     try:
         rows = iter_rows(source, fmt)
         batch = _start_batch(source=source.uri, fmt=fmt, mapping=mapping, size=source.size)
-        return _run(batch, rows, mapping or Mapping(), progress, chunk_size, bytes_read=lambda: source.stream.count)
+        if _read_elsewhere(source):
+            parsed = chunks_from_second_process(source.uri, fmt, mapping or Mapping(), source=batch.source,
+                                                size=size, phone_region=settings.DEFAULT_PHONE_REGION)
+        else:
+            parsed = validated_chunks(rows, mapping or Mapping(), source=batch.source, size=size,
+                                      bytes_read=lambda: source.stream.count)
+        return _run(batch, parsed, progress, threaded=True)
     finally:
         source.stream.close()
+
+
+def _read_elsewhere(source: Source) -> bool:
+    """Worth a second process: a local file of at least INGEST_PARSE_PROCESS_BYTES (the process
+    takes a moment to start; objects on S3 stream through this one)."""
+    threshold = settings.INGEST_PARSE_PROCESS_BYTES
+    return threshold > 0 and not source.uri.startswith("s3://") and (source.size or 0) >= threshold
 
 
 def ingest_records(*, records: Iterable[Any], source: str, mapping: Mapping | None = None,
                    progress: Progress | None = None, chunk_size: int | None = None) -> IngestBatch:
     """Load rows that are already in memory (the API, the demo), numbered from 1."""
     batch = _start_batch(source=source, fmt="records", mapping=mapping, size=None)
-    return _run(batch, enumerate(records, start=1), mapping or Mapping(), progress, chunk_size, bytes_read=None)
+    parsed = validated_chunks(enumerate(records, start=1), mapping or Mapping(), source=source,
+                              size=chunk_size or settings.INGEST_CHUNK_SIZE)
+    return _run(batch, parsed, progress, threaded=False)
 
 
 def _start_batch(*, source: str, fmt: str, mapping: Mapping | None, size: int | None) -> IngestBatch:
@@ -94,20 +119,19 @@ class _FollowUp:
         self.customers, self.events, self.chunks = set(), [], 0
 
 
-def _run(batch: IngestBatch, rows: Iterator[tuple[int, Any]], mapping: Mapping, progress: Progress | None,
-         chunk_size: int | None, bytes_read: Callable[[], int] | None) -> IngestBatch:
-    size = chunk_size or settings.INGEST_CHUNK_SIZE
+def _run(batch: IngestBatch, parsed: Iterator[ParsedChunk], progress: Progress | None, *,
+         threaded: bool) -> IngestBatch:
     follow_up = _FollowUp(batch, settings.INGEST_FOLLOW_UP_CHUNKS)
     try:
         try:
-            chunks = _chunks(rows, mapping, batch, size)
-            if bytes_read is not None:  # a file: read and validate | write the graph | record, follow up
+            chunks: Iterator[_Chunk] = (_Chunk.of(batch, p) for p in parsed)
+            if threaded:  # a file: read and validate | write the graph | record, follow up
                 chunks = _prefetched(_prefetched(chunks, _as_read), _written)
             for chunk in chunks:
                 batch.rows_read += chunk.rows_read
                 _write_chunk(batch, chunk, follow_up)
-                if bytes_read is not None:
-                    batch.bytes_read = bytes_read()
+                if chunk.bytes_read is not None:
+                    batch.bytes_read = chunk.bytes_read
                 batch.save()
                 if progress:
                     progress(batch)
@@ -181,30 +205,6 @@ def bulk_collection() -> Iterator[None]:
     finally:
         gc.set_threshold(*thresholds)
         gc.unfreeze()
-
-
-def _chunks(rows: Iterator[tuple[int, Any]], mapping: Mapping, batch: IngestBatch, size: int) -> Iterator[_Chunk]:
-    chunk = _Chunk(records=[], bad=[])
-    for number, row in rows:
-        chunk.rows_read += 1
-        try:
-            if isinstance(row, RowError):
-                raise row
-            chunk.records.append(to_record(row, mapping, source=batch.source))
-        except RowError as exc:
-            chunk.bad.append(QuarantinedRow(batch=batch, row_number=number, reason=str(exc)[:500],
-                                            raw=_raw(row)))
-        if len(chunk.records) + len(chunk.bad) >= size:
-            yield chunk
-            chunk = _Chunk(records=[], bad=[])
-    if chunk.records or chunk.bad:
-        yield chunk
-
-
-def _raw(row: Any) -> dict[str, Any]:
-    if isinstance(row, dict):
-        return {str(k): (v if isinstance(v, (str, int, float, bool, type(None))) else str(v)) for k, v in row.items()}
-    return {"value": str(row)[:1000]}
 
 
 def _as_read(chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:

@@ -131,6 +131,8 @@ LOGGING = {
 DEFAULT_PHONE_REGION = env("DEFAULT_PHONE_REGION", default="AU")
 # Events per atomic graph write: larger chunks spread each write's fixed costs over more events.
 INGEST_CHUNK_SIZE = env.int("INGEST_CHUNK_SIZE", default=2500)
+# Local files at least this large are read and validated in a second process (0: never).
+INGEST_PARSE_PROCESS_BYTES = env.int("INGEST_PARSE_PROCESS_BYTES", default=16 * 1024 * 1024)
 # Milestones, the similarity index and KPI marks catch up after this many chunks (and at the end).
 INGEST_FOLLOW_UP_CHUNKS = env.int("INGEST_FOLLOW_UP_CHUNKS", default=8)
 
