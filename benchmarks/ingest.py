@@ -12,6 +12,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -112,7 +113,9 @@ def main() -> None:
         "late_share": args.late, "loaded": batch.loaded, "seconds": round(elapsed, 1),
         "events_per_s": round(batch.loaded / elapsed), "cpu_seconds": round(cpu, 1),
         "events_per_cpu_s": round(batch.loaded / cpu),
-        "max_rss_gb": round(rss_gb, 2), "last20_p50_ms": round(percentile(latencies, 0.5), 3),
+        "max_rss_gb": round(rss_gb, 2),
+        "reader_process_rss_gb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 / 1024, 2),
+        "last20_p50_ms": round(percentile(latencies, 0.5), 3),
         "last20_p99_ms": round(percentile(latencies, 0.99), 3),
     }
     print()
@@ -122,6 +125,10 @@ def main() -> None:
     out = ROOT / "benchmarks" / "results" / f"ingest-{args.events}{variant}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
+    import graph
+
+    graph.reset_connection()
+    shutil.rmtree(tmp, ignore_errors=True)  # the generated file and, unless --store was given, the store
 
 
 if __name__ == "__main__":

@@ -90,7 +90,8 @@ def _stage(plan: WritePlan) -> _Import:
     vertices = plan.created + [v for v in plan.identifiers if v[0] not in plan.existing_identifiers]
     vertices += [v for v in plan.events if v[0] not in plan.orphan_events]
     for vid, label, props in vertices:
-        encoded = ",".join([_property_prefix(k) + _encode(v) + "}]" for k, v in props.items()])
+        encoded = ",".join([_property_prefix(k) + (_quote(v) if type(v) is str else _encode(v)) + "}]"
+                            for k, v in props.items()])
         staged.lines[vid] = _Line(head=f'"id":{_quote(vid)},"label":{_quote(label)},"properties":{{{encoded}}}')
     for edge in plan.edges:
         _place_edge(staged, edge)
@@ -102,16 +103,21 @@ def _place_edge(staged: _Import, edge: Edge) -> None:
     other way round: the import takes an out-vertex's `outE` as the whole list of its edges and skips
     `inE` entries that name an out-vertex of the same file which has an `outE`."""
     label, out_v, in_v, props = edge
-    if out_v in staged.lines:
-        line, side, key, other = staged.lines[out_v], "outE", "inV", in_v
-    elif in_v in staged.lines:
-        line, side, key, other = staged.lines[in_v], "inE", "outV", out_v
+    line = staged.lines.get(out_v)
+    if line is not None:
+        side, opening, other = "outE", '{"inV":', in_v
     else:
-        staged.leftover_edges.append(edge)
-        return
+        line = staged.lines.get(in_v)
+        if line is None:
+            staged.leftover_edges.append(edge)
+            return
+        side, opening, other = "inE", '{"outV":', out_v
     staged.edges += 1
-    encoded = ",".join(f"{_quote(k)}:{_encode(v)}" for k, v in props.items())
-    line.edges.setdefault((side, label), []).append(f'{{"{key}":{_quote(other)},"properties":{{{encoded}}}}}')
+    encoded = ",".join([_quote(k) + ":" + (_quote(v) if type(v) is str else _encode(v)) for k, v in props.items()])
+    entries = line.edges.get((side, label))
+    if entries is None:
+        entries = line.edges[(side, label)] = []
+    entries.append(f'{opening}{_quote(other)},"properties":{{{encoded}}}}}')
     if other not in staged.lines:
         staged.existing_ends.add(other)
 
@@ -133,6 +139,8 @@ def _encode(value: Any) -> str:
 
 
 def _line_text(line: _Line) -> str:
+    if not line.edges:
+        return "{" + line.head + "}"
     sides: dict[str, list[str]] = {}
     for (side, label), edges in line.edges.items():
         sides.setdefault(side, []).append(f"{_quote(label)}:[{','.join(edges)}]")
