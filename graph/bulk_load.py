@@ -184,8 +184,7 @@ def _updates_by_keys(plan: WritePlan) -> dict[tuple[str, ...], list[list[Any]]]:
     orphans = [(vid, props) for vid, _, props in plan.events if vid in plan.orphan_events]
     groups: dict[tuple[str, ...], list[list[Any]]] = defaultdict(list)
     for vid, props in plan.updates + orphans:
-        keys = tuple(props)
-        groups[keys].append([vid, *(props[k] for k in keys)])
+        groups[tuple(props)].append([vid, *props.values()])
     return groups
 
 

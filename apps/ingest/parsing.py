@@ -8,6 +8,7 @@ two halves run on two cores. Nothing here touches the database or the graph stor
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
@@ -16,6 +17,8 @@ from typing import Any
 from apps.ingest.mapping import Mapping, RowError, to_record
 from apps.ingest.readers import iter_rows, open_source
 from graph.schema import EventRecord
+
+READER_NICENESS = 5
 
 
 @dataclass
@@ -92,8 +95,11 @@ def _received(receiver: Connection, process: Any, path: str) -> Iterator[ParsedC
 
 
 def _read_in_process(sender: Connection, path: str, fmt: str, mapping: Mapping, source: str, size: int) -> None:
-    """The second process's whole life: read, validate, hand over, report how it ended."""
+    """The second process's whole life: read, validate, hand over, report how it ended. It runs at
+    a lower priority: it is far enough ahead that the graph engine and the writer should come first
+    when they compete for a core."""
     try:
+        os.nice(READER_NICENESS)
         opened = open_source(path)
         with opened.stream:
             for chunk in validated_chunks(iter_rows(opened, fmt), mapping, source=source, size=size,
