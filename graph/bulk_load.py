@@ -71,7 +71,11 @@ class NativeWrite:
         staged = _stage(plan)
         self.path = _write_file(_graphson(staged)) if staged.lines else None
         self.script = Script(text="", discard=True)
-        self.script.text = _script(self.script, plan, staged, self.path)
+        try:
+            self.script.text = _script(self.script, plan, staged, self.path)
+        except BaseException:
+            self.close()
+            raise
 
     def run(self) -> None:
         try:

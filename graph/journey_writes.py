@@ -93,14 +93,6 @@ def _mentioned(vertex_ids: Sequence[str]) -> tuple[set[str], set[str], list[tupl
     return found, written, links
 
 
-def existing_vertices(vertex_ids: Sequence[str]) -> set[str]:
-    """Those of these vertex ids that exist."""
-    found: set[str] = set()
-    for chunk in id_chunks(vertex_ids):
-        found.update(get_g().V(*many_ids(chunk)).id_().to_list())
-    return found
-
-
 def write_events(records: Sequence[s.EventRecord]) -> s.WriteReport:
     """Upsert one batch of events with their customers, identifiers and next-chains.
 
@@ -354,7 +346,7 @@ class _State:
 def _read_state(customer_ids: Sequence[str], *, since_ms: int | None,
                 earliest: dict[str, int] | None = None, absent: set[str] | None = None) -> _State:
     """Spans and the part of each next-chain a batch can change (identifier links are read with
-    the identifiers, by `identifier_links`). A customer whose
+    the identifiers, by `_mentioned`). A customer whose
     events all come after their last known event (time-ordered loads) needs no chain read at all:
     the customer vertex names that last event. Others get the events at or after the batch's
     earliest time plus the one event just before it."""

@@ -154,3 +154,18 @@ def test_an_import_that_takes_less_than_the_whole_batch_rolls_it_back(monkeypatc
         journeys.write_events([event("b", 2, "c2", identifiers=phone), event("c", 3, "c2")])
 
     assert counts() == before
+
+
+def test_a_plan_that_cannot_become_a_script_leaves_no_batch_file(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import graph.bulk_load as bulk_load
+
+    journeys.write_events([event("a", 1)])
+    monkeypatch.setattr(bulk_load, "SCRATCH", str(tmp_path))
+    plan = WritePlan(created=[("customer:c9", s.CUSTOMER, {"customer_id": "c9"})],
+                     updates=[("customer:c1", {"last seen; drop": 2})])
+
+    with pytest.raises(ValueError, match="cannot be updated in bulk"):
+        apply_natively(store(), plan)
+
+    assert list(tmp_path.iterdir()) == []
+    assert get_g().V("customer:c9").count().next() == 0
