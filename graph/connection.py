@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -92,17 +91,6 @@ def many_ids(ids: list[str]) -> tuple[Any, ...]:
     if isinstance(get_connection().remote, EmbeddedRemoteConnection):
         return (JsonRows(json.dumps(ids)),)
     return tuple(ids)
-
-
-READ_CHUNK = 500
-
-
-def id_chunks(ids: Sequence[str]) -> Iterator[list[str]]:
-    """Ids in pieces for `V(...)` reads: all at once on the embedded store (one call, however many),
-    READ_CHUNK at a time on remote stores (request size limits)."""
-    size = len(ids) if isinstance(get_connection().remote, EmbeddedRemoteConnection) else READ_CHUNK
-    for start in range(0, len(ids), max(size, 1)):
-        yield list(ids[start:start + size])
 
 
 def run_writes(traversals: list[Any]) -> None:

@@ -17,9 +17,9 @@ from gremlin_python.process.traversal import Merge, Order, P, T
 
 from graph import schema as s
 from graph.bulk_load import EDGE_END_MISSING, UPDATED_MISSING
-from graph.connection import bulk_rows, get_connection, get_g, id_chunks, many_ids, run_writes
+from graph.connection import bulk_rows, get_connection, get_g, many_ids, run_writes
 from graph.errors import GraphQueryError
-from graph.write_plan import Edge, PreparedWrite, Vertex, WritePlan, apply_plan, prepared_write
+from graph.write_plan import Edge, PreparedWrite, Vertex, WritePlan, apply_plan, id_chunks, prepared_write
 from graph.write_plan import chunks as _chunks
 
 Item = TypeVar("Item")
@@ -282,17 +282,15 @@ class _WritePipeline(Generic[Item]):
             return True
         item, _, future = self.running
         self.running = None
+        records = self.records_of(item)
         try:
             report, kept = future.result(), True
-        except GraphQueryError as exc:
+        except BaseException as exc:
             _forget_spans()  # including those of the batch planned on top of this one
-            if not _store_changed(exc):
+            if not (isinstance(exc, GraphQueryError) and _store_changed(exc)):
                 raise
-            report, kept = write_events(self.records_of(item)), False
-        except BaseException:
-            _forget_spans()
-            raise
-        yield item, report if self.records_of(item) else None
+            report, kept = write_events(records), False
+        yield item, report if records else None
         return kept
 
     def _abandon(self) -> None:

@@ -7,7 +7,7 @@ batch can simply run again); the embedded store gets it in the engine's native b
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -83,6 +83,13 @@ def _empty(plan: WritePlan) -> bool:
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def id_chunks(ids: Sequence[str]) -> Iterator[list[str]]:
+    """Ids in pieces for `V(...)` reads: all at once on the embedded store (one call, however many),
+    CHUNK at a time on remote stores (request size limits)."""
+    size = max(len(ids), 1) if get_connection().embedded_store is not None else CHUNK
+    return (list(piece) for piece in chunks(ids, size))
 
 
 def gremlin_writes(plan: WritePlan) -> list[Any]:
