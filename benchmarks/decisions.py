@@ -66,7 +66,7 @@ def prepare(customers: int, seed: int) -> tuple[str, list[str]]:
     call_command("migrate", verbosity=0)
     for name in ("intent", "risk"):
         call_command("train", name, stdout=open(os.devnull, "w"))  # noqa: SIM115 - quiet training output
-    calls = read_interactions(Path(settings.SHARED_DATA_DIR) / "intents" / "interactions.csv")
+    calls = read_interactions(Path(settings.DATA_DIR) / "intents" / "interactions.csv")
     chosen = sorted(random.Random(seed).sample(sorted(set(calls["customer_id"])), customers))
     seeded = seed_history(calls, set(chosen))
     print(f"seeded {seeded} calls of {len(chosen)} callers", file=sys.stderr)

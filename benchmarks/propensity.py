@@ -110,7 +110,7 @@ def main() -> None:
                  f"{seconds:.2f} s (serves {version.metrics['model']}, F1 {version.metrics['f1']})"))
     rows += touchpoint_rows(results["next_touchpoint"])
 
-    records = build_demo_events(shared_data_dir=Path(settings.SHARED_DATA_DIR), customers=args.customers)
+    records = build_demo_events(shared_data_dir=Path(settings.DATA_DIR), customers=args.customers)
     _, seconds = timed(lambda: ingest_records(records=records, source="bench:demo"))
     rows.append((f"ingest demo ({len(records)} events, {args.customers} customers)", f"{seconds:.1f} s"))
     for name in ("churn", "csat"):

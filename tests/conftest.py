@@ -12,7 +12,7 @@ import graph
 from apps.core.models import ApiKey
 
 FIXTURES = Path(__file__).parent / "fixtures"
-SHARED_DATA = Path(settings.SHARED_DATA_DIR)
+SAMPLE_DATA = Path(settings.DATA_DIR)
 
 
 @pytest.fixture(autouse=True)
@@ -43,6 +43,6 @@ def api_client(api_key: str) -> APIClient:
 
 @pytest.fixture
 def shared_data() -> Path:
-    if not SHARED_DATA.exists():
-        pytest.fail(f"shared data sets not found at {SHARED_DATA} (set SHARED_DATA_DIR)")
-    return SHARED_DATA
+    if not SAMPLE_DATA.exists():
+        pytest.fail(f"shared data sets not found at {SAMPLE_DATA} (set DATA_DIR)")
+    return SAMPLE_DATA

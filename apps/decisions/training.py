@@ -1,7 +1,7 @@
 """Training and evaluation of the decision models, registered through the propensity registry.
 
 Intent trains on the calls with an intent in the graph; when the graph holds too few (a fresh demo),
-it reads the intents data set from SHARED_DATA_DIR instead, and records which it used. Risk always
+it reads the intents data set from DATA_DIR instead, and records which it used. Risk always
 trains on the labelled fraud_calls data set: the graph has no fraud labels.
 """
 from __future__ import annotations
@@ -22,9 +22,9 @@ MIN_GRAPH_CALLS = 1000
 
 
 def shared_file(*parts: str) -> Path:
-    path = Path(settings.SHARED_DATA_DIR, *parts)
+    path = Path(settings.DATA_DIR, *parts)
     if not path.exists():
-        raise FileNotFoundError(f"{path} not found (set SHARED_DATA_DIR to the shared data folder)")
+        raise FileNotFoundError(f"{path} not found (set DATA_DIR to the shared data folder)")
     return path
 
 

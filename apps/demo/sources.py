@@ -47,7 +47,7 @@ class SeedData:
 
 def _require(path: Path) -> Path:
     if not path.is_file():
-        raise DemoDataError(f"demo seed file not found: {path} (is SHARED_DATA_DIR set to the shared data folder?)")
+        raise DemoDataError(f"demo seed file not found: {path} (is DATA_DIR set to the shared data folder?)")
     return path
 
 

@@ -60,7 +60,7 @@ class TouchpointPredictor(Protocol):
 
 
 def default_data_path() -> Path:
-    return Path(settings.SHARED_DATA_DIR) / "touchpoints" / "train.tsv"
+    return Path(settings.DATA_DIR) / "touchpoints" / "train.tsv"
 
 
 def read_touchpoints(path: Path) -> pd.DataFrame:

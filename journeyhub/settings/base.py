@@ -14,7 +14,7 @@ ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[])
 
 GRAPH_URL = env("GRAPH_URL", default=f"embedded://{VAR_DIR / 'graph'}")
 ARTIFACTS_DIR = env("ARTIFACTS_DIR", default=str(VAR_DIR / "artifacts"))
-SHARED_DATA_DIR = env("SHARED_DATA_DIR", default=str(BASE_DIR.parent / "shared" / "data"))
+DATA_DIR = env("DATA_DIR", default=str(BASE_DIR / "data"))
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -20,12 +20,12 @@ from apps.ingest.mapping import Mapping, to_record
 
 @pytest.fixture(scope="module")
 def small() -> list[dict]:
-    return build_demo_events(shared_data_dir=settings.SHARED_DATA_DIR, customers=50)
+    return build_demo_events(shared_data_dir=settings.DATA_DIR, customers=50)
 
 
 @pytest.fixture(scope="module")
 def medium() -> list[dict]:
-    return build_demo_events(shared_data_dir=settings.SHARED_DATA_DIR, customers=300)
+    return build_demo_events(shared_data_dir=settings.DATA_DIR, customers=300)
 
 
 def _digest(records: list[dict]) -> str:

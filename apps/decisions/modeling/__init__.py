@@ -37,8 +37,8 @@ def _evaluate_risk(model: Any, path: Path) -> dict[str, Any]:
 register_spec("intent", ModelSpec(
     name="intent", train=_train_intent, evaluate=_evaluate_intent,
     description="A caller's next call intent from their latest sub-intents (calibrated transition model); "
-                "data: calls with an intent in the graph, else SHARED_DATA_DIR/intents/interactions.csv"))
+                "data: calls with an intent in the graph, else DATA_DIR/intents/interactions.csv"))
 register_spec("risk", ModelSpec(
     name="risk", train=_train_risk, evaluate=_evaluate_risk,
     description="Fraud probability of a call from call-time features (0-1000 score); "
-                "data: SHARED_DATA_DIR/fraud_calls/train.csv (customer_class and call_duration excluded: leaks)"))
+                "data: DATA_DIR/fraud_calls/train.csv (customer_class and call_duration excluded: leaks)"))

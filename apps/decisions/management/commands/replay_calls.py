@@ -40,7 +40,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the report as JSON only")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        path = Path(options["data"] or Path(settings.SHARED_DATA_DIR) / "intents" / "interactions.csv")
+        path = Path(options["data"] or Path(settings.DATA_DIR) / "intents" / "interactions.csv")
         try:
             calls = read_interactions(path)
             day = replay.parse_day(options["day"]) if options["day"] else replay.pick_day(calls)
@@ -80,7 +80,7 @@ class Command(BaseCommand):
 
     @staticmethod
     def _risk_data() -> Path:
-        return Path(settings.SHARED_DATA_DIR) / "fraud_calls" / "train.csv"
+        return Path(settings.DATA_DIR) / "fraud_calls" / "train.csv"
 
     @staticmethod
     def _temporary_key() -> Any:

@@ -48,7 +48,7 @@ class Command(BaseCommand):
     def _demo(self, options: dict[str, Any]) -> None:
         clock = _Clock()
         call_command("migrate", interactive=False, verbosity=0)
-        shared = Path(settings.SHARED_DATA_DIR)
+        shared = Path(settings.DATA_DIR)
         var_dir = Path(getattr(settings, "VAR_DIR", Path(settings.BASE_DIR) / "var"))
         try:
             records = build_demo_events(shared_data_dir=shared, customers=options["customers"], seed=options["seed"])
