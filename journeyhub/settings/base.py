@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "apps.customers",
     "apps.ingest",
     "apps.journeys",
+    "apps.events",
     "apps.propensity",
     "apps.decisions",
     "apps.dashboard",

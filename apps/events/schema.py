@@ -1,0 +1,37 @@
+"""The event store's layout: the contract between the code that writes it and the analytics engine.
+
+The event store is the columnar copy of every event the graph accepted, written after the graph batch
+commits, so whole-population analyses never pull the graph into one process (docs/ARCHITECTURE.md).
+
+Layout under `EVENTS_STORE_URL` (a folder, or `s3://bucket/prefix`), Hive-style partitions by event date:
+
+    events/event_date=YYYY-MM-DD/<file>.parquet     one row per event id, at most once across all files
+    identity/customers.parquet                      customer key -> canonical customer key (merges)
+"""
+from __future__ import annotations
+
+EVENTS_DIR = "events"
+IDENTITY_DIR = "identity"
+
+# column name -> logical type. Times are epoch milliseconds (UTC), as in the graph.
+EVENT_COLUMNS: dict[str, str] = {
+    "event_id": "string",      # source event id (the graph vertex id without its "event:" prefix)
+    "customer_id": "string",   # customer key the event was written under
+    "type": "string",          # event type (touchpoint)
+    "channel": "string",
+    "ts": "int64",             # epoch milliseconds
+    "seq": "int64",            # arrival order; breaks ties between equal timestamps
+    "intent": "string",        # nullable
+    "outcome": "string",       # nullable
+    "source": "string",        # nullable
+    "attributes": "string",    # JSON object text
+    "batch_id": "string",      # ingest batch that wrote the row
+}
+PARTITION_COLUMN = "event_date"  # YYYY-MM-DD of ts in UTC
+
+IDENTITY_COLUMNS: dict[str, str] = {
+    "customer_id": "string",   # key as written on events
+    "canonical_id": "string",  # key analyses group by (itself unless merged)
+    "merged_at": "int64",      # epoch ms of the merge, null when not merged
+    "rule": "string",          # why (nullable)
+}
