@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint setup browser clean
+.PHONY: demo test lint setup browser postgres clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,13 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy journeyhub apps graph
 
-test: setup browser lint
+postgres:
+	./scripts/start_postgres.sh >/dev/null
+
+# The whole suite on SQLite (with the browser tests), then everything that is not a browser test on PostgreSQL.
+test: setup browser lint postgres
 	$(BIN)/python -m pytest
+	DATABASE_URL=$$(./scripts/start_postgres.sh) $(BIN)/python -m pytest -m "not browser" -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) var

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from apps.core.fields import OrderedJSONField
+
 
 class IngestBatch(models.Model):
     class Status(models.TextChoices):
@@ -47,7 +49,7 @@ class QuarantinedRow(models.Model):
     batch = models.ForeignKey(IngestBatch, related_name="quarantined_rows", on_delete=models.CASCADE)
     row_number = models.PositiveIntegerField()
     reason = models.CharField(max_length=500)
-    raw = models.JSONField(default=dict, blank=True)
+    raw = OrderedJSONField(default=dict, blank=True)  # the row's columns in file order
 
     class Meta:
         ordering = ["batch", "row_number"]
