@@ -20,7 +20,7 @@ class OrderedJSONField(models.JSONField):
         return super().db_type(connection)
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
-        if not isinstance(value, str | bytes | bytearray) and value is not None:
+        if value is not None and not isinstance(value, str):
             return value  # psycopg decodes `json` itself (Django only asks it not to for `jsonb`)
         return super().from_db_value(value, expression, connection)
 
