@@ -17,6 +17,7 @@ from gremlin_python.process.traversal import Bytecode, Traverser
 from gremlin_python.structure.graph import Edge, Vertex
 
 from graph.errors import GraphQueryError, GraphUnavailable
+from graph.metrics import timed_call
 from graph.translate import Script, translate, translate_many
 
 MEMORY = "memory"
@@ -60,7 +61,7 @@ class EmbeddedStore:
             policy: graphersal.AccessPolicy | None = TRAVERSAL_POLICY) -> list[Any]:
         """Run one script; engine failures become GraphQueryError with the engine's explanation."""
         graph = self.graph
-        with self._lock:
+        with self._lock, timed_call("embedded"):
             try:
                 result = graph.execute(script.text, script.params, atomic=atomic, policy=policy)
             except graphersal.GraphersalError as exc:

@@ -13,6 +13,7 @@ from gremlin_python.driver.remote_connection import RemoteConnection, RemoteTrav
 from gremlin_python.process.traversal import Bytecode
 
 from graph.errors import GraphQueryError, GraphUnavailable
+from graph.metrics import timed_call
 
 TRANSPORT_ERRORS = (OSError, aiohttp.ClientError, asyncio.TimeoutError, ConnectionError, RuntimeError)
 
@@ -38,7 +39,7 @@ class GuardedRemoteConnection(RemoteConnection):
         return self._remote
 
     def submit(self, bytecode: Bytecode) -> RemoteTraversal:
-        with self._lock:
+        with self._lock, timed_call("remote"):
             return self._submit(bytecode)
 
     def _submit(self, bytecode: Bytecode) -> RemoteTraversal:

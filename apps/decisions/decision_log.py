@@ -20,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 
+from apps.core import observability
 from apps.decisions.models import DecisionLog
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ atexit.register(_writer.flush)
 
 def write(**fields: Any) -> None:
     row = DecisionLog(**fields)
+    observability.record_decision(row.kind, row.output)
     if async_enabled():
         _writer.submit(row)
     else:

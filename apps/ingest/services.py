@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from apps.core import observability
 from apps.ingest.mapping import Mapping
 from apps.ingest.models import IngestBatch, QuarantinedRow
 from apps.ingest.parsing import ParsedChunk, chunks_from_second_process, validated_chunks
@@ -235,6 +236,8 @@ def _write_chunk(batch: IngestBatch, chunk: _Chunk, follow_up: _FollowUp) -> Non
     batch.loaded += report.loaded
     batch.duplicates += report.duplicates
     batch.customers_created += report.customers_created
+    if report.events:
+        observability.record_lag(max(event.ts for event in report.events))
     follow_up.add(report.customers, report.events)
 
 
@@ -243,6 +246,7 @@ def _finish(batch: IngestBatch, status: str, error: str) -> None:
     batch.error = error
     batch.finished = timezone.now()
     batch.save()
+    observability.record_ingest(loaded=batch.loaded, duplicates=batch.duplicates, quarantined=batch.quarantined)
     log.info("ingest batch %s %s: read %s, loaded %s, duplicates %s, quarantined %s", batch.pk, status,
              batch.rows_read, batch.loaded, batch.duplicates, batch.quarantined)
 

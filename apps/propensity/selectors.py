@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from apps.propensity.models import ModelVersion, TrainingRun
 from apps.propensity.specs import CustomerJourney
@@ -89,3 +89,12 @@ def customers_by_score(score_name: str, limit: int = 50, offset: int = 0) -> lis
     """Customers with the highest `score_name` property first (e.g. `churn_score`), as written by `score`."""
     return [{"customer_id": cid, score_name: value}
             for cid, value in journeys.customers_by_score(score_name, limit=limit, offset=offset)]
+
+
+def active_run_counts() -> dict[str, int]:
+    """Training runs waiting or running (what a metrics scrape reports as the training queue)."""
+    counts = dict.fromkeys([TrainingRun.Status.QUEUED.value, TrainingRun.Status.RUNNING.value], 0)
+    rows = (TrainingRun.objects.filter(status__in=list(counts)).values("status")
+            .annotate(n=Count("id")).values_list("status", "n"))
+    counts.update({status: n for status, n in rows})
+    return counts
