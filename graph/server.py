@@ -50,12 +50,12 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
 
-from graph.embedded import MEMORY, EmbeddedStore, to_gremlin
+from graph.embedded import MEMORY, READ_POLICY, EmbeddedStore, to_gremlin
 from graph.errors import GraphQueryError, GraphUnavailable, UnsupportedTraversal
 from graph.graphbinary import graph_binary_reader, graph_binary_writer, read_string, read_value, write_value
 from graph.graphson import GRAPHSON_ALIASES, GRAPHSON_V2, GRAPHSON_V3, GraphSONCodec
 from graph.gremlin_lang import parse
-from graph.translate import translate
+from graph.translate import is_read_only, translate
 
 log = logging.getLogger(__name__)
 
@@ -467,6 +467,8 @@ class GremlinServer:
         script = translate(_without_options(bytecode))
         timeout = _evaluation_timeout(request, self.evaluation_timeout_ms)
         script.text = f'g.with("evaluationTimeout", {timeout})' + script.text[1:]
+        if is_read_only(bytecode):
+            return self.store.run(script, policy=READ_POLICY, exclusive=False)
         return self.store.run(script)
 
     def _frames(self, codec: Any, request: Request, results: list[Any], size: int) -> Generator[Frame, None, None]:

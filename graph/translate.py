@@ -12,8 +12,9 @@ them, such as a step called `drop().iterate();g.V`, is refused before any script
 """
 from __future__ import annotations
 
+import datetime
 import json
-import math
+import uuid
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -73,6 +74,9 @@ REFUSED_STEPS = {"match": "match() is not portable", "withStrategies": "traversa
                  "call": "service calls are not supported"}
 ENUM_NAME_FIXES = {("Direction", "OUT"): "out", ("Direction", "IN"): "in", ("Direction", "BOTH"): "both",
                    ("Direction", "from_"): "out", ("Direction", "to"): "in"}
+# values the engine takes as bound parameters as they are (NaN and infinity included)
+ENGINE_SCALARS = (str, int, float, bool, uuid.UUID, datetime.datetime, datetime.date, datetime.time,
+                  datetime.timedelta)
 ROW_KEYS: dict[Any, str] = {T.id: "T.id", T.label: "T.label", Direction.OUT: "Direction.OUT",
                             Direction.IN: "Direction.IN"}
 
@@ -164,6 +168,22 @@ def _instructions(instructions: list[list[Any]], script: Script, *, source: bool
     return "".join(parts)
 
 
+WRITE_STEPS = frozenset({"addE", "addV", "drop", "mergeE", "mergeV", "property", "sideEffect"})
+
+
+def is_read_only(bytecode: Bytecode) -> bool:
+    """Whether no step of the traversal, nor of a child traversal, writes. Checked before running a
+    read without the store's lock; the engine's read-only policy backs the answer up."""
+    for name, *args in bytecode.source_instructions + bytecode.step_instructions:
+        if name in WRITE_STEPS:
+            return False
+        for arg in args:
+            child = arg.bytecode if isinstance(arg, Traversal) else arg
+            if isinstance(child, Bytecode) and not is_read_only(child):
+                return False
+    return True
+
+
 def _check_step(name: Any, *, source: bool) -> None:
     """Only names on the allow-lists are ever written into a script."""
     if not isinstance(name, str):
@@ -212,12 +232,22 @@ def _value(arg: Any, script: Script) -> str:
     if isinstance(arg, TraversalStrategy):
         raise UnsupportedTraversal("traversal strategies are not supported")
     if isinstance(arg, (dict, list, tuple, set)):
-        return f"parse_json({script.bind(json.dumps(_jsonable(arg)))})"
-    if isinstance(arg, float) and not math.isfinite(arg):
-        raise UnsupportedTraversal("NaN and infinity cannot be stored portably")
-    if arg is None or isinstance(arg, (str, int, float, bool)):
+        return _collection(arg, script)
+    if arg is None or isinstance(arg, ENGINE_SCALARS):
         return script.bind(arg)
     raise UnsupportedTraversal(f"values of type {type(arg).__name__} are not supported")
+
+
+def _collection(arg: dict[Any, Any] | list[Any] | tuple[Any, ...] | set[Any], script: Script) -> str:
+    """Lists and maps travel as one JSON text; a list holding values JSON cannot carry (NaN, infinity,
+    UUIDs, dates) becomes an array of bound parameters instead."""
+    try:
+        return f"parse_json({script.bind(json.dumps(_jsonable(arg), allow_nan=False))})"
+    except (ValueError, TypeError) as exc:
+        if isinstance(arg, dict):
+            raise UnsupportedTraversal(f"a map argument can only hold JSON values (text, numbers, booleans, "
+                                       f"lists, maps): {exc}") from exc
+    return "[" + ", ".join(_value(item, script) for item in arg) + "]"
 
 
 def _enum(token: Enum) -> str:
