@@ -28,6 +28,7 @@ TEXT_OPERATORS = {"containing", "notContaining", "startingWith", "notStartingWit
 WITH_OPTIONS = {"tokens": "~tinkerpop.valueMap.tokens", "none": 0, "ids": 1, "labels": 2, "keys": 4, "values": 8,
                 "all": 15, "indexer": "~tinkerpop.index.indexer", "list": 0, "map": 1}
 BARE_CARDINALITY = {"single", "list", "set"}
+STRATEGY_PACKAGE = "org.apache.tinkerpop.gremlin.process.traversal.strategy."
 MAX_LENGTH = 1_000_000
 MAX_DEPTH = 64
 _TOKEN = re.compile(r"""
@@ -262,7 +263,7 @@ class _Parser:
                 if not self.at(")"):
                     self.take(",")
             self.take(")")
-        return TraversalStrategy(name, configuration)
+        return TraversalStrategy(name, configuration, STRATEGY_PACKAGE + name)
 
 
 def _number(text: str) -> Any:

@@ -37,6 +37,7 @@ from urllib.parse import urlparse
 
 import graphersal
 from gremlin_python.process.traversal import Bytecode, Traverser
+from gremlin_python.structure.graph import Path
 from gremlin_python.structure.io.graphbinaryV1 import (
     GraphBinaryWriter,
     MapIO,
@@ -371,7 +372,8 @@ class GremlinServer:
         codec: Any = self.codec
         request_id = NULL_REQUEST_ID
         try:
-            codec, request = self._decode(data)
+            codec = self._codec_for(data)
+            request = codec.decode_request(data)
             request_id = request.request_id
             if request.op == "authentication":
                 yield from self._authenticate(codec, request, state)
@@ -411,16 +413,16 @@ class GremlinServer:
                       len(results), (time.perf_counter() - started) * 1000)
         yield from self._frames(codec, request, results, batch_size)
 
-    def _decode(self, data: Frame) -> tuple[Any, Request]:
-        if isinstance(data, str):  # a text frame: GraphSON without the mime header (Gremlin Server's default)
-            return self.codecs[GRAPHSON_V3], self.codecs[GRAPHSON_V3].decode_request(data)
-        buf = bytes(data)
-        mime = buf[1:1 + buf[0]].decode("utf-8", "replace") if buf else ""
+    def _codec_for(self, data: Frame) -> Any:
+        """The request's serializer, from its mime header; a text frame is GraphSON 3.0 (Gremlin Server's default)."""
+        if isinstance(data, str):
+            return self.codecs[GRAPHSON_V3]
+        mime = data[1:1 + data[0]].decode("utf-8", "replace") if data else ""
         codec = self.codecs.get(mime)
         if codec is None:
             raise RequestError(Status.MALFORMED_REQUEST, f"serializer {mime!r} is not supported; use {MIME_TYPE}, "
                                f"{GRAPHSON_V3} or {GRAPHSON_V2}")
-        return codec, codec.decode_request(buf)
+        return codec
 
     def _authenticate(self, codec: Any, request: Request, state: _ConnectionState) -> Generator[Frame, None, None]:
         if self.credentials is None:
@@ -468,8 +470,10 @@ class GremlinServer:
         timeout = _evaluation_timeout(request, self.evaluation_timeout_ms)
         script.text = f'g.with("evaluationTimeout", {timeout})' + script.text[1:]
         if is_read_only(bytecode):
-            return self.store.run(script, policy=READ_POLICY, exclusive=False)
-        return self.store.run(script)
+            results = self.store.run(script, policy=READ_POLICY, exclusive=False)
+        else:
+            results = self.store.run(script)
+        return _typed_paths(bytecode, results)
 
     def _frames(self, codec: Any, request: Request, results: list[Any], size: int) -> Generator[Frame, None, None]:
         if not results:
@@ -493,6 +497,14 @@ class GremlinServer:
     def _error(self, codec: Any, request_id: uuid.UUID, status: int, message: str) -> Frame:
         log.debug("request %s answered %d: %s", request_id, status, message)
         return codec.encode_response(request_id, status, message, None, {"exceptions": [message]})
+
+
+def _typed_paths(bytecode: Bytecode, results: list[Any]) -> list[Any]:
+    """The engine answers path() with plain lists; TinkerPop clients expect Path values."""
+    steps = bytecode.step_instructions
+    if not steps or steps[-1][0] != "path":
+        return results
+    return [Path([set() for _ in r], r) if isinstance(r, list) else r for r in results]
 
 
 def _next_frames(frames: Iterator[Frame]) -> tuple[list[Frame], bool]:

@@ -30,6 +30,7 @@ from gremlin_python.process.traversal import (
     Traversal,
     TraversalStrategy,
 )
+from gremlin_python.structure.graph import Edge, Vertex
 
 from graph.errors import UnsupportedTraversal
 
@@ -235,6 +236,8 @@ def _value(arg: Any, script: Script) -> str:
         return _collection(arg, script)
     if arg is None or isinstance(arg, ENGINE_SCALARS):
         return script.bind(arg)
+    if isinstance(arg, (Vertex, Edge)):
+        return script.bind(arg.id)  # an element stands for its id (V(v), to(v), from(v))
     raise UnsupportedTraversal(f"values of type {type(arg).__name__} are not supported")
 
 
