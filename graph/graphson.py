@@ -17,6 +17,7 @@ from typing import Any
 
 import graphersal
 from gremlin_python.process.traversal import (
+    DT,
     Barrier,
     Binding,
     Bytecode,
@@ -48,7 +49,7 @@ MAX_DEPTH = 64
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 ENUMS: dict[str, type[Enum]] = {"T": T, "Order": Order, "Scope": Scope, "Column": Column, "Pop": Pop,
                                 "Merge": Merge, "Direction": Direction, "Operator": Operator, "Pick": Pick,
-                                "Barrier": Barrier, "Cardinality": Cardinality}
+                                "Barrier": Barrier, "Cardinality": Cardinality, "DT": DT}
 
 
 def token(enum_name: str, java_name: Any) -> Enum:

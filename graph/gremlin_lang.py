@@ -27,7 +27,12 @@ TEXT_OPERATORS = {"containing", "notContaining", "startingWith", "notStartingWit
                   "regex", "notRegex"}
 WITH_OPTIONS = {"tokens": "~tinkerpop.valueMap.tokens", "none": 0, "ids": 1, "labels": 2, "keys": 4, "values": 8,
                 "all": 15, "indexer": "~tinkerpop.index.indexer", "list": 0, "map": 1}
-BARE_CARDINALITY = {"single", "list", "set"}
+# a bare token's enum, where the name is not ambiguous (Java names, as Gremlin's static imports give them)
+BARE_TOKENS = {name: (enum, name) for enum, names in {
+    "T": "id label key value", "Order": "asc desc shuffle", "Scope": "local global", "Pop": "first last all mixed",
+    "Column": "keys values", "Direction": "OUT IN BOTH from to", "Merge": "onCreate onMatch outV inV",
+    "Cardinality": "single list set", "Operator": "sum sumLong minus mult div min max assign addAll and or",
+    "Pick": "any none", "Barrier": "normSack", "DT": "second minute hour day"}.items() for name in names.split()}
 STRATEGY_PACKAGE = "org.apache.tinkerpop.gremlin.process.traversal.strategy."
 MAX_LENGTH = 1_000_000
 MAX_DEPTH = 64
@@ -183,13 +188,12 @@ class _Parser:
             return _datetime(args) if name == "datetime" else uuid.UUID(str(args[0] if args else ""))
         if following == "(":
             return self.traversal(source=False)
-        if name in BARE_CARDINALITY:
-            self.pos += 1
-            return token("Cardinality", name)
         self.pos += 1
-        if name not in self.bindings:
-            raise GremlinSyntaxError(f"unknown name {name!r}: not a token and not in the request's bindings")
-        return self.bindings[name]
+        if name in self.bindings:
+            return self.bindings[name]
+        if name in BARE_TOKENS:  # tokens written without their enum, as Gremlin's static imports allow
+            return token(*BARE_TOKENS[name])
+        raise GremlinSyntaxError(f"unknown name {name!r}: not a token and not in the request's bindings")
 
     def _predicate(self) -> P:
         kind = self.take(kind="name")

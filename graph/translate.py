@@ -292,6 +292,8 @@ def _jsonable(value: Any) -> Any:
         return {_key(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):
         return [_jsonable(v) for v in value]
+    if isinstance(value, (Vertex, Edge)):
+        return value.id
     if isinstance(value, Enum):
         raise UnsupportedTraversal("tokens are only allowed as map keys inside a list or map argument")
     if isinstance(value, (Bytecode, Traversal, P)):

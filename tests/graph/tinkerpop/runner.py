@@ -39,6 +39,7 @@ FEATURES = HERE / "features"
 DATA = {"modern": "tinkerpop-modern-v3.json", "classic": "tinkerpop-classic-v3.json",
         "crew": "tinkerpop-crew-v3.json", "sink": "tinkerpop-sink-v3.json", "grateful": "grateful-dead-v3.json"}
 NOT_RUNNABLE_TAGS = {"@GraphComputerOnly"}
+WRITES = re.compile(r"\b(addV|addE|drop|property|mergeV|mergeE)\b")
 
 
 @dataclass
@@ -150,18 +151,21 @@ class World:
     def __init__(self, graph: str, timeout_ms: int, serializer: Callable[[], Any] | None) -> None:
         self.graph = graph
         self.store = EmbeddedStore("memory")
-        if graph in DATA:
-            self.store.graph.import_graphson(str(HERE / "data" / DATA[graph]))
+        self.dirty = True
         self.server = BackgroundServer(self.store, evaluation_timeout_ms=timeout_ms).start()
         options = {"message_serializer": serializer()} if serializer else {}
         self.remote = DriverRemoteConnection(self.server.url, "g", **options)
         self.g = traversal().with_remote(self.remote)
         self._names: dict[tuple[str, str], Any] = {}
 
-    def reset(self) -> None:
+    def reset(self, scenario: Scenario) -> None:
+        """A fresh copy of the graph after any scenario that may have changed it."""
         self._names.clear()
-        if self.graph == "empty":
+        if self.dirty:
             self.store.run(Script(text="g.V().drop()", discard=True))
+            if self.graph in DATA:
+                self.store.graph.import_graphson(str(HERE / "data" / DATA[self.graph]))
+        self.dirty = self.graph == "empty" or bool(WRITES.search(scenario.traversal + (scenario.initializer or "")))
 
     def close(self) -> None:
         self.remote.close()
@@ -342,11 +346,11 @@ class Outcome:
 def run_scenario(s: Scenario, world: World) -> Outcome:
     if s.expectation == "nothing" or s.tags & NOT_RUNNABLE_TAGS:
         return Outcome(s, False, "not runnable")
-    world.reset()
+    world.reset(s)
     try:
-        bindings = {name: value(raw, world) for name, raw in s.params.items()}
         if s.initializer:
             world.run(s.initializer, {})
+        bindings = {name: value(raw, world) for name, raw in s.params.items()}
         try:
             results = world.run(s.traversal, bindings)
         except GremlinServerError as exc:
@@ -364,7 +368,7 @@ def run_scenario(s: Scenario, world: World) -> Outcome:
         ok, cause = _compare(s, results, world)
         if ok:
             for expected, query in s.graph_counts:
-                if query and world.run(query, bindings) != [expected]:
+                if query and len(world.run(query, bindings)) != expected:
                     return Outcome(s, False, "graph count differs after the traversal")
         return Outcome(s, ok, cause)
     except Unsupported as exc:
@@ -412,8 +416,12 @@ def _cause(message: str) -> str:
 
 def _short(text: str) -> str:
     text = re.sub(r"\d+", "N", text)
-    text = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", text)
+    if not VERBOSE:
+        text = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", text)
     return text[:90]
+
+
+VERBOSE = False
 
 
 def run_all(serializer: Callable[[], Any] | None = None, timeout_ms: int = 2000,
