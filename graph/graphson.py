@@ -244,6 +244,7 @@ def _writer_v3() -> graphsonV3d0.GraphSONWriter:
 
 def _writer_v2() -> graphsonV2d0.GraphSONWriter:
     writer = graphsonV2d0.GraphSONWriter()
+    writer.serializers[dict] = _MapV2
     writer.serializers[int] = _IntV2
     writer.serializers[bool] = _Bool
     for kind in (graphersal.Vertex, graphersal.Edge):
@@ -260,6 +261,20 @@ class _IntV3(graphsonV3d0._GraphSONTypeIO):
 
 class _IntV2(_IntV3):
     pass
+
+
+class _MapV2(graphsonV3d0._GraphSONTypeIO):
+    """GraphSON 2.0 maps are JSON objects: keys are written as text (a token by its Java name)."""
+
+    @classmethod
+    def dictify(cls, mapping: dict[Any, Any], writer: Any) -> Any:
+        return {_text_key(k): writer.to_dict(v) for k, v in mapping.items()}
+
+
+def _text_key(key: Any) -> str:
+    if isinstance(key, Enum):
+        return key.name.rstrip("_")
+    return key if isinstance(key, str) else json.dumps(key, default=str)
 
 
 class _Bool(graphsonV3d0._GraphSONTypeIO):

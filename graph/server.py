@@ -36,7 +36,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import graphersal
-from gremlin_python.process.traversal import Bytecode, Traverser
+from gremlin_python.process.traversal import Bytecode, Direction, T, Traverser
 from gremlin_python.structure.graph import Path
 from gremlin_python.structure.io.graphbinaryV1 import (
     GraphBinaryWriter,
@@ -52,6 +52,7 @@ from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response as HttpResponse
 
 from graph.embedded import MEMORY, READ_POLICY, EmbeddedStore, to_gremlin
+from graph.engine_errors import with_tinkerpop_text
 from graph.errors import GraphQueryError, GraphUnavailable, UnsupportedTraversal
 from graph.graphbinary import graph_binary_reader, graph_binary_writer, read_string, read_value, write_value
 from graph.graphson import GRAPHSON_ALIASES, GRAPHSON_V2, GRAPHSON_V3, GraphSONCodec
@@ -397,7 +398,7 @@ class GremlinServer:
         except UnsupportedTraversal as exc:
             raise RequestError(Status.INVALID_REQUEST_ARGUMENTS, str(exc), request.request_id) from exc
         except GraphQueryError as exc:
-            raise RequestError(_query_status(exc), str(exc), request.request_id) from exc
+            raise RequestError(_query_status(exc), with_tinkerpop_text(str(exc)), request.request_id) from exc
         except GraphUnavailable as exc:
             raise RequestError(Status.SERVER_ERROR, str(exc), request.request_id) from exc
         except Exception as exc:  # noqa: BLE001 - the client gets the reason instead of a dropped socket
@@ -473,7 +474,7 @@ class GremlinServer:
             results = self.store.run(script, policy=READ_POLICY, exclusive=False)
         else:
             results = self.store.run(script)
-        return _typed_paths(bytecode, results)
+        return _typed_results(bytecode, results)
 
     def _frames(self, codec: Any, request: Request, results: list[Any], size: int) -> Generator[Frame, None, None]:
         if not results:
@@ -499,12 +500,41 @@ class GremlinServer:
         return codec.encode_response(request_id, status, message, None, {"exceptions": [message]})
 
 
-def _typed_paths(bytecode: Bytecode, results: list[Any]) -> list[Any]:
-    """The engine answers path() with plain lists; TinkerPop clients expect Path values."""
+SET_STEPS = {"difference", "disjunct", "intersect"}
+TOKEN_KEYS = {"id": T.id, "label": T.label, "IN": Direction.IN, "OUT": Direction.OUT}
+
+
+def _typed_results(bytecode: Bytecode, results: list[Any]) -> list[Any]:
+    """The engine answers some steps with plain values where TinkerPop defines a type: path() with
+    lists (Path), set operations with lists (sets), elementMap() and valueMap(true) with the string
+    keys "id" and "label" (the tokens T.id and T.label, Direction.IN/OUT for an edge's ends)."""
     steps = bytecode.step_instructions
-    if not steps or steps[-1][0] != "path":
-        return results
-    return [Path([set() for _ in r], r) if isinstance(r, list) else r for r in results]
+    last = steps[-1] if steps else [""]
+    if last[0] == "path":
+        return [Path([set() for _ in r], r) if isinstance(r, list) else r for r in results]
+    if last[0] in SET_STEPS:
+        return [_as_set(r) for r in results]
+    if last[0] == "elementMap" or (last[0] == "valueMap" and True in last[1:2]):
+        return [_token_keys(r) for r in results]
+    if last[0] == "with" and len(steps) > 1 and steps[-2][0] == "valueMap" and "~tinkerpop.valueMap.tokens" in last:
+        return [_token_keys(r) for r in results]
+    return results
+
+
+def _as_set(value: Any) -> Any:
+    if not isinstance(value, list):
+        return value
+    try:
+        return set(value)
+    except TypeError:  # unhashable members (maps, lists) stay a list
+        return value
+
+
+def _token_keys(row: Any) -> Any:
+    if not isinstance(row, dict):
+        return row
+    return {TOKEN_KEYS.get(k, k) if isinstance(k, str) else k: _token_keys(v) if k in {"IN", "OUT"} else v
+            for k, v in row.items()}
 
 
 def _next_frames(frames: Iterator[Frame]) -> tuple[list[Frame], bool]:

@@ -25,6 +25,7 @@ from gremlin_python.process.traversal import (
     Cardinality,
     Direction,
     P,
+    Scope,
     T,
     TextP,
     Traversal,
@@ -33,6 +34,7 @@ from gremlin_python.process.traversal import (
 from gremlin_python.structure.graph import Edge, Vertex
 
 from graph.errors import UnsupportedTraversal
+from graph.strategies import apply_strategies
 
 # TinkerPop 3.7 GraphTraversal steps the engine may run on behalf of a client. Steps that reach
 # files or the process (io, read, write, call) or need OLAP are left out and refused by name.
@@ -46,7 +48,8 @@ ALLOWED_STEPS = frozenset("""
     select sideEffect simplePath skip split store substring sum tail times to toE toLower toUpper toV trim
     unfold union until value valueMap values where with
 """.split())
-ALLOWED_SOURCE_STEPS = frozenset({"V", "E", "addV", "addE", "inject", "mergeV", "mergeE", "union"})
+# source instructions (g.withX(...)); strategies are rewritten into steps first (graph.strategies)
+ALLOWED_SOURCE_STEPS = frozenset({"withSideEffect", "withSack", "withBulk"})
 # token enum → members (gremlinpython's Python names; trailing underscores and snake case are
 # turned into the Java names the engine reads by `_java_name`)
 ALLOWED_TOKENS: dict[str, frozenset[str]] = {
@@ -132,7 +135,7 @@ def translate(bytecode: Bytecode) -> Script:
     """`iterate()` appends a `none()` step (discard results) that the engine lacks: drop it and
     mark the script so the caller returns nothing."""
     script = Script(text="")
-    script.text, script.discard = _statement(bytecode, script)
+    script.text, script.discard = _statement(apply_strategies(bytecode), script)
     return script
 
 
@@ -162,6 +165,9 @@ def _instructions(instructions: list[list[Any]], script: Script, *, source: bool
     parts = []
     for name, *args in instructions:
         _check_step(name, source=source)
+        if name == "aggregate" and args and isinstance(args[0], Scope):
+            # aggregate(local, key) is TinkerPop 3.7's spelling of store(key); global is the default
+            name, args = ("store" if args[0] is Scope.local else "aggregate"), args[1:]
         if name in {"V", "E"} and len(args) > 1:
             args = [list(args)]  # the engine takes many ids as one list, not as many arguments
         rendered = ", ".join(_value(arg, script) for arg in args)
@@ -191,7 +197,7 @@ def _check_step(name: Any, *, source: bool) -> None:
         raise UnsupportedTraversal(f"a step name must be a string, got {type(name).__name__}")
     if name in REFUSED_STEPS:
         raise UnsupportedTraversal(f"{name}(): {REFUSED_STEPS[name]}")
-    if source and name in {"withSideEffect", "with", "withBulk", "withPath", "withSack"}:
+    if source and name in {"with", "withPath"}:
         raise UnsupportedTraversal(f"source step {name}() is not supported by the embedded store")
     allowed = ALLOWED_SOURCE_STEPS if source else ALLOWED_STEPS
     if name not in allowed:

@@ -81,8 +81,8 @@ def test_reads_come_back_as_gremlinpython_types(g: GraphTraversalSource) -> None
     # then vertices and edges are gremlinpython structure objects and values keep their types
     assert isinstance(vertex, Vertex) and (vertex.id, vertex.label) == ("customer:c1", "customer")
     assert isinstance(edge, Edge) and (edge.outV.id, edge.inV.id) == ("customer:c1", "event:e2")
-    assert latest == [{"id": "event:e3", "label": "event", "type": "chat", "ts": 1_700_000_120_000},
-                      {"id": "event:e2", "label": "event", "type": "call", "ts": 1_700_000_060_000}]
+    assert latest == [{T.id: "event:e3", T.label: "event", "type": "chat", "ts": 1_700_000_120_000},
+                      {T.id: "event:e2", T.label: "event", "type": "call", "ts": 1_700_000_060_000}]
     assert by_label == {"customer": 1, "event": 3}
     assert channels == ["chat", "web"]
     assert [getattr(step, "id", None) for step in path] == ["customer:c1", path[1].id, "event:e1"]

@@ -60,7 +60,6 @@ def test_many_ids_are_passed_as_one_list_and_iterate_discards_results() -> None:
 @pytest.mark.parametrize("traversal, message", [
     (lambda: g.V().match(__.as_("a")), r"match\(\): match\(\) is not portable"),
     (lambda: g.V().property(Cardinality.list_, "a", 1), "only Cardinality.single properties are portable"),
-    (lambda: g.with_side_effect("x", 1).V(), r"source step withSideEffect\(\) is not supported"),
     (lambda: g.V().has("w", Decimal("1.5")), "values of type Decimal are not supported"),
     (lambda: g.V().group_count().by({1: 2}), "map keys must be strings"),
 ])
@@ -99,10 +98,15 @@ def _bytecode(steps: list[list[object]], source: list[list[object]] | None = Non
     return bytecode
 
 
+def test_admin_options_cannot_be_set_from_the_wire() -> None:
+    with pytest.raises(UnsupportedTraversal, match=r"source step with\(\) is not supported"):
+        translate(_bytecode([["V"]], [["with", "evaluationTimeout", 0]]))
+
+
 @pytest.mark.parametrize("steps, source, message", [
     ([["drop().iterate();g.V"]], None, r"unknown step 'drop\(\).iterate\(\);g.V'"),
     ([["V"], ["out"], ["has_label", "x"]], None, "unknown step 'has_label'"),
-    ([["V"]], [["V"], ["defineQuery", "x"]], "unknown source step 'defineQuery'"),
+    ([["V"]], [["withSideEffect", "a", 1], ["defineQuery", "x"]], "unknown source step 'defineQuery'"),
     ([["out"]], [["drop"]], "unknown source step 'drop'"),
     ([["V"], [42]], None, "a step name must be a string, got int"),
     ([["V"], ["where", _bytecode([["out"], ["x();g.V().drop"]])]], None, r"unknown step 'x\(\);g.V\(\).drop'"),
