@@ -24,6 +24,8 @@ MEMORY = "memory"
 # Traversals (ours, or any client's through graphserver) never touch files: only the native bulk
 # path, which writes its own temporary file, runs with the engine's default (allow everything).
 TRAVERSAL_POLICY = graphersal.AccessPolicy.allow_all().deny("*", "file")
+# Reads graphserver runs side by side: data and schema only, plus the evaluation timeout it sets itself.
+READ_POLICY = graphersal.AccessPolicy(("read", "data"), ("read", "schema"), ("update", "option"))
 
 
 class EmbeddedStore:
@@ -58,16 +60,23 @@ class EmbeddedStore:
         self._pid = os.getpid()
 
     def run(self, script: Script, *, atomic: bool = False,
-            policy: graphersal.AccessPolicy | None = TRAVERSAL_POLICY) -> list[Any]:
-        """Run one script; engine failures become GraphQueryError with the engine's explanation."""
+            policy: graphersal.AccessPolicy | None = TRAVERSAL_POLICY, exclusive: bool = True) -> list[Any]:
+        """Run one script; engine failures become GraphQueryError with the engine's explanation.
+        `exclusive=False` (reads under a read-only policy) skips the process's lock: the engine keeps
+        every traversal consistent by itself, so readers run side by side and never wait for a writer
+        held by this lock."""
         graph = self.graph
-        with self._lock, timed_call("embedded"):
-            try:
-                result = graph.execute(script.text, script.params, atomic=atomic, policy=policy)
-            except graphersal.GraphersalError as exc:
-                if getattr(exc, "cause", None) == "closed":
-                    raise GraphUnavailable(f"embedded store is closed: {exc}") from exc
-                raise GraphQueryError(f"{exc}\n  script: {script.text}") from exc
+        try:
+            with timed_call("embedded"):
+                if exclusive:
+                    with self._lock:
+                        result = graph.execute(script.text, script.params, atomic=atomic, policy=policy)
+                else:
+                    result = graph.execute(script.text, script.params, atomic=atomic, policy=policy)
+        except graphersal.GraphersalError as exc:
+            if getattr(exc, "cause", None) == "closed":
+                raise GraphUnavailable(f"embedded store is closed: {exc}") from exc
+            raise GraphQueryError(f"{exc}\n  script: {script.text}") from exc
         if script.discard:
             return []
         return result if isinstance(result, list) else [result]

@@ -98,15 +98,40 @@ class _LambdaReader(_GraphBinaryTypeIO):
         raise UnsupportedTraversal("lambdas are not portable Gremlin and are refused")
 
 
+class _TokenReader(_GraphBinaryTypeIO):
+    """A token arrives as its Java name (`all`, `onCreate`); gremlinpython's reader looks up the snake
+    case name and misses the members it spells with a trailing underscore (`Pop.all_`, `Scope.global_`)."""
+
+    enum_name = ""
+
+    @classmethod
+    def objectify(cls, buff: Any, reader: GraphBinaryReader, nullable: bool = True) -> Any:
+        from graph.graphson import token
+
+        return cls.is_null(buff, reader, lambda b, r: token(cls.enum_name, r.to_object(b)), nullable)
+
+
+def _token_reader(name: str) -> type[_TokenReader]:
+    return type(f"_{name}Reader", (_TokenReader,), {"enum_name": name})
+
+
+TOKEN_TYPES = {DataType.barrier: "Barrier", DataType.cardinality: "Cardinality", DataType.column: "Column",
+               DataType.direction: "Direction", DataType.operator: "Operator", DataType.order: "Order",
+               DataType.pick: "Pick", DataType.pop: "Pop", DataType.scope: "Scope", DataType.t: "T",
+               DataType.merge: "Merge"}
+
+
 def graph_binary_writer() -> GraphBinaryWriter:
     return GraphBinaryWriter(serializer_map={int: _IntOrLongIO})
 
 
 def graph_binary_reader() -> GraphBinaryReader:
-    return GraphBinaryReader(deserializer_map={
+    readers: dict[DataType, type[_GraphBinaryTypeIO]] = {
         DataType.p: _PReader, DataType.textp: _TextPReader, DataType.clazz: _ClassReader,
         DataType.traversalstrategy: _StrategyReader, DataType.lambda_: _LambdaReader,
-    })
+    }
+    readers.update({code: _token_reader(name) for code, name in TOKEN_TYPES.items()})
+    return GraphBinaryReader(deserializer_map=readers)
 
 
 def graph_binary_serializer() -> ProjectGraphBinarySerializer:

@@ -4,11 +4,17 @@ Every literal becomes a named parameter, so user text never becomes script text.
 cannot be parameters in the engine, so they travel as one JSON string unpacked by `parse_json`;
 tokens inside maps (`T.id`, `Direction.out`) become the reserved string keys the engine expects.
 Anything outside the portable subset is refused with a clear error instead of being guessed.
+
+Bytecode may come from any client (graphserver), so nothing from it is written into the script
+unchecked: step names, token names and predicate operators are looked up in allow-lists first
+(ALLOWED_STEPS, ALLOWED_SOURCE_STEPS, ALLOWED_TOKENS, P_OPERATORS/TEXTP_OPERATORS). A name outside
+them, such as a step called `drop().iterate();g.V`, is refused before any script text exists.
 """
 from __future__ import annotations
 
+import datetime
 import json
-import math
+import uuid
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -19,22 +25,62 @@ from gremlin_python.process.traversal import (
     Cardinality,
     Direction,
     P,
+    Scope,
     T,
     TextP,
     Traversal,
     TraversalStrategy,
 )
+from gremlin_python.structure.graph import Edge, Vertex
 
 from graph.errors import UnsupportedTraversal
+from graph.strategies import apply_strategies
 
+# TinkerPop 3.7 GraphTraversal steps the engine may run on behalf of a client. Steps that reach
+# files or the process (io, read, write, call) or need OLAP are left out and refused by name.
+ALLOWED_STEPS = frozenset("""
+    E V addE addV aggregate all and any as asDate asString barrier both bothE bothV branch by cap choose
+    coalesce coin combine concat conjoin constant count cyclicPath dateAdd dateDiff dedup difference disjunct
+    drop element elementMap emit fail filter flatMap fold format from group groupCount has hasId hasKey
+    hasLabel hasNot hasValue id identity in inE inV index inject intersect is key lTrim label length limit
+    local loops map math max mean merge mergeE mergeV min none not option optional or order otherV out outE
+    outV path product project properties property propertyMap rTrim range repeat replace reverse sack sample
+    select sideEffect simplePath skip split store substring sum tail times to toE toLower toUpper toV trim
+    unfold union until value valueMap values where with
+""".split())
+# source instructions (g.withX(...)); strategies are rewritten into steps first (graph.strategies)
+ALLOWED_SOURCE_STEPS = frozenset({"withSideEffect", "withSack", "withBulk"})
+# token enum → members (gremlinpython's Python names; trailing underscores and snake case are
+# turned into the Java names the engine reads by `_java_name`)
+ALLOWED_TOKENS: dict[str, frozenset[str]] = {
+    "T": frozenset({"id", "id_", "key", "label", "value"}),
+    "Order": frozenset({"asc", "desc", "shuffle"}),
+    "Scope": frozenset({"global_", "local"}),
+    "Column": frozenset({"keys", "values"}),
+    "Pop": frozenset({"all_", "first", "last", "mixed"}),
+    "Merge": frozenset({"on_create", "on_match", "out_v", "in_v"}),
+    "Direction": frozenset({"OUT", "IN", "BOTH", "from_", "to"}),
+    "Operator": frozenset({"addAll", "add_all", "and_", "assign", "div", "max", "max_", "min", "min_", "minus",
+                           "mult", "or_", "sum_", "sumLong", "sum_long"}),
+    "Pick": frozenset({"any_", "none"}),
+    "Barrier": frozenset({"normSack", "norm_sack"}),
+    "Cardinality": frozenset({"single", "list_", "set_"}),
+    "DT": frozenset({"second", "minute", "hour", "day"}),
+}
+P_OPERATORS = frozenset({"eq", "neq", "lt", "lte", "gt", "gte", "inside", "outside", "between", "within", "without",
+                         "not", "and", "or"})
+TEXTP_OPERATORS = frozenset({"containing", "notContaining", "startingWith", "notStartingWith", "endingWith",
+                             "notEndingWith", "regex", "notRegex", "and", "or"})
 REFUSED_STEPS = {"match": "match() is not portable", "withStrategies": "traversal strategies are not supported",
                  "withoutStrategies": "traversal strategies are not supported", "io": "io() is not allowed",
-                 "program": "OLAP programs are not supported", "withComputer": "OLAP is not supported"}
-TOKEN_ENUMS = {"T", "Order", "Scope", "Column", "Pop", "Merge", "Direction", "Operator", "Pick", "Barrier"}
+                 "program": "OLAP programs are not supported", "withComputer": "OLAP is not supported",
+                 "read": "io() is not allowed", "write": "io() is not allowed",
+                 "call": "service calls are not supported"}
 ENUM_NAME_FIXES = {("Direction", "OUT"): "out", ("Direction", "IN"): "in", ("Direction", "BOTH"): "both",
-                   ("Merge", "on_create"): "onCreate", ("Merge", "on_match"): "onMatch",
-                   ("Merge", "out_v"): "outV", ("Merge", "in_v"): "inV", ("T", "id_"): "id",
-                   ("Column", "keys"): "keys", ("Column", "values"): "values"}
+                   ("Direction", "from_"): "out", ("Direction", "to"): "in"}
+# values the engine takes as bound parameters as they are (NaN and infinity included)
+ENGINE_SCALARS = (str, int, float, bool, uuid.UUID, datetime.datetime, datetime.date, datetime.time,
+                  datetime.timedelta)
 ROW_KEYS: dict[Any, str] = {T.id: "T.id", T.label: "T.label", Direction.OUT: "Direction.OUT",
                             Direction.IN: "Direction.IN"}
 
@@ -89,7 +135,7 @@ def translate(bytecode: Bytecode) -> Script:
     """`iterate()` appends a `none()` step (discard results) that the engine lacks: drop it and
     mark the script so the caller returns nothing."""
     script = Script(text="")
-    script.text, script.discard = _statement(bytecode, script)
+    script.text, script.discard = _statement(apply_strategies(bytecode), script)
     return script
 
 
@@ -118,15 +164,50 @@ def _statement(bytecode: Bytecode, script: Script) -> tuple[str, bool]:
 def _instructions(instructions: list[list[Any]], script: Script, *, source: bool) -> str:
     parts = []
     for name, *args in instructions:
-        if name in REFUSED_STEPS:
-            raise UnsupportedTraversal(f"{name}(): {REFUSED_STEPS[name]}")
-        if source and name in {"withSideEffect", "with", "withBulk", "withPath", "withSack"}:
-            raise UnsupportedTraversal(f"source step {name}() is not supported by the embedded store")
+        _check_step(name, source=source)
+        if name == "aggregate" and args and isinstance(args[0], Scope):
+            # aggregate(local, key) is TinkerPop 3.7's spelling of store(key); global is the default
+            name, args = ("store" if args[0] is Scope.local else "aggregate"), args[1:]
         if name in {"V", "E"} and len(args) > 1:
             args = [list(args)]  # the engine takes many ids as one list, not as many arguments
         rendered = ", ".join(_value(arg, script) for arg in args)
         parts.append(f".{name}({rendered})")
     return "".join(parts)
+
+
+WRITE_STEPS = frozenset({"addE", "addV", "drop", "mergeE", "mergeV", "property", "sideEffect"})
+
+
+def is_read_only(bytecode: Bytecode) -> bool:
+    """Whether no step of the traversal, nor of a child traversal, writes. Checked before running a
+    read without the store's lock; the engine's read-only policy backs the answer up."""
+    for name, *args in bytecode.source_instructions + bytecode.step_instructions:
+        if name in WRITE_STEPS:
+            return False
+        for arg in args:
+            child = arg.bytecode if isinstance(arg, Traversal) else arg
+            if isinstance(child, Bytecode) and not is_read_only(child):
+                return False
+    return True
+
+
+def _check_step(name: Any, *, source: bool) -> None:
+    """Only names on the allow-lists are ever written into a script."""
+    if not isinstance(name, str):
+        raise UnsupportedTraversal(f"a step name must be a string, got {type(name).__name__}")
+    if name in REFUSED_STEPS:
+        raise UnsupportedTraversal(f"{name}(): {REFUSED_STEPS[name]}")
+    if source and name in {"with", "withPath"}:
+        raise UnsupportedTraversal(f"source step {name}() is not supported by the embedded store")
+    allowed = ALLOWED_SOURCE_STEPS if source else ALLOWED_STEPS
+    if name not in allowed:
+        kind = "source step" if source else "step"
+        raise UnsupportedTraversal(f"unknown {kind} {_shown(name)}: not on this server's list of allowed steps")
+
+
+def _shown(name: str) -> str:
+    """A name from the wire as it may appear in an error message (quoted, bounded)."""
+    return repr(name[:60] + ("…" if len(name) > 60 else ""))
 
 
 def _child(bytecode: Bytecode, script: Script) -> str:
@@ -158,25 +239,50 @@ def _value(arg: Any, script: Script) -> str:
     if isinstance(arg, TraversalStrategy):
         raise UnsupportedTraversal("traversal strategies are not supported")
     if isinstance(arg, (dict, list, tuple, set)):
-        return f"parse_json({script.bind(json.dumps(_jsonable(arg)))})"
-    if isinstance(arg, float) and not math.isfinite(arg):
-        raise UnsupportedTraversal("NaN and infinity cannot be stored portably")
-    if arg is None or isinstance(arg, (str, int, float, bool)):
+        return _collection(arg, script)
+    if arg is None or isinstance(arg, ENGINE_SCALARS):
         return script.bind(arg)
+    if isinstance(arg, (Vertex, Edge)):
+        return script.bind(arg.id)  # an element stands for its id (V(v), to(v), from(v))
     raise UnsupportedTraversal(f"values of type {type(arg).__name__} are not supported")
+
+
+def _collection(arg: dict[Any, Any] | list[Any] | tuple[Any, ...] | set[Any], script: Script) -> str:
+    """Lists and maps travel as one JSON text; a list holding values JSON cannot carry (NaN, infinity,
+    UUIDs, dates) becomes an array of bound parameters instead."""
+    try:
+        return f"parse_json({script.bind(json.dumps(_jsonable(arg), allow_nan=False))})"
+    except (ValueError, TypeError) as exc:
+        if isinstance(arg, dict):
+            raise UnsupportedTraversal(f"a map argument can only hold JSON values (text, numbers, booleans, "
+                                       f"lists, maps): {exc}") from exc
+    return "[" + ", ".join(_value(item, script) for item in arg) + "]"
 
 
 def _enum(token: Enum) -> str:
     enum_name = type(token).__name__
-    if enum_name not in TOKEN_ENUMS:
-        raise UnsupportedTraversal(f"token {enum_name}.{token.name} is not supported")
-    member = ENUM_NAME_FIXES.get((enum_name, token.name), token.name)
+    if token.name not in ALLOWED_TOKENS.get(enum_name, ()):
+        raise UnsupportedTraversal(f"token {_shown(enum_name)}.{_shown(str(token.name))} is not supported")
+    member = ENUM_NAME_FIXES.get((enum_name, token.name)) or _java_name(token.name)
     return f"{enum_name}.{member}"
 
 
+def _java_name(python_name: str) -> str:
+    """gremlinpython spells `Pop.all` as `all_` and `Merge.onCreate` as `on_create`."""
+    head, *rest = python_name.rstrip("_").split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
 def _predicate(pred: P, script: Script) -> str:
-    prefix = "TextP" if isinstance(pred, TextP) else "P"
+    is_text = isinstance(pred, TextP)
+    prefix = "TextP" if is_text else "P"
+    if not isinstance(pred.operator, str) or pred.operator not in (TEXTP_OPERATORS if is_text else P_OPERATORS):
+        raise UnsupportedTraversal(f"unknown predicate {prefix}.{_shown(str(pred.operator))}")
+    if pred.operator == "not":
+        return f"{prefix}.not({_value(pred.value, script)})"
     if pred.operator in {"and", "or"}:
+        if not isinstance(pred.value, P) or not isinstance(pred.other, P):
+            raise UnsupportedTraversal(f"{prefix}.{pred.operator}() joins two predicates")
         return f"{_predicate(pred.value, script)}.{pred.operator}({_predicate(pred.other, script)})"
     if pred.operator in {"within", "without"}:
         values = pred.value if isinstance(pred.value, (list, tuple, set)) else [pred.value]
@@ -192,6 +298,8 @@ def _jsonable(value: Any) -> Any:
         return {_key(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):
         return [_jsonable(v) for v in value]
+    if isinstance(value, (Vertex, Edge)):
+        return value.id
     if isinstance(value, Enum):
         raise UnsupportedTraversal("tokens are only allowed as map keys inside a list or map argument")
     if isinstance(value, (Bytecode, Traversal, P)):

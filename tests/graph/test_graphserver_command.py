@@ -75,3 +75,25 @@ def _announced_url(output: queue.Queue[str]) -> str:
         seen.append(line)
         if line.strip().startswith("GRAPH_URL=ws://"):
             return line.strip().removeprefix("GRAPH_URL=")
+
+
+def test_refuses_a_public_address_without_credentials(settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # given no credentials in the environment
+    settings.GRAPH_URL = "embedded://memory"
+    monkeypatch.delenv("GRAPHSERVER_USERNAME", raising=False)
+    monkeypatch.delenv("GRAPHSERVER_PASSWORD", raising=False)
+    # when the server is asked to listen on every interface, then it refuses before listening
+    with pytest.raises(CommandError, match="refusing to serve 0.0.0.0 without authentication: set "
+                                           "GRAPHSERVER_USERNAME and GRAPHSERVER_PASSWORD"):
+        call_command("graphserver", "--host", "0.0.0.0", "--port", "0")
+
+
+def test_refuses_half_a_set_of_credentials_and_a_missing_certificate(settings, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings.GRAPH_URL = "embedded://memory"
+    monkeypatch.setenv("GRAPHSERVER_USERNAME", "analyst")
+    monkeypatch.delenv("GRAPHSERVER_PASSWORD", raising=False)
+    with pytest.raises(CommandError, match="set both GRAPHSERVER_USERNAME and GRAPHSERVER_PASSWORD, or neither"):
+        call_command("graphserver", "--port", "0")
+    monkeypatch.setenv("GRAPHSERVER_PASSWORD", "pw")
+    with pytest.raises(CommandError, match="No such file"):
+        call_command("graphserver", "--port", "0", "--certfile", str(tmp_path / "missing.pem"))

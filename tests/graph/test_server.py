@@ -81,8 +81,8 @@ def test_reads_come_back_as_gremlinpython_types(g: GraphTraversalSource) -> None
     # then vertices and edges are gremlinpython structure objects and values keep their types
     assert isinstance(vertex, Vertex) and (vertex.id, vertex.label) == ("customer:c1", "customer")
     assert isinstance(edge, Edge) and (edge.outV.id, edge.inV.id) == ("customer:c1", "event:e2")
-    assert latest == [{"id": "event:e3", "label": "event", "type": "chat", "ts": 1_700_000_120_000},
-                      {"id": "event:e2", "label": "event", "type": "call", "ts": 1_700_000_060_000}]
+    assert latest == [{T.id: "event:e3", T.label: "event", "type": "chat", "ts": 1_700_000_120_000},
+                      {T.id: "event:e2", T.label: "event", "type": "call", "ts": 1_700_000_060_000}]
     assert by_label == {"customer": 1, "event": 3}
     assert channels == ["chat", "web"]
     assert [getattr(step, "id", None) for step in path] == ["customer:c1", path[1].id, "event:e1"]
@@ -123,11 +123,18 @@ def test_large_results_are_sent_as_partial_content_frames(gremlin_server: Backgr
     assert {t.bulk for f in frames for t in f["result"]["data"]} == {1}
 
 
-def test_a_step_the_engine_lacks_is_a_server_error_with_its_reason(g: GraphTraversalSource) -> None:
+def test_a_traversal_the_engine_refuses_is_a_server_error_with_its_reason(g: GraphTraversalSource) -> None:
+    with pytest.raises(GremlinServerError) as caught:
+        g.inject(1).math("_ +* 2").to_list()
+    assert caught.value.status_code == Status.SERVER_ERROR_EVALUATION
+    assert "math" in str(caught.value)
+
+
+def test_a_step_off_the_allow_list_is_refused_by_name(g: GraphTraversalSource) -> None:
     with pytest.raises(GremlinServerError) as caught:
         g.V().shortest_path().to_list()
-    assert caught.value.status_code == Status.SERVER_ERROR_EVALUATION
-    assert "shortestPath" in str(caught.value)
+    assert caught.value.status_code == Status.INVALID_REQUEST_ARGUMENTS
+    assert "unknown step 'shortestPath': not on this server's list of allowed steps" in str(caught.value)
 
 
 def test_non_portable_traversals_are_refused_as_invalid_arguments(g: GraphTraversalSource) -> None:
@@ -155,26 +162,38 @@ def test_only_the_g_traversal_source_is_served(gremlin_server_url: str) -> None:
         remote.close()
 
 
-def test_scripts_are_refused_with_a_clear_message(gremlin_server_url: str) -> None:
+def test_scripts_run_as_one_traversal_with_bindings(gremlin_server_url: str, g: GraphTraversalSource) -> None:
+    # given a customer with three events
+    seed(g)
     client = Client(gremlin_server_url, "g")
     try:
-        with pytest.raises(GremlinServerError, match="send traversals as bytecode"):
-            client.submit("g.V().count()").all().result()
+        # when a notebook sends a script with a binding
+        channels = client.submit("g.V(cid).out().has('channel', P.within(['web', 'voice'])).values('channel')"
+                                 ".order().by(Order.desc)", {"cid": "customer:c1"}).all().result()
+        # then it runs like the same bytecode
+        assert channels == ["web", "voice"]
+        # and a script that is more than one traversal is refused before it reaches the engine
+        with pytest.raises(GremlinServerError, match="unexpected character ';' at column 13"):
+            client.submit("g.V().drop(); g.V()").all().result()
+        with pytest.raises(GremlinServerError, match="unknown step 'evalScript'"):
+            client.submit("g.V().evalScript('x')").all().result()
     finally:
         client.close()
+    assert g.V().count().next() == 4
 
 
 def test_other_serializers_get_a_malformed_request_answer(gremlin_server_url: str) -> None:
-    # given a request announcing GraphSON instead of GraphBinary
-    request = bytes([33]) + b"application/vnd.gremlin-v3.0+json" + b'{"op":"bytecode"}'
+    # given a request announcing Gryo, which this server does not speak
+    request = bytes([25]) + b"application/vnd.gryo-v3.0" + b"\x00\x01"
     # when it is sent over a plain WebSocket
     with connect(gremlin_server_url) as websocket:
         websocket.send(request)
         answer = GraphBinarySerializersV1().deserialize_message(websocket.recv())
-    # then the server names the serializer it speaks
+    # then the server names the serializers it speaks
     assert answer["status"]["code"] == Status.MALFORMED_REQUEST
-    assert answer["status"]["message"] == ("serializer 'application/vnd.gremlin-v3.0+json' is not supported; "
-                                           "use application/vnd.graphbinary-v1.0")
+    assert answer["status"]["message"] == (
+        "serializer 'application/vnd.gryo-v3.0' is not supported; use application/vnd.graphbinary-v1.0, "
+        "application/vnd.gremlin-v3.0+json or application/vnd.gremlin-v2.0+json")
 
 
 def test_unknown_paths_are_not_found(gremlin_server_url: str) -> None:
@@ -249,5 +268,6 @@ def test_a_client_cannot_reach_the_server_files(remote: DriverRemoteConnection, 
     with pytest.raises(GremlinServerError) as caught:
         list(remote.submit(bytecode))
 
-    assert "does not allow Create on File" in str(caught.value)
+    assert caught.value.status_code == Status.INVALID_REQUEST_ARGUMENTS
+    assert "unknown source step 'export_graphson'" in str(caught.value)
     assert not target.exists()
