@@ -5,3 +5,11 @@ class PropensityConfig(AppConfig):
     name = "apps.propensity"
     label = "propensity"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from apps.core import audit
+        from apps.propensity.models import ModelVersion
+
+        # The registry audits registering, activating and rolling back itself; a deletion (admin,
+        # bulk action, shell) is audited here.
+        audit.track(ModelVersion, saves=False)
