@@ -9,7 +9,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 import graph
-from apps.core.models import ApiKey
+from apps.core.models import SCOPES, ApiKey
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLE_DATA = Path(settings.DATA_DIR)
@@ -30,7 +30,9 @@ def g():  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def api_key(db) -> str:  # type: ignore[no-untyped-def]
-    _, raw = ApiKey.issue("test-client")
+    """A key with every scope, for tests about what an endpoint does; tests/core/test_access_matrix.py
+    is where each scope's limits are tested."""
+    _, raw = ApiKey.issue("test-client", scopes=SCOPES)
     return raw
 
 

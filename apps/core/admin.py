@@ -1,32 +1,57 @@
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 
 from apps.core.admin_mixins import AuditedAdminMixin
-from apps.core.models import ApiKey, AuditEntry
+from apps.core.models import ApiKey, AuditEntry, Scope
+
+
+class ApiKeyForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(choices=Scope.choices, required=False, widget=forms.CheckboxSelectMultiple,
+                                       help_text="what the key may do; none: nothing")
+
+    class Meta:
+        model = ApiKey
+        fields = ["name", "scopes", "expires", "revoked"]
+
+    def clean_scopes(self) -> list[str]:
+        return sorted(self.cleaned_data.get("scopes") or [])
 
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(AuditedAdminMixin):
-    """Revoking or renaming a key is audited like every other configuration change."""
+    """Revoking, re-scoping or renaming a key is audited like every other configuration change."""
 
-    list_display = ["name", "prefix", "created", "last_used", "revoked"]
+    form = ApiKeyForm
+    audit_fields = ("name", "scopes", "expires", "revoked")
+    list_display = ["name", "prefix", "scope_list", "expires", "created", "last_used", "revoked"]
     list_filter = ["revoked"]
     search_fields = ["name", "prefix"]
     readonly_fields = ["prefix", "created", "last_used"]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    @admin.display(description="scopes")
+    def scope_list(self, obj: ApiKey) -> str:
+        return ", ".join(obj.scopes or []) or "–"
+
+    def has_add_permission(self, request: Any) -> bool:
         """Keys are issued by `create_api_key`, which shows the secret once."""
         return False
 
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ["at", "user", "action", "object_type", "object_repr"]
+    list_display = ["at", "actor", "action", "object_type", "object_repr"]
     list_filter = ["action", "object_type"]
-    search_fields = ["object_repr", "object_id"]
+    search_fields = ["object_repr", "object_id", "actor"]
     readonly_fields = [f.name for f in AuditEntry._meta.fields]
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: Any) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        """The log is evidence: nobody edits or deletes it from the admin."""
         return False

@@ -1,21 +1,19 @@
-"""Admin mixin that writes an audit entry for every add, change and delete."""
+"""Admin base class for configuration models: registering a ModelAdmin built on it makes its model
+audited on every path (admin forms, list edits, bulk deletes, the API, commands) through
+apps.core.audit's signals, so the admin needs no audit code of its own."""
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin
-from django.forms import ModelForm
-from django.http import HttpRequest
 
-from apps.core.services import record_audit
+from apps.core import audit
 
 
 class AuditedAdminMixin(admin.ModelAdmin):
-    def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        changed = {name: str(form.cleaned_data.get(name)) for name in (form.changed_data or [])}
-        record_audit(user=request.user, action="change" if change else "add", obj=obj, changes=changed)
+    audit_fields: tuple[str, ...] | None = None  # None: every field
+    audit_secrets: tuple[str, ...] = ()  # masked in the log, beside any field named like a secret
 
-    def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        record_audit(user=request.user, action="delete", obj=obj)
-        super().delete_model(request, obj)
+    def __init__(self, model: Any, admin_site: Any) -> None:
+        super().__init__(model, admin_site)
+        audit.track(model, fields=self.audit_fields, secrets=self.audit_secrets)

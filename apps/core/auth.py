@@ -5,6 +5,7 @@ import threading
 import time
 from typing import Any
 
+from axes.backends import AxesStandaloneBackend
 from django.contrib.auth.models import AnonymousUser
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
@@ -34,14 +35,18 @@ class ApiKeyUser(AnonymousUser):
 
 
 class KeyCache:
-    """Valid keys remembered for a few seconds: a contact flow's decision should not pay a database
-    query for its credentials. Saving or deleting a key (admin, revocation) clears the cache at once
-    in this process; other processes see the change within `TTL_SECONDS`."""
+    """Keys remembered for a few seconds: a contact flow's decision should not pay a database query
+    for its credentials, and neither should a client repeating a wrong key (invalid keys are
+    remembered too, up to `MAX_INVALID` of them, so a flood of bad keys cannot fill memory). Saving or
+    deleting a key (admin, revocation) clears the cache at once in this process; other processes see
+    the change within `TTL_SECONDS`. Expiry is checked on every use, cached or not."""
 
     TTL_SECONDS = 10.0
+    MAX_INVALID = 10_000
 
     def __init__(self) -> None:
-        self._keys: dict[str, tuple[ApiKey, float]] = {}
+        self._keys: dict[str, tuple[ApiKey | None, float]] = {}
+        self._invalid = 0
         self._lock = threading.Lock()
 
     def get(self, hashed: str) -> ApiKey | None:
@@ -49,14 +54,22 @@ class KeyCache:
         if entry is not None and entry[1] > time.monotonic():
             return entry[0]
         key = ApiKey.objects.filter(hashed_key=hashed, revoked=False).first()
-        if key is not None:
-            with self._lock:
-                self._keys[hashed] = (key, time.monotonic() + self.TTL_SECONDS)
+        with self._lock:
+            if key is None:
+                if self._invalid >= self.MAX_INVALID:
+                    self._drop_invalid()
+                self._invalid += 1
+            self._keys[hashed] = (key, time.monotonic() + self.TTL_SECONDS)
         return key
+
+    def _drop_invalid(self) -> None:
+        self._keys = {h: e for h, e in self._keys.items() if e[0] is not None}
+        self._invalid = 0
 
     def clear(self, **kwargs: Any) -> None:
         with self._lock:
             self._keys.clear()
+            self._invalid = 0
 
 
 key_cache = KeyCache()
@@ -74,6 +87,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if key is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
         now = timezone.now()
+        if key.is_expired(now):
+            raise exceptions.AuthenticationFailed(f"This API key expired at {key.expires:%Y-%m-%d %H:%M} UTC.")
         if key.last_used is None or (now - key.last_used).total_seconds() > 60:  # one write a minute, not per call
             key.last_used = now
             ApiKey.objects.filter(pk=key.pk).update(last_used=now)
@@ -85,3 +100,15 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 def is_api_key_request(request: Any) -> bool:
     return isinstance(getattr(request, "auth", None), ApiKey)
+
+
+class LockoutBackend(AxesStandaloneBackend):
+    """django-axes counts failed logins and locks a username and address out after
+    `AXES_FAILURE_LIMIT` of them. A login without a request (a script calling `authenticate()`, the
+    test client's `login()`) has no client address to count; it falls through to the next backend."""
+
+    def authenticate(self, request: Any, username: str | None = None, password: str | None = None,
+                     **kwargs: Any) -> Any:
+        if request is None:
+            return None
+        return super().authenticate(request, username, password, **kwargs)

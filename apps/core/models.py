@@ -3,11 +3,27 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 KEY_PREFIX_LENGTH = 8
+
+
+class Scope(models.TextChoices):
+    """What a machine client may do. A key holds one or more; none implies another."""
+
+    READ = "read", "read: analytics, KPIs, registry, batches (no personal data)"
+    PII = "pii", "pii: customers' names, e-mails and phones on customer endpoints (with read)"
+    INGEST = "ingest", "ingest: send events"
+    DECIDE = "decide", "decide: intent, risk, feedback and the profile dip (contact flows)"
+    MANAGE = "manage", "manage: train, activate and roll back models; milestones and webhooks"
+
+
+SCOPES: tuple[str, ...] = tuple(Scope.values)
 
 
 def hash_key(raw_key: str) -> str:
@@ -24,6 +40,8 @@ class ApiKey(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     last_used = models.DateTimeField(null=True, blank=True)
     revoked = models.BooleanField(default=False)
+    scopes = models.JSONField(default=list, blank=True, help_text=f"any of: {', '.join(SCOPES)}")
+    expires = models.DateTimeField(null=True, blank=True, help_text="refused from this moment on (empty: never)")
 
     class Meta:
         verbose_name = "API key"
@@ -32,11 +50,24 @@ class ApiKey(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
 
+    def has_scope(self, scope: str) -> bool:
+        return scope in (self.scopes or [])
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return self.expires is not None and self.expires <= (now or timezone.now())
+
     @classmethod
-    def issue(cls, name: str) -> tuple[ApiKey, str]:
-        """Create a key and return it with the raw secret, which is shown once and never stored."""
+    def issue(cls, name: str, *, scopes: Iterable[str] = (Scope.READ,),
+              expires: datetime | None = None) -> tuple[ApiKey, str]:
+        """Create a key and return it with the raw secret, which is shown once and never stored.
+        A key reads by default; every other power is granted by naming its scope."""
+        chosen = sorted(set(scopes))
+        unknown = [s for s in chosen if s not in SCOPES]
+        if unknown:
+            raise ValueError(f"unknown scope(s) {', '.join(unknown)}; expected any of {', '.join(SCOPES)}")
         raw = f"{secrets.token_urlsafe(6)[:KEY_PREFIX_LENGTH]}.{secrets.token_urlsafe(32)}"
-        key = cls.objects.create(name=name, prefix=raw[:KEY_PREFIX_LENGTH], hashed_key=hash_key(raw))
+        key = cls.objects.create(name=name, prefix=raw[:KEY_PREFIX_LENGTH], hashed_key=hash_key(raw),
+                                 scopes=chosen, expires=expires)
         return key, raw
 
 
@@ -45,6 +76,8 @@ class AuditEntry(models.Model):
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor = models.CharField(max_length=150, blank=True,
+                             help_text="who acted: user:<name>, api-key:<name>, command:<name> or system")
     action = models.CharField(max_length=20)
     object_type = models.CharField(max_length=100, db_index=True)
     object_id = models.CharField(max_length=100)

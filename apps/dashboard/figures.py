@@ -2,9 +2,14 @@
 
 Every chart comes with an accessible label and the table of numbers it draws, so a screen reader or
 a person without JavaScript gets the same facts.
+
+Plotly reads a subset of HTML in every text it draws (`<a href>`, `<b>`, `<br>`, `<span style>`), and
+event types, channels and model names come from data. Every such text goes through `text()`, which
+escapes it so Plotly shows it as written: an event type `<a href=...>` is a label, never a link.
 """
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +39,11 @@ class Chart:
         return f"{self.id}-data"
 
 
+def text(value: Any) -> str:
+    """A data value as chart text that Plotly shows literally (it decodes the entities, no markup)."""
+    return html.escape(str(value), quote=False)
+
+
 def _plain(fig: go.Figure) -> dict[str, Any]:
     """A JSON-safe dict (numpy values converted by Plotly's own encoder)."""
     return json.loads(fig.to_json())
@@ -43,7 +53,7 @@ def _layout(title: str = "", **extra: Any) -> dict[str, Any]:
     layout: dict[str, Any] = {"margin": _MARGIN, "autosize": True, "font": {"size": 12},
                               "legend": {"orientation": "h", "y": -0.2}}
     if title:
-        layout["title"] = {"text": title, "x": 0}
+        layout["title"] = {"text": text(title), "x": 0}
     layout.update(extra)
     return layout
 
@@ -55,10 +65,11 @@ def lines(chart_id: str, label: str, xs: Sequence[Any], series: Mapping[str, Seq
     for i, (name, ys) in enumerate(series.items()):
         color = PALETTE[i % len(PALETTE)]
         if kind == "bar":
-            fig.add_trace(go.Bar(x=list(xs), y=list(ys), name=name, marker_color=color))
+            fig.add_trace(go.Bar(x=list(xs), y=list(ys), name=text(name), marker_color=color))
         else:
-            fig.add_trace(go.Scatter(x=list(xs), y=list(ys), name=name, mode="lines+markers", line={"color": color}))
-    fig.update_layout(**_layout(barmode="stack" if stacked else "group", yaxis={"title": y_title}))
+            fig.add_trace(go.Scatter(x=list(xs), y=list(ys), name=text(name), mode="lines+markers",
+                                     line={"color": color}))
+    fig.update_layout(**_layout(barmode="stack" if stacked else "group", yaxis={"title": text(y_title)}))
     columns = [Column("x", "Period")] + [Column(f"s{i}", name, True) for i, name in enumerate(series)]
     rows = [{"x": x, **{f"s{i}": ys[j] for i, ys in enumerate(series.values())}} for j, x in enumerate(xs)]
     return Chart(id=chart_id, label=label, figure=_plain(fig), table=Table(chart_id, label, columns, rows))
@@ -66,13 +77,15 @@ def lines(chart_id: str, label: str, xs: Sequence[Any], series: Mapping[str, Seq
 
 def bars(chart_id: str, label: str, names: Sequence[str], values: Sequence[float], *, x_title: str = "",
          horizontal: bool = True) -> Chart:
+    shown = [text(n) for n in names]
     if horizontal:
-        bar = go.Bar(y=list(names), x=list(values), orientation="h", marker_color=PALETTE[0])
+        bar = go.Bar(y=shown, x=list(values), orientation="h", marker_color=PALETTE[0])
         fig = go.Figure(bar)
-        fig.update_layout(**_layout(xaxis={"title": x_title}, yaxis={"autorange": "reversed", "automargin": True}))
+        fig.update_layout(**_layout(xaxis={"title": text(x_title)},
+                                    yaxis={"autorange": "reversed", "automargin": True}))
     else:
-        fig = go.Figure(go.Bar(x=list(names), y=list(values), marker_color=PALETTE[0]))
-        fig.update_layout(**_layout(yaxis={"title": x_title}))
+        fig = go.Figure(go.Bar(x=shown, y=list(values), marker_color=PALETTE[0]))
+        fig.update_layout(**_layout(yaxis={"title": text(x_title)}))
     table = Table(chart_id, label, [Column("name", "Name"), Column("value", x_title or "Value", True)],
                   [{"name": n, "value": v} for n, v in zip(names, values, strict=True)])
     return Chart(id=chart_id, label=label, figure=_plain(fig), table=table)
@@ -93,14 +106,14 @@ def sankey(chart_id: str, label: str, result: Any, *, drill: str = "", drill_que
     by_id = {n.id: n for n in nodes}
     trace = {
         "type": "sankey", "arrangement": "fixed",
-        "node": {"label": [f"{n.label} ({n.customers})" for n in nodes], "pad": 12, "thickness": 14,
+        "node": {"label": [text(f"{n.label} ({n.customers})") for n in nodes], "pad": 12, "thickness": 14,
               "color": [colors[n.label] for n in nodes],
-              "customdata": [f"step {n.step}: {n.label}" for n in nodes],
+              "customdata": [text(f"step {n.step}: {n.label}") for n in nodes],
               "hovertemplate": "%{customdata}<br>%{value} customers<extra></extra>"},
         "link": {"source": [index[k.source] for k in links], "target": [index[k.target] for k in links],
                  "value": [k.customers for k in links],
                  "color": [_fade(colors[by_id[k.source].label]) for k in links],
-                 "customdata": [f"{k.source} → {k.target}" for k in links],
+                 "customdata": [text(f"{k.source} → {k.target}") for k in links],
                  "hovertemplate": "%{customdata}<br>%{value} customers<extra></extra>"},
     }
     meta = {"nodes": [n.id for n in nodes], "links": [[k.source, k.target] for k in links]}
@@ -128,10 +141,11 @@ def curve(chart_id: str, label: str, curves: Mapping[str, tuple[Sequence[float],
                                  line={"dash": "dot", "color": "#999"}))
     rows: list[dict[str, Any]] = []
     for i, (name, (xs, ys)) in enumerate(curves.items()):
-        fig.add_trace(go.Scatter(x=list(xs), y=list(ys), mode="lines", name=name,
+        fig.add_trace(go.Scatter(x=list(xs), y=list(ys), mode="lines", name=text(name),
                                  line={"color": PALETTE[i % len(PALETTE)]}))
         rows.extend({"series": name, "x": x, "y": y} for x, y in zip(xs, ys, strict=True))
-    fig.update_layout(**_layout(xaxis={"title": x_title, "range": [0, 1]}, yaxis={"title": y_title, "range": [0, 1]}))
+    fig.update_layout(**_layout(xaxis={"title": text(x_title), "range": [0, 1]},
+                                yaxis={"title": text(y_title), "range": [0, 1]}))
     table = Table(chart_id, label, [Column("series", "Series"), Column("x", x_title, True), Column("y", y_title, True)],
                   rows)
     return Chart(id=chart_id, label=label, figure=_plain(fig), table=table)

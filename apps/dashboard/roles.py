@@ -1,7 +1,8 @@
 """Roles for people using the dashboard, kept as Django groups so admins manage them in /admin/.
 
 viewer reads every page; analyst may also upload files and build funnels; admin (staff or superuser,
-or the "admin" group) may also activate and roll back models.
+or the "admin" group) may also activate and roll back models. The roles themselves are defined once,
+in apps.core.permissions, which the API's rules use too; this module adds the page decorator.
 """
 from __future__ import annotations
 
@@ -13,37 +14,16 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
-VIEWER = "viewer"
-ANALYST = "analyst"
-ADMIN = "admin"
-ROLES = (VIEWER, ANALYST, ADMIN)
-_RANK = {VIEWER: 0, ANALYST: 1, ADMIN: 2}
+from apps.core.permissions import ADMIN, ANALYST, ROLES, VIEWER, has_role, role_of
 
-
-def role_of(user: Any) -> str | None:
-    """The highest role a user holds, or None for a signed-in user with no role at all."""
-    if not getattr(user, "is_authenticated", False):
-        return None
-    if user.is_superuser or user.is_staff:
-        return ADMIN
-    names = set(user.groups.values_list("name", flat=True))
-    for role in reversed(ROLES):
-        if role in names:
-            return role
-    return None
-
-
-def has_role(user: Any, role: str) -> bool:
-    held = role_of(user)
-    return held is not None and _RANK[held] >= _RANK[role]
-
+__all__ = ["ADMIN", "ANALYST", "ROLES", "VIEWER", "has_role", "role_of", "role_required"]
 
 View = Callable[..., HttpResponse]
 
 
 def role_required(role: str) -> Callable[[View], View]:
     """Login first (redirect to the login page), then refuse with 403 when the role is too low."""
-    if role not in _RANK:
+    if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
 
     def decorator(view: View) -> View:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,20 +37,31 @@ class Table:
         ]
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_value(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, list | tuple):
-        return " > ".join(str(v) for v in value)
-    return str(value)
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, numbers.Real):  # numbers stay numbers, negative ones too (numpy's included)
+        return f"{value:.6g}" if isinstance(value, float) else str(value)
+    text = " > ".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
+    return escape_formula(text)
+
+
+def escape_formula(text: str) -> str:
+    """Text a spreadsheet would run as a formula is written with a leading apostrophe, which shows the
+    cell as the text it is."""
+    return f"'{text}" if text.startswith(FORMULA_PREFIXES) else text
 
 
 def csv_response(table: Table) -> HttpResponse:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([c.label for c in table.columns])
+    writer.writerow([escape_formula(c.label) for c in table.columns])
     for row in table.rows:
         writer.writerow([_csv_value(row.get(c.key)) for c in table.columns])
     response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")

@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command, get_commands
 from django.db import connection, transaction
 
-from apps.core.models import ApiKey, hash_key
+from apps.core.models import ApiKey, Scope, hash_key
 from apps.demo import catalog
 from apps.demo.dataset import demo_profiles
 from apps.ingest.models import IngestBatch
@@ -29,6 +29,8 @@ from graph import journeys
 
 ADMIN_USERNAME = "admin"
 API_KEY_NAME = "demo"
+# The demo key explores the API and plays a contact flow; managing models and webhooks needs `manage`.
+DEMO_KEY_SCOPES = (Scope.READ, Scope.PII, Scope.INGEST, Scope.DECIDE)
 PASSWORD_FILE = "demo-admin.txt"
 API_KEY_FILE = "demo-api-keys.json"
 MODELS = ("intent", "risk", "next_touchpoint", "churn", "csat")
@@ -90,7 +92,7 @@ def ensure_api_key(*, var_dir: Path, name: str = API_KEY_NAME) -> str:
     if raw and ApiKey.objects.filter(name=name, hashed_key=hash_key(raw), revoked=False).exists():
         return raw
     ApiKey.objects.filter(name=name).delete()
-    _, raw = ApiKey.issue(name)
+    _, raw = ApiKey.issue(name, scopes=DEMO_KEY_SCOPES)
     _write_secret(path, json.dumps({**keys, label: raw}, indent=1, sort_keys=True))
     return raw
 

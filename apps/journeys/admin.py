@@ -18,6 +18,7 @@ from apps.journeys.models import (
     Webhook,
     WebhookDelivery,
 )
+from apps.journeys.signals import reach_history_refusal
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -58,6 +59,12 @@ class MilestoneDefinitionAdmin(AuditedAdminMixin):
     prepopulated_fields = {"slug": ("name",)}
     actions = ["backfill"]
 
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        """Milestones customers reached are shown as protected, so the admin refuses to delete them."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        refusals = [reason for obj in objs if (reason := reach_history_refusal(obj))]
+        return deleted, counts, perms_needed, [*protected, *refusals]
+
     @admin.action(description="Apply to the whole history (backfill)")
     def backfill(self, request: HttpRequest, queryset: QuerySet[MilestoneDefinition]) -> None:
         counts = services.backfill_milestones(slugs=list(queryset.values_list("slug", flat=True)))
@@ -82,6 +89,7 @@ class DeliveryInline(admin.TabularInline):
 
 @admin.register(Webhook)
 class WebhookAdmin(AuditedAdminMixin):
+    audit_secrets = ("secret",)
     list_display = ["name", "url", "active", "created_at"]
     list_filter = ["active"]
     filter_horizontal = ["milestones"]

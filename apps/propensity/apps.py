@@ -7,7 +7,11 @@ class PropensityConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from apps.core import observability
+        from apps.core import audit, observability
         from apps.propensity import selectors
+        from apps.propensity.models import ModelVersion
 
         observability.register_job_source("training", selectors.active_run_counts)
+        # The registry audits registering, activating and rolling back itself; a deletion (admin,
+        # bulk action, shell) is audited here.
+        audit.track(ModelVersion, saves=False)

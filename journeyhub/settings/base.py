@@ -1,4 +1,5 @@
 """Settings shared by every environment; values come from the environment (django-environ)."""
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "django_htmx",
+    "axes",
+    "csp",
     "apps.core",
     "apps.customers",
     "apps.ingest",
@@ -50,9 +53,33 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "apps.core.middleware.GraphUnavailableMiddleware",
+    "apps.core.audit.AuditContextMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Content security policy (django-csp) on every page: scripts only from this site (the dashboard has
+# no inline script), inline styles allowed because Plotly and the KPI widget set them. The API docs
+# page loads Swagger UI from its CDN with an inline start-up script, so it is left out. Framing is
+# left to X-Frame-Options, set per view (KPI widgets are framed by agent desktops).
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/api/docs/"],
+    "DIRECTIVES": {
+        "default-src": ["'self'"], "script-src": ["'self'"], "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"], "font-src": ["'self'", "data:"], "connect-src": ["'self'"],
+        "object-src": ["'none'"], "base-uri": ["'self'"], "form-action": ["'self'"],
+    },
+}
+
+# Failed logins are counted per username and address; after AXES_FAILURE_LIMIT of them that pair is
+# locked out (HTTP 429) for AXES_COOLOFF_MINUTES. `axes_reset` lifts a lockout early.
+AUTHENTICATION_BACKENDS = ["apps.core.auth.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
 
 ROOT_URLCONF = "journeyhub.urls"
 WSGI_APPLICATION = "journeyhub.wsgi.application"
@@ -80,6 +107,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = (
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -108,7 +136,14 @@ REST_FRAMEWORK = {
         "apps.core.auth.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Every view declares its own rule (apps.core.permissions); a view that forgets is refused to all.
+    "DEFAULT_PERMISSION_CLASSES": ["apps.core.permissions.Undeclared"],
+    # Per API key (or person): API_THROTTLE_RATE for the API, API_THROTTLE_DECIDE_RATE for the
+    # decision endpoints a contact flow calls; over it, 429 with Retry-After. Counted in the default
+    # cache (CACHE_URL), so share a cache between processes for one count per key.
+    "DEFAULT_THROTTLE_CLASSES": ["apps.core.throttling.ApiThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api": env("API_THROTTLE_RATE", default="6000/min"),
+                               "decide": env("API_THROTTLE_DECIDE_RATE", default="1000/s")},
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
@@ -121,6 +156,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Customer journeys, analytics, propensity scores and contact-centre decisions.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its docs page describe open-source code: public, declared here.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
 }
 
 # Log lines as JSON objects (LOG_FORMAT=json, the production default) or text; each carries its request id.

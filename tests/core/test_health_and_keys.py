@@ -74,11 +74,12 @@ def test_revoking_a_key_in_the_admin_is_audited_and_takes_effect_at_once(client:
     admin_user = User.objects.create_superuser("root", "root@example.com", "pw-for-tests-only")
     client.force_login(admin_user)
     key = ApiKey.objects.get()
-    response = client.post(f"/admin/core/apikey/{key.pk}/change/", {"name": key.name, "revoked": "on"})
+    response = client.post(f"/admin/core/apikey/{key.pk}/change/",
+                           {"name": key.name, "scopes": key.scopes, "revoked": "on"})
 
     assert response.status_code == 302
-    entry = AuditEntry.objects.get()
-    assert (entry.action, entry.object_type, entry.user, entry.changes) == ("change", "core.ApiKey", admin_user,
-                                                                            {"revoked": "True"})
+    entry = AuditEntry.objects.get(object_type="core.ApiKey", action="change")
+    assert (entry.action, entry.user, entry.actor, entry.changes) == ("change", admin_user, "user:root",
+                                                                      {"revoked": "True"})
     client.logout()
     assert client.get("/api/ping", HTTP_AUTHORIZATION=f"Api-Key {api_key}").status_code == 401

@@ -9,13 +9,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _load_production(**env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG"}}
+def _production_env(**env: str) -> dict[str, str]:
+    ours = ("SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "SECURE_", "SESSION_", "CSRF_")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
     clean.update(env, DJANGO_SETTINGS_MODULE="journeyhub.settings.production")
-    code = ("import django; django.setup(); from django.conf import settings; "
-            "print(settings.DEBUG, settings.ALLOWED_HOSTS)")
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=clean, capture_output=True, text=True,
-                          timeout=60)
+    return clean
+
+
+def _load_production(code: str = "print(settings.DEBUG, settings.ALLOWED_HOSTS)", **env: str
+                     ) -> subprocess.CompletedProcess[str]:
+    setup = "import django; django.setup(); from django.conf import settings; "
+    return subprocess.run([sys.executable, "-c", setup + code], cwd=ROOT, env=_production_env(**env),
+                          capture_output=True, text=True, timeout=60)
 
 
 def test_production_refuses_to_start_without_secret_key() -> None:
@@ -34,3 +39,28 @@ def test_production_starts_with_both_and_never_debugs() -> None:
     result = _load_production(SECRET_KEY="s" * 50, ALLOWED_HOSTS="hub.example.com", DEBUG="true")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False ['hub.example.com']"
+
+
+REAL_SECRET = "k3Jx9-vQ2_mZ7pLr4TbW8yNc1HdF6sGa0eUo5iXj-Rq2Vt9Bn7Mw3Lp8Zc4Yd"
+
+
+def test_check_deploy_is_clean_with_nothing_silenced(tmp_path: Path) -> None:
+    # given production settings with only what they require from the environment
+    env = _production_env(SECRET_KEY=REAL_SECRET, ALLOWED_HOSTS="hub.example.com",
+                          DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    # when Django's deployment checks run, failing on any warning
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT,
+                            env=env, capture_output=True, text=True, timeout=120)
+    # then nothing is reported and nothing is silenced
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_production_defaults_are_https_only() -> None:
+    code = ("print(settings.SECURE_SSL_REDIRECT, settings.SECURE_HSTS_SECONDS, "
+            "settings.SECURE_HSTS_INCLUDE_SUBDOMAINS, settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE, "
+            "settings.SILENCED_SYSTEM_CHECKS, "
+            "settings.CSRF_TRUSTED_ORIGINS)")
+    result = _load_production(code, SECRET_KEY=REAL_SECRET, ALLOWED_HOSTS="hub.example.com")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True 31536000 True True True [] ['https://hub.example.com']"

@@ -33,8 +33,12 @@ def three_versions() -> None:
 
 
 def _session(staff: bool) -> APIClient:
+    from django.contrib.auth.models import Group
+
     user = get_user_model().objects.create_user(username="staff" if staff else "agent", password="pw-12345678",
                                                 is_staff=staff)
+    if not staff:
+        user.groups.add(Group.objects.get(name="viewer"))
     client = APIClient()
     client.force_login(user)
     return client
@@ -71,7 +75,7 @@ def test_api_key_activates_and_rolls_back_with_audit(api_client: APIClient, thre
         ("rollback", {"from_version": 1, "to_version": 3}), ("activate", {"from_version": 3, "to_version": 1})]
 
 
-def test_activation_needs_staff_or_api_key(three_versions: None) -> None:
+def test_activation_needs_the_admin_role_or_a_manage_key(three_versions: None) -> None:
     agent, staff = _session(staff=False), _session(staff=True)
     assert agent.get("/api/models/").status_code == 200
     assert agent.post("/api/models/churn/activate", {"version": 1}, format="json").status_code == 403

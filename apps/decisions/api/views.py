@@ -6,13 +6,14 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import permissions, status
+from rest_framework import status
 from rest_framework.decorators import (
     api_view,
     authentication_classes,
     content_negotiation_class,
     permission_classes,
     renderer_classes,
+    throttle_classes,
 )
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -20,6 +21,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.auth import ApiKeyAuthentication
+from apps.core.permissions import DECIDE, READ
+from apps.core.throttling import DecideThrottle
 from apps.decisions import selectors, services
 from apps.decisions.api import serializers as s
 
@@ -49,7 +52,8 @@ def _validated(serializer_class: Any, request: Request) -> dict[str, Any]:
                summary="Predict why the caller is calling: confirm, suggest or menu")
 @api_view(["POST"])
 @authentication_classes([ApiKeyAuthentication])
-@permission_classes([permissions.IsAuthenticated])
+@permission_classes([DECIDE])
+@throttle_classes([DecideThrottle])
 @renderer_classes([JSONRenderer])
 @content_negotiation_class(JsonOnly)
 def intent(request: Request) -> Response:
@@ -65,7 +69,8 @@ def intent(request: Request) -> Response:
     summary="Record the intent the caller confirmed or chose")
 @api_view(["POST"])
 @authentication_classes([ApiKeyAuthentication])
-@permission_classes([permissions.IsAuthenticated])
+@permission_classes([DECIDE])
+@throttle_classes([DecideThrottle])
 @renderer_classes([JSONRenderer])
 @content_negotiation_class(JsonOnly)
 def intent_feedback(request: Request) -> Response:
@@ -82,7 +87,8 @@ def intent_feedback(request: Request) -> Response:
                summary="Score the call's risk (0-1000) and route it by the ordered rules")
 @api_view(["POST"])
 @authentication_classes([ApiKeyAuthentication])
-@permission_classes([permissions.IsAuthenticated])
+@permission_classes([DECIDE])
+@throttle_classes([DecideThrottle])
 @renderer_classes([JSONRenderer])
 @content_negotiation_class(JsonOnly)
 def risk(request: Request) -> Response:
@@ -97,7 +103,8 @@ def risk(request: Request) -> Response:
                summary="Data dip: the caller's profile by phone number")
 @api_view(["GET"])
 @authentication_classes([ApiKeyAuthentication])
-@permission_classes([permissions.IsAuthenticated])
+@permission_classes([DECIDE])
+@throttle_classes([DecideThrottle])
 @renderer_classes([JSONRenderer])
 @content_negotiation_class(JsonOnly)
 def profile_by_phone(request: Request, e164: str) -> Response:
@@ -115,5 +122,6 @@ def profile_by_phone(request: Request, e164: str) -> Response:
 @extend_schema(responses={200: OpenApiTypes.OBJECT},
                summary="Decision monitor: counts, routing mix, latency p50/p99 and model versions per kind")
 @api_view(["GET"])
+@permission_classes([READ])
 def monitor(request: Request) -> Response:
     return Response(selectors.decision_monitor())

@@ -10,17 +10,24 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
-from rest_framework.decorators import action, api_view, renderer_classes
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.decorators import action, api_view, permission_classes, renderer_classes
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.renderers import JSONRenderer, TemplateHTMLRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.core.permissions import EXPLORE, MANAGE, READ, READ_OR_DEFINE
 from apps.journeys import selectors, services
 from apps.journeys.api import serializers as s
 from apps.journeys.models import KpiDefinition, MilestoneDefinition, Webhook
+from apps.journeys.signals import reach_history_refusal
 
 T = TypeVar("T")
+
+
+class MilestoneInUse(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "milestone_in_use"
 
 
 def _query(serializer_class: type[s.serializers.Serializer], request: Request) -> Any:
@@ -38,6 +45,7 @@ def _run(fn: Callable[..., T], **kwargs: Any) -> T:
 
 @extend_schema(parameters=[s.TopQuerySerializer], responses=s.TopJourneysSerializer)
 @api_view(["GET"])
+@permission_classes([READ])
 def top_journeys(request: Request) -> Response:
     """The most frequent journeys (each customer's first K steps), with unique-customer counts."""
     query = _query(s.TopQuerySerializer, request)
@@ -49,6 +57,7 @@ def top_journeys(request: Request) -> Response:
 
 @extend_schema(parameters=[s.PathsQuerySerializer], responses=s.PathResultSerializer)
 @api_view(["GET"])
+@permission_classes([READ])
 def journey_paths(request: Request) -> Response:
     """Per-step paths after `start_event` or before `end_event`, as Sankey nodes ("2:call") and links."""
     query = _query(s.PathsQuerySerializer, request)
@@ -62,6 +71,7 @@ def journey_paths(request: Request) -> Response:
 
 @extend_schema(parameters=[s.FunnelQuerySerializer], responses=s.FunnelResultSerializer)
 @api_view(["GET"])
+@permission_classes([EXPLORE])
 def funnel(request: Request) -> Response:
     """Conversion and drop-off through ordered steps within an optional window from entry."""
     query = _query(s.FunnelQuerySerializer, request)
@@ -75,6 +85,7 @@ def funnel(request: Request) -> Response:
 @extend_schema(parameters=[s.FunnelCustomersQuerySerializer],
                responses=OpenApiResponse(description="{count, offset, limit, results: [customer ids]}"))
 @api_view(["GET"])
+@permission_classes([EXPLORE])
 def funnel_customers(request: Request) -> Response:
     """Drill-down: the customers at a funnel step (or who dropped after it), sorted by id, paged."""
     query = _query(s.FunnelCustomersQuerySerializer, request)
@@ -88,6 +99,7 @@ def funnel_customers(request: Request) -> Response:
 
 @extend_schema(parameters=[s.DfgQuerySerializer], responses=s.DfgSerializer)
 @api_view(["GET"])
+@permission_classes([READ])
 def dfg(request: Request) -> Response:
     """Directly-follows counts of the whole (filtered) log: how often b comes right after a."""
     query = _query(s.DfgQuerySerializer, request)
@@ -100,6 +112,7 @@ def dfg(request: Request) -> Response:
 
 @extend_schema(parameters=[s.SimilarityQuerySerializer], responses=s.SimilarityResultSerializer)
 @api_view(["GET"])
+@permission_classes([READ])
 def similarity(request: Request) -> Response:
     """Customers whose journeys resemble a customer's (or a sequence): how many above the threshold,
     the top k with score, journey and the shared sub-sequences that made them similar."""
@@ -117,6 +130,7 @@ class KpiViewSet(viewsets.ReadOnlyModelViewSet):
 
     queryset = KpiDefinition.objects.all()
     serializer_class = s.KpiDefinitionSerializer
+    permission_classes = [READ]
     lookup_field = "slug"
     pagination_class = None
 
@@ -139,6 +153,7 @@ class KpiViewSet(viewsets.ReadOnlyModelViewSet):
 @xframe_options_sameorigin
 @api_view(["GET"])
 @renderer_classes([TemplateHTMLRenderer, JSONRenderer])
+@permission_classes([READ])
 def kpi_widget(request: Request, slug: str) -> Response:
     """A small embeddable KPI card: latest value, change and a sparkline. Framable by same-origin pages
     (the dashboard, an agent desktop served with it); `?format=json` gives the same data as JSON."""
@@ -164,7 +179,15 @@ class MilestoneViewSet(viewsets.ModelViewSet):
 
     queryset = MilestoneDefinition.objects.all()
     serializer_class = s.MilestoneDefinitionSerializer
+    permission_classes = [READ_OR_DEFINE]
     lookup_field = "slug"
+
+    def perform_destroy(self, instance: MilestoneDefinition) -> None:
+        """Refused with 409 once customers reached it: its reach history is kept (deactivate instead)."""
+        reason = reach_history_refusal(instance)
+        if reason:
+            raise MilestoneInUse(reason)
+        instance.delete()
 
     @extend_schema(responses=s.MilestoneReachSerializer(many=True))
     @action(detail=True, methods=["get"])
@@ -188,6 +211,7 @@ class WebhookViewSet(viewsets.ModelViewSet):
 
     queryset = Webhook.objects.prefetch_related("milestones")
     serializer_class = s.WebhookSerializer
+    permission_classes = [MANAGE]
 
     @extend_schema(responses=s.WebhookDeliverySerializer(many=True))
     @action(detail=True, methods=["get"])

@@ -1,8 +1,8 @@
 """Propensity API: the model registry (read, activate, roll back, train) and online customer scores.
 
-Reading needs any authenticated client. Changing which version is served, or starting training,
-needs a staff user (session) or an API key: keys are issued only by administrators, and the agents'
-desktops and Connect Lambdas that hold them are the operators of these models.
+Reading needs the viewer role or a `read` key. Changing which version is served, or starting training,
+needs the admin role or a `manage` key (apps.core.permissions). A failed run's error text (a
+traceback with file paths) is shown to admins and `manage` keys only.
 """
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from dataclasses import asdict
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import permissions, status
+from rest_framework import status
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.core.auth import is_api_key_request
+from apps.core.permissions import MANAGE, READ, is_admin
 from apps.propensity import registry, selectors
 from apps.propensity.api.serializers import (
     ActivateSerializer,
@@ -27,15 +27,9 @@ from apps.propensity.api.serializers import (
     TrainingRunSerializer,
     TrainRequestSerializer,
 )
+from apps.propensity.params import ParamError, validate_params
 from apps.propensity.scoring import UnknownCustomer, score_customer_all_models
 from apps.propensity.specs import spec_names
-
-
-class IsStaffOrApiKey(permissions.BasePermission):
-    message = "Changing models needs a staff user or an API key."
-
-    def has_permission(self, request: Any, view: Any) -> bool:
-        return bool(is_api_key_request(request) or getattr(request.user, "is_staff", False))
 
 
 def _acting_user(request: Request) -> Any:
@@ -49,6 +43,7 @@ NAME = OpenApiParameter("name", str, OpenApiParameter.PATH, description="model n
                parameters=[OpenApiParameter("name", str, description="only this model"),
                            OpenApiParameter("limit", int), OpenApiParameter("offset", int)])
 @api_view(["GET"])
+@permission_classes([READ])
 def model_list(request: Request) -> Response:
     """Every registered version, newest first per model, with its metrics beside the baseline's."""
     versions = selectors.model_versions(request.query_params.get("name") or None)
@@ -59,6 +54,7 @@ def model_list(request: Request) -> Response:
 
 @extend_schema(parameters=[NAME], responses=ModelSummarySerializer)
 @api_view(["GET"])
+@permission_classes([READ])
 def model_detail(request: Request, name: str) -> Response:
     versions = list(selectors.model_versions(name))
     if not versions:
@@ -69,7 +65,7 @@ def model_detail(request: Request, name: str) -> Response:
 
 @extend_schema(parameters=[NAME], request=ActivateSerializer, responses=ModelVersionSerializer)
 @api_view(["POST"])
-@permission_classes([IsStaffOrApiKey])
+@permission_classes([MANAGE])
 def model_activate(request: Request, name: str) -> Response:
     body = ActivateSerializer(data=request.data)
     body.is_valid(raise_exception=True)
@@ -82,7 +78,7 @@ def model_activate(request: Request, name: str) -> Response:
 
 @extend_schema(parameters=[NAME], request=None, responses=ModelVersionSerializer)
 @api_view(["POST"])
-@permission_classes([IsStaffOrApiKey])
+@permission_classes([MANAGE])
 def model_rollback(request: Request, name: str) -> Response:
     if not selectors.model_versions(name).exists():
         raise NotFound(f"no model named {name!r}")
@@ -95,7 +91,7 @@ def model_rollback(request: Request, name: str) -> Response:
 
 @extend_schema(parameters=[NAME], request=TrainRequestSerializer, responses={202: TrainingRunSerializer})
 @api_view(["POST"])
-@permission_classes([IsStaffOrApiKey])
+@permission_classes([MANAGE])
 def model_train(request: Request, name: str) -> Response:
     """Start training in the background; poll the returned run for progress."""
     if name not in spec_names():
@@ -105,25 +101,34 @@ def model_train(request: Request, name: str) -> Response:
     from apps.propensity.tasks import start_training
 
     data = body.validated_data
+    try:
+        params = validate_params(data["params"])
+    except ParamError as exc:
+        raise ValidationError({"params": [str(exc)]}) from exc
     run, _ = start_training(name=name, since=data.get("since"), until=data.get("until"),
-                            options={"params": data["params"], "seed": data["seed"]},
+                            options={"params": params, "seed": data["seed"]},
                             trained_by=getattr(request.user, "username", "") or "api")
     return Response(TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
 @extend_schema(responses=TrainingRunSerializer)
 @api_view(["GET"])
+@permission_classes([READ])
 def training_run(request: Request, run_id: int) -> Response:
     run = selectors.training_runs().filter(pk=run_id).first()
     if run is None:
         raise NotFound(f"no training run {run_id}")
-    return Response(TrainingRunSerializer(run).data)
+    data = TrainingRunSerializer(run).data
+    if run.status == run.Status.FAILED and not is_admin(request):
+        data["message"], data["error"] = "Training failed; an admin can read why.", ""
+    return Response(data)
 
 
 @extend_schema(parameters=[OpenApiParameter("customer_id", str, OpenApiParameter.PATH),
                            OpenApiParameter("models", str, description="comma-separated model names")],
                responses=CustomerScoresSerializer)
 @api_view(["GET"])
+@permission_classes([READ])
 def customer_scores(request: Request, customer_id: str) -> Response:
     """The customer scored now by every active journey model, with the top feature contributions."""
     wanted = [m for m in request.query_params.get("models", "").split(",") if m] or None

@@ -84,9 +84,9 @@ class Command(BaseCommand):
 
     @staticmethod
     def _temporary_key() -> Any:
-        from apps.core.models import ApiKey
+        from apps.core.models import ApiKey, Scope
 
-        return ApiKey.issue(f"replay-{datetime.now(tz=UTC):%Y%m%d%H%M%S%f}")
+        return ApiKey.issue(f"replay-{datetime.now(tz=UTC):%Y%m%d%H%M%S%f}", scopes=[Scope.DECIDE])
 
     def _replay(self, url: str, key: str, options: dict[str, Any], today: list[replay.ReplayCall],
                 history: Any, day: str, hub: LocalHub | None) -> replay.ReplayReport:

@@ -1,0 +1,72 @@
+"""Per-caller API throttling: each API key (or person, or address for anonymous calls) gets its own
+count per window. A fixed-window counter in the cache costs one `incr` per request, which the
+decision endpoints can afford at their benchmark rate (200 requests/s per key); over the rate the
+caller gets 429 with Retry-After, the seconds until the window turns."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.core.cache import cache
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
+from rest_framework.throttling import BaseThrottle
+
+from apps.core.models import ApiKey
+
+PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """"6000/min" -> (6000, 60); the unit is read by its first letter (s, m, h, d), as DRF does."""
+    try:
+        count, unit = rate.split("/")
+        return int(count), PERIODS[unit.strip()[0].lower()]
+    except (ValueError, KeyError, IndexError) as exc:
+        raise ValueError(f"throttle rate {rate!r} must look like 6000/min or 1000/s") from exc
+
+
+class ApiThrottle(BaseThrottle):
+    """The default for the whole API; `scope` names the rate in DEFAULT_THROTTLE_RATES."""
+
+    scope = "api"
+
+    def __init__(self) -> None:
+        self.retry_after = 0
+
+    def ident(self, request: Request) -> str:
+        auth = getattr(request, "auth", None)
+        if isinstance(auth, ApiKey):
+            return f"key:{auth.hashed_key[:24]}"  # unique per issued key, never reused
+        user = getattr(request, "user", None)
+        if user is not None and getattr(user, "pk", None):
+            return f"user:{user.pk}"
+        return f"addr:{self.get_ident(request)}"
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        if not rate:
+            return True
+        limit, period = parse_rate(str(rate))
+        now = time.time()
+        window = int(now // period)
+        cache_key = f"throttle:{self.scope}:{self.ident(request)}:{period}:{window}"
+        if cache.add(cache_key, 1, timeout=period + 1):
+            count = 1
+        else:
+            try:
+                count = cache.incr(cache_key)
+            except ValueError:  # expired between add and incr
+                cache.add(cache_key, 1, timeout=period + 1)
+                count = 1
+        self.retry_after = max(1, int((window + 1) * period - now + 0.999))
+        return count <= limit
+
+    def wait(self) -> float:
+        return float(self.retry_after)
+
+
+class DecideThrottle(ApiThrottle):
+    """The decision endpoints have their own, larger budget: a contact flow's calls come in bursts."""
+
+    scope = "decide"
