@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint setup browser postgres clean
+.PHONY: demo serve test lint setup browser postgres clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo
+
+# The production stack on this machine (graphserver + gunicorn under honcho): see docs/OPERATIONS.md.
+serve: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" ./scripts/serve.sh
 
 browser:
 	./scripts/install_chromium.sh
