@@ -437,7 +437,7 @@ def _plan_events(plan: WritePlan, records: Sequence[s.EventRecord], customers: S
     """Event vertices and their performed edges (returned, to be written last)."""
     vids = [s.event_vid(r.event_id) for r in records]
     plan.events = [(vid, s.EVENT, r.properties(c)) for vid, r, c in zip(vids, records, customers, strict=True)]
-    return [(s.PERFORMED, s.customer_vid(c), vid, {"ts": r.ts})
+    return [(s.PERFORMED, s.customer_vid(c), vid, {"ts": r.ts, "seq": r.seq})
             for vid, r, c in zip(vids, records, customers, strict=True)]
 
 
