@@ -20,9 +20,10 @@ from graph.write_plan import id_chunks
 CUSTOMER_PAGE = 1000
 
 
-def customer_id_pages(size: int = CUSTOMER_PAGE) -> Iterator[list[str]]:
+def customer_id_pages(size: int | None = None) -> Iterator[list[str]]:
     """Every customer id, in id order, `size` at a time (keyset pages: each page starts after the
     last id of the one before, so a page costs the same however far the walk has got)."""
+    size = size or CUSTOMER_PAGE
     last: str | None = None
     while True:
         start = get_g().V().has_label(s.CUSTOMER)
