@@ -206,9 +206,10 @@ def _canonical(columns: dict[str, Any], *, ordered: bool = False) -> pd.DataFram
 
 def next_chain(customer_id: str) -> list[tuple[str, str, int]]:
     """The customer's `next` edges as (from event id, to event id, gap ms), in chain order."""
-    rows = (get_g().V(s.customer_vid(customer_id)).out(s.PERFORMED).out_e(s.NEXT).project("a", "b", "gap", "ts")
-            .by(__.out_v().id_()).by(__.in_v().id_()).by("gap_ms").by(__.out_v().values("ts")).to_list())
-    rows.sort(key=lambda r: (r["ts"], r["a"]))
+    rows = (get_g().V(s.customer_vid(customer_id)).out(s.PERFORMED).out_e(s.NEXT).project("a", "b", "gap", "ts", "q")
+            .by(__.out_v().id_()).by(__.in_v().id_()).by("gap_ms").by(__.out_v().values("ts"))
+            .by(__.out_v().coalesce(__.values("seq"), __.constant(0))).to_list())
+    rows.sort(key=lambda r: (r["ts"], r["q"], r["a"]))
     return [(s.strip_prefix(r["a"]), s.strip_prefix(r["b"]), r["gap"]) for r in rows]
 
 

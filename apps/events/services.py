@@ -15,6 +15,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from django.conf import settings
 
 from apps.events import store
@@ -82,21 +84,21 @@ class EventCopy:
         so a flush that failed half way can be tried again without writing any event twice."""
         if not self.enabled or not (self.records or self.repaired):
             return
-        by_day: dict[str, list[dict[str, Any]]] = {}
-        for row in [*self._record_rows(), *self.repaired]:
-            by_day.setdefault(_day(row["ts"]), []).append(row)
+        table = self._table()
         self.records, self.repaired = [], []
+        dates = pc.strftime(table.column("ts").cast(pa.timestamp("ms")), format="%Y-%m-%d")  # UTC, as day_of
+        left = [(day, table.filter(pc.equal(dates, day))) for day in sorted(pc.unique(dates).to_pylist())]
         try:
-            while by_day:
-                day, rows = next(iter(by_day.items()))
-                self.files.append(store.write_day(day, store.rows_table(rows), tag=f"batch-{self.batch_id}"))
-                ids = {row["event_id"] for row in rows}
+            while left:
+                day, rows = left[0]
+                self.files.append(store.write_day(day, rows.sort_by(store.SORT_KEYS), tag=f"batch-{self.batch_id}"))
+                ids = set(rows.column("event_id").to_pylist())
                 if day in self.stored:
                     self.stored[day] |= ids
                 self.waiting -= ids
-                del by_day[day]
+                left.pop(0)
         finally:
-            self.repaired = [row for rows in by_day.values() for row in rows]  # kept for another try
+            self.repaired = [row for _, rows in left for row in rows.to_pylist()]  # kept for another try
 
     def flush_quietly(self) -> None:
         """For a run that is failing anyway: copy what landed, but let the first error stand."""
@@ -105,20 +107,24 @@ class EventCopy:
         except store.EventStoreError as exc:
             log.warning("%s (a re-run of the same input copies these events)", exc)
 
-    def _record_rows(self) -> list[dict[str, Any]]:
-        return [{"event_id": e.event_id, "customer_id": e.customer_id, "type": e.type, "channel": e.channel,
-                 "ts": e.ts, "seq": e.seq, "intent": e.intent or None, "outcome": e.outcome or None,
-                 "source": e.source or None, "attributes": attributes_json(e.attributes),
-                 "batch_id": self.batch_id} for e in self.records]
+    def _table(self) -> pa.Table:
+        """The waiting rows, built column by column (a bulk load copies a million events)."""
+        events = self.records
+        columns = {
+            "event_id": [e.event_id for e in events], "customer_id": [e.customer_id for e in events],
+            "type": [e.type for e in events], "channel": [e.channel for e in events], "ts": [e.ts for e in events],
+            "seq": [e.seq for e in events], "intent": [e.intent or None for e in events],
+            "outcome": [e.outcome or None for e in events], "source": [e.source or None for e in events],
+            "attributes": [attributes_json(e.attributes) for e in events], "batch_id": [self.batch_id] * len(events)}
+        table = pa.Table.from_pydict(columns, schema=store.EVENT_SCHEMA)
+        if self.repaired:
+            table = pa.concat_tables([table, pa.Table.from_pylist(self.repaired, schema=store.EVENT_SCHEMA)])
+        return table
 
 
-_DAYS: dict[int, str] = {}
-
-
-def _day(ts: int) -> str:
-    """`store.day_of`, remembered per day number (a bulk load asks for the same few days a million times)."""
-    number = ts // store.DAY_MS
-    day = _DAYS.get(number)
-    if day is None:
-        day = _DAYS[number] = store.day_of(number * store.DAY_MS)
-    return day
+def copy_written(records: Sequence[EventRecord], report: WriteReport, *, batch_id: str = "") -> None:
+    """The copy for events written to the graph outside an ingest run (`journeys.write_events`
+    called directly): call it right after the write."""
+    copy = EventCopy(batch_id)
+    copy.add(records, report)
+    copy.flush()

@@ -70,9 +70,10 @@ def partition(day: str) -> str:
 def event_files(days: Iterable[str] | None = None) -> dict[str, list[str]]:
     """The event files per day (paths relative to the root), for every day or only `days`."""
     wanted = set(days) if days is not None else None
+    prefixes = [f"{partition(day)}/" for day in sorted(wanted)] if wanted is not None else [f"{schema.EVENTS_DIR}/"]
     found: dict[str, list[str]] = {}
     with _errors("list"):
-        names = folder().list(f"{schema.EVENTS_DIR}/")
+        names = [name for prefix in prefixes for name in folder().list(prefix)]
     for name in names:
         parts = name.split("/")
         if len(parts) != 3 or not parts[2].endswith(".parquet") or parts[2].startswith("."):

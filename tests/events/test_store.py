@@ -156,3 +156,29 @@ def test_public_locations_for_the_engine(events_csv: str, settings) -> None:  # 
     assert store.events_uri() == str(root / "events")
     assert store.identity_uri() == str(root / "identity" / "customers.parquet")
     assert [Path(u).parent.name for u in store.event_file_uris(["2026-03-02"])] == ["event_date=2026-03-02"]
+
+
+def test_events_written_outside_ingest_are_copied_by_copy_written() -> None:
+    from apps.events.services import copy_written
+    from graph.schema import EventRecord
+
+    record = EventRecord(event_id="connect-1", type="call", channel="voice", ts=T_0301_1005, customer_id="c5",
+                         intent="card", source="connect_feedback")
+    copy_written([record], journeys.write_events([record]))
+    copy_written([record], journeys.write_events([record]))  # a repeat adds nothing
+
+    assert stored().to_pylist() == [{"event_id": "connect-1", "customer_id": "c5", "type": "call",
+                                     "channel": "voice", "ts": T_0301_1005, "seq": 0, "intent": "card",
+                                     "outcome": None, "source": "connect_feedback", "attributes": "{}",
+                                     "batch_id": ""}]
+    assert maintenance.check().equal
+
+
+def test_the_demo_fills_the_event_store(settings, tmp_path: Path, shared_data: Path) -> None:  # type: ignore[no-untyped-def]
+    settings.VAR_DIR = tmp_path
+
+    call_command("demo", "--no-serve", "--customers", "50", "--no-train", stdout=__import__("io").StringIO())
+
+    report = maintenance.check()
+    assert (report.equal, report.graph_events) == (True, journeys.graph_counts()["event"])
+    assert report.store_events == 977

@@ -72,3 +72,14 @@ def test_the_timeline_keeps_arrival_order_for_equal_times_both_ways(journey_stor
                                                                               newest_first=True)]
 
     assert (oldest, newest) == (["z", "b", "y"], ["y", "b", "z"])
+
+
+def test_next_edges_follow_arrival_order_between_equal_times_across_batches(journey_store: str) -> None:
+    # given three events at the same time, then a later batch with a fourth at that time and one after
+    journeys.write_events(records()[:3])
+    journeys.write_events([EventRecord(event_id="a", type="login", channel="web", ts=T0, customer_id="c1", seq=9)])
+    journeys.write_events([EventRecord(event_id="w", type="call", channel="voice", ts=T0 + 1, customer_id="c1",
+                                       seq=10)])
+
+    # then the chain runs in arrival order, and the event after them follows the last to arrive
+    assert journeys.next_chain("c1") == [("z", "b", 0), ("b", "y", 0), ("y", "a", 0), ("a", "w", 1)]
