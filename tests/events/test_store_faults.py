@@ -212,3 +212,33 @@ def test_rebuild_streams_from_the_graph_in_pages_with_progress(events_csv: str, 
     assert store.folder().list(store.STAGING_DIR) == []
     assert maintenance.check().equal
     assert pa.Table.from_pylist(stored().to_pylist()).column("batch_id").to_pylist() == ["1"] * 8
+
+
+def test_a_missing_s3_bucket_fails_the_batch_naming_it(events_csv: str, settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import boto3
+    from moto import mock_aws
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "eu-west-1"}.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        settings.EVENTS_STORE_URL = "s3://no-such-bucket/journeys"
+        with pytest.raises(EventStoreError, match=r"cannot write s3://no-such-bucket/journeys/events/event_date="
+                                                  r"2026-03-01/.*S3 bucket 'no-such-bucket' does not exist"):
+            ingest_file(uri=events_csv, fmt="csv")
+        boto3.client("s3").create_bucket(Bucket="no-such-bucket",
+                                         CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+
+        ingest_file(uri=events_csv, fmt="csv")
+
+        assert maintenance.check().equal
+        assert stored().num_rows == 8
+
+
+def test_compact_command_reports_what_it_merged(events_csv: str, settings, capsys) -> None:  # type: ignore[no-untyped-def]
+    settings.EVENTS_STORE_FLUSH_ROWS = 4
+    ingest_file(uri=events_csv, fmt="csv", chunk_size=2)
+
+    call_command("events_store", "compact")
+
+    assert capsys.readouterr().out.strip() == "compacted 1 days (2 files merged)"
