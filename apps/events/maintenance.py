@@ -193,6 +193,9 @@ def compact(progress: Progress = _quiet) -> tuple[int, int]:
     The merged file is written before the old ones are removed, so a stop in between loses nothing
     (the repeat it leaves is dropped by the next compaction). Returns (days merged, files removed)."""
     days = removed = 0
+    stale = store.remove_stale_temporaries()
+    if stale:
+        progress(f"removed {stale} temporary files left by interrupted writes")
     for day, names in store.event_files().items():
         if len(names) < 2:
             continue

@@ -8,6 +8,7 @@ Everything here goes through `apps.core.storage`, so the store may be a folder o
 from __future__ import annotations
 
 import io
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -149,6 +150,20 @@ def delete(names: Iterable[str]) -> None:
     for name in names:
         with _errors("delete", name):
             root.delete(name)
+
+
+def remove_stale_temporaries(*, older_than_s: float = 3600.0) -> int:
+    """Removes hidden temporary files a killed writer left in a local store's partitions (S3 has
+    none: an upload that did not finish never appears). Returns how many were removed."""
+    root = folder()
+    if not isinstance(root, storage.LocalFolder):
+        return 0
+    limit = time.time() - older_than_s
+    stale = [p for p in (root.root / schema.EVENTS_DIR).glob("*/.*") if p.is_file() and p.stat().st_mtime < limit]
+    for path in stale:
+        with _errors("delete", str(path)):
+            path.unlink(missing_ok=True)
+    return len(stale)
 
 
 def write_identity(table: pa.Table) -> str:

@@ -2,6 +2,8 @@
 `events_store check | rebuild | compact` naming and repairing every difference."""
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -68,6 +70,15 @@ def test_kill_in_the_middle_of_writing_a_file_leaves_no_half_file_and_a_rerun_re
     assert stored().num_rows == 8
     report = maintenance.check()
     assert (report.equal, report.graph_events, report.store_events) == (True, 8, 8)
+    # and compaction clears the temporary file once it is old enough not to be another writer's
+    messages: list[str] = []
+    maintenance.compact(messages.append)
+    assert messages == []
+    for path in Path(settings.EVENTS_STORE_URL).rglob(".*"):
+        os.utime(path, (time.time() - 7200, time.time() - 7200))
+    maintenance.compact(messages.append)
+    assert messages == ["removed 1 temporary files left by interrupted writes"]
+    assert not any(p.name.startswith(".") for p in Path(settings.EVENTS_STORE_URL).rglob("*"))
 
 
 def test_unwritable_store_fails_the_batch_clearly_and_the_next_run_repairs_it(
