@@ -67,12 +67,12 @@ class EventCopy:
             return
         rows = event_rows.events_by_ids(lacking)
         self._look_at({store.day_of(row["ts"]) for row in rows})
-        for row in rows:
-            if row["event_id"] not in self.stored[store.day_of(row["ts"])] and row["event_id"] not in self.waiting:
-                self.repaired.append({**row, "batch_id": batch_of(row["seq"])})
-                self.waiting.add(row["event_id"])
-        if rows:
-            log.info("event store: %s events the graph held were missing from the store; copying them", len(rows))
+        missing = [row for row in rows if row["event_id"] not in self.stored[store.day_of(row["ts"])]
+                   and row["event_id"] not in self.waiting]
+        self.repaired += [{**row, "batch_id": batch_of(row["seq"])} for row in missing]
+        self.waiting.update(row["event_id"] for row in missing)
+        if missing:
+            log.info("event store: %s events the graph held were missing from the store; copying them", len(missing))
 
     def _look_at(self, days: set[str]) -> None:
         unseen = days - set(self.stored)
