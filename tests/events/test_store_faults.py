@@ -253,3 +253,13 @@ def test_compact_command_reports_what_it_merged(events_csv: str, settings, capsy
     call_command("events_store", "compact")
 
     assert capsys.readouterr().out.strip() == "compacted 1 days (2 files merged)"
+
+
+def test_ingest_command_says_how_to_recover_from_an_unwritable_store(events_csv: str, settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    settings.EVENTS_STORE_URL = str(blocker / "events")
+
+    expected = r"(?s)event store: cannot write .*\nThe graph holds the events: run the same command again to copy"
+    with pytest.raises(CommandError, match=expected + r" them to the event store\."):
+        call_command("ingest", events_csv, "--format", "csv")
