@@ -1,8 +1,10 @@
 """Bulk ingest and read-latency benchmark for the embedded store.
 
 Run: python benchmarks/ingest.py [--events 1000000] [--customers 100000] [--store memory|DIR]
-Prints a table and writes benchmarks/results/ingest.json. Targets (issue 3): >= 10,000 events/s
-bulk ingest under 3 GB resident memory; a customer's last 20 events p99 < 5 ms embedded.
+       [--no-event-store]
+Prints a table and writes benchmarks/results/ingest-<events>[-variant].json. Targets (issue 3): >= 10,000
+events/s bulk ingest under 3 GB resident memory; a customer's last 20 events p99 < 5 ms embedded;
+(issue 12) with the event store on, within 10% of the same run with it off (`--no-event-store`).
 """
 from __future__ import annotations
 
@@ -65,10 +67,14 @@ def main() -> None:
                         help="measure the graph write alone (no milestone/similarity/KPI follow-up)")
     parser.add_argument("--no-milestones", action="store_true",
                         help="keep the follow-up but define no milestone (the baseline for milestone cost)")
+    parser.add_argument("--no-event-store", action="store_true",
+                        help="graph only: no Parquet copy (the baseline for the event store's cost)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="jh-bench-"))
     store = args.store or str(tmp / "graph")
     os.environ["GRAPH_URL"] = "embedded://memory" if store == "memory" else f"embedded://{store}"
+    os.environ["EVENTS_STORE_URL"] = str(tmp / "events")
+    os.environ["EVENTS_STORE_ENABLED"] = "false" if args.no_event_store else "true"
 
     import django
 
@@ -110,7 +116,10 @@ def main() -> None:
     result = {
         "events": args.events, "customers": args.customers, "store": "memory" if store == "memory" else "durable",
         "hooks": not args.no_hooks, "milestones": 0 if args.no_hooks or args.no_milestones else 2,
-        "late_share": args.late, "loaded": batch.loaded, "seconds": round(elapsed, 1),
+        "late_share": args.late, "event_store": not args.no_event_store,
+        "event_store_files": sum(1 for _ in (tmp / "events").rglob("*.parquet")),
+        "event_store_mb": round(sum(p.stat().st_size for p in (tmp / "events").rglob("*.parquet")) / 1e6, 1),
+        "loaded": batch.loaded, "seconds": round(elapsed, 1),
         "events_per_s": round(batch.loaded / elapsed), "cpu_seconds": round(cpu, 1),
         "events_per_cpu_s": round(batch.loaded / cpu),
         "max_rss_gb": round(rss_gb, 2),
@@ -122,6 +131,7 @@ def main() -> None:
     for key, value in result.items():
         print(f"{key:>16}  {value}")
     variant = "-nohooks" if args.no_hooks else "-nomilestones" if args.no_milestones else ""
+    variant += "-noeventstore" if args.no_event_store else ""
     out = ROOT / "benchmarks" / "results" / f"ingest-{args.events}{variant}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -187,7 +187,7 @@ def _planned(read: _Read) -> _Planned:
     on top of this one) and forgotten if the write fails (`_applied`)."""
     new, customers, state = read.new, read.customers, read.state
     plan = WritePlan()
-    created = _plan_customers(plan, new, customers, state.spans)
+    created = _plan_customers(plan, new, customers, state.spans, state.events)
     identifier_edges = _plan_identifiers(plan, new, customers, state.identifier_links)
     performed = _plan_events(plan, new, customers)
     plan.existing_identifiers = read.existing_identifiers
@@ -337,7 +337,7 @@ class _State:
 
     spans: dict[str, tuple[int, int, str]]
     identifier_links: set[tuple[str, str]]
-    events: list[tuple[str, int, str]]  # (customer vertex, ts, event vertex)
+    events: list[tuple[str, int, int, str]]  # (customer vertex, ts, seq, event vertex)
     links: dict[tuple[str, str], Any]
 
 
@@ -366,7 +366,7 @@ def _read_state(customer_ids: Sequence[str], *, since_ms: int | None,
             if span is None:
                 continue
             if earliest is not None and _appends(span, earliest[customer]):
-                state.events.append((vid, span[1], span[2]))
+                state.events.append((vid, span[1], 0, span[2]))  # the batch's events all come later
             else:
                 late.append(vid)
         if late:
@@ -379,40 +379,52 @@ def _read_chains(state: _State, customer_vids: Sequence[str], since_ms: int | No
     recent = g.V(*many_ids(list(customer_vids))).out_e(s.PERFORMED)
     if since_ms is not None:
         recent = recent.has("ts", P.gte(since_ms))
-    events = recent.project("c", "e", "ts").by(__.out_v().id_()).by(__.in_v().id_()).by("ts").to_list()
+    events = _performed_rows(recent)
     if since_ms is not None:
-        events += (g.V(*many_ids(list(customer_vids))).local(
+        events += _performed_rows(g.V(*many_ids(list(customer_vids))).local(
             __.out_e(s.PERFORMED).has("ts", P.lt(since_ms)).order().by("ts", Order.desc)
-            .by(__.in_v().id_(), Order.desc).limit(1))
-            .project("c", "e", "ts").by(__.out_v().id_()).by(__.in_v().id_()).by("ts").to_list())
-    state.events += [(row["c"], row["ts"], row["e"]) for row in events]
+            .by(_seq(), Order.desc).by(__.in_v().id_(), Order.desc).limit(1)))
+    state.events += [(row["c"], row["ts"], row["q"], row["e"]) for row in events]
     for chunk in id_chunks([row["e"] for row in events]):
         for row in (g.V(*many_ids(chunk)).out_e(s.NEXT).project("id", "a", "b")
                     .by(T.id).by(__.out_v().id_()).by(__.in_v().id_()).to_list()):
             state.links[(row["a"], row["b"])] = row["id"]
 
 
+def _seq() -> Any:
+    """A performed edge's arrival number (0 on edges written before events had one)."""
+    return __.coalesce(__.values("seq"), __.constant(0))
+
+
+def _performed_rows(edges: Any) -> list[dict[str, Any]]:
+    return edges.project("c", "e", "ts", "q").by(__.out_v().id_()).by(__.in_v().id_()).by("ts").by(_seq()).to_list()
+
+
 def _plan_customers(plan: WritePlan, records: Sequence[s.EventRecord], customers: Sequence[str],
-                    current: dict[str, tuple[int, int, str]]) -> int:
-    """New customers are created; known ones get their span and last event moved on."""
-    span: dict[str, tuple[int, int, str]] = {}
+                    current: dict[str, tuple[int, int, str]], known: Sequence[tuple[str, int, int, str]] = ()) -> int:
+    """New customers are created; known ones get their span and last event moved on. The last event
+    is the last of the chain's order (time, arrival, id), so `known` (the events read for the chains,
+    with their arrival numbers) decides a tie with the customer's current last event."""
+    span: dict[str, tuple[int, tuple[int, int, str]]] = {}
     for record, customer in zip(records, customers, strict=True):
-        vid = s.event_vid(record.event_id)
-        lo, hi, last = span.get(customer, (record.ts, record.ts, vid))
-        if (record.ts, vid) > (hi, last):
-            hi, last = record.ts, vid
-        span[customer] = (min(lo, record.ts), hi, last)
-    for customer, (lo, hi, last) in span.items():
+        key = (record.ts, record.seq, s.event_vid(record.event_id))
+        lo, top = span.get(customer, (record.ts, key))
+        span[customer] = (min(lo, record.ts), max(top, key))
+    tops: dict[str, tuple[int, int, str]] = {}
+    for customer_vid, ts, seq, event_vid in known:
+        customer = s.strip_prefix(customer_vid)
+        tops[customer] = max(tops.get(customer, (ts, seq, event_vid)), (ts, seq, event_vid))
+    for customer, (lo, top) in span.items():
         vid = s.customer_vid(customer)
         if customer not in current:
-            plan.created.append((vid, s.CUSTOMER, {"customer_id": customer, "first_seen": lo, "last_seen": hi,
-                                                   "last_event": last, "attributes": "{}"}))
+            plan.created.append((vid, s.CUSTOMER, {"customer_id": customer, "first_seen": lo, "last_seen": top[0],
+                                                   "last_event": top[2], "attributes": "{}"}))
             continue
         old_lo, old_hi, old_last = current[customer]
-        newest = max((hi, last), (old_hi, old_last))
-        if lo < old_lo or newest != (old_hi, old_last):
+        newest = max(top, tops.get(customer, (old_hi, 0, old_last)))
+        if lo < old_lo or (newest[0], newest[2]) != (old_hi, old_last):
             plan.updates.append((vid, {"first_seen": min(lo, old_lo), "last_seen": newest[0],
-                                       "last_event": newest[1]}))
+                                       "last_event": newest[2]}))
     return len(plan.created)
 
 
@@ -437,7 +449,7 @@ def _plan_events(plan: WritePlan, records: Sequence[s.EventRecord], customers: S
     """Event vertices and their performed edges (returned, to be written last)."""
     vids = [s.event_vid(r.event_id) for r in records]
     plan.events = [(vid, s.EVENT, r.properties(c)) for vid, r, c in zip(vids, records, customers, strict=True)]
-    return [(s.PERFORMED, s.customer_vid(c), vid, {"ts": r.ts})
+    return [(s.PERFORMED, s.customer_vid(c), vid, {"ts": r.ts, "seq": r.seq})
             for vid, r, c in zip(vids, records, customers, strict=True)]
 
 
@@ -445,7 +457,7 @@ def _plan_chains(plan: WritePlan, state: _State, records: Sequence[s.EventRecord
                  customers: Sequence[str]) -> list[Edge]:
     """Make each touched customer's `next` edges follow its events in (ts, event id) order: stale
     links are dropped, missing ones returned."""
-    events = state.events + [(s.customer_vid(c), r.ts, s.event_vid(r.event_id))
+    events = state.events + [(s.customer_vid(c), r.ts, r.seq, s.event_vid(r.event_id))
                              for r, c in zip(records, customers, strict=True)]
     wanted = _wanted_links(events)
     plan.dropped += [edge_id for pair, edge_id in state.links.items() if pair not in wanted]
@@ -476,15 +488,16 @@ def rebuild_next_chains(customer_ids: Sequence[str]) -> None:
         apply_plan(plan)
 
 
-def _wanted_links(events: list[tuple[str, int, str]]) -> dict[tuple[str, str], int]:
-    """(customer vertex, ts, event vertex) rows → the `next` links they need, with their gaps."""
-    by_customer: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for customer, ts, event in events:
-        by_customer[customer].append((ts, event))
+def _wanted_links(events: list[tuple[str, int, int, str]]) -> dict[tuple[str, str], int]:
+    """(customer vertex, ts, seq, event vertex) rows → the `next` links they need, with their gaps:
+    time order, arrival order between equal times, then event id."""
+    by_customer: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
+    for customer, ts, seq, event in events:
+        by_customer[customer].append((ts, seq, event))
     wanted: dict[tuple[str, str], int] = {}
     for items in by_customer.values():
         if len(items) > 1:
             items.sort()
-            for (ts_a, a), (ts_b, b) in zip(items, items[1:], strict=False):
+            for (ts_a, _, a), (ts_b, _, b) in zip(items, items[1:], strict=False):
                 wanted[(a, b)] = ts_b - ts_a
     return wanted

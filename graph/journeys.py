@@ -87,9 +87,12 @@ def customer_event_count(customer_id: str) -> int:
 
 def customer_events(customer_id: str, *, offset: int = 0, limit: int = 50, newest_first: bool = False
                     ) -> list[dict[str, Any]]:
-    """A page of a customer's events in time order (oldest first unless `newest_first`)."""
+    """A page of a customer's events in time order (oldest first unless `newest_first`). Equal times
+    keep their arrival order (`seq`, then event id), so pages never overlap or skip and the newest-first
+    pages are exactly the oldest-first ones reversed."""
     order = Order.desc if newest_first else Order.asc
     rows = (get_g().V(s.customer_vid(customer_id)).out_e(s.PERFORMED).order().by("ts", order)
+            .by(__.coalesce(__.values("seq"), __.constant(0)), order).by(__.in_v().id_(), order)
             .range_(offset, offset + limit).in_v().element_map().to_list())
     return [_event_row(row) for row in rows]
 
@@ -102,6 +105,7 @@ def _event_row(row: dict[Any, Any]) -> dict[str, Any]:
     vid = row.get(T.id, row.get("id"))
     return {"event_id": s.strip_prefix(str(vid)), "customer_id": row.get("customer_id", ""),
             "type": row.get("type", ""), "channel": row.get("channel", ""), "ts": row.get("ts", 0),
+            "seq": row.get("seq", 0),
             "source": row.get("source", ""), "intent": row.get("intent"), "outcome": row.get("outcome"),
             "attributes": json.loads(row.get("attributes") or "{}")}
 
@@ -202,9 +206,10 @@ def _canonical(columns: dict[str, Any], *, ordered: bool = False) -> pd.DataFram
 
 def next_chain(customer_id: str) -> list[tuple[str, str, int]]:
     """The customer's `next` edges as (from event id, to event id, gap ms), in chain order."""
-    rows = (get_g().V(s.customer_vid(customer_id)).out(s.PERFORMED).out_e(s.NEXT).project("a", "b", "gap", "ts")
-            .by(__.out_v().id_()).by(__.in_v().id_()).by("gap_ms").by(__.out_v().values("ts")).to_list())
-    rows.sort(key=lambda r: (r["ts"], r["a"]))
+    rows = (get_g().V(s.customer_vid(customer_id)).out(s.PERFORMED).out_e(s.NEXT).project("a", "b", "gap", "ts", "q")
+            .by(__.out_v().id_()).by(__.in_v().id_()).by("gap_ms").by(__.out_v().values("ts"))
+            .by(__.out_v().coalesce(__.values("seq"), __.constant(0))).to_list())
+    rows.sort(key=lambda r: (r["ts"], r["q"], r["a"]))
     return [(s.strip_prefix(r["a"]), s.strip_prefix(r["b"]), r["gap"]) for r in rows]
 
 

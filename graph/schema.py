@@ -39,6 +39,11 @@ def strip_prefix(vertex_id: str) -> str:
     return vertex_id.split(":", 1)[1]
 
 
+def attributes_json(attributes: dict[str, Any]) -> str:
+    """Event attributes as the JSON text stored on the vertex (and copied to the event store)."""
+    return json.dumps(attributes, sort_keys=True, default=str) if attributes else "{}"
+
+
 @dataclass(frozen=True)
 class EventRecord:
     """One validated interaction, ready to be written. `customer_id` may be empty when only
@@ -54,13 +59,13 @@ class EventRecord:
     intent: str | None = None
     outcome: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    seq: int = 0  # arrival order (ingest batch number << 32 | row number); breaks ties between equal ts
 
     def properties(self, customer_id: str) -> dict[str, Any]:
         """Vertex properties; maps are not portable property values, so attributes travel as JSON."""
-        props: dict[str, Any] = {"type": self.type, "channel": self.channel, "ts": self.ts,
+        props: dict[str, Any] = {"type": self.type, "channel": self.channel, "ts": self.ts, "seq": self.seq,
                                  "source": self.source, "customer_id": customer_id,
-                                 "attributes": json.dumps(self.attributes, sort_keys=True, default=str)
-                                 if self.attributes else "{}"}
+                                 "attributes": attributes_json(self.attributes)}
         if self.intent:
             props["intent"] = self.intent
         if self.outcome:

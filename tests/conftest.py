@@ -16,8 +16,10 @@ SAMPLE_DATA = Path(settings.DATA_DIR)
 
 
 @pytest.fixture(autouse=True)
-def fresh_graph(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
-    """Every test starts with an empty embedded store unless it points GRAPH_URL elsewhere."""
+def fresh_graph(settings, tmp_path_factory) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Every test starts with an empty embedded store unless it points GRAPH_URL elsewhere, and an
+    empty event store beside it."""
+    settings.EVENTS_STORE_URL = str(tmp_path_factory.mktemp("events"))
     graph.reset_connection()
     yield
     graph.reset_connection()

@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from apps.events.store import EventStoreError
 from graph.errors import GraphUnavailable
 
 log = logging.getLogger(__name__)
@@ -16,4 +17,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, GraphUnavailable):
         log.warning("graph store unavailable: %s", exc)
         return Response({"error": "graph_unavailable", "detail": str(exc)}, status=503)
+    if isinstance(exc, EventStoreError):  # the graph kept the events: the client's retry copies them
+        log.warning("%s", exc)
+        return Response({"error": "event_store_unavailable", "detail": str(exc)}, status=503)
     return exception_handler(exc, context)

@@ -173,6 +173,10 @@ class LocalFolder:
     def exists(self, relpath: str) -> bool:
         return (self.root / _checked_relpath(relpath)).is_file()
 
+    def delete(self, relpath: str) -> None:
+        """Remove a file; one that is already gone is not an error."""
+        (self.root / _checked_relpath(relpath)).unlink(missing_ok=True)
+
     def list(self, prefix: str = "") -> list[str]:
         base = self.root / prefix if prefix else self.root
         if not base.is_dir():
@@ -236,6 +240,11 @@ class S3Folder:
                 self._require_bucket()
             return False
         return True
+
+    def delete(self, relpath: str) -> None:
+        uri = self.uri(relpath)
+        with _s3_errors(uri):
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(relpath))
 
     def _require_bucket(self) -> None:
         from botocore.exceptions import ClientError

@@ -7,6 +7,13 @@ Layout under `EVENTS_STORE_URL` (a folder, or `s3://bucket/prefix`), Hive-style 
 
     events/event_date=YYYY-MM-DD/<file>.parquet     one row per event id, at most once across all files
     identity/customers.parquet                      customer key -> canonical customer key (merges)
+
+Files whose name starts with "." are being written (ignore them); `_rebuild/` is a rebuild's staging
+area, outside `events/`. Rows within a file are sorted by customer_id, ts, seq, event_id; equal
+times order by `seq`. The identity table has a row only for merged keys (it may not exist at all):
+a key without a row is its own canonical key, so join it with a LEFT JOIN and
+coalesce(canonical_id, customer_id). Locations: apps.events.store.events_uri(), event_file_uris(),
+identity_uri().
 """
 from __future__ import annotations
 
@@ -20,12 +27,12 @@ EVENT_COLUMNS: dict[str, str] = {
     "type": "string",          # event type (touchpoint)
     "channel": "string",
     "ts": "int64",             # epoch milliseconds
-    "seq": "int64",            # arrival order; breaks ties between equal timestamps
+    "seq": "int64",            # arrival order (ingest batch << 32 | row number); breaks ties between equal ts
     "intent": "string",        # nullable
     "outcome": "string",       # nullable
     "source": "string",        # nullable
     "attributes": "string",    # JSON object text
-    "batch_id": "string",      # ingest batch that wrote the row
+    "batch_id": "string",      # ingest batch that wrote the row ("" for events written outside ingest)
 }
 PARTITION_COLUMN = "event_date"  # YYYY-MM-DD of ts in UTC
 

@@ -103,7 +103,10 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
-def to_record(row: Any, mapping: Mapping, *, source: str) -> EventRecord:
+def to_record(row: Any, mapping: Mapping, *, source: str, seq: int = 0,
+              seen: dict[str, int] | None = None) -> EventRecord:
+    """One row as an event. `seq` is its arrival order; `seen` counts the ids derived so far in the
+    same input, so identical rows without an event id stay distinct events (see `_derived_id`)."""
     if not isinstance(row, dict):
         raise RowError(f"row is not an object (got {type(row).__name__})")
     get = _fields(row, mapping)
@@ -116,10 +119,11 @@ def to_record(row: Any, mapping: Mapping, *, source: str) -> EventRecord:
         raise RowError(f"no channel (column {mapping.column('channel')!r} is empty)")
     ts = parse_timestamp(lookup(row, mapping.column("timestamp")), mapping)
     attributes = _attributes(row, mapping)
-    event_id = get["event_id"] or _derived_id(get, ts, attributes)
+    event_id = get["event_id"] or _derived_id(get, ts, attributes, seen)
     return EventRecord(event_id=event_id, type=get["event_type"], channel=get["channel"].lower(), ts=ts,
                        customer_id=get["customer_id"], identifiers=identifiers, source=source,
-                       intent=get["intent"] or None, outcome=get["outcome"] or None, attributes=attributes)
+                       intent=get["intent"] or None, outcome=get["outcome"] or None, attributes=attributes,
+                       seq=seq)
 
 
 def _fields(row: dict[str, Any], mapping: Mapping) -> dict[str, str]:
@@ -212,8 +216,15 @@ def _attributes(row: dict[str, Any], mapping: Mapping) -> dict[str, Any]:
     return {k: row[k] for k in keys if k in row and row[k] not in (None, "")}
 
 
-def _derived_id(get: dict[str, str], ts: int, attributes: dict[str, Any]) -> str:
-    """Rows without an event id get a stable id from their content, so re-runs stay idempotent."""
+def _derived_id(get: dict[str, str], ts: int, attributes: dict[str, Any], seen: dict[str, int] | None) -> str:
+    """Rows without an event id get a stable id from their content, so re-runs stay idempotent. Two
+    identical rows of one input are two events (an event log may record the same activity twice at
+    the same second): the n-th occurrence of the same content gets `-n` appended (the first keeps the
+    bare hash, as before), so a re-run of the same input derives the same ids again."""
     basis = json.dumps([get["customer_id"], get["phone"], get["email"], get["account_id"], get["event_type"],
                         get["channel"], ts, attributes], sort_keys=True, default=str)
-    return "h-" + hashlib.sha256(basis.encode()).hexdigest()[:24]
+    event_id = "h-" + hashlib.sha256(basis.encode()).hexdigest()[:24]
+    if seen is None:
+        return event_id
+    occurrence = seen[event_id] = seen.get(event_id, 0) + 1
+    return event_id if occurrence == 1 else f"{event_id}-{occurrence}"

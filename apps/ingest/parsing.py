@@ -32,14 +32,16 @@ class ParsedChunk:
 
 
 def validated_chunks(rows: Iterator[tuple[int, Any]], mapping: Mapping, *, source: str, size: int,
-                     bytes_read: Callable[[], int] | None = None) -> Iterator[ParsedChunk]:
+                     bytes_read: Callable[[], int] | None = None, seq_base: int = 0) -> Iterator[ParsedChunk]:
+    """Records carry their arrival order, `seq_base` plus the row number (see `arrival_base`)."""
     chunk = ParsedChunk()
+    seen: dict[str, int] = {}  # derived ids so far: identical rows of one input stay distinct events
     for number, row in rows:
         chunk.rows_read += 1
         try:
             if isinstance(row, RowError):
                 raise row
-            chunk.records.append(to_record(row, mapping, source=source))
+            chunk.records.append(to_record(row, mapping, source=source, seq=seq_base + number, seen=seen))
         except RowError as exc:
             chunk.bad.append((number, str(exc)[:500], raw_row(row)))
         if len(chunk.records) + len(chunk.bad) >= size:
@@ -51,6 +53,12 @@ def validated_chunks(rows: Iterator[tuple[int, Any]], mapping: Mapping, *, sourc
         yield chunk
 
 
+def arrival_base(batch_number: int) -> int:
+    """The first arrival number of an ingest batch: batches arrive in the order they are numbered,
+    rows within one in row order, so `seq` orders every event by arrival across all batches."""
+    return batch_number << 32
+
+
 def raw_row(row: Any) -> dict[str, Any]:
     """A quarantined row as stored with its reason: JSON-safe, long values cut."""
     if isinstance(row, dict):
@@ -59,14 +67,14 @@ def raw_row(row: Any) -> dict[str, Any]:
 
 
 def chunks_from_second_process(path: str, fmt: str, mapping: Mapping, *, source: str, size: int,
-                               phone_region: str) -> Iterator[ParsedChunk]:
+                               phone_region: str, seq_base: int = 0) -> Iterator[ParsedChunk]:
     """The chunks of a local file, read and validated by a second process (started fresh, not
     forked: this process may run threads). The pipe between them holds only a few chunks, so the
     reader never runs far ahead. A failure there is raised here; stopping early stops it."""
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
     mapping = replace(mapping, phone_region=mapping.phone_region or phone_region)  # no settings over there
-    process = context.Process(target=_read_in_process, args=(sender, path, fmt, mapping, source, size),
+    process = context.Process(target=_read_in_process, args=(sender, path, fmt, mapping, source, size, seq_base),
                               name="journeyhub-ingest-reader", daemon=True)
     process.start()
     sender.close()
@@ -94,7 +102,8 @@ def _received(receiver: Connection, process: Any, path: str) -> Iterator[ParsedC
         yield value
 
 
-def _read_in_process(sender: Connection, path: str, fmt: str, mapping: Mapping, source: str, size: int) -> None:
+def _read_in_process(sender: Connection, path: str, fmt: str, mapping: Mapping, source: str, size: int,
+                     seq_base: int = 0) -> None:
     """The second process's whole life: read, validate, hand over, report how it ended. It runs at
     a lower priority: it is far enough ahead that the graph engine and the writer should come first
     when they compete for a core."""
@@ -103,7 +112,7 @@ def _read_in_process(sender: Connection, path: str, fmt: str, mapping: Mapping, 
         opened = open_source(path)
         with opened.stream:
             for chunk in validated_chunks(iter_rows(opened, fmt), mapping, source=source, size=size,
-                                          bytes_read=lambda: opened.stream.count):
+                                          bytes_read=lambda: opened.stream.count, seq_base=seq_base):
                 sender.send(("chunk", chunk))
         sender.send(("done", None))
     except BaseException as exc:  # noqa: BLE001 - handed to the loading process, which raises it

@@ -19,9 +19,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.core import observability
+from apps.events.services import EventCopy
+from apps.events.store import EventStoreError
 from apps.ingest.mapping import Mapping
 from apps.ingest.models import IngestBatch, QuarantinedRow
-from apps.ingest.parsing import ParsedChunk, chunks_from_second_process, validated_chunks
+from apps.ingest.parsing import ParsedChunk, arrival_base, chunks_from_second_process, validated_chunks
 from apps.ingest.readers import Source, iter_rows, open_source
 from apps.ingest.signals import events_ingested
 from graph import journeys
@@ -59,10 +61,11 @@ def ingest_file(*, uri: str, fmt: str, mapping: Mapping | None = None, progress:
         batch = _start_batch(source=source.uri, fmt=fmt, mapping=mapping, size=source.size)
         if _read_elsewhere(source):
             parsed = chunks_from_second_process(source.uri, fmt, mapping or Mapping(), source=batch.source,
-                                                size=size, phone_region=settings.DEFAULT_PHONE_REGION)
+                                                size=size, phone_region=settings.DEFAULT_PHONE_REGION,
+                                                seq_base=arrival_base(batch.pk))
         else:
             parsed = validated_chunks(rows, mapping or Mapping(), source=batch.source, size=size,
-                                      bytes_read=lambda: source.stream.count)
+                                      bytes_read=lambda: source.stream.count, seq_base=arrival_base(batch.pk))
         return _run(batch, parsed, progress, threaded=True)
     finally:
         source.stream.close()
@@ -80,7 +83,7 @@ def ingest_records(*, records: Iterable[Any], source: str, mapping: Mapping | No
     """Load rows that are already in memory (the API, the demo), numbered from 1."""
     batch = _start_batch(source=source, fmt="records", mapping=mapping, size=None)
     parsed = validated_chunks(enumerate(records, start=1), mapping or Mapping(), source=source,
-                              size=chunk_size or settings.INGEST_CHUNK_SIZE)
+                              size=chunk_size or settings.INGEST_CHUNK_SIZE, seq_base=arrival_base(batch.pk))
     return _run(batch, parsed, progress, threaded=False)
 
 
@@ -123,6 +126,7 @@ class _FollowUp:
 def _run(batch: IngestBatch, parsed: Iterator[ParsedChunk], progress: Progress | None, *,
          threaded: bool) -> IngestBatch:
     follow_up = _FollowUp(batch, settings.INGEST_FOLLOW_UP_CHUNKS)
+    copy = EventCopy(str(batch.pk))  # the event store's copy of what the graph accepts (apps.events)
     try:
         try:
             chunks: Iterator[_Chunk] = (_Chunk.of(batch, p) for p in parsed)
@@ -130,18 +134,25 @@ def _run(batch: IngestBatch, parsed: Iterator[ParsedChunk], progress: Progress |
                 chunks = _prefetched(_prefetched(chunks, _as_read), _written)
             for chunk in chunks:
                 batch.rows_read += chunk.rows_read
-                _write_chunk(batch, chunk, follow_up)
+                _write_chunk(batch, chunk, follow_up, copy)
                 if chunk.bytes_read is not None:
                     batch.bytes_read = chunk.bytes_read
                 batch.save()
                 if progress:
                     progress(batch)
+            copy.flush()
         finally:
             follow_up.flush()  # what landed is followed up even when the run stops half way
+    except EventStoreError as exc:
+        _finish(batch, IngestBatch.Status.FAILED, f"{exc}. The graph holds the events; run the same ingest "
+                "again to copy them to the event store.")
+        raise
     except GraphError as exc:
+        copy.flush_quietly()  # what landed before the failure
         _finish(batch, IngestBatch.Status.FAILED, f"graph store error: {exc}. Run the same ingest again to resume.")
         raise
     except Exception as exc:
+        copy.flush_quietly()
         _finish(batch, IngestBatch.Status.FAILED, f"{type(exc).__name__}: {exc}")
         raise
     _finish(batch, IngestBatch.Status.COMPLETED, "")
@@ -226,7 +237,7 @@ def _write_graph(chunk: _Chunk) -> _Chunk:
     return chunk
 
 
-def _write_chunk(batch: IngestBatch, chunk: _Chunk, follow_up: _FollowUp) -> None:
+def _write_chunk(batch: IngestBatch, chunk: _Chunk, follow_up: _FollowUp, copy: EventCopy) -> None:
     if chunk.bad:
         QuarantinedRow.objects.bulk_create(chunk.bad)
         batch.quarantined += len(chunk.bad)
@@ -239,6 +250,7 @@ def _write_chunk(batch: IngestBatch, chunk: _Chunk, follow_up: _FollowUp) -> Non
     if report.events:
         observability.record_lag(max(event.ts for event in report.events))
     follow_up.add(report.customers, report.events)
+    copy.add(chunk.records, report)
 
 
 def _finish(batch: IngestBatch, status: str, error: str) -> None:

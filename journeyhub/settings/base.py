@@ -194,6 +194,13 @@ INGEST_PARSE_PROCESS_BYTES = env.int("INGEST_PARSE_PROCESS_BYTES", default=16 * 
 # Milestones, the similarity index and KPI marks catch up after this many chunks (and at the end).
 INGEST_FOLLOW_UP_CHUNKS = env.int("INGEST_FOLLOW_UP_CHUNKS", default=8)
 
+# The event store: the columnar (Parquet) copy of every event the graph accepted, a folder or
+# s3://bucket/prefix (apps/events). Off only to measure what it costs.
+EVENTS_STORE_URL = env("EVENTS_STORE_URL", default=str(VAR_DIR / "events"))
+EVENTS_STORE_ENABLED = env.bool("EVENTS_STORE_ENABLED", default=True)
+# Events an ingest holds before writing them out (one file per event date each time).
+EVENTS_STORE_FLUSH_ROWS = env.int("EVENTS_STORE_FLUSH_ROWS", default=100_000)
+
 # Analytics and decisions tuning (see README, Configuration).
 JOURNEYS_FRAME_CACHE_SECONDS = env.float("JOURNEYS_FRAME_CACHE_SECONDS", default=60.0)
 JOURNEYS_KPI_SYNC_DAYS = env.int("JOURNEYS_KPI_SYNC_DAYS", default=3)

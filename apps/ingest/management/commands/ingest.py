@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.core.storage import StorageError
+from apps.events.store import EventStoreError
 from apps.ingest.mapping import Mapping
 from apps.ingest.models import IngestBatch
 from apps.ingest.readers import FORMATS
@@ -28,6 +29,9 @@ class Command(BaseCommand):
             with bulk_collection():
                 batch = ingest_file(uri=options["source"], fmt=options["fmt"], mapping=mapping,
                                     progress=self._progress, chunk_size=options["chunk_size"])
+        except EventStoreError as exc:
+            raise CommandError(f"{exc}\nThe graph holds the events: run the same command again to copy them "
+                               "to the event store.") from exc
         except (ValueError, OSError, StorageError) as exc:
             raise CommandError(str(exc)) from exc
         except GraphError as exc:

@@ -1,0 +1,218 @@
+"""`events_store check | rebuild | compact`: keep the event store equal to the graph, and tidy.
+
+The graph is the system of record. `check` compares, per event date, the number of events and a
+content hash of each side and names every difference; `rebuild` writes the store again from the
+graph; `compact` merges a day's small files into one. All three stream: the graph is read a page
+of customers at a time, the store a day at a time, never all at once.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from apps.events import identity, store
+from apps.events.services import batch_of
+from graph import event_rows
+
+Progress = Callable[[str], None]
+HASHED = ("event_id", "customer_id", "type", "channel", "ts", "seq", "intent", "outcome", "source", "attributes")
+MASK = (1 << 64) - 1
+NAMED = 10  # ids named per kind of difference and day; the rest are counted
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def row_hash(values: list[Any]) -> int:
+    """A row's content (every column the graph holds, in HASHED order) as 64 bits."""
+    text = json.dumps(values, separators=(",", ":"), ensure_ascii=False)
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+@dataclass
+class DaySummary:
+    count: int = 0
+    digest: int = 0  # sum of the rows' hashes: order-free, and a repeated row changes it
+
+    def add(self, value: int) -> None:
+        self.count += 1
+        self.digest = (self.digest + value) & MASK
+
+
+@dataclass
+class CheckReport:
+    days: int = 0
+    graph_events: int = 0
+    store_events: int = 0
+    differences: list[str] = field(default_factory=list)
+
+    @property
+    def equal(self) -> bool:
+        return not self.differences
+
+
+# ---------------------------------------------------------------- reading both sides
+
+
+def graph_rows(progress: Progress = _quiet) -> Iterator[dict[str, Any]]:
+    """Every accepted event in the graph, a page of customers at a time."""
+    done = 0
+    for page in event_rows.customer_id_pages():
+        rows = event_rows.events_of_customers(page)
+        yield from rows
+        done += len(page)
+        progress(f"read {done:,} customers from the graph")
+
+
+def _store_hashes(table: pa.Table) -> Iterator[tuple[str, int]]:
+    columns = [table.column(name).to_pylist() for name in HASHED]
+    for values in zip(*columns, strict=True):
+        yield values[0], row_hash(list(values))
+
+
+def store_summaries(progress: Progress = _quiet) -> tuple[dict[str, DaySummary], list[str]]:
+    """Per-day summaries of the store, and the duplicated or misplaced rows it holds."""
+    summaries: dict[str, DaySummary] = {}
+    problems: list[str] = []
+    for day, names in store.event_files().items():
+        table = store.read_files(names, HASHED)
+        summary = summaries.setdefault(day, DaySummary())
+        for _, value in _store_hashes(table):
+            summary.add(value)
+        distinct = pc.count_distinct(table.column("event_id")).as_py()
+        if distinct != table.num_rows:
+            problems.append(f"{day}: the store holds {table.num_rows - distinct} repeated event ids")
+        misplaced = sum(1 for ts in table.column("ts").to_pylist() if store.day_of(ts) != day)
+        if misplaced:
+            problems.append(f"{day}: {misplaced} rows of the store belong to another date")
+        progress(f"read {day} from the event store ({table.num_rows:,} rows)")
+    return summaries, problems
+
+
+def _graph_summaries(progress: Progress) -> dict[str, DaySummary]:
+    summaries: dict[str, DaySummary] = {}
+    for row in graph_rows(progress):
+        summaries.setdefault(store.day_of(row["ts"]), DaySummary()).add(row_hash([row[k] for k in HASHED]))
+    return summaries
+
+
+# ---------------------------------------------------------------- check
+
+
+def check(progress: Progress = _quiet) -> CheckReport:
+    """Compare the store with the graph: counts and content per day, then, for the days that differ,
+    which events (missing from the store, only in the store, different, repeated)."""
+    have, problems = store_summaries(progress)
+    want = _graph_summaries(progress)
+    report = CheckReport(days=len(set(have) | set(want)), graph_events=sum(s.count for s in want.values()),
+                         store_events=sum(s.count for s in have.values()))
+    differing = []
+    for day in sorted(set(have) | set(want)):
+        g, s = want.get(day, DaySummary()), have.get(day, DaySummary())
+        if (g.count, g.digest) != (s.count, s.digest):
+            differing.append(day)
+            report.differences.append(f"{day}: graph {g.count} events, store {s.count}"
+                                      + (" (same count, different content)" if g.count == s.count else ""))
+    report.differences += problems
+    if differing:
+        report.differences += _named(set(differing), progress)
+    report.differences += identity.identity_differences()
+    return report
+
+
+def _named(days: set[str], progress: Progress) -> list[str]:
+    """The event ids behind the differing days."""
+    graph_side: dict[str, dict[str, int]] = {day: {} for day in days}
+    for row in graph_rows(progress):
+        day = store.day_of(row["ts"])
+        if day in days:
+            graph_side[day][row["event_id"]] = row_hash([row[k] for k in HASHED])
+    files = store.event_files(days)
+    out = []
+    for day in sorted(days):
+        stored: dict[str, list[int]] = {}
+        for event_id, value in _store_hashes(store.read_files(files.get(day, []), HASHED)):
+            stored.setdefault(event_id, []).append(value)
+        graph_day = graph_side[day]
+        kinds = {
+            "missing from the store": sorted(set(graph_day) - set(stored)),
+            "only in the store": sorted(set(stored) - set(graph_day)),
+            "different in the store": sorted(e for e in set(graph_day) & set(stored) if graph_day[e] not in stored[e]),
+            "repeated in the store": sorted(e for e, values in stored.items() if len(values) > 1),
+        }
+        out += [f"{day}: {len(ids)} {kind}: {', '.join(ids[:NAMED])}" + (" …" if len(ids) > NAMED else "")
+                for kind, ids in kinds.items() if ids]
+    return out
+
+
+# ---------------------------------------------------------------- rebuild
+
+
+def rebuild(progress: Progress = _quiet, *, flush_rows: int = 100_000) -> int:
+    """Write the whole store again from the graph; returns the number of events written. The new
+    files are staged first (`_rebuild/`), then each day's staged rows replace that day's files, and
+    days the graph no longer has are removed. Run it while no ingest is running."""
+    token = store.new_token()
+    staged: dict[str, list[str]] = {}
+    waiting: dict[str, list[dict[str, Any]]] = {}
+    total = 0
+
+    def stage() -> None:
+        for day, rows in waiting.items():
+            staged.setdefault(day, []).append(store.write_staged(token, day, store.rows_table(rows)))
+        waiting.clear()
+
+    for row in graph_rows(progress):
+        waiting.setdefault(store.day_of(row["ts"]), []).append({**row, "batch_id": batch_of(row["seq"])})
+        total += 1
+        if total % flush_rows == 0:
+            stage()
+    stage()
+    before = store.event_files()
+    for day in sorted(set(staged) | set(before)):
+        if day in staged:
+            store.write_day(day, store.read_files(staged[day]).sort_by(store.SORT_KEYS), tag="rebuild")
+        store.delete(before.get(day, []) + staged.get(day, []))
+        progress(f"rebuilt {day}")
+    identity.refresh_identity()
+    return total
+
+
+# ---------------------------------------------------------------- compact
+
+
+def compact(progress: Progress = _quiet) -> tuple[int, int]:
+    """Merge each day's files into one (rows repeated by an interrupted writer are dropped here).
+    The merged file is written before the old ones are removed, so a stop in between loses nothing
+    (the repeat it leaves is dropped by the next compaction). Returns (days merged, files removed)."""
+    days = removed = 0
+    stale = store.remove_stale_temporaries()
+    if stale:
+        progress(f"removed {stale} temporary files left by interrupted writes")
+    for day, names in store.event_files().items():
+        if len(names) < 2:
+            continue
+        table = store.read_files(names)
+        store.write_day(day, _first_of_each(table).sort_by(store.SORT_KEYS), tag="compact")
+        store.delete(names)
+        days += 1
+        removed += len(names)
+        progress(f"compacted {day}: {len(names)} files, {table.num_rows:,} rows")
+    return days, removed
+
+
+def _first_of_each(table: pa.Table) -> pa.Table:
+    seen: set[str] = set()
+    keep = []
+    for index, event_id in enumerate(table.column("event_id").to_pylist()):
+        if event_id not in seen:
+            seen.add(event_id)
+            keep.append(index)
+    return table if len(keep) == table.num_rows else table.take(pa.array(keep, pa.int64()))

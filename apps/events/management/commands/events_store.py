@@ -1,0 +1,46 @@
+"""`python manage.py events_store check|rebuild|compact`: the event store against the graph."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from apps.events import maintenance, store
+from graph.errors import GraphError
+
+
+class Command(BaseCommand):
+    help = ("check: compare the event store with the graph per day (counts and content) and name every "
+            "difference (exit 1 when any); rebuild: write the store again from the graph; compact: merge "
+            "each day's small files into one.")
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("action", choices=["check", "rebuild", "compact"])
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        action = options["action"]
+        self.stderr.write(f"event store {store.store_url()}")
+        try:
+            if action == "check":
+                self._check()
+            elif action == "rebuild":
+                total = maintenance.rebuild(self._progress)
+                self.stdout.write(f"rebuilt the event store from the graph: {total} events")
+            else:
+                days, removed = maintenance.compact(self._progress)
+                self.stdout.write(f"compacted {days} days ({removed} files merged)")
+        except (store.EventStoreError, GraphError) as exc:
+            raise CommandError(str(exc)) from exc
+
+    def _check(self) -> None:
+        report = maintenance.check(self._progress)
+        for line in report.differences:
+            self.stdout.write(line)
+        summary = (f"{report.days} days, graph {report.graph_events} events, store {report.store_events} events: "
+                   + ("equal" if report.equal else f"{len(report.differences)} differences"))
+        if not report.equal:
+            raise CommandError(summary + " (`events_store rebuild` writes the store again from the graph)")
+        self.stdout.write(summary)
+
+    def _progress(self, message: str) -> None:
+        self.stderr.write(message)

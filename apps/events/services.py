@@ -1,0 +1,130 @@
+"""Writes to the event store: the copy an ingest run makes of the events its graph chunks accepted.
+
+The graph decides what is new (idempotent by event id); the copy follows it, after each chunk has
+committed. Rows wait in memory and go out as one file per event date every
+`EVENTS_STORE_FLUSH_ROWS` events and at the end of the run, so a bulk load makes few, large files.
+
+Nothing is lost when a run stops between the graph commit and the copy (killed, or the store was
+unreachable): a re-run of the same input finds those events already in the graph (duplicates), looks
+for them in the store, and copies from the graph whichever the store lacks. A re-run therefore
+leaves the store equal to the graph, and each event id lands in at most one file.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from django.conf import settings
+
+from apps.events import store
+from graph import event_rows
+from graph.schema import EventRecord, WriteReport, attributes_json
+
+log = logging.getLogger(__name__)
+
+
+def batch_of(seq: int) -> str:
+    """The ingest batch an arrival number belongs to (see apps.ingest.parsing.arrival_base)."""
+    return str(seq >> 32) if seq >> 32 else ""
+
+
+class EventCopy:
+    """One ingest run's copy into the event store. `add` after each chunk's graph write, `flush` at
+    the end (and it flushes by itself as rows accumulate). Does nothing when the store is disabled."""
+
+    def __init__(self, batch_id: str, *, flush_rows: int | None = None) -> None:
+        self.enabled = store.enabled()
+        self.batch_id = batch_id
+        self.flush_rows = flush_rows or settings.EVENTS_STORE_FLUSH_ROWS
+        self.records: list[EventRecord] = []     # accepted by the graph in this run
+        self.repaired: list[dict[str, Any]] = []  # accepted earlier, missing from the store
+        self.waiting: set[str] = set()           # ids of both, until written
+        self.stored: dict[str, set[str]] = {}    # event date -> ids in the store (dates looked at so far)
+        self.files: list[str] = []
+
+    def add(self, records: Sequence[EventRecord], report: WriteReport) -> None:
+        """A chunk whose graph write committed: `records` as read, `report` what the graph made of them."""
+        if not self.enabled:
+            return
+        new = {e.event_id for e in report.events}
+        self.records.extend(report.events)
+        self.waiting.update(new)
+        repeated = {r.event_id: r.ts for r in records if r.event_id not in self.waiting}
+        if repeated:
+            self._repair(repeated)
+        if len(self.records) + len(self.repaired) >= self.flush_rows:
+            self.flush()
+
+    def _repair(self, repeated: dict[str, int]) -> None:
+        """Events the graph already had: those the store lacks are copied from the graph (their date
+        is looked up where the input says, then where the graph says, should the two differ)."""
+        self._look_at({store.day_of(ts) for ts in repeated.values()})
+        lacking = [e for e, ts in repeated.items() if e not in self.stored[store.day_of(ts)]]
+        if not lacking:
+            return
+        rows = event_rows.events_by_ids(lacking)
+        self._look_at({store.day_of(row["ts"]) for row in rows})
+        missing = [row for row in rows if row["event_id"] not in self.stored[store.day_of(row["ts"])]
+                   and row["event_id"] not in self.waiting]
+        self.repaired += [{**row, "batch_id": batch_of(row["seq"])} for row in missing]
+        self.waiting.update(row["event_id"] for row in missing)
+        if missing:
+            log.info("event store: %s events the graph held were missing from the store; copying them", len(missing))
+
+    def _look_at(self, days: set[str]) -> None:
+        unseen = days - set(self.stored)
+        if unseen:
+            self.stored.update(store.event_ids_of(unseen))
+
+    def flush(self) -> None:
+        """Writes what waits, one file per event date. A date is forgotten once its file is written,
+        so a flush that failed half way can be tried again without writing any event twice."""
+        if not self.enabled or not (self.records or self.repaired):
+            return
+        table = self._table()
+        self.records, self.repaired = [], []
+        dates = pc.strftime(table.column("ts").cast(pa.timestamp("ms")), format="%Y-%m-%d")  # UTC, as day_of
+        left = [(day, table.filter(pc.equal(dates, day))) for day in sorted(pc.unique(dates).to_pylist())]
+        try:
+            while left:
+                day, rows = left[0]
+                self.files.append(store.write_day(day, rows.sort_by(store.SORT_KEYS), tag=f"batch-{self.batch_id}"))
+                ids = set(rows.column("event_id").to_pylist())
+                if day in self.stored:
+                    self.stored[day] |= ids
+                self.waiting -= ids
+                left.pop(0)
+        finally:
+            self.repaired = [row for _, rows in left for row in rows.to_pylist()]  # kept for another try
+
+    def flush_quietly(self) -> None:
+        """For a run that is failing anyway: copy what landed, but let the first error stand."""
+        try:
+            self.flush()
+        except store.EventStoreError as exc:
+            log.warning("%s (a re-run of the same input copies these events)", exc)
+
+    def _table(self) -> pa.Table:
+        """The waiting rows, built column by column (a bulk load copies a million events)."""
+        events = self.records
+        columns = {
+            "event_id": [e.event_id for e in events], "customer_id": [e.customer_id for e in events],
+            "type": [e.type for e in events], "channel": [e.channel for e in events], "ts": [e.ts for e in events],
+            "seq": [e.seq for e in events], "intent": [e.intent or None for e in events],
+            "outcome": [e.outcome or None for e in events], "source": [e.source or None for e in events],
+            "attributes": [attributes_json(e.attributes) for e in events], "batch_id": [self.batch_id] * len(events)}
+        table = pa.Table.from_pydict(columns, schema=store.EVENT_SCHEMA)
+        if self.repaired:
+            table = pa.concat_tables([table, pa.Table.from_pylist(self.repaired, schema=store.EVENT_SCHEMA)])
+        return table
+
+
+def copy_written(records: Sequence[EventRecord], report: WriteReport, *, batch_id: str = "") -> None:
+    """The copy for events written to the graph outside an ingest run (`journeys.write_events`
+    called directly): call it right after the write."""
+    copy = EventCopy(batch_id)
+    copy.add(records, report)
+    copy.flush()

@@ -1,0 +1,190 @@
+"""The event store's files: where they live, how a day's rows become one Parquet file, and back.
+
+Layout and columns are the contract in `apps.events.schema`. Files are written whole and appear at
+once (a local file is written under a hidden temporary name and renamed; an S3 object appears when
+its upload completes), so a reader or a kill never leaves half a file behind a `.parquet` name.
+Everything here goes through `apps.core.storage`, so the store may be a folder or `s3://bucket/prefix`.
+"""
+from __future__ import annotations
+
+import io
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from django.conf import settings
+
+from apps.core import storage
+from apps.events import schema
+
+ARROW_TYPES = {"string": pa.string(), "int64": pa.int64()}
+EVENT_SCHEMA = pa.schema([(name, ARROW_TYPES[kind]) for name, kind in schema.EVENT_COLUMNS.items()])
+IDENTITY_SCHEMA = pa.schema([(name, ARROW_TYPES[kind]) for name, kind in schema.IDENTITY_COLUMNS.items()])
+IDENTITY_FILE = f"{schema.IDENTITY_DIR}/customers.parquet"
+SORT_KEYS = [("customer_id", "ascending"), ("ts", "ascending"), ("seq", "ascending"), ("event_id", "ascending")]
+DAY_MS = 86_400_000
+STAGING_DIR = "_rebuild"
+
+
+class EventStoreError(Exception):
+    """The event store cannot be read or written (location missing, no permission, S3 down)."""
+
+
+def store_url() -> str:
+    """The root of the event store (`EVENTS_STORE_URL`): a local folder or `s3://bucket/prefix`."""
+    return str(settings.EVENTS_STORE_URL)
+
+
+def enabled() -> bool:
+    return bool(settings.EVENTS_STORE_ENABLED)
+
+
+def folder() -> storage.Folder:
+    return storage.folder(store_url())
+
+
+def events_uri() -> str:
+    """Where the event files are (`<root>/events`): what an engine points a Hive-partitioned
+    Parquet reader at (`<events_uri>/*/*.parquet`, partition column `event_date`)."""
+    return folder().uri(schema.EVENTS_DIR)
+
+
+def identity_uri() -> str:
+    """The identity table's file (it may not exist yet: no customer has been merged)."""
+    return folder().uri(IDENTITY_FILE)
+
+
+def day_of(ts_ms: int) -> str:
+    """The event date (UTC, YYYY-MM-DD) that partitions an event with this time."""
+    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%d")
+
+
+def partition(day: str) -> str:
+    return f"{schema.EVENTS_DIR}/{schema.PARTITION_COLUMN}={day}"
+
+
+def event_files(days: Iterable[str] | None = None) -> dict[str, list[str]]:
+    """The event files per day (paths relative to the root), for every day or only `days`."""
+    wanted = set(days) if days is not None else None
+    prefixes = [f"{partition(day)}/" for day in sorted(wanted)] if wanted is not None else [f"{schema.EVENTS_DIR}/"]
+    found: dict[str, list[str]] = {}
+    with _errors("list"):
+        names = [name for prefix in prefixes for name in folder().list(prefix)]
+    for name in names:
+        parts = name.split("/")
+        if len(parts) != 3 or not parts[2].endswith(".parquet") or parts[2].startswith("."):
+            continue
+        day = parts[1].removeprefix(f"{schema.PARTITION_COLUMN}=")
+        if wanted is None or day in wanted:
+            found.setdefault(day, []).append(name)
+    return dict(sorted(found.items()))
+
+
+def event_file_uris(days: Iterable[str] | None = None) -> list[str]:
+    """Full locations (paths or s3:// URLs) of the event files, for every day or only `days`."""
+    root = folder()
+    return [root.uri(name) for names in event_files(days).values() for name in names]
+
+
+def rows_table(rows: Sequence[dict[str, Any]]) -> pa.Table:
+    """Event rows (dicts with the schema's columns) as a table sorted the way files are kept."""
+    table = pa.Table.from_pylist(list(rows), schema=EVENT_SCHEMA)
+    return table.sort_by(SORT_KEYS)
+
+
+def write_day(day: str, table: pa.Table, *, tag: str) -> str:
+    """One new file in the day's partition; returns its path. `tag` says what wrote it (a batch,
+    a rebuild, a compaction) and a random part keeps concurrent writers' names apart."""
+    name = f"{partition(day)}/{tag}-{new_token()}.parquet"
+    with _errors("write", name):
+        folder().write_bytes(name, table_bytes(table))
+    return name
+
+
+def new_token() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def write_staged(token: str, day: str, table: pa.Table) -> str:
+    """A file outside `events/` (readers never see it) that a rebuild moves in later."""
+    name = f"{STAGING_DIR}/{token}/{day}-{new_token()}.parquet"
+    with _errors("write", name):
+        folder().write_bytes(name, table_bytes(table))
+    return name
+
+
+def table_bytes(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
+
+
+def read_files(names: Sequence[str], columns: Sequence[str] | None = None) -> pa.Table:
+    """The rows of some event files as one table (empty, with the schema, when there are none)."""
+    root = folder()
+    tables = []
+    for name in names:
+        with _errors("read", name):
+            data = root.read_bytes(name)
+        tables.append(pq.read_table(pa.BufferReader(data), columns=list(columns) if columns else None,
+                                    schema=None))
+    if not tables:
+        return EVENT_SCHEMA.empty_table().select(list(columns) if columns else EVENT_SCHEMA.names)
+    return pa.concat_tables(tables)
+
+
+def event_ids_of(days: Iterable[str]) -> dict[str, set[str]]:
+    """The event ids each day's files hold (days without files map to an empty set)."""
+    days = list(days)
+    files = event_files(days)
+    return {day: set(read_files(files.get(day, []), ["event_id"]).column("event_id").to_pylist()) for day in days}
+
+
+def delete(names: Iterable[str]) -> None:
+    root = folder()
+    for name in names:
+        with _errors("delete", name):
+            root.delete(name)
+
+
+def remove_stale_temporaries(*, older_than_s: float = 3600.0) -> int:
+    """Removes hidden temporary files a killed writer left in a local store's partitions (S3 has
+    none: an upload that did not finish never appears). Returns how many were removed."""
+    root = folder()
+    if not isinstance(root, storage.LocalFolder):
+        return 0
+    limit = time.time() - older_than_s
+    stale = [p for p in (root.root / schema.EVENTS_DIR).glob("*/.*") if p.is_file() and p.stat().st_mtime < limit]
+    for path in stale:
+        with _errors("delete", str(path)):
+            path.unlink(missing_ok=True)
+    return len(stale)
+
+
+def write_identity(table: pa.Table) -> str:
+    with _errors("write", IDENTITY_FILE):
+        return folder().write_bytes(IDENTITY_FILE, table_bytes(table.cast(IDENTITY_SCHEMA)))
+
+
+def read_identity() -> pa.Table:
+    """The identity table, empty when no merge has been recorded."""
+    root = folder()
+    with _errors("read", IDENTITY_FILE):
+        if not root.exists(IDENTITY_FILE):
+            return IDENTITY_SCHEMA.empty_table()
+        return pq.read_table(pa.BufferReader(root.read_bytes(IDENTITY_FILE)))
+
+
+@contextmanager
+def _errors(action: str, name: str = "") -> Iterator[None]:
+    """Any failure to reach the store becomes an EventStoreError naming the store and the file."""
+    try:
+        yield
+    except (OSError, storage.StorageError, pa.ArrowException) as exc:
+        where = f"{store_url()}/{name}" if name else store_url()
+        raise EventStoreError(f"event store: cannot {action} {where}: {exc}") from exc

@@ -1,0 +1,77 @@
+"""Reads that copy the graph's events out in pieces: for the event store's `check` and `rebuild`
+(apps/events), which compare or rebuild the columnar copy without holding the graph in memory.
+
+An event counts as accepted once its `performed` edge exists (the write path writes it last), so
+every read here starts from customers' `performed` edges or requires one. Rows are plain dicts with
+the event store's columns (apps/events/schema.py) except the batch id, which the graph does not keep.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from gremlin_python.process.graph_traversal import __
+from gremlin_python.process.traversal import P, T
+
+from graph import schema as s
+from graph.connection import get_g, many_ids
+from graph.write_plan import id_chunks
+
+CUSTOMER_PAGE = 1000
+
+
+def customer_id_pages(size: int | None = None) -> Iterator[list[str]]:
+    """Every customer id, in id order, `size` at a time (keyset pages: each page starts after the
+    last id of the one before, so a page costs the same however far the walk has got)."""
+    size = size or CUSTOMER_PAGE
+    last: str | None = None
+    while True:
+        start = get_g().V().has_label(s.CUSTOMER)
+        if last is not None:
+            start = start.has("customer_id", P.gt(last))
+        page = [str(c) for c in start.values("customer_id").order().limit(size).to_list()]
+        if not page:
+            return
+        yield page
+        last = page[-1]
+        if len(page) < size:
+            return
+
+
+def events_of_customers(customer_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Every accepted event of these customers, as event-store rows (in no particular order)."""
+    rows: list[dict[str, Any]] = []
+    for chunk in id_chunks([s.customer_vid(c) for c in customer_ids]):
+        if chunk:
+            rows += [_row(r) for r in get_g().V(*many_ids(chunk)).out(s.PERFORMED).element_map().to_list()]
+    return rows
+
+
+def events_by_ids(event_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The accepted events among these ids (an id the graph does not hold, or holds without its
+    `performed` edge, is left out)."""
+    rows: list[dict[str, Any]] = []
+    for chunk in id_chunks([s.event_vid(e) for e in event_ids]):
+        if chunk:
+            rows += [_row(r) for r in get_g().V(*many_ids(chunk)).has_label(s.EVENT)
+                     .filter_(__.in_e(s.PERFORMED)).element_map().to_list()]
+    return rows
+
+
+def customer_merges() -> list[dict[str, Any]]:
+    """Every `merged_into` edge as {customer_id, into, ts, rule}: the identity table's source."""
+    rows = (get_g().E().has_label(s.MERGED_INTO).project("c", "into", "ts", "rule")
+            .by(__.out_v().values("customer_id")).by(__.in_v().values("customer_id"))
+            .by(__.coalesce(__.values("ts"), __.constant(0)))
+            .by(__.coalesce(__.values("rule"), __.constant(""))).to_list())
+    return [{"customer_id": r["c"], "into": r["into"], "ts": int(r["ts"]) or None, "rule": r["rule"] or None}
+            for r in rows]
+
+
+def _row(row: dict[Any, Any]) -> dict[str, Any]:
+    vid = str(row.get(T.id, row.get("id")))
+    return {"event_id": s.strip_prefix(vid), "customer_id": row.get("customer_id", ""),
+            "type": row.get("type", ""), "channel": row.get("channel", ""), "ts": int(row.get("ts", 0)),
+            "seq": int(row.get("seq", 0)), "intent": row.get("intent") or None,
+            "outcome": row.get("outcome") or None, "source": row.get("source") or None,
+            "attributes": row.get("attributes") or "{}"}
