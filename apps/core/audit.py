@@ -185,15 +185,22 @@ def _deleted(sender: type[models.Model], instance: models.Model, **kwargs: Any) 
 
 def _m2m_changed(sender: Any, instance: models.Model, action: str, reverse: bool, model: type[models.Model],
                  pk_set: set[Any] | None, **kwargs: Any) -> None:
-    if action not in ("post_add", "post_remove", "post_clear") or reverse:
+    if reverse or type(instance) not in _tracked:
         return
-    if action != "post_clear" and not pk_set:
-        return  # add() of members already there
-    if type(instance) not in _tracked:
+    field = next(f for f in instance._meta.many_to_many if getattr(type(instance), f.name).through is sender)
+    if action in ("pre_remove", "pre_clear"):
+        # remove() names members that may not be there: remember the ones that are
+        linked = set(getattr(instance, field.name).values_list("pk", flat=True))
+        instance.__dict__[f"_audit_removing_{field.name}"] = linked & set(pk_set) if pk_set else linked
         return
+    if action not in ("post_add", "post_remove", "post_clear"):
+        return
+    if action != "post_add":
+        pk_set = instance.__dict__.pop(f"_audit_removing_{field.name}", pk_set)
+    if not pk_set:
+        return  # nothing added or removed
     from apps.core.services import record_audit
 
-    field = next(f.name for f in instance._meta.many_to_many if getattr(type(instance), f.name).through is sender)
-    names = sorted(str(o) for o in model._default_manager.filter(pk__in=pk_set or []))
-    verb = {"post_add": "added", "post_remove": "removed", "post_clear": "cleared"}[action]
-    record_audit(action="change", obj=instance, changes={field: {verb: names}})
+    names = sorted(str(o) for o in model._default_manager.filter(pk__in=pk_set))
+    verb = "added" if action == "post_add" else "removed"
+    record_audit(action="change", obj=instance, changes={field.name: {verb: names}})
