@@ -150,11 +150,16 @@ def _shown(spec: Tracked, name: str, value: Any) -> Any:
     return json.dumps(value, sort_keys=True) if isinstance(value, list | dict) else str(value)
 
 
-def _remember_before(sender: type[models.Model], instance: models.Model, raw: bool = False, **kwargs: Any) -> None:
+def _remember_before(sender: type[models.Model], instance: models.Model, raw: bool = False,
+                     update_fields: Any = None, **kwargs: Any) -> None:
     if raw or instance.pk is None:
         return
+    spec = _tracked[sender]
+    if update_fields is not None and spec.fields is not None and not set(update_fields) & set(spec.fields):
+        instance.__dict__["_audit_skip"] = True  # e.g. a login stamping last_login: nothing tracked changes
+        return
     old = sender._default_manager.filter(pk=instance.pk).first()
-    instance._audit_before = _snapshot(old, _tracked[sender]) if old is not None else None  # type: ignore[attr-defined]
+    instance.__dict__["_audit_before"] = _snapshot(old, spec) if old is not None else None
 
 
 def _saved(sender: type[models.Model], instance: models.Model, created: bool, raw: bool = False,
@@ -163,9 +168,10 @@ def _saved(sender: type[models.Model], instance: models.Model, created: bool, ra
         return
     from apps.core.services import record_audit
 
+    if instance.__dict__.pop("_audit_skip", False):
+        return
     spec = _tracked[sender]
-    before = getattr(instance, "_audit_before", None)
-    instance.__dict__.pop("_audit_before", None)
+    before = instance.__dict__.pop("_audit_before", None)
     after = _snapshot(instance, spec)
     if created or before is None:
         record_audit(action="add", obj=instance, changes={k: _shown(spec, k, v) for k, v in after.items()})

@@ -124,3 +124,13 @@ def test_a_new_password_is_audited_without_its_hash() -> None:
     change = AuditEntry.objects.filter(object_type="auth.User", action="change").get()
     assert change.changes == {"password": "***"}
     assert _nowhere_in_the_log(user.password)
+
+
+def test_signing_in_is_not_a_configuration_change(django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+    from django.contrib.auth.models import update_last_login
+
+    user = get_user_model().objects.create_user("dave", password="pw-only-tests")
+    before = AuditEntry.objects.count()
+    with django_assert_num_queries(1):  # the update itself, no read for the audit
+        update_last_login(None, user)
+    assert AuditEntry.objects.count() == before
