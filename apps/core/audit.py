@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -113,8 +114,11 @@ def current_actor(user: Any = None) -> tuple[Any, str]:
 
 
 def _command_actor() -> str:
+    """A management command's own work runs in the main thread; background threads (training jobs,
+    a server's workers) are the system's."""
     argv = sys.argv
-    if len(argv) > 1 and Path(argv[0]).name in ("manage.py", "django-admin", "__main__.py"):
+    if (len(argv) > 1 and Path(argv[0]).name in ("manage.py", "django-admin", "__main__.py")
+            and threading.current_thread() is threading.main_thread()):
         return f"command:{argv[1]}"
     return "system"
 
