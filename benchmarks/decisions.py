@@ -70,7 +70,7 @@ def prepare(customers: int, seed: int) -> tuple[str, list[str]]:
     chosen = sorted(random.Random(seed).sample(sorted(set(calls["customer_id"])), customers))
     seeded = seed_history(calls, set(chosen))
     print(f"seeded {seeded} calls of {len(chosen)} callers", file=sys.stderr)
-    _, key = ApiKey.issue("benchmark")
+    _, key = ApiKey.issue("benchmark", scopes=["decide"])
     graph.reset_connection()  # close the store: gunicorn's worker opens it next
     return key, [phone_for(c) for c in chosen]
 

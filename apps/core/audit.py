@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -113,8 +114,11 @@ def current_actor(user: Any = None) -> tuple[Any, str]:
 
 
 def _command_actor() -> str:
+    """A management command's own work runs in the main thread; background threads (training jobs,
+    a server's workers) are the system's."""
     argv = sys.argv
-    if len(argv) > 1 and Path(argv[0]).name in ("manage.py", "django-admin", "__main__.py"):
+    if (len(argv) > 1 and Path(argv[0]).name in ("manage.py", "django-admin", "__main__.py")
+            and threading.current_thread() is threading.main_thread()):
         return f"command:{argv[1]}"
     return "system"
 
@@ -150,11 +154,16 @@ def _shown(spec: Tracked, name: str, value: Any) -> Any:
     return json.dumps(value, sort_keys=True) if isinstance(value, list | dict) else str(value)
 
 
-def _remember_before(sender: type[models.Model], instance: models.Model, raw: bool = False, **kwargs: Any) -> None:
+def _remember_before(sender: type[models.Model], instance: models.Model, raw: bool = False,
+                     update_fields: Any = None, **kwargs: Any) -> None:
     if raw or instance.pk is None:
         return
+    spec = _tracked[sender]
+    if update_fields is not None and spec.fields is not None and not set(update_fields) & set(spec.fields):
+        instance.__dict__["_audit_skip"] = True  # e.g. a login stamping last_login: nothing tracked changes
+        return
     old = sender._default_manager.filter(pk=instance.pk).first()
-    instance._audit_before = _snapshot(old, _tracked[sender]) if old is not None else None  # type: ignore[attr-defined]
+    instance.__dict__["_audit_before"] = _snapshot(old, spec) if old is not None else None
 
 
 def _saved(sender: type[models.Model], instance: models.Model, created: bool, raw: bool = False,
@@ -163,9 +172,10 @@ def _saved(sender: type[models.Model], instance: models.Model, created: bool, ra
         return
     from apps.core.services import record_audit
 
+    if instance.__dict__.pop("_audit_skip", False):
+        return
     spec = _tracked[sender]
-    before = getattr(instance, "_audit_before", None)
-    instance.__dict__.pop("_audit_before", None)
+    before = instance.__dict__.pop("_audit_before", None)
     after = _snapshot(instance, spec)
     if created or before is None:
         record_audit(action="add", obj=instance, changes={k: _shown(spec, k, v) for k, v in after.items()})
@@ -185,15 +195,22 @@ def _deleted(sender: type[models.Model], instance: models.Model, **kwargs: Any) 
 
 def _m2m_changed(sender: Any, instance: models.Model, action: str, reverse: bool, model: type[models.Model],
                  pk_set: set[Any] | None, **kwargs: Any) -> None:
-    if action not in ("post_add", "post_remove", "post_clear") or reverse:
+    if reverse or type(instance) not in _tracked:
         return
-    if action != "post_clear" and not pk_set:
-        return  # add() of members already there
-    if type(instance) not in _tracked:
+    field = next(f for f in instance._meta.many_to_many if getattr(type(instance), f.name).through is sender)
+    if action in ("pre_remove", "pre_clear"):
+        # remove() names members that may not be there: remember the ones that are
+        linked = set(getattr(instance, field.name).values_list("pk", flat=True))
+        instance.__dict__[f"_audit_removing_{field.name}"] = linked & set(pk_set) if pk_set else linked
         return
+    if action not in ("post_add", "post_remove", "post_clear"):
+        return
+    if action != "post_add":
+        pk_set = instance.__dict__.pop(f"_audit_removing_{field.name}", pk_set)
+    if not pk_set:
+        return  # nothing added or removed
     from apps.core.services import record_audit
 
-    field = next(f.name for f in instance._meta.many_to_many if getattr(type(instance), f.name).through is sender)
-    names = sorted(str(o) for o in model._default_manager.filter(pk__in=pk_set or []))
-    verb = {"post_add": "added", "post_remove": "removed", "post_clear": "cleared"}[action]
-    record_audit(action="change", obj=instance, changes={field: {verb: names}})
+    names = sorted(str(o) for o in model._default_manager.filter(pk__in=pk_set))
+    verb = "added" if action == "post_add" else "removed"
+    record_audit(action="change", obj=instance, changes={field.name: {verb: names}})

@@ -60,7 +60,9 @@ def escape_formula(text: str) -> str:
 
 def csv_response(table: Table) -> HttpResponse:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # RFC 4180 line ends: with them the writer also quotes a cell holding a lone carriage return,
+    # which a reader would otherwise take for the end of the row.
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([escape_formula(c.label) for c in table.columns])
     for row in table.rows:
         writer.writerow([_csv_value(row.get(c.key)) for c in table.columns])

@@ -388,3 +388,17 @@ def test_the_admin_role_edits_configuration_in_the_django_admin() -> None:
     audit_perms = sorted(Group.objects.get(name="admin").permissions.filter(
         content_type__app_label="core", content_type__model="auditentry").values_list("codename", flat=True))
     assert audit_perms == ["view_auditentry"]
+
+
+def test_a_view_that_declares_no_rule_is_refused_to_everyone() -> None:
+    from rest_framework.test import APIRequestFactory, force_authenticate
+    from rest_framework.views import APIView
+
+    class Forgotten(APIView):
+        def get(self, request):  # type: ignore[no-untyped-def]
+            return None
+
+    request = APIRequestFactory().get("/forgotten")
+    force_authenticate(request, user=get_user_model().objects.create_superuser("root", "r@example.com", "pw-1"))
+    response = Forgotten.as_view()(request)
+    assert (response.status_code, response.data["detail"]) == (403, "This endpoint declares no access rule.")

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _production_env(**env: str) -> dict[str, str]:
-    # DJANGO_ALLOW_ASYNC_UNSAFE: set by the browser tests for this process, never in a deployment
+    # the browser tests allow async-unsafe ORM calls in this process; a deployment never does
     ours = ("SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "SECURE_", "SESSION_", "CSRF_", "DJANGO_ALLOW_ASYNC_UNSAFE")
     clean = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
     clean.update(env, DJANGO_SETTINGS_MODULE="journeyhub.settings.production")

@@ -82,7 +82,7 @@ def test_csv_download_writes_labels_then_values_in_column_order():
 
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"] == 'attachment; filename="t.csv"'
-    assert response.content.decode() == 'Name,Share,Path\nx,0.123457,web > call\n"y,z",,\n'
+    assert response.content.decode() == 'Name,Share,Path\r\nx,0.123457,web > call\r\n"y,z",,\r\n'
 
 
 def test_vendored_scripts_are_found_by_the_static_files_finders():

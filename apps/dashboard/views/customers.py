@@ -4,8 +4,9 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
+from apps.customers.privacy import REDACTED
 from apps.dashboard import customer360 as c360
-from apps.dashboard.roles import VIEWER, role_required
+from apps.dashboard.roles import ANALYST, VIEWER, has_role, role_required
 from apps.dashboard.sources import NotAvailable, call
 from apps.dashboard.tables import Column, Table
 from apps.dashboard.views.common import page, parse_int, unavailable
@@ -56,10 +57,11 @@ def customer(request: HttpRequest, customer_id: str) -> HttpResponse:
     except ValueError:
         offset = 0
     count, timeline = c360.timeline(customer_id, offset=offset, limit=PAGE_SIZE)
+    personal = has_role(request.user, ANALYST)  # phones and e-mails: analysts and admins (apps.core.permissions)
     identifiers = Table("identifiers", "Identifiers linked to this customer",
                         [Column("kind", "Kind"), Column("value", "Value"), Column("first_seen", "First seen")],
-                        [{"kind": i["kind"], "value": i["value"], "first_seen": c360.fmt_ms(i.get("first_seen"))}
-                         for i in summary.identifiers])
+                        [{"kind": i["kind"], "value": i["value"] if personal else REDACTED,
+                          "first_seen": c360.fmt_ms(i.get("first_seen"))} for i in summary.identifiers])
     context = {
         "title": f"Customer {customer_id}", "summary": summary, "customer_id": customer_id,
         "first_seen": c360.fmt_ms(summary.first_seen), "last_seen": c360.fmt_ms(summary.last_seen),

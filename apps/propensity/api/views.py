@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.permissions import MANAGE, READ, is_admin
+from apps.core.services import record_audit
 from apps.propensity import registry, selectors
 from apps.propensity.api.serializers import (
     ActivateSerializer,
@@ -108,6 +109,8 @@ def model_train(request: Request, name: str) -> Response:
     run, _ = start_training(name=name, since=data.get("since"), until=data.get("until"),
                             options={"params": params, "seed": data["seed"]},
                             trained_by=getattr(request.user, "username", "") or "api")
+    # the new version is activated by the job, in the background: the request is what names who asked
+    record_audit(action="train", obj=run, changes={"params": params, "seed": data["seed"]})
     return Response(TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from apps.core.audit import acting_as
 from apps.dashboard.roles import ADMIN, ROLES
 
 
@@ -26,10 +27,11 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"no user named {username!r}; create one with `python manage.py createsuperuser` "
                                "or in /admin/")
-        groups = {name: Group.objects.get_or_create(name=name)[0] for name in ROLES}
-        user.groups.remove(*groups.values())
-        user.groups.add(groups[role])
-        if role == ADMIN and not user.is_staff:
-            user.is_staff = True
-            user.save(update_fields=["is_staff"])
+        with acting_as("command:grant_role"):  # the role change is audited under this name
+            groups = {name: Group.objects.get_or_create(name=name)[0] for name in ROLES}
+            user.groups.remove(*groups.values())
+            user.groups.add(groups[role])
+            if role == ADMIN and not user.is_staff:
+                user.is_staff = True
+                user.save(update_fields=["is_staff"])
         self.stdout.write(f"{username} is now {role}")
