@@ -13,6 +13,7 @@ from apps.propensity import registry
 from apps.propensity.models import ModelVersion
 from graph import journeys
 from tests.propensity import synthetic
+from tests.propensity.test_train_command import serve_latest
 
 pytestmark = pytest.mark.django_db
 WINDOW = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC))
@@ -96,6 +97,7 @@ def test_customer_scores_with_top_contributions(api_client: APIClient) -> None:
     synthetic.load(customers=60)
     call_command("train", "churn", "--param", "churn_days=30", "--no-scores", verbosity=0)
     call_command("train", "csat", "--no-scores", verbosity=0)
+    serve_latest("churn", "csat")
     # when
     response = api_client.get("/api/customers/c000/scores")
     # then

@@ -62,3 +62,23 @@ class CustomerScoreSerializer(serializers.Serializer):
 class CustomerScoresSerializer(serializers.Serializer):
     customer_id = serializers.CharField()
     scores = CustomerScoreSerializer(many=True)
+
+
+class NextEventSerializer(serializers.Serializer):
+    event_type = serializers.CharField(allow_null=True, help_text="null when the journey is predicted to end")
+    ends_journey = serializers.BooleanField()
+    probability = serializers.FloatField()
+
+
+class LastEventSerializer(serializers.Serializer):
+    event_type = serializers.CharField()
+    ts = serializers.IntegerField(help_text="epoch milliseconds")
+
+
+class CustomerNextEventsSerializer(serializers.Serializer):
+    customer_id = serializers.CharField()
+    model = serializers.CharField()
+    version = serializers.IntegerField()
+    beats_baseline = serializers.BooleanField(help_text="whether the active version passes the activation gate")
+    after = LastEventSerializer(allow_null=True, help_text="the journey's latest event, which the prediction follows")
+    next_events = NextEventSerializer(many=True)

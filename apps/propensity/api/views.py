@@ -21,13 +21,14 @@ from apps.core.auth import is_api_key_request
 from apps.propensity import registry, selectors
 from apps.propensity.api.serializers import (
     ActivateSerializer,
+    CustomerNextEventsSerializer,
     CustomerScoresSerializer,
     ModelSummarySerializer,
     ModelVersionSerializer,
     TrainingRunSerializer,
     TrainRequestSerializer,
 )
-from apps.propensity.scoring import UnknownCustomer, score_customer_all_models
+from apps.propensity.scoring import NoActiveModel, UnknownCustomer, next_events_for, score_customer_all_models
 from apps.propensity.specs import spec_names
 
 
@@ -135,3 +136,19 @@ def customer_scores(request: Request, customer_id: str) -> Response:
         raise ValidationError({"models": [str(exc.args[0])]}) from exc
     return Response(CustomerScoresSerializer({"customer_id": customer_id,
                                               "scores": [asdict(s) for s in scores]}).data)
+
+
+@extend_schema(parameters=[OpenApiParameter("customer_id", str, OpenApiParameter.PATH)],
+               responses=CustomerNextEventsSerializer)
+@api_view(["GET"])
+@permission_classes([permissions.IsAuthenticated])
+def customer_next_event(request: Request, customer_id: str) -> Response:
+    """The three likeliest next events of the customer's journey so far (its end among them), with
+    probabilities, from the active next_event model. Any authenticated client may read it."""
+    try:
+        body = next_events_for(customer_id, k=3)
+    except UnknownCustomer as exc:
+        raise NotFound(f"no customer {customer_id!r}") from exc
+    except NoActiveModel as exc:
+        raise NotFound(str(exc)) from exc
+    return Response(CustomerNextEventsSerializer(body).data)
