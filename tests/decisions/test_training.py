@@ -39,6 +39,8 @@ def test_train_intent_reads_the_shared_data_when_the_graph_is_empty_and_beats_po
     assert (result["model"], result["version"]) == ("intent", 1)
     assert result["metrics"]["n"] == 3
     assert result["metrics"]["top1"] == round(2 / 3, 4)
+    # beside the popularity baseline fitted with the model, on the same three calls
+    assert result["baseline"]["popularity"]["n"] == 3 and result["baseline"]["popularity"]["top1"] < 0.5
 
 
 def test_train_risk_learns_from_the_callers_history_and_leaves_customer_class_out(shared_data):
