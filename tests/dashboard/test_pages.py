@@ -104,6 +104,32 @@ def test_customer_360_shows_the_cross_channel_timeline_and_identifiers(viewer: C
     ]
 
 
+def test_customer_360_shows_the_likeliest_next_events(viewer: Client, tmp_path):  # type: ignore[no-untyped-def]
+    from django.core.management import call_command
+
+    from apps.propensity import registry
+
+    journeys_data.load()
+    html = viewer.get("/customers/c1/").content.decode()
+    assert "no active next_event model; run `manage.py train next_event`" in html
+    # given a next_event model trained on journeys of these three steps in this order
+    rows = [f"k{n},k{n}-{i},{t},web,{1_700_000_000_000 + n * 10_000_000 + i * 60_000}"
+            for n in range(40) for i, t in enumerate(["web_visit", "app_login", "card_dispute_call"])]
+    log = tmp_path / "log.csv"
+    log.write_text("customer_id,event_id,event_type,channel,timestamp\n" + "\n".join(rows) + "\n")
+    call_command("train", "next_event", "--data", str(log), verbosity=0)
+    registry.activate(name="next_event", version=1)  # the baselines are as perfect as the model here
+    registry.clear_cache()
+
+    html = viewer.get("/customers/c1/").content.decode()
+
+    # then c1, whose journey ends with the call, is shown the end of the journey first
+    listed = html.split('data-section="next-events"', 1)[1].split("</ol>", 1)[0]
+    assert listed.count("<li ") == 3
+    assert '<li data-event="end">the journey ends (' in listed.split("</li>", 1)[0]
+    assert "next_event v1 after card_dispute_call" in html
+
+
 def test_an_unknown_customer_is_a_404(viewer: Client):
     response = viewer.get("/customers/nobody/")
 

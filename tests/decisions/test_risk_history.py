@@ -105,3 +105,16 @@ def test_a_margin_outside_zero_to_one_is_refused(db, margin):  # type: ignore[no
 
     with pytest.raises(ValidationError, match="must lie between 0 and 1"):
         ActivationPolicy.objects.create(model_name="risk", margin=margin)
+
+
+def test_the_risk_decision_reads_the_graph_once(api_client, monkeypatch):  # type: ignore[no-untyped-def]
+    from graph import decisions as graph_decisions
+
+    _register({"auc": 0.97})
+    _calls("c1", [10, 20])
+    reads = []
+    real = graph_decisions.prepared.run
+    monkeypatch.setattr(graph_decisions.prepared, "run", lambda *a, **k: reads.append(a[0].__name__) or real(*a, **k))
+    monkeypatch.setattr(graph_decisions, "get_g", lambda: pytest.fail("a second, unprepared graph read"))
+    body = _risk(api_client, phone=PHONE, email="ann@example.com")
+    assert reads == ["_risk_facts"] and body["reasons"][0]["code"] == "model"
