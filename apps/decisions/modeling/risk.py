@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+# the call-time model (now a baseline) and its old comparison variant, which also read the two columns it
+# then took for leaks; versions stored with them still load
 CALL_TIME = "call_time"
 WITH_LEAK = "with_leak"
 LEAKY_FEATURES = ("customer_class", "call_duration")
