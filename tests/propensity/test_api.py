@@ -50,6 +50,8 @@ def test_list_shows_metrics_beside_baseline(api_client: APIClient, three_version
     assert [(r["name"], r["version"], r["is_active"]) for r in rows] == [
         ("churn", 3, True), ("churn", 2, False), ("churn", 1, False)]
     assert rows[0]["metrics"] == {"auc": 0.73} and rows[0]["baseline_metrics"] == {"auc": 0.6}
+    # with the activation gate's verdict recorded when each version was registered
+    assert rows[0]["gate"]["qualifies"] is True and rows[0]["gate"]["baseline_value"] == 0.6
 
 
 def test_detail_names_the_active_version(api_client: APIClient, three_versions: None) -> None:

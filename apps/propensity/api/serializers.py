@@ -9,8 +9,9 @@ from apps.propensity.models import ModelVersion, TrainingRun
 class ModelVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = ModelVersion
-        fields = ["id", "name", "version", "is_active", "metrics", "baseline_metrics", "calibration", "features",
-                  "params", "train_start", "train_end", "trained_by", "created", "activated_at", "sha256", "artifact"]
+        fields = ["id", "name", "version", "is_active", "gate", "metrics", "baseline_metrics", "calibration",
+                  "features", "params", "train_start", "train_end", "trained_by", "created", "activated_at", "sha256",
+                  "artifact"]
         read_only_fields = fields
 
 
