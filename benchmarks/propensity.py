@@ -2,7 +2,7 @@
 
 Run: python benchmarks/propensity.py [--customers 1000] [--scores 1000]
 Uses a throw-away hub (in-memory graph store, in-memory SQLite, temp artifacts folder): trains
-next_touchpoint on the shared touchpoint file (both candidates, gradient boosting and the GRU, each
+next_touchpoint on the shared touchpoint file (gradient boosting blended with its logistic-regression baseline,
 reported on the seeded 20% holdout beside the baselines and the reference LSTM), loads `--customers`
 demo customers through ingest, trains churn and csat on their journeys, then scores single customers online the way
 `GET /api/customers/{id}/scores` does (graph read + features + model + explanation), in process and
@@ -106,7 +106,7 @@ def main() -> None:
     version, seconds = timed(lambda: services.train_model(name="next_touchpoint", write_scores=False))
     results["train_next_touchpoint_s"] = round(seconds, 2)
     results["next_touchpoint"] = touchpoint_figures(version)
-    rows.append(("train next_touchpoint (40,000 sequences, both candidates)",
+    rows.append(("train next_touchpoint (40,000 sequences)",
                  f"{seconds:.2f} s (serves {version.metrics['model']}, F1 {version.metrics['f1']})"))
     rows += touchpoint_rows(results["next_touchpoint"])
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gremlin_python.process.graph_traversal import GraphTraversal, GraphTraversalSource, __
@@ -72,39 +72,53 @@ def _caller(start: GraphTraversal, by_customer: bool) -> GraphTraversal:
     return start.in_e(s.HAS_IDENTIFIER).order().by("first_seen").limit(1).out_v()
 
 
+HISTORY_LIMIT = 200
+HISTORY_KEYS = ("ts", "type", "channel", "outcome", "attributes")
+
+
 @dataclass(frozen=True)
 class RiskFacts:
     """What a risk decision reads from the graph. `sharing` per `kind:value`: how many customers share
-    the identifier, when it was first seen (None = never) and the customer it was first linked to."""
+    the identifier, when it was first seen (None = never) and the customer it was first linked to.
+    `history`: the caller's latest events before the call (newest first; ts, type, channel, outcome,
+    attributes as stored), what the caller's profile is computed from."""
 
     sharing: dict[str, dict[str, Any]]
     customer: str | None
     failed_verifications: int
+    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 def risk_facts(identifiers: Sequence[tuple[str, str]], *, customer_id: str | None = None,
-               phone: str | None = None, since_ms: int) -> RiskFacts:
-    """Identifier sharing, the caller (by customer id, else the customer first linked to the phone) and
-    the caller's failed identity checks (events of type `verification` with a failed outcome) since a
-    time, in one round trip: the risk decision's only graph read."""
+               phone: str | None = None, since_ms: int, until_ms: int | None = None,
+               history_limit: int = HISTORY_LIMIT) -> RiskFacts:
+    """Identifier sharing, the caller (by customer id, else the customer first linked to the phone), the
+    caller's failed identity checks (events of type `verification` with a failed outcome) since a time
+    and the caller's latest events before `until_ms` (all of them when None), in one round trip: the risk
+    decision's only graph read."""
     vids = [s.identifier_vid(kind, value) for kind, value in identifiers]
     caller = s.customer_vid(customer_id) if customer_id else s.identifier_vid("phone", phone) if phone else None
     if caller is None and not vids:
         return RiskFacts({}, None, 0)
-    shape = (caller is not None and bool(customer_id), caller is not None, bool(vids))
-    values = {"caller": caller, "since": since_ms} if caller else {}
-    rows = prepared.run(_risk_facts, shape, **values, **({"vids": vids} if vids else {}))
+    bounded = caller is not None and until_ms is not None
+    shape = (caller is not None and bool(customer_id), caller is not None, bool(vids), bounded)
+    values = {"caller": caller, "since": since_ms, "limit": history_limit} if caller else {}
+    rows = prepared.run(_risk_facts, shape, **values, **({"vids": vids} if vids else {}),
+                        **({"until": until_ms} if bounded else {}))
     row = rows[0] if rows else {}
     found = {s.strip_prefix(str(r["id"])): _sharing(r["links"]) for r in row.get("ids", [])}
     sharing = {f"{kind}:{value}": found.get(f"{kind}:{value}", {"customers": 0, "first_seen": None, "customer": None})
                for kind, value in identifiers}
     callers = row.get("caller", [])
-    customer = str(callers[0]["c"]) if callers else None
-    return RiskFacts(sharing, customer, int(callers[0]["failed"]) if callers else 0)
+    if not callers:
+        return RiskFacts(sharing, None, 0)
+    history = [_history_row(event) for event in callers[0]["history"]]
+    return RiskFacts(sharing, str(callers[0]["c"]), int(callers[0]["failed"]), history)
 
 
-def _risk_facts(g: GraphTraversalSource, by_customer: bool, with_caller: bool, with_ids: bool, *,
-                caller: Any = None, since: Any = None, vids: Any = None) -> GraphTraversal:
+def _risk_facts(g: GraphTraversalSource, by_customer: bool, with_caller: bool, with_ids: bool, bounded: bool, *,
+                caller: Any = None, since: Any = None, limit: Any = None, vids: Any = None,
+                until: Any = None) -> GraphTraversal:
     keys = (["ids"] if with_ids else []) + (["caller"] if with_caller else [])
     traversal = g.inject(0).project(*keys)
     if with_ids:
@@ -113,9 +127,19 @@ def _risk_facts(g: GraphTraversalSource, by_customer: bool, with_caller: bool, w
     if with_caller:
         failed = (__.out(s.PERFORMED).has("type", VERIFICATION_TYPE).has("ts", P.gte(since))
                   .has("outcome", P.within(list(FAILED_OUTCOMES))).count())
-        traversal = traversal.by(_caller(__.V(caller), by_customer).project("c", "failed").by("customer_id")
-                                 .by(failed).fold())
+        earlier = __.out_e(s.PERFORMED)
+        if bounded:
+            earlier = earlier.has("ts", P.lt(until))
+        history = earlier.order().by("ts", Order.desc).limit(limit).in_v().value_map(*HISTORY_KEYS).fold()
+        traversal = traversal.by(_caller(__.V(caller), by_customer).project("c", "failed", "history")
+                                 .by("customer_id").by(failed).by(history).fold())
     return traversal
+
+
+def _history_row(values: dict[Any, Any]) -> dict[str, Any]:
+    """One `value_map` row (each property a one-item list) as plain values; absent properties are None."""
+    plain = {str(k): (v[0] if isinstance(v, list) and v else v) for k, v in values.items()}
+    return {key: plain.get(key) for key in HISTORY_KEYS}
 
 
 def _sharing(links: list[dict[str, Any]]) -> dict[str, Any]:

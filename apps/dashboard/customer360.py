@@ -62,6 +62,14 @@ def scores(customer_id: str) -> Section:
     return _guard(build)
 
 
+def next_events(customer_id: str) -> Section:
+    """The likeliest next events of the journey so far (or its end), from the active next_event model."""
+    try:
+        return _guard(call, "apps.propensity.scoring", "next_events_for", customer_id=customer_id, k=3)
+    except LookupError as exc:  # no active next_event model yet
+        return Section(missing=str(exc.args[0]) if exc.args else "no next_event model")
+
+
 SIMILAR_THRESHOLD = 0.2
 
 

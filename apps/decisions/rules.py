@@ -25,6 +25,11 @@ VARIABLES: dict[str, str] = {
     "new_identifier": BOOL,
     "known_customer": BOOL,
     "channel": TEXT,
+    # the caller's history before the call (missing for a stranger, so a condition on them never matches)
+    "avg_call_seconds": NUMBER,
+    "calls": NUMBER,
+    "days_since_last_event": NUMBER,
+    "phone_age_days": NUMBER,
 }
 OPERATORS: dict[str, tuple[str, ...]] = {
     NUMBER: (">", ">=", "<", "<=", "==", "!="),

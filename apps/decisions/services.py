@@ -49,13 +49,19 @@ def normalize_phone(value: str, *, field_name: str = "phone") -> str:
         raise DecisionInputError(f"{field_name}: {exc}") from exc
 
 
-def _active(name: str) -> tuple[Any, str]:
+def _active(name: str) -> tuple[Any, str, str]:
+    """(model, "name vN", why not) of the active version, or (None, "", why) when none qualifies: a
+    version that does not beat its baseline by the admin's margin is not leaned on (activation gate)."""
     from apps.propensity.registry import load_active
 
     loaded = load_active(name)
     if loaded is None:
-        return None, ""
-    return loaded.model, f"{name} v{loaded.version.version}"
+        return None, "", f"no active {name} model"
+    label = f"{name} v{loaded.version.version}"
+    if not loaded.qualifies:
+        why = loaded.verdict.reason if loaded.verdict else "no gate verdict"
+        return None, "", f"{label} does not qualify ({why})"
+    return loaded.model, label, ""
 
 
 def _resolve_customer(customer_id: str | None, phone: str | None) -> str | None:
@@ -100,7 +106,7 @@ def decide_intent(*, customer_id: str | None = None, phone: str | None = None, c
     phone = normalize_phone(phone) if phone else None
     at_ms = at_ms or now_ms()
     high, low = selectors.thresholds_for(channel)
-    model, version = _active(INTENT_MODEL)
+    model, version, why_not = _active(INTENT_MODEL)
     customer, history = graph_decisions.caller_intents(customer_id=customer_id, phone=phone, limit=HISTORY_DEPTH,
                                                        until_ms=at_ms)
     ranked: list[tuple[str, float]] = []
@@ -108,7 +114,7 @@ def decide_intent(*, customer_id: str | None = None, phone: str | None = None, c
         gap = at_ms - history[-1][0] if history else None
         ranked = model.rank([intent for _, intent in history], gap, k=4)
     if model is None:
-        reason, confidence = "no active intent model", 0.0
+        reason, confidence = why_not, 0.0
     elif customer is None:
         reason, confidence = "unknown caller", 0.0
     else:
@@ -172,7 +178,7 @@ FAILED_POINTS, FAILED_CAP = 150, 450
 NEW_IDENTIFIER_POINTS = 100
 NEW_IDENTIFIER_DAYS = 7
 FAILED_WINDOW_HOURS = 24
-NO_MODEL_SCORE = 500
+PROFILE_VARIABLES = ("avg_call_seconds", "calls", "days_since_last_event", "phone_age_days")
 
 
 @dataclass(frozen=True)
@@ -189,31 +195,31 @@ class RiskDecision:
 def decide_risk(*, phone: str | None = None, email: str | None = None, ip: str | None = None,
                 customer_id: str | None = None, channel: str = "VOICE", contact_id: str = "",
                 at_ms: int | None = None, log: bool = True) -> RiskDecision:
-    """How risky is this call? A 0–1000 score (model + graph signals), the rule outcome and why.
-    `log=False` answers without a decision-log row."""
+    """How risky is this call? A 0–1000 score (model on the caller's history + graph signals), the rule
+    outcome and why. `log=False` answers without a decision-log row."""
+    from apps.decisions.modeling.caller_profile import profile_from_history
+
     started = time.perf_counter()
     if not phone and not customer_id:
         raise DecisionInputError("phone or customer_id: give at least one")
     phone = normalize_phone(phone) if phone else None
     email = email.strip().lower() if email else None
     at_ms = at_ms or now_ms()
-    model, version = _active(RISK_MODEL)
+    model, version, why_not = _active(RISK_MODEL)
     call = {"phone": phone, "email": email, "ip": ip, "contact_type": channel, "ts": at_ms}
-    reasons: list[dict[str, Any]] = []
-    if model is None:
-        model_score = NO_MODEL_SCORE
-        reasons.append({"code": "no_model", "detail": "no active risk model: neutral score", "points": model_score})
-    else:
-        model_score = model.score(call)
-        reasons.append({"code": "model", "detail": f"{version} on call-time features", "points": model_score})
     identifiers = [(k, v) for k, v in (("phone", phone), ("email", email), ("ip", ip)) if v]
     facts = graph_decisions.risk_facts(identifiers, customer_id=customer_id, phone=phone,
-                                       since_ms=at_ms - FAILED_WINDOW_HOURS * HOUR_MS)
+                                       since_ms=at_ms - FAILED_WINDOW_HOURS * HOUR_MS, until_ms=at_ms)
     customer = facts.customer
+    profile = profile_from_history(channel=channel, email=email, at_ms=at_ms, events=facts.history,
+                                   sharing=facts.sharing, phone=phone, known_customer=customer is not None)
+    reasons: list[dict[str, Any]] = []
+    model_score = _model_points(model, version, why_not, call, profile, reasons)
     variables = _graph_signals(identifiers, facts, at_ms, reasons)
     score = min(1000, max(0, sum(r["points"] for r in reasons)))
     variables.update({"score": score, "model_score": model_score, "channel": channel.upper(),
-                      "known_customer": customer is not None})
+                      "known_customer": customer is not None,
+                      **{name: profile.get(name) for name in PROFILE_VARIABLES}})
     outcome, rule = first_match(selectors.active_rules(), variables)
     decision = RiskDecision(score=score, outcome=outcome, rule=rule, reasons=reasons, variables=variables,
                             model_version=version, customer_id=customer)
@@ -222,6 +228,27 @@ def decide_risk(*, phone: str | None = None, email: str | None = None, ip: str |
                      channel=channel, inputs={k: v for k, v in call.items() if v} | {"customer_id": customer_id},
                      output=as_dict(decision), model_version=version, started=started)
     return decision
+
+
+def _model_points(model: Any, version: str, why_not: str, call: dict[str, Any], profile: dict[str, Any],
+                  reasons: list[dict[str, Any]]) -> int | None:
+    """The model's 0-1000 points with the features that moved them, or None (and a reason saying the rules
+    decide alone) when no model qualifies or the caller has no call history for it to read."""
+    from apps.decisions.modeling.risk import HistoryRiskModel, assess
+
+    if model is None:
+        reasons.append({"code": "rules_only", "detail": f"{why_not}: the rules decide alone", "points": 0})
+        return None
+    if isinstance(model, HistoryRiskModel) and profile.get("avg_call_seconds") is None:
+        reasons.append({"code": "rules_only", "detail": f"{version} needs the caller's earlier calls and there are "
+                        "none with a duration: the rules decide alone", "points": 0})
+        return None
+    answer = assess(model, call, profile)
+    moved = ", ".join(f"{c['feature']}={c['value']} ({'+' if c['effect'] > 0 else ''}{c['effect']})"
+                      for c in answer.contributions)
+    reasons.append({"code": "model", "detail": f"{version} on the caller's history" + (f": {moved}" if moved else ""),
+                    "points": answer.score, "features": answer.contributions})
+    return answer.score
 
 
 def _graph_signals(identifiers: list[tuple[str, str]], facts: graph_decisions.RiskFacts, at_ms: int,

@@ -7,8 +7,9 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from apps.core.admin_mixins import AuditedAdminMixin
 from apps.propensity import registry
-from apps.propensity.models import ModelVersion, TrainingRun
+from apps.propensity.models import ActivationPolicy, ModelVersion, TrainingRun
 
 
 def _number(value: object) -> str:
@@ -26,12 +27,18 @@ def _pair(version: ModelVersion, metric: str) -> str:
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["name", "version", "is_active", "auc_vs_baseline", "f1_vs_baseline", "trained_by", "created",
-                    "activated_at"]
+    list_display = ["name", "version", "is_active", "beats_baseline", "auc_vs_baseline", "f1_vs_baseline",
+                    "trained_by", "created", "activated_at"]
     list_filter = ["name", "is_active"]
     search_fields = ["name", "trained_by"]
     actions = ["activate_selected", "roll_back"]
     readonly_fields = [f.name for f in ModelVersion._meta.fields]
+
+    @admin.display(description="Beats its baseline (gate, current margin)", boolean=True)
+    def beats_baseline(self, obj: ModelVersion) -> bool:
+        from apps.propensity.gate import judge_version
+
+        return judge_version(obj).qualifies
 
     @admin.display(description="AUC (model / baseline)")
     def auc_vs_baseline(self, obj: ModelVersion) -> str:
@@ -79,3 +86,11 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(ActivationPolicy)
+class ActivationPolicyAdmin(AuditedAdminMixin):
+    """The activation gate's margin per model (or `*`); every change is audited."""
+
+    list_display = ["model_name", "margin", "updated"]
+    list_editable = ["margin"]

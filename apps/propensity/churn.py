@@ -15,7 +15,6 @@ import pandas as pd
 
 from apps.propensity import journeymodel, selectors
 from apps.propensity.features import DAY_MS, feature_frame
-from apps.propensity.metrics import binary_metrics
 from apps.propensity.specs import ModelSpec, TrainRequest, TrainResult, register_spec
 from apps.propensity.training import fit_binary
 
@@ -100,7 +99,8 @@ def train(request: TrainRequest) -> TrainResult:
                          params={k: v for k, v in request.params.items() if k not in ("churn_days", "cutoffs")},
                          train=sliced["train"], validation=sliced["validation"], holdout=sliced["holdout"])
     model = journeymodel.JourneyModel(kind="churn", config=config, classifier=outcome.model, data_end_ms=t_max + 1,
-                                      threshold=outcome.model.threshold, params={"churn_days": churn_days})
+                                      threshold=outcome.model.threshold, baseline=outcome.baseline,
+                                      params={"churn_days": churn_days})
     split = {"split": "time", "holdout_from": str(selectors.from_ms(hold_cuts[0])), "churn_days": churn_days,
              "holdout_fraction": round(float(parts["holdout"].mean()), 4),
              "train_rows": int(parts["train"].sum()), "validation_rows": int(parts["validation"].sum())}
@@ -121,8 +121,8 @@ def evaluate(model: journeymodel.JourneyModel, path: Path) -> dict[str, Any]:
     examples = churn_examples(events, churn_days=churn_days, cutoffs=[hold_cut])
     if examples.empty:
         raise ValueError(f"{path}: no customer is active in the {churn_days} days before {selectors.from_ms(hold_cut)}")
-    proba = model.predict_frame(feature_frame(events, examples, model.config, identifiers=identifiers))
-    return binary_metrics(examples["label"], proba, model.threshold)
+    return model.evaluate_frame(feature_frame(events, examples, model.config, identifiers=identifiers),
+                                examples["label"])
 
 
 register_spec("churn", ModelSpec(

@@ -13,7 +13,6 @@ import pandas as pd
 
 from apps.propensity import journeymodel, selectors
 from apps.propensity.features import SURVEY_TYPES, feature_frame, survey_score
-from apps.propensity.metrics import binary_metrics
 from apps.propensity.specs import ModelSpec, TrainRequest, TrainResult, register_spec
 from apps.propensity.training import fit_binary
 
@@ -63,7 +62,8 @@ def train(request: TrainRequest) -> TrainResult:
                          params={k: v for k, v in request.params.items() if k != "low_score"}, seed=request.seed)
     t_min, t_max = int(events["ts"].min()), int(events["ts"].max())
     model = journeymodel.JourneyModel(kind="csat", config=config, classifier=outcome.model, data_end_ms=t_max + 1,
-                                      threshold=outcome.model.threshold, params={"low_score": low})
+                                      threshold=outcome.model.threshold, baseline=outcome.baseline,
+                                      params={"low_score": low})
     split = {"split": "time", "holdout_from": str(selectors.from_ms(int(examples["as_of"].iloc[hold.start]))),
              "holdout_fraction": round((hold.stop - hold.start) / len(examples), 4), "low_score": low,
              "train_rows": tr.stop - tr.start, "validation_rows": val.stop - val.start}
@@ -80,8 +80,8 @@ def evaluate(model: journeymodel.JourneyModel, path: Path) -> dict[str, Any]:
     examples = survey_examples(events, low_score=int(model.params["low_score"]))
     if examples.empty:
         raise ValueError(f"{path}: no survey events with a numeric attributes.score")
-    proba = model.predict_frame(feature_frame(events, examples, model.config, identifiers=identifiers))
-    return binary_metrics(examples["label"], proba, model.threshold)
+    return model.evaluate_frame(feature_frame(events, examples, model.config, identifiers=identifiers),
+                                examples["label"])
 
 
 register_spec("csat", ModelSpec(

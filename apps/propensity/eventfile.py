@@ -12,7 +12,7 @@ import pandas as pd
 from apps.ingest.mapping import Mapping, RowError, to_record
 from apps.ingest.readers import iter_rows, open_source
 
-EVENT_COLUMNS = ["customer_id", "event_id", "type", "channel", "ts", "intent", "outcome", "attributes"]
+EVENT_COLUMNS = ["customer_id", "event_id", "type", "channel", "ts", "intent", "outcome", "attributes", "row"]
 FORMAT_BY_SUFFIX = {".csv": "csv", ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson"}
 
 
@@ -22,7 +22,8 @@ def read_events_file(path: Path, fmt: str | None = None) -> pd.DataFrame:
 
 def read_events_and_identifiers(path: Path, fmt: str | None = None
                                 ) -> tuple[pd.DataFrame, dict[str, list[tuple[str, int]]]]:
-    """The canonical events frame and, per customer, the identifier kinds the rows carry (first seen)."""
+    """The canonical events frame (plus `row`, the file's row number: its order) and, per customer, the
+    identifier kinds the rows carry (first seen)."""
     fmt = fmt or FORMAT_BY_SUFFIX.get(Path(path).suffix.lower())
     if fmt is None:
         raise ValueError(f"{path}: cannot tell the format from the suffix (use .csv, .json, .ndjson or .jsonl)")
@@ -43,7 +44,7 @@ def read_events_and_identifiers(path: Path, fmt: str | None = None
             seen[kind] = min(seen.get(kind, record.ts), record.ts)
         rows.append({"customer_id": record.customer_id, "event_id": record.event_id, "type": record.type,
                      "channel": record.channel, "ts": record.ts, "intent": record.intent,
-                     "outcome": record.outcome, "attributes": record.attributes})
+                     "outcome": record.outcome, "attributes": record.attributes, "row": number})
     if not rows:
         raise ValueError(f"{path}: no events")
     frame = pd.DataFrame(rows, columns=EVENT_COLUMNS)

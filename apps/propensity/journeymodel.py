@@ -17,7 +17,7 @@ import pandas as pd
 from apps.propensity import selectors
 from apps.propensity.features import FeatureConfig, feature_frame, journey_features
 from apps.propensity.specs import CustomerJourney, CustomerScore
-from apps.propensity.training import BinaryModel, LinearModel
+from apps.propensity.training import Classifier, LinearModel
 
 
 class UnknownCustomer(KeyError):
@@ -28,10 +28,11 @@ class UnknownCustomer(KeyError):
 class JourneyModel:
     kind: str
     config: FeatureConfig
-    classifier: BinaryModel | LinearModel
+    classifier: Classifier
     data_end_ms: int
     threshold: float
     params: dict[str, Any] = field(default_factory=dict)
+    baseline: LinearModel | None = None  # the logistic regression fitted beside it, for `evaluate`
 
     @property
     def features(self) -> list[str]:
@@ -48,6 +49,17 @@ class JourneyModel:
 
     def predict_frame(self, X: pd.DataFrame) -> np.ndarray:
         return self.classifier.predict_proba(X.reindex(columns=self.features, fill_value=0.0).to_numpy())
+
+    def evaluate_frame(self, X: pd.DataFrame, labels: Any) -> dict[str, Any]:
+        """Metrics of the model and of its stored baseline on the same rows (`evaluate`)."""
+        from apps.propensity.metrics import binary_metrics
+
+        matrix = X.reindex(columns=self.features, fill_value=0.0).to_numpy()
+        metrics: dict[str, Any] = binary_metrics(labels, self.classifier.predict_proba(matrix), self.threshold)
+        if self.baseline is not None:
+            metrics["baseline"] = {"logistic_regression": binary_metrics(
+                labels, self.baseline.predict_proba(matrix), self.baseline.threshold)}
+        return metrics
 
 
 def score_customer(model: JourneyModel, customer_id: str, version: int) -> CustomerScore:

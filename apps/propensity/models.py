@@ -28,6 +28,8 @@ class ModelVersion(models.Model):
     activated_at = models.DateTimeField(null=True, blank=True)
     rolled_back = models.BooleanField(
         default=False, help_text="Left by a rollback; skipped by later rollbacks until activated again.")
+    gate = models.JSONField(default=dict, blank=True,
+                            help_text="The activation gate's verdict when the version was registered.")
 
     class Meta:
         ordering = ["name", "-version"]
@@ -70,3 +72,49 @@ class TrainingRun(models.Model):
 
     def __str__(self) -> str:
         return f"train {self.model_name} [{self.status}] {self.progress:.0%}"
+
+
+DEFAULT_MARGIN = 0.001
+ANY_MODEL = "*"
+
+
+class ActivationPolicy(models.Model):
+    """How much better than its baseline a new version must score on its own holdout to become active.
+
+    One row per model name, or `*` for every model without its own row. Decisions serve a model only
+    while its active version passes this gate, so a change here takes effect on the next decision."""
+
+    model_name = models.CharField(max_length=64, unique=True, default=ANY_MODEL,
+                                  help_text="Model name (risk, intent, next_event, ...) or * for any other.")
+    margin = models.FloatField(default=DEFAULT_MARGIN,
+                               help_text="The gate metric must exceed the best baseline's by at least this much "
+                                         "(0 = any strict improvement).")
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["model_name"]
+        verbose_name_plural = "activation policies"
+
+    def __str__(self) -> str:
+        return f"{self.model_name}: beat the baseline by ≥ {self.margin}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        self.model_name = self.model_name.strip()
+        if not 0.0 <= self.margin <= 1.0:
+            raise ValidationError({"margin": f"must lie between 0 and 1, got {self.margin}"})
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.full_clean()
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        from apps.propensity.registry import clear_cache
+
+        clear_cache()
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        result = super().delete(*args, **kwargs)  # type: ignore[arg-type]
+        from apps.propensity.registry import clear_cache
+
+        clear_cache()
+        return result

@@ -3,6 +3,11 @@
 Training code calls `register_model`; serving code calls `load_active`, which keeps the loaded model in
 the process and notices within a second when someone activates or rolls back another version (one
 indexed query), so web workers and Lambda shims never serve a stale model for long.
+
+A new version is activated only when the activation gate (`gate.py`) says it beats its baseline on
+its own holdout by the admin's margin; otherwise it is stored, not served, with the gate's reason.
+A person may still activate any version by hand (audited); the loaded model then carries the gate's
+verdict, so the decision path can refuse to lean on a model that does not earn its place.
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from apps.core.services import record_audit
-from apps.propensity import artifacts
+from apps.propensity import artifacts, gate
 from apps.propensity.models import ModelVersion
 
 RELOAD_CHECK_SECONDS = 1.0
@@ -34,6 +39,12 @@ class RegistryError(ValueError):
 class LoadedModel:
     version: ModelVersion
     model: Any
+    verdict: gate.Verdict | None = None
+
+    @property
+    def qualifies(self) -> bool:
+        """Whether this version beats its baseline by the current margin (what decisions require)."""
+        return bool(self.verdict and self.verdict.qualifies)
 
 
 def register_model(*, name: str, model: Any, metrics: dict, baseline_metrics: dict, features: list[str],
@@ -58,9 +69,12 @@ def register_model(*, name: str, model: Any, metrics: dict, baseline_metrics: di
             params=params or {}, metrics=metrics, baseline_metrics=baseline_metrics, calibration=calibration,
             trained_by=trained_by,
         )
+        verdict = gate.judge_version(version)
+        version.gate = verdict.as_dict()
+        version.save(update_fields=["gate"])
         record_audit(user=user, action="register", obj=version,
-                     changes={"metrics": metrics, "baseline_metrics": baseline_metrics})
-        if activate:
+                     changes={"metrics": metrics, "baseline_metrics": baseline_metrics, "gate": version.gate})
+        if activate and verdict.qualifies:
             version = _activate(version, user=user, action="activate")
     return version
 
@@ -144,7 +158,7 @@ def load_active(name: str, *, max_age: float = RELOAD_CHECK_SECONDS) -> LoadedMo
         loaded = None
         if active_id is not None:
             version = ModelVersion.objects.get(pk=active_id)
-            loaded = LoadedModel(version=version, model=load_model(version))
+            loaded = LoadedModel(version=version, model=load_model(version), verdict=gate.judge_version(version))
         _cache[name] = _CacheEntry(loaded=loaded, checked_at=now)
         return loaded
 

@@ -32,6 +32,8 @@ def train_model(*, name: str, since: datetime | None = None, until: datetime | N
         features=result.features, train_window=result.train_window, calibration=result.calibration,
         trained_by=trained_by, activate=activate, params={**result.params, "seed": seed}, user=user,
     )
+    if activate and not version.is_active:
+        request.progress(0.96, f"stored, not activated: {version.gate.get('reason', 'the gate refused it')}")
     if write_scores and version.is_active and spec.score_all is not None:
         request.progress(0.97, "writing customer scores to the graph")
         count = write_scores_to_graph(name=name)
@@ -41,15 +43,21 @@ def train_model(*, name: str, since: datetime | None = None, until: datetime | N
 
 
 def evaluate_active(*, name: str, data: Path) -> dict[str, Any]:
-    """Metrics of the active version of `name` on a labelled file in that model's data-set format."""
+    """Metrics of the active version of `name` on a labelled file in that model's data-set format, and its
+    baseline's on the same rows (each spec's `evaluate` returns them under `baseline`)."""
     spec = get_spec(name)
     if not Path(data).exists():
         raise FileNotFoundError(f"no data file at {data}")
     loaded = registry.load_active(name)
     if loaded is None:
         raise registry.RegistryError(f"model {name!r} has no active version; run `manage.py train {name}` first")
-    metrics = spec.evaluate(loaded.model, Path(data))
-    return {"model": name, "version": loaded.version.version, "data": str(data), "metrics": metrics}
+    metrics = dict(spec.evaluate(loaded.model, Path(data)))
+    baseline = metrics.pop("baseline", None)
+    if baseline is None:
+        raise ValueError(f"model {name!r} v{loaded.version.version} keeps no baseline to score beside it; "
+                         f"retrain it (`manage.py train {name}`)")
+    return {"model": name, "version": loaded.version.version, "data": str(data), "metrics": metrics,
+            "baseline": baseline}
 
 
 def write_scores_to_graph(*, name: str) -> int:

@@ -19,6 +19,7 @@ SPEC_MODULES = (
     "apps.propensity.touchpoints",
     "apps.propensity.churn",
     "apps.propensity.csat",
+    "apps.propensity.next_event",
     "apps.decisions.modeling",
 )
 
@@ -90,6 +91,7 @@ class ModelSpec:
     - `score_journey(model, journey, version)` (optional) scores a CustomerJourney already read, so
       several models share one read of the customer's journey.
     - `score_all(model)` (optional) returns {customer_id: score} for writing scores back to the graph.
+    - `gate_metric` is the holdout metric that must beat every stored baseline's for activation.
     """
 
     name: str
@@ -100,6 +102,7 @@ class ModelSpec:
     score_journey: Callable[[Any, CustomerJourney, int], CustomerScore] | None = None
     score_all: Callable[[Any], dict[str, float]] | None = None
     score_property: str | None = None
+    gate_metric: str = "auc"  # what the activation gate compares with the baseline's (higher is better)
 
 
 _specs: dict[str, ModelSpec] = {}

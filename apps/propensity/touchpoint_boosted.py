@@ -18,7 +18,7 @@ import lightgbm as lgb
 import numpy as np
 
 from apps.propensity.touchpoint_features import LEGACY_CATEGORICAL, SequenceEncoder, legacy_features
-from apps.propensity.training import BinaryModel, LinearModel
+from apps.propensity.training import Classifier, LinearModel
 
 MIN_CONTEXT = {2: 20, 1: 5}
 NEXT_PARAMS: dict[str, Any] = {
@@ -102,9 +102,11 @@ class TouchpointModel:
     """
 
     vocab: list[str]
-    conversion: BinaryModel | LinearModel
+    conversion: Classifier
     next_touchpoint: NextTouchpoint | NextBooster
     encoder: SequenceEncoder | None = None
+    baseline: LinearModel | None = None  # conversion baseline fitted beside it, for `evaluate`
+    markov: NextTouchpoint | None = None  # next-touchpoint reference fitted on the same rows
 
     @property
     def threshold(self) -> float:

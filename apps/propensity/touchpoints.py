@@ -7,10 +7,9 @@ work); the vocabulary comes from the training rows, and the validation slice (20
 training, calibrates, sets thresholds and chooses which candidate is served, so the holdout is only
 ever scored.
 
-Two candidates are trained on the same rows and reported on the same holdout: gradient boosting on
-sequence features (`touchpoint_boosted`) and a small GRU (`recurrent`). The one with the better
-validation F1 for conversion is registered (the better validation top-3 accuracy decides near-ties);
-both candidates' holdout figures are stored beside the baselines and the reference LSTM.
+The served model is gradient boosting on sequence features (`touchpoint_boosted`); its holdout figures
+are stored beside the baselines and the reference LSTM. A small GRU was trained beside it until it had
+lost on every measured seed (benchmarks/README.md keeps its figures); it left with its torch dependency.
 """
 from __future__ import annotations
 
@@ -174,15 +173,17 @@ def _boosted(split: _Split, request: TrainRequest) -> tuple[Candidate, dict[str,
     X = {part: encoder.transform(getattr(split, part).inputs) for part in ("train", "validation", "holdout")}
     leaf = max(2, min(MAX_LEAF_ROWS, len(split.train.labels) // 100))
     params = {**MODEL_PARAMS, "min_data_in_leaf": leaf,
-              **{k: v for k, v in request.params.items() if not k.startswith(("gru_", "next_"))}}
+              **{k: v for k, v in request.params.items() if not k.startswith("next_")}}
     outcome = fit_binary(features=names, train=(X["train"], split.train.labels),
                          validation=(X["validation"], split.validation.labels),
                          holdout=(X["holdout"], split.holdout.labels), seed=request.seed, params=params,
                          baseline_features=[n for n in names if n.startswith("count_")])
     request.progress(0.35, "fitting the boosted next-touchpoint ranking")
     ranking = _boosted_ranking(split, X["train"], X["validation"], request)
+    train_inputs, train_nexts = split.train.with_next()
     model = TouchpointModel(vocab=list(encoder.vocab), conversion=outcome.model, next_touchpoint=ranking,
-                            encoder=encoder)
+                            encoder=encoder, baseline=outcome.baseline,
+                            markov=NextTouchpoint.fit(train_inputs, train_nexts))
     details = {"conversion_model": outcome.metrics["selection"]["served"], "next_rounds": ranking.rounds,
                "features": len(names)}
     candidate = Candidate(name="lightgbm", model=model, calibration=outcome.calibration, details=details)
@@ -208,19 +209,6 @@ def _stamp(candidate: Candidate, started: tuple[float, float]) -> Candidate:
     wall, cpu = _clock()
     candidate.details.update(train_seconds=round(wall - started[0], 2), train_cpu_seconds=round(cpu - started[1], 2))
     return candidate
-
-
-def _recurrent(split: _Split, request: TrainRequest) -> Candidate:
-    # torch is imported here, not with this module, so processes that never train or serve the GRU
-    # (every process that looks up a model spec) do not pay its second and 200 MB
-    from apps.propensity.recurrent import RecurrentConfig, fit_recurrent
-
-    parts = [(s.inputs, s.labels, s.nexts) for s in (split.train, split.validation)]
-    fit = fit_recurrent(train=parts[0], validation=parts[1], seed=request.seed,
-                        config=RecurrentConfig.from_params(request.params))
-    config = fit.model.config
-    return Candidate(name="gru", model=fit.model, calibration=fit.calibration,
-                     details={"epochs": fit.epochs, "embedding": config.embedding, "hidden": config.hidden})
 
 
 def _baselines(split: _Split, linear: dict[str, Any]) -> dict[str, Any]:
@@ -250,9 +238,7 @@ def train(request: TrainRequest) -> TrainResult:
     started = _clock()
     boosted, linear = _boosted(split, request)
     _stamp(boosted, started)
-    request.progress(0.5, "training the recurrent model")
-    started = _clock()
-    candidates = [boosted, _stamp(_recurrent(split, request), started)]
+    candidates = [boosted]
     request.progress(0.85, "comparing the candidates on the validation slice, reporting them on the holdout")
     for candidate in candidates:
         candidate.validation, candidate.holdout = report(candidate.model, split.validation), report(
@@ -280,8 +266,22 @@ def _metrics(split: _Split, candidates: list[Candidate], served: Candidate, reas
 
 
 def evaluate(model: TouchpointPredictor, path: Path) -> dict[str, Any]:
-    """Conversion metrics at the model's threshold and next-touchpoint top-k accuracy on a labelled file."""
-    return report(model, Journeys.of(read_touchpoints(path)))
+    """Conversion metrics at the model's threshold and next-touchpoint top-k accuracy on a labelled file,
+    beside the stored baselines on the same rows (logistic regression for conversion, Markov ranking)."""
+    data = Journeys.of(read_touchpoints(path))
+    metrics = report(model, data)
+    baseline = getattr(model, "baseline", None)
+    markov = getattr(model, "markov", None)
+    if baseline is None or markov is None or not isinstance(model, TouchpointModel):
+        return metrics
+    X = model.features(data.inputs)
+    inputs, truth = data.with_next()
+    ranked = [markov.rank(tokens, 3) for tokens in inputs]
+    metrics["baseline"] = {
+        "logistic_regression": binary_metrics(data.labels, baseline.predict_proba(X), baseline.threshold),
+        "markov": {"top1_accuracy": top_k_accuracy(truth, ranked, 1) if truth else None,
+                   "top3_accuracy": top_k_accuracy(truth, ranked, 3) if truth else None}}
+    return metrics
 
 
 register_spec("next_touchpoint", ModelSpec(

@@ -2,7 +2,10 @@
 
 Gradient boosting (LightGBM) does the ranking; an isotonic map fitted on a validation slice turns its
 scores into probabilities; the decision threshold is chosen on that same validation slice, never on
-the holdout. A logistic regression on the same rows is the baseline it has to beat.
+the holdout. A logistic regression on the same rows is the baseline it has to beat. When the two rank
+the validation slice about equally, the mean of their probabilities (a blend) usually ranks better
+than either, so the blend is a third candidate: the served model is the one the validation slice
+ranks best, and the activation gate then judges it against the baseline on the holdout.
 """
 from __future__ import annotations
 
@@ -88,9 +91,59 @@ class LinearModel:
                              contribution=round(float(contrib[i]), 4)) for i in order if contrib[i] != 0]
 
 
+@dataclass
+class BlendModel:
+    """The mean of the boosted model's and the baseline's log-odds, calibrated by a logistic map (Platt):
+    strictly increasing, so the blend's ranking (and AUC) survives calibration without the ties an
+    isotonic step function would add."""
+
+    boosted: BinaryModel
+    linear: LinearModel
+    calibrator: LogisticRegression | None
+    threshold: float
+
+    @property
+    def features(self) -> list[str]:
+        return self.boosted.features
+
+    def raw_scores(self, X: np.ndarray | pd.DataFrame) -> np.ndarray:
+        matrix = _matrix(X, self.boosted.features)
+        logits = (_logit(self.boosted.raw_scores(matrix)) + _logit(self.linear.predict_proba(matrix))) / 2.0
+        return np.asarray(1.0 / (1.0 + np.exp(-logits)), dtype=float)
+
+    def predict_proba(self, X: np.ndarray | pd.DataFrame) -> np.ndarray:
+        raw = self.raw_scores(X)
+        if self.calibrator is None:
+            return raw
+        return np.asarray(self.calibrator.predict_proba(_logit(raw).reshape(-1, 1))[:, 1], dtype=float)
+
+    def calibrate(self, X_val: np.ndarray, y_val: np.ndarray) -> dict[str, Any]:
+        self.calibrator = LogisticRegression().fit(_logit(self.raw_scores(X_val)).reshape(-1, 1), y_val)
+        return {"method": "platt", "fitted_on": "validation", "rows": int(len(y_val))}
+
+    def explain(self, row: np.ndarray, top: int = 5) -> list[Contribution]:
+        """Half of each part's contribution per feature (each part is half the blend)."""
+        merged: dict[str, list[float]] = {}
+        for part in (self.boosted, self.linear):
+            for item in part.explain(row, top=top):
+                entry = merged.setdefault(item.feature, [item.value, 0.0])
+                entry[1] += item.contribution / 2.0
+        ranked = sorted(merged.items(), key=lambda kv: -abs(kv[1][1]))[:top]
+        return [Contribution(feature=name, value=value, contribution=round(contrib, 4))
+                for name, (value, contrib) in ranked if contrib != 0]
+
+
+Classifier = BinaryModel | LinearModel | BlendModel
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    clipped = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    return np.asarray(np.log(clipped / (1 - clipped)), dtype=float)
+
+
 @dataclass(frozen=True)
 class FitOutcome:
-    model: BinaryModel | LinearModel
+    model: Classifier
     baseline: LinearModel
     metrics: dict[str, Any]
     baseline_metrics: dict[str, Any]
@@ -133,9 +186,13 @@ def fit_binary(*, features: list[str], train: tuple[pd.DataFrame, Any], validati
     model.threshold = best_f1_threshold(y_val, model.predict_proba(X_val)) if len(np.unique(y_val)) == 2 else 0.5
     baseline = _fit_baseline(features, baseline_features or features, X_tr, y_tr, X_val, y_val)
     chosen, selection = _select(model, baseline, X_val, y_val)
+    if isinstance(chosen, BlendModel):
+        calibration = chosen.calibrate(X_val, y_val)
+        chosen.threshold = best_f1_threshold(y_val, chosen.predict_proba(X_val))
+    elif chosen is not model:
+        calibration = {"method": "none", "reason": "baseline served"}
     return FitOutcome(
-        model=chosen, baseline=baseline, calibration=calibration if chosen is model else {"method": "none",
-                                                                                          "reason": "baseline served"},
+        model=chosen, baseline=baseline, calibration=calibration,
         metrics={"model": selection["served"], **binary_metrics(y_ho, chosen.predict_proba(X_ho), chosen.threshold),
                  "selection": selection, **curves(y_ho, chosen.predict_proba(X_ho))},
         baseline_metrics={"model": "logistic_regression",
@@ -145,15 +202,21 @@ def fit_binary(*, features: list[str], train: tuple[pd.DataFrame, Any], validati
 
 
 def _select(model: BinaryModel, baseline: LinearModel, X_val: np.ndarray, y_val: np.ndarray
-            ) -> tuple[BinaryModel | LinearModel, dict[str, Any]]:
-    """Serve the baseline instead when it ranks the validation slice clearly better (never judged on the holdout)."""
+            ) -> tuple[Classifier, dict[str, Any]]:
+    """The candidate that ranks the validation slice best (never judged on the holdout): the baseline
+    only when clearly better than boosting, the blend when it beats both."""
     if len(np.unique(y_val)) < 2:
         return model, {"served": "lightgbm", "reason": "validation slice has one class"}
-    gbm = float(roc_auc_score(y_val, model.raw_scores(X_val)))
-    linear = float(roc_auc_score(y_val, baseline.predict_proba(X_val)))
-    served = "logistic_regression" if linear > gbm + SELECTION_MARGIN else "lightgbm"
-    return (baseline if served == "logistic_regression" else model), {
-        "served": served, "validation_auc": {"lightgbm": round(gbm, 4), "logistic_regression": round(linear, 4)}}
+    blend = BlendModel(boosted=model, linear=baseline, calibrator=None, threshold=0.5)
+    auc = {"lightgbm": float(roc_auc_score(y_val, model.raw_scores(X_val))),
+           "logistic_regression": float(roc_auc_score(y_val, baseline.predict_proba(X_val))),
+           "blend": float(roc_auc_score(y_val, blend.raw_scores(X_val)))}
+    served = "logistic_regression" if auc["logistic_regression"] > auc["lightgbm"] + SELECTION_MARGIN else "lightgbm"
+    if auc["blend"] > max(auc["lightgbm"], auc["logistic_regression"]):
+        served = "blend"
+    candidates: dict[str, Classifier] = {"lightgbm": model, "logistic_regression": baseline, "blend": blend}
+    chosen = candidates[served]
+    return chosen, {"served": served, "validation_auc": {k: round(v, 4) for k, v in auc.items()}}
 
 
 def _calibrate(model: BinaryModel, X_val: np.ndarray, y_val: np.ndarray) -> dict[str, Any]:

@@ -94,6 +94,7 @@ TABLE: dict[str, dict[str, Rule]] = {
     "api/customers/<str:customer_id>": {"GET": READ},
     "api/customers/<str:customer_id>/journey": {"GET": READ},
     "api/customers/<str:customer_id>/scores": {"GET": READ},
+    "api/customers/<str:customer_id>/next-event": {"GET": READ},
     "api/events": {"POST": INGEST},
     "api/^ingest/batches/?$": {"GET": READ},
     "api/^ingest/batches/(?P<pk>[^/.]+)/?$": {"GET": READ},
@@ -171,7 +172,7 @@ ADMIN_MODELS: dict[str, str] = {
     "ingest.ingestbatch": "view", "ingest.quarantinedrow": "view",
     "journeys.kpidefinition": "change", "journeys.kpivalue": "view", "journeys.milestonedefinition": "change",
     "journeys.milestonereach": "view", "journeys.webhook": "change", "journeys.webhookdelivery": "view",
-    "propensity.modelversion": "view", "propensity.trainingrun": "view",
+    "propensity.modelversion": "view", "propensity.trainingrun": "view", "propensity.activationpolicy": "change",
     "decisions.intentthreshold": "change", "decisions.riskrule": "change", "decisions.decisionlog": "view",
 }
 # Models whose admin refuses adding whatever the permissions (created by code, or read-only records).

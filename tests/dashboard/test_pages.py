@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+from html import unescape
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -104,6 +105,32 @@ def test_customer_360_shows_the_cross_channel_timeline_and_identifiers(viewer: C
     ]
 
 
+def test_customer_360_shows_the_likeliest_next_events(viewer: Client, tmp_path):  # type: ignore[no-untyped-def]
+    from django.core.management import call_command
+
+    from apps.propensity import registry
+
+    journeys_data.load()
+    html = viewer.get("/customers/c1/").content.decode()
+    assert "no active next_event model; run `manage.py train next_event`" in html
+    # given a next_event model trained on journeys of these three steps in this order
+    rows = [f"k{n},k{n}-{i},{t},web,{1_700_000_000_000 + n * 10_000_000 + i * 60_000}"
+            for n in range(40) for i, t in enumerate(["web_visit", "app_login", "card_dispute_call"])]
+    log = tmp_path / "log.csv"
+    log.write_text("customer_id,event_id,event_type,channel,timestamp\n" + "\n".join(rows) + "\n")
+    call_command("train", "next_event", "--data", str(log), verbosity=0)
+    registry.activate(name="next_event", version=1)  # the baselines are as perfect as the model here
+    registry.clear_cache()
+
+    html = viewer.get("/customers/c1/").content.decode()
+
+    # then c1, whose journey ends with the call, is shown the end of the journey first
+    listed = html.split('data-section="next-events"', 1)[1].split("</ol>", 1)[0]
+    assert listed.count("<li ") == 3
+    assert '<li data-event="end">the journey ends (' in listed.split("</li>", 1)[0]
+    assert "next_event v1 after card_dispute_call" in html
+
+
 def test_an_unknown_customer_is_a_404(viewer: Client):
     response = viewer.get("/customers/nobody/")
 
@@ -198,6 +225,20 @@ def test_nested_metrics_sit_beside_a_named_baseline_and_rule_thresholds_draw_a_r
     assert "<li>variant: call_time</li>" in html
 
 
+def test_an_active_model_that_does_not_beat_its_baseline_is_marked(viewer: Client):
+    # given two active models: one above its baseline, one level with it (activated by hand past the gate)
+    _version("churn", 1, True, auc=0.8125)
+    _version("csat", 1, True, auc=0.5)
+
+    html = unescape(viewer.get("/models/").content.decode())
+
+    # then only the second carries the mark, with the gate's reason
+    assert html.count('data-gate="fails"') == 1
+    assert ("Activation gate: auc 0.5000 does not beat the baseline baseline's 0.5000 by the margin 0.001 "
+            "(difference +0.0000). Decisions do not use this version") in html
+    assert "auc 0.8125 beats the baseline baseline" in html
+
+
 def test_only_an_admin_may_activate_a_model_version(viewer: Client, admin_client_: Client):
     _version("churn", 1, False)
     _version("churn", 2, True)
@@ -227,6 +268,6 @@ def test_customer_360_predicts_intent_and_risk_without_writing_the_decision_log(
     risk = html.split('data-field="predicted-risk">', 1)[1].split("</dd>", 1)[0]
     assert intent.startswith("unknown (0.0 confidence, action <strong>menu</strong>)")
     assert "no active intent model" in intent
-    assert risk.startswith("score 600 → <strong>pass_to_agent</strong>")
-    assert "no active risk model: neutral score (500 points)" in risk
+    assert risk.startswith("score 100 → <strong>pass_to_bot</strong>")
+    assert "no active risk model: the rules decide alone (0 points)" in risk
     assert DecisionLog.objects.count() == 0

@@ -22,8 +22,9 @@ def clean_model_cache() -> Iterator[None]:
 
 @pytest.fixture
 def intent_model(db):  # type: ignore[no-untyped-def]
-    return registry.register_model(name="intent", model=fitted_model(), metrics={}, baseline_metrics={},
-                                   features=["last sub-intents"], train_window=(None, None))
+    return registry.register_model(name="intent", model=fitted_model(), metrics={"top1": 0.9},
+                                   baseline_metrics={"popularity": {"top1": 0.2}}, features=["last sub-intents"],
+                                   train_window=(None, None))
 
 
 class FixedRisk(RiskModel):
@@ -42,6 +43,7 @@ class FixedRisk(RiskModel):
 @pytest.fixture
 def risk_model_at(db):  # type: ignore[no-untyped-def]
     def register(probability: float):  # type: ignore[no-untyped-def]
-        return registry.register_model(name="risk", model=FixedRisk(probability), metrics={}, baseline_metrics={},
-                                       features=["fixed"], train_window=(None, None))
+        return registry.register_model(name="risk", model=FixedRisk(probability), metrics={"auc": 0.97},
+                                       baseline_metrics={"prior": {"auc": 0.5}}, features=["fixed"],
+                                       train_window=(None, None))
     return register

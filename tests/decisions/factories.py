@@ -33,3 +33,19 @@ def write_calls(customer_id: str, items: list[str], *, phone: str | None = None,
         s.EventRecord(event_id=f"{customer_id}-{i}", type="call", channel="voice", ts=start + i * gap_ms,
                       customer_id=customer_id, identifiers=identifiers, source="test", intent=item)
         for i, item in enumerate(items)])
+
+
+def history_risk_model():  # type: ignore[no-untyped-def]
+    """A history risk model fitted on profiles where a short historic call duration means fraud (the
+    pattern of the fraud_calls data), small enough to fit in a test."""
+    import numpy as np
+
+    from apps.decisions.modeling.risk import HistoryRiskModel
+
+    rng = np.random.default_rng(0)
+    fraud = rng.random(600) < 0.2
+    profiles = [{"avg_call_seconds": float(rng.choice([5, 8, 15, 30]) if f else rng.choice([530, 780, 830, 915])),
+                 "channel": "VOICE" if n % 2 else "CHAT", "email": f"u{n}@example.com"}
+                for n, f in enumerate(fraud)]
+    labels = fraud.astype(int)
+    return HistoryRiskModel().fit(profiles[:450], labels[:450], profiles[450:], labels[450:])

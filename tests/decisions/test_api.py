@@ -132,7 +132,8 @@ def test_risk_of_a_known_caller_with_a_low_model_score_goes_to_the_bot(api_clien
     body = api_client.post("/api/decisions/risk", {"phone": PHONE, "contact_id": "r-1", "at_ms": T0},
                            format="json").json()
     assert (body["score"], body["outcome"], body["model_version"]) == (50, "pass_to_bot", "risk v1")
-    assert body["reasons"] == [{"code": "model", "detail": "risk v1 on call-time features", "points": 50}]
+    assert body["reasons"] == [{"code": "model", "detail": "risk v1 on the caller's history", "points": 50,
+                                "features": []}]
     assert body["variables"]["known_customer"] is True
 
 
@@ -162,9 +163,12 @@ def test_a_new_phone_adds_points(api_client, risk_model_at):
     assert body["customer_id"] is None
 
 
-def test_without_a_risk_model_the_score_is_neutral(api_client):
+def test_without_a_risk_model_the_rules_decide_alone_and_say_so(api_client):
     body = api_client.post("/api/decisions/risk", {"phone": "+61499999999"}, format="json").json()
-    assert (body["score"], body["outcome"], body["model_version"]) == (600, "pass_to_agent", "")
+    assert (body["score"], body["outcome"], body["model_version"]) == (100, "pass_to_bot", "")
+    assert body["reasons"][0] == {"code": "rules_only", "detail": "no active risk model: the rules decide alone",
+                                  "points": 0}
+    assert body["variables"]["model_score"] is None
 
 
 def test_edited_rules_route_calls_and_invalid_rules_are_refused(api_client, risk_model_at):
@@ -222,7 +226,7 @@ def test_decision_monitor_summarises_the_log(api_client, intent_model):
     assert body["intent"] == {"count": 2, "mix": {"confirm": 1, "menu": 1}, "versions": {"intent v1": 2},
                               "latency_ms": {"p50": 6.0, "p99": 8.94}}
     assert (body["risk"]["count"], body["risk"]["mix"], body["risk"]["versions"]) == (
-        1, {"pass_to_agent": 1}, {"none": 1})
+        1, {"pass_to_bot": 1}, {"none": 1})
 
 
 def test_admin_lists_thresholds_rules_and_the_read_only_log(admin_client, api_client, intent_model):

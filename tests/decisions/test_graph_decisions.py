@@ -23,8 +23,9 @@ def store(request: pytest.FixtureRequest, settings) -> Iterator[str]:  # type: i
     graph.reset_connection()
     journeys.write_events([
         EventRecord(event_id="a1", type="call", channel="voice", ts=T0, customer_id="c1", identifiers=(PHONE,),
-                    intent="AC_NE"),
-        EventRecord(event_id="a2", type="call", channel="voice", ts=T0 + HOUR, customer_id="c1", intent="AC_AS"),
+                    intent="AC_NE", attributes={"duration_s": 500}),
+        EventRecord(event_id="a2", type="call", channel="voice", ts=T0 + HOUR, customer_id="c1", intent="AC_AS",
+                    attributes={"duration_s": 300}),
         EventRecord(event_id="a3", type="web", channel="web", ts=T0 + 2 * HOUR, customer_id="c1"),
         EventRecord(event_id="v1", type="verification", channel="voice", ts=T0 + 3 * HOUR, customer_id="c1",
                     outcome="failed"),
@@ -46,20 +47,40 @@ def test_caller_and_latest_intents_in_one_read(store):
     assert d.caller_intents(customer_id="nobody") == (None, [])
 
 
+def _event(ts: int, type_: str, channel: str, outcome: str | None = None, attributes: str = "{}") -> dict:
+    return {"ts": ts, "type": type_, "channel": channel, "outcome": outcome, "attributes": attributes}
+
+
+C1_HISTORY = [_event(T0 + 5 * HOUR, "case", "web", "resolved"), _event(T0 + 4 * HOUR, "issue", "web", "open"),
+              _event(T0 + 3 * HOUR, "verification", "voice", "failed"), _event(T0 + 2 * HOUR, "web", "web"),
+              _event(T0 + HOUR, "call", "voice", attributes='{"duration_s": 300}'),
+              _event(T0, "call", "voice", attributes='{"duration_s": 500}')]
+
+
 def test_risk_facts_share_identifiers_find_the_caller_and_count_failed_checks_in_one_read(store):
     facts = d.risk_facts([PHONE, ("email", "ann@example.com"), ("ip", "10.0.0.1")], phone=PHONE[1], since_ms=T0)
     assert facts == d.RiskFacts(sharing={
         "phone:+61400000001": {"customers": 2, "first_seen": T0, "customer": "c1"},
         "email:ann@example.com": {"customers": 1, "first_seen": T0 + 6 * HOUR, "customer": "c2"},
-        "ip:10.0.0.1": {"customers": 0, "first_seen": None, "customer": None}}, customer="c1", failed_verifications=1)
+        "ip:10.0.0.1": {"customers": 0, "first_seen": None, "customer": None}}, customer="c1", failed_verifications=1,
+        history=C1_HISTORY)
     assert d.risk_facts([PHONE], phone=PHONE[1], since_ms=T0 + 4 * HOUR).failed_verifications == 0
+
+
+def test_risk_facts_read_the_callers_history_strictly_before_the_call_newest_first(store):
+    # the same read, bounded at the call's time and limited: what the risk profile is computed from
+    before = d.risk_facts([PHONE], phone=PHONE[1], since_ms=T0, until_ms=T0 + 2 * HOUR)
+    assert before.history == C1_HISTORY[-2:]
+    assert d.risk_facts([], customer_id="c1", since_ms=T0, history_limit=2).history == C1_HISTORY[:2]
+    assert d.risk_facts([], customer_id="c1", since_ms=T0, until_ms=T0).history == []
 
 
 def test_risk_facts_by_customer_id_with_and_without_identifiers(store):
     by_customer = d.risk_facts([("email", "ann@example.com")], customer_id="c2", since_ms=T0)
     assert (by_customer.customer, by_customer.failed_verifications) == ("c2", 0)
     assert by_customer.sharing["email:ann@example.com"]["customers"] == 1
-    assert d.risk_facts([], customer_id="c1", since_ms=T0) == d.RiskFacts({}, "c1", 1)
+    assert by_customer.history == [_event(T0 + 6 * HOUR, "call", "voice")]
+    assert d.risk_facts([], customer_id="c1", since_ms=T0) == d.RiskFacts({}, "c1", 1, C1_HISTORY)
     assert d.risk_facts([("ip", "10.0.0.1")], customer_id="c9", since_ms=T0).customer is None
     assert d.risk_facts([("phone", "+61499999999")], phone="+61499999999", since_ms=T0).customer is None
 

@@ -16,7 +16,7 @@ from apps.decisions.modeling.intent import (
     train_intent_model,
 )
 from apps.decisions.modeling.risk import CALL_TIME, WITH_LEAK, call_features, read_fraud_calls, to_score
-from tests.decisions.factories import DAY_MS, episode_calls, fitted_model
+from tests.decisions.factories import DAY_MS, T0, episode_calls, fitted_model
 
 
 def test_a_clear_history_predicts_the_next_sub_intent_with_high_confidence():
@@ -133,3 +133,76 @@ def test_reading_fraud_calls_names_the_bad_line(tmp_path):
                     "a@b.c,1555,VOICE,1/1/19 0:00,1\na@b.c,1555,VOICE,1/1/19 0:00,yes\n")
     with pytest.raises(ValueError, match="line 3: fraud_label must be 0 or 1, got 'yes'"):
         read_fraud_calls(path)
+
+
+# ---------------------------------------------------------------- risk on the caller's history
+
+
+def _fraud_file(tmp_path, rows: list[str]):  # type: ignore[no-untyped-def]
+    path = tmp_path / "calls.csv"
+    header = ("id,first_name,last_name,email_address,ip_address,event_id,phone_number,contact_type,event_timestamp,"
+              "billing_name,fraud_label,call_duration,customer_class")
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def test_one_feature_function_reads_a_training_row_and_a_graph_history_alike(tmp_path):
+    from apps.decisions.modeling.caller_profile import profile_from_fraud_row, profile_from_history, risk_features
+    from apps.decisions.modeling.risk import fraud_profiles
+
+    # given a training row whose historic average call duration is 780 (class g: legitimate)
+    path = _fraud_file(tmp_path, ["1,Ann,Lee,ann@bbc.co.uk,27.53.11.08,e1,14427531108,VOICE,24/1/19 0:25,"
+                                  "Ann Lee,0,780,g"])
+    row = read_fraud_calls(path).to_dict("records")[0]
+    # and a caller in the graph whose two earlier calls lasted 700 and 860 seconds
+    history = [{"ts": T0 - 2 * DAY_MS, "type": "call", "channel": "voice", "outcome": None,
+                "attributes": '{"duration_s": 700}'},
+               {"ts": T0 - DAY_MS, "type": "call", "channel": "voice", "outcome": None,
+                "attributes": '{"duration_s": 860}'},
+               {"ts": T0 - DAY_MS // 2, "type": "web", "channel": "web", "outcome": None, "attributes": "{}"}]
+    sharing = {"phone:+61400000001": {"customers": 1, "first_seen": T0 - 10 * DAY_MS},
+               "email:ann@bbc.co.uk": {"customers": 1, "first_seen": T0 - 10 * DAY_MS}}
+    graph_profile = profile_from_history(channel="VOICE", email="ann@bbc.co.uk", at_ms=T0, events=history,
+                                         sharing=sharing, phone="+61400000001", known_customer=True)
+    # when both go through the one feature function
+    from_file = risk_features(fraud_profiles(read_fraud_calls(path))[0])
+    from_graph = risk_features(graph_profile)
+    # then the facts both sources know come out the same
+    same = ("avg_call_seconds", "channel_is_voice", "email_domain", "email_tld", "shared_phone_customers",
+            "shared_email_customers")
+    assert {k: from_file[k] for k in same} == {k: from_graph[k] for k in same} == {
+        "avg_call_seconds": 780.0, "channel_is_voice": 1.0, "email_domain": "bbc.co.uk", "email_tld": "uk",
+        "shared_phone_customers": 1.0, "shared_email_customers": 1.0}
+    # the graph knows more of the history; the file leaves those facts unknown (NaN), never invented
+    assert (from_graph["calls"], from_graph["events"], from_graph["phone_age_days"]) == (2.0, 3.0, 10.0)
+    assert round(float(from_graph["days_since_last_event"]), 2) == 0.5 and from_graph["voice_share"] == 2 / 3
+    assert all(from_file[k] != from_file[k] for k in ("calls", "events", "phone_age_days", "failed_checks"))
+    # and customer_class, a label leak, is no part of either
+    assert "customer_class" not in from_file and profile_from_fraud_row(row).get("customer_class") is None
+
+
+def test_identity_checks_and_a_stranger_in_the_profile():
+    from apps.decisions.modeling.caller_profile import profile_from_history
+
+    history = [{"ts": T0 - 3, "type": "verification", "channel": "voice", "outcome": "failed", "attributes": "{}"},
+               {"ts": T0 - 2, "type": "call", "channel": "voice", "outcome": None,
+                "attributes": '{"verification": "passed", "duration_s": 60}'},
+               {"ts": T0 + 1, "type": "call", "channel": "voice", "outcome": None, "attributes": '{"duration_s": 9}'}]
+    known = profile_from_history(channel="CHAT", email=None, at_ms=T0, events=history, sharing={}, known_customer=True)
+    # the event after the call's time is not history
+    assert (known["failed_checks"], known["passed_checks"], known["calls"], known["avg_call_seconds"]) == (1, 1, 2, 60)
+    stranger = profile_from_history(channel="VOICE", email=None, at_ms=T0, events=[], sharing={},
+                                    known_customer=False)
+    # a stranger has no history facts at all: the model's features for them are unknown, not zero
+    assert "calls" not in stranger and "avg_call_seconds" not in stranger
+
+
+def test_the_history_model_scores_short_historic_calls_as_fraud_and_names_the_feature():
+    from tests.decisions.factories import history_risk_model
+
+    model = history_risk_model()
+    short = model.assess({"avg_call_seconds": 15, "channel": "VOICE", "email": "x@example.com"})
+    long = model.assess({"avg_call_seconds": 800, "channel": "VOICE", "email": "x@example.com"})
+    assert short.score > 900 and long.score < 100
+    assert short.contributions[0]["feature"] == "avg_call_seconds" and short.contributions[0]["value"] == 15.0
+    assert short.contributions[0]["effect"] > 0 > long.contributions[0]["effect"]

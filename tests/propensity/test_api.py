@@ -13,6 +13,7 @@ from apps.propensity import registry
 from apps.propensity.models import ModelVersion
 from graph import journeys
 from tests.propensity import synthetic
+from tests.propensity.test_train_command import serve_latest
 
 pytestmark = pytest.mark.django_db
 WINDOW = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC))
@@ -53,6 +54,8 @@ def test_list_shows_metrics_beside_baseline(api_client: APIClient, three_version
     assert [(r["name"], r["version"], r["is_active"]) for r in rows] == [
         ("churn", 3, True), ("churn", 2, False), ("churn", 1, False)]
     assert rows[0]["metrics"] == {"auc": 0.73} and rows[0]["baseline_metrics"] == {"auc": 0.6}
+    # with the activation gate's verdict recorded when each version was registered
+    assert rows[0]["gate"]["qualifies"] is True and rows[0]["gate"]["baseline_value"] == 0.6
 
 
 def test_detail_names_the_active_version(api_client: APIClient, three_versions: None) -> None:
@@ -100,6 +103,7 @@ def test_customer_scores_with_top_contributions(api_client: APIClient) -> None:
     synthetic.load(customers=60)
     call_command("train", "churn", "--param", "churn_days=30", "--no-scores", verbosity=0)
     call_command("train", "csat", "--no-scores", verbosity=0)
+    serve_latest("churn", "csat")
     # when
     response = api_client.get("/api/customers/c000/scores")
     # then

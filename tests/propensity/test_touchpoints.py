@@ -29,14 +29,14 @@ CANDIDATE_KEYS = {"precision", "recall", "f1", "auc", "threshold", "top1_accurac
 
 
 @pytest.mark.slow
-def test_both_candidates_beat_the_reference_lstm_on_a_seeded_random_holdout(shared_data) -> None:  # type: ignore[no-untyped-def]
+def test_the_model_beats_the_reference_lstm_and_its_own_baseline_on_a_seeded_random_holdout(shared_data) -> None:  # type: ignore[no-untyped-def]
     # given: the 40,000 shared rows; 20% held out at random (seed 0), thresholds chosen on a validation slice
     result = train(TrainRequest(data=shared_data / "touchpoints" / "train.tsv", seed=0))
     m, base = result.metrics, result.baseline_metrics
     # then: the holdout is 8,000 rows and both candidates are reported on it beside the reference
     assert (m["n"], m["split"], m["reference_lstm"]) == (8000, "seeded random 20% holdout",
                                                          {"precision": 0.64, "recall": 0.47, "f1": 0.54})
-    assert set(m["candidates"]) == {"lightgbm", "gru"}
+    assert set(m["candidates"]) == {"lightgbm"}
     for name, figures in m["candidates"].items():
         assert CANDIDATE_KEYS <= set(figures), name
         # the conversion class beats the reference's F1 (0.54) and precision (0.64)
@@ -47,8 +47,12 @@ def test_both_candidates_beat_the_reference_lstm_on_a_seeded_random_holdout(shar
     # the served candidate is the one the validation slice chose, and its figures are the headline
     served = m["selection"]["served"]
     assert m["model"] == served and m["f1"] == m["candidates"][served]["f1"]
-    assert set(m["selection"]["validation"]) == {"lightgbm", "gru"}
-    assert result.calibration and result.calibration["method"] == "isotonic"
+    assert set(m["selection"]["validation"]) == {"lightgbm"}
+    assert result.calibration and result.calibration["method"] == "platt"
+    # and the conversion model served is the blend of boosting and the baseline, which ranks the holdout
+    # better than the logistic-regression baseline alone (served before: boosting alone, AUC 0.7558 < 0.7585)
+    assert m["selection"]["conversion_model"]["served"] == "blend"
+    assert (m["auc"], base["auc"]) == (0.7595, 0.7585)
 
 
 def test_online_answer_for_one_journey(shared_data, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -119,13 +123,15 @@ def test_malformed_lines_are_reported_by_number(tmp_path) -> None:  # type: igno
         read_touchpoints(path)
 
 
-def test_looking_up_model_specs_does_not_import_torch() -> None:
-    # given: a fresh interpreter (this one has torch loaded by other tests)
+def test_the_default_install_does_not_need_torch() -> None:
+    # given: the runtime requirements, and a fresh interpreter
     code = ("import django; django.setup(); import sys; from apps.propensity.specs import spec_names; "
             "print(spec_names(), 'torch' in sys.modules)")
     # when
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                           env={**os.environ, "DJANGO_SETTINGS_MODULE": "journeyhub.settings.test"},
                           cwd=Path(__file__).resolve().parents[2])
-    # then: every spec is known, and torch waits until the GRU is trained or loaded
-    assert done.stdout.strip() == "['churn', 'csat', 'intent', 'next_touchpoint', 'risk'] False"
+    # then: every spec is known without torch, and torch is no runtime requirement
+    assert done.stdout.strip() == "['churn', 'csat', 'intent', 'next_event', 'next_touchpoint', 'risk'] False"
+    requirements = (Path(__file__).resolve().parents[2] / "requirements.txt").read_text().lower().splitlines()
+    assert [line for line in requirements if line.startswith(("torch", "nvidia"))] == []

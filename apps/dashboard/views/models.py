@@ -43,11 +43,14 @@ def flatten(metrics: Any, prefix: str = "") -> dict[str, float]:
 
 
 def baseline_of(version: Any) -> tuple[str, dict[str, float]]:
-    """The baseline's name and metrics: `{"popularity": {...}}` names itself; a flat dict is "baseline"."""
+    """The baseline's name and metrics: `{"popularity": {...}}` names itself; of several named baselines,
+    the one the activation gate compared against; a flat dict is "baseline"."""
     raw = version.baseline_metrics or {}
-    if len(raw) == 1 and isinstance(next(iter(raw.values())), dict):
-        name, inner = next(iter(raw.items()))
-        return str(name), flatten(inner)
+    nested = {k: v for k, v in raw.items() if isinstance(v, dict)}
+    if nested and len(nested) == len(raw):
+        name = (getattr(version, "gate", None) or {}).get("baseline")
+        name = name if name in nested else next(iter(nested))
+        return str(name), flatten(nested[name])
     return "baseline", flatten(raw)
 
 
@@ -91,8 +94,8 @@ def curves_for(version: Any) -> list[figures.Chart]:
     charts = []
     baseline_name, _ = baseline_of(version)
     raw_baseline = version.baseline_metrics or {}
-    if len(raw_baseline) == 1 and isinstance(next(iter(raw_baseline.values())), dict):
-        raw_baseline = next(iter(raw_baseline.values()))
+    if isinstance(raw_baseline.get(baseline_name), dict):
+        raw_baseline = raw_baseline[baseline_name]
     stored = {**(version.metrics or {}), **({"calibration": version.calibration} if version.calibration else {})}
     roc = _xy(stored.get("roc"), "fpr", "tpr") or _operating_points(stored)
     if roc:
@@ -130,8 +133,9 @@ def models_page(request: HttpRequest) -> HttpResponse:
         mine = [v for v in versions if v.name == name]
         active = next((v for v in mine if v.is_active), None)
         shown_version = active or mine[0]
+        verdict = call("apps.propensity.gate", "judge_version", version=active) if active else None
         groups.append({"name": name, "versions": mine, "active": active, "charts": curves_for(shown_version),
-                       "notes": notes_of(shown_version)})
+                       "notes": notes_of(shown_version), "verdict": verdict})
     context = {"title": "Models", "table": table, "groups": groups, "names": names, "chosen": chosen}
     return page(request, "dashboard/models.html", context, tables={"models": table})
 

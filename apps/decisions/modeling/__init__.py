@@ -35,10 +35,11 @@ def _evaluate_risk(model: Any, path: Path) -> dict[str, Any]:
 
 
 register_spec("intent", ModelSpec(
-    name="intent", train=_train_intent, evaluate=_evaluate_intent,
+    name="intent", train=_train_intent, evaluate=_evaluate_intent, gate_metric="top1",
     description="A caller's next call intent from their latest sub-intents (calibrated transition model); "
                 "data: calls with an intent in the graph, else DATA_DIR/intents/interactions.csv"))
 register_spec("risk", ModelSpec(
     name="risk", train=_train_risk, evaluate=_evaluate_risk,
-    description="Fraud probability of a call from call-time features (0-1000 score); "
-                "data: DATA_DIR/fraud_calls/train.csv (customer_class and call_duration excluded: leaks)"))
+    description="Fraud probability of a call from the caller's history before it (0-1000 score); "
+                "data: DATA_DIR/fraud_calls/train.csv (call_duration = historic average call duration; "
+                "customer_class excluded: it maps one to one onto the label)"))

@@ -92,6 +92,7 @@ class IntentModel:
     counts: dict[str, np.ndarray] = field(default_factory=dict)
     calibration_x: list[float] = field(default_factory=list)
     calibration_y: list[float] = field(default_factory=list)
+    baseline: PopularityModel | None = None  # fitted on the same training calls, for `evaluate`
 
     def fit(self, train: Sequence[Example]) -> IntentModel:
         self.vocabulary = sorted({e.target for e in train} | {h for e in train for h in e.history})

@@ -9,8 +9,9 @@ from apps.propensity.models import ModelVersion, TrainingRun
 class ModelVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = ModelVersion
-        fields = ["id", "name", "version", "is_active", "metrics", "baseline_metrics", "calibration", "features",
-                  "params", "train_start", "train_end", "trained_by", "created", "activated_at", "sha256", "artifact"]
+        fields = ["id", "name", "version", "is_active", "gate", "metrics", "baseline_metrics", "calibration",
+                  "features", "params", "train_start", "train_end", "trained_by", "created", "activated_at", "sha256",
+                  "artifact"]
         read_only_fields = fields
 
 
@@ -62,3 +63,23 @@ class CustomerScoreSerializer(serializers.Serializer):
 class CustomerScoresSerializer(serializers.Serializer):
     customer_id = serializers.CharField()
     scores = CustomerScoreSerializer(many=True)
+
+
+class NextEventSerializer(serializers.Serializer):
+    event_type = serializers.CharField(allow_null=True, help_text="null when the journey is predicted to end")
+    ends_journey = serializers.BooleanField()
+    probability = serializers.FloatField()
+
+
+class LastEventSerializer(serializers.Serializer):
+    event_type = serializers.CharField()
+    ts = serializers.IntegerField(help_text="epoch milliseconds")
+
+
+class CustomerNextEventsSerializer(serializers.Serializer):
+    customer_id = serializers.CharField()
+    model = serializers.CharField()
+    version = serializers.IntegerField()
+    beats_baseline = serializers.BooleanField(help_text="whether the active version passes the activation gate")
+    after = LastEventSerializer(allow_null=True, help_text="the journey's latest event, which the prediction follows")
+    next_events = NextEventSerializer(many=True)

@@ -22,6 +22,7 @@ from apps.core.services import record_audit
 from apps.propensity import registry, selectors
 from apps.propensity.api.serializers import (
     ActivateSerializer,
+    CustomerNextEventsSerializer,
     CustomerScoresSerializer,
     ModelSummarySerializer,
     ModelVersionSerializer,
@@ -29,7 +30,7 @@ from apps.propensity.api.serializers import (
     TrainRequestSerializer,
 )
 from apps.propensity.params import ParamError, validate_params
-from apps.propensity.scoring import UnknownCustomer, score_customer_all_models
+from apps.propensity.scoring import NoActiveModel, UnknownCustomer, next_events_for, score_customer_all_models
 from apps.propensity.specs import spec_names
 
 
@@ -143,3 +144,19 @@ def customer_scores(request: Request, customer_id: str) -> Response:
         raise ValidationError({"models": [str(exc.args[0])]}) from exc
     return Response(CustomerScoresSerializer({"customer_id": customer_id,
                                               "scores": [asdict(s) for s in scores]}).data)
+
+
+@extend_schema(parameters=[OpenApiParameter("customer_id", str, OpenApiParameter.PATH)],
+               responses=CustomerNextEventsSerializer)
+@api_view(["GET"])
+@permission_classes([READ])
+def customer_next_event(request: Request, customer_id: str) -> Response:
+    """The three likeliest next events of the customer's journey so far (its end among them), with
+    probabilities, from the active next_event model. Readers like the customer's scores."""
+    try:
+        body = next_events_for(customer_id, k=3)
+    except UnknownCustomer as exc:
+        raise NotFound(f"no customer {customer_id!r}") from exc
+    except NoActiveModel as exc:
+        raise NotFound(str(exc)) from exc
+    return Response(CustomerNextEventsSerializer(body).data)

@@ -220,3 +220,16 @@ def test_edges_by_id_list_and_drop(backend: GraphTraversalSource) -> None:
     # then
     assert read == [MINUTE, MINUTE, MINUTE]
     assert backend.E().has_label("next").count().next() == 1
+
+
+def test_project_a_callers_bounded_latest_events_as_value_maps(backend: GraphTraversalSource) -> None:
+    # the risk decision's history read: per caller, the latest events before a time, as value maps
+    seed(backend)
+    history = (__.out_e("performed").has("ts", P.lt(T0 + 2 * MINUTE)).order().by("ts", Order.desc).limit(5)
+               .in_v().value_map("ts", "type", "channel", "outcome").fold())
+    rows = backend.inject(0).project("caller").by(
+        __.V("customer:c1").project("c", "history").by("customer_id").by(history).fold()).to_list()
+    caller = plain(rows[0]["caller"][0])
+    assert caller["c"] == "c1"
+    assert caller["history"] == [{"ts": [T0 + MINUTE], "type": ["call"], "channel": ["voice"]},
+                                 {"ts": [T0], "type": ["login"], "channel": ["web"]}]

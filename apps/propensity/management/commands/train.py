@@ -35,6 +35,11 @@ class Command(BaseCommand):
         parser.add_argument("--no-scores", action="store_true", help="do not write customer scores to the graph")
         parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                             help="model parameter override (repeatable), e.g. --param churn_days=30")
+        parser.add_argument("--split", choices=["case", "time"],
+                            help="next_event: hold out whole journeys, the last in file order (case, default) "
+                                 "or the last to start (time)")
+        parser.add_argument("--train-fraction", type=float, metavar="F",
+                            help="next_event: share of the journeys to train on (default 0.8)")
         parser.add_argument("--list", action="store_true", help="list trainable models and exit")
         parser.add_argument("--run", type=int, help="run a queued TrainingRun by id (background workers)")
 
@@ -53,11 +58,17 @@ class Command(BaseCommand):
             raise CommandError(f"unknown model {name!r}; known models: {', '.join(spec_names())}")
         from apps.propensity.services import train_model
 
+        params = _params(options["param"])
+        for option, key in (("split", "split"), ("train_fraction", "train_fraction")):
+            if options.get(option) is not None:
+                if name != "next_event":
+                    raise CommandError(f"--{option.replace('_', '-')} applies to next_event only")
+                params[key] = options[option]
         try:
             version = train_model(
                 name=name, since=parse_when(options["since"], "--since"),
                 until=parse_when(options["until"], "--until"),
-                data=Path(options["data"]) if options["data"] else None, params=_params(options["param"]),
+                data=Path(options["data"]) if options["data"] else None, params=params,
                 seed=options["seed"], trained_by="manage.py train", activate=not options["no_activate"],
                 progress=self._progress, write_scores=not options["no_scores"],
             )
@@ -66,6 +77,10 @@ class Command(BaseCommand):
         if self.verbosity >= 1:
             self.stdout.write(self.style.SUCCESS(
                 f"registered {version.name} v{version.version}{' (active)' if version.is_active else ''}"))
+            if not version.is_active and not options["no_activate"]:
+                self.stdout.write(self.style.WARNING(
+                    f"not activated: {version.gate.get('reason', '')} (activation gate; margin in the admin, "
+                    "Propensity › Activation policies)"))
             self.stdout.write(json.dumps({"metrics": version.metrics, "baseline": version.baseline_metrics}, indent=2))
 
     def _progress(self, fraction: float, message: str) -> None:
