@@ -9,6 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.dashboard.roles import ADMIN, has_role
 from apps.journeys.analyzers.base import CleaningRule
 from apps.journeys.analyzers.funnels import MAX_FUNNEL_STEPS
 from apps.journeys.analyzers.paths import MAX_PATH_STEPS
@@ -21,6 +22,7 @@ from apps.journeys.models import (
     trigger_errors,
 )
 from apps.journeys.selectors import JourneyFilters
+from apps.journeys.webhook_transport import UnsafeTarget, check_url
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -337,9 +339,26 @@ class WebhookSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "url", "secret", "active", "milestones", "created_at"]
         read_only_fields = ["id", "created_at"]
 
+    def validate_url(self, value: str) -> str:
+        try:
+            check_url(value)
+        except UnsafeTarget as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+        return value
+
 
 class WebhookDeliverySerializer(serializers.ModelSerializer):
+    """The receiver's status code and error text go to admins only: for anyone else they would map
+    which hosts and ports answer behind the hub."""
+
     class Meta:
         model = WebhookDelivery
         fields = ["id", "event", "payload", "status", "attempts", "next_attempt_at", "last_status_code",
                   "last_error", "created_at", "delivered_at"]
+
+    def to_representation(self, instance: WebhookDelivery) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if not has_role(getattr(request, "user", None), ADMIN):
+            data["last_status_code"], data["last_error"] = None, ""
+        return data

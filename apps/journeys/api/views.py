@@ -194,4 +194,5 @@ class WebhookViewSet(viewsets.ModelViewSet):
     def deliveries(self, request: Request, pk: str) -> Response:
         webhook = self.get_object()
         page = self.paginate_queryset(webhook.deliveries.order_by("-created_at", "-id"))
-        return self.get_paginated_response(s.WebhookDeliverySerializer(page, many=True).data)
+        return self.get_paginated_response(
+            s.WebhookDeliverySerializer(page, many=True, context=self.get_serializer_context()).data)
