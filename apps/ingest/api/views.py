@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
-from rest_framework.decorators import action, api_view
+from rest_framework.decorators import action, api_view, parser_classes
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.core.parsers import LenientJSONParser
 from apps.ingest import selectors
 from apps.ingest.api.serializers import (
     EventInSerializer,
@@ -22,6 +23,7 @@ MAX_EVENTS_PER_REQUEST = 10_000
 @extend_schema(request=EventInSerializer(many=True), responses={201: EventsResultSerializer,
                                                                 400: EventsResultSerializer})
 @api_view(["POST"])
+@parser_classes([LenientJSONParser])  # NaN/Infinity read, so only the row holding one is quarantined
 def post_events(request: Request) -> Response:
     """One event object or a list of them. Bad events are quarantined with their reason; good ones land."""
     payload = request.data

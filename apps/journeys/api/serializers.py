@@ -9,6 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.core.pagination import MAX_OFFSET
 from apps.dashboard.roles import ADMIN, has_role
 from apps.journeys.analyzers.base import CleaningRule
 from apps.journeys.analyzers.funnels import MAX_FUNNEL_STEPS
@@ -145,7 +146,7 @@ class FunnelCustomersQuerySerializer(FunnelQuerySerializer):
     step = serializers.IntegerField(min_value=1, help_text="1-based funnel step")
     dropped = serializers.BooleanField(default=False, help_text="customers who reached the step but not the next")
     entry_channel = serializers.CharField(required=False, help_text="only customers who entered on this channel")
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
     limit = serializers.IntegerField(min_value=1, max_value=10_000, default=100)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
