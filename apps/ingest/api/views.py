@@ -31,7 +31,8 @@ def post_events(request: Request) -> Response:
     if not events or len(events) > MAX_EVENTS_PER_REQUEST:
         return Response({"detail": f"send between 1 and {MAX_EVENTS_PER_REQUEST} events"},
                         status=status.HTTP_400_BAD_REQUEST)
-    batch = ingest_records(records=events, source=f"api:{request.user.username}")
+    # a client retries what failed: events that landed before the failure get their follow-up now
+    batch = ingest_records(records=events, source=f"api:{request.user.username}", follow_up_duplicates=True)
     body = {"batch": batch.pk, "received": batch.rows_read, "loaded": batch.loaded, "duplicates": batch.duplicates,
             "quarantined": QuarantinedRowSerializer(selectors.quarantine(batch.pk), many=True).data}
     ok = batch.loaded + batch.duplicates > 0 or batch.quarantined == 0
