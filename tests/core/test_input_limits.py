@@ -113,3 +113,11 @@ def test_customer_ids_with_url_special_characters_reach_the_api_and_the_dashboar
     assert scores.status_code == 200
     assert listing.status_code == 200 and "/customers/acct/42%3Fx=1%23frag%20%25zz/" in listing.content.decode()
     assert page.status_code == 200 and ODD_ID in page.content.decode()
+
+
+def test_options_on_the_kpi_widget_in_html_describes_the_route(api_client) -> None:  # type: ignore[no-untyped-def]
+    """Found by schemathesis: the HTML renderer had no template for the OPTIONS description."""
+    response = api_client.options("/api/kpis/0/widget?format=html&period=day")
+
+    assert response.status_code == 200
+    assert "&quot;name&quot;: &quot;Kpi Widget&quot;" in response.content.decode()
