@@ -12,7 +12,7 @@ from gremlin_python.process.anonymous_traversal import traversal
 from gremlin_python.process.graph_traversal import GraphTraversalSource
 
 from graph.embedded import MEMORY, EmbeddedRemoteConnection, EmbeddedStore
-from graph.remote import GuardedRemoteConnection
+from graph.remote import Deadlines, GuardedRemoteConnection, driver_options
 from graph.translate import JsonRows
 
 
@@ -52,8 +52,10 @@ def _driver_connection(url: str) -> RemoteConnection:
 
     from graph.graphbinary import graph_binary_serializer  # ints beyond 32 bits (epoch ms) as Long
 
+    deadlines = Deadlines.from_settings()
     return GuardedRemoteConnection(
-        url, lambda: DriverRemoteConnection(url, "g", message_serializer=graph_binary_serializer()))
+        url, lambda: DriverRemoteConnection(url, "g", message_serializer=graph_binary_serializer(),
+                                            **driver_options(deadlines)), deadlines)
 
 
 _lock = threading.Lock()

@@ -118,8 +118,10 @@ def _driver(url: str, headers: dict[str, str]) -> RemoteConnection:
     from gremlin_python.driver.driver_remote_connection import DriverRemoteConnection
 
     from graph.graphbinary import graph_binary_serializer  # epoch-ms ints as GraphBinary Long
+    from graph.remote import driver_options  # handshake and read deadlines (GRAPH_*_TIMEOUT)
 
-    return DriverRemoteConnection(url, "g", headers=headers, message_serializer=graph_binary_serializer())
+    return DriverRemoteConnection(url, "g", headers=headers, message_serializer=graph_binary_serializer(),
+                                  **driver_options())
 
 
 def _utcnow() -> datetime:

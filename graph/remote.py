@@ -1,13 +1,21 @@
 """Remote (ws://, Neptune) connections with the gateway's error contract: transport failures become
-GraphUnavailable (callers answer 503 and keep their data), server refusals become GraphQueryError."""
+GraphUnavailable (callers answer 503 and keep their data), server refusals become GraphQueryError.
+
+Every remote call has a deadline: the WebSocket handshake must finish within GRAPH_CONNECT_TIMEOUT
+and each frame of an answer must arrive within GRAPH_READ_TIMEOUT (gremlinpython's own transport
+waits for the handshake as long as aiohttp's five-minute default). A server that accepts the TCP
+connection and never answers therefore costs a caller seconds, not minutes.
+"""
 from __future__ import annotations
 
 import asyncio
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from gremlin_python.driver.aiohttp.transport import AiohttpTransport
 from gremlin_python.driver.protocol import GremlinServerError
 from gremlin_python.driver.remote_connection import RemoteConnection, RemoteTraversal
 from gremlin_python.process.traversal import Bytecode
@@ -16,6 +24,56 @@ from graph.errors import GraphQueryError, GraphUnavailable
 from graph.metrics import timed_call
 
 TRANSPORT_ERRORS = (OSError, aiohttp.ClientError, asyncio.TimeoutError, ConnectionError, RuntimeError)
+MAX_MESSAGE_BYTES = 10 * 1024 * 1024  # gremlinpython's default frame limit
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """Seconds a remote graph call may spend opening its connection and waiting for each answer frame."""
+
+    connect: float = 5.0
+    read: float = 60.0
+
+    @classmethod
+    def from_settings(cls) -> Deadlines:
+        from django.conf import settings
+
+        return cls(connect=float(getattr(settings, "GRAPH_CONNECT_TIMEOUT", cls.connect)),
+                   read=float(getattr(settings, "GRAPH_READ_TIMEOUT", cls.read)))
+
+
+class DeadlineTransport(AiohttpTransport):
+    """gremlinpython's aiohttp transport with a bounded handshake (its reads and writes are already
+    bounded by `read_timeout`/`write_timeout`)."""
+
+    def __init__(self, deadlines: Deadlines, **kwargs: Any) -> None:
+        super().__init__(read_timeout=deadlines.read, write_timeout=deadlines.read,
+                         max_content_length=MAX_MESSAGE_BYTES, **kwargs)
+        self._connect_timeout = deadlines.connect
+
+    def connect(self, url: str, headers: dict[str, str] | None = None) -> None:
+        async def handshake() -> None:
+            self._client_session = aiohttp.ClientSession(
+                loop=self._loop, timeout=aiohttp.ClientTimeout(total=None, connect=self._connect_timeout))
+            try:
+                async with asyncio.timeout(self._connect_timeout):
+                    self._websocket = await self._client_session.ws_connect(
+                        url, **self._aiohttp_kwargs, headers=headers)
+            except TimeoutError as exc:
+                await self._client_session.close()
+                raise TimeoutError(f"no WebSocket handshake within {self._connect_timeout:g} s") from exc
+            except aiohttp.ClientResponseError as err:
+                if err.status == 403:  # the full message may include the signed headers
+                    raise Exception("Failed to connect to server: HTTP Error code 403 - Forbidden.") from None
+                raise
+
+        self._loop.run_until_complete(handshake())
+
+
+def driver_options(deadlines: Deadlines | None = None) -> dict[str, Any]:
+    """Keyword arguments for DriverRemoteConnection that put deadlines on every call."""
+    deadlines = deadlines or Deadlines.from_settings()
+    return {"transport_factory": lambda: DeadlineTransport(deadlines)}
 
 
 class GuardedRemoteConnection(RemoteConnection):
@@ -24,11 +82,13 @@ class GuardedRemoteConnection(RemoteConnection):
     sent one at a time: the driver's transport runs an event loop per connection that two threads
     must not drive at once (a threaded web worker, or a file ingest's writer and follow-up)."""
 
-    def __init__(self, url: str, factory: Callable[[], RemoteConnection]) -> None:
+    def __init__(self, url: str, factory: Callable[[], RemoteConnection],
+                 deadlines: Deadlines | None = None) -> None:
         super().__init__(url, "g")
         self._factory = factory
         self._remote: RemoteConnection | None = None
         self._lock = threading.RLock()
+        self._deadlines = deadlines or Deadlines()
 
     def _connection(self) -> RemoteConnection:
         if self._remote is None:
@@ -39,8 +99,15 @@ class GuardedRemoteConnection(RemoteConnection):
         return self._remote
 
     def submit(self, bytecode: Bytecode) -> RemoteTraversal:
-        with self._lock, timed_call("remote"):
-            return self._submit(bytecode)
+        # a caller queued behind a traversal that is itself bounded waits no longer than that one may take
+        wait = self._deadlines.connect + self._deadlines.read
+        if not self._lock.acquire(timeout=wait):
+            raise GraphUnavailable(f"the graph store at {self.url} is busy: no turn within {wait:g} s")
+        try:
+            with timed_call("remote"):
+                return self._submit(bytecode)
+        finally:
+            self._lock.release()
 
     def _submit(self, bytecode: Bytecode) -> RemoteTraversal:
         try:

@@ -46,7 +46,17 @@ def s3_client() -> Any:
     AWS_ENDPOINT_URL is honoured by boto3 itself, which is how MinIO or LocalStack are used."""
     import boto3
 
-    return boto3.client("s3")
+    return boto3.client("s3", config=aws_config())
+
+
+def aws_config() -> Any:
+    """Deadlines for every AWS call (botocore waits 60 s per read and retries by default): connect and
+    read timeouts and attempts from AWS_CONNECT_TIMEOUT, AWS_READ_TIMEOUT and AWS_MAX_ATTEMPTS."""
+    from botocore.config import Config
+    from django.conf import settings
+
+    return Config(connect_timeout=settings.AWS_CONNECT_TIMEOUT, read_timeout=settings.AWS_READ_TIMEOUT,
+                  retries={"max_attempts": settings.AWS_MAX_ATTEMPTS, "mode": "standard"})
 
 
 # --- reading one input file -------------------------------------------------------------------------

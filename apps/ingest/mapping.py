@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
@@ -26,6 +27,10 @@ FIELDS = ("customer_id", "event_id", "event_type", "channel", "timestamp", "phon
           "intent", "outcome")
 IDENTIFIER_FIELDS = {"phone": "phone", "email": "email", "account_id": "account"}
 EPOCH_MS_THRESHOLD = 100_000_000_000  # numbers above this are milliseconds (year 5138 in seconds)
+# Event times the hub accepts: analytics hold times as 64-bit nanoseconds (up to 2262), and nothing
+# the hub records happened before 1970; anything outside is a unit or format mistake.
+MIN_TS_MS = 0
+MAX_TS_MS = int(datetime(2200, 1, 1, tzinfo=UTC).timestamp() * 1000)
 
 
 class RowError(ValueError):
@@ -131,9 +136,26 @@ def _fields(row: dict[str, Any], mapping: Mapping) -> dict[str, str]:
     get = {}
     for name, column, default in mapping.plan:
         value = row[column] if column in row else lookup(row, column)
-        text = value.strip() if type(value) is str else _text(value)
+        if type(value) is str:
+            text = value.strip()
+            if not text.isascii() or "\x00" in text:
+                _check_text(name, text)
+        else:
+            if isinstance(value, dict | list):
+                raise RowError(f"{name} must be a single value, not a JSON {type(value).__name__}")
+            text = _text(value)
         get[name] = text or default
     return get
+
+
+def _check_text(name: str, text: str) -> None:
+    """Text the stores cannot hold: NUL characters (PostgreSQL text) and lone UTF-16 surrogates (UTF-8)."""
+    if "\x00" in text:
+        raise RowError(f"{name} contains a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RowError(f"{name} is not valid Unicode text ({exc.reason} at position {exc.start})") from exc
 
 
 def parse_identifiers(row: dict[str, Any], get: dict[str, str], mapping: Mapping) -> tuple[tuple[str, str], ...]:
@@ -176,7 +198,10 @@ def parse_timestamp(value: Any, mapping: Mapping) -> int:
     if not text:
         raise RowError(f"no timestamp (column {mapping.column('timestamp')!r} is empty)")
     if mapping.timestamp_format in {"auto", "epoch"} and _is_number(text):
-        return _from_epoch(float(text), mapping.timestamp_unit)
+        number = float(text)
+        if not math.isfinite(number):
+            raise RowError(f"timestamp {text!r} is not a finite number")
+        return _in_range(_from_epoch(number, mapping.timestamp_unit), text)
     if mapping.timestamp_format == "epoch":
         raise RowError(f"timestamp {text!r} is not an epoch number")
     try:
@@ -188,7 +213,18 @@ def parse_timestamp(value: Any, mapping: Mapping) -> int:
         if not mapping.timezone:
             raise RowError(f"timestamp {text!r} has no time zone (add one, or set timestamp.timezone in the mapping)")
         parsed = parsed.replace(tzinfo=ZoneInfo(mapping.timezone))
-    return int(parsed.astimezone(UTC).timestamp() * 1000)
+    try:
+        ms = int(parsed.astimezone(UTC).timestamp() * 1000)
+    except (OverflowError, ValueError) as exc:  # a zone pushing year 1 or 9999 past the calendar
+        raise RowError(f"timestamp {text!r} is out of range ({exc})") from exc
+    return _in_range(ms, text)
+
+
+def _in_range(ms: int, text: str) -> int:
+    if not MIN_TS_MS <= ms < MAX_TS_MS:
+        raise RowError(f"timestamp {text!r} is out of range: event times must fall between 1970-01-01 and "
+                       "2199-12-31 (UTC)")
+    return ms
 
 
 def _is_number(text: str) -> bool:
@@ -213,7 +249,22 @@ def _attributes(row: dict[str, Any], mapping: Mapping) -> dict[str, Any]:
         keys = []
     else:
         keys = list(mapping.attributes)
-    return {k: row[k] for k in keys if k in row and row[k] not in (None, "")}
+    attributes = {k: row[k] for k in keys if k in row and row[k] not in (None, "")}
+    for key, value in attributes.items():
+        if not (type(value) is str and value.isascii() and "\x00" not in value):
+            _check_attribute(key, value)
+    return attributes
+
+
+def _check_attribute(name: str, value: Any) -> None:
+    """An attribute the stores can hold: valid text, finite numbers, at most a few levels of nesting."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise RowError(f"attribute {name!r} cannot be stored ({type(exc).__name__}: {str(exc)[:100]})") from exc
+    if "\\u0000" in text:  # json.dumps writes NUL as an escape
+        raise RowError(f"attribute {name!r} contains a NUL character")
+    _check_text(f"attribute {name!r}", text)
 
 
 def _derived_id(get: dict[str, str], ts: int, attributes: dict[str, Any], seen: dict[str, int] | None) -> str:

@@ -7,6 +7,7 @@ two halves run on two cores. Nothing here touches the database or the graph stor
 """
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
@@ -44,6 +45,8 @@ def validated_chunks(rows: Iterator[tuple[int, Any]], mapping: Mapping, *, sourc
             chunk.records.append(to_record(row, mapping, source=source, seq=seq_base + number, seen=seen))
         except RowError as exc:
             chunk.bad.append((number, str(exc)[:500], raw_row(row)))
+        except Exception as exc:  # noqa: BLE001 - one unreadable row must never cost the others
+            chunk.bad.append((number, f"row cannot be read: {type(exc).__name__}: {exc}"[:500], raw_row(row)))
         if len(chunk.records) + len(chunk.bad) >= size:
             chunk.bytes_read = bytes_read() if bytes_read else None
             yield chunk
@@ -60,10 +63,23 @@ def arrival_base(batch_number: int) -> int:
 
 
 def raw_row(row: Any) -> dict[str, Any]:
-    """A quarantined row as stored with its reason: JSON-safe, long values cut."""
+    """A quarantined row as stored with its reason: JSON-safe and storable in any database (no NaN or
+    infinities, no NUL characters, no lone surrogates), long values cut."""
     if isinstance(row, dict):
-        return {str(k): (v if isinstance(v, (str, int, float, bool, type(None))) else str(v)) for k, v in row.items()}
-    return {"value": str(row)[:1000]}
+        return {_storable(str(k)): _storable_value(v) for k, v in row.items()}
+    return {"value": _storable(str(row)[:1000])}
+
+
+def _storable_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str | int | float | bool | type(None)):
+        return _storable(value) if isinstance(value, str) else value
+    return _storable(str(value)[:1000])
+
+
+def _storable(text: str) -> str:
+    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def chunks_from_second_process(path: str, fmt: str, mapping: Mapping, *, source: str, size: int,

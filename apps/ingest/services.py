@@ -10,9 +10,9 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.conf import settings
@@ -28,6 +28,7 @@ from apps.ingest.readers import Source, iter_rows, open_source
 from apps.ingest.signals import events_ingested
 from graph import journeys
 from graph.errors import GraphError
+from graph.journey_writes import resolve_customers
 from graph.schema import EventRecord, WriteReport
 
 log = logging.getLogger(__name__)
@@ -50,15 +51,16 @@ class _Chunk:
 
 
 def ingest_file(*, uri: str, fmt: str, mapping: Mapping | None = None, progress: Progress | None = None,
-                chunk_size: int | None = None) -> IngestBatch:
+                chunk_size: int | None = None, follow_up_duplicates: bool | None = None) -> IngestBatch:
     """Load a CSV/JSON/NDJSON file (local or s3://). Raises ValueError/FileNotFoundError for a file
     that cannot be read at all, before any batch is recorded. A large local file is read and
-    validated in a second process (see apps.ingest.parsing)."""
+    validated in a second process (see apps.ingest.parsing). `follow_up_duplicates`: see `_run`."""
     source = open_source(uri)
     size = chunk_size or settings.INGEST_CHUNK_SIZE
     try:
         rows = iter_rows(source, fmt)
         batch = _start_batch(source=source.uri, fmt=fmt, mapping=mapping, size=source.size)
+        follow = _follow_duplicates(batch, follow_up_duplicates)
         if _read_elsewhere(source):
             parsed = chunks_from_second_process(source.uri, fmt, mapping or Mapping(), source=batch.source,
                                                 size=size, phone_region=settings.DEFAULT_PHONE_REGION,
@@ -66,7 +68,7 @@ def ingest_file(*, uri: str, fmt: str, mapping: Mapping | None = None, progress:
         else:
             parsed = validated_chunks(rows, mapping or Mapping(), source=batch.source, size=size,
                                       bytes_read=lambda: source.stream.count, seq_base=arrival_base(batch.pk))
-        return _run(batch, parsed, progress, threaded=True)
+        return _run(batch, parsed, progress, threaded=True, follow_duplicates=follow)
     finally:
         source.stream.close()
 
@@ -79,12 +81,26 @@ def _read_elsewhere(source: Source) -> bool:
 
 
 def ingest_records(*, records: Iterable[Any], source: str, mapping: Mapping | None = None,
-                   progress: Progress | None = None, chunk_size: int | None = None) -> IngestBatch:
+                   progress: Progress | None = None, chunk_size: int | None = None,
+                   follow_up_duplicates: bool | None = None) -> IngestBatch:
     """Load rows that are already in memory (the API, the demo), numbered from 1."""
     batch = _start_batch(source=source, fmt="records", mapping=mapping, size=None)
+    follow = _follow_duplicates(batch, follow_up_duplicates)
     parsed = validated_chunks(enumerate(records, start=1), mapping or Mapping(), source=source,
                               size=chunk_size or settings.INGEST_CHUNK_SIZE, seq_base=arrival_base(batch.pk))
-    return _run(batch, parsed, progress, threaded=False)
+    return _run(batch, parsed, progress, threaded=False, follow_duplicates=follow)
+
+
+def _follow_duplicates(batch: IngestBatch, asked: bool | None) -> bool:
+    """Whether events already in the store get the follow-up too. A run that failed or was killed may
+    have written events whose milestones, index entries and KPI marks never followed (the follow-up
+    runs behind the writes); its rerun finds them as duplicates. So duplicates are followed up when
+    asked, or (by default) when the previous run of the same source did not complete. The follow-up
+    is idempotent: a customer reaches a milestone once however often it is evaluated."""
+    if asked is not None:
+        return asked
+    previous = IngestBatch.objects.filter(source=batch.source, pk__lt=batch.pk).order_by("-pk").first()
+    return previous is not None and previous.status != IngestBatch.Status.COMPLETED
 
 
 def _start_batch(*, source: str, fmt: str, mapping: Mapping | None, size: int | None) -> IngestBatch:
@@ -102,9 +118,10 @@ class _FollowUp:
     customers recur chunk after chunk, and the follow-up (milestones, similarity index, KPI marks)
     may read each announced customer's journey."""
 
-    def __init__(self, batch: IngestBatch, every: int) -> None:
+    def __init__(self, batch: IngestBatch, every: int, *, duplicates: bool = False) -> None:
         self.batch = batch
         self.every = max(1, every)
+        self.duplicates = duplicates
         self.customers: set[str] = set()
         self.events: list[EventRecord] = []
         self.chunks = 0
@@ -124,8 +141,8 @@ class _FollowUp:
 
 
 def _run(batch: IngestBatch, parsed: Iterator[ParsedChunk], progress: Progress | None, *,
-         threaded: bool) -> IngestBatch:
-    follow_up = _FollowUp(batch, settings.INGEST_FOLLOW_UP_CHUNKS)
+         threaded: bool, follow_duplicates: bool = False) -> IngestBatch:
+    follow_up = _FollowUp(batch, settings.INGEST_FOLLOW_UP_CHUNKS, duplicates=follow_duplicates)
     copy = EventCopy(str(batch.pk))  # the event store's copy of what the graph accepts (apps.events)
     try:
         try:
@@ -249,8 +266,21 @@ def _write_chunk(batch: IngestBatch, chunk: _Chunk, follow_up: _FollowUp, copy: 
     batch.customers_created += report.customers_created
     if report.events:
         observability.record_lag(max(event.ts for event in report.events))
-    follow_up.add(report.customers, report.events)
+    if follow_up.duplicates and report.duplicates:
+        landed = _landed_before(chunk.records, report.events)
+        follow_up.add([*report.customers, *(e.customer_id for e in landed)], [*report.events, *landed])
+    else:
+        follow_up.add(report.customers, report.events)
     copy.add(chunk.records, report)
+
+
+def _landed_before(records: list[EventRecord], new: Sequence[EventRecord]) -> list[EventRecord]:
+    """The chunk's events that were already in the store, with the customer each belongs to, by the
+    write's own identity rule (the id it names, else the customer linked to its strongest identifier)."""
+    written = {e.event_id for e in new}
+    landed = list({r.event_id: r for r in records if r.event_id not in written}.values())
+    customers = resolve_customers(landed)
+    return [r if r.customer_id == c else replace(r, customer_id=c) for r, c in zip(landed, customers, strict=True)]
 
 
 def _finish(batch: IngestBatch, status: str, error: str) -> None:

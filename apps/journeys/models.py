@@ -168,6 +168,15 @@ class Webhook(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        """Refuse targets inside the hub's own network (see apps.journeys.webhook_transport)."""
+        from apps.journeys.webhook_transport import UnsafeTarget, check_url
+
+        try:
+            check_url(self.url)
+        except UnsafeTarget as exc:
+            raise ValidationError({"url": str(exc)}) from exc
+
 
 class WebhookDelivery(models.Model):
     """One payload for one webhook; failed attempts are rescheduled with backoff (next_attempt_at)."""

@@ -2,23 +2,29 @@
 
 Each payload is a WebhookDelivery row. `deliver_due()` posts every row whose time has come; a failure
 reschedules the row with backoff (no timers, no sleeps: whoever runs `deliver_due` — the
-`deliver_webhooks` command, a scheduler, a test — decides when retries happen). The signature is
-HMAC-SHA256 over "<timestamp>.<body>", so a receiver can reject replays of old bodies.
+`deliver_webhooks` command, a scheduler, a test — decides when retries happen). Each row is claimed
+with one conditional UPDATE before it is sent, so two runs that overlap never post the same delivery;
+a run that dies mid-send leaves its claim to expire and the row is tried again.
+
+The signature is HMAC-SHA256 over "<timestamp>.<body>" where the timestamp is the moment of sending
+(fresh for every delivery and every attempt); a receiver recomputes it and refuses a timestamp older
+than the replay window (WEBHOOK_REPLAY_WINDOW_SECONDS, 300 s by default), as `verify()` does. Where
+the POST may go and how long it may take is decided in apps.journeys.webhook_transport.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
-import urllib.error
-import urllib.request
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.journeys import webhook_transport
 from apps.journeys.models import MilestoneDefinition, MilestoneReach, Webhook, WebhookDelivery
 
 SIGNATURE_HEADER = "X-JourneyHub-Signature"
@@ -33,9 +39,17 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
-def verify(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
-    """What a receiver does: recompute and compare in constant time."""
-    return hmac.compare_digest(sign(secret, timestamp, body), signature)
+def verify(secret: str, timestamp: str, body: bytes, signature: str, *, now: float | None = None,
+           window: int | None = None) -> bool:
+    """What a receiver does: refuse a timestamp outside the replay window (either side, for clock
+    skew), then recompute the signature and compare in constant time."""
+    window = settings.WEBHOOK_REPLAY_WINDOW_SECONDS if window is None else window
+    now = time.time() if now is None else now
+    try:
+        fresh = abs(now - int(timestamp)) <= window
+    except ValueError:
+        return False
+    return fresh and hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
 def enqueue_milestone_reached_many(*, reaches: list[MilestoneReach]) -> int:
@@ -63,31 +77,45 @@ class DeliveryReport:
     failed: int
 
 
-def deliver_due(*, now: datetime | None = None, timeout: float = 5.0, limit: int = 500) -> DeliveryReport:
-    """Attempt every pending delivery whose next attempt is due at `now`."""
+def deliver_due(*, now: datetime | None = None, limit: int = 500) -> DeliveryReport:
+    """Attempt every pending delivery whose next attempt is due at `now`, each claimed before it is sent."""
     now = now or timezone.now()
     due = list(WebhookDelivery.objects.filter(status="pending", next_attempt_at__lte=now)
                .select_related("webhook").order_by("next_attempt_at", "id")[:limit])
     counts = {"delivered": 0, "pending": 0, "failed": 0}
+    attempted = 0
     for delivery in due:
-        attempt(delivery=delivery, now=now, timeout=timeout)
+        if not _claim(delivery, now):
+            continue  # another run took it between our read and now
+        attempt(delivery=delivery, now=now)
+        attempted += 1
         counts[delivery.status] += 1
-    return DeliveryReport(attempted=len(due), delivered=counts["delivered"], rescheduled=counts["pending"],
+    return DeliveryReport(attempted=attempted, delivered=counts["delivered"], rescheduled=counts["pending"],
                           failed=counts["failed"])
 
 
-def attempt(*, delivery: WebhookDelivery, now: datetime, timeout: float = 5.0) -> WebhookDelivery:
+def _claim(delivery: WebhookDelivery, now: datetime) -> bool:
+    """Move the row's next attempt past this attempt's longest possible run, only if no other run did
+    so first (one UPDATE, atomic in every database); a crashed run's claim simply expires."""
+    lease = timedelta(seconds=settings.WEBHOOK_TIMEOUT * (settings.WEBHOOK_MAX_REDIRECTS + 1) + 60)
+    claimed = WebhookDelivery.objects.filter(pk=delivery.pk, status="pending",
+                                             next_attempt_at=delivery.next_attempt_at).update(
+        next_attempt_at=now + lease)
+    return claimed == 1
+
+
+def attempt(*, delivery: WebhookDelivery, now: datetime) -> WebhookDelivery:
     """POST once; record the outcome and, on failure, when to try again (or give up)."""
     body = json.dumps(delivery.payload, sort_keys=True, separators=(",", ":")).encode()
-    timestamp = str(int(now.timestamp()))
+    timestamp = str(int(time.time()))  # the moment of sending, not the run's start
     headers = {"Content-Type": "application/json", EVENT_HEADER: delivery.event, TIMESTAMP_HEADER: timestamp,
                SIGNATURE_HEADER: sign(delivery.webhook.secret, timestamp, body),
                "X-JourneyHub-Delivery": str(delivery.pk)}
-    status, error = _post(delivery.webhook.url, body, headers, timeout)
+    answer = webhook_transport.post(delivery.webhook.url, body, headers)
     delivery.attempts += 1
-    delivery.last_status_code = status
-    delivery.last_error = error
-    if status is not None and 200 <= status < 300:
+    delivery.last_status_code = answer.status
+    delivery.last_error = answer.error
+    if answer.status is not None and 200 <= answer.status < 300:
         delivery.status, delivery.delivered_at, delivery.next_attempt_at = "delivered", now, None
     elif delivery.attempts >= MAX_ATTEMPTS:
         delivery.status, delivery.next_attempt_at = "failed", None
@@ -96,16 +124,3 @@ def attempt(*, delivery: WebhookDelivery, now: datetime, timeout: float = 5.0) -
     delivery.save(update_fields=["attempts", "last_status_code", "last_error", "status", "delivered_at",
                                  "next_attempt_at"])
     return delivery
-
-
-def _post(url: str, body: bytes, headers: dict[str, Any], timeout: float) -> tuple[int | None, str]:
-    if not url.startswith(("http://", "https://")):
-        return None, f"webhook url must be http(s), got {url[:60]!r}"
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - admin-configured URL
-            return int(response.status), ""
-    except urllib.error.HTTPError as exc:
-        return int(exc.code), f"HTTP {exc.code} {exc.reason}"
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        return None, f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"[:500]

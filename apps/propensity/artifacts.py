@@ -59,6 +59,6 @@ def read_bytes(location: str) -> bytes:
 
 
 def _s3() -> Any:
-    import boto3
+    from apps.core.storage import s3_client  # deadlines from AWS_*_TIMEOUT
 
-    return boto3.client("s3")
+    return s3_client()

@@ -58,6 +58,7 @@ MIDDLEWARE = [
     "apps.core.middleware.GraphUnavailableMiddleware",
     "apps.core.audit.AuditContextMiddleware",
     "axes.middleware.AxesMiddleware",
+    "apps.core.middleware.RequestSizeLimitMiddleware",
 ]
 
 # Content security policy (django-csp) on every page: scripts only from this site (the dashboard has
@@ -146,7 +147,9 @@ REST_FRAMEWORK = {
                                "decide": env("API_THROTTLE_DECIDE_RATE", default="1000/s")},
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.BoundedLimitOffsetPagination",
+    "DEFAULT_PARSER_CLASSES": ["apps.core.parsers.JSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "apps.core.errors.api_exception_handler",
 }
@@ -207,3 +210,25 @@ JOURNEYS_KPI_SYNC_DAYS = env.int("JOURNEYS_KPI_SYNC_DAYS", default=3)
 JOURNEYS_KPI_SYNC_SECONDS = env.float("JOURNEYS_KPI_SYNC_SECONDS", default=60.0)
 JOURNEYS_SIMILARITY_LSH_PERMS = env.int("JOURNEYS_SIMILARITY_LSH_PERMS", default=0)
 DECISIONS_LOG_ASYNC = env.bool("DECISIONS_LOG_ASYNC", default=False)
+
+# Deadlines on remote calls (seconds; see README, Configuration). A remote graph store must finish its
+# WebSocket handshake within GRAPH_CONNECT_TIMEOUT and send each answer frame within GRAPH_READ_TIMEOUT.
+GRAPH_CONNECT_TIMEOUT = env.float("GRAPH_CONNECT_TIMEOUT", default=5.0)
+GRAPH_READ_TIMEOUT = env.float("GRAPH_READ_TIMEOUT", default=60.0)
+# /healthz answers within this budget whatever the graph store does (a probe still running is "down").
+HEALTHZ_TIMEOUT = env.float("HEALTHZ_TIMEOUT", default=1.5)
+# S3 and other AWS calls made through boto3.
+AWS_CONNECT_TIMEOUT = env.float("AWS_CONNECT_TIMEOUT", default=5.0)
+AWS_READ_TIMEOUT = env.float("AWS_READ_TIMEOUT", default=30.0)
+AWS_MAX_ATTEMPTS = env.int("AWS_MAX_ATTEMPTS", default=3)
+# Webhook deliveries: connect deadline, total deadline per delivery (connect, send, whole answer), how
+# many redirects are followed (each target checked again), networks allowed although private or
+# loopback (CIDRs, e.g. "10.0.0.0/8"), and the replay window receivers should enforce.
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=5.0)
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
+WEBHOOK_MAX_REDIRECTS = env.int("WEBHOOK_MAX_REDIRECTS", default=0)
+WEBHOOK_ALLOWED_NETWORKS: list[str] = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
+WEBHOOK_REPLAY_WINDOW_SECONDS = env.int("WEBHOOK_REPLAY_WINDOW_SECONDS", default=300)
+# Largest request body (bytes): 10,000 events of up to about 3 KB each fit in a request.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=32 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES

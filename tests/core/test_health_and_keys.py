@@ -12,22 +12,31 @@ from graph.errors import GraphUnavailable
 pytestmark = pytest.mark.django_db
 
 
-def test_healthz_reports_database_and_graph_ok(client: Client) -> None:
+def test_healthz_reports_database_and_graph_ok_to_staff(client: Client, django_user_model) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(django_user_model.objects.create_user("ops", is_staff=True))
     response = client.get("/healthz")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
     assert body["database"] == {"status": "ok"}
-    assert body["graph"]["status"] == "ok"
-    assert body["graph"]["url"] == "embedded://memory"
+    assert body["graph"] == {"status": "ok", "reachable": True, "probe": 0}
 
 
-def test_healthz_reports_503_when_graph_is_down(client: Client, settings) -> None:  # type: ignore[no-untyped-def]
+def test_public_healthz_says_only_ok(client: Client) -> None:
+    response = client.get("/healthz")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+def test_healthz_reports_503_when_graph_is_down(client: Client, settings, django_user_model) -> None:  # type: ignore[no-untyped-def]
     settings.GRAPH_URL = "ws://127.0.0.1:9/gremlin"
     graph.reset_connection()
+    public = client.get("/healthz")
+    client.force_login(django_user_model.objects.create_user("ops", is_staff=True))
     response = client.get("/healthz")
+    assert (public.status_code, public.json()) == (503, {"status": "degraded"})
     assert response.status_code == 503
     assert response.json()["graph"]["status"] == "down"
+    assert "127.0.0.1:9" not in str(public.content) and "url" not in response.json()["graph"]
     assert response.json()["database"] == {"status": "ok"}
 
 

@@ -187,3 +187,24 @@ def test_full_locations_are_used_as_they_are(s3, settings, tmp_path: Path) -> No
     assert storage.exists("s3://journeys-in/models/risk/v2.pkl") is True
     assert storage.exists(str(tmp_path / "models" / "risk" / "v3.pkl")) is False
     assert storage.list_artifacts() == []
+
+
+def test_an_s3_endpoint_that_never_answers_fails_within_the_read_deadline(aws_env, monkeypatch, settings) -> None:  # type: ignore[no-untyped-def]
+    """The S3 client gets connect/read deadlines and a bounded number of attempts from settings."""
+    import time
+
+    from tests.netfixtures import BlackHole
+
+    hole = BlackHole()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{hole.port}")
+    settings.AWS_READ_TIMEOUT, settings.AWS_CONNECT_TIMEOUT, settings.AWS_MAX_ATTEMPTS = 0.5, 0.5, 1
+    try:
+        started = time.monotonic()
+        with pytest.raises(StorageError, match="s3://journeys-in/day.csv"):
+            storage.open_input("s3://journeys-in/day.csv")
+        elapsed = time.monotonic() - started
+    finally:
+        hole.close()
+
+    assert elapsed < 3.0
+    assert storage.aws_config().read_timeout == 0.5

@@ -6,6 +6,8 @@ from typing import Any, ClassVar
 from rest_framework import serializers
 from rest_framework.utils.serializer_helpers import BindingDict
 
+from apps.core.pagination import MAX_OFFSET
+
 CHANNELS = ("VOICE", "CHAT", "TASK", "EMAIL")
 
 
@@ -46,7 +48,7 @@ class IntentRequestSerializer(CallerWaitingSerializer):
                                   help_text="E.164, e.g. +61412345678 (Connect's CustomerEndpoint.Address).")
     channel = _ChannelField(required=False, default="VOICE")
     contact_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
-    at_ms = serializers.IntegerField(required=False, min_value=0,
+    at_ms = serializers.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET,
                                      help_text="Time of the call in epoch ms (default: now); used by replays.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -61,7 +63,7 @@ class FeedbackRequestSerializer(CallerWaitingSerializer):
     customer_id = serializers.CharField(required=False, allow_blank=True, max_length=200)
     phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
     channel = _ChannelField(required=False)
-    at_ms = serializers.IntegerField(required=False, min_value=0)
+    at_ms = serializers.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET)
 
 
 class RiskRequestSerializer(CallerWaitingSerializer):
@@ -71,7 +73,7 @@ class RiskRequestSerializer(CallerWaitingSerializer):
     customer_id = serializers.CharField(required=False, allow_blank=True, max_length=200)
     channel = _ChannelField(required=False, default="VOICE")
     contact_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
-    at_ms = serializers.IntegerField(required=False, min_value=0)
+    at_ms = serializers.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs.get("customer_id") and not attrs.get("phone"):

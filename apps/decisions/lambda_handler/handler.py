@@ -35,16 +35,25 @@ PATHS = {"intent": "/api/decisions/intent", "risk": "/api/decisions/risk",
 _secret_cache: dict[str, str] = {}
 
 
-def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, str]:
-    """Entry point named in the Lambda configuration: `handler.lambda_handler`."""
+def lambda_handler(event: Any, context: Any = None) -> dict[str, str]:
+    """Entry point named in the Lambda configuration: `handler.lambda_handler`. Never raises: whatever
+    the event holds or the hub answers, the flow gets a flat string map (at worst the safe fallback)."""
     started = time.monotonic()
-    details = (event or {}).get("Details") or {}
-    contact = details.get("ContactData") or {}
-    params = {str(k): str(v) for k, v in (details.get("Parameters") or {}).items() if v is not None}
-    decision = params.get("decision", "intent").strip().lower()
-    if decision not in FALLBACKS:
-        return _fallback("intent", f"unknown decision {decision!r}", started) | {"outcome": "pass_to_agent"}
-    budget_ms = _budget_ms(context)
+    decision = "intent"
+    try:
+        details = _mapping(_mapping(event).get("Details"))
+        contact = _mapping(details.get("ContactData"))
+        params = {str(k): _s(v) for k, v in _mapping(details.get("Parameters")).items() if v is not None}
+        decision = params.get("decision", "intent").strip().lower()
+        if decision not in FALLBACKS:
+            return _fallback("intent", f"unknown decision {decision[:40]!r}", started) | {"outcome": "pass_to_agent"}
+        return _decide(decision, contact, params, _budget_ms(context), started)
+    except Exception as exc:  # noqa: BLE001 - a contact flow must always get an answer
+        return _fallback(decision, f"handler error: {type(exc).__name__}: {exc}", started)
+
+
+def _decide(decision: str, contact: dict[str, Any], params: dict[str, str], budget_ms: int,
+            started: float) -> dict[str, str]:
     hub = os.environ.get("HUB_URL", "").rstrip("/")
     if not hub:
         return _fallback(decision, "HUB_URL is not set", started)
@@ -52,12 +61,19 @@ def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, str]
         method, url, body = _request(decision, hub, contact, params)
     except ValueError as exc:
         return _fallback(decision, str(exc), started)
-    answer = _call_within(method, url, body, _api_key(), budget_ms)
+    answer = _call_within(method, url, body, budget_ms)
     if "error" in answer:
         return _fallback(decision, answer["error"], started)
+    if not isinstance(answer["body"], dict):
+        return _fallback(decision, f"hub answered a {type(answer['body']).__name__}, not an object", started)
     flat = _flatten(decision, answer["body"])
     flat.update({"source": "hub", "elapsed_ms": str(_elapsed_ms(started))})
     return flat
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """A JSON object from the event, or an empty one when the field is missing or of another type."""
+    return value if isinstance(value, dict) else {}
 
 
 def _budget_ms(context: Any) -> int:
@@ -68,30 +84,36 @@ def _budget_ms(context: Any) -> int:
         budget = DEFAULT_BUDGET_MS
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if callable(remaining):
-        budget = min(budget, int(remaining()) - SAFETY_MARGIN_MS)
+        try:
+            budget = min(budget, int(remaining()) - SAFETY_MARGIN_MS)
+        except (TypeError, ValueError, OverflowError):
+            pass
     return max(budget, 50)
 
 
-def _api_key() -> str:
+def _api_key(timeout: float) -> str:
+    """HUB_API_KEY, or the secret HUB_API_KEY_SECRET_ID read once from Secrets Manager with deadlines
+    inside the caller's budget (AWS_ENDPOINT_URL points boto3 at another endpoint)."""
     key = os.environ.get("HUB_API_KEY", "")
     secret_id = os.environ.get("HUB_API_KEY_SECRET_ID", "")
     if key or not secret_id:
         return key
     if secret_id not in _secret_cache:
         import boto3
+        from botocore.config import Config
 
-        value = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
-        _secret_cache[secret_id] = value.strip()
+        config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1})
+        value = boto3.client("secretsmanager", config=config).get_secret_value(SecretId=secret_id)["SecretString"]
+        _secret_cache[secret_id] = str(value).strip()
     return _secret_cache[secret_id]
 
 
 def _request(decision: str, hub: str, contact: dict[str, Any],
              params: dict[str, str]) -> tuple[str, str, dict[str, Any] | None]:
-    endpoint = contact.get("CustomerEndpoint") or {}
-    phone = str(endpoint.get("Address") or "") if endpoint.get("Type", "TELEPHONE_NUMBER") == "TELEPHONE_NUMBER" \
-        else ""
-    contact_id = str(contact.get("ContactId") or contact.get("InitialContactId") or "")
-    channel = str(contact.get("Channel") or "VOICE").upper()
+    endpoint = _mapping(contact.get("CustomerEndpoint"))
+    phone = _s(endpoint.get("Address")) if endpoint.get("Type", "TELEPHONE_NUMBER") == "TELEPHONE_NUMBER" else ""
+    contact_id = _s(contact.get("ContactId") or contact.get("InitialContactId"))
+    channel = (_s(contact.get("Channel")) or "VOICE").upper()
     customer_id = params.get("customer_id", "")
     if decision == "profile":
         if not phone:
@@ -111,16 +133,22 @@ def _request(decision: str, hub: str, contact: dict[str, Any],
     return "POST", f"{hub}{PATHS[decision]}", body
 
 
-def _call_within(method: str, url: str, body: dict[str, Any] | None, api_key: str,
-                 budget_ms: int) -> dict[str, Any]:
-    """Run the HTTP call in a worker thread and stop waiting when the budget is spent."""
+def _call_within(method: str, url: str, body: dict[str, Any] | None, budget_ms: int) -> dict[str, Any]:
+    """Read the key and make the HTTP call in a worker thread; stop waiting when the budget is spent
+    (a slow Secrets Manager counts against the same budget as a slow hub)."""
     result: dict[str, Any] = {"error": f"no answer within {budget_ms} ms"}
     done = threading.Event()
 
     def work() -> None:
         nonlocal result
-        # the socket may wait a little longer than the budget: the deadline below is what answers the flow
-        result = _http(method, url, body, api_key, budget_ms / 1000 + 1.0)
+        # the sockets may wait a little longer than the budget: the deadline below is what answers the flow
+        timeout = budget_ms / 1000 + 1.0
+        try:
+            api_key = _api_key(timeout)
+        except Exception as exc:  # noqa: BLE001 - boto3 signals failures with many types
+            result = {"error": f"cannot read the API key from Secrets Manager: {type(exc).__name__}"}
+        else:
+            result = _http(method, url, body, api_key, timeout)
         done.set()
 
     threading.Thread(target=work, daemon=True).start()
@@ -144,12 +172,13 @@ def _http(method: str, url: str, body: dict[str, Any] | None, api_key: str, time
 
 
 def _flatten(decision: str, body: dict[str, Any]) -> dict[str, str]:
-    """The hub's JSON as the flat string map a contact flow branches on ($.External.<key>)."""
+    """The hub's JSON as the flat string map a contact flow branches on ($.External.<key>); fields of an
+    unexpected type read as empty."""
     if decision == "intent":
         flat = {"action": _s(body.get("action") or "menu"), "intent": _s(body.get("intent")),
                 "top_level_intent": _s(body.get("top_level_intent")), "confidence": _s(body.get("confidence")),
                 "model_version": _s(body.get("model_version")), "customer_id": _s(body.get("customer_id"))}
-        for n, alternative in enumerate((body.get("alternatives") or [])[:3], start=1):
+        for n, alternative in enumerate(_objects(body.get("alternatives"))[:3], start=1):
             flat[f"alternative_{n}"] = _s(alternative.get("intent"))
             flat[f"alternative_{n}_confidence"] = _s(alternative.get("confidence"))
         return flat
@@ -157,18 +186,23 @@ def _flatten(decision: str, body: dict[str, Any]) -> dict[str, str]:
         return {"outcome": _s(body.get("outcome") or "pass_to_agent"), "score": _s(body.get("score")),
                 "rule": _s(body.get("rule")), "model_version": _s(body.get("model_version")),
                 "customer_id": _s(body.get("customer_id")),
-                "reasons": ",".join(_s(r.get("code")) for r in body.get("reasons") or [])}
+                "reasons": ",".join(_s(r.get("code")) for r in _objects(body.get("reasons")))}
     if decision == "feedback":
         return {"recorded": "true", "customer_id": _s(body.get("customer_id")), "intent": _s(body.get("intent"))}
-    contacts = body.get("recent_contacts") or []
+    contacts = _objects(body.get("recent_contacts"))
+    issues = body.get("open_issues")
     return {"found": "true", "name": _s(body.get("name")), "customer_class": _s(body.get("customer_class")),
             "customer_id": _s(body.get("customer_id")), "recent_contacts": str(len(contacts)),
             "last_contact_channel": _s(contacts[0].get("channel")) if contacts else "",
-            "open_issues": str(len(body.get("open_issues") or []))}
+            "open_issues": str(len(issues) if isinstance(issues, list) else 0)}
+
+
+def _objects(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 def _fallback(decision: str, reason: str, started: float) -> dict[str, str]:
-    return {**FALLBACKS[decision], "source": "fallback", "fallback_reason": reason[:200],
+    return {**FALLBACKS.get(decision, FALLBACKS["intent"]), "source": "fallback", "fallback_reason": reason[:200],
             "elapsed_ms": str(_elapsed_ms(started))}
 
 
@@ -177,4 +211,6 @@ def _elapsed_ms(started: float) -> int:
 
 
 def _s(value: Any) -> str:
-    return "" if value is None else str(value)
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value) if isinstance(value, dict | list) else str(value)

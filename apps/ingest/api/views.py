@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
-from rest_framework.decorators import action, api_view, permission_classes
+from rest_framework.decorators import action, api_view, parser_classes, permission_classes
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.core.parsers import LenientJSONParser
 from apps.core.permissions import INGEST, READ
 from apps.ingest import selectors
 from apps.ingest.api.serializers import (
@@ -24,6 +25,7 @@ MAX_EVENTS_PER_REQUEST = 10_000
                                                                 400: EventsResultSerializer})
 @api_view(["POST"])
 @permission_classes([INGEST])
+@parser_classes([LenientJSONParser])  # NaN/Infinity read, so only the row holding one is quarantined
 def post_events(request: Request) -> Response:
     """One event object or a list of them. Bad events are quarantined with their reason; good ones land."""
     payload = request.data
@@ -31,7 +33,8 @@ def post_events(request: Request) -> Response:
     if not events or len(events) > MAX_EVENTS_PER_REQUEST:
         return Response({"detail": f"send between 1 and {MAX_EVENTS_PER_REQUEST} events"},
                         status=status.HTTP_400_BAD_REQUEST)
-    batch = ingest_records(records=events, source=f"api:{request.user.username}")
+    # a client retries what failed: events that landed before the failure get their follow-up now
+    batch = ingest_records(records=events, source=f"api:{request.user.username}", follow_up_duplicates=True)
     body = {"batch": batch.pk, "received": batch.rows_read, "loaded": batch.loaded, "duplicates": batch.duplicates,
             "quarantined": QuarantinedRowSerializer(selectors.quarantine(batch.pk), many=True).data}
     ok = batch.loaded + batch.duplicates > 0 or batch.quarantined == 0

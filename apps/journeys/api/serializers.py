@@ -9,6 +9,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.core.pagination import MAX_OFFSET
+from apps.dashboard.roles import ADMIN, has_role
 from apps.journeys.analyzers.base import CleaningRule
 from apps.journeys.analyzers.funnels import MAX_FUNNEL_STEPS
 from apps.journeys.analyzers.paths import MAX_PATH_STEPS
@@ -21,6 +23,7 @@ from apps.journeys.models import (
     trigger_errors,
 )
 from apps.journeys.selectors import JourneyFilters
+from apps.journeys.webhook_transport import UnsafeTarget, check_url
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -143,7 +146,7 @@ class FunnelCustomersQuerySerializer(FunnelQuerySerializer):
     step = serializers.IntegerField(min_value=1, help_text="1-based funnel step")
     dropped = serializers.BooleanField(default=False, help_text="customers who reached the step but not the next")
     entry_channel = serializers.CharField(required=False, help_text="only customers who entered on this channel")
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
     limit = serializers.IntegerField(min_value=1, max_value=10_000, default=100)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -337,9 +340,26 @@ class WebhookSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "url", "secret", "active", "milestones", "created_at"]
         read_only_fields = ["id", "created_at"]
 
+    def validate_url(self, value: str) -> str:
+        try:
+            check_url(value)
+        except UnsafeTarget as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+        return value
+
 
 class WebhookDeliverySerializer(serializers.ModelSerializer):
+    """The receiver's status code and error text go to admins only: for anyone else they would map
+    which hosts and ports answer behind the hub."""
+
     class Meta:
         model = WebhookDelivery
         fields = ["id", "event", "payload", "status", "attempts", "next_attempt_at", "last_status_code",
                   "last_error", "created_at", "delivered_at"]
+
+    def to_representation(self, instance: WebhookDelivery) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if not has_role(getattr(request, "user", None), ADMIN):
+            data["last_status_code"], data["last_error"] = None, ""
+        return data

@@ -2,11 +2,13 @@
 its frozen dataclass. Analyzer argument errors become 400s naming the parameter."""
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from typing import Any, TypeVar
 
 from django.shortcuts import get_object_or_404
+from django.utils.html import escape
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
@@ -148,11 +150,23 @@ class KpiViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(s.KpiSeriesSerializer(body).data)
 
 
+class _WidgetHTMLRenderer(TemplateHTMLRenderer):
+    """The widget's HTML; answers on the route that have no template (the OPTIONS description) are
+    shown as escaped JSON text instead of failing for want of one."""
+
+    def render(self, data: Any, accepted_media_type: str | None = None,
+               renderer_context: Mapping[str, Any] | None = None) -> str:
+        response = (renderer_context or {}).get("response")
+        if response is not None and response.template_name is None and not response.exception:
+            return f"<pre>{escape(json.dumps(data, indent=2, default=str))}</pre>"
+        return super().render(data, accepted_media_type, renderer_context)
+
+
 @extend_schema(parameters=[s.KpiWidgetQuerySerializer, OpenApiParameter("format", str, enum=["html", "json"])],
                responses={200: OpenApiResponse(description="an HTML fragment (default) or JSON")})
 @xframe_options_sameorigin
 @api_view(["GET"])
-@renderer_classes([TemplateHTMLRenderer, JSONRenderer])
+@renderer_classes([_WidgetHTMLRenderer, JSONRenderer])
 @permission_classes([READ])
 def kpi_widget(request: Request, slug: str) -> Response:
     """A small embeddable KPI card: latest value, change and a sparkline. Framable by same-origin pages
@@ -218,4 +232,5 @@ class WebhookViewSet(viewsets.ModelViewSet):
     def deliveries(self, request: Request, pk: str) -> Response:
         webhook = self.get_object()
         page = self.paginate_queryset(webhook.deliveries.order_by("-created_at", "-id"))
-        return self.get_paginated_response(s.WebhookDeliverySerializer(page, many=True).data)
+        return self.get_paginated_response(
+            s.WebhookDeliverySerializer(page, many=True, context=self.get_serializer_context()).data)

@@ -10,6 +10,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("models/<str:name>/rollback", views.model_rollback, name="api-model-rollback"),
     path("models/<str:name>/train", views.model_train, name="api-model-train"),
     path("training-runs/<int:run_id>", views.training_run, name="api-training-run"),
-    path("customers/<str:customer_id>/scores", views.customer_scores, name="api-customer-scores"),
-    path("customers/<str:customer_id>/next-event", views.customer_next_event, name="api-customer-next-event"),
+    path("customers/<path:customer_id>/scores", views.customer_scores, name="api-customer-scores"),
+    path("customers/<path:customer_id>/next-event", views.customer_next_event, name="api-customer-next-event"),
 ]

@@ -13,10 +13,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.core.pagination import BoundedLimitOffsetPagination
 from apps.core.permissions import MANAGE, READ, is_admin
 from apps.core.services import record_audit
 from apps.propensity import registry, selectors
@@ -49,7 +49,7 @@ NAME = OpenApiParameter("name", str, OpenApiParameter.PATH, description="model n
 def model_list(request: Request) -> Response:
     """Every registered version, newest first per model, with its metrics beside the baseline's."""
     versions = selectors.model_versions(request.query_params.get("name") or None)
-    paginator = LimitOffsetPagination()
+    paginator = BoundedLimitOffsetPagination()
     page = paginator.paginate_queryset(versions, request)
     return paginator.get_paginated_response(ModelVersionSerializer(page, many=True).data)
 
