@@ -5,10 +5,10 @@ from apps.customers.api import views
 
 
 class CustomerIdConverter:
-    """Any customer id, "/" included, except ids ending in a sub-resource's name (/journey, /scores):
-    those paths go to the sub-resource, here and in apps.propensity.api.urls."""
+    """Any customer id, "/" included, except ids ending in a sub-resource's name (/journey, /scores,
+    /next-event): those paths go to the sub-resource, here and in apps.propensity.api.urls."""
 
-    regex = r".+(?<!/journey)(?<!/scores)"
+    regex = r".+(?<!/journey)(?<!/scores)(?<!/next-event)"
 
     def to_python(self, value: str) -> str:
         return value

@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.core.pagination import MAX_OFFSET
-from apps.dashboard.roles import ADMIN, has_role
+from apps.core.permissions import is_admin
 from apps.journeys.analyzers.base import CleaningRule
 from apps.journeys.analyzers.funnels import MAX_FUNNEL_STEPS
 from apps.journeys.analyzers.paths import MAX_PATH_STEPS
@@ -349,8 +349,8 @@ class WebhookSerializer(serializers.ModelSerializer):
 
 
 class WebhookDeliverySerializer(serializers.ModelSerializer):
-    """The receiver's status code and error text go to admins only: for anyone else they would map
-    which hosts and ports answer behind the hub."""
+    """The receiver's status code and error text go to admins (and `manage` keys) only: for anyone
+    else they would map which hosts and ports answer behind the hub."""
 
     class Meta:
         model = WebhookDelivery
@@ -360,6 +360,6 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
     def to_representation(self, instance: WebhookDelivery) -> dict[str, Any]:
         data = super().to_representation(instance)
         request = self.context.get("request")
-        if not has_role(getattr(request, "user", None), ADMIN):
+        if request is None or not is_admin(request):
             data["last_status_code"], data["last_error"] = None, ""
         return data
