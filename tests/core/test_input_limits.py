@@ -121,3 +121,11 @@ def test_options_on_the_kpi_widget_in_html_describes_the_route(api_client) -> No
 
     assert response.status_code == 200
     assert "&quot;name&quot;: &quot;Kpi Widget&quot;" in response.content.decode()
+
+
+def test_a_funnel_window_beyond_a_century_is_a_400(api_client) -> None:  # type: ignore[no-untyped-def]
+    """Found by probing: 1e308 hours overflowed the conversion to milliseconds (a 500)."""
+    response = api_client.get("/api/journeys/funnel?steps=a,b&window_hours=1e308")
+
+    assert response.status_code == 400
+    assert response.json() == {"window_hours": ["Ensure this value is less than or equal to 878400."]}

@@ -299,3 +299,24 @@ def test_bad_neptune_urls_are_explained() -> None:
         parse_endpoint("neptune+wss://localhost:8182/gremlin", {})
     with pytest.raises(ValueError, match="not a Neptune URL"):
         parse_endpoint("wss://localhost:8182/gremlin", {})
+
+
+def test_a_black_holed_endpoint_is_unavailable_within_the_connect_deadline(clock: FakeClock, settings) -> None:  # type: ignore[no-untyped-def]
+    """Accepts the TCP connection, never answers the handshake: bounded by GRAPH_CONNECT_TIMEOUT (twice:
+    the connection is re-signed and tried once more)."""
+    import time
+
+    from tests.netfixtures import BlackHole
+
+    settings.GRAPH_CONNECT_TIMEOUT = 0.5
+    hole = BlackHole()
+    remote = _connection(f"neptune+ws://127.0.0.1:{hole.port}/gremlin", clock)
+    try:
+        started = time.monotonic()
+        with pytest.raises(GraphUnavailable, match="no WebSocket handshake within 0.5 s"):
+            traversal().with_remote(remote).V().count().next()
+        elapsed = time.monotonic() - started
+    finally:
+        remote.close()
+        hole.close()
+    assert elapsed < 3.0

@@ -321,3 +321,39 @@ def test_deliver_webhooks_command_reports_the_run(db, loopback_allowed, server: 
     call_command("deliver_webhooks")
 
     assert capsys.readouterr().out == "1 attempted, 1 delivered, 0 rescheduled, 0 failed\n"
+
+
+@pytest.fixture
+def tls_server(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[tuple[Server, Any]]:  # type: ignore[no-untyped-def]
+    """An HTTPS receiver on 127.0.0.1 whose certificate names "localhost", issued by a test CA that the
+    process trusts (SSL_CERT_FILE), as a receiver with a private CA in an allowed network would be."""
+    import ssl
+
+    import trustme
+
+    authority = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    running = Server()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost").configure_cert(context)
+    running.httpd.socket = context.wrap_socket(running.httpd.socket, server_side=True)
+    yield running, authority
+    running.close()
+
+
+def test_https_goes_to_the_checked_address_and_checks_the_certificate_against_the_url_host(
+        db, settings, tls_server) -> None:  # type: ignore[no-untyped-def]
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
+    server, _ = tls_server
+    by_name = _due(f"https://localhost:{server.port}/hook")
+    by_address = _due(f"https://127.0.0.1:{server.port}/hook")  # the certificate does not name 127.0.0.1
+
+    webhooks.deliver_due()
+
+    by_name.refresh_from_db()
+    by_address.refresh_from_db()
+    assert (by_name.status, by_name.last_status_code) == ("delivered", 200)
+    assert [headers["Host"] for _, headers, _ in server.requests] == [f"localhost:{server.port}"]
+    assert by_address.status == "pending" and "CERTIFICATE_VERIFY_FAILED" in by_address.last_error

@@ -25,6 +25,8 @@ from apps.journeys.models import (
 from apps.journeys.selectors import JourneyFilters
 from apps.journeys.webhook_transport import UnsafeTarget, check_url
 
+MAX_WINDOW_HOURS = 24 * 366 * 100  # a century, longer than any journey
+
 
 @extend_schema_field(OpenApiTypes.STR)
 class CsvListField(serializers.Field):
@@ -129,7 +131,8 @@ class PathsQuerySerializer(FilterQuerySerializer):
 
 class FunnelQuerySerializer(FilterQuerySerializer):
     steps = CsvListField(help_text="event types in order, comma separated, e.g. web_visit,cart,purchase")
-    window_hours = serializers.FloatField(required=False, min_value=0.001, help_text="conversion window")
+    window_hours = serializers.FloatField(required=False, min_value=0.001, max_value=MAX_WINDOW_HOURS,
+                                          help_text="conversion window")
     by_channel = serializers.BooleanField(default=False, help_text="break down by the entry event's channel")
 
     def validate_steps(self, value: list[str]) -> list[str]:
