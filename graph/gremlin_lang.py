@@ -41,7 +41,7 @@ _TOKEN = re.compile(r"""
   | (?P<number>-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?[lLdDfFmMnNiIsSbB]?)
   | (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
   | (?P<name>[A-Za-z_$][A-Za-z0-9_$]*)
-  | (?P<punct>[().,\[\]:\-])
+  | (?P<punct>[().,\[\]:\-+;])
 """, re.VERBOSE)
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "\\": "\\", "'": "'", '"': '"', "$": "$"}
 
@@ -99,6 +99,8 @@ class _Parser:
         return self.peek()[1] == value and self.peek()[0] in {"punct", "name"}
 
     def expect_end(self) -> None:
+        if self.peek()[1] == ";" and self.peek(1)[0] == "end":
+            self.pos += 1  # one traversal may end with a semicolon, as Gremlin consoles allow
         kind, value, column = self.peek()
         if kind != "end":
             raise GremlinSyntaxError(f"unexpected {value!r} at column {column + 1}: a script holds one traversal")
@@ -147,9 +149,9 @@ class _Parser:
         if kind == "string":
             self.pos += 1
             return _string(text)
-        if text == "-" and self.peek(1)[1] == "Infinity":
+        if text in {"-", "+"} and self.peek(1)[1] == "Infinity":
             self.pos += 2
-            return float("-inf")
+            return float("-inf") if text == "-" else float("inf")
         if text == "[":
             return self._collection()
         if kind == "name":

@@ -24,7 +24,7 @@ from gremlin_python.driver.driver_remote_connection import DriverRemoteConnectio
 from gremlin_python.driver.protocol import GremlinServerError
 from gremlin_python.process.anonymous_traversal import traversal
 from gremlin_python.process.graph_traversal import GraphTraversal
-from gremlin_python.process.traversal import Direction, T
+from gremlin_python.process.traversal import Direction, P, T
 from gremlin_python.structure.graph import Edge, Property, Vertex, VertexProperty
 from gremlin_python.structure.graph import Path as GPath
 
@@ -122,6 +122,8 @@ def _step(s: Scenario, line: str, lines: list[str], i: int) -> int:
         s.traversal, i = _docstring(lines, i)
     elif match := re.fullmatch(r'using the parameter (\w+) defined as "(.*)"', words):
         s.params[match.group(1)] = match.group(2).replace('\\"', '"')
+    elif match := re.fullmatch(r'using the parameter (\w+) of P\.(\w+)\("(.*)"\)', words):
+        s.params[match.group(1)] = f"P.{match.group(2)}:{match.group(3)}"
     elif words == "iterated to list":
         s.action = "list"
     elif words == "iterated next":
@@ -213,6 +215,9 @@ class Unsupported(Exception):
 
 def value(text: str, world: World) -> Any:
     text = text.strip()
+    if text.startswith("P.") and ":" in text:
+        operator, argument = text[2:].split(":", 1)
+        return P(operator, value(argument, world))
     if text == "null":
         return None
     if text in {"true", "false"}:
