@@ -13,6 +13,7 @@ import io
 import struct
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from gremlin_python.driver.serializer import GraphBinarySerializersV1
@@ -30,6 +31,7 @@ from gremlin_python.structure.io.util import HashableDict
 from graph.errors import UnsupportedTraversal
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+MAX_BIG_INTEGER_BYTES = 1024
 RANGE_OPERATORS = {"between", "inside", "outside"}
 LIST_OPERATORS = {"within", "without"}
 
@@ -70,6 +72,24 @@ class _PReader(_GraphBinaryTypeIO):
 
 class _TextPReader(_PReader):
     predicate_type = TextP
+
+
+class _BigDecimalReader(_GraphBinaryTypeIO):
+    """BigDecimal: an Int scale, then the unscaled value as a BigInteger (length, two's complement bytes).
+    gremlinpython's own reader reads the scale as a typed value and fails."""
+
+    @classmethod
+    def objectify(cls, buff: Any, reader: GraphBinaryReader, nullable: bool = True) -> Any:
+        return cls.is_null(buff, reader, cls._read, nullable)
+
+    @classmethod
+    def _read(cls, b: Any, r: GraphBinaryReader) -> Decimal:
+        scale = _I32.unpack(b.read(4))[0]
+        size = _I32.unpack(b.read(4))[0]
+        if not 0 <= size <= MAX_BIG_INTEGER_BYTES:
+            raise ValueError(f"a BigDecimal of {size} bytes is not accepted")
+        unscaled = int.from_bytes(b.read(size), "big", signed=True)
+        return Decimal(unscaled).scaleb(-scale)
 
 
 class _ClassReader(_GraphBinaryTypeIO):
@@ -129,6 +149,7 @@ def graph_binary_reader() -> GraphBinaryReader:
     readers: dict[DataType, type[_GraphBinaryTypeIO]] = {
         DataType.p: _PReader, DataType.textp: _TextPReader, DataType.clazz: _ClassReader,
         DataType.traversalstrategy: _StrategyReader, DataType.lambda_: _LambdaReader,
+        DataType.bigdecimal: _BigDecimalReader,
     }
     readers.update({code: _token_reader(name) for code, name in TOKEN_TYPES.items()})
     return GraphBinaryReader(deserializer_map=readers)

@@ -23,6 +23,7 @@ import hmac
 import ipaddress
 import logging
 import os
+import re
 import signal
 import ssl
 import threading
@@ -57,6 +58,7 @@ from graph.errors import GraphQueryError, GraphUnavailable, UnsupportedTraversal
 from graph.graphbinary import graph_binary_reader, graph_binary_writer, read_string, read_value, write_value
 from graph.graphson import GRAPHSON_ALIASES, GRAPHSON_V2, GRAPHSON_V3, GraphSONCodec
 from graph.gremlin_lang import parse
+from graph.strategies import without_selects_of
 from graph.translate import is_read_only, translate
 
 log = logging.getLogger(__name__)
@@ -467,14 +469,24 @@ class GremlinServer:
         if not isinstance(aliases, dict) or set(aliases.values()) - {"g"}:
             raise RequestError(Status.INVALID_REQUEST_ARGUMENTS, f"unknown traversal source in aliases "
                                f"{str(aliases)[:80]}; this server serves only 'g'", request.request_id)
-        script = translate(_without_options(bytecode))
+        bytecode = _without_options(bytecode)
         timeout = _evaluation_timeout(request, self.evaluation_timeout_ms)
+        for _ in range(MAX_UNDECLARED_RETRIES):
+            try:
+                return _typed_results(bytecode, self._run(bytecode, timeout))
+            except GraphQueryError as exc:
+                undeclared = UNDECLARED_LABEL.search(str(exc))
+                if undeclared is None:
+                    raise
+                bytecode = without_selects_of(bytecode, undeclared.group(1))
+        return _typed_results(bytecode, self._run(bytecode, timeout))
+
+    def _run(self, bytecode: Bytecode, timeout: int) -> list[Any]:
+        script = translate(bytecode)
         script.text = f'g.with("evaluationTimeout", {timeout})' + script.text[1:]
         if is_read_only(bytecode):
-            results = self.store.run(script, policy=READ_POLICY, exclusive=False)
-        else:
-            results = self.store.run(script)
-        return _typed_results(bytecode, results)
+            return self.store.run(script, policy=READ_POLICY, exclusive=False)
+        return self.store.run(script)
 
     def _frames(self, codec: Any, request: Request, results: list[Any], size: int) -> Generator[Frame, None, None]:
         if not results:
@@ -500,7 +512,10 @@ class GremlinServer:
         return codec.encode_response(request_id, status, message, None, {"exceptions": [message]})
 
 
-SET_STEPS = {"difference", "disjunct", "intersect"}
+# the engine refuses select() of a label declared nowhere; TinkerPop selects nothing (graph.strategies)
+UNDECLARED_LABEL = re.compile(r"Step label '([^']*)' is never declared in this query")
+MAX_UNDECLARED_RETRIES = 4
+SET_STEPS = {"difference", "disjunct", "intersect", "merge"}
 TOKEN_KEYS = {"id": T.id, "label": T.label, "IN": Direction.IN, "OUT": Direction.OUT}
 
 

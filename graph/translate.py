@@ -16,6 +16,7 @@ import datetime
 import json
 import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import Enum
 from typing import Any
 
@@ -168,6 +169,9 @@ def _instructions(instructions: list[list[Any]], script: Script, *, source: bool
         if name == "aggregate" and args and isinstance(args[0], Scope):
             # aggregate(local, key) is TinkerPop 3.7's spelling of store(key); global is the default
             name, args = ("store" if args[0] is Scope.local else "aggregate"), args[1:]
+        if name == "property" and len(args) in {2, 3} and args[-1] is None and isinstance(args[-2], str):
+            # property(key, null) removes the property (TinkerPop without null property values)
+            name, args = "sideEffect", [_drop_property(args[-2])]
         if name in {"V", "E"} and len(args) > 1:
             args = [list(args)]  # the engine takes many ids as one list, not as many arguments
         rendered = ", ".join(_value(arg, script) for arg in args)
@@ -189,6 +193,13 @@ def is_read_only(bytecode: Bytecode) -> bool:
             if isinstance(child, Bytecode) and not is_read_only(child):
                 return False
     return True
+
+
+def _drop_property(key: str) -> Bytecode:
+    drop = Bytecode()
+    drop.add_step("properties", key)
+    drop.add_step("drop")
+    return drop
 
 
 def _check_step(name: Any, *, source: bool) -> None:
@@ -244,6 +255,8 @@ def _value(arg: Any, script: Script) -> str:
         return script.bind(arg)
     if isinstance(arg, (Vertex, Edge)):
         return script.bind(arg.id)  # an element stands for its id (V(v), to(v), from(v))
+    if isinstance(arg, Decimal):
+        return script.bind(_exact_float(arg))
     raise UnsupportedTraversal(f"values of type {type(arg).__name__} are not supported")
 
 
@@ -257,6 +270,15 @@ def _collection(arg: dict[Any, Any] | list[Any] | tuple[Any, ...] | set[Any], sc
             raise UnsupportedTraversal(f"a map argument can only hold JSON values (text, numbers, booleans, "
                                        f"lists, maps): {exc}") from exc
     return "[" + ", ".join(_value(item, script) for item in arg) + "]"
+
+
+def _exact_float(number: Decimal) -> float:
+    """The engine's numbers are 64-bit: a BigDecimal is taken when a double holds it exactly."""
+    as_float = float(number)
+    if not number.is_finite() or Decimal(as_float) != number:
+        raise UnsupportedTraversal(f"BigDecimal {str(number)[:40]} cannot be held exactly by the graph store "
+                                   "(64-bit numbers)")
+    return as_float
 
 
 def _enum(token: Enum) -> str:

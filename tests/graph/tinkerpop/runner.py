@@ -25,6 +25,7 @@ from gremlin_python.driver.protocol import GremlinServerError
 from gremlin_python.process.anonymous_traversal import traversal
 from gremlin_python.process.graph_traversal import GraphTraversal
 from gremlin_python.process.traversal import Direction, P, T
+from gremlin_python.statics import BigDecimal
 from gremlin_python.structure.graph import Edge, Property, Vertex, VertexProperty
 from gremlin_python.structure.graph import Path as GPath
 
@@ -156,6 +157,7 @@ class World:
         self.dirty = True
         self.server = BackgroundServer(self.store, evaluation_timeout_ms=timeout_ms).start()
         options = {"message_serializer": serializer()} if serializer else {}
+        self.binary = serializer is None or "GraphSON" not in type(options.get("message_serializer")).__name__
         self.remote = DriverRemoteConnection(self.server.url, "g", **options)
         self.g = traversal().with_remote(self.remote)
         self._names: dict[tuple[str, str], Any] = {}
@@ -175,7 +177,7 @@ class World:
         self.store.close()
 
     def run(self, text: str, bindings: dict[str, Any]) -> list[Any]:
-        bytecode = parse(text, bindings)
+        bytecode = parse(text, {k: _wire(v) for k, v in bindings.items()} if self.binary else bindings)
         return GraphTraversal(self.g.graph, self.g.traversal_strategies, bytecode).to_list()
 
     def vertex(self, name: str) -> Vertex:
@@ -198,6 +200,19 @@ class World:
                 raise LookupError(f"no edge {spec}")
             self._names[key] = found[0]
         return self._names[key]  # type: ignore[no-any-return]
+
+
+def _wire(value: Any) -> Any:
+    """gremlinpython writes a BigDecimal in GraphBinary only as its own statics.BigDecimal."""
+    if isinstance(value, Decimal):
+        sign, digits, exponent = value.as_tuple()
+        unscaled = int("".join(map(str, digits)) or "0") * (-1 if sign else 1)
+        return BigDecimal(-int(exponent), unscaled)
+    if isinstance(value, list):
+        return [_wire(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _wire(v) for k, v in value.items()}
+    return value
 
 
 def _anon() -> Any:
