@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint setup browser clean
+.PHONY: demo test lint setup browser gremlin-js clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +21,14 @@ demo: setup
 browser:
 	./scripts/install_chromium.sh
 
+gremlin-js:
+	./scripts/install_gremlin_js.sh
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy journeyhub apps graph
 
-test: setup browser lint
+test: setup browser gremlin-js lint
 	$(BIN)/python -m pytest
 
 clean:
