@@ -444,7 +444,7 @@ def _short(text: str) -> str:
 VERBOSE = False
 
 
-def run_all(serializer: Callable[[], Any] | None = None, timeout_ms: int = 2000,
+def run_all(serializer: Callable[[], Any] | None = None, timeout_ms: int = 10_000,
             selection: Callable[[Scenario], bool] | None = None) -> list[Outcome]:
     chosen = [s for s in scenarios() if selection is None or selection(s)]
     outcomes: list[Outcome] = []
