@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from gremlin_python.driver.serializer import GraphBinarySerializersV1
-from gremlin_python.process.traversal import Bytecode, P, TextP, TraversalStrategy, Traverser
+from gremlin_python.process.traversal import Bytecode, Direction, P, T, TextP, TraversalStrategy, Traverser
 from gremlin_python.structure.io.graphbinaryV1 import (
     DataType,
     GraphBinaryReader,
@@ -171,6 +171,10 @@ def graph_binary_serializer() -> ProjectGraphBinarySerializer:
 
 _I32, _I64, _F64 = struct.Struct(">i"), struct.Struct(">q"), struct.Struct(">d")
 _NULL = bytes([DataType.null.value, 0x01])
+# the tokens element maps are keyed by (T.id, T.label, Direction.IN/OUT), fully qualified
+_TOKENS = {token: bytes([code.value, 0x00, DataType.string.value, 0x00]) + _I32.pack(len(java)) + java.encode()
+           for code, enum in ((DataType.t, T), (DataType.direction, Direction)) for token in enum
+           for java in [{"id_": "id", "from_": "OUT", "to": "IN"}.get(token.name, token.name)]}
 _HEAD = {name: bytes([getattr(DataType, name).value, 0x00]) for name in
          ("int", "long", "string", "double", "list", "map", "traverser", "boolean")}
 
@@ -204,6 +208,8 @@ def write_value(obj: Any, out: bytearray, writer: GraphBinaryWriter) -> None:
         out += _HEAD["boolean"] + (b"\x01" if obj else b"\x00")
     elif obj is None:
         out += _NULL
+    elif kind is T or kind is Direction:
+        out += _TOKENS[obj]
     else:
         writer.to_dict(obj, out)
 
@@ -244,6 +250,22 @@ def _read_map(buf: bytes, pos: int, reader: GraphBinaryReader) -> tuple[Any, int
         value, pos = read_value(buf, pos, reader)
         result[key if type(key) in (str, int) else HashableDict.of(key)] = value
     return result, pos
+
+
+def _read_token(enum: Any) -> Callable[[bytes, int, GraphBinaryReader], tuple[Any, int]]:
+    """T and Direction tokens (element map keys) without gremlinpython's per-value dispatch."""
+    members = {name: member for name, member in enum.__members__.items() if name not in {"id_", "from_", "to"}}
+
+    def read(buf: bytes, pos: int, reader: GraphBinaryReader) -> tuple[Any, int]:
+        if buf[pos] != DataType.string.value or buf[pos + 1] != 0x00:
+            return _read_slow(buf, pos - 2, reader)
+        name, end = read_string(buf, pos + 2)
+        member = members.get(name)
+        if member is None:
+            return _read_slow(buf, pos - 2, reader)
+        return member, end
+
+    return read
 
 
 def _read_list(buf: bytes, pos: int, reader: GraphBinaryReader) -> tuple[Any, int]:
@@ -287,6 +309,8 @@ _READERS: dict[int, Callable[[bytes, int, GraphBinaryReader], tuple[Any, int]]] 
     DataType.list.value: _read_list,
     DataType.traverser.value: _read_traverser,
     DataType.bytecode.value: _read_bytecode,
+    DataType.t.value: _read_token(T),
+    DataType.direction.value: _read_token(Direction),
 }
 
 

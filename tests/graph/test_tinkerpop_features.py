@@ -2,7 +2,8 @@
 
 The floors sit a few scenarios below the pass counts this server reached (1,206-1,207 through
 GraphBinary and GraphSON 3.0, 1,099 through GraphSON 2.0; a scenario or two near the evaluation
-timeout on a busy machine may vary); a change that makes fewer scenarios pass fails here. The failures, grouped by cause, are listed in docs/ARCHITECTURE.md ("TinkerPop scenarios").
+timeout on a busy machine may vary); a change that makes fewer scenarios pass fails here. The
+failures, grouped by cause, are listed in docs/ARCHITECTURE.md ("TinkerPop scenarios").
 """
 from __future__ import annotations
 
