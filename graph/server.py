@@ -515,6 +515,7 @@ class GremlinServer:
 # the engine refuses select() of a label declared nowhere; TinkerPop selects nothing (graph.strategies)
 UNDECLARED_LABEL = re.compile(r"Step label '([^']*)' is never declared in this query")
 MAX_UNDECLARED_RETRIES = 4
+MODULATORS = {"by", "from", "to", "with"}
 SET_STEPS = {"difference", "disjunct", "intersect", "merge"}
 TOKEN_KEYS = {"id": T.id, "label": T.label, "IN": Direction.IN, "OUT": Direction.OUT}
 
@@ -524,14 +525,14 @@ def _typed_results(bytecode: Bytecode, results: list[Any]) -> list[Any]:
     lists (Path), set operations with lists (sets), elementMap() and valueMap(true) with the string
     keys "id" and "label" (the tokens T.id and T.label, Direction.IN/OUT for an edge's ends)."""
     steps = bytecode.step_instructions
-    last = steps[-1] if steps else [""]
+    main = [step for step in steps if step[0] not in MODULATORS]  # path().by("name") is still a path
+    last = main[-1] if main else [""]
     if last[0] == "path":
         return [Path([set() for _ in r], r) if isinstance(r, list) else r for r in results]
     if last[0] in SET_STEPS:
         return [_as_set(r) for r in results]
-    if last[0] == "elementMap" or (last[0] == "valueMap" and True in last[1:2]):
-        return [_token_keys(r) for r in results]
-    if last[0] == "with" and len(steps) > 1 and steps[-2][0] == "valueMap" and "~tinkerpop.valueMap.tokens" in last:
+    tokens = any(step[0] == "with" and "~tinkerpop.valueMap.tokens" in step for step in steps)
+    if last[0] == "elementMap" or (last[0] == "valueMap" and (True in last[1:2] or tokens)):
         return [_token_keys(r) for r in results]
     return results
 

@@ -164,6 +164,7 @@ def _statement(bytecode: Bytecode, script: Script) -> tuple[str, bool]:
 
 def _instructions(instructions: list[list[Any]], script: Script, *, source: bool) -> str:
     parts = []
+    instructions = _value_map_tokens(instructions)
     for name, *args in instructions:
         _check_step(name, source=source)
         if name == "aggregate" and args and isinstance(args[0], Scope):
@@ -193,6 +194,23 @@ def is_read_only(bytecode: Bytecode) -> bool:
             if isinstance(child, Bytecode) and not is_read_only(child):
                 return False
     return True
+
+
+VALUE_MAP_TOKENS = "~tinkerpop.valueMap.tokens"
+
+
+def _value_map_tokens(instructions: list[list[Any]]) -> list[list[Any]]:
+    """valueMap(keys).with(WithOptions.tokens) is valueMap(true, keys), the form the engine knows."""
+    if not any(step[0] == "with" and VALUE_MAP_TOKENS in step[1:2] for step in instructions):
+        return instructions
+    out: list[list[Any]] = []
+    for step in instructions:
+        if (step[0] == "with" and step[1:2] == [VALUE_MAP_TOKENS] and step[2:] in ([], [15], [3]) and out
+                and out[-1][0] == "valueMap" and out[-1][1:2] != [True]):
+            out[-1] = ["valueMap", True, *out[-1][1:]]
+            continue
+        out.append(step)
+    return out
 
 
 def _drop_property(key: str) -> Bytecode:
