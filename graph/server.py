@@ -37,7 +37,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import graphersal
-from gremlin_python.process.traversal import Bytecode, Direction, T, Traverser
+from gremlin_python.process.traversal import Bytecode, Column, Direction, T, Traverser
 from gremlin_python.structure.graph import Path
 from gremlin_python.structure.io.graphbinaryV1 import (
     GraphBinaryWriter,
@@ -476,10 +476,25 @@ class GremlinServer:
                 return _typed_results(bytecode, self._run(bytecode, timeout))
             except GraphQueryError as exc:
                 undeclared = UNDECLARED_LABEL.search(str(exc))
-                if undeclared is None:
+                if undeclared is not None:
+                    bytecode = without_selects_of(bytecode, undeclared.group(1))
+                elif NON_TEXT_KEYS in str(exc):
+                    return self._maps_as_entries(bytecode, timeout, exc)
+                else:
                     raise
-                bytecode = without_selects_of(bytecode, undeclared.group(1))
         return _typed_results(bytecode, self._run(bytecode, timeout))
+
+    def _maps_as_entries(self, bytecode: Bytecode, timeout: int, failure: GraphQueryError) -> list[Any]:
+        """The engine cannot hand Python a map whose keys are not text (group().by("age")): the same
+        traversal is run again answering each map as its entries, and the maps are rebuilt here."""
+        entries = Bytecode()
+        entries.source_instructions = bytecode.source_instructions
+        entries.step_instructions = [*bytecode.step_instructions, ["map", _ENTRIES]]
+        try:
+            rows = self._run(entries, timeout)
+        except GraphQueryError:
+            raise failure from None
+        return [{_hashable_key(e["k"]): e["v"] for e in row} if isinstance(row, list) else row for row in rows]
 
     def _run(self, bytecode: Bytecode, timeout: int) -> list[Any]:
         script = translate(bytecode)
@@ -515,6 +530,7 @@ class GremlinServer:
 # the engine refuses select() of a label declared nowhere; TinkerPop selects nothing (graph.strategies)
 UNDECLARED_LABEL = re.compile(r"Step label '([^']*)' is never declared in this query")
 MAX_UNDECLARED_RETRIES = 4
+NON_TEXT_KEYS = "unsupported script result value of type 'graphersal::script::tokens::map::ScriptMap'"
 MODULATORS = {"by", "from", "to", "with"}
 SET_STEPS = {"difference", "disjunct", "intersect", "merge"}
 TOKEN_KEYS = {"id": T.id, "label": T.label, "IN": Direction.IN, "OUT": Direction.OUT}
@@ -535,6 +551,23 @@ def _typed_results(bytecode: Bytecode, results: list[Any]) -> list[Any]:
     if last[0] == "elementMap" or (last[0] == "valueMap" and (True in last[1:2] or tokens)):
         return [_token_keys(r) for r in results]
     return results
+
+
+def _entries_traversal() -> Bytecode:
+    """__.unfold().project("k", "v").by(select(keys)).by(select(values)).fold(): a map as its entries."""
+    keys, values, entries = Bytecode(), Bytecode(), Bytecode()
+    keys.add_step("select", Column.keys)
+    values.add_step("select", Column.values)
+    for step in (["unfold"], ["project", "k", "v"], ["by", keys], ["by", values], ["fold"]):
+        entries.add_step(*step)
+    return entries
+
+
+_ENTRIES = _entries_traversal()
+
+
+def _hashable_key(key: Any) -> Any:
+    return tuple(key) if isinstance(key, list) else key
 
 
 def _as_set(value: Any) -> Any:
