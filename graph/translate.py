@@ -25,6 +25,7 @@ from gremlin_python.process.traversal import (
     Bytecode,
     Cardinality,
     Direction,
+    Merge,
     P,
     Scope,
     T,
@@ -153,8 +154,13 @@ def append_statements(script: Script, bytecodes: list[Bytecode]) -> str:
     return "".join(_statement(bytecode, script)[0] + ".iterate();\n" for bytecode in bytecodes)
 
 
+MAX_INJECT_ARGUMENTS = 10  # the engine's inject() takes at most ten values
+
+
 def _statement(bytecode: Bytecode, script: Script) -> tuple[str, bool]:
     steps = list(bytecode.step_instructions)
+    if steps and steps[0][0] == "inject" and len(steps[0]) > MAX_INJECT_ARGUMENTS + 1:
+        steps[0:1] = [["inject", list(steps[0][1:])], ["unfold"]]  # the same values, one level down
     discard = bool(steps) and steps[-1] == ["none"]
     if discard:
         steps = steps[:-1]
@@ -340,6 +346,8 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if isinstance(value, (Vertex, Edge)):
         return value.id
+    if isinstance(value, Merge) and value in (Merge.out_v, Merge.in_v):
+        return f"Merge.{_java_name(value.name)}"  # mergeE's placeholder for the option(Merge.outV) vertex
     if isinstance(value, Enum):
         raise UnsupportedTraversal("tokens are only allowed as map keys inside a list or map argument")
     if isinstance(value, (Bytecode, Traversal, P)):

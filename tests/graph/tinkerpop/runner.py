@@ -24,7 +24,7 @@ from gremlin_python.driver.driver_remote_connection import DriverRemoteConnectio
 from gremlin_python.driver.protocol import GremlinServerError
 from gremlin_python.process.anonymous_traversal import traversal
 from gremlin_python.process.graph_traversal import GraphTraversal
-from gremlin_python.process.traversal import Direction, P, T
+from gremlin_python.process.traversal import Direction, Merge, P, T
 from gremlin_python.statics import BigDecimal
 from gremlin_python.structure.graph import Edge, Property, Vertex, VertexProperty
 from gremlin_python.structure.graph import Path as GPath
@@ -258,6 +258,8 @@ def value(text: str, world: World) -> Any:
         return T[body] if body in T.__members__ else T[body + "_"]
     if kind == "D":
         return Direction[body]
+    if kind == "M":
+        return {"outV": Merge.out_v, "inV": Merge.in_v, "onCreate": Merge.on_create, "onMatch": Merge.on_match}[body]
     if kind == "str":
         return body
     if kind == "dt":
