@@ -171,8 +171,15 @@ def _statement(bytecode: Bytecode, script: Script) -> tuple[str, bool]:
 def _instructions(instructions: list[list[Any]], script: Script, *, source: bool) -> str:
     parts = []
     instructions = _value_map_tokens(instructions)
+    previous = ""
     for name, *args in instructions:
         _check_step(name, source=source)
+        if name == "property" and len(args) in {2, 3} and args[-1] is None and previous in NEW_ELEMENT_STEPS:
+            continue  # property(key, null) on an element being added: it has no such property to remove
+        previous = name if name in {"addV", "addE"} or (name in {"property", "from", "to"} and previous) else ""
+        if name == "to" and args and isinstance(args[0], Direction):
+            # to(Direction, labels…) is TinkerPop's vertex step: to(OUT, "x") is out("x")
+            name, args = {Direction.OUT: "out", Direction.IN: "in"}.get(args[0], "both"), args[1:]
         if name == "aggregate" and args and isinstance(args[0], Scope):
             # aggregate(local, key) is TinkerPop 3.7's spelling of store(key); global is the default
             name, args = ("store" if args[0] is Scope.local else "aggregate"), args[1:]
@@ -203,6 +210,7 @@ def is_read_only(bytecode: Bytecode) -> bool:
 
 
 VALUE_MAP_TOKENS = "~tinkerpop.valueMap.tokens"
+NEW_ELEMENT_STEPS = {"addV", "addE", "property"}
 
 
 def _value_map_tokens(instructions: list[list[Any]]) -> list[list[Any]]:

@@ -139,3 +139,16 @@ def test_token_members_must_be_on_the_allow_list() -> None:
     script = translate(g.V().as_("a").select(Pop.all_, "a").values("age").sum_(Scope.global_)
                        .sack(Operator.sum_long).bytecode)
     assert script.text == "g.V().as(p0).select(Pop.all, p1).values(p2).sum(Scope.global).sack(Operator.sumLong)"
+
+
+def test_null_property_values_remove_the_property_except_on_a_new_element() -> None:
+    # given property(key, null), which TinkerPop reads as "remove key"
+    existing = translate(g.V("a").property("x", 1).property("y", None).bytecode)
+    new = translate(g.add_v("p").property("x", 1).property("y", None).bytecode)
+    # then an existing element drops it; a new element has nothing to drop, so the step goes
+    assert existing.text == "g.V(p0).property(p1, p2).sideEffect(__.properties(p3).drop())"
+    assert new.text == "g.addV(p0).property(p1, p2)"
+
+
+def test_to_with_a_direction_is_the_vertex_step() -> None:
+    assert translate(g.V("a").to(Direction.OUT, "knows").bytecode).text == "g.V(p0).out(p1)"

@@ -257,7 +257,7 @@ def value(text: str, world: World) -> Any:
     if kind == "t":
         return T[body] if body in T.__members__ else T[body + "_"]
     if kind == "D":
-        return Direction[body]
+        return {"from": Direction.OUT, "to": Direction.IN}.get(body) or Direction[body]
     if kind == "M":
         return {"outV": Merge.out_v, "inV": Merge.in_v, "onCreate": Merge.on_create, "onMatch": Merge.on_match}[body]
     if kind == "str":
