@@ -195,7 +195,7 @@ def write_value(obj: Any, out: bytearray, writer: GraphBinaryWriter) -> None:
         for key, value in obj.items():
             write_value(key, out, writer)
             write_value(value, out, writer)
-    elif kind is list:
+    elif kind is list or kind is tuple:  # a tuple is a list used as a map key (group().by(fold()))
         out += _HEAD["list"] + _I32.pack(len(obj))
         for item in obj:
             write_value(item, out, writer)

@@ -27,6 +27,7 @@ from gremlin_python.process.traversal import (
     Direction,
     Merge,
     P,
+    Pick,
     Scope,
     T,
     TextP,
@@ -170,7 +171,7 @@ def _statement(bytecode: Bytecode, script: Script) -> tuple[str, bool]:
 
 def _instructions(instructions: list[list[Any]], script: Script, *, source: bool) -> str:
     parts = []
-    instructions = _value_map_tokens(instructions)
+    instructions = _choose_without_default(_value_map_tokens(instructions))
     previous = ""
     for name, *args in instructions:
         _check_step(name, source=source)
@@ -224,6 +225,31 @@ def _value_map_tokens(instructions: list[list[Any]]) -> list[list[Any]]:
             out[-1] = ["valueMap", True, *out[-1][1:]]
             continue
         out.append(step)
+    return out
+
+
+def _choose_without_default(instructions: list[list[Any]]) -> list[list[Any]]:
+    """choose(traversal).option(k, …) drops a traverser no option matches (TinkerPop); the engine
+    passes it on unchanged, so a choose without option(Pick.none, …) gets one that yields nothing."""
+    if not any(step[0] == "choose" and len(step) == 2 for step in instructions):
+        return instructions
+    out: list[list[Any]] = []
+    index = 0
+    while index < len(instructions):
+        step = instructions[index]
+        out.append(step)
+        index += 1
+        if step[0] != "choose" or len(step) != 2 or not isinstance(step[1], (Bytecode, Traversal)):
+            continue
+        options = []
+        while index < len(instructions) and instructions[index][0] == "option":
+            options.append(instructions[index])
+            index += 1
+        out.extend(options)
+        if options and not any(option[1:2] == [Pick.none] for option in options):
+            nothing = Bytecode()
+            nothing.add_step("limit", 0)
+            out.append(["option", Pick.none, nothing])
     return out
 
 

@@ -152,3 +152,10 @@ def test_null_property_values_remove_the_property_except_on_a_new_element() -> N
 
 def test_to_with_a_direction_is_the_vertex_step() -> None:
     assert translate(g.V("a").to(Direction.OUT, "knows").bytecode).text == "g.V(p0).out(p1)"
+
+
+def test_choose_without_a_default_option_drops_unmatched_traversers() -> None:
+    script = translate(g.V().choose(__.out().count()).option(2, __.values("name")).bytecode)
+    assert script.text == ("g.V().choose(__.out().count()).option(p0, __.values(p1))"
+                           ".option(Pick.none, __.limit(p2))")
+    assert script.params == {"p0": 2, "p1": "name", "p2": 0}

@@ -94,7 +94,7 @@ def _parse_feature(path: Path) -> list[Scenario]:
         if line.startswith('"""'):
             continue
         if line.startswith("|"):
-            cell = line.strip("|").strip()
+            cell = line.strip("|").strip().replace("\\\\", "\\").replace("\\|", "|")  # Gherkin cell escapes
             if cell != "result":
                 current.table.append(cell)
             continue
