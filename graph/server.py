@@ -478,7 +478,7 @@ class GremlinServer:
                 undeclared = UNDECLARED_LABEL.search(str(exc))
                 if undeclared is not None:
                     bytecode = without_selects_of(bytecode, undeclared.group(1))
-                elif NON_TEXT_KEYS in str(exc):
+                elif NON_TEXT_KEYS in str(exc) and is_read_only(bytecode):  # a write must never run twice
                     return self._maps_as_entries(bytecode, timeout, exc)
                 else:
                     raise

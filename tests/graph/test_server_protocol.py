@@ -243,3 +243,16 @@ def test_scripts_through_every_serializer(url: str, serializer: str) -> None:
         client.close()
     assert values[0][:4] == [1, 2.5, "x", {"a": 1}]
     assert values[0][4] != values[0][4]
+
+
+def test_maps_keyed_by_numbers_arrive_and_writes_never_run_twice(g: GraphTraversalSource) -> None:
+    # given the modern graph
+    modern(g)
+    # when a read groups by a number, then the map arrives keyed by numbers (GraphSON 2.0 writes map
+    # keys as JSON object keys, so as text, as TinkerPop's own GraphSON 2.0 writer does)
+    counts = g.V().has_label("person").group_count().by("age").next()
+    assert {int(k): v for k, v in counts.items()} == {29: 1, 27: 1, 32: 1, 35: 1}
+    # and a write whose answer is such a map is refused, not run a second time
+    with pytest.raises(GremlinServerError, match="ScriptMap"):
+        g.add_v("probe").property("n", 1).group_count().by("n").next()
+    assert g.V().has_label("probe").count().next() == 1
