@@ -187,6 +187,11 @@ def _instructions(instructions: list[list[Any]], script: Script, *, source: bool
         if name == "property" and len(args) in {2, 3} and args[-1] is None and isinstance(args[-2], str):
             # property(key, null) removes the property (TinkerPop without null property values)
             name, args = "sideEffect", [_drop_property(args[-2])]
+        if name in LOCAL_SLICES and args and args[0] is Scope.local:
+            # a local range that leaves nothing drops the traverser (TinkerPop); the engine passes []
+            parts.append(f".{name}({', '.join(_value(arg, script) for arg in args)})")
+            parts.append(".filter(__.unfold())")
+            continue
         if name in {"V", "E"} and len(args) > 1:
             args = [list(args)]  # the engine takes many ids as one list, not as many arguments
         rendered = ", ".join(_value(arg, script) for arg in args)
@@ -211,6 +216,7 @@ def is_read_only(bytecode: Bytecode) -> bool:
 
 
 VALUE_MAP_TOKENS = "~tinkerpop.valueMap.tokens"
+LOCAL_SLICES = {"range", "limit", "tail", "skip"}
 NEW_ELEMENT_STEPS = {"addV", "addE", "property"}
 
 

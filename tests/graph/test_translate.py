@@ -159,3 +159,8 @@ def test_choose_without_a_default_option_drops_unmatched_traversers() -> None:
     assert script.text == ("g.V().choose(__.out().count()).option(p0, __.values(p1))"
                            ".option(Pick.none, __.limit(p2))")
     assert script.params == {"p0": 2, "p1": "name", "p2": 0}
+
+
+def test_a_local_range_that_leaves_nothing_drops_the_traverser() -> None:
+    script = translate(g.V().values("name").fold().range_(Scope.local, 4, 5).bytecode)
+    assert script.text == "g.V().values(p0).fold().range(Scope.local, p1, p2).filter(__.unfold())"
