@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo serve test lint setup browser postgres clean
+.PHONY: demo serve test lint setup browser gremlin-js postgres clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ serve: setup
 browser:
 	./scripts/install_chromium.sh
 
+gremlin-js:
+	./scripts/install_gremlin_js.sh
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy journeyhub apps graph
@@ -33,7 +36,7 @@ postgres:
 	./scripts/start_postgres.sh >/dev/null
 
 # The whole suite on SQLite (with the browser tests), then everything that is not a browser test on PostgreSQL.
-test: setup browser lint postgres
+test: setup browser gremlin-js lint postgres
 	$(BIN)/python -m pytest
 	DATABASE_URL=$$(./scripts/start_postgres.sh) $(BIN)/python -m pytest -m "not browser" -p no:cacheprovider
 

@@ -4,7 +4,7 @@ Run: python benchmarks/graph_server.py [--events 100000] [--customers 5000] [--r
 Builds a durable store, serves it with `manage.py graphserver` in a separate process (as web
 workers would reach it), times `graph.journeys.recent_events` through ws://, then stops the server
 and times the same call on the store opened in process. Prints a table and writes
-benchmarks/results/graph_server.json. Target (issue 3): p99 < 15 ms through the server.
+benchmarks/results/graph_server.json. Target: p99 <= 3 ms through the server on an idle machine (was < 15 ms).
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ CHANNELS = ["web", "app", "voice", "chat", "email"]
 TYPES = ["login", "view_offer", "search", "call", "chat", "apply", "complaint", "payment"]
 START_MS = 1_767_225_600_000  # 2026-01-01
 BATCH = 1000
+TARGET_P99_MS = 3
 
 
 def load(url: str, events: int, customers: int, seed: int) -> None:
@@ -140,8 +141,8 @@ def main() -> None:
     embedded = time_reads(store_url, args.customers, args.reads)
 
     result = {"events": args.events, "customers": args.customers, "reads": args.reads, "load_s": round(load_s, 1),
-              "embedded": embedded, "server": server, "target_server_p99_ms": 15,
-              "server_p99_within_target": server["p99_ms"] < 15, "cpus": os.cpu_count(),
+              "embedded": embedded, "server": server, "target_server_p99_ms": TARGET_P99_MS,
+              "server_p99_within_target": server["p99_ms"] <= TARGET_P99_MS, "cpus": os.cpu_count(),
               "load_average_1m_after": round(os.getloadavg()[0], 2)}
     print(f"load average (1 min) at the end: {result['load_average_1m_after']} on {os.cpu_count()} CPUs")
     print(f"{'path':<10}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}{'rows':>8}"

@@ -5,7 +5,7 @@ import json
 import threading
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from gremlin_python.driver.remote_connection import RemoteConnection
 from gremlin_python.process.anonymous_traversal import traversal
@@ -52,10 +52,13 @@ def _driver_connection(url: str) -> RemoteConnection:
 
     from graph.graphbinary import graph_binary_serializer  # ints beyond 32 bits (epoch ms) as Long
 
+    parsed = urlparse(url)  # ws://user:password@host/… authenticates with SASL PLAIN (graphserver, Gremlin Server)
+    credentials = {"username": unquote(parsed.username or ""), "password": unquote(parsed.password or "")}
+    address = parsed._replace(netloc=parsed.netloc.rpartition("@")[2]).geturl()
     deadlines = Deadlines.from_settings()
     return GuardedRemoteConnection(
-        url, lambda: DriverRemoteConnection(url, "g", message_serializer=graph_binary_serializer(),
-                                            **driver_options(deadlines)), deadlines)
+        address, lambda: DriverRemoteConnection(address, "g", message_serializer=graph_binary_serializer(),
+                                                **credentials, **driver_options(deadlines)), deadlines)
 
 
 _lock = threading.Lock()

@@ -13,10 +13,11 @@ import io
 import struct
 import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from gremlin_python.driver.serializer import GraphBinarySerializersV1
-from gremlin_python.process.traversal import Bytecode, P, TextP, TraversalStrategy, Traverser
+from gremlin_python.process.traversal import Bytecode, Direction, P, T, TextP, TraversalStrategy, Traverser
 from gremlin_python.structure.io.graphbinaryV1 import (
     DataType,
     GraphBinaryReader,
@@ -30,6 +31,7 @@ from gremlin_python.structure.io.util import HashableDict
 from graph.errors import UnsupportedTraversal
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+MAX_BIG_INTEGER_BYTES = 1024
 RANGE_OPERATORS = {"between", "inside", "outside"}
 LIST_OPERATORS = {"within", "without"}
 
@@ -70,6 +72,24 @@ class _PReader(_GraphBinaryTypeIO):
 
 class _TextPReader(_PReader):
     predicate_type = TextP
+
+
+class _BigDecimalReader(_GraphBinaryTypeIO):
+    """BigDecimal: an Int scale, then the unscaled value as a BigInteger (length, two's complement bytes).
+    gremlinpython's own reader reads the scale as a typed value and fails."""
+
+    @classmethod
+    def objectify(cls, buff: Any, reader: GraphBinaryReader, nullable: bool = True) -> Any:
+        return cls.is_null(buff, reader, cls._read, nullable)
+
+    @classmethod
+    def _read(cls, b: Any, r: GraphBinaryReader) -> Decimal:
+        scale = _I32.unpack(b.read(4))[0]
+        size = _I32.unpack(b.read(4))[0]
+        if not 0 <= size <= MAX_BIG_INTEGER_BYTES:
+            raise ValueError(f"a BigDecimal of {size} bytes is not accepted")
+        unscaled = int.from_bytes(b.read(size), "big", signed=True)
+        return Decimal(unscaled).scaleb(-scale)
 
 
 class _ClassReader(_GraphBinaryTypeIO):
@@ -129,6 +149,7 @@ def graph_binary_reader() -> GraphBinaryReader:
     readers: dict[DataType, type[_GraphBinaryTypeIO]] = {
         DataType.p: _PReader, DataType.textp: _TextPReader, DataType.clazz: _ClassReader,
         DataType.traversalstrategy: _StrategyReader, DataType.lambda_: _LambdaReader,
+        DataType.bigdecimal: _BigDecimalReader,
     }
     readers.update({code: _token_reader(name) for code, name in TOKEN_TYPES.items()})
     return GraphBinaryReader(deserializer_map=readers)
@@ -150,6 +171,10 @@ def graph_binary_serializer() -> ProjectGraphBinarySerializer:
 
 _I32, _I64, _F64 = struct.Struct(">i"), struct.Struct(">q"), struct.Struct(">d")
 _NULL = bytes([DataType.null.value, 0x01])
+# the tokens element maps are keyed by (T.id, T.label, Direction.IN/OUT), fully qualified
+_TOKENS = {token: bytes([code.value, 0x00, DataType.string.value, 0x00]) + _I32.pack(len(java)) + java.encode()
+           for code, enum in ((DataType.t, T), (DataType.direction, Direction)) for token in enum
+           for java in [{"id_": "id", "from_": "OUT", "to": "IN"}.get(token.name, token.name)]}
 _HEAD = {name: bytes([getattr(DataType, name).value, 0x00]) for name in
          ("int", "long", "string", "double", "list", "map", "traverser", "boolean")}
 
@@ -170,7 +195,7 @@ def write_value(obj: Any, out: bytearray, writer: GraphBinaryWriter) -> None:
         for key, value in obj.items():
             write_value(key, out, writer)
             write_value(value, out, writer)
-    elif kind is list:
+    elif kind is list or kind is tuple:  # a tuple is a list used as a map key (group().by(fold()))
         out += _HEAD["list"] + _I32.pack(len(obj))
         for item in obj:
             write_value(item, out, writer)
@@ -183,6 +208,8 @@ def write_value(obj: Any, out: bytearray, writer: GraphBinaryWriter) -> None:
         out += _HEAD["boolean"] + (b"\x01" if obj else b"\x00")
     elif obj is None:
         out += _NULL
+    elif kind is T or kind is Direction:
+        out += _TOKENS[obj]
     else:
         writer.to_dict(obj, out)
 
@@ -223,6 +250,22 @@ def _read_map(buf: bytes, pos: int, reader: GraphBinaryReader) -> tuple[Any, int
         value, pos = read_value(buf, pos, reader)
         result[key if type(key) in (str, int) else HashableDict.of(key)] = value
     return result, pos
+
+
+def _read_token(enum: Any) -> Callable[[bytes, int, GraphBinaryReader], tuple[Any, int]]:
+    """T and Direction tokens (element map keys) without gremlinpython's per-value dispatch."""
+    members = {name: member for name, member in enum.__members__.items() if name not in {"id_", "from_", "to"}}
+
+    def read(buf: bytes, pos: int, reader: GraphBinaryReader) -> tuple[Any, int]:
+        if buf[pos] != DataType.string.value or buf[pos + 1] != 0x00:
+            return _read_slow(buf, pos - 2, reader)
+        name, end = read_string(buf, pos + 2)
+        member = members.get(name)
+        if member is None:
+            return _read_slow(buf, pos - 2, reader)
+        return member, end
+
+    return read
 
 
 def _read_list(buf: bytes, pos: int, reader: GraphBinaryReader) -> tuple[Any, int]:
@@ -266,6 +309,8 @@ _READERS: dict[int, Callable[[bytes, int, GraphBinaryReader], tuple[Any, int]]] 
     DataType.list.value: _read_list,
     DataType.traverser.value: _read_traverser,
     DataType.bytecode.value: _read_bytecode,
+    DataType.t.value: _read_token(T),
+    DataType.direction.value: _read_token(Direction),
 }
 
 

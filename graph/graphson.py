@@ -35,6 +35,7 @@ from gremlin_python.process.traversal import (
     TextP,
     TraversalStrategy,
 )
+from gremlin_python.structure.graph import Edge, Path, Vertex
 from gremlin_python.structure.io import graphsonV2d0, graphsonV3d0
 
 from graph.embedded import to_gremlin
@@ -86,7 +87,7 @@ class StrictReader:
             "g:List": self._list, "g:Set": self._list, "g:Map": self._map,
             "g:Bytecode": self._bytecode, "g:P": self._predicate, "g:TextP": self._predicate,
             "g:Binding": self._binding, "g:Lambda": _lambda, "g:Class": str,
-            "g:Traverser": self._traverser,
+            "g:Traverser": self._traverser, "g:Vertex": self._vertex, "g:Edge": self._edge,
         }
         for name in ENUMS:
             self.readers[f"g:{name}"] = _token_reader(name)
@@ -171,6 +172,18 @@ class StrictReader:
             raise UnsupportedTraversal("g:Binding needs 'key' and 'value'")
         return Binding(str(value.get("key")), self.read(value.get("value")))
 
+    def _vertex(self, value: Any) -> Vertex:
+        """An element argument (V(v), from(v)): only its id and label matter."""
+        if not isinstance(value, dict):
+            raise UnsupportedTraversal("g:Vertex needs 'id' and 'label'")
+        return Vertex(self.read(value.get("id")), str(value.get("label") or "vertex"))
+
+    def _edge(self, value: Any) -> Edge:
+        if not isinstance(value, dict):
+            raise UnsupportedTraversal("g:Edge needs 'id', 'label', 'outV' and 'inV'")
+        return Edge(self.read(value.get("id")), Vertex(self.read(value.get("outV"))), str(value.get("label") or "edge"),
+                    Vertex(self.read(value.get("inV"))))
+
     def _traverser(self, value: Any) -> Any:
         return self.read(value.get("value")) if isinstance(value, dict) else None
 
@@ -239,6 +252,7 @@ def _writer_v3() -> graphsonV3d0.GraphSONWriter:
     writer.serializers[bool] = _Bool
     for kind in (graphersal.Vertex, graphersal.Edge):
         writer.serializers[kind] = _EngineElementV3
+    writer.serializers[Path] = _PathIO
     return writer
 
 
@@ -249,6 +263,7 @@ def _writer_v2() -> graphsonV2d0.GraphSONWriter:
     writer.serializers[bool] = _Bool
     for kind in (graphersal.Vertex, graphersal.Edge):
         writer.serializers[kind] = _EngineElementV2
+    writer.serializers[Path] = _PathIO
     return writer
 
 
@@ -275,6 +290,15 @@ def _text_key(key: Any) -> str:
     if isinstance(key, Enum):
         return key.name.rstrip("_")
     return key if isinstance(key, str) else json.dumps(key, default=str)
+
+
+class _PathIO(graphsonV3d0._GraphSONTypeIO):
+    """g:Path: its labels (a set per step) and its objects, as TinkerPop writes it."""
+
+    @classmethod
+    def dictify(cls, path: Path, writer: Any) -> Any:
+        return {"@type": "g:Path", "@value": {"labels": writer.to_dict([set(labels) for labels in path.labels]),
+                                               "objects": writer.to_dict(list(path.objects))}}
 
 
 class _Bool(graphsonV3d0._GraphSONTypeIO):

@@ -25,6 +25,9 @@ SOURCE_STEPS = {"withStrategies", "withoutStrategies", "withSideEffect", "with",
                 "withSack", "withComputer", "tx"}
 TEXT_OPERATORS = {"containing", "notContaining", "startingWith", "notStartingWith", "endingWith", "notEndingWith",
                   "regex", "notRegex"}
+# predicates written without P. (static imports); none of them is also a step name
+BARE_PREDICATES = {"eq", "neq", "lt", "lte", "gt", "gte", "inside", "outside", "between", "within", "without"} \
+    | TEXT_OPERATORS
 WITH_OPTIONS = {"tokens": "~tinkerpop.valueMap.tokens", "none": 0, "ids": 1, "labels": 2, "keys": 4, "values": 8,
                 "all": 15, "indexer": "~tinkerpop.index.indexer", "list": 0, "map": 1}
 # a bare token's enum, where the name is not ambiguous (Java names, as Gremlin's static imports give them)
@@ -41,7 +44,7 @@ _TOKEN = re.compile(r"""
   | (?P<number>-?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?[lLdDfFmMnNiIsSbB]?)
   | (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
   | (?P<name>[A-Za-z_$][A-Za-z0-9_$]*)
-  | (?P<punct>[().,\[\]:\-])
+  | (?P<punct>[().,\[\]:\-+;])
 """, re.VERBOSE)
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "\\": "\\", "'": "'", '"': '"', "$": "$"}
 
@@ -99,6 +102,8 @@ class _Parser:
         return self.peek()[1] == value and self.peek()[0] in {"punct", "name"}
 
     def expect_end(self) -> None:
+        if self.peek()[1] == ";" and self.peek(1)[0] == "end":
+            self.pos += 1  # one traversal may end with a semicolon, as Gremlin consoles allow
         kind, value, column = self.peek()
         if kind != "end":
             raise GremlinSyntaxError(f"unexpected {value!r} at column {column + 1}: a script holds one traversal")
@@ -147,9 +152,9 @@ class _Parser:
         if kind == "string":
             self.pos += 1
             return _string(text)
-        if text == "-" and self.peek(1)[1] == "Infinity":
+        if text in {"-", "+"} and self.peek(1)[1] == "Infinity":
             self.pos += 2
-            return float("-inf")
+            return float("-inf") if text == "-" else float("inf")
         if text == "[":
             return self._collection()
         if kind == "name":
@@ -171,6 +176,8 @@ class _Parser:
             return self.traversal(source=False)
         if name in {"P", "TextP"} and following == ".":
             return self._predicate()
+        if name in BARE_PREDICATES and following == "(":
+            return self._predicate(bare=True)
         if name in ENUMS and following == ".":
             self.pos += 2
             return token(name, self.take(kind="name"))
@@ -195,9 +202,10 @@ class _Parser:
             return token(*BARE_TOKENS[name])
         raise GremlinSyntaxError(f"unknown name {name!r}: not a token and not in the request's bindings")
 
-    def _predicate(self) -> P:
-        kind = self.take(kind="name")
-        self.take(".")
+    def _predicate(self, *, bare: bool = False) -> P:
+        kind = "P" if bare else self.take(kind="name")
+        if not bare:
+            self.take(".")
         operator = self.take(kind="name")
         args = self._arguments()
         cls = TextP if kind == "TextP" or operator in TEXT_OPERATORS else P

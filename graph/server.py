@@ -23,6 +23,7 @@ import hmac
 import ipaddress
 import logging
 import os
+import re
 import signal
 import ssl
 import threading
@@ -36,7 +37,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import graphersal
-from gremlin_python.process.traversal import Bytecode, Direction, T, Traverser
+from gremlin_python.process.traversal import Bytecode, Column, Direction, T, Traverser
 from gremlin_python.structure.graph import Path
 from gremlin_python.structure.io.graphbinaryV1 import (
     GraphBinaryWriter,
@@ -57,6 +58,7 @@ from graph.errors import GraphQueryError, GraphUnavailable, UnsupportedTraversal
 from graph.graphbinary import graph_binary_reader, graph_binary_writer, read_string, read_value, write_value
 from graph.graphson import GRAPHSON_ALIASES, GRAPHSON_V2, GRAPHSON_V3, GraphSONCodec
 from graph.gremlin_lang import parse
+from graph.strategies import without_selects_of
 from graph.translate import is_read_only, translate
 
 log = logging.getLogger(__name__)
@@ -467,14 +469,39 @@ class GremlinServer:
         if not isinstance(aliases, dict) or set(aliases.values()) - {"g"}:
             raise RequestError(Status.INVALID_REQUEST_ARGUMENTS, f"unknown traversal source in aliases "
                                f"{str(aliases)[:80]}; this server serves only 'g'", request.request_id)
-        script = translate(_without_options(bytecode))
+        bytecode = _without_options(bytecode)
         timeout = _evaluation_timeout(request, self.evaluation_timeout_ms)
+        for _ in range(MAX_UNDECLARED_RETRIES):
+            try:
+                return _typed_results(bytecode, self._run(bytecode, timeout))
+            except GraphQueryError as exc:
+                undeclared = UNDECLARED_LABEL.search(str(exc))
+                if undeclared is not None:
+                    bytecode = without_selects_of(bytecode, undeclared.group(1))
+                elif NON_TEXT_KEYS in str(exc) and is_read_only(bytecode):  # a write must never run twice
+                    return self._maps_as_entries(bytecode, timeout, exc)
+                else:
+                    raise
+        return _typed_results(bytecode, self._run(bytecode, timeout))
+
+    def _maps_as_entries(self, bytecode: Bytecode, timeout: int, failure: GraphQueryError) -> list[Any]:
+        """The engine cannot hand Python a map whose keys are not text (group().by("age")): the same
+        traversal is run again answering each map as its entries, and the maps are rebuilt here."""
+        entries = Bytecode()
+        entries.source_instructions = bytecode.source_instructions
+        entries.step_instructions = [*bytecode.step_instructions, ["map", _ENTRIES]]
+        try:
+            rows = self._run(entries, timeout)
+        except GraphQueryError:
+            raise failure from None
+        return [{_hashable_key(e["k"]): e["v"] for e in row} if isinstance(row, list) else row for row in rows]
+
+    def _run(self, bytecode: Bytecode, timeout: int) -> list[Any]:
+        script = translate(bytecode)
         script.text = f'g.with("evaluationTimeout", {timeout})' + script.text[1:]
         if is_read_only(bytecode):
-            results = self.store.run(script, policy=READ_POLICY, exclusive=False)
-        else:
-            results = self.store.run(script)
-        return _typed_results(bytecode, results)
+            return self.store.run(script, policy=READ_POLICY, exclusive=False)
+        return self.store.run(script)
 
     def _frames(self, codec: Any, request: Request, results: list[Any], size: int) -> Generator[Frame, None, None]:
         if not results:
@@ -500,7 +527,12 @@ class GremlinServer:
         return codec.encode_response(request_id, status, message, None, {"exceptions": [message]})
 
 
-SET_STEPS = {"difference", "disjunct", "intersect"}
+# the engine refuses select() of a label declared nowhere; TinkerPop selects nothing (graph.strategies)
+UNDECLARED_LABEL = re.compile(r"Step label '([^']*)' is never declared in this query")
+MAX_UNDECLARED_RETRIES = 4
+NON_TEXT_KEYS = "unsupported script result value of type 'graphersal::script::tokens::map::ScriptMap'"
+MODULATORS = {"by", "from", "to", "with"}
+SET_STEPS = {"difference", "disjunct", "intersect", "merge"}
 TOKEN_KEYS = {"id": T.id, "label": T.label, "IN": Direction.IN, "OUT": Direction.OUT}
 
 
@@ -509,16 +541,33 @@ def _typed_results(bytecode: Bytecode, results: list[Any]) -> list[Any]:
     lists (Path), set operations with lists (sets), elementMap() and valueMap(true) with the string
     keys "id" and "label" (the tokens T.id and T.label, Direction.IN/OUT for an edge's ends)."""
     steps = bytecode.step_instructions
-    last = steps[-1] if steps else [""]
+    main = [step for step in steps if step[0] not in MODULATORS]  # path().by("name") is still a path
+    last = main[-1] if main else [""]
     if last[0] == "path":
         return [Path([set() for _ in r], r) if isinstance(r, list) else r for r in results]
     if last[0] in SET_STEPS:
         return [_as_set(r) for r in results]
-    if last[0] == "elementMap" or (last[0] == "valueMap" and True in last[1:2]):
-        return [_token_keys(r) for r in results]
-    if last[0] == "with" and len(steps) > 1 and steps[-2][0] == "valueMap" and "~tinkerpop.valueMap.tokens" in last:
+    tokens = any(step[0] == "with" and "~tinkerpop.valueMap.tokens" in step for step in steps)
+    if last[0] == "elementMap" or (last[0] == "valueMap" and (True in last[1:2] or tokens)):
         return [_token_keys(r) for r in results]
     return results
+
+
+def _entries_traversal() -> Bytecode:
+    """__.unfold().project("k", "v").by(select(keys)).by(select(values)).fold(): a map as its entries."""
+    keys, values, entries = Bytecode(), Bytecode(), Bytecode()
+    keys.add_step("select", Column.keys)
+    values.add_step("select", Column.values)
+    for step in (["unfold"], ["project", "k", "v"], ["by", keys], ["by", values], ["fold"]):
+        entries.add_step(*step)
+    return entries
+
+
+_ENTRIES = _entries_traversal()
+
+
+def _hashable_key(key: Any) -> Any:
+    return tuple(key) if isinstance(key, list) else key
 
 
 def _as_set(value: Any) -> Any:

@@ -133,6 +133,9 @@ def _rewrite(steps: list[list[Any]], filters: _Filters) -> list[list[Any]]:
         args = [_child(arg, filters) for arg in args]
         if name == "by" and filters.productive_by:
             args = _productive(args)
+        if filters.write_properties and (name in {"mergeV", "mergeE"} or (
+                name == "option" and args and getattr(args[0], "name", "") == "on_create")):
+            args = [_with_partition(a, filters) if isinstance(a, dict) else a for a in args]
         if name in ADJACENT and filters.edge:  # out(x) → outE(x).filter(edges).inV(): the edge must pass too
             edge_step, vertex_step = ADJACENT[name]
             out.append([edge_step, *args])
@@ -153,6 +156,11 @@ def _rewrite(steps: list[list[Any]], filters: _Filters) -> list[list[Any]]:
                         out.append(["where", _then(end, f)])
     out.extend(pending_write)
     return out
+
+
+def _with_partition(mapping: dict[Any, Any], filters: _Filters) -> dict[Any, Any]:
+    """A merge map also names the write partition: it matches there and creates there."""
+    return {**mapping, **dict(filters.write_properties)}
 
 
 def _child(arg: Any, filters: _Filters) -> Any:
@@ -195,3 +203,36 @@ def _writes(bytecode: Bytecode) -> bool:
         if any(isinstance(a, Bytecode) and _writes(a) for a in args):
             return True
     return False
+
+
+def without_selects_of(bytecode: Bytecode, label: str) -> Bytecode:
+    """select() of a label the engine found declared nowhere selects nothing in TinkerPop (the engine
+    refuses the script instead): each select() naming it becomes limit(0)."""
+    rewritten = Bytecode()
+    rewritten.source_instructions = bytecode.source_instructions
+    rewritten.step_instructions = _without_select(bytecode.step_instructions, label)
+    return rewritten
+
+
+def _select_keys(args: list[Any]) -> list[str]:
+    keys = args[1:] if args and not isinstance(args[0], str) and hasattr(args[0], "name") else args
+    return [k for k in keys if isinstance(k, str)]
+
+
+def _without_select(steps: list[list[Any]], label: str) -> list[list[Any]]:
+    out = []
+    for name, *args in steps:
+        if name == "select" and label in _select_keys(args):
+            out.append(["limit", 0])
+            continue
+        rewritten_args = []
+        for arg in args:
+            child = arg.bytecode if isinstance(arg, Traversal) else arg
+            if isinstance(child, Bytecode) and not child.source_instructions:
+                copy = Bytecode()
+                copy.step_instructions = _without_select(child.step_instructions, label)
+                rewritten_args.append(copy)
+            else:
+                rewritten_args.append(arg)
+        out.append([name, *rewritten_args])
+    return out

@@ -16,6 +16,7 @@ import datetime
 import json
 import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import Enum
 from typing import Any
 
@@ -24,7 +25,9 @@ from gremlin_python.process.traversal import (
     Bytecode,
     Cardinality,
     Direction,
+    Merge,
     P,
+    Pick,
     Scope,
     T,
     TextP,
@@ -152,8 +155,13 @@ def append_statements(script: Script, bytecodes: list[Bytecode]) -> str:
     return "".join(_statement(bytecode, script)[0] + ".iterate();\n" for bytecode in bytecodes)
 
 
+MAX_INJECT_ARGUMENTS = 10  # the engine's inject() takes at most ten values
+
+
 def _statement(bytecode: Bytecode, script: Script) -> tuple[str, bool]:
     steps = list(bytecode.step_instructions)
+    if steps and steps[0][0] == "inject" and len(steps[0]) > MAX_INJECT_ARGUMENTS + 1:
+        steps[0:1] = [["inject", list(steps[0][1:])], ["unfold"]]  # the same values, one level down
     discard = bool(steps) and steps[-1] == ["none"]
     if discard:
         steps = steps[:-1]
@@ -163,11 +171,27 @@ def _statement(bytecode: Bytecode, script: Script) -> tuple[str, bool]:
 
 def _instructions(instructions: list[list[Any]], script: Script, *, source: bool) -> str:
     parts = []
+    instructions = _choose_without_default(_value_map_tokens(instructions))
+    previous = ""
     for name, *args in instructions:
         _check_step(name, source=source)
+        if name == "property" and len(args) in {2, 3} and args[-1] is None and previous in NEW_ELEMENT_STEPS:
+            continue  # property(key, null) on an element being added: it has no such property to remove
+        previous = name if name in {"addV", "addE"} or (name in {"property", "from", "to"} and previous) else ""
+        if name == "to" and args and isinstance(args[0], Direction):
+            # to(Direction, labels…) is TinkerPop's vertex step: to(OUT, "x") is out("x")
+            name, args = {Direction.OUT: "out", Direction.IN: "in"}.get(args[0], "both"), args[1:]
         if name == "aggregate" and args and isinstance(args[0], Scope):
             # aggregate(local, key) is TinkerPop 3.7's spelling of store(key); global is the default
             name, args = ("store" if args[0] is Scope.local else "aggregate"), args[1:]
+        if name == "property" and len(args) in {2, 3} and args[-1] is None and isinstance(args[-2], str):
+            # property(key, null) removes the property (TinkerPop without null property values)
+            name, args = "sideEffect", [_drop_property(args[-2])]
+        if name in LOCAL_SLICES and args and args[0] is Scope.local:
+            # a local range that leaves nothing drops the traverser (TinkerPop); the engine passes []
+            parts.append(f".{name}({', '.join(_value(arg, script) for arg in args)})")
+            parts.append(".filter(__.unfold())")
+            continue
         if name in {"V", "E"} and len(args) > 1:
             args = [list(args)]  # the engine takes many ids as one list, not as many arguments
         rendered = ", ".join(_value(arg, script) for arg in args)
@@ -189,6 +213,57 @@ def is_read_only(bytecode: Bytecode) -> bool:
             if isinstance(child, Bytecode) and not is_read_only(child):
                 return False
     return True
+
+
+VALUE_MAP_TOKENS = "~tinkerpop.valueMap.tokens"
+LOCAL_SLICES = {"range", "limit", "tail", "skip"}
+NEW_ELEMENT_STEPS = {"addV", "addE", "property"}
+
+
+def _value_map_tokens(instructions: list[list[Any]]) -> list[list[Any]]:
+    """valueMap(keys).with(WithOptions.tokens) is valueMap(true, keys), the form the engine knows."""
+    if not any(step[0] == "with" and VALUE_MAP_TOKENS in step[1:2] for step in instructions):
+        return instructions
+    out: list[list[Any]] = []
+    for step in instructions:
+        if (step[0] == "with" and step[1:2] == [VALUE_MAP_TOKENS] and step[2:] in ([], [15], [3]) and out
+                and out[-1][0] == "valueMap" and out[-1][1:2] != [True]):
+            out[-1] = ["valueMap", True, *out[-1][1:]]
+            continue
+        out.append(step)
+    return out
+
+
+def _choose_without_default(instructions: list[list[Any]]) -> list[list[Any]]:
+    """choose(traversal).option(k, …) drops a traverser no option matches (TinkerPop); the engine
+    passes it on unchanged, so a choose without option(Pick.none, …) gets one that yields nothing."""
+    if not any(step[0] == "choose" and len(step) == 2 for step in instructions):
+        return instructions
+    out: list[list[Any]] = []
+    index = 0
+    while index < len(instructions):
+        step = instructions[index]
+        out.append(step)
+        index += 1
+        if step[0] != "choose" or len(step) != 2 or not isinstance(step[1], (Bytecode, Traversal)):
+            continue
+        options = []
+        while index < len(instructions) and instructions[index][0] == "option":
+            options.append(instructions[index])
+            index += 1
+        out.extend(options)
+        if options and not any(option[1:2] == [Pick.none] for option in options):
+            nothing = Bytecode()
+            nothing.add_step("limit", 0)
+            out.append(["option", Pick.none, nothing])
+    return out
+
+
+def _drop_property(key: str) -> Bytecode:
+    drop = Bytecode()
+    drop.add_step("properties", key)
+    drop.add_step("drop")
+    return drop
 
 
 def _check_step(name: Any, *, source: bool) -> None:
@@ -244,6 +319,8 @@ def _value(arg: Any, script: Script) -> str:
         return script.bind(arg)
     if isinstance(arg, (Vertex, Edge)):
         return script.bind(arg.id)  # an element stands for its id (V(v), to(v), from(v))
+    if isinstance(arg, Decimal):
+        return script.bind(_exact_float(arg))
     raise UnsupportedTraversal(f"values of type {type(arg).__name__} are not supported")
 
 
@@ -257,6 +334,15 @@ def _collection(arg: dict[Any, Any] | list[Any] | tuple[Any, ...] | set[Any], sc
             raise UnsupportedTraversal(f"a map argument can only hold JSON values (text, numbers, booleans, "
                                        f"lists, maps): {exc}") from exc
     return "[" + ", ".join(_value(item, script) for item in arg) + "]"
+
+
+def _exact_float(number: Decimal) -> float:
+    """The engine's numbers are 64-bit: a BigDecimal is taken when a double holds it exactly."""
+    as_float = float(number)
+    if not number.is_finite() or Decimal(as_float) != number:
+        raise UnsupportedTraversal(f"BigDecimal {str(number)[:40]} cannot be held exactly by the graph store "
+                                   "(64-bit numbers)")
+    return as_float
 
 
 def _enum(token: Enum) -> str:
@@ -300,6 +386,8 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if isinstance(value, (Vertex, Edge)):
         return value.id
+    if isinstance(value, Merge) and value in (Merge.out_v, Merge.in_v):
+        return f"Merge.{_java_name(value.name)}"  # mergeE's placeholder for the option(Merge.outV) vertex
     if isinstance(value, Enum):
         raise UnsupportedTraversal("tokens are only allowed as map keys inside a list or map argument")
     if isinstance(value, (Bytecode, Traversal, P)):

@@ -173,7 +173,7 @@ def test_scripts_run_as_one_traversal_with_bindings(gremlin_server_url: str, g: 
         # then it runs like the same bytecode
         assert channels == ["web", "voice"]
         # and a script that is more than one traversal is refused before it reaches the engine
-        with pytest.raises(GremlinServerError, match="unexpected character ';' at column 13"):
+        with pytest.raises(GremlinServerError, match="unexpected ';' at column 13: a script holds one traversal"):
             client.submit("g.V().drop(); g.V()").all().result()
         with pytest.raises(GremlinServerError, match="unknown step 'evalScript'"):
             client.submit("g.V().evalScript('x')").all().result()

@@ -99,8 +99,8 @@ def test_special_values_round_trip(g: GraphTraversalSource) -> None:
     assert nan != nan
 
 
-def test_graphson_types_without_an_engine_equivalent_are_refused_clearly(url: str) -> None:
-    # given GraphSON carrying a BigDecimal, a UUID and a datetime as traversal arguments
+def test_graphson_uuid_datetime_and_bigdecimal_arguments(url: str) -> None:
+    # given GraphSON carrying a UUID, a datetime and BigDecimals as traversal arguments
     remote = DriverRemoteConnection(url, "g", message_serializer=GraphSONSerializersV3d0())
     try:
         g = traversal().with_remote(remote)
@@ -108,10 +108,13 @@ def test_graphson_types_without_an_engine_equivalent_are_refused_clearly(url: st
         moment = datetime.datetime(2024, 5, 1, 9, 30, tzinfo=datetime.UTC)
         echoed = g.inject(uid).to_list()
         when = g.inject(moment).to_list()
-        with pytest.raises(GremlinServerError, match="values of type Decimal are not supported"):
-            g.inject(Decimal("1.25")).to_list()
+        exact = g.inject(Decimal("1.25")).to_list()
+        with pytest.raises(GremlinServerError, match=r"BigDecimal 0.1 cannot be held exactly by the graph store "
+                                                     r"\(64-bit numbers\)"):
+            g.inject(Decimal("0.1")).to_list()
     finally:
         remote.close()
+    assert exact == [1.25]
     assert echoed == [uid]
     assert [w.replace(tzinfo=datetime.UTC) if w.tzinfo is None else w for w in when] == [moment]
 
@@ -240,3 +243,16 @@ def test_scripts_through_every_serializer(url: str, serializer: str) -> None:
         client.close()
     assert values[0][:4] == [1, 2.5, "x", {"a": 1}]
     assert values[0][4] != values[0][4]
+
+
+def test_maps_keyed_by_numbers_arrive_and_writes_never_run_twice(g: GraphTraversalSource) -> None:
+    # given the modern graph
+    modern(g)
+    # when a read groups by a number, then the map arrives keyed by numbers (GraphSON 2.0 writes map
+    # keys as JSON object keys, so as text, as TinkerPop's own GraphSON 2.0 writer does)
+    counts = g.V().has_label("person").group_count().by("age").next()
+    assert {int(k): v for k, v in counts.items()} == {29: 1, 27: 1, 32: 1, 35: 1}
+    # and a write whose answer is such a map is refused, not run a second time
+    with pytest.raises(GremlinServerError, match="ScriptMap"):
+        g.add_v("probe").property("n", 1).group_count().by("n").next()
+    assert g.V().has_label("probe").count().next() == 1

@@ -150,3 +150,20 @@ def test_tls_with_a_certificate(tmp_path: Path) -> None:
     finally:
         server.stop()
         store.close()
+
+
+def test_the_projects_own_connection_authenticates_from_graph_url(secured: BackgroundServer) -> None:
+    # given GRAPH_URL naming the user and password (the environment's secret), as the web workers use it
+    import graph
+
+    host = secured.url.removeprefix("ws://")
+    connection = graph.connect(f"ws://analyst:s3cret-pass@{host}")
+    wrong = graph.connect(f"ws://analyst:guess@{host}")
+    try:
+        # when it reads, then it is served; wrong credentials are refused as a query error
+        assert connection.g.inject(1_700_000_000_000).to_list() == [1_700_000_000_000]
+        with pytest.raises(graph.GraphQueryError, match="Username and/or password are incorrect"):
+            wrong.g.inject(1).to_list()
+    finally:
+        connection.close()
+        wrong.close()

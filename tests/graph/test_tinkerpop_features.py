@@ -1,18 +1,21 @@
 """TinkerPop's own Gherkin scenarios (gremlin-test 3.7.3) through gremlinpython against graphserver.
 
-The floor is the pass count this server reached; a change that makes fewer scenarios pass fails
-here. The failures, grouped by cause, are listed in docs/ARCHITECTURE.md ("TinkerPop scenarios").
+The floors sit a few scenarios below the pass counts this server reached (1,249 through
+GraphBinary and GraphSON 3.0, 1,120 through GraphSON 2.0; a scenario or two near the evaluation
+timeout on a busy machine may vary); a change that makes fewer scenarios pass fails here. The
+failures, grouped by cause, are listed in docs/ARCHITECTURE.md ("TinkerPop scenarios").
 """
 from __future__ import annotations
 
-from gremlin_python.driver.serializer import GraphSONSerializersV3d0
+from gremlin_python.driver.serializer import GraphSONSerializersV2d0, GraphSONSerializersV3d0
 
 from graph.graphbinary import graph_binary_serializer
 from tests.graph.tinkerpop.runner import run_all, scenarios, summary
 
 SCENARIOS_IN_FILES = 1491
-FLOOR_GRAPHBINARY = 1162
-FLOOR_GRAPHSON = 1115
+FLOOR_GRAPHBINARY = 1244
+FLOOR_GRAPHSON = 1244
+FLOOR_GRAPHSON_V2 = 1113
 
 
 def test_the_vendored_feature_files_hold_every_scenario() -> None:
@@ -31,3 +34,9 @@ def test_tinkerpop_scenarios_through_graphson() -> None:
     passed = sum(o.passed for o in outcomes)
     print(summary(outcomes))  # noqa: T201 - the per-cause table belongs in the test log
     assert passed >= FLOOR_GRAPHSON, summary(outcomes)
+
+
+def test_tinkerpop_scenarios_through_graphson_2() -> None:
+    # GraphSON 2.0 maps are JSON objects: gremlinpython cannot send a map with token keys in it
+    outcomes = run_all(GraphSONSerializersV2d0)
+    assert sum(o.passed for o in outcomes) >= FLOOR_GRAPHSON_V2, summary(outcomes)

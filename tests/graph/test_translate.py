@@ -60,7 +60,7 @@ def test_many_ids_are_passed_as_one_list_and_iterate_discards_results() -> None:
 @pytest.mark.parametrize("traversal, message", [
     (lambda: g.V().match(__.as_("a")), r"match\(\): match\(\) is not portable"),
     (lambda: g.V().property(Cardinality.list_, "a", 1), "only Cardinality.single properties are portable"),
-    (lambda: g.V().has("w", Decimal("1.5")), "values of type Decimal are not supported"),
+    (lambda: g.V().has("w", Decimal("0.1")), "BigDecimal 0.1 cannot be held exactly by the graph store"),
     (lambda: g.V().group_count().by({1: 2}), "map keys must be strings"),
 ])
 def test_non_portable_traversals_are_refused_with_a_reason(traversal, message) -> None:  # type: ignore[no-untyped-def]
@@ -139,3 +139,28 @@ def test_token_members_must_be_on_the_allow_list() -> None:
     script = translate(g.V().as_("a").select(Pop.all_, "a").values("age").sum_(Scope.global_)
                        .sack(Operator.sum_long).bytecode)
     assert script.text == "g.V().as(p0).select(Pop.all, p1).values(p2).sum(Scope.global).sack(Operator.sumLong)"
+
+
+def test_null_property_values_remove_the_property_except_on_a_new_element() -> None:
+    # given property(key, null), which TinkerPop reads as "remove key"
+    existing = translate(g.V("a").property("x", 1).property("y", None).bytecode)
+    new = translate(g.add_v("p").property("x", 1).property("y", None).bytecode)
+    # then an existing element drops it; a new element has nothing to drop, so the step goes
+    assert existing.text == "g.V(p0).property(p1, p2).sideEffect(__.properties(p3).drop())"
+    assert new.text == "g.addV(p0).property(p1, p2)"
+
+
+def test_to_with_a_direction_is_the_vertex_step() -> None:
+    assert translate(g.V("a").to(Direction.OUT, "knows").bytecode).text == "g.V(p0).out(p1)"
+
+
+def test_choose_without_a_default_option_drops_unmatched_traversers() -> None:
+    script = translate(g.V().choose(__.out().count()).option(2, __.values("name")).bytecode)
+    assert script.text == ("g.V().choose(__.out().count()).option(p0, __.values(p1))"
+                           ".option(Pick.none, __.limit(p2))")
+    assert script.params == {"p0": 2, "p1": "name", "p2": 0}
+
+
+def test_a_local_range_that_leaves_nothing_drops_the_traverser() -> None:
+    script = translate(g.V().values("name").fold().range_(Scope.local, 4, 5).bytecode)
+    assert script.text == "g.V().values(p0).fold().range(Scope.local, p1, p2).filter(__.unfold())"

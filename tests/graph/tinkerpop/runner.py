@@ -24,7 +24,8 @@ from gremlin_python.driver.driver_remote_connection import DriverRemoteConnectio
 from gremlin_python.driver.protocol import GremlinServerError
 from gremlin_python.process.anonymous_traversal import traversal
 from gremlin_python.process.graph_traversal import GraphTraversal
-from gremlin_python.process.traversal import Direction, T
+from gremlin_python.process.traversal import Direction, Merge, P, T
+from gremlin_python.statics import BigDecimal
 from gremlin_python.structure.graph import Edge, Property, Vertex, VertexProperty
 from gremlin_python.structure.graph import Path as GPath
 
@@ -93,7 +94,7 @@ def _parse_feature(path: Path) -> list[Scenario]:
         if line.startswith('"""'):
             continue
         if line.startswith("|"):
-            cell = line.strip("|").strip()
+            cell = line.strip("|").strip().replace("\\\\", "\\").replace("\\|", "|")  # Gherkin cell escapes
             if cell != "result":
                 current.table.append(cell)
             continue
@@ -122,6 +123,8 @@ def _step(s: Scenario, line: str, lines: list[str], i: int) -> int:
         s.traversal, i = _docstring(lines, i)
     elif match := re.fullmatch(r'using the parameter (\w+) defined as "(.*)"', words):
         s.params[match.group(1)] = match.group(2).replace('\\"', '"')
+    elif match := re.fullmatch(r'using the parameter (\w+) of P\.(\w+)\("(.*)"\)', words):
+        s.params[match.group(1)] = f"P.{match.group(2)}:{match.group(3)}"
     elif words == "iterated to list":
         s.action = "list"
     elif words == "iterated next":
@@ -154,6 +157,7 @@ class World:
         self.dirty = True
         self.server = BackgroundServer(self.store, evaluation_timeout_ms=timeout_ms).start()
         options = {"message_serializer": serializer()} if serializer else {}
+        self.binary = serializer is None or "GraphSON" not in type(options.get("message_serializer")).__name__
         self.remote = DriverRemoteConnection(self.server.url, "g", **options)
         self.g = traversal().with_remote(self.remote)
         self._names: dict[tuple[str, str], Any] = {}
@@ -173,7 +177,7 @@ class World:
         self.store.close()
 
     def run(self, text: str, bindings: dict[str, Any]) -> list[Any]:
-        bytecode = parse(text, bindings)
+        bytecode = parse(text, {k: _wire(v) for k, v in bindings.items()} if self.binary else bindings)
         return GraphTraversal(self.g.graph, self.g.traversal_strategies, bytecode).to_list()
 
     def vertex(self, name: str) -> Vertex:
@@ -198,6 +202,19 @@ class World:
         return self._names[key]  # type: ignore[no-any-return]
 
 
+def _wire(value: Any) -> Any:
+    """gremlinpython writes a BigDecimal in GraphBinary only as its own statics.BigDecimal."""
+    if isinstance(value, Decimal):
+        sign, digits, exponent = value.as_tuple()
+        unscaled = int("".join(map(str, digits)) or "0") * (-1 if sign else 1)
+        return BigDecimal(-int(exponent), unscaled)
+    if isinstance(value, list):
+        return [_wire(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _wire(v) for k, v in value.items()}
+    return value
+
+
 def _anon() -> Any:
     from gremlin_python.process.graph_traversal import __
 
@@ -213,6 +230,9 @@ class Unsupported(Exception):
 
 def value(text: str, world: World) -> Any:
     text = text.strip()
+    if text.startswith("P.") and ":" in text:
+        operator, argument = text[2:].split(":", 1)
+        return P(operator, value(argument, world))
     if text == "null":
         return None
     if text in {"true", "false"}:
@@ -237,7 +257,9 @@ def value(text: str, world: World) -> Any:
     if kind == "t":
         return T[body] if body in T.__members__ else T[body + "_"]
     if kind == "D":
-        return Direction[body]
+        return {"from": Direction.OUT, "to": Direction.IN}.get(body) or Direction[body]
+    if kind == "M":
+        return {"outV": Merge.out_v, "inV": Merge.in_v, "onCreate": Merge.on_create, "onMatch": Merge.on_match}[body]
     if kind == "str":
         return body
     if kind == "dt":
@@ -424,7 +446,7 @@ def _short(text: str) -> str:
 VERBOSE = False
 
 
-def run_all(serializer: Callable[[], Any] | None = None, timeout_ms: int = 2000,
+def run_all(serializer: Callable[[], Any] | None = None, timeout_ms: int = 10_000,
             selection: Callable[[Scenario], bool] | None = None) -> list[Outcome]:
     chosen = [s for s in scenarios() if selection is None or selection(s)]
     outcomes: list[Outcome] = []
