@@ -25,3 +25,21 @@ def test_schema_and_docs_pages_are_served(client) -> None:  # type: ignore[no-un
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"swagger" in docs.content.lower()
+
+
+@pytest.mark.parametrize("page", ["/api/docs/", "/api/redoc/"])
+def test_docs_pages_load_only_files_this_server_serves(client, page: str) -> None:  # type: ignore[no-untyped-def]
+    """Given no network, when a newcomer opens the API docs, then every script, style and icon is local."""
+    import re
+
+    from django.contrib.staticfiles import finders
+
+    response = client.get(page)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "//" not in "".join(re.findall(r"""(?:src|href)=["']([^"']+)["']""", html)).replace("http://testserver", "")
+    assets = re.findall(r"""(?:src|href)=["'](/static/[^"']+)["']""", html)
+    assert any(asset.endswith(".js") for asset in assets), assets
+    for asset in assets:
+        assert finders.find(asset.removeprefix("/static/")), asset
