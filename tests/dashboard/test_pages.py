@@ -36,6 +36,7 @@ def test_an_analyst_uploads_a_file_and_the_bad_row_is_quarantined_with_its_reaso
     assert response.status_code == 302
     assert response["Location"] == f"/ingest/batches/{batch.pk}/"
     assert (batch.rows_read, batch.loaded, batch.quarantined) == (3, 2, 1)
+    assert batch.source == "upload:calls.csv"
     page = analyst.get(response["Location"]).content.decode()
     assert '<span class="value" data-count="quarantined">1</span>' in page
     assert "no customer key: needs customer_id or an identifier (phone, email, account_id)" in page

@@ -81,8 +81,9 @@ def batch(request: HttpRequest, batch_id: int) -> HttpResponse:
     return page(request, "dashboard/batch.html", context, tables={"quarantine": q_table})
 
 
-def _run_ingest(path: Path, fmt: str) -> Any:
-    return function("apps.ingest.services", "ingest_file")(uri=str(path), fmt=fmt)
+def _run_ingest(path: Path, fmt: str, name: str) -> Any:
+    """The batch is named after the uploaded file, not its temporary copy."""
+    return function("apps.ingest.services", "ingest_file")(uri=str(path), fmt=fmt, name=f"upload:{name}")
 
 
 @require_POST
@@ -110,7 +111,7 @@ def upload(request: HttpRequest) -> HttpResponse:
             for chunk in uploaded.chunks():
                 out.write(chunk)
         try:
-            result = _run_ingest(path, fmt)
+            result = _run_ingest(path, fmt, Path(name).name)
         except NotAvailable as exc:
             messages.error(request, str(exc))
             return back
