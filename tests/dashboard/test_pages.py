@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -21,6 +23,12 @@ BAD_ROW_CSV = (
     ",u9-a,web_visit,web,2026-03-02T09:05:00Z\n"
     "u1,u1-b,card_dispute_call,voice,2026-03-02T10:00:00Z\n"
 )
+
+
+def figure_of(html: str, chart_id: str) -> dict:
+    found = re.search(rf'<script id="{chart_id}-data" type="application/json">(.*?)</script>', html, re.S)
+    assert found, chart_id
+    return json.loads(found.group(1))
 
 
 def rows_of(response) -> list[list[str]]:  # type: ignore[no-untyped-def]
@@ -150,6 +158,24 @@ def test_decision_monitor_shows_mix_latency_and_feedback_accuracy(viewer: Client
     assert '<span class="value">100%</span><span class="label">Confirmed intent in our top 3 (2 of 2)' in html
     recent = rows_of(viewer.get("/decisions/?format=csv&kind=risk"))
     assert [r[1:3] + r[5:7] for r in recent[1:]] == [["risk", "k3", "pass_to_skilled_agent", "900"]]
+
+
+def test_decision_monitor_filters_apply_to_the_cards_the_summary_and_the_charts(viewer: Client):
+    _log("intent", "k1", {"intent": "card_dispute", "action": "confirm", "confidence": 0.9}, 4.0)
+    _log("feedback", "k1", {}, 1.0, intent="card_dispute")
+    chat = DecisionLog.objects.create(kind="intent", contact_id="k9", customer_id="c2", channel="CHAT",
+                                      output={"intent": "loan", "action": "suggest"}, latency_ms=2.5)
+
+    html = viewer.get("/decisions/?channel=chat").content.decode()
+    summary = rows_of(viewer.get("/decisions/?format=csv&table=summary&channel=chat"))
+
+    assert summary[1:] == [["intent", "1", "2.5", "2.5", "suggest 1"]]
+    assert '<p class="card kpi" data-card="feedback"><span class="value">0</span>' in html
+    day = chat.created.date().isoformat()
+    traces = figure_of(html, "mix-intent")["data"]
+    assert [(t["name"], t["x"], t["y"]) for t in traces] == [("suggest", [day], [1])]
+    risk_only = rows_of(viewer.get("/decisions/?format=csv&table=summary&kind=risk"))
+    assert risk_only[1:] == []
 
 
 def test_customer_360_shows_the_latest_intent_and_risk_decision(viewer: Client):
