@@ -112,11 +112,27 @@ def test_customer_360_shows_the_cross_channel_timeline_and_identifiers(viewer: C
     ]
 
 
-def test_an_unknown_customer_is_a_404(viewer: Client):
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_unknown_customer_is_a_designed_404_page_even_with_debug_on(viewer: Client, settings, debug: bool):
+    settings.DEBUG = debug
+
     response = viewer.get("/customers/nobody/")
 
+    html = response.content.decode()
     assert response.status_code == 404
-    assert "no customer &#x27;nobody&#x27;" in response.content.decode()
+    assert "<h1>Not found</h1>" in html and "No customer &#x27;nobody&#x27;." in html
+    assert '<nav aria-label="Main" class="main-nav">' in html
+    assert '<form method="get" action="/customers/"' in html
+    assert "URLconf" not in html and "Using the URLconf" not in html
+
+
+def test_an_unknown_batch_and_kpi_widget_are_designed_404_pages(viewer: Client, settings):
+    settings.DEBUG = True
+
+    for url, text in [("/ingest/batches/999/", "No ingest batch 999."),
+                      ("/widgets/nope/", "No active KPI &#x27;nope&#x27;.")]:
+        response = viewer.get(url)
+        assert (response.status_code, text in response.content.decode()) == (404, True), url
 
 
 def test_searching_by_phone_goes_straight_to_the_customer(viewer: Client):
@@ -256,3 +272,14 @@ def test_customer_360_predicts_intent_and_risk_without_writing_the_decision_log(
     assert risk.startswith("score 600 → <strong>pass_to_agent</strong>")
     assert "no active risk model: neutral score (500 points)" in risk
     assert DecisionLog.objects.count() == 0
+
+
+def test_every_page_names_an_icon_that_is_served(viewer: Client):
+    from django.contrib.staticfiles import finders
+
+    html = viewer.get("/customers/").content.decode()
+    redirect = viewer.get("/favicon.ico")
+
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in html
+    assert (redirect.status_code, redirect["Location"]) == (301, "/static/favicon.svg")
+    assert finders.find("favicon.svg")

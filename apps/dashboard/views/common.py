@@ -33,6 +33,11 @@ def page(request: HttpRequest, template: str, context: Mapping[str, Any], *,
     return render(request, template, ctx)
 
 
+def not_found(request: HttpRequest, message: str) -> HttpResponse:
+    """The site's own 404 page, also when DEBUG is on (Django's debug 404 lists every URL pattern)."""
+    return render(request, "404.html", {"message": message}, status=404)
+
+
 def unavailable(exc: NotAvailable) -> dict[str, str]:
     return {"what": exc.what, "message": str(exc)}
 

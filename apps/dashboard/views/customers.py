@@ -1,14 +1,14 @@
 """Customer search, Customer 360 and the similarity explorer."""
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
 from apps.dashboard import customer360 as c360
 from apps.dashboard.roles import VIEWER, role_required
 from apps.dashboard.sources import NotAvailable, call
 from apps.dashboard.tables import Column, Table
-from apps.dashboard.views.common import page, parse_int, unavailable
+from apps.dashboard.views.common import not_found, page, parse_int, unavailable
 
 PAGE_SIZE = 50
 
@@ -50,7 +50,7 @@ def customer(request: HttpRequest, customer_id: str) -> HttpResponse:
     except NotAvailable as exc:
         return page(request, "dashboard/customer.html", {"title": customer_id, "missing": unavailable(exc)})
     if summary is None:
-        raise Http404(f"no customer {customer_id!r}")
+        return not_found(request, f"No customer {customer_id!r}.")
     try:
         offset = parse_int(request.GET.get("offset"), field="offset", default=0, lo=0, hi=10_000_000)
     except ValueError:

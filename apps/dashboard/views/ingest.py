@@ -6,14 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from apps.dashboard.roles import ANALYST, VIEWER, role_required
 from apps.dashboard.sources import NotAvailable, function, model
 from apps.dashboard.tables import Column, Table
-from apps.dashboard.views.common import page, unavailable
+from apps.dashboard.views.common import not_found, page, unavailable
 
 FORMATS = ("csv", "json", "ndjson")
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -74,7 +74,7 @@ def batch(request: HttpRequest, batch_id: int) -> HttpResponse:
     except NotAvailable as exc:
         return page(request, "dashboard/ingest.html", {"title": "Ingest", "missing": unavailable(exc)})
     if found is None:
-        raise Http404(f"no ingest batch {batch_id}")
+        return not_found(request, f"No ingest batch {batch_id}.")
     q_table = Table(f"batch-{batch_id}-quarantine", f"Quarantined rows of batch {batch_id}", QUARANTINE_COLUMNS,
                     [quarantine_row(q) for q in found.quarantined_rows.all()])
     context = {"title": f"Batch {batch_id}", "batch": batch_row(found), "error": found.error, "quarantine": q_table}

@@ -1,7 +1,7 @@
 """KPI widgets: small embeddable views (iframe-able HTML, and JSON) for an agent desktop."""
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.clickjacking import xframe_options_exempt
@@ -10,7 +10,7 @@ from apps.dashboard import metrics
 from apps.dashboard.roles import VIEWER, role_required
 from apps.dashboard.sources import NotAvailable
 from apps.dashboard.tables import Column, Table
-from apps.dashboard.views.common import page, unavailable
+from apps.dashboard.views.common import not_found, page, unavailable
 
 PERIODS = ("day", "week")
 
@@ -45,7 +45,7 @@ def widget(request: HttpRequest, kpi: str) -> HttpResponse:
     except NotAvailable as exc:
         return page(request, "dashboard/simple.html", {"title": "KPI widget", "missing": unavailable(exc)})
     if not found:
-        raise Http404(f"no active KPI {kpi!r}")
+        return not_found(request, f"No active KPI {kpi!r}.")
     item = found[0]
     card = metrics.card(item, str(period))
     if request.GET.get("format") == "json":
