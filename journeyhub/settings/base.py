@@ -132,6 +132,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # gremlinpython announces every traversal source it creates at INFO, which every command printed.
+    "loggers": {"gremlinpython": {"level": "WARNING"}},
 }
 
 # Phone numbers without a country code are read in this region (ISO 3166 code).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -212,3 +213,13 @@ def test_a_store_held_by_another_process_is_named_and_nothing_is_recorded(tmp_pa
     assert "stop that process, or run `python manage.py graphserver`" in message
     assert "run the same command again" not in message
     assert IngestBatch.objects.count() == 0
+
+
+def test_commands_do_not_print_the_graph_drivers_chatter() -> None:
+    script = "import graph; graph.get_g().V().count().next(); graph.get_g().V().count().next(); print('done')"
+    run = subprocess.run([sys.executable, "manage.py", "shell", "--no-imports", "-c", script],
+                         capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2], timeout=120,
+                         check=False,
+                         env={**os.environ, "DJANGO_SETTINGS_MODULE": "journeyhub.settings.test"})
+
+    assert (run.returncode, run.stdout, run.stderr) == (0, "done\n", "")
