@@ -120,6 +120,12 @@ def graph_counts() -> dict[str, int]:
     return {label: int(counts.get(label, 0)) for label in (s.CUSTOMER, s.IDENTIFIER, s.EVENT, s.MILESTONE)}
 
 
+def latest_activity_ms() -> int | None:
+    """When the latest event in the store happened (the customers' greatest last_seen), or None."""
+    latest = get_g().V().has_label(s.CUSTOMER).values("last_seen").max_().to_list()
+    return int(latest[0]) if latest else None
+
+
 def active_customer_count(days: int = 30) -> int:
     """Customers last seen within `days` of the latest activity in the store (relative to the data, not
     the clock, so a historical load still shows who was active at its end)."""

@@ -1,8 +1,12 @@
 """Customer reads for the API and the dashboard: identity, summary and journey pages."""
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
+import graph
 from apps.ingest.mapping import IDENTIFIER_FIELDS, Mapping, RowError, normalize_identifier
 from graph import journeys
 
@@ -45,3 +49,39 @@ def customers_by_score(*, order_by: str, offset: int, limit: int) -> list[dict[s
     name, descending = (order_by[1:], False) if order_by.startswith("-") else (order_by, True)
     rows = journeys.customers_by_score(name, offset=offset, limit=limit, descending=descending)
     return [{"customer_id": customer, name: value} for customer, value in rows]
+
+
+@dataclass(frozen=True)
+class StoreFigures:
+    """Headline counts of the store. `active` counts customers with an event in the `active_days`
+    up to the latest event (the data's end), not up to today: a historical load still shows who was
+    active at its end."""
+
+    events: int
+    customers: int
+    active: int
+    active_days: int
+    data_end_ms: int | None
+
+    @property
+    def data_end(self) -> date | None:
+        return None if self.data_end_ms is None else datetime.fromtimestamp(self.data_end_ms / 1000, tz=UTC).date()
+
+
+FIGURES_MAX_AGE_SECONDS = 15.0
+_figures: dict[int, tuple[Any, float, StoreFigures]] = {}
+
+
+def store_figures(*, active_days: int = 30) -> StoreFigures:
+    """Whole-store counts scan every vertex, so they are reused for a few seconds (per connection)."""
+    connection = graph.get_connection()
+    hit = _figures.get(active_days)
+    now = time.monotonic()
+    if hit is not None and hit[0] is connection and now - hit[1] < FIGURES_MAX_AGE_SECONDS:
+        return hit[2]
+    counts = journeys.graph_counts()
+    figures = StoreFigures(events=counts["event"], customers=counts["customer"],
+                           active=journeys.active_customer_count(days=active_days), active_days=active_days,
+                           data_end_ms=journeys.latest_activity_ms())
+    _figures[active_days] = (connection, now, figures)
+    return figures

@@ -47,7 +47,7 @@ def widget(request: HttpRequest, kpi: str) -> HttpResponse:
     if not found:
         return not_found(request, f"No active KPI {kpi!r}.")
     item = found[0]
-    card = metrics.card(item, str(period))
+    card = metrics.card(item, str(period), metrics.data_end())
     if request.GET.get("format") == "json":
         return JsonResponse({"slug": item.slug, "name": item.name, "unit": item.unit, "period": period,
                              "latest": card.value, "previous": card.previous, "change": card.change,
