@@ -28,12 +28,23 @@ class Table:
     links: dict[str, str] = field(default_factory=dict)
 
     def cells(self) -> list[list[tuple[Any, str | None, bool]]]:
-        """(value, link or None, numeric) per cell, in column order, for the template."""
+        """(value, link or None, numeric) per cell, in column order, for the template; numbers rounded
+        for reading (the CSV keeps six significant digits)."""
         return [
-            [(row.get(c.key, ""), row.get(self.links[c.key]) if c.key in self.links else None, c.numeric)
+            [(shown(row.get(c.key, "")), row.get(self.links[c.key]) if c.key in self.links else None, c.numeric)
              for c in self.columns]
             for row in self.rows
         ]
+
+
+def shown(value: Any) -> Any:
+    """A float as people read it: two decimals from 1 up (249.98), four significant digits below
+    (0.8123); everything else unchanged."""
+    if not isinstance(value, float) or value != value:
+        return value
+    if abs(value) >= 1:
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{value:.4g}"
 
 
 def _csv_value(value: Any) -> str:

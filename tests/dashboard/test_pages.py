@@ -220,6 +220,17 @@ def test_models_page_lists_metrics_beside_the_baseline(viewer: Client):
     assert "Roll back" not in html
 
 
+def test_figures_on_pages_are_rounded_and_the_csv_keeps_precision(viewer: Client):
+    _version("csat", 1, True, auc=0.81234567, mae=249.980041)
+
+    html = viewer.get("/models/").content.decode()
+    rows = rows_of(viewer.get("/models/?format=csv"))
+
+    assert ">249.98</td>" in html and ">0.8123</td>" in html
+    assert "249.980041" not in html and "0.81234567" not in html
+    assert [r[3:5] for r in rows[1:]] == [["auc", "0.8123"], ["mae", "249.98"]]
+
+
 def test_nested_metrics_sit_beside_a_named_baseline_and_rule_thresholds_draw_a_roc(viewer: Client):
     ModelVersion.objects.create(
         name="risk", version=1, artifact="/x/risk1", sha256="0" * 64, is_active=True,
