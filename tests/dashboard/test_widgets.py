@@ -120,3 +120,18 @@ def test_the_widget_list_csv_gives_each_kpi_with_its_urls(viewer: Client, contac
     assert rows == ["KPI,Latest value,Periods stored,Widget URL,JSON URL",
                     "Contacts per customer,1.75,3,http://testserver/widgets/contacts/?period=day,"
                     "http://testserver/widgets/contacts/?period=day&format=json"]
+
+
+def test_kpi_figures_are_rounded_in_cards_labels_and_tables(viewer: Client):
+    kpi = KpiDefinition.objects.create(name="Time to resolution", slug="ttr", kind="time_to_resolution", unit="h")
+    for day, value in ((1, 107.640041), (2, 249.980041)):
+        KpiValue.objects.create(definition=kpi, period="day", period_start=date(2026, 3, day), value=value,
+                                numerator=value, denominator=1)
+
+    widget = viewer.get("/widgets/ttr/").content.decode()
+    listing = viewer.get("/widgets/").content.decode()
+
+    assert '<span class="value">249.98h</span>' in widget
+    assert 'aria-label="Time to resolution: 2 periods from 2026-03-01 (107.64) to 2026-03-02 (249.98)"' in widget
+    assert ">249.98</td>" in listing
+    assert "249.980041" not in widget + listing
