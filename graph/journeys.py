@@ -77,6 +77,13 @@ def customer_summary(customer_id: str) -> CustomerSummary | None:
                            events_by_channel=channels, event_count=sum(channels.values()))
 
 
+def customer_attributes_all() -> list[tuple[str, dict[str, Any]]]:
+    """(customer id, free attributes) of every customer that has attributes, by id."""
+    rows = (get_g().V().has_label(s.CUSTOMER).has("attributes").order().by("customer_id")
+            .project("id", "attributes").by("customer_id").by("attributes").to_list())
+    return [(row["id"], json.loads(row["attributes"] or "{}")) for row in rows]
+
+
 def customer_exists(customer_id: str) -> bool:
     return bool(get_g().V(s.customer_vid(customer_id)).has_label(s.CUSTOMER).count().next())
 

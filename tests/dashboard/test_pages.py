@@ -12,7 +12,9 @@ from django.test import Client
 
 from apps.decisions.models import DecisionLog
 from apps.ingest.models import IngestBatch
+from apps.ingest.services import ingest_records
 from apps.propensity.models import ModelVersion
+from graph import journeys
 from tests.dashboard import journeys_data
 
 pytestmark = pytest.mark.django_db
@@ -135,19 +137,58 @@ def test_an_unknown_batch_and_kpi_widget_are_designed_404_pages(viewer: Client, 
         assert (response.status_code, text in response.content.decode()) == (404, True), url
 
 
-def test_searching_by_phone_goes_straight_to_the_customer(viewer: Client):
+@pytest.mark.parametrize("query", ["phone:+61412345002", "+61 412 345 002", "0412 345 002", "(04) 1234-5002"])
+def test_searching_by_phone_as_people_type_it_goes_straight_to_the_customer(viewer: Client, query: str):
     journeys_data.load()
 
-    response = viewer.get("/customers/", {"q": "phone:+61412345002"})
+    response = viewer.get("/customers/", {"q": query})
 
     assert (response.status_code, response["Location"]) == (302, "/customers/c2/")
 
 
-def test_customer_list_csv_has_every_customer_in_id_order(viewer: Client):
+def test_searching_by_email_or_name_finds_the_customer(viewer: Client):
+    journeys_data.load()
+    ingest_records(records=[{"customer_id": "c3", "event_id": "c3-mail", "event_type": "email", "channel": "email",
+                             "timestamp": "2026-03-01T05:00:00Z", "email": "Mia.Brown@Example.com"}], source="t")
+    journeys.set_customer_attributes("c4", {"name": "Olivia Smith"})
+
+    by_email = viewer.get("/customers/", {"q": "mia.brown@example.com"})
+    by_name = viewer.get("/customers/", {"q": "olivia"})
+
+    assert (by_email.status_code, by_email["Location"]) == (302, "/customers/c3/")
+    assert (by_name.status_code, by_name["Location"]) == (302, "/customers/c4/")
+
+
+def test_a_search_that_finds_nobody_says_what_was_tried(viewer: Client):
     journeys_data.load()
 
-    assert rows_of(viewer.get("/customers/?format=csv")) == [["Customer"], ["c1"], ["c2"], ["c3"], ["c4"], ["c5"],
-                                                             ["c6"]]
+    html = viewer.get("/customers/", {"q": "+61 499 999 999"}).content.decode()
+
+    assert "No customer with phone +61499999999, id or name &#x27;+61 499 999 999&#x27;." in html
+
+
+def test_customer_list_shows_name_last_seen_events_and_channels_a_page_at_a_time(viewer: Client):
+    journeys_data.load()
+    journeys.set_customer_attributes("c1", {"name": "Olivia Smith"})
+
+    rows = rows_of(viewer.get("/customers/?format=csv"))
+    second_page = rows_of(viewer.get("/customers/?format=csv&offset=4&limit=2"))
+
+    assert rows[0] == ["Customer", "Name", "Status", "Last seen (UTC)", "Events", "Channels"]
+    assert rows[1] == ["c1", "Olivia Smith", "active", "2026-03-01 02:01", "3", "app 1, voice 1, web 1"]
+    assert [r[0] for r in rows[1:]] == ["c1", "c2", "c3", "c4", "c5", "c6"]
+    assert [r[0] for r in second_page[1:]] == ["c5", "c6"]
+
+
+def test_customer_360_header_names_the_customer_and_says_they_churned(viewer: Client):
+    journeys_data.load()
+    journeys.set_customer_attributes("c1", {"name": "Olivia Smith", "segment": "young professional"})
+    ingest_records(records=[{"customer_id": "c1", "event_id": "c1-gone", "event_type": "churned",
+                             "channel": "web", "timestamp": "2026-03-01T06:00:00Z"}], source="t")
+
+    html = viewer.get("/customers/c1/").content.decode()
+
+    assert '<h1>Olivia Smith <span class="muted">customer c1</span> <span class="badge bad">churned</span></h1>' in html
 
 
 def _log(kind: str, contact: str, output: dict, latency: float, **inputs) -> DecisionLog:  # type: ignore[no-untyped-def]
