@@ -6,9 +6,11 @@ from typing import Any
 
 from django.urls import reverse
 
+from apps.dashboard import labels
 from apps.dashboard.sources import NotAvailable, call, model
 from apps.dashboard.tables import Column, Table
 from apps.dashboard.views.common import ms_to_datetime
+from apps.propensity.specs import get_spec
 
 TIMELINE_COLUMNS = [Column("when", "Time (UTC)"), Column("channel", "Channel"), Column("type", "Event"),
                     Column("intent", "Intent"), Column("outcome", "Outcome"), Column("event_id", "Event id")]
@@ -34,9 +36,11 @@ def timeline(customer_id: str, *, offset: int, limit: int) -> tuple[int, Table]:
     count, events = call("apps.customers.selectors", "journey_page", customer_id=customer_id, offset=offset,
                          limit=limit)
     rows = [{"when": fmt_ms(e["ts"]), "channel": e["channel"], "type": e["type"], "intent": e.get("intent") or "",
+             "type_label": labels.event_label(e["type"]), "intent_label": labels.intent_label(e.get("intent")),
              "outcome": e.get("outcome") or "", "event_id": e["event_id"]} for e in events]
     caption = f"Events {offset + 1}–{offset + len(rows)} of {count}, oldest first, across every channel"
-    return count, Table("timeline", caption, TIMELINE_COLUMNS, rows)
+    return count, Table("timeline", caption, TIMELINE_COLUMNS, rows,
+                        labels={"type": "type_label", "intent": "intent_label"})
 
 
 def _guard(fn: Any, *args: Any, **kwargs: Any) -> Section:
@@ -56,10 +60,19 @@ def scores(customer_id: str) -> Section:
     def build() -> list[dict[str, Any]]:
         found = call("apps.propensity.scoring", "score_customer_all_models", customer_id=customer_id)
         return [{"model": s.model, "version": f"v{s.version}", "score": round(float(s.score), 3),
-                 "above": s.label,
-                 "explanation": [{"feature": c.feature, "value": c.value, "contribution": round(c.contribution, 3)}
+                 "above": s.label, "meaning": _meaning(s.model),
+                 "explanation": [{"feature": c.feature, "reason": labels.reason(c.feature, float(c.value)),
+                                  "contribution": round(c.contribution, 3)}
                                  for c in s.contributions[:5]]} for s in found]
     return _guard(build)
+
+
+def _meaning(model_name: str) -> str:
+    """What a model's score measures, as its specification describes it."""
+    try:
+        return get_spec(model_name).description
+    except KeyError:
+        return ""
 
 
 SIMILAR_THRESHOLD = 0.2

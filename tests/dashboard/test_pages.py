@@ -114,6 +114,37 @@ def test_customer_360_shows_the_cross_channel_timeline_and_identifiers(viewer: C
     ]
 
 
+def test_customer_360_speaks_in_words_with_the_codes_on_hover(viewer: Client):
+    ingest_records(records=[{"customer_id": "c7", "event_id": "c7-call", "event_type": "call_home_loan",
+                             "channel": "voice", "timestamp": "2026-03-01T05:00:00Z", "intent": "HL_AS"}],
+                   source="t")
+    _log("intent", "k7", {"intent": "CC_AA", "action": "suggest", "confidence": 0.7,
+                          "alternatives": [{"intent": "FR_DS", "confidence": 0.2}]}, 3.0)
+    DecisionLog.objects.filter(contact_id="k7").update(customer_id="c7")
+
+    html = viewer.get("/customers/c7/").content.decode()
+    timeline = rows_of(viewer.get("/customers/c7/?format=csv&table=timeline"))
+
+    assert '<span title="call_home_loan">Call home loan</span>' in html
+    assert '<span title="HL_AS">Home loan (AS)</span>' in html
+    assert '<span title="CC_AA">Credit card (AA)</span>' in html
+    assert '<span title="FR_DS">Fraud dispute (DS)</span>' in html
+    assert timeline[1][2:4] == ["call_home_loan", "HL_AS"]  # the CSV keeps the codes
+
+
+@pytest.mark.parametrize(("feature", "value", "text"), [
+    ("tenure_days", 1998.0590240856482, "Tenure: 1,998 days (5.5 years)"),
+    ("days_since_last_hours", 5.25, "Days since last: 5.2 h"),
+    ("repeat_contact_rate", 0.125, "Repeat contact rate: 12%"),
+    ("calls", 3.0, "Calls: 3"),
+    ("mean_gap", 2.71828, "Mean gap: 2.72"),
+])
+def test_score_reasons_are_words_with_rounded_values_and_units(feature: str, value: float, text: str):
+    from apps.dashboard.labels import reason
+
+    assert reason(feature, value) == text
+
+
 @pytest.mark.parametrize("debug", [False, True])
 def test_an_unknown_customer_is_a_designed_404_page_even_with_debug_on(viewer: Client, settings, debug: bool):
     settings.DEBUG = debug
@@ -241,7 +272,7 @@ def test_customer_360_shows_the_latest_intent_and_risk_decision(viewer: Client):
 
     html = viewer.get("/customers/c1/").content.decode()
 
-    assert "card_dispute (0.91 confidence, action <strong>confirm</strong>)" in html
+    assert '<span title="card_dispute">Card dispute</span> (0.91 confidence, action <strong>confirm</strong>)' in html
     assert "no risk decision for this customer yet" in html
 
 
