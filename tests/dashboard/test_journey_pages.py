@@ -180,3 +180,46 @@ def test_similarity_for_an_unknown_customer_is_explained(viewer: Client, loaded)
 
     assert response.status_code == 200
     assert 'class="error" role="alert"' in response.content.decode()
+
+
+def test_an_unknown_event_in_the_explorer_says_so_instead_of_an_empty_chart(viewer: Client, loaded):
+    html = viewer.get("/journeys/explorer/?direction=to&event=card_dispute_cal").content.decode()
+
+    assert ("No customer has the event &#x27;card_dispute_cal&#x27; for these filters. Events that exist: "
+            "web_visit, app_login, card_dispute_call, email, chat, loan_application.") in html
+    assert 'class="chart' not in html and "paths-data" not in html
+
+
+def test_filters_that_leave_no_events_say_so_instead_of_an_empty_chart(viewer: Client, loaded):
+    html = viewer.get("/journeys/explorer/?since=2026-04-01").content.decode()
+
+    assert "No events match these filters (from 2026-04-01). Widen the dates or clear a filter." in html
+    assert 'class="chart' not in html
+
+
+def test_a_funnel_with_an_unknown_step_names_it_instead_of_showing_zero(analyst: Client, loaded):
+    html = analyst.get("/journeys/funnel/?step=web_visit&step=apply_loan").content.decode()
+
+    assert ("No customer has the event &#x27;apply_loan&#x27; for these filters, so nobody can reach that step. "
+            "Events that exist: ") in html
+    assert 'class="chart' not in html
+
+
+def test_the_channel_filter_offers_only_channels_with_events(viewer: Client, loaded):
+    html = viewer.get("/journeys/top/").content.decode()
+
+    options = html[html.index('<select id="f-channel"'):].split("</select>")[0]
+    assert [line.split('"')[1] for line in options.split("<option value=")[1:]] == [
+        "app", "chat", "email", "voice", "web"]
+
+
+def test_the_sankey_labels_only_boxes_big_enough_to_hold_a_label(viewer: Client, loaded):
+    from apps.dashboard import figures
+
+    result = selectors.journey_paths(steps=3, min_count=1)
+    chart = figures.sankey("paths", "paths", result, min_label_share=0.2)
+
+    trace = chart.figure["data"][0]
+    labelled = [label for label in trace["node"]["label"] if label]
+    assert labelled == ["web_visit (4)", "app_login (3)", "card_dispute_call (3)"]  # boxes of 1 of 6 stay bare
+    assert len(trace["node"]["customdata"]) == len(trace["node"]["label"])

@@ -13,9 +13,11 @@ from django.utils.html import format_html
 from apps.dashboard import drill, figures
 from apps.dashboard.journey_filters import CHANNELS, flag, read_filters
 from apps.dashboard.roles import ANALYST, VIEWER, role_required
-from apps.dashboard.sources import NotAvailable, call, model
+from apps.dashboard.sources import NotAvailable, call
 from apps.dashboard.tables import Column, Table
 from apps.dashboard.views.common import page, parse_int, unavailable
+from apps.journeys import selectors as journey_selectors
+from apps.journeys.models import MilestoneDefinition
 
 NODE_COLUMNS = [Column("step", "Step", True), Column("event", "Event"), Column("customers", "Customers", True),
                 Column("dropped", "Journey ends here", True)]
@@ -34,13 +36,31 @@ def explorer_options(request: HttpRequest) -> dict[str, Any]:
 
 
 def _choices() -> dict[str, Any]:
-    """Milestones a person can filter on (slug, name)."""
-    try:
-        definitions = model("journeys", "MilestoneDefinition").objects.filter(active=True).order_by("name")
-        milestones = list(definitions.values_list("slug", "name"))
-    except NotAvailable:
-        milestones = []
-    return {"milestones": milestones, "channel_choices": CHANNELS}
+    """Milestones a person can filter on (slug, name) and the channels that have events."""
+    definitions = MilestoneDefinition.objects.filter(active=True).order_by("name")
+    everything = journey_selectors.events()
+    channels = sorted(str(c) for c in everything["channel"].unique()) if len(everything) else list(CHANNELS)
+    return {"milestones": list(definitions.values_list("slug", "name")), "channel_choices": channels}
+
+
+def no_events_message(form: Any) -> str:
+    """Why a page has nothing to draw: the filters that left no events."""
+    values = form.values
+    parts = [f"from {values['since']}" if values["since"] else "",
+             f"until {values['until']}" if values["until"] else "",
+             f"channels {', '.join(values['channel'])}" if values["channel"] else "",
+             f"segment {values['segment']}" if values["segment"] else "",
+             f"milestone {values['milestone']}" if values["milestone"] else ""]
+    chosen = "; ".join(p for p in parts if p)
+    return f"No events match these filters{f' ({chosen})' if chosen else ''}. Widen the dates or clear a filter."
+
+
+def unknown_events(frame: Any, wanted: list[str], consequence: str = "") -> list[str]:
+    """A message per event type nobody has in the (filtered) frame, naming the ones that exist."""
+    present = set(frame["type"].unique()) if len(frame) else set()
+    known = ", ".join(t for t, _ in popular_events(frame)[:12])
+    return [f"No customer has the event {event!r} for these filters{consequence}. Events that exist: {known}."
+            for event in wanted if event and event not in present]
 
 
 LINKS_SHOWN = 200
@@ -62,7 +82,7 @@ def popular_events(frame: Any, limit: int = 40) -> list[tuple[str, int]]:
     value: list[tuple[str, int]] = []
     if not frame.empty:
         counts = frame.drop_duplicates(["customer_id", "type"])["type"].value_counts()
-        value = [(str(t), int(n)) for t, n in counts.head(limit).items()]
+        value = sorted(((str(t), int(n)) for t, n in counts.items()), key=lambda tn: (-tn[1], tn[0]))[:limit]
     _popular.update(frame=frame, value=value)
     return list(value)
 
@@ -77,9 +97,14 @@ def explorer(request: HttpRequest) -> HttpResponse:
         return page(request, "dashboard/explorer.html", {**base, "missing": unavailable(exc)})
     except ValueError as exc:
         return page(request, "dashboard/explorer.html", {**base, "errors": [str(exc)], "form": {}, "opt": {}})
-    frame = call("apps.journeys.selectors", "events", filters=form.filters)
+    frame = journey_selectors.events(form.filters)
     options["min_count"] = options["min_count"] or auto_min_count(frame)
-    base.update(form=form.values, opt=options, errors=form.errors)
+    base.update(form=form.values, opt=options, errors=form.errors, popular=popular_events(frame))
+    if not len(frame):
+        return page(request, "dashboard/explorer.html", {**base, "errors": [*form.errors, no_events_message(form)]})
+    missing_event = unknown_events(frame, [options["event"]])
+    if missing_event:
+        return page(request, "dashboard/explorer.html", {**base, "errors": [*form.errors, *missing_event]})
     anchor = {"end_event" if options["direction"] == "to" else "start_event": options["event"] or None}
     try:
         result = call("apps.journeys.selectors", "journey_paths", filters=form.filters, steps=options["steps"],
@@ -214,9 +239,14 @@ def funnel(request: HttpRequest) -> HttpResponse:
     base.update(form=form.values, errors=form.errors, window_hours=window_h or "")
     if len(steps) < 2:
         return page(request, "dashboard/funnel.html", {**base, "hint": "Add at least two steps."})
+    frame = journey_selectors.events(form.filters)
+    problems = ([no_events_message(form)] if not len(frame) else
+                unknown_events(frame, steps, ", so nobody can reach that step"))
+    if problems:
+        return page(request, "dashboard/funnel.html", {**base, "errors": [*form.errors, *problems]})
     try:
-        result = call("apps.journeys.selectors", "funnel", events_in_order=steps, filters=form.filters,
-                      window_ms=window_h * 3_600_000 or None, by_channel=True)
+        result = journey_selectors.funnel(events_in_order=steps, filters=form.filters,
+                                          window_ms=window_h * 3_600_000 or None, by_channel=True)
     except ValueError as exc:
         return page(request, "dashboard/funnel.html", {**base, "errors": [*form.errors, str(exc)]})
     query = _funnel_query(request)
