@@ -223,3 +223,23 @@ def test_the_sankey_labels_only_boxes_big_enough_to_hold_a_label(viewer: Client,
     labelled = [label for label in trace["node"]["label"] if label]
     assert labelled == ["web_visit (4)", "app_login (3)", "card_dispute_call (3)"]  # boxes of 1 of 6 stay bare
     assert len(trace["node"]["customdata"]) == len(trace["node"]["label"])
+
+
+def test_drill_down_lists_come_a_page_at_a_time_with_names(viewer: Client, analyst: Client, loaded):
+    from graph import journeys
+
+    journeys.set_customer_attributes("c2", {"name": "Jack Jones"})
+    partial = viewer.get("/journeys/explorer/customers/", {"direction": "to", "event": "card_dispute_call",
+                                                           "steps": "3", "node": "1:card_dispute_call",
+                                                           "limit": "2", "offset": "1"},
+                         HTTP_HX_REQUEST="true").content.decode()
+    funnel = analyst.get("/journeys/funnel/customers/?step=web_visit&step=app_login&at=2&limit=2").content.decode()
+
+    assert "<h2 id=\"drill-title\" tabindex=\"-1\">4 customers at step 1: card_dispute_call</h2>" in partial
+    assert "Customers 2–3 of 4" in partial
+    assert ('<li><a href="/customers/c2/">Jack Jones</a> <span class="muted">c2</span></li>'
+            '<li><a href="/customers/c3/">c3</a></li>') in partial
+    assert 'hx-get="/journeys/explorer/customers/?direction=to&amp;event=card_dispute_call&amp;steps=3' in partial
+    assert "offset=3" in partial and "offset=0" in partial
+    assert '<th scope="col">Name</th>' in funnel and ">Jack Jones</a>" in funnel
+    assert "Customers 1–2 of 3" in funnel and "offset=2" in funnel

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from apps.dashboard import drill, figures
+from apps.dashboard.customer_lists import customer_page
 from apps.dashboard.journey_filters import CHANNELS, flag, read_filters
 from apps.dashboard.roles import ANALYST, VIEWER, role_required
 from apps.dashboard.sources import NotAvailable, call
@@ -158,17 +159,15 @@ def explorer_customers(request: HttpRequest) -> HttpResponse:
                                    steps=options["steps"], min_count=options["min_count"],
                                    with_channel=options["with_channel"], collapse_repeats=options["collapse"])
     what = " → ".join(f"step {r.step}: {r.label}" for r in refs)
-    rows = [{"customer_id": c, "url": reverse("dashboard:customer", args=[c])} for c in customers]
-    table = Table("path-customers", f"{len(customers)} customers at {what}", [Column("customer_id", "Customer")],
-                  rows[:500], links={"customer_id": "url"})
-    context = {"table": table, "what": what, "count": len(customers), "shown": min(len(customers), 500)}
+    listing = customer_page(request, customers, name="path-customers", caption=f"{len(customers)} customers at {what}")
+    context = {"table": listing.table, "listing": listing, "what": what, "count": len(customers)}
     if request.htmx:  # type: ignore[attr-defined]
         query = request.GET.copy()
         query["format"] = "csv"
         return render(request, "dashboard/partials/path_customers.html",
                       {**context, "csv": f"{request.path}?{query.urlencode()}"})
     return page(request, "dashboard/path_customers.html", {"title": "Customers behind a path", **context},
-                tables={"customers": table})
+                tables={"customers": listing.everyone})
 
 
 TOP_COLUMNS = [Column("rank", "Rank", True), Column("journey", "Journey"), Column("customers", "Customers", True),
@@ -291,10 +290,10 @@ def funnel_customers(request: HttpRequest) -> HttpResponse:
     what = f"{'dropped after' if dropped else 'reached'} step {at} ({steps[at - 1]})"
     if channel:
         what += f", entering through {channel}"
-    rows = [{"customer_id": c, "url": reverse("dashboard:customer", args=[c])} for c in customers]
-    table = Table("funnel_customers", f"{len(customers)} customers who {what}", [Column("customer_id", "Customer")],
-                  rows, links={"customer_id": "url"})
+    listing = customer_page(request, customers, name="funnel_customers",
+                            caption=f"{len(customers)} customers who {what}")
     back = f"{reverse('dashboard:funnel')}?{_funnel_query(request)}"
     return page(request, "dashboard/path_customers.html",
-                {"title": "Funnel customers", "table": table, "what": what, "count": len(customers), "back": back},
-                tables={"customers": table})
+                {"title": "Funnel customers", "table": listing.table, "listing": listing, "what": what,
+                 "count": len(customers), "back": back},
+                tables={"customers": listing.everyone})
