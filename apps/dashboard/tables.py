@@ -37,7 +37,7 @@ class Table:
 
     def _cell(self, row: dict[str, Any], column: Column) -> tuple[Any, str | None, bool, str]:
         value = row.get(column.key, "")
-        link = row.get(self.links[column.key]) if column.key in self.links else None
+        link = row.get(self.links[column.key]) if column.key in self.links and value not in ("", None) else None
         label = row.get(self.labels[column.key]) if column.key in self.labels else None
         if label and label != value:
             return label, link, column.numeric, str(value)

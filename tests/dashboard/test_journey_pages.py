@@ -59,7 +59,7 @@ def test_the_page_shows_the_selector_s_numbers(viewer: Client, loaded):
 
     assert f"{result.anchored_customers} of {result.total_customers} customers have" in html
     assert (result.anchored_customers, result.total_customers) == (4, 6)
-    assert 'role="img" aria-label="Sankey of customer paths to card_dispute_call, 3 steps' in html
+    assert 'role="group" aria-label="Sankey of customer paths to card_dispute_call, 3 steps' in html
 
 
 def test_clicking_a_link_lists_the_customers_behind_it_as_an_htmx_partial(viewer: Client, loaded):
