@@ -6,6 +6,7 @@ from typing import Any
 
 from django.urls import reverse
 
+from apps.core.storage import StorageError
 from apps.dashboard import labels
 from apps.dashboard.sources import NotAvailable, call, model
 from apps.dashboard.tables import Column, Table
@@ -44,10 +45,14 @@ def timeline(customer_id: str, *, offset: int, limit: int) -> tuple[int, Table]:
 
 
 def _guard(fn: Any, *args: Any, **kwargs: Any) -> Section:
+    """One section's data, or why it is missing: the rest of the page still shows."""
     try:
         return Section(data=fn(*args, **kwargs))
     except NotAvailable as exc:
         return Section(missing=str(exc))
+    except StorageError as exc:
+        return Section(missing=f"An active model's file could not be read ({exc}). Activate another version "
+                               "on the Models page, or train the model again.")
 
 
 def milestones(customer_id: str) -> Section:

@@ -132,6 +132,17 @@ def test_customer_360_speaks_in_words_with_the_codes_on_hover(viewer: Client):
     assert timeline[1][2:4] == ["call_home_loan", "HL_AS"]  # the CSV keeps the codes
 
 
+def test_a_model_whose_file_is_missing_leaves_customer_360_standing_and_says_what_to_do(viewer: Client):
+    journeys_data.load()
+    _version("churn", 1, True)  # its artifact /x/churn1 does not exist
+
+    response = viewer.get("/customers/c1/")
+
+    assert response.status_code == 200
+    assert ("An active model&#x27;s file could not be read (artifact not found: /x/churn1). Activate another "
+            "version on the Models page, or train the model again.") in response.content.decode()
+
+
 @pytest.mark.parametrize(("feature", "value", "text"), [
     ("tenure_days", 1998.0590240856482, "Tenure: 1,998 days (5.5 years)"),
     ("days_since_last_hours", 5.25, "Days since last: 5.2 h"),
