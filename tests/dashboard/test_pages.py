@@ -13,6 +13,7 @@ from django.test import Client
 from apps.decisions.models import DecisionLog
 from apps.ingest.models import IngestBatch
 from apps.ingest.services import ingest_records
+from apps.propensity import registry
 from apps.propensity.models import ModelVersion
 from graph import journeys
 from tests.dashboard import journeys_data
@@ -134,7 +135,8 @@ def test_customer_360_speaks_in_words_with_the_codes_on_hover(viewer: Client):
 
 def test_a_model_whose_file_is_missing_leaves_customer_360_standing_and_says_what_to_do(viewer: Client):
     journeys_data.load()
-    _version("churn", 1, True)  # its artifact /x/churn1 does not exist
+    _version("churn", 1, False)  # its artifact /x/churn1 does not exist
+    registry.activate(name="churn", version=1, user=None)  # through the registry, as an admin would
 
     response = viewer.get("/customers/c1/")
 

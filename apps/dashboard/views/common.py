@@ -9,7 +9,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from apps.dashboard.roles import ADMIN, ANALYST, has_role, role_of
-from apps.dashboard.sources import NotAvailable
 from apps.dashboard.tables import Table, csv_response, csv_url, wants_csv
 
 
@@ -38,8 +37,9 @@ def not_found(request: HttpRequest, message: str) -> HttpResponse:
     return render(request, "404.html", {"message": message}, status=404)
 
 
-def unavailable(exc: NotAvailable) -> dict[str, str]:
-    return {"what": exc.what, "message": str(exc)}
+def unavailable(what: str, detail: str) -> dict[str, str]:
+    """A part of a page that cannot be shown, and why (the rest of the page still is)."""
+    return {"what": what, "message": f"{what} cannot be read: {detail}"}
 
 
 def parse_date(value: str | None, *, field: str) -> date | None:

@@ -9,9 +9,9 @@ from django.urls import reverse
 from apps.customers import selectors as customer_selectors
 from apps.dashboard import customer360 as c360
 from apps.dashboard.roles import VIEWER, role_required
-from apps.dashboard.sources import NotAvailable, call
 from apps.dashboard.tables import Column, Table
-from apps.dashboard.views.common import not_found, page, parse_int, unavailable
+from apps.dashboard.views.common import not_found, page, parse_int
+from apps.journeys import selectors as journey_selectors
 
 PAGE_SIZE = 50
 
@@ -112,9 +112,7 @@ def similarity(request: HttpRequest) -> HttpResponse:
     sequence = [s.strip() for s in sequence_text.replace(">", ",").split(",") if s.strip()]
     try:
         kwargs = {"customer_id": customer_id} if customer_id else {"sequence": sequence}
-        result = call("apps.journeys.selectors", "similar_journeys", k=k, threshold=threshold, **kwargs)
-    except NotAvailable as exc:
-        return page(request, "dashboard/similarity.html", {**context, "missing": unavailable(exc)})
+        result = journey_selectors.similar_journeys(k=k, threshold=threshold, **kwargs)
     except (ValueError, LookupError) as exc:
         return page(request, "dashboard/similarity.html", {**context, "error": str(exc)})
     table = c360.similarity_table(result, f"The {k} most similar journeys")

@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from apps.dashboard import figures
 from apps.dashboard.roles import VIEWER, role_required
-from apps.dashboard.sources import NotAvailable
 from apps.dashboard.tables import Column, Table
 from apps.dashboard.views.common import page, parse_int, unavailable
 from apps.decisions import selectors as decisions_selectors
@@ -83,7 +82,7 @@ def decisions(request: HttpRequest) -> HttpResponse:
         accuracy = decisions_selectors.feedback_accuracy(since=since, channel=channel)
         charts = _charts(since, kind, channel)
     except DatabaseError as exc:
-        missing = unavailable(NotAvailable("the decision log", str(exc)))
+        missing = unavailable("The decision log", str(exc))
         return page(request, "dashboard/decisions.html", {**base, "missing": missing})
     recent_table = Table("decisions", f"Latest decisions in the last {days} days", RECENT_COLUMNS, recent,
                          links={"customer": "customer_url"})

@@ -14,9 +14,8 @@ from apps.dashboard import drill, figures
 from apps.dashboard.customer_lists import customer_page
 from apps.dashboard.journey_filters import CHANNELS, flag, read_filters
 from apps.dashboard.roles import ANALYST, VIEWER, role_required
-from apps.dashboard.sources import NotAvailable, call
 from apps.dashboard.tables import Column, Table
-from apps.dashboard.views.common import page, parse_int, unavailable
+from apps.dashboard.views.common import page, parse_int
 from apps.journeys import selectors as journey_selectors
 from apps.journeys.models import MilestoneDefinition
 
@@ -94,8 +93,6 @@ def explorer(request: HttpRequest) -> HttpResponse:
     try:
         form = read_filters(request.GET)
         options = explorer_options(request)
-    except NotAvailable as exc:
-        return page(request, "dashboard/explorer.html", {**base, "missing": unavailable(exc)})
     except ValueError as exc:
         return page(request, "dashboard/explorer.html", {**base, "errors": [str(exc)], "form": {}, "opt": {}})
     frame = journey_selectors.events(form.filters)
@@ -106,11 +103,13 @@ def explorer(request: HttpRequest) -> HttpResponse:
     missing_event = unknown_events(frame, [options["event"]])
     if missing_event:
         return page(request, "dashboard/explorer.html", {**base, "errors": [*form.errors, *missing_event]})
-    anchor = {"end_event" if options["direction"] == "to" else "start_event": options["event"] or None}
+    event = options["event"] or None
+    backward = options["direction"] == "to"
     try:
-        result = call("apps.journeys.selectors", "journey_paths", filters=form.filters, steps=options["steps"],
-                      min_count=options["min_count"], with_channel=options["with_channel"],
-                      collapse_repeats=options["collapse"], **anchor)
+        result = journey_selectors.journey_paths(
+            filters=form.filters, steps=options["steps"], min_count=options["min_count"],
+            with_channel=options["with_channel"], collapse_repeats=options["collapse"],
+            start_event=None if backward else event, end_event=event if backward else None)
     except ValueError as exc:
         return page(request, "dashboard/explorer.html", {**base, "errors": [*form.errors, str(exc)]})
     what = f"{'to' if options['direction'] == 'to' else 'from'} {options['event'] or 'the first event'}"
@@ -148,10 +147,8 @@ def explorer_customers(request: HttpRequest) -> HttpResponse:
         options = explorer_options(request)
         node, link = request.GET.get("node") or "", request.GET.get("link") or ""
         refs = [drill.NodeRef.parse(part) for part in (link.split("|") if link else [node])]
-        frame = call("apps.journeys.selectors", "events", filters=form.filters)
+        frame = journey_selectors.events(filters=form.filters)
         options["min_count"] = options["min_count"] or auto_min_count(frame)
-    except NotAvailable as exc:
-        return page(request, "dashboard/simple.html", {"title": "Customers behind a path", "missing": unavailable(exc)})
     except ValueError as exc:
         return HttpResponse(format_html('<p class="error" role="alert">{}</p>', str(exc)), status=400)
     backward = options["direction"] == "to"
@@ -182,13 +179,11 @@ def top_journeys(request: HttpRequest) -> HttpResponse:
         max_steps = parse_int(request.GET.get("max_steps"), field="max_steps", default=4, lo=1, hi=20)
         limit = parse_int(request.GET.get("limit"), field="limit", default=20, lo=1, hi=200)
         with_channel = flag(request.GET, "with_channel")
-        result = call("apps.journeys.selectors", "top_journeys", filters=form.filters, max_steps=max_steps,
-                      with_channel=with_channel, limit=limit)
-    except NotAvailable as exc:
-        return page(request, "dashboard/top_journeys.html", {**base, "missing": unavailable(exc)})
+        result = journey_selectors.top_journeys(filters=form.filters, max_steps=max_steps,
+                                                with_channel=with_channel, limit=limit)
     except ValueError as exc:
         return page(request, "dashboard/top_journeys.html", {**base, "errors": [str(exc)], "form": {}, "opt": {}})
-    rows = [{"rank": i, "journey": " → ".join(j.steps), "customers": j.customers,
+    rows: list[dict[str, Any]] = [{"rank": i, "journey": " → ".join(j.steps), "customers": j.customers,
              "share": round(j.share * 100, 2), "median": round(j.median_duration_ms / 3_600_000, 2),
              "funnel": _funnel_url(j.steps)} for i, j in enumerate(result.journeys, start=1)]
     table = Table("top_journeys", f"The {len(rows)} most frequent journeys of up to {max_steps} steps, "
@@ -231,8 +226,6 @@ def funnel(request: HttpRequest) -> HttpResponse:
     try:
         form = read_filters(request.GET)
         window_h = parse_int(request.GET.get("window_hours"), field="window_hours", default=0, lo=0, hi=24 * 365)
-    except NotAvailable as exc:
-        return page(request, "dashboard/funnel.html", {**base, "missing": unavailable(exc)})
     except ValueError as exc:
         return page(request, "dashboard/funnel.html", {**base, "errors": [str(exc)], "form": {}})
     base.update(form=form.values, errors=form.errors, window_hours=window_h or "")
@@ -280,11 +273,9 @@ def funnel_customers(request: HttpRequest) -> HttpResponse:
         window_h = parse_int(request.GET.get("window_hours"), field="window_hours", default=0, lo=0, hi=24 * 365)
         dropped = request.GET.get("dropped") == "1"
         channel = request.GET.get("entry_channel") or None
-        customers = call("apps.journeys.selectors", "funnel_customers", events_in_order=steps, step=at,
-                         filters=form.filters, window_ms=window_h * 3_600_000 or None, dropped=dropped,
-                         channel=channel)
-    except NotAvailable as exc:
-        return page(request, "dashboard/simple.html", {"title": "Funnel customers", "missing": unavailable(exc)})
+        customers = journey_selectors.funnel_customers(
+            events_in_order=steps, step=at, filters=form.filters, window_ms=window_h * 3_600_000 or None,
+            dropped=dropped, channel=channel)
     except ValueError as exc:
         return page(request, "dashboard/simple.html", {"title": "Funnel customers", "error": str(exc)})
     what = f"{'dropped after' if dropped else 'reached'} step {at} ({steps[at - 1]})"
