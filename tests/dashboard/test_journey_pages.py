@@ -7,8 +7,8 @@ import io
 import pytest
 from django.test import Client
 
-from apps.dashboard import drill
 from apps.journeys import selectors
+from apps.journeys.analyzers import drill
 from tests.dashboard import journeys_data
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.html import format_html
 
-from apps.dashboard import drill, figures
+from apps.dashboard import figures
 from apps.dashboard.customer_lists import customer_page
 from apps.dashboard.journey_filters import CHANNELS, flag, read_filters
 from apps.dashboard.roles import ANALYST, VIEWER, role_required
@@ -146,16 +146,16 @@ def explorer_customers(request: HttpRequest) -> HttpResponse:
         form = read_filters(request.GET)
         options = explorer_options(request)
         node, link = request.GET.get("node") or "", request.GET.get("link") or ""
-        refs = [drill.NodeRef.parse(part) for part in (link.split("|") if link else [node])]
+        nodes = link.split("|") if link else [node]
         frame = journey_selectors.events(filters=form.filters)
         options["min_count"] = options["min_count"] or auto_min_count(frame)
+        customers = journey_selectors.path_customers(
+            nodes=nodes, filters=form.filters, anchor=options["event"] or None,
+            backward=options["direction"] == "to", steps=options["steps"], min_count=options["min_count"],
+            with_channel=options["with_channel"], collapse_repeats=options["collapse"])
     except ValueError as exc:
         return HttpResponse(format_html('<p class="error" role="alert">{}</p>', str(exc)), status=400)
-    backward = options["direction"] == "to"
-    customers = drill.customers_at(frame, nodes=refs, anchor=options["event"] or None, backward=backward,
-                                   steps=options["steps"], min_count=options["min_count"],
-                                   with_channel=options["with_channel"], collapse_repeats=options["collapse"])
-    what = " → ".join(f"step {r.step}: {r.label}" for r in refs)
+    what = " → ".join(f"step {step}: {label}" for step, _, label in (n.partition(":") for n in nodes))
     listing = customer_page(request, customers, name="path-customers", caption=f"{len(customers)} customers at {what}")
     context = {"table": listing.table, "listing": listing, "what": what, "count": len(customers)}
     if request.htmx:  # type: ignore[attr-defined]
