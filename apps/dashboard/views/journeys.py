@@ -38,9 +38,20 @@ def explorer_options(request: HttpRequest) -> dict[str, Any]:
 def _choices() -> dict[str, Any]:
     """Milestones a person can filter on (slug, name) and the channels that have events."""
     definitions = MilestoneDefinition.objects.filter(active=True).order_by("name")
+    return {"milestones": list(definitions.values_list("slug", "name")), "channel_choices": channels_with_events()}
+
+
+_channels: dict[str, Any] = {}
+
+
+def channels_with_events() -> list[str]:
+    """Channels that have events, remembered for the last whole-log frame seen (the journeys app
+    hands out the same cached frame object until it reloads)."""
     everything = journey_selectors.events()
-    channels = sorted(str(c) for c in everything["channel"].unique()) if len(everything) else list(CHANNELS)
-    return {"milestones": list(definitions.values_list("slug", "name")), "channel_choices": channels}
+    if _channels.get("frame") is not everything:
+        found = sorted(str(c) for c in everything["channel"].unique()) if len(everything) else list(CHANNELS)
+        _channels.update(frame=everything, value=found)
+    return list(_channels["value"])
 
 
 def no_events_message(form: Any) -> str:
