@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -58,12 +58,13 @@ class CustomerSummary:
     identifiers: list[dict[str, Any]]
     events_by_channel: dict[str, int]
     event_count: int
+    scores: dict[str, float] = field(default_factory=dict)  # stored model scores (`<model>_score` properties)
 
 
 def customer_summary(customer_id: str) -> CustomerSummary | None:
     rows = (get_g().V(s.customer_vid(customer_id)).has_label(s.CUSTOMER)
             .project("props", "ids", "channels")
-            .by(__.value_map("customer_id", "first_seen", "last_seen", "attributes"))
+            .by(__.value_map())
             .by(__.out_e(s.HAS_IDENTIFIER).project("kind", "value", "first_seen")
                 .by(__.in_v().values("kind")).by(__.in_v().values("value")).by("first_seen").fold())
             .by(__.out(s.PERFORMED).group_count().by("channel")).to_list())
@@ -74,7 +75,8 @@ def customer_summary(customer_id: str) -> CustomerSummary | None:
     channels = dict(sorted(rows[0]["channels"].items()))
     return CustomerSummary(customer_id=customer_id, first_seen=props["first_seen"], last_seen=props["last_seen"],
                            attributes=json.loads(props.get("attributes") or "{}"), identifiers=identifiers,
-                           events_by_channel=channels, event_count=sum(channels.values()))
+                           events_by_channel=channels, event_count=sum(channels.values()),
+                           scores={k: float(v) for k, v in props.items() if k.endswith("_score")})
 
 
 def customer_attributes_all() -> list[tuple[str, dict[str, Any]]]:

@@ -99,6 +99,7 @@ class CustomerProfile:
     event_count: int
     events_by_channel: dict[str, int]
     attributes: dict[str, Any]
+    scores: dict[str, float]  # stored model scores by property (churn_score, csat_low_score, ...)
 
 
 def customer_profile(customer_id: str) -> CustomerProfile | None:
@@ -113,7 +114,8 @@ def customer_profile(customer_id: str) -> CustomerProfile | None:
         status = "active" if summary.last_seen >= end - ACTIVE_DAYS * 86_400_000 else "inactive"
     return CustomerProfile(customer_id=customer_id, name=str(summary.attributes.get("name") or ""), status=status,
                            last_seen=summary.last_seen, event_count=summary.event_count,
-                           events_by_channel=summary.events_by_channel, attributes=summary.attributes)
+                           events_by_channel=summary.events_by_channel, attributes=summary.attributes,
+                           scores=summary.scores)
 
 
 def customer_profiles(customer_ids: list[str]) -> list[CustomerProfile]:

@@ -214,12 +214,14 @@ def test_a_search_that_finds_nobody_says_what_was_tried(viewer: Client):
 def test_customer_list_shows_name_last_seen_events_and_channels_a_page_at_a_time(viewer: Client):
     journeys_data.load()
     journeys.set_customer_attributes("c1", {"name": "Olivia Smith"})
+    journeys.get_g().V("customer:c1").property("churn_score", 0.4213).property("csat_low_score", 0.1).iterate()
 
     rows = rows_of(viewer.get("/customers/?format=csv"))
     second_page = rows_of(viewer.get("/customers/?format=csv&offset=4&limit=2"))
 
-    assert rows[0] == ["Customer", "Name", "Status", "Last seen (UTC)", "Events", "Channels"]
-    assert rows[1] == ["c1", "Olivia Smith", "active", "2026-03-01 02:01", "3", "app 1, voice 1, web 1"]
+    assert rows[0] == ["Customer", "Name", "Status", "Last seen (UTC)", "Events", "Channels", "Scores"]
+    assert rows[1] == ["c1", "Olivia Smith", "active", "2026-03-01 02:01", "3", "app 1, voice 1, web 1",
+                       "churn 0.42, csat low 0.10"]
     assert [r[0] for r in rows[1:]] == ["c1", "c2", "c3", "c4", "c5", "c6"]
     assert [r[0] for r in second_page[1:]] == ["c5", "c6"]
 

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from apps.customers import selectors as customer_selectors
 from apps.dashboard import customer360 as c360
+from apps.dashboard import labels
 from apps.dashboard.roles import VIEWER, role_required
 from apps.dashboard.tables import Column, Table
 from apps.dashboard.views.common import not_found, page, parse_int
@@ -18,13 +19,15 @@ PAGE_SIZE = 50
 
 LIST_COLUMNS = [Column("customer_id", "Customer"), Column("name", "Name"), Column("status", "Status"),
                 Column("last_seen", "Last seen (UTC)"), Column("events", "Events", True),
-                Column("channels", "Channels")]
+                Column("channels", "Channels"), Column("scores", "Scores")]
 
 
 def _list_row(p: customer_selectors.CustomerProfile) -> dict:
     return {"customer_id": p.customer_id, "name": p.name, "status": p.status,
             "last_seen": c360.fmt_ms(p.last_seen)[:16], "events": p.event_count,
             "channels": ", ".join(f"{ch} {n}" for ch, n in p.events_by_channel.items()),
+            "scores": ", ".join(f"{labels.words(k.removesuffix('_score')).lower()} {v:.2f}"
+                                for k, v in sorted(p.scores.items())),
             "url": reverse("dashboard:customer", args=[p.customer_id])}
 
 
