@@ -3,8 +3,8 @@
 `get_g()` gives a gremlinpython GraphTraversalSource for the store named by GRAPH_URL; the
 journey schema, batched writes and reads live in `graph.journeys`.
 """
-from graph.connection import connect, get_connection, get_g, health, reset_connection
-from graph.errors import GraphError, GraphQueryError, GraphUnavailable, UnsupportedTraversal
+from graph.connection import connect, ensure_reachable, get_connection, get_g, health, reset_connection
+from graph.errors import GraphError, GraphLocked, GraphQueryError, GraphUnavailable, UnsupportedTraversal
 
-__all__ = ["connect", "get_connection", "get_g", "health", "reset_connection", "GraphError",
-           "GraphQueryError", "GraphUnavailable", "UnsupportedTraversal"]
+__all__ = ["connect", "ensure_reachable", "get_connection", "get_g", "health", "reset_connection", "GraphError",
+           "GraphLocked", "GraphQueryError", "GraphUnavailable", "UnsupportedTraversal"]

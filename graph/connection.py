@@ -121,6 +121,12 @@ def reset_connection() -> None:
         _current = None
 
 
+def ensure_reachable() -> None:
+    """Open the store now and read one vertex, so that a command reports a locked or unreachable
+    store before it starts any work (the embedded store otherwise opens on first use)."""
+    get_g().V().limit(1).count().next()
+
+
 def health() -> dict[str, Any]:
     try:
         count = get_g().V().limit(1).count().next()

@@ -16,7 +16,7 @@ from gremlin_python.driver.remote_connection import RemoteConnection, RemoteTrav
 from gremlin_python.process.traversal import Bytecode, Traverser
 from gremlin_python.structure.graph import Edge, Vertex
 
-from graph.errors import GraphQueryError, GraphUnavailable
+from graph.errors import GraphLocked, GraphQueryError, GraphUnavailable
 from graph.metrics import timed_call
 from graph.translate import Script, translate, translate_many
 
@@ -97,10 +97,33 @@ def _open_store(path: Path) -> graphersal.Store:
         path.mkdir(parents=True, exist_ok=True)
         return graphersal.Store.create(str(path))
     except graphersal.GraphersalError as exc:
+        if "in use" in str(exc):
+            raise GraphLocked(
+                f"the embedded graph store at {path} is in use by {lock_holder(path)}. Only one process may open "
+                "it: stop that process, or run `python manage.py graphserver` in its place and point this one "
+                "at it with GRAPH_URL=ws://127.0.0.1:8182/gremlin") from exc
         raise GraphUnavailable(
             f"cannot open the embedded graph store at {path}: {exc}. Only one process may open it for "
             "writing; run `python manage.py graphserver` and point other processes at it with GRAPH_URL=ws://…"
         ) from exc
+
+
+def lock_holder(path: Path) -> str:
+    """Who holds the store's LOCK file, as "process 123 (python manage.py demo)": read from the
+    kernel's lock table (/proc/locks, Linux); "another process" where that is not available."""
+    try:
+        lock = os.stat(path / "LOCK")
+        key = f"{os.major(lock.st_dev):02x}:{os.minor(lock.st_dev):02x}:{lock.st_ino}"
+        for line in Path("/proc/locks").read_text().splitlines():
+            fields = line.split()
+            if len(fields) >= 6 and fields[1] != "->" and fields[5] == key:
+                pid = int(fields[4])
+                command = " ".join(Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+                                   .replace("\0", " ").split())
+                return f"process {pid} ({command[:160]})" if command else f"process {pid}"
+    except (OSError, ValueError):
+        pass
+    return "another process"
 
 
 SCALARS = (str, int, float, bool, type(None))

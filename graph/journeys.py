@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -58,12 +58,13 @@ class CustomerSummary:
     identifiers: list[dict[str, Any]]
     events_by_channel: dict[str, int]
     event_count: int
+    scores: dict[str, float] = field(default_factory=dict)  # stored model scores (`<model>_score` properties)
 
 
 def customer_summary(customer_id: str) -> CustomerSummary | None:
     rows = (get_g().V(s.customer_vid(customer_id)).has_label(s.CUSTOMER)
             .project("props", "ids", "channels")
-            .by(__.value_map("customer_id", "first_seen", "last_seen", "attributes"))
+            .by(__.value_map())
             .by(__.out_e(s.HAS_IDENTIFIER).project("kind", "value", "first_seen")
                 .by(__.in_v().values("kind")).by(__.in_v().values("value")).by("first_seen").fold())
             .by(__.out(s.PERFORMED).group_count().by("channel")).to_list())
@@ -74,7 +75,15 @@ def customer_summary(customer_id: str) -> CustomerSummary | None:
     channels = dict(sorted(rows[0]["channels"].items()))
     return CustomerSummary(customer_id=customer_id, first_seen=props["first_seen"], last_seen=props["last_seen"],
                            attributes=json.loads(props.get("attributes") or "{}"), identifiers=identifiers,
-                           events_by_channel=channels, event_count=sum(channels.values()))
+                           events_by_channel=channels, event_count=sum(channels.values()),
+                           scores={k: float(v) for k, v in props.items() if k.endswith("_score")})
+
+
+def customer_attributes_all() -> list[tuple[str, dict[str, Any]]]:
+    """(customer id, free attributes) of every customer that has attributes, by id."""
+    rows = (get_g().V().has_label(s.CUSTOMER).has("attributes").order().by("customer_id")
+            .project("id", "attributes").by("customer_id").by("attributes").to_list())
+    return [(row["id"], json.loads(row["attributes"] or "{}")) for row in rows]
 
 
 def customer_exists(customer_id: str) -> bool:
@@ -122,6 +131,12 @@ def customer_ids(*, offset: int = 0, limit: int = 50) -> list[str]:
 def graph_counts() -> dict[str, int]:
     counts = get_g().V().group_count().by(T.label).next()
     return {label: int(counts.get(label, 0)) for label in (s.CUSTOMER, s.IDENTIFIER, s.EVENT, s.MILESTONE)}
+
+
+def latest_activity_ms() -> int | None:
+    """When the latest event in the store happened (the customers' greatest last_seen), or None."""
+    latest = get_g().V().has_label(s.CUSTOMER).values("last_seen").max_().to_list()
+    return int(latest[0]) if latest else None
 
 
 def active_customer_count(days: int = 30) -> int:

@@ -1,6 +1,6 @@
 """The one place where every app's REST routes are mounted under /api/."""
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 # Decisions first: a caller is waiting on those routes, and Django tries routes in order.
 APPS_WITH_API = ["decisions", "core", "customers", "ingest", "journeys", "propensity"]
@@ -8,4 +8,5 @@ APPS_WITH_API = ["decisions", "core", "customers", "ingest", "journeys", "propen
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
 ] + [path("", include(f"apps.{name}.api.urls")) for name in APPS_WITH_API]

@@ -1,4 +1,4 @@
-"""Shared fixtures: a fresh in-memory graph store per test, API clients with keys, shared data paths."""
+"""Shared fixtures: a fresh in-memory graph store per test, API clients with keys, the sample data sets (data/)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -48,5 +48,5 @@ def api_client(api_key: str) -> APIClient:
 @pytest.fixture
 def shared_data() -> Path:
     if not SAMPLE_DATA.exists():
-        pytest.fail(f"shared data sets not found at {SAMPLE_DATA} (set DATA_DIR)")
+        pytest.fail(f"sample data sets not found at {SAMPLE_DATA} (they live in data/; DATA_DIR points elsewhere)")
     return SAMPLE_DATA

@@ -1,8 +1,13 @@
 """Customer reads for the API and the dashboard: identity, summary and journey pages."""
 from __future__ import annotations
 
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
+import graph
 from apps.ingest.mapping import IDENTIFIER_FIELDS, Mapping, RowError, normalize_identifier
 from graph import journeys
 
@@ -40,8 +45,121 @@ def customer_list(*, offset: int, limit: int) -> list[str]:
     return journeys.customer_ids(offset=offset, limit=limit)
 
 
+PHONE_LIKE = re.compile(r"\+?[\d\s().-]{6,}")
+# Event types that end a customer's relationship: a customer whose latest event is one has churned.
+CHURN_EVENT_TYPES = frozenset({"churned"})
+ACTIVE_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Search:
+    """Customers a search text found, and what it was tried as (for a "nobody found" message)."""
+
+    customer_ids: list[str]
+    tried: str
+
+
+def find_customers(text: str, *, limit: int = 50) -> Search:
+    """Customers matching what a person typed: `kind:value` for an identifier; an e-mail address; a
+    phone number as people write it (normalised as ingest does, so it finds what the API finds); a
+    customer id; or part of a name (case does not matter)."""
+    text = text.strip()
+    kind = text.partition(":")[0]
+    if kind in IDENTIFIER_KINDS and ":" in text:
+        return Search(customers_with_identifier(text), f"identifier {text}")
+    if "@" in text:
+        return Search(customers_with_identifier(f"email:{text}"), f"e-mail {text.lower()}")
+    tried = []
+    if PHONE_LIKE.fullmatch(text):
+        try:
+            kind, phone = parse_identifier(f"phone:{text}")
+        except ValueError:
+            phone = ""
+        if phone:
+            found = journeys.customers_by_identifier("phone", phone)
+            if found:
+                return Search(found, f"phone {phone}")
+            tried.append(f"phone {phone}")
+    if journeys.customer_exists(text):
+        return Search([text], f"id {text!r}")
+    needle = text.casefold()
+    named = [c for c, attributes in journeys.customer_attributes_all()
+             if needle and needle in str(attributes.get("name") or "").casefold()]
+    return Search(named[:limit], ", ".join(tried + [f"id or name {text!r}"]))
+
+
+@dataclass(frozen=True)
+class CustomerProfile:
+    """What a person needs to recognise a customer in a list or a page header."""
+
+    customer_id: str
+    name: str
+    status: str  # churned, active (an event in the ACTIVE_DAYS to the data's end) or inactive
+    last_seen: int
+    event_count: int
+    events_by_channel: dict[str, int]
+    attributes: dict[str, Any]
+    scores: dict[str, float]  # stored model scores by property (churn_score, csat_low_score, ...)
+
+
+def customer_profile(customer_id: str) -> CustomerProfile | None:
+    summary = journeys.customer_summary(customer_id)
+    if summary is None:
+        return None
+    latest = journeys.customer_events(customer_id, limit=1, newest_first=True)
+    end = store_figures().data_end_ms or summary.last_seen
+    if latest and latest[0]["type"] in CHURN_EVENT_TYPES:
+        status = "churned"
+    else:
+        status = "active" if summary.last_seen >= end - ACTIVE_DAYS * 86_400_000 else "inactive"
+    return CustomerProfile(customer_id=customer_id, name=str(summary.attributes.get("name") or ""), status=status,
+                           last_seen=summary.last_seen, event_count=summary.event_count,
+                           events_by_channel=summary.events_by_channel, attributes=summary.attributes,
+                           scores=summary.scores)
+
+
+def customer_profiles(customer_ids: list[str]) -> list[CustomerProfile]:
+    return [p for p in (customer_profile(c) for c in customer_ids) if p is not None]
+
+
 def customers_by_score(*, order_by: str, offset: int, limit: int) -> list[dict[str, Any]]:
     """`churn_score` lists the highest scores first; `-churn_score` the lowest first."""
     name, descending = (order_by[1:], False) if order_by.startswith("-") else (order_by, True)
     rows = journeys.customers_by_score(name, offset=offset, limit=limit, descending=descending)
     return [{"customer_id": customer, name: value} for customer, value in rows]
+
+
+@dataclass(frozen=True)
+class StoreFigures:
+    """Headline counts of the store. `active` counts customers with an event in the `active_days`
+    up to the latest event (the data's end), not up to today: a historical load still shows who was
+    active at its end."""
+
+    events: int
+    customers: int
+    active: int
+    active_days: int
+    data_end_ms: int | None
+
+    @property
+    def data_end(self) -> date | None:
+        return None if self.data_end_ms is None else datetime.fromtimestamp(self.data_end_ms / 1000, tz=UTC).date()
+
+
+FIGURES_MAX_AGE_SECONDS = 15.0
+_figures: dict[int, tuple[Any, float, StoreFigures]] = {}
+
+
+def store_figures(*, active_days: int = 30) -> StoreFigures:
+    """Whole-store counts scan every vertex, so they are reused for a few seconds (per connection)."""
+    connection = graph.get_connection()
+    hit = _figures.get(active_days)
+    now = time.monotonic()
+    if hit is not None and hit[0] is connection and now - hit[1] < FIGURES_MAX_AGE_SECONDS:
+        return hit[2]
+    counts = journeys.graph_counts()
+    figures = StoreFigures(events=counts["event"], customers=counts["customer"],
+                           active=journeys.active_customer_count(days=active_days), active_days=active_days,
+                           data_end_ms=journeys.latest_activity_ms())
+    _figures[active_days] = (connection, now, figures)
+    return figures

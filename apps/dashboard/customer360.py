@@ -6,9 +6,16 @@ from typing import Any
 
 from django.urls import reverse
 
-from apps.dashboard.sources import NotAvailable, call, model
+from apps.core.storage import StorageError
+from apps.customers import selectors as customer_selectors
+from apps.dashboard import labels
 from apps.dashboard.tables import Column, Table
 from apps.dashboard.views.common import ms_to_datetime
+from apps.decisions import services as decision_services
+from apps.decisions.models import DecisionLog
+from apps.journeys import selectors as journey_selectors
+from apps.propensity import scoring
+from apps.propensity.specs import get_spec
 
 TIMELINE_COLUMNS = [Column("when", "Time (UTC)"), Column("channel", "Channel"), Column("type", "Event"),
                     Column("intent", "Intent"), Column("outcome", "Outcome"), Column("event_id", "Event id")]
@@ -31,33 +38,37 @@ def fmt_ms(ms: int | None) -> str:
 
 
 def timeline(customer_id: str, *, offset: int, limit: int) -> tuple[int, Table]:
-    count, events = call("apps.customers.selectors", "journey_page", customer_id=customer_id, offset=offset,
-                         limit=limit)
+    count, events = customer_selectors.journey_page(customer_id=customer_id, offset=offset, limit=limit)
     rows = [{"when": fmt_ms(e["ts"]), "channel": e["channel"], "type": e["type"], "intent": e.get("intent") or "",
+             "type_label": labels.event_label(e["type"]), "intent_label": labels.intent_label(e.get("intent")),
              "outcome": e.get("outcome") or "", "event_id": e["event_id"]} for e in events]
     caption = f"Events {offset + 1}–{offset + len(rows)} of {count}, oldest first, across every channel"
-    return count, Table("timeline", caption, TIMELINE_COLUMNS, rows)
+    return count, Table("timeline", caption, TIMELINE_COLUMNS, rows,
+                        labels={"type": "type_label", "intent": "intent_label"})
 
 
 def _guard(fn: Any, *args: Any, **kwargs: Any) -> Section:
+    """One section's data, or why it is missing: the rest of the page still shows."""
     try:
         return Section(data=fn(*args, **kwargs))
-    except NotAvailable as exc:
-        return Section(missing=str(exc))
+    except StorageError as exc:
+        return Section(missing=f"An active model's file could not be read ({exc}). Activate another version "
+                               "on the Models page, or train the model again.")
 
 
 def milestones(customer_id: str) -> Section:
     """Milestones the customer reached, first reach each, in the order reached."""
-    return _guard(call, "apps.journeys.selectors", "customer_milestones", customer_id=customer_id)
+    return _guard(journey_selectors.customer_milestones, customer_id=customer_id)
 
 
 def scores(customer_id: str) -> Section:
     """Every active customer model's score now, with the features that pushed it most."""
     def build() -> list[dict[str, Any]]:
-        found = call("apps.propensity.scoring", "score_customer_all_models", customer_id=customer_id)
+        found = scoring.score_customer_all_models(customer_id=customer_id)
         return [{"model": s.model, "version": f"v{s.version}", "score": round(float(s.score), 3),
-                 "above": s.label,
-                 "explanation": [{"feature": c.feature, "value": c.value, "contribution": round(c.contribution, 3)}
+                 "above": s.label, "meaning": _meaning(s.model),
+                 "explanation": [{"feature": c.feature, "reason": labels.reason(c.feature, float(c.value)),
+                                  "contribution": round(c.contribution, 3)}
                                  for c in s.contributions[:5]]} for s in found]
     return _guard(build)
 
@@ -65,9 +76,17 @@ def scores(customer_id: str) -> Section:
 def next_events(customer_id: str) -> Section:
     """The likeliest next events of the journey so far (or its end), from the active next_event model."""
     try:
-        return _guard(call, "apps.propensity.scoring", "next_events_for", customer_id=customer_id, k=3)
+        return _guard(scoring.next_events_for, customer_id, k=3)
     except LookupError as exc:  # no active next_event model yet
         return Section(missing=str(exc.args[0]) if exc.args else "no next_event model")
+
+
+def _meaning(model_name: str) -> str:
+    """What a model's score measures, as its specification describes it."""
+    try:
+        return get_spec(model_name).description
+    except KeyError:
+        return ""
 
 
 SIMILAR_THRESHOLD = 0.2
@@ -75,8 +94,7 @@ SIMILAR_THRESHOLD = 0.2
 
 def similar(customer_id: str, *, k: int = 10) -> Section:
     def build() -> Table:
-        result = call("apps.journeys.selectors", "similar_journeys", customer_id=customer_id, k=k,
-                      threshold=SIMILAR_THRESHOLD)
+        result = journey_selectors.similar_journeys(customer_id=customer_id, k=k, threshold=SIMILAR_THRESHOLD)
         return similarity_table(result, f"{result.similar_customers} customers have a journey at least "
                                         f"{SIMILAR_THRESHOLD:.0%} similar to this one; the closest {len(result.top)}")
     return _guard(build)
@@ -99,10 +117,9 @@ def predicted(customer_id: str, summary: Any) -> Section:
         at_ms = int(summary.last_seen) + DAY_MS
         phones = [i["value"] for i in summary.identifiers if i["kind"] == "phone"]
         emails = [i["value"] for i in summary.identifiers if i["kind"] == "email"]
-        intent = call("apps.decisions.services", "decide_intent", customer_id=customer_id, at_ms=at_ms, log=False)
-        risk = call("apps.decisions.services", "decide_risk", customer_id=customer_id,
-                    phone=phones[0] if phones else None, email=emails[0] if emails else None, at_ms=at_ms,
-                    log=False)
+        intent = decision_services.decide_intent(customer_id=customer_id, at_ms=at_ms, log=False)
+        risk = decision_services.decide_risk(customer_id=customer_id, phone=phones[0] if phones else None,
+                                             email=emails[0] if emails else None, at_ms=at_ms, log=False)
         return {"at": ms_to_datetime(at_ms), "intent": intent, "risk": risk}
     return _guard(build)
 
@@ -110,7 +127,7 @@ def predicted(customer_id: str, summary: Any) -> Section:
 def latest_decisions(customer_id: str) -> Section:
     """The latest logged intent and risk decisions for the customer (reading the log has no side effects)."""
     def build() -> dict[str, Any]:
-        log = model("decisions", "DecisionLog")
+        log = DecisionLog
         out = {}
         for kind in ("intent", "risk"):
             found = log.objects.filter(customer_id=customer_id, kind=kind).order_by("-created", "-id").first()

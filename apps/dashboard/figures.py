@@ -92,11 +92,15 @@ def bars(chart_id: str, label: str, names: Sequence[str], values: Sequence[float
 
 
 def sankey(chart_id: str, label: str, result: Any, *, drill: str = "", drill_query: str = "",
-           target: str = "") -> Chart:
+           target: str = "", min_label_share: float = 0.03) -> Chart:
     """A path analysis (nodes with id/step/label/customers, links between node ids) as a Sankey.
 
+    Only boxes holding at least `min_label_share` of the first step's customers carry a label: the
+    thin ones are too short for text, and their labels would overlap (hover still names them).
     `layout.meta` carries the node and link ids so a click can ask for the customers behind them."""
     nodes = list(result.nodes)
+    first_step = sum(n.customers for n in nodes if n.step == min((m.step for m in nodes), default=1))
+    big_enough = min_label_share * first_step
     index = {n.id: i for i, n in enumerate(nodes)}
     links = [k for k in result.links if k.source in index and k.target in index]
     steps = [n.step for n in nodes] or [1]
@@ -106,7 +110,8 @@ def sankey(chart_id: str, label: str, result: Any, *, drill: str = "", drill_que
     by_id = {n.id: n for n in nodes}
     trace = {
         "type": "sankey", "arrangement": "fixed",
-        "node": {"label": [text(f"{n.label} ({n.customers})") for n in nodes], "pad": 12, "thickness": 14,
+        "node": {"label": [text(f"{n.label} ({n.customers})") if n.customers >= big_enough else "" for n in nodes],
+                 "pad": 12, "thickness": 14,
               "color": [colors[n.label] for n in nodes],
               "customdata": [text(f"step {n.step}: {n.label}") for n in nodes],
               "hovertemplate": "%{customdata}<br>%{value} customers<extra></extra>"},

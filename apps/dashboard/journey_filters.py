@@ -8,8 +8,8 @@ from typing import Any
 
 from django.http import QueryDict
 
-from apps.dashboard.sources import function
 from apps.dashboard.views.common import date_to_ms, parse_date
+from apps.journeys import selectors as journey_selectors
 
 CHANNELS = ("web", "app", "voice", "chat", "email", "sms", "branch")
 
@@ -37,7 +37,7 @@ def read_filters(query: QueryDict) -> FilterForm:
     if since and until and until < since:
         form.errors.append(f"until ({until}) is before since ({since})")
         since = until = None
-    journey_filters = function("apps.journeys.selectors", "JourneyFilters")
+    journey_filters = journey_selectors.JourneyFilters
     form.filters = journey_filters(since_ms=date_to_ms(since), until_ms=date_to_ms(until, end=True),
                                    channels=tuple(form.values["channel"]), segment=form.values["segment"] or None,
                                    milestone=form.values["milestone"] or None)

@@ -1,19 +1,23 @@
-"""Headline figures for the overview and the KPI widgets, gathered from other apps' selectors."""
+"""Headline figures for the overview and the KPI widgets, gathered from other apps' selectors.
+
+KPI cards show complete periods: a period is complete once the data has moved past its end (the
+latest event happened on or after the day it ends). The period the data ends in is still running
+and is shown beside the card as partial, never as the headline value or its trend.
+"""
 from __future__ import annotations
 
-import logging
-import time as time_
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
-from django.db import DatabaseError
 from django.utils import timezone
 
-from apps.dashboard.sources import NotAvailable, call, function, model
+from apps.customers import selectors as customer_selectors
+from apps.decisions.models import DecisionLog
+from apps.journeys import selectors as journey_selectors
+from apps.journeys.models import KpiDefinition
 
-log_ = logging.getLogger(__name__)
+PERIOD_DAYS = {"day": 1, "week": 7}
 
 
 def number(value: Any) -> str:
@@ -45,7 +49,9 @@ class KpiCard:
     value: float | None
     previous: float | None
     unit: str
-    points: list[tuple[str, float]]
+    points: list[tuple[str, float]]  # complete periods only
+    period: str = "day"
+    partial: tuple[str, float] | None = None  # the running period: its start and value so far
 
     @property
     def spark(self) -> str:
@@ -55,8 +61,9 @@ class KpiCard:
     def spark_label(self) -> str:
         if not self.points:
             return ""
-        return (f"{self.label}: {len(self.points)} periods from {self.points[0][0]} ({self.points[0][1]}) "
-                f"to {self.points[-1][0]} ({self.points[-1][1]})")
+        (first, low), (last, high) = self.points[0], self.points[-1]
+        return (f"{self.label}: {len(self.points)} periods from {first} ({number(low)}) "
+                f"to {last} ({number(high)})")
 
     @property
     def change(self) -> float | None:
@@ -69,13 +76,20 @@ class KpiCard:
         return "–" if self.value is None else f"{number(self.value)}{self.unit}"
 
     @property
+    def partial_text(self) -> str:
+        if self.partial is None:
+            return ""
+        return f"{self.partial[0]} so far (partial): {number(self.partial[1])}{self.unit}"
+
+    @property
     def trend_text(self) -> str:
         change = self.change
         if change is None:
-            return "no earlier period"
+            return "no earlier complete period"
+        before = f"the {self.period} before ({self.points[-2][0]})"
         if change == 0:
-            return "same as the previous period"
-        return f"{'▲ +' if change > 0 else '▼ '}{number(change)}{self.unit} vs the previous period"
+            return f"same as {before}"
+        return f"{'▲ +' if change > 0 else '▼ '}{number(change)}{self.unit} vs {before}"
 
     @property
     def direction(self) -> str:
@@ -89,97 +103,58 @@ class KpiCards:
     missing: str = ""
 
 
-COUNTS_MAX_AGE_SECONDS = 15.0
-_counts: dict[str, tuple[Any, float, Any]] = {}
-
-
-def _fresh(name: str, load: Any) -> Any:
-    """Whole-store counts scan every vertex; a few seconds' staleness on the overview is fine."""
-    connection = call("graph", "get_connection")
-    hit = _counts.get(name)
-    now = time_.monotonic()
-    if hit is not None and hit[0] is connection and now - hit[1] < COUNTS_MAX_AGE_SECONDS:
-        return hit[2]
-    value = load()
-    _counts[name] = (connection, now, value)
-    return value
-
-
-def _graph_counts() -> dict[str, int] | None:
-    try:
-        return _fresh("counts", lambda: call("graph.journeys", "graph_counts"))
-    except NotAvailable:
-        return None
-
-
-def decisions_today() -> int | None:
-    """Decisions logged since midnight UTC, or None when the decision log does not exist yet."""
-    try:
-        log = model("decisions", "DecisionLog")
-    except NotAvailable:
-        return None
+def decisions_today() -> int:
+    """Decisions logged since midnight UTC."""
     midnight = timezone.make_aware(datetime.combine(timezone.now().date(), time.min))
-    stamp = next((f.name for f in log._meta.get_fields() if f.name in ("created", "at", "created_at", "ts")), None)
-    if stamp is None:
-        return None
-    try:
-        return int(log.objects.filter(**{f"{stamp}__gte": midnight}).count())
-    except DatabaseError:  # the decision log's table is not migrated yet
-        log_.warning("decision log table is not available", exc_info=True)
-        return None
+    return DecisionLog.objects.filter(created__gte=midnight).count()
+
+
+def data_end() -> date | None:
+    return customer_selectors.store_figures().data_end
 
 
 def headline() -> list[Card]:
-    counts = _graph_counts()
-    today = decisions_today()
-    missing = "not available yet"
+    store = customer_selectors.store_figures()
+    active_note = (f"with an event in the {store.active_days} days to {store.data_end:%Y-%m-%d} (the latest event)"
+                   if store.data_end else "no events yet")
     return [
-        Card("events", "Events ingested", counts.get("event") if counts else None,
-             "" if counts else missing, counts is not None),
-        Card("customers", "Customers", counts.get("customer") if counts else None,
-             "" if counts else missing, counts is not None),
-        Card("active_customers", "Active customers (30 days)", active_customers(), "with an event in the last 30 days"
-             " of data"),
-        Card("decisions_today", "Decisions today", today, "" if today is not None else missing, today is not None),
+        Card("events", "Events ingested", store.events),
+        Card("customers", "Customers", store.customers),
+        Card("active_customers", f"Active customers ({store.active_days} days)", store.active, active_note),
+        Card("decisions_today", "Decisions today", decisions_today()),
     ]
-
-
-def active_customers(days: int = 30) -> int | None:
-    try:
-        return _fresh(f"active-{days}", lambda: call("graph.journeys", "active_customer_count", days=days))
-    except NotAvailable:
-        return None
 
 
 def kpi_series(*, period: str = "day", slug: str | None = None, dimension: str = "all",
                dimension_value: str = "", last: int = 30) -> list[Any]:
     """Stored series of every active KPI (or of one, by slug; [] when there is no such KPI), last periods."""
     if slug is None:
-        return list(call("apps.journeys.selectors", "headline_kpis", period=period, last=last))
+        return list(journey_selectors.headline_kpis(period=period, last=last))
     try:
-        series = call("apps.journeys.selectors", "kpi_series", slug=slug, period=period, dimension=dimension,
-                      dimension_value=dimension_value)
-    except ObjectDoesNotExist:
+        series = journey_selectors.kpi_series(slug=slug, period=period, dimension=dimension,
+                                              dimension_value=dimension_value)
+    except KpiDefinition.DoesNotExist:
         return []
-    display = function("apps.journeys.selectors", "display_value")
-    points = tuple((d, display(v, series.unit)) for d, v in series.points[-last:])
+    points = tuple((d, journey_selectors.display_value(v, series.unit)) for d, v in series.points[-last:])
     return [replace(series, points=points, detail=series.detail[-last:])]
 
 
 def kpi_cards(*, period: str = "day") -> KpiCards:
-    """Each stored KPI's latest value, the period before, and a sparkline of its history."""
-    try:
-        series = kpi_series(period=period)
-    except NotAvailable as exc:
-        return KpiCards(missing=str(exc))
-    return KpiCards(cards=[card(item, period) for item in series])
+    """Each stored KPI's latest complete value, the complete period before, and a sparkline."""
+    end = data_end()
+    return KpiCards(cards=[card(item, period, end) for item in kpi_series(period=period)])
 
 
-def card(item: Any, period: str) -> KpiCard:
-    xs = [p[0].isoformat() for p in item.points]
-    ys = [p[1] for p in item.points]
-    return KpiCard(slug=item.slug, label=item.name, value=ys[-1] if ys else None,
-                   previous=ys[-2] if len(ys) > 1 else None, unit=item.unit, points=list(zip(xs, ys, strict=True)))
+def card(item: Any, period: str, end: date | None = None) -> KpiCard:
+    """With `end` (the data's last day) periods that end after it are not complete: the one that
+    holds it is the partial one, later ones (none in practice) are left out."""
+    length = timedelta(days=PERIOD_DAYS.get(period, 1))
+    complete = [(d, v) for d, v in item.points if end is None or d + length <= end]
+    running = [(d, v) for d, v in item.points if end is not None and d <= end < d + length]
+    points = [(d.isoformat(), v) for d, v in complete]
+    return KpiCard(slug=item.slug, label=item.name, value=points[-1][1] if points else None,
+                   previous=points[-2][1] if len(points) > 1 else None, unit=item.unit, points=points,
+                   period=period, partial=(running[0][0].isoformat(), running[0][1]) if running else None)
 
 
 def spark_points(values: list[float], *, width: int = 120, height: int = 28) -> str:

@@ -20,21 +20,39 @@ class Column:
 
 @dataclass(frozen=True)
 class Table:
-    """Rows are dicts keyed by column key; `links` maps a column key to a per-row URL key."""
+    """Rows are dicts keyed by column key; `links` maps a column key to a per-row URL key; `labels`
+    maps a column key to a per-row key holding what people read instead of the code (the page shows
+    the label with the code on hover, the CSV keeps the code)."""
 
     name: str
     caption: str
     columns: Sequence[Column]
     rows: Sequence[dict[str, Any]]
     links: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
 
-    def cells(self) -> list[list[tuple[Any, str | None, bool]]]:
-        """(value, link or None, numeric) per cell, in column order, for the template."""
-        return [
-            [(row.get(c.key, ""), row.get(self.links[c.key]) if c.key in self.links else None, c.numeric)
-             for c in self.columns]
-            for row in self.rows
-        ]
+    def cells(self) -> list[list[tuple[Any, str | None, bool, str]]]:
+        """(value, link or None, numeric, code shown on hover or "") per cell, in column order, for the
+        template; numbers rounded for reading (the CSV keeps six significant digits)."""
+        return [[self._cell(row, c) for c in self.columns] for row in self.rows]
+
+    def _cell(self, row: dict[str, Any], column: Column) -> tuple[Any, str | None, bool, str]:
+        value = row.get(column.key, "")
+        link = row.get(self.links[column.key]) if column.key in self.links and value not in ("", None) else None
+        label = row.get(self.labels[column.key]) if column.key in self.labels else None
+        if label and label != value:
+            return label, link, column.numeric, str(value)
+        return shown(value), link, column.numeric, ""
+
+
+def shown(value: Any) -> Any:
+    """A float as people read it: two decimals from 1 up (249.98), four significant digits below
+    (0.8123); everything else unchanged."""
+    if not isinstance(value, float) or value != value:
+        return value
+    if abs(value) >= 1:
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{value:.4g}"
 
 
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").

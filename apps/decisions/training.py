@@ -24,7 +24,7 @@ MIN_GRAPH_CALLS = 1000
 def shared_file(*parts: str) -> Path:
     path = Path(settings.DATA_DIR, *parts)
     if not path.exists():
-        raise FileNotFoundError(f"{path} not found (set DATA_DIR to the shared data folder)")
+        raise FileNotFoundError(f"{path} not found (the sample data sets live in data/; DATA_DIR points elsewhere)")
     return path
 
 

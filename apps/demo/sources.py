@@ -47,7 +47,8 @@ class SeedData:
 
 def _require(path: Path) -> Path:
     if not path.is_file():
-        raise DemoDataError(f"demo seed file not found: {path} (is DATA_DIR set to the shared data folder?)")
+        raise DemoDataError(f"demo seed file not found: {path} (the sample data sets live in data/; "
+                            "is DATA_DIR pointing elsewhere?)")
     return path
 
 

@@ -47,10 +47,12 @@ class Mapping:
     timezone: str | None = None
     phone_region: str | None = None
     attributes: str | list[str] = "rest"
+    encoding: str = "utf-8-sig"  # of the file's text; a leading byte-order mark is skipped
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Mapping:
-        unknown = set(data) - {"columns", "defaults", "identifiers", "timestamp", "phone_region", "attributes"}
+        unknown = set(data) - {"columns", "defaults", "identifiers", "timestamp", "phone_region", "attributes",
+                               "encoding"}
         if unknown:
             raise ValueError(f"mapping: unknown keys {sorted(unknown)}")
         columns = data.get("columns") or {}
@@ -61,7 +63,8 @@ class Mapping:
         return cls(columns=dict(columns), defaults=dict(data.get("defaults") or {}),
                    identifiers=dict(data.get("identifiers") or {}), timestamp_format=ts.get("format", "auto"),
                    timestamp_unit=ts.get("unit", "auto"), timezone=ts.get("timezone"),
-                   phone_region=data.get("phone_region"), attributes=data.get("attributes", "rest"))
+                   phone_region=data.get("phone_region"), attributes=data.get("attributes", "rest"),
+                   encoding=data.get("encoding") or "utf-8-sig")
 
     @classmethod
     def load(cls, path: str | Path) -> Mapping:
@@ -77,7 +80,7 @@ class Mapping:
         return {"columns": self.columns, "defaults": self.defaults, "identifiers": self.identifiers,
                 "timestamp": {"format": self.timestamp_format, "unit": self.timestamp_unit,
                               "timezone": self.timezone},
-                "phone_region": self.phone_region, "attributes": self.attributes}
+                "phone_region": self.phone_region, "attributes": self.attributes, "encoding": self.encoding}
 
     def column(self, name: str) -> str:
         return self.columns.get(name, name)
@@ -90,6 +93,29 @@ class Mapping:
     @cached_property
     def used_columns(self) -> frozenset[str]:
         return frozenset(self.column(name) for name in FIELDS) | frozenset(self.identifiers.values())
+
+    @cached_property
+    def key_columns(self) -> tuple[str, ...]:
+        """The columns that can say whose event a row is: the customer id or an identifier."""
+        return tuple(dict.fromkeys([self.column("customer_id"), *(self.column(f) for f in IDENTIFIER_FIELDS),
+                                    *self.identifiers.values()]))
+
+    def check_header(self, header: list[str], source: str) -> None:
+        """A header without any key column would quarantine every row: refuse the file up front,
+        naming what it has and what would do."""
+        defaulted = any(self.defaults.get(f) for f in ("customer_id", *IDENTIFIER_FIELDS))
+        if defaulted or set(header) & set(self.key_columns):
+            return
+        customer, *identifiers = self.key_columns
+        raise ValueError(
+            f"{source}: no customer or identifier column in the header. Columns found: {', '.join(header)}. "
+            f"Expected {customer}, or an identifier column: {', '.join(identifiers)} (name yours in a --mapping "
+            f"file, for example `columns: {{customer_id: {header[0] if header else 'your_column'}}}`)")
+
+    def describes_event(self, obj: dict[str, Any]) -> bool:
+        """Whether a JSON object is itself an event (it has one of the mapped fields) rather than a
+        wrapper around a list of them."""
+        return any(lookup(obj, self.column(name)) is not None for name in FIELDS)
 
 
 def lookup(row: dict[str, Any], path: str) -> Any:

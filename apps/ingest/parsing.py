@@ -127,7 +127,7 @@ def _read_in_process(sender: Connection, path: str, fmt: str, mapping: Mapping, 
         os.nice(READER_NICENESS)
         opened = open_source(path)
         with opened.stream:
-            for chunk in validated_chunks(iter_rows(opened, fmt), mapping, source=source, size=size,
+            for chunk in validated_chunks(iter_rows(opened, fmt, mapping), mapping, source=source, size=size,
                                           bytes_read=lambda: opened.stream.count, seq_base=seq_base):
                 sender.send(("chunk", chunk))
         sender.send(("done", None))

@@ -24,7 +24,7 @@ from apps.events.store import EventStoreError
 from apps.ingest.mapping import Mapping
 from apps.ingest.models import IngestBatch, QuarantinedRow
 from apps.ingest.parsing import ParsedChunk, arrival_base, chunks_from_second_process, validated_chunks
-from apps.ingest.readers import Source, iter_rows, open_source
+from apps.ingest.readers import Source, checked_rows, open_source
 from apps.ingest.signals import events_ingested
 from graph import journeys
 from graph.errors import GraphError
@@ -51,15 +51,18 @@ class _Chunk:
 
 
 def ingest_file(*, uri: str, fmt: str, mapping: Mapping | None = None, progress: Progress | None = None,
-                chunk_size: int | None = None, follow_up_duplicates: bool | None = None) -> IngestBatch:
+                chunk_size: int | None = None, follow_up_duplicates: bool | None = None,
+                name: str | None = None) -> IngestBatch:
     """Load a CSV/JSON/NDJSON file (local or s3://). Raises ValueError/FileNotFoundError for a file
-    that cannot be read at all, before any batch is recorded. A large local file is read and
-    validated in a second process (see apps.ingest.parsing). `follow_up_duplicates`: see `_run`."""
+    that cannot be read at all (empty, no customer column), before any batch is recorded. A large
+    local file is read and validated in a second process (see apps.ingest.parsing). `name` names
+    the batch and its events' source when the path means nothing to people (an upload's temporary
+    file). `follow_up_duplicates`: see `_run`."""
     source = open_source(uri)
     size = chunk_size or settings.INGEST_CHUNK_SIZE
     try:
-        rows = iter_rows(source, fmt)
-        batch = _start_batch(source=source.uri, fmt=fmt, mapping=mapping, size=source.size)
+        rows = checked_rows(source, fmt, mapping)
+        batch = _start_batch(source=name or source.uri, fmt=fmt, mapping=mapping, size=source.size)
         follow = _follow_duplicates(batch, follow_up_duplicates)
         if _read_elsewhere(source):
             parsed = chunks_from_second_process(source.uri, fmt, mapping or Mapping(), source=batch.source,

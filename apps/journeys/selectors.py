@@ -11,7 +11,7 @@ import pandas as pd
 
 from apps.journeys import frame_cache
 from apps.journeys import index as similarity_index
-from apps.journeys.analyzers import frequency, funnels, paths
+from apps.journeys.analyzers import drill, frequency, funnels, paths
 from apps.journeys.analyzers.base import CleaningRule, filter_frame
 from apps.journeys.analyzers.similarity import SimilarityResult
 from apps.journeys.models import KpiDefinition, KpiValue, MilestoneReach
@@ -53,6 +53,16 @@ def events(filters: JourneyFilters | None = None) -> pd.DataFrame:
     customer_ids = _customer_ids(filters)
     return filter_frame(frame_cache.all_events(), since_ms=filters.since_ms, until_ms=filters.until_ms,
                         channels=filters.channels or None, customer_ids=customer_ids)
+
+
+def path_customers(*, nodes: Sequence[str], filters: JourneyFilters | None = None, anchor: str | None = None,
+                   backward: bool = False, steps: int = 5, min_count: int = 1, with_channel: bool = False,
+                   collapse_repeats: bool = False) -> list[str]:
+    """The customers behind a box (`2:app_login`) or a band (its two ends) of `journey_paths` with the
+    same arguments, sorted by id; a malformed node is a ValueError."""
+    refs = [drill.NodeRef.parse(node) for node in nodes]
+    return drill.customers_at(events(filters), nodes=refs, anchor=anchor, backward=backward, steps=steps,
+                              min_count=min_count, with_channel=with_channel, collapse_repeats=collapse_repeats)
 
 
 def top_journeys(*, filters: JourneyFilters | None = None, max_steps: int = 5, with_channel: bool = False,

@@ -5,6 +5,9 @@ class PropensityConfig(AppConfig):
     name = "apps.propensity"
     label = "propensity"
     default_auto_field = "django.db.models.BigAutoField"
+    # Modules that register this app's models with apps.propensity.specs (imported on first lookup).
+    model_specs = ("apps.propensity.touchpoints", "apps.propensity.churn", "apps.propensity.csat",
+                   "apps.propensity.next_event")
 
     def ready(self) -> None:
         from apps.core import audit, observability

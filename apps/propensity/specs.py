@@ -1,8 +1,9 @@
 """Model specifications: how each named model builds its data set, trains, evaluates and scores.
 
 `train` and `evaluate` (commands, background task, API) only know names; every model type plugs in
-by calling `register_spec(name, spec)` when its module is imported. Modules of other apps that hold
-specs are imported lazily on first lookup, so the commands work whichever apps are present.
+by calling `register_spec(name, spec)` when its module is imported. Each app lists its own spec
+modules in its AppConfig (`model_specs`); they are imported on the first lookup rather than at start-up
+(they pull in the training libraries), and this app never names another app.
 """
 from __future__ import annotations
 
@@ -14,14 +15,6 @@ from pathlib import Path
 from typing import Any
 
 ProgressFn = Callable[[float, str], None]
-
-SPEC_MODULES = (
-    "apps.propensity.touchpoints",
-    "apps.propensity.churn",
-    "apps.propensity.csat",
-    "apps.propensity.next_event",
-    "apps.decisions.modeling",
-)
 
 
 def _no_progress(fraction: float, message: str) -> None:
@@ -119,12 +112,11 @@ def _load_spec_modules() -> None:
     if _loaded_modules:
         return
     _loaded_modules = True
-    for module in SPEC_MODULES:
-        try:
+    from django.apps import apps
+
+    for config in apps.get_app_configs():
+        for module in getattr(config, "model_specs", ()):
             importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
 
 
 def get_spec(name: str) -> ModelSpec:

@@ -1,5 +1,7 @@
 """The dashboard in a real Chromium: log in, every page, Sankey → customers → Customer 360, an upload
-with a bad row, phone width. Screenshots go to test-artifacts/screenshots/."""
+with a bad row; every page at desktop and phone width with no console error, nothing wider than the
+screen outside a scrolling container, and no serious or critical axe-core violation. Screenshots go to
+test-artifacts/screenshots/."""
 from __future__ import annotations
 
 import os
@@ -10,11 +12,13 @@ import pytest
 
 from apps.decisions.models import DecisionLog
 from apps.ingest.models import IngestBatch
+from apps.propensity.models import ModelVersion
 from graph import journeys
 from tests.dashboard import journeys_data
 from tests.dashboard.conftest import PASSWORD, make_user
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
+axe_playwright_python = pytest.importorskip("axe_playwright_python")
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls made here between page
 # actions are ordinary blocking calls, which is safe.
@@ -28,6 +32,29 @@ PAGES = {"overview": "/", "explorer": "/journeys/explorer/?direction=to&event=ca
          "top": "/journeys/top/", "funnel": "/journeys/funnel/?step=web_visit&step=app_login&step=card_dispute_call",
          "customers": "/customers/", "customer": "/customers/c1/", "similarity": "/similarity/?customer=c1",
          "models": "/models/", "decisions": "/decisions/", "ingest": "/ingest/", "widgets": "/widgets/"}
+
+# Pages a newcomer meets that the list above does not: the explorer's default, messages instead of charts.
+MORE_PAGES = {"explorer-default": "/journeys/explorer/", "explorer-unknown": "/journeys/explorer/?event=nope",
+              "funnel-unknown": "/journeys/funnel/?step=web_visit&step=nope", "not-found": "/customers/nobody/",
+              "path-customers": "/journeys/explorer/customers/?direction=to&event=card_dispute_call&steps=3"
+                                "&node=1:card_dispute_call"}
+AXE = Path(axe_playwright_python.__file__).with_name("axe.min.js")
+# Elements wider than the viewport must sit inside a container that scrolls them (clipped is not usable).
+OVERFLOW = """() => {
+  const width = document.documentElement.clientWidth, found = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const box = el.getBoundingClientRect();
+    if (!box.width || box.right <= width + 1 || box.left < -500) continue;
+    let up = el.parentElement, contained = false;
+    while (up && up !== document.body) {
+      if (['auto', 'scroll'].includes(getComputedStyle(up).overflowX)) { contained = true; break; }
+      up = up.parentElement;
+    }
+    const name = `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}.${el.className}`;
+    if (!contained) found.push(`${name} (${Math.round(box.right)}px)`);
+  }
+  return found.slice(0, 5);
+}"""
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -92,7 +119,7 @@ def test_sankey_to_customers_to_customer_360(page):  # type: ignore[no-untyped-d
     page.screenshot(path=str(SHOTS / "explorer-drill.png"), full_page=True)
     page.click("#drill li a >> text=c2")
     page.wait_for_url("**/customers/c2/")
-    assert page.inner_text("h1") == "Customer c2"
+    assert page.inner_text("h1") == "Customer c2 active"
     api = page.request.get("/api/customers/c2").json()
     assert page.inner_text("[data-card=events] .value") == str(api["event_count"]) == "3"
 
@@ -122,3 +149,41 @@ def test_pages_fit_a_phone_and_start_with_a_skip_link(page):  # type: ignore[no-
         page.screenshot(path=str(SHOTS / f"{name}-390.png"), full_page=True)
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Skip to main content"
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_every_page_is_clean_at_desktop_and_phone_width(page, width: int):  # type: ignore[no-untyped-def]
+    """No console error, no horizontal overflow outside scroll containers, no serious or critical
+    accessibility violation (axe-core), on every page."""
+    DecisionLog.objects.create(kind="intent", contact_id="k1", customer_id="c1", channel="VOICE",
+                               output={"intent": "card_dispute", "action": "confirm", "confidence": 0.9},
+                               model_version="intent v1", latency_ms=3.0)
+    ModelVersion.objects.create(name="churn", version=1, artifact="/x/churn1", sha256="0" * 64, is_active=True,
+                                metrics={"auc": 0.8125, "f1": 0.61, "precision": 0.7, "recall": 0.55,
+                                         "roc": {"fpr": [0, 0.5, 1], "tpr": [0, 0.9, 1]}},
+                                baseline_metrics={"auc": 0.5, "f1": 0.3})
+    page.set_viewport_size({"width": width, "height": 900})
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"script error: {exc}"))
+    page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None)
+    expected_status = {"not-found": 404}
+    for name, url in {**PAGES, **MORE_PAGES}.items():
+        before = len(problems)
+        response = page.goto(url)
+        page.wait_for_load_state("networkidle")
+        status = expected_status.get(name, 200)
+        if response.status != status:
+            problems.append(f"{name}: status {response.status}")
+        if status != 200:  # the browser logs the page's own error status as a console error
+            problems[before:] = [p for p in problems[before:] if f"status of {status}" not in p]
+        overflow = page.evaluate(OVERFLOW)
+        if overflow:
+            problems.append(f"{name}: wider than {width}px outside a scroll container: {overflow}")
+        page.add_script_tag(path=str(AXE))
+        violations = page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']}))
+            .violations.filter(v => ['serious', 'critical'].includes(v.impact))
+            .map(v => `${v.id}: ${v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')}`)""")
+        problems.extend(f"{name}: {v}" for v in violations)
+        problems[before:] = [p if p.startswith(name) else f"{name}: {p}" for p in problems[before:]]
+        page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
+    assert problems == [], "\n".join(problems)

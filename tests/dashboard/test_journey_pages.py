@@ -7,8 +7,8 @@ import io
 import pytest
 from django.test import Client
 
-from apps.dashboard import drill
 from apps.journeys import selectors
+from apps.journeys.analyzers import drill
 from tests.dashboard import journeys_data
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +59,7 @@ def test_the_page_shows_the_selector_s_numbers(viewer: Client, loaded):
 
     assert f"{result.anchored_customers} of {result.total_customers} customers have" in html
     assert (result.anchored_customers, result.total_customers) == (4, 6)
-    assert 'role="img" aria-label="Sankey of customer paths to card_dispute_call, 3 steps' in html
+    assert 'role="group" aria-label="Sankey of customer paths to card_dispute_call, 3 steps' in html
 
 
 def test_clicking_a_link_lists_the_customers_behind_it_as_an_htmx_partial(viewer: Client, loaded):
@@ -180,3 +180,66 @@ def test_similarity_for_an_unknown_customer_is_explained(viewer: Client, loaded)
 
     assert response.status_code == 200
     assert 'class="error" role="alert"' in response.content.decode()
+
+
+def test_an_unknown_event_in_the_explorer_says_so_instead_of_an_empty_chart(viewer: Client, loaded):
+    html = viewer.get("/journeys/explorer/?direction=to&event=card_dispute_cal").content.decode()
+
+    assert ("No customer has the event &#x27;card_dispute_cal&#x27; for these filters. Events that exist: "
+            "web_visit, app_login, card_dispute_call, email, chat, loan_application.") in html
+    assert 'class="chart' not in html and "paths-data" not in html
+
+
+def test_filters_that_leave_no_events_say_so_instead_of_an_empty_chart(viewer: Client, loaded):
+    html = viewer.get("/journeys/explorer/?since=2026-04-01").content.decode()
+
+    assert "No events match these filters (from 2026-04-01). Widen the dates or clear a filter." in html
+    assert 'class="chart' not in html
+
+
+def test_a_funnel_with_an_unknown_step_names_it_instead_of_showing_zero(analyst: Client, loaded):
+    html = analyst.get("/journeys/funnel/?step=web_visit&step=apply_loan").content.decode()
+
+    assert ("No customer has the event &#x27;apply_loan&#x27; for these filters, so nobody can reach that step. "
+            "Events that exist: ") in html
+    assert 'class="chart' not in html
+
+
+def test_the_channel_filter_offers_only_channels_with_events(viewer: Client, loaded):
+    html = viewer.get("/journeys/top/").content.decode()
+
+    options = html[html.index('<select id="f-channel"'):].split("</select>")[0]
+    assert [line.split('"')[1] for line in options.split("<option value=")[1:]] == [
+        "app", "chat", "email", "voice", "web"]
+
+
+def test_the_sankey_labels_only_boxes_big_enough_to_hold_a_label(viewer: Client, loaded):
+    from apps.dashboard import figures
+
+    result = selectors.journey_paths(steps=3, min_count=1)
+    chart = figures.sankey("paths", "paths", result, min_label_share=0.2)
+
+    trace = chart.figure["data"][0]
+    labelled = [label for label in trace["node"]["label"] if label]
+    assert labelled == ["web_visit (4)", "app_login (3)", "card_dispute_call (3)"]  # boxes of 1 of 6 stay bare
+    assert len(trace["node"]["customdata"]) == len(trace["node"]["label"])
+
+
+def test_drill_down_lists_come_a_page_at_a_time_with_names(viewer: Client, analyst: Client, loaded):
+    from graph import journeys
+
+    journeys.set_customer_attributes("c2", {"name": "Jack Jones"})
+    partial = viewer.get("/journeys/explorer/customers/", {"direction": "to", "event": "card_dispute_call",
+                                                           "steps": "3", "node": "1:card_dispute_call",
+                                                           "limit": "2", "offset": "1"},
+                         HTTP_HX_REQUEST="true").content.decode()
+    funnel = analyst.get("/journeys/funnel/customers/?step=web_visit&step=app_login&at=2&limit=2").content.decode()
+
+    assert "<h2 id=\"drill-title\" tabindex=\"-1\">4 customers at step 1: card_dispute_call</h2>" in partial
+    assert "Customers 2–3 of 4" in partial
+    assert ('<li><a href="/customers/c2/">Jack Jones</a> <span class="muted">c2</span></li>'
+            '<li><a href="/customers/c3/">c3</a></li>') in partial
+    assert 'hx-get="/journeys/explorer/customers/?direction=to&amp;event=card_dispute_call&amp;steps=3' in partial
+    assert "offset=3" in partial and "offset=0" in partial
+    assert '<th scope="col">Name</th>' in funnel and ">Jack Jones</a>" in funnel
+    assert "Customers 1–2 of 3" in funnel and "offset=2" in funnel

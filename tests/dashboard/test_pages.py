@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 from html import unescape
 
 import pytest
@@ -11,7 +13,10 @@ from django.test import Client
 
 from apps.decisions.models import DecisionLog
 from apps.ingest.models import IngestBatch
+from apps.ingest.services import ingest_records
+from apps.propensity import registry
 from apps.propensity.models import ModelVersion
+from graph import journeys
 from tests.dashboard import journeys_data
 
 pytestmark = pytest.mark.django_db
@@ -22,6 +27,12 @@ BAD_ROW_CSV = (
     ",u9-a,web_visit,web,2026-03-02T09:05:00Z\n"
     "u1,u1-b,card_dispute_call,voice,2026-03-02T10:00:00Z\n"
 )
+
+
+def figure_of(html: str, chart_id: str) -> dict:
+    found = re.search(rf'<script id="{chart_id}-data" type="application/json">(.*?)</script>', html, re.S)
+    assert found, chart_id
+    return json.loads(found.group(1))
 
 
 def rows_of(response) -> list[list[str]]:  # type: ignore[no-untyped-def]
@@ -37,6 +48,7 @@ def test_an_analyst_uploads_a_file_and_the_bad_row_is_quarantined_with_its_reaso
     assert response.status_code == 302
     assert response["Location"] == f"/ingest/batches/{batch.pk}/"
     assert (batch.rows_read, batch.loaded, batch.quarantined) == (3, 2, 1)
+    assert batch.source == "upload:calls.csv"
     page = analyst.get(response["Location"]).content.decode()
     assert '<span class="value" data-count="quarantined">1</span>' in page
     assert "no customer key: needs customer_id or an identifier (phone, email, account_id)" in page
@@ -131,26 +143,126 @@ def test_customer_360_shows_the_likeliest_next_events(viewer: Client, tmp_path):
     assert "next_event v1 after card_dispute_call" in html
 
 
-def test_an_unknown_customer_is_a_404(viewer: Client):
+def test_customer_360_speaks_in_words_with_the_codes_on_hover(viewer: Client):
+    ingest_records(records=[{"customer_id": "c7", "event_id": "c7-call", "event_type": "call_home_loan",
+                             "channel": "voice", "timestamp": "2026-03-01T05:00:00Z", "intent": "HL_AS"}],
+                   source="t")
+    _log("intent", "k7", {"intent": "CC_AA", "action": "suggest", "confidence": 0.7,
+                          "alternatives": [{"intent": "FR_DS", "confidence": 0.2}]}, 3.0)
+    DecisionLog.objects.filter(contact_id="k7").update(customer_id="c7")
+
+    html = viewer.get("/customers/c7/").content.decode()
+    timeline = rows_of(viewer.get("/customers/c7/?format=csv&table=timeline"))
+
+    assert '<span title="call_home_loan">Call home loan</span>' in html
+    assert '<span title="HL_AS">Home loan (AS)</span>' in html
+    assert '<span title="CC_AA">Credit card (AA)</span>' in html
+    assert '<span title="FR_DS">Fraud dispute (DS)</span>' in html
+    assert timeline[1][2:4] == ["call_home_loan", "HL_AS"]  # the CSV keeps the codes
+
+
+def test_a_model_whose_file_is_missing_leaves_customer_360_standing_and_says_what_to_do(viewer: Client):
+    journeys_data.load()
+    _version("churn", 1, False)  # its artifact /x/churn1 does not exist
+    registry.activate(name="churn", version=1, user=None)  # through the registry, as an admin would
+
+    response = viewer.get("/customers/c1/")
+
+    assert response.status_code == 200
+    assert ("An active model&#x27;s file could not be read (artifact not found: /x/churn1). Activate another "
+            "version on the Models page, or train the model again.") in response.content.decode()
+
+
+@pytest.mark.parametrize(("feature", "value", "text"), [
+    ("tenure_days", 1998.0590240856482, "Tenure: 1,998 days (5.5 years)"),
+    ("days_since_last_hours", 5.25, "Days since last: 5.2 h"),
+    ("repeat_contact_rate", 0.125, "Repeat contact rate: 12%"),
+    ("calls", 3.0, "Calls: 3"),
+    ("mean_gap", 2.71828, "Mean gap: 2.72"),
+])
+def test_score_reasons_are_words_with_rounded_values_and_units(feature: str, value: float, text: str):
+    from apps.dashboard.labels import reason
+
+    assert reason(feature, value) == text
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_unknown_customer_is_a_designed_404_page_even_with_debug_on(viewer: Client, settings, debug: bool):
+    settings.DEBUG = debug
+
     response = viewer.get("/customers/nobody/")
 
+    html = response.content.decode()
     assert response.status_code == 404
-    assert "no customer &#x27;nobody&#x27;" in response.content.decode()
+    assert "<h1>Not found</h1>" in html and "No customer &#x27;nobody&#x27;." in html
+    assert '<nav aria-label="Main" class="main-nav">' in html
+    assert '<form method="get" action="/customers/"' in html
+    assert "URLconf" not in html and "Using the URLconf" not in html
 
 
-def test_searching_by_phone_goes_straight_to_the_customer(viewer: Client):
+def test_an_unknown_batch_and_kpi_widget_are_designed_404_pages(viewer: Client, settings):
+    settings.DEBUG = True
+
+    for url, text in [("/ingest/batches/999/", "No ingest batch 999."),
+                      ("/widgets/nope/", "No active KPI &#x27;nope&#x27;.")]:
+        response = viewer.get(url)
+        assert (response.status_code, text in response.content.decode()) == (404, True), url
+
+
+@pytest.mark.parametrize("query", ["phone:+61412345002", "+61 412 345 002", "0412 345 002", "(04) 1234-5002"])
+def test_searching_by_phone_as_people_type_it_goes_straight_to_the_customer(viewer: Client, query: str):
     journeys_data.load()
 
-    response = viewer.get("/customers/", {"q": "phone:+61412345002"})
+    response = viewer.get("/customers/", {"q": query})
 
     assert (response.status_code, response["Location"]) == (302, "/customers/c2/")
 
 
-def test_customer_list_csv_has_every_customer_in_id_order(viewer: Client):
+def test_searching_by_email_or_name_finds_the_customer(viewer: Client):
+    journeys_data.load()
+    ingest_records(records=[{"customer_id": "c3", "event_id": "c3-mail", "event_type": "email", "channel": "email",
+                             "timestamp": "2026-03-01T05:00:00Z", "email": "Mia.Brown@Example.com"}], source="t")
+    journeys.set_customer_attributes("c4", {"name": "Olivia Smith"})
+
+    by_email = viewer.get("/customers/", {"q": "mia.brown@example.com"})
+    by_name = viewer.get("/customers/", {"q": "olivia"})
+
+    assert (by_email.status_code, by_email["Location"]) == (302, "/customers/c3/")
+    assert (by_name.status_code, by_name["Location"]) == (302, "/customers/c4/")
+
+
+def test_a_search_that_finds_nobody_says_what_was_tried(viewer: Client):
     journeys_data.load()
 
-    assert rows_of(viewer.get("/customers/?format=csv")) == [["Customer"], ["c1"], ["c2"], ["c3"], ["c4"], ["c5"],
-                                                             ["c6"]]
+    html = viewer.get("/customers/", {"q": "+61 499 999 999"}).content.decode()
+
+    assert "No customer with phone +61499999999, id or name &#x27;+61 499 999 999&#x27;." in html
+
+
+def test_customer_list_shows_name_last_seen_events_and_channels_a_page_at_a_time(viewer: Client):
+    journeys_data.load()
+    journeys.set_customer_attributes("c1", {"name": "Olivia Smith"})
+    journeys.get_g().V("customer:c1").property("churn_score", 0.4213).property("csat_low_score", 0.1).iterate()
+
+    rows = rows_of(viewer.get("/customers/?format=csv"))
+    second_page = rows_of(viewer.get("/customers/?format=csv&offset=4&limit=2"))
+
+    assert rows[0] == ["Customer", "Name", "Status", "Last seen (UTC)", "Events", "Channels", "Scores"]
+    assert rows[1] == ["c1", "Olivia Smith", "active", "2026-03-01 02:01", "3", "app 1, voice 1, web 1",
+                       "churn 0.42, csat low 0.10"]
+    assert [r[0] for r in rows[1:]] == ["c1", "c2", "c3", "c4", "c5", "c6"]
+    assert [r[0] for r in second_page[1:]] == ["c5", "c6"]
+
+
+def test_customer_360_header_names_the_customer_and_says_they_churned(viewer: Client):
+    journeys_data.load()
+    journeys.set_customer_attributes("c1", {"name": "Olivia Smith", "segment": "young professional"})
+    ingest_records(records=[{"customer_id": "c1", "event_id": "c1-gone", "event_type": "churned",
+                             "channel": "web", "timestamp": "2026-03-01T06:00:00Z"}], source="t")
+
+    html = viewer.get("/customers/c1/").content.decode()
+
+    assert '<h1>Olivia Smith <span class="muted">customer c1</span> <span class="badge bad">churned</span></h1>' in html
 
 
 def _log(kind: str, contact: str, output: dict, latency: float, **inputs) -> DecisionLog:  # type: ignore[no-untyped-def]
@@ -179,13 +291,31 @@ def test_decision_monitor_shows_mix_latency_and_feedback_accuracy(viewer: Client
     assert [r[1:3] + r[5:7] for r in recent[1:]] == [["risk", "k3", "pass_to_skilled_agent", "900"]]
 
 
+def test_decision_monitor_filters_apply_to_the_cards_the_summary_and_the_charts(viewer: Client):
+    _log("intent", "k1", {"intent": "card_dispute", "action": "confirm", "confidence": 0.9}, 4.0)
+    _log("feedback", "k1", {}, 1.0, intent="card_dispute")
+    chat = DecisionLog.objects.create(kind="intent", contact_id="k9", customer_id="c2", channel="CHAT",
+                                      output={"intent": "loan", "action": "suggest"}, latency_ms=2.5)
+
+    html = viewer.get("/decisions/?channel=chat").content.decode()
+    summary = rows_of(viewer.get("/decisions/?format=csv&table=summary&channel=chat"))
+
+    assert summary[1:] == [["intent", "1", "2.5", "2.5", "suggest 1"]]
+    assert '<p class="card kpi" data-card="feedback"><span class="value">0</span>' in html
+    day = chat.created.date().isoformat()
+    traces = figure_of(html, "mix-intent")["data"]
+    assert [(t["name"], t["x"], t["y"]) for t in traces] == [("suggest", [day], [1])]
+    risk_only = rows_of(viewer.get("/decisions/?format=csv&table=summary&kind=risk"))
+    assert risk_only[1:] == []
+
+
 def test_customer_360_shows_the_latest_intent_and_risk_decision(viewer: Client):
     journeys_data.load()
     _log("intent", "k1", {"intent": "card_dispute", "action": "confirm", "confidence": 0.91, "alternatives": []}, 4.0)
 
     html = viewer.get("/customers/c1/").content.decode()
 
-    assert "card_dispute (0.91 confidence, action <strong>confirm</strong>)" in html
+    assert '<span title="card_dispute">Card dispute</span> (0.91 confidence, action <strong>confirm</strong>)' in html
     assert "no risk decision for this customer yet" in html
 
 
@@ -203,6 +333,17 @@ def test_models_page_lists_metrics_beside_the_baseline(viewer: Client):
     assert rows_of(response)[1][:7] == ["churn", "1", "active", "auc", "0.8125", "0.5", "0.3125"]
     assert 'aria-label="ROC curve of churn v1"' in html
     assert "Roll back" not in html
+
+
+def test_figures_on_pages_are_rounded_and_the_csv_keeps_precision(viewer: Client):
+    _version("csat", 1, True, auc=0.81234567, mae=249.980041)
+
+    html = viewer.get("/models/").content.decode()
+    rows = rows_of(viewer.get("/models/?format=csv"))
+
+    assert ">249.98</td>" in html and ">0.8123</td>" in html
+    assert "249.980041" not in html and "0.81234567" not in html
+    assert [r[3:5] for r in rows[1:]] == [["auc", "0.8123"], ["mae", "249.98"]]
 
 
 def test_nested_metrics_sit_beside_a_named_baseline_and_rule_thresholds_draw_a_roc(viewer: Client):
@@ -271,3 +412,14 @@ def test_customer_360_predicts_intent_and_risk_without_writing_the_decision_log(
     assert risk.startswith("score 100 → <strong>pass_to_bot</strong>")
     assert "no active risk model: the rules decide alone (0 points)" in risk
     assert DecisionLog.objects.count() == 0
+
+
+def test_every_page_names_an_icon_that_is_served(viewer: Client):
+    from django.contrib.staticfiles import finders
+
+    html = viewer.get("/customers/").content.decode()
+    redirect = viewer.get("/favicon.ico")
+
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in html
+    assert (redirect.status_code, redirect["Location"]) == (301, "/static/favicon.svg")
+    assert finders.find("favicon.svg")

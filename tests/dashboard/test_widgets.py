@@ -5,7 +5,9 @@ from datetime import date
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
+from apps.ingest.services import ingest_records
 from apps.journeys.models import KpiDefinition, KpiValue, MilestoneDefinition, MilestoneReach
 from tests.dashboard import journeys_data
 
@@ -54,16 +56,38 @@ def test_an_unknown_widget_is_a_404(viewer: Client):
 
 
 def test_the_overview_shows_each_kpi_with_its_trend(viewer: Client, contacts_kpi):
-    journeys_data.load()
+    """The data ends on 1 March, so 1, 2 and 3 March are not complete days: the latest complete day is
+    shown with its trend, and the running period beside it as partial."""
+    KpiValue.objects.create(definition=contacts_kpi, period="day", period_start=date(2026, 2, 27), value=1.2,
+                            numerator=6, denominator=5)
+    KpiValue.objects.create(definition=contacts_kpi, period="day", period_start=date(2026, 2, 28), value=1.333333,
+                            numerator=4, denominator=3)
+    journeys_data.load()  # events on 2026-03-01 only
 
     response = viewer.get("/?period=day")
     rows = viewer.get("/?period=day&format=csv").content.decode().splitlines()
 
+    html = response.content.decode()
     assert response.status_code == 200
-    assert '<span class="value">1.75</span>' in response.content.decode()
+    assert '<span class="value">1.33</span>' in html
+    assert '<span class="partial">2026-03-01 so far (partial): 1.5</span>' in html
     assert rows == ["Figure,Value,Note", "Events ingested,17,", "Customers,6,",
-                    "Active customers (30 days),6,with an event in the last 30 days of data",
-                    "Decisions today,0,", "Contacts per customer,1.75,▼ -0.25 vs the previous period"]
+                    "Active customers (30 days),6,with an event in the 30 days to 2026-03-01 (the latest event)",
+                    "Decisions today,0,",
+                    "Contacts per customer,1.33,▲ +0.13 vs the day before (2026-02-27) · "
+                    "2026-03-01 so far (partial): 1.5"]
+
+
+def test_an_event_today_after_old_data_shows_what_active_means(viewer: Client):
+    journeys_data.load()
+    today = timezone.now()
+    ingest_records(records=[{"customer_id": "c9", "event_id": "today-1", "event_type": "web_visit",
+                             "channel": "web", "timestamp": today.isoformat()}], source="test")
+
+    rows = viewer.get("/?format=csv").content.decode().splitlines()
+
+    assert rows[3] == (f"Active customers (30 days),1,with an event in the 30 days to {today:%Y-%m-%d} "
+                       "(the latest event)")
 
 
 def test_customer_360_lists_the_milestones_reached(viewer: Client):
@@ -96,3 +120,18 @@ def test_the_widget_list_csv_gives_each_kpi_with_its_urls(viewer: Client, contac
     assert rows == ["KPI,Latest value,Periods stored,Widget URL,JSON URL",
                     "Contacts per customer,1.75,3,http://testserver/widgets/contacts/?period=day,"
                     "http://testserver/widgets/contacts/?period=day&format=json"]
+
+
+def test_kpi_figures_are_rounded_in_cards_labels_and_tables(viewer: Client):
+    kpi = KpiDefinition.objects.create(name="Time to resolution", slug="ttr", kind="time_to_resolution", unit="h")
+    for day, value in ((1, 107.640041), (2, 249.980041)):
+        KpiValue.objects.create(definition=kpi, period="day", period_start=date(2026, 3, day), value=value,
+                                numerator=value, denominator=1)
+
+    widget = viewer.get("/widgets/ttr/").content.decode()
+    listing = viewer.get("/widgets/").content.decode()
+
+    assert '<span class="value">249.98h</span>' in widget
+    assert 'aria-label="Time to resolution: 2 periods from 2026-03-01 (107.64) to 2026-03-02 (249.98)"' in widget
+    assert ">249.98</td>" in listing
+    assert "249.980041" not in widget + listing

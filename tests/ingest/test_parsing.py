@@ -55,16 +55,25 @@ def test_a_file_read_in_a_second_process_lands_exactly_as_one_read_here(second_p
     assert elsewhere[:5] == ("completed", 8, 5, 3, Path(CSV).stat().st_size)
 
 
-def test_a_file_that_cannot_be_read_there_fails_the_batch_with_the_reason(second_process, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_file_that_cannot_be_read_is_refused_before_a_batch_or_a_second_process(second_process,  # type: ignore[no-untyped-def]
+                                                                                   tmp_path: Path) -> None:
     broken = tmp_path / "events.json"
     broken.write_text('[{"event_id": "a", ')
 
     with pytest.raises(ValueError, match="file is not valid JSON"):
         ingest_file(uri=str(broken), fmt="json")
 
-    batch = IngestBatch.objects.get()
-    assert (batch.status, second_process) == ("failed", [str(broken)])
-    assert batch.error.startswith("ValueError: file is not valid JSON")
+    assert (IngestBatch.objects.count(), second_process) == (0, [])
+
+
+def test_a_failure_in_the_second_process_is_raised_in_this_one(tmp_path: Path) -> None:
+    broken = tmp_path / "events.json"
+    broken.write_text('[{"event_id": "a", ')
+
+    with pytest.raises(ValueError, match="file is not valid JSON"):
+        list(parsing.chunks_from_second_process(str(broken), "json", Mapping(), source="test", size=10,
+                                                phone_region="AU"))
+    assert multiprocessing.active_children() == []
 
 
 def test_stopping_early_stops_the_second_process() -> None:

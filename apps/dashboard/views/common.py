@@ -9,7 +9,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from apps.dashboard.roles import ADMIN, ANALYST, has_role, role_of
-from apps.dashboard.sources import NotAvailable
 from apps.dashboard.tables import Table, csv_response, csv_url, wants_csv
 
 
@@ -33,8 +32,14 @@ def page(request: HttpRequest, template: str, context: Mapping[str, Any], *,
     return render(request, template, ctx)
 
 
-def unavailable(exc: NotAvailable) -> dict[str, str]:
-    return {"what": exc.what, "message": str(exc)}
+def not_found(request: HttpRequest, message: str) -> HttpResponse:
+    """The site's own 404 page, also when DEBUG is on (Django's debug 404 lists every URL pattern)."""
+    return render(request, "404.html", {"message": message}, status=404)
+
+
+def unavailable(what: str, detail: str) -> dict[str, str]:
+    """A part of a page that cannot be shown, and why (the rest of the page still is)."""
+    return {"what": what, "message": f"{what} cannot be read: {detail}"}
 
 
 def parse_date(value: str | None, *, field: str) -> date | None:

@@ -1,57 +1,75 @@
 """Customer search, Customer 360 and the similarity explorer."""
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
+from apps.customers import selectors as customer_selectors
 from apps.customers.privacy import REDACTED
 from apps.dashboard import customer360 as c360
+from apps.dashboard import labels
 from apps.dashboard.roles import ANALYST, VIEWER, has_role, role_required
-from apps.dashboard.sources import NotAvailable, call
 from apps.dashboard.tables import Column, Table
-from apps.dashboard.views.common import page, parse_int, unavailable
+from apps.dashboard.views.common import not_found, page, parse_int
+from apps.journeys import selectors as journey_selectors
 
 PAGE_SIZE = 50
 
 
+LIST_COLUMNS = [Column("customer_id", "Customer"), Column("name", "Name"), Column("status", "Status"),
+                Column("last_seen", "Last seen (UTC)"), Column("events", "Events", True),
+                Column("channels", "Channels"), Column("scores", "Scores")]
+
+
+def _list_row(p: customer_selectors.CustomerProfile) -> dict:
+    return {"customer_id": p.customer_id, "name": p.name, "status": p.status,
+            "last_seen": c360.fmt_ms(p.last_seen)[:16], "events": p.event_count,
+            "channels": ", ".join(f"{ch} {n}" for ch, n in p.events_by_channel.items()),
+            "scores": ", ".join(f"{labels.words(k.removesuffix('_score')).lower()} {v:.2f}"
+                                for k, v in sorted(p.scores.items())),
+            "url": reverse("dashboard:customer", args=[p.customer_id])}
+
+
 @role_required(VIEWER)
 def customers(request: HttpRequest) -> HttpResponse:
-    """Find a customer by id or identifier (phone:+614…, email:…); otherwise list them a page at a time."""
+    """Find a customer by id, name, phone, e-mail or `kind:value`; otherwise list them a page at a time."""
     query = (request.GET.get("q") or "").strip()
-    offset = max(0, int(request.GET.get("offset") or 0)) if (request.GET.get("offset") or "0").isdigit() else 0
-    context: dict = {"title": "Customers", "q": query, "error": ""}
     try:
-        if query and ":" in query:
-            try:
-                ids = call("apps.customers.selectors", "customers_with_identifier", text=query)
-            except ValueError as exc:
-                ids, context["error"] = [], str(exc)
-            if len(ids) == 1:
-                return HttpResponseRedirect(reverse("dashboard:customer", args=[ids[0]]))
-        elif query:
-            if call("apps.customers.selectors", "customer_summary", customer_id=query) is not None:
-                return HttpResponseRedirect(reverse("dashboard:customer", args=[query]))
-            ids, context["error"] = [], f"no customer with id {query!r}"
-        else:
-            ids = call("apps.customers.selectors", "customer_list", offset=offset, limit=PAGE_SIZE)
-    except NotAvailable as exc:
-        return page(request, "dashboard/customers.html", {**context, "missing": unavailable(exc)})
-    rows = [{"customer_id": i, "url": reverse("dashboard:customer", args=[i])} for i in ids]
-    table = Table("customers", "Customers" + (f" matching {query}" if query else f" from number {offset + 1}"),
-                  [Column("customer_id", "Customer")], rows, links={"customer_id": "url"})
-    context.update(table=table, offset=offset, next_offset=offset + PAGE_SIZE if len(ids) == PAGE_SIZE else None,
-                   prev_offset=max(0, offset - PAGE_SIZE) if offset else None)
+        offset = parse_int(request.GET.get("offset"), field="offset", default=0, lo=0, hi=100_000_000)
+        limit = parse_int(request.GET.get("limit"), field="limit", default=PAGE_SIZE, lo=1, hi=200)
+    except ValueError:
+        offset, limit = 0, PAGE_SIZE
+    context: dict = {"title": "Customers", "q": query, "error": ""}
+    if query:
+        try:
+            search = customer_selectors.find_customers(query)
+        except ValueError as exc:
+            search = customer_selectors.Search([], "")
+            context["error"] = str(exc)
+        if len(search.customer_ids) == 1:
+            return HttpResponseRedirect(reverse("dashboard:customer", args=[search.customer_ids[0]]))
+        if not search.customer_ids and not context["error"]:
+            context["error"] = f"No customer with {search.tried}."
+        ids = search.customer_ids
+    else:
+        ids = customer_selectors.customer_list(offset=offset, limit=limit)
+    rows = [_list_row(p) for p in customer_selectors.customer_profiles(ids)]
+    caption = f"Customers matching {query}" if query else f"Customers {offset + 1}–{offset + len(rows)}, by id"
+    table = Table("customers", caption, LIST_COLUMNS, rows, links={"customer_id": "url"})
+    more = not query and len(ids) == limit
+    context.update(table=table, offset=offset, next_offset=offset + limit if more else None,
+                   prev_offset=max(0, offset - limit) if offset and not query else None)
     return page(request, "dashboard/customers.html", context, tables={"customers": table})
 
 
 @role_required(VIEWER)
 def customer(request: HttpRequest, customer_id: str) -> HttpResponse:
-    try:
-        summary = call("apps.customers.selectors", "customer_summary", customer_id=customer_id)
-    except NotAvailable as exc:
-        return page(request, "dashboard/customer.html", {"title": customer_id, "missing": unavailable(exc)})
-    if summary is None:
-        raise Http404(f"no customer {customer_id!r}")
+    summary = customer_selectors.customer_summary(customer_id)
+    profile = customer_selectors.customer_profile(customer_id) if summary is not None else None
+    if summary is None or profile is None:
+        return not_found(request, f"No customer {customer_id!r}.")
     try:
         offset = parse_int(request.GET.get("offset"), field="offset", default=0, lo=0, hi=10_000_000)
     except ValueError:
@@ -62,8 +80,9 @@ def customer(request: HttpRequest, customer_id: str) -> HttpResponse:
                         [Column("kind", "Kind"), Column("value", "Value"), Column("first_seen", "First seen")],
                         [{"kind": i["kind"], "value": i["value"] if personal else REDACTED,
                           "first_seen": c360.fmt_ms(i.get("first_seen"))} for i in summary.identifiers])
-    context = {
-        "title": f"Customer {customer_id}", "summary": summary, "customer_id": customer_id,
+    context: dict[str, Any] = {
+        "title": profile.name or f"Customer {customer_id}", "summary": summary, "customer_id": customer_id,
+        "profile": profile,
         "first_seen": c360.fmt_ms(summary.first_seen), "last_seen": c360.fmt_ms(summary.last_seen),
         "timeline": timeline, "identifiers": identifiers, "count": count, "offset": offset,
         "next_offset": offset + PAGE_SIZE if offset + PAGE_SIZE < count else None,
@@ -98,9 +117,7 @@ def similarity(request: HttpRequest) -> HttpResponse:
     sequence = [s.strip() for s in sequence_text.replace(">", ",").split(",") if s.strip()]
     try:
         kwargs = {"customer_id": customer_id} if customer_id else {"sequence": sequence}
-        result = call("apps.journeys.selectors", "similar_journeys", k=k, threshold=threshold, **kwargs)
-    except NotAvailable as exc:
-        return page(request, "dashboard/similarity.html", {**context, "missing": unavailable(exc)})
+        result = journey_selectors.similar_journeys(k=k, threshold=threshold, **kwargs)
     except (ValueError, LookupError) as exc:
         return page(request, "dashboard/similarity.html", {**context, "error": str(exc)})
     table = c360.similarity_table(result, f"The {k} most similar journeys")

@@ -1,18 +1,22 @@
-"""Decision monitor: recent intent and risk decisions, action/outcome mix, latency, feedback accuracy."""
+"""Decision monitor: recent intent and risk decisions, action/outcome mix, latency, feedback accuracy.
+
+Every filter (days, kind, channel) narrows the cards, the summary, the charts and the list alike.
+"""
 from __future__ import annotations
 
 from datetime import timedelta
 
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils import timezone
 
-from apps.dashboard import decision_stats as stats
 from apps.dashboard import figures
 from apps.dashboard.roles import VIEWER, role_required
-from apps.dashboard.sources import NotAvailable, call
 from apps.dashboard.tables import Column, Table
 from apps.dashboard.views.common import page, parse_int, unavailable
+from apps.decisions import selectors as decisions_selectors
+from apps.decisions.models import DecisionLog
 
 KINDS = ("intent", "risk", "feedback")
 RECENT_COLUMNS = [Column("at", "Time (UTC)"), Column("kind", "Kind"), Column("contact", "Contact"),
@@ -32,6 +36,32 @@ def _summary_rows(monitor: dict) -> list[dict]:
     return rows
 
 
+def _recent_row(d: DecisionLog) -> dict:
+    output = d.output or {}
+    detail = output.get("intent") if d.kind == "intent" else output.get("score")
+    if d.kind == "feedback":
+        detail = (d.inputs or {}).get("intent")
+    return {"at": f"{d.created:%Y-%m-%d %H:%M:%S}", "kind": d.kind, "contact": d.contact_id,
+            "customer": d.customer_id, "channel": d.channel,
+            "customer_url": reverse("dashboard:customer", args=[d.customer_id]) if d.customer_id else None,
+            "route": "" if d.kind == "feedback" else d.route,  # type: ignore[attr-defined]
+            "detail": detail, "confidence": output.get("confidence"), "model": d.model_version,
+            "latency": round(d.latency_ms, 2)}
+
+
+def _charts(since, kind: str, channel: str) -> list:  # type: ignore[no-untyped-def]
+    charts = []
+    for mix_kind, what in (("intent", "action"), ("risk", "outcome")):
+        if kind and kind != mix_kind:
+            continue
+        xs, series = decisions_selectors.decisions_per_day(since=since, kind=mix_kind, channel=channel)
+        if xs:
+            charts.append(figures.lines(f"mix-{mix_kind}", f"{mix_kind.title()} decisions per day by {what}",
+                                        [d.isoformat() for d in xs], series, kind="bar", stacked=True,
+                                        y_title="decisions"))
+    return charts
+
+
 @role_required(VIEWER)
 def decisions(request: HttpRequest) -> HttpResponse:
     try:
@@ -41,28 +71,22 @@ def decisions(request: HttpRequest) -> HttpResponse:
         days, error = 7, str(exc)
     kind = request.GET.get("kind") or ""
     kind = kind if kind in KINDS else ""
-    channel = (request.GET.get("channel") or "").upper()
+    channel = (request.GET.get("channel") or "").strip().upper()
     since = timezone.now() - timedelta(days=days)
     base = {"title": "Decision monitor", "days": days, "kind": kind, "channel": channel, "kinds": KINDS,
             "error": error}
     try:
-        monitor = call("apps.decisions.selectors", "decision_monitor", since=since)
-        recent = stats.recent(since=since, kind=kind, channel=channel)
-        accuracy = stats.feedback_accuracy(since=since, channel=channel)
-        charts = []
-        for mix_kind, what in (("intent", "action"), ("risk", "outcome")):
-            xs, series = stats.mix_by_day(since=since, kind=mix_kind, channel=channel)
-            if xs:
-                charts.append(figures.lines(f"mix-{mix_kind}", f"{mix_kind.title()} decisions per day by {what}",
-                                            [d.isoformat() for d in xs], series, kind="bar", stacked=True,
-                                            y_title="decisions"))
-    except NotAvailable as exc:
-        return page(request, "dashboard/decisions.html", {**base, "missing": unavailable(exc)})
+        monitor = decisions_selectors.decision_monitor(since=since, kind=kind, channel=channel)
+        recent = [_recent_row(d) for d in
+                  decisions_selectors.recent_decisions(since=since, kind=kind, channel=channel)]
+        accuracy = decisions_selectors.feedback_accuracy(since=since, channel=channel)
+        charts = _charts(since, kind, channel)
     except DatabaseError as exc:
-        missing = unavailable(NotAvailable("the decision log", str(exc)))
+        missing = unavailable("The decision log", str(exc))
         return page(request, "dashboard/decisions.html", {**base, "missing": missing})
     recent_table = Table("decisions", f"Latest decisions in the last {days} days", RECENT_COLUMNS, recent,
                          links={"customer": "customer_url"})
     summary = Table("summary", "Decisions, latency and routing mix by kind", SUMMARY_COLUMNS, _summary_rows(monitor))
-    context = {**base, "recent": recent_table, "summary": summary, "accuracy": accuracy, "charts": charts}
+    context = {**base, "recent": recent_table, "summary": summary, "accuracy": accuracy, "charts": charts,
+               "show_accuracy": kind in ("", "intent", "feedback")}
     return page(request, "dashboard/decisions.html", context, tables={"decisions": recent_table, "summary": summary})

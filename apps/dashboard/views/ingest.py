@@ -6,14 +6,15 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from apps.dashboard.roles import ANALYST, VIEWER, role_required
-from apps.dashboard.sources import NotAvailable, function, model
 from apps.dashboard.tables import Column, Table
-from apps.dashboard.views.common import page, unavailable
+from apps.dashboard.views.common import not_found, page
+from apps.ingest import services as ingest_services
+from apps.ingest.models import IngestBatch, QuarantinedRow
 
 FORMATS = ("csv", "json", "ndjson")
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -41,17 +42,9 @@ def quarantine_row(q: Any) -> dict[str, Any]:
     return {"batch": q.batch_id, "row_number": q.row_number, "reason": q.reason, "raw": raw}
 
 
-def _batch_model() -> Any:
-    return model("ingest", "IngestBatch")
-
-
 @role_required(VIEWER)
 def ingest(request: HttpRequest) -> HttpResponse:
-    try:
-        batches_model = _batch_model()
-        rows_model = model("ingest", "QuarantinedRow")
-    except NotAvailable as exc:
-        return page(request, "dashboard/ingest.html", {"title": "Ingest", "missing": unavailable(exc)})
+    batches_model, rows_model = IngestBatch, QuarantinedRow
     status = request.GET.get("status") or ""
     batches = batches_model.objects.all()
     if status:
@@ -69,20 +62,18 @@ def ingest(request: HttpRequest) -> HttpResponse:
 
 @role_required(VIEWER)
 def batch(request: HttpRequest, batch_id: int) -> HttpResponse:
-    try:
-        found = _batch_model().objects.filter(pk=batch_id).first()
-    except NotAvailable as exc:
-        return page(request, "dashboard/ingest.html", {"title": "Ingest", "missing": unavailable(exc)})
+    found = IngestBatch.objects.filter(pk=batch_id).first()
     if found is None:
-        raise Http404(f"no ingest batch {batch_id}")
+        return not_found(request, f"No ingest batch {batch_id}.")
     q_table = Table(f"batch-{batch_id}-quarantine", f"Quarantined rows of batch {batch_id}", QUARANTINE_COLUMNS,
                     [quarantine_row(q) for q in found.quarantined_rows.all()])
     context = {"title": f"Batch {batch_id}", "batch": batch_row(found), "error": found.error, "quarantine": q_table}
     return page(request, "dashboard/batch.html", context, tables={"quarantine": q_table})
 
 
-def _run_ingest(path: Path, fmt: str) -> Any:
-    return function("apps.ingest.services", "ingest_file")(uri=str(path), fmt=fmt)
+def _run_ingest(path: Path, fmt: str, name: str) -> Any:
+    """The batch is named after the uploaded file, not its temporary copy."""
+    return ingest_services.ingest_file(uri=str(path), fmt=fmt, name=f"upload:{name}")
 
 
 @require_POST
@@ -110,10 +101,7 @@ def upload(request: HttpRequest) -> HttpResponse:
             for chunk in uploaded.chunks():
                 out.write(chunk)
         try:
-            result = _run_ingest(path, fmt)
-        except NotAvailable as exc:
-            messages.error(request, str(exc))
-            return back
+            result = _run_ingest(path, fmt, Path(name).name)
         except (ValueError, FileNotFoundError) as exc:
             messages.error(request, f"upload: {name}: {exc}")
             return back

@@ -10,12 +10,14 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.html import format_html
 
-from apps.dashboard import drill, figures
+from apps.dashboard import figures
+from apps.dashboard.customer_lists import customer_page
 from apps.dashboard.journey_filters import CHANNELS, flag, read_filters
 from apps.dashboard.roles import ANALYST, VIEWER, role_required
-from apps.dashboard.sources import NotAvailable, call, model
 from apps.dashboard.tables import Column, Table
-from apps.dashboard.views.common import page, parse_int, unavailable
+from apps.dashboard.views.common import page, parse_int
+from apps.journeys import selectors as journey_selectors
+from apps.journeys.models import MilestoneDefinition
 
 NODE_COLUMNS = [Column("step", "Step", True), Column("event", "Event"), Column("customers", "Customers", True),
                 Column("dropped", "Journey ends here", True)]
@@ -34,13 +36,42 @@ def explorer_options(request: HttpRequest) -> dict[str, Any]:
 
 
 def _choices() -> dict[str, Any]:
-    """Milestones a person can filter on (slug, name)."""
-    try:
-        definitions = model("journeys", "MilestoneDefinition").objects.filter(active=True).order_by("name")
-        milestones = list(definitions.values_list("slug", "name"))
-    except NotAvailable:
-        milestones = []
-    return {"milestones": milestones, "channel_choices": CHANNELS}
+    """Milestones a person can filter on (slug, name) and the channels that have events."""
+    definitions = MilestoneDefinition.objects.filter(active=True).order_by("name")
+    return {"milestones": list(definitions.values_list("slug", "name")), "channel_choices": channels_with_events()}
+
+
+_channels: dict[str, Any] = {}
+
+
+def channels_with_events() -> list[str]:
+    """Channels that have events, remembered for the last whole-log frame seen (the journeys app
+    hands out the same cached frame object until it reloads)."""
+    everything = journey_selectors.events()
+    if _channels.get("frame") is not everything:
+        found = sorted(str(c) for c in everything["channel"].unique()) if len(everything) else list(CHANNELS)
+        _channels.update(frame=everything, value=found)
+    return list(_channels["value"])
+
+
+def no_events_message(form: Any) -> str:
+    """Why a page has nothing to draw: the filters that left no events."""
+    values = form.values
+    parts = [f"from {values['since']}" if values["since"] else "",
+             f"until {values['until']}" if values["until"] else "",
+             f"channels {', '.join(values['channel'])}" if values["channel"] else "",
+             f"segment {values['segment']}" if values["segment"] else "",
+             f"milestone {values['milestone']}" if values["milestone"] else ""]
+    chosen = "; ".join(p for p in parts if p)
+    return f"No events match these filters{f' ({chosen})' if chosen else ''}. Widen the dates or clear a filter."
+
+
+def unknown_events(frame: Any, wanted: list[str], consequence: str = "") -> list[str]:
+    """A message per event type nobody has in the (filtered) frame, naming the ones that exist."""
+    present = set(frame["type"].unique()) if len(frame) else set()
+    known = ", ".join(t for t, _ in popular_events(frame)[:12])
+    return [f"No customer has the event {event!r} for these filters{consequence}. Events that exist: {known}."
+            for event in wanted if event and event not in present]
 
 
 LINKS_SHOWN = 200
@@ -62,7 +93,7 @@ def popular_events(frame: Any, limit: int = 40) -> list[tuple[str, int]]:
     value: list[tuple[str, int]] = []
     if not frame.empty:
         counts = frame.drop_duplicates(["customer_id", "type"])["type"].value_counts()
-        value = [(str(t), int(n)) for t, n in counts.head(limit).items()]
+        value = sorted(((str(t), int(n)) for t, n in counts.items()), key=lambda tn: (-tn[1], tn[0]))[:limit]
     _popular.update(frame=frame, value=value)
     return list(value)
 
@@ -73,18 +104,23 @@ def explorer(request: HttpRequest) -> HttpResponse:
     try:
         form = read_filters(request.GET)
         options = explorer_options(request)
-    except NotAvailable as exc:
-        return page(request, "dashboard/explorer.html", {**base, "missing": unavailable(exc)})
     except ValueError as exc:
         return page(request, "dashboard/explorer.html", {**base, "errors": [str(exc)], "form": {}, "opt": {}})
-    frame = call("apps.journeys.selectors", "events", filters=form.filters)
+    frame = journey_selectors.events(form.filters)
     options["min_count"] = options["min_count"] or auto_min_count(frame)
-    base.update(form=form.values, opt=options, errors=form.errors)
-    anchor = {"end_event" if options["direction"] == "to" else "start_event": options["event"] or None}
+    base.update(form=form.values, opt=options, errors=form.errors, popular=popular_events(frame))
+    if not len(frame):
+        return page(request, "dashboard/explorer.html", {**base, "errors": [*form.errors, no_events_message(form)]})
+    missing_event = unknown_events(frame, [options["event"]])
+    if missing_event:
+        return page(request, "dashboard/explorer.html", {**base, "errors": [*form.errors, *missing_event]})
+    event = options["event"] or None
+    backward = options["direction"] == "to"
     try:
-        result = call("apps.journeys.selectors", "journey_paths", filters=form.filters, steps=options["steps"],
-                      min_count=options["min_count"], with_channel=options["with_channel"],
-                      collapse_repeats=options["collapse"], **anchor)
+        result = journey_selectors.journey_paths(
+            filters=form.filters, steps=options["steps"], min_count=options["min_count"],
+            with_channel=options["with_channel"], collapse_repeats=options["collapse"],
+            start_event=None if backward else event, end_event=event if backward else None)
     except ValueError as exc:
         return page(request, "dashboard/explorer.html", {**base, "errors": [*form.errors, str(exc)]})
     what = f"{'to' if options['direction'] == 'to' else 'from'} {options['event'] or 'the first event'}"
@@ -121,29 +157,25 @@ def explorer_customers(request: HttpRequest) -> HttpResponse:
         form = read_filters(request.GET)
         options = explorer_options(request)
         node, link = request.GET.get("node") or "", request.GET.get("link") or ""
-        refs = [drill.NodeRef.parse(part) for part in (link.split("|") if link else [node])]
-        frame = call("apps.journeys.selectors", "events", filters=form.filters)
+        nodes = link.split("|") if link else [node]
+        frame = journey_selectors.events(filters=form.filters)
         options["min_count"] = options["min_count"] or auto_min_count(frame)
-    except NotAvailable as exc:
-        return page(request, "dashboard/simple.html", {"title": "Customers behind a path", "missing": unavailable(exc)})
+        customers = journey_selectors.path_customers(
+            nodes=nodes, filters=form.filters, anchor=options["event"] or None,
+            backward=options["direction"] == "to", steps=options["steps"], min_count=options["min_count"],
+            with_channel=options["with_channel"], collapse_repeats=options["collapse"])
     except ValueError as exc:
         return HttpResponse(format_html('<p class="error" role="alert">{}</p>', str(exc)), status=400)
-    backward = options["direction"] == "to"
-    customers = drill.customers_at(frame, nodes=refs, anchor=options["event"] or None, backward=backward,
-                                   steps=options["steps"], min_count=options["min_count"],
-                                   with_channel=options["with_channel"], collapse_repeats=options["collapse"])
-    what = " → ".join(f"step {r.step}: {r.label}" for r in refs)
-    rows = [{"customer_id": c, "url": reverse("dashboard:customer", args=[c])} for c in customers]
-    table = Table("path-customers", f"{len(customers)} customers at {what}", [Column("customer_id", "Customer")],
-                  rows[:500], links={"customer_id": "url"})
-    context = {"table": table, "what": what, "count": len(customers), "shown": min(len(customers), 500)}
+    what = " → ".join(f"step {step}: {label}" for step, _, label in (n.partition(":") for n in nodes))
+    listing = customer_page(request, customers, name="path-customers", caption=f"{len(customers)} customers at {what}")
+    context = {"table": listing.table, "listing": listing, "what": what, "count": len(customers)}
     if request.htmx:  # type: ignore[attr-defined]
         query = request.GET.copy()
         query["format"] = "csv"
         return render(request, "dashboard/partials/path_customers.html",
                       {**context, "csv": f"{request.path}?{query.urlencode()}"})
     return page(request, "dashboard/path_customers.html", {"title": "Customers behind a path", **context},
-                tables={"customers": table})
+                tables={"customers": listing.everyone})
 
 
 TOP_COLUMNS = [Column("rank", "Rank", True), Column("journey", "Journey"), Column("customers", "Customers", True),
@@ -158,13 +190,11 @@ def top_journeys(request: HttpRequest) -> HttpResponse:
         max_steps = parse_int(request.GET.get("max_steps"), field="max_steps", default=4, lo=1, hi=20)
         limit = parse_int(request.GET.get("limit"), field="limit", default=20, lo=1, hi=200)
         with_channel = flag(request.GET, "with_channel")
-        result = call("apps.journeys.selectors", "top_journeys", filters=form.filters, max_steps=max_steps,
-                      with_channel=with_channel, limit=limit)
-    except NotAvailable as exc:
-        return page(request, "dashboard/top_journeys.html", {**base, "missing": unavailable(exc)})
+        result = journey_selectors.top_journeys(filters=form.filters, max_steps=max_steps,
+                                                with_channel=with_channel, limit=limit)
     except ValueError as exc:
         return page(request, "dashboard/top_journeys.html", {**base, "errors": [str(exc)], "form": {}, "opt": {}})
-    rows = [{"rank": i, "journey": " → ".join(j.steps), "customers": j.customers,
+    rows: list[dict[str, Any]] = [{"rank": i, "journey": " → ".join(j.steps), "customers": j.customers,
              "share": round(j.share * 100, 2), "median": round(j.median_duration_ms / 3_600_000, 2),
              "funnel": _funnel_url(j.steps)} for i, j in enumerate(result.journeys, start=1)]
     table = Table("top_journeys", f"The {len(rows)} most frequent journeys of up to {max_steps} steps, "
@@ -207,16 +237,19 @@ def funnel(request: HttpRequest) -> HttpResponse:
     try:
         form = read_filters(request.GET)
         window_h = parse_int(request.GET.get("window_hours"), field="window_hours", default=0, lo=0, hi=24 * 365)
-    except NotAvailable as exc:
-        return page(request, "dashboard/funnel.html", {**base, "missing": unavailable(exc)})
     except ValueError as exc:
         return page(request, "dashboard/funnel.html", {**base, "errors": [str(exc)], "form": {}})
     base.update(form=form.values, errors=form.errors, window_hours=window_h or "")
     if len(steps) < 2:
         return page(request, "dashboard/funnel.html", {**base, "hint": "Add at least two steps."})
+    frame = journey_selectors.events(form.filters)
+    problems = ([no_events_message(form)] if not len(frame) else
+                unknown_events(frame, steps, ", so nobody can reach that step"))
+    if problems:
+        return page(request, "dashboard/funnel.html", {**base, "errors": [*form.errors, *problems]})
     try:
-        result = call("apps.journeys.selectors", "funnel", events_in_order=steps, filters=form.filters,
-                      window_ms=window_h * 3_600_000 or None, by_channel=True)
+        result = journey_selectors.funnel(events_in_order=steps, filters=form.filters,
+                                          window_ms=window_h * 3_600_000 or None, by_channel=True)
     except ValueError as exc:
         return page(request, "dashboard/funnel.html", {**base, "errors": [*form.errors, str(exc)]})
     query = _funnel_query(request)
@@ -251,20 +284,18 @@ def funnel_customers(request: HttpRequest) -> HttpResponse:
         window_h = parse_int(request.GET.get("window_hours"), field="window_hours", default=0, lo=0, hi=24 * 365)
         dropped = request.GET.get("dropped") == "1"
         channel = request.GET.get("entry_channel") or None
-        customers = call("apps.journeys.selectors", "funnel_customers", events_in_order=steps, step=at,
-                         filters=form.filters, window_ms=window_h * 3_600_000 or None, dropped=dropped,
-                         channel=channel)
-    except NotAvailable as exc:
-        return page(request, "dashboard/simple.html", {"title": "Funnel customers", "missing": unavailable(exc)})
+        customers = journey_selectors.funnel_customers(
+            events_in_order=steps, step=at, filters=form.filters, window_ms=window_h * 3_600_000 or None,
+            dropped=dropped, channel=channel)
     except ValueError as exc:
         return page(request, "dashboard/simple.html", {"title": "Funnel customers", "error": str(exc)})
     what = f"{'dropped after' if dropped else 'reached'} step {at} ({steps[at - 1]})"
     if channel:
         what += f", entering through {channel}"
-    rows = [{"customer_id": c, "url": reverse("dashboard:customer", args=[c])} for c in customers]
-    table = Table("funnel_customers", f"{len(customers)} customers who {what}", [Column("customer_id", "Customer")],
-                  rows, links={"customer_id": "url"})
+    listing = customer_page(request, customers, name="funnel_customers",
+                            caption=f"{len(customers)} customers who {what}")
     back = f"{reverse('dashboard:funnel')}?{_funnel_query(request)}"
     return page(request, "dashboard/path_customers.html",
-                {"title": "Funnel customers", "table": table, "what": what, "count": len(customers), "back": back},
-                tables={"customers": table})
+                {"title": "Funnel customers", "table": listing.table, "listing": listing, "what": what,
+                 "count": len(customers), "back": back},
+                tables={"customers": listing.everyone})

@@ -10,9 +10,10 @@ from django.views.decorators.http import require_POST
 
 from apps.dashboard import figures
 from apps.dashboard.roles import ADMIN, VIEWER, role_required
-from apps.dashboard.sources import NotAvailable, call, model
 from apps.dashboard.tables import Column, Table
-from apps.dashboard.views.common import page, unavailable
+from apps.dashboard.views.common import page
+from apps.propensity import gate, registry
+from apps.propensity.models import ModelVersion
 
 COLUMNS = [Column("name", "Model"), Column("version", "Version", True), Column("status", "Status"),
            Column("metric", "Metric"), Column("value", "Model", True), Column("baseline", "Baseline", True),
@@ -117,10 +118,7 @@ def curves_for(version: Any) -> list[figures.Chart]:
 
 @role_required(VIEWER)
 def models_page(request: HttpRequest) -> HttpResponse:
-    try:
-        versions = list(model("propensity", "ModelVersion").objects.all())
-    except NotAvailable as exc:
-        return page(request, "dashboard/models.html", {"title": "Models", "missing": unavailable(exc)})
+    versions = list(ModelVersion.objects.all())
     names = sorted({v.name for v in versions})
     chosen = request.GET.get("name") or ""
     shown = [v for v in versions if not chosen or v.name == chosen]
@@ -133,7 +131,7 @@ def models_page(request: HttpRequest) -> HttpResponse:
         mine = [v for v in versions if v.name == name]
         active = next((v for v in mine if v.is_active), None)
         shown_version = active or mine[0]
-        verdict = call("apps.propensity.gate", "judge_version", version=active) if active else None
+        verdict = gate.judge_version(active) if active else None
         groups.append({"name": name, "versions": mine, "active": active, "charts": curves_for(shown_version),
                        "notes": notes_of(shown_version), "verdict": verdict})
     context = {"title": "Models", "table": table, "groups": groups, "names": names, "chosen": chosen}
@@ -153,10 +151,8 @@ def activate(request: HttpRequest, name: str) -> HttpResponse:
         messages.error(request, "activate: choose a version number")
         return _back(name)
     try:
-        done = call("apps.propensity.registry", "activate", name=name, version=version, user=request.user)
+        done = registry.activate(name=name, version=version, user=request.user)
         messages.success(request, f"{name} v{done.version} is now active")
-    except NotAvailable as exc:
-        messages.error(request, str(exc))
     except ValueError as exc:
         messages.error(request, str(exc))
     return _back(name)
@@ -166,8 +162,8 @@ def activate(request: HttpRequest, name: str) -> HttpResponse:
 @role_required(ADMIN)
 def rollback(request: HttpRequest, name: str) -> HttpResponse:
     try:
-        done = call("apps.propensity.registry", "rollback", name=name, user=request.user)
+        done = registry.rollback(name=name, user=request.user)
         messages.success(request, f"{name} rolled back to v{done.version}")
-    except (NotAvailable, ValueError) as exc:
+    except ValueError as exc:
         messages.error(request, str(exc))
     return _back(name)

@@ -15,7 +15,8 @@ def overview(request: HttpRequest) -> HttpResponse:
     period = "day" if request.GET.get("period") == "day" else "week"
     kpis = metrics.kpi_cards(period=period)
     rows = [{"name": c.label, "value": c.value, "note": c.note} for c in headline]
-    rows += [{"name": k.label, "value": k.value, "note": k.trend_text} for k in kpis.cards]
+    rows += [{"name": k.label, "value": None if k.value is None else round(k.value, 2),
+              "note": " · ".join(filter(None, [k.trend_text, k.partial_text]))} for k in kpis.cards]
     table = Table("overview", "Headline figures", [Column("name", "Figure"), Column("value", "Value", True),
                                                     Column("note", "Note")], rows)
     context = {"title": "Overview", "headline": headline, "kpis": kpis, "table": table, "period": period}

@@ -1,16 +1,15 @@
 """KPI widgets: small embeddable views (iframe-able HTML, and JSON) for an agent desktop."""
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.clickjacking import xframe_options_exempt
 
 from apps.dashboard import metrics
 from apps.dashboard.roles import VIEWER, role_required
-from apps.dashboard.sources import NotAvailable
 from apps.dashboard.tables import Column, Table
-from apps.dashboard.views.common import page, unavailable
+from apps.dashboard.views.common import not_found, page
 
 PERIODS = ("day", "week")
 
@@ -18,10 +17,7 @@ PERIODS = ("day", "week")
 @role_required(VIEWER)
 def widgets(request: HttpRequest) -> HttpResponse:
     period = request.GET.get("period") if request.GET.get("period") in PERIODS else "day"
-    try:
-        series = metrics.kpi_series(period=str(period))
-    except NotAvailable as exc:
-        return page(request, "dashboard/widgets.html", {"title": "KPI widgets", "missing": unavailable(exc)})
+    series = metrics.kpi_series(period=str(period))
     rows = []
     for item in series:
         url = request.build_absolute_uri(reverse("dashboard:widget", args=[item.slug])) + f"?period={period}"
@@ -39,15 +35,12 @@ def widgets(request: HttpRequest) -> HttpResponse:
 def widget(request: HttpRequest, kpi: str) -> HttpResponse:
     """One KPI: latest value, change, sparkline. Iframe-able; ?format=json gives the same numbers."""
     period = request.GET.get("period") if request.GET.get("period") in PERIODS else "day"
-    try:
-        found = metrics.kpi_series(period=str(period), slug=kpi, dimension=request.GET.get("dimension") or "all",
-                                   dimension_value=request.GET.get("value") or "")
-    except NotAvailable as exc:
-        return page(request, "dashboard/simple.html", {"title": "KPI widget", "missing": unavailable(exc)})
+    found = metrics.kpi_series(period=str(period), slug=kpi, dimension=request.GET.get("dimension") or "all",
+                               dimension_value=request.GET.get("value") or "")
     if not found:
-        raise Http404(f"no active KPI {kpi!r}")
+        return not_found(request, f"No active KPI {kpi!r}.")
     item = found[0]
-    card = metrics.card(item, str(period))
+    card = metrics.card(item, str(period), metrics.data_end())
     if request.GET.get("format") == "json":
         return JsonResponse({"slug": item.slug, "name": item.name, "unit": item.unit, "period": period,
                              "latest": card.value, "previous": card.previous, "change": card.change,

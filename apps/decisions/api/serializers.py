@@ -43,6 +43,8 @@ class _ChannelField(serializers.CharField):
 
 
 class IntentRequestSerializer(CallerWaitingSerializer):
+    """Who is calling (customer id or phone), on which channel and contact: asks why they are calling."""
+
     customer_id = serializers.CharField(required=False, allow_blank=True, max_length=200)
     phone = serializers.CharField(required=False, allow_blank=True, max_length=40,
                                   help_text="E.164, e.g. +61412345678 (Connect's CustomerEndpoint.Address).")
@@ -58,6 +60,8 @@ class IntentRequestSerializer(CallerWaitingSerializer):
 
 
 class FeedbackRequestSerializer(CallerWaitingSerializer):
+    """The intent a caller confirmed on a contact; the caller's next prediction takes it into account."""
+
     contact_id = serializers.CharField(max_length=100)
     intent = serializers.CharField(max_length=40)
     customer_id = serializers.CharField(required=False, allow_blank=True, max_length=200)
@@ -67,6 +71,8 @@ class FeedbackRequestSerializer(CallerWaitingSerializer):
 
 
 class RiskRequestSerializer(CallerWaitingSerializer):
+    """Who is calling (phone, e-mail, IP address or customer id) on which contact: asks how risky the call is."""
+
     phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
     email = serializers.EmailField(required=False, allow_blank=True)
     ip = serializers.IPAddressField(required=False, allow_blank=True)

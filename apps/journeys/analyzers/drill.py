@@ -1,4 +1,4 @@
-"""Who is behind a node or a link of the path Sankey: the drill-down the explorer's clicks ask for.
+"""Who is behind a node or a link of a path analysis: the drill-down a Sankey's clicks ask for.
 
 Works on the same events frame and the same step rule as the path analyzer (each customer anchored at
 their first occurrence of the event of interest, or at their first event; step 1 is the anchor), so a
