@@ -89,6 +89,7 @@ class GuardedRemoteConnection(RemoteConnection):
         self._remote: RemoteConnection | None = None
         self._lock = threading.RLock()
         self._deadlines = deadlines or Deadlines()
+        self._failing: str | None = None  # why the last call could not reach the store, until one can
 
     def _connection(self) -> RemoteConnection:
         if self._remote is None:
@@ -99,15 +100,31 @@ class GuardedRemoteConnection(RemoteConnection):
         return self._remote
 
     def submit(self, bytecode: Bytecode) -> RemoteTraversal:
-        # a caller queued behind a traversal that is itself bounded waits no longer than that one may take
-        wait = self._deadlines.connect + self._deadlines.read
-        if not self._lock.acquire(timeout=wait):
-            raise GraphUnavailable(f"the graph store at {self.url} is busy: no turn within {wait:g} s")
+        """One traversal at a time. While the store is failing, one caller at a time tries it again and
+        the others are answered at once instead of queueing behind it; otherwise a caller queued behind
+        a traversal (itself bounded) waits no longer than that one may take."""
+        failing = self._failing
+        if failing is not None:
+            if not self._lock.acquire(blocking=False):
+                raise GraphUnavailable(f"cannot reach the graph store at {self.url}: {failing} "
+                                       "(another request is trying it again)")
+        else:
+            wait = self._deadlines.connect + self._deadlines.read
+            if not self._lock.acquire(timeout=wait):
+                raise GraphUnavailable(f"the graph store at {self.url} is busy: no turn within {wait:g} s")
         try:
             with timed_call("remote"):
-                return self._submit(bytecode)
+                result = self._submit(bytecode)
+        except GraphUnavailable as exc:
+            self._failing = str(exc.__cause__ or exc)[:200]
+            raise
+        except GraphQueryError:
+            self._failing = None  # the store answered
+            raise
         finally:
             self._lock.release()
+        self._failing = None
+        return result
 
     def _submit(self, bytecode: Bytecode) -> RemoteTraversal:
         try:

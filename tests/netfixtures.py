@@ -16,6 +16,7 @@ class BlackHole:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.accepted: list[socket.socket] = []
+        self.connected = threading.Event()  # set at every accepted connection
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -27,6 +28,7 @@ class BlackHole:
             except OSError:
                 return
             self.accepted.append(conn)  # held open, never read into an answer
+            self.connected.set()
 
     def close(self) -> None:
         self._stopped.set()

@@ -71,3 +71,29 @@ def test_risk_decision_fails_fast_with_a_json_503(api_client, graph_black_hole: 
     assert response.status_code == 503
     assert response.json()["error"] == "graph_unavailable"
     assert elapsed < 5.0
+
+
+def test_while_the_store_fails_one_request_retries_it_and_the_others_are_answered_at_once(
+        graph_black_hole: BlackHole, settings) -> None:  # type: ignore[no-untyped-def]
+    """Requests do not queue behind a retry of a store that is not answering (one traversal at a time
+    goes to a remote store)."""
+    import threading
+
+    from graph.errors import GraphUnavailable
+
+    settings.GRAPH_CONNECT_TIMEOUT = 1.0
+    graph.reset_connection()
+    with pytest.raises(GraphUnavailable):
+        graph.get_g().V().limit(1).count().next()  # the first failure
+    graph_black_hole.connected.clear()
+    retry = threading.Thread(target=lambda: pytest.raises(GraphUnavailable, graph.get_g().V().count().next))
+    retry.start()
+    assert graph_black_hole.connected.wait(5)  # the retry is connecting, holding the store's turn
+
+    started = time.monotonic()
+    with pytest.raises(GraphUnavailable, match="another request is trying it again"):
+        graph.get_g().V().limit(1).count().next()
+    elapsed = time.monotonic() - started
+    retry.join(5)
+
+    assert elapsed < 0.5
