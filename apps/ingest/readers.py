@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from apps.ingest.connect_ctr import ctr_rows
 from apps.ingest.mapping import RowError
 
-FORMATS = ("csv", "json", "ndjson")
+FORMATS = ("csv", "json", "ndjson", "ctr")
 
 
 class CountingReader(io.RawIOBase):
@@ -63,7 +64,7 @@ def iter_rows(source: Source, fmt: str) -> Iterator[tuple[int, Any]]:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     text = io.TextIOWrapper(io.BufferedReader(source.stream), encoding="utf-8-sig", newline="")
-    return {"csv": _csv_rows, "json": _json_rows, "ndjson": _ndjson_rows}[fmt](text)
+    return {"csv": _csv_rows, "json": _json_rows, "ndjson": _ndjson_rows, "ctr": ctr_rows}[fmt](text)
 
 
 def _csv_rows(text: IO[str]) -> Iterator[tuple[int, Any]]:

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "apps.events",
     "apps.propensity",
     "apps.decisions",
+    "apps.conversations",
     "apps.dashboard",
     "apps.demo",
 ]

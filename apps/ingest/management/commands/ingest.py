@@ -1,10 +1,15 @@
-"""`python manage.py ingest PATH_OR_S3_URL --format csv|json|ndjson [--mapping mapping.yaml]`."""
+"""`python manage.py ingest PATH_OR_S3_URL --format FORMAT [--mapping mapping.yaml]`.
+
+FORMAT: csv, json, ndjson, ctr (Amazon Connect contact records), contact-lens or transcript.
+"""
 from __future__ import annotations
 
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from apps.conversations.services import FORMATS as CONVERSATION_FORMATS
+from apps.conversations.services import ingest_conversations
 from apps.core.storage import StorageError
 from apps.ingest.mapping import Mapping
 from apps.ingest.models import IngestBatch
@@ -14,20 +19,24 @@ from graph.errors import GraphError
 
 
 class Command(BaseCommand):
-    help = "Load interactions from a CSV, JSON or NDJSON file (local path or s3:// URL) into the journey graph."
+    help = ("Load interactions from a CSV, JSON, NDJSON or Amazon Connect contact-record file, or Contact Lens "
+            "analyses / transcripts (a file or folder; local path or s3:// URL) into the hub.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("source", help="a file path or s3://bucket/key")
-        parser.add_argument("--format", required=True, choices=FORMATS, dest="fmt")
+        parser.add_argument("--format", required=True, choices=(*FORMATS, *CONVERSATION_FORMATS), dest="fmt")
         parser.add_argument("--mapping", help="YAML file mapping columns to event fields")
         parser.add_argument("--chunk-size", type=int, default=None, help="events written per graph batch")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             mapping = Mapping.load(options["mapping"]) if options["mapping"] else None
-            with bulk_collection():
-                batch = ingest_file(uri=options["source"], fmt=options["fmt"], mapping=mapping,
-                                    progress=self._progress, chunk_size=options["chunk_size"])
+            if options["fmt"] in CONVERSATION_FORMATS:
+                batch = ingest_conversations(uri=options["source"], fmt=options["fmt"], progress=self._progress)
+            else:
+                with bulk_collection():
+                    batch = ingest_file(uri=options["source"], fmt=options["fmt"], mapping=mapping,
+                                        progress=self._progress, chunk_size=options["chunk_size"])
         except (ValueError, OSError, StorageError) as exc:
             raise CommandError(str(exc)) from exc
         except GraphError as exc:
