@@ -18,7 +18,8 @@ import phonenumbers
 
 EMAIL, PHONE, CARD, BANK_ACCOUNT, ADDRESS, NAME = "EMAIL", "PHONE", "CARD", "BANK_ACCOUNT", "ADDRESS", "NAME"
 KINDS = (EMAIL, PHONE, CARD, BANK_ACCOUNT, ADDRESS, NAME)
-# Earlier kinds win where spans overlap: a card number is also a run of digits a phone matcher may like.
+# Where spans overlap the longer wins (an IBAN holds a run of digits that may pass the Luhn check), then
+# the earlier kind (a card number is also a run of digits a phone matcher may like).
 PRIORITY = {EMAIL: 0, CARD: 1, BANK_ACCOUNT: 2, PHONE: 3, ADDRESS: 4, NAME: 5}
 
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
@@ -33,10 +34,11 @@ _ADDRESS = re.compile(
     r"\b(?:(?i:unit|apartment|apt|flat)\s+\d+[A-Za-z]?,?\s+|\d+[A-Za-z]?/)?\d{1,5}[A-Za-z]?\s+"
     r"(?:[A-Z][a-z]+\s+){1,3}(?i:" + _STREET_TYPES + r")\b\.?"
     r"(?:,?\s+[A-Z][a-z]+(?:\s[A-Z][a-z]+){0,2}(?:,?\s+[A-Z]{2,3})?(?:,?\s+\d{4,5})?)?")
-_NAME_WORD = r"[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?"
+_NAME_WORD = r"(?:[A-Z]')?[A-Z][a-z]+(?:[A-Z][a-z]+)?(?:-[A-Z][a-z]+)?"  # Nguyen, O'Brien, McKay, Lee-Smith
 _NAME_CUE = re.compile(
-    r"(?:\b(?i:my name is|my name's|name is|this is|i am|i'm|speaking with|speak to|speak with|ask for|"
-    r"it's|account holder is|call me|thank you|thanks|hi|hello|dear)\s+|\b(?:Mr|Mrs|Ms|Miss|Dr|Mx)\.?\s+)"
+    r"(?:\b(?i:my name is|my name's|name is|this is|i am|i'm|speaking with|speak to|speak with|chatting with|"
+    r"talking to|ask for|it's|account holder is|call me|thank you|thanks|hi|hello|dear)\s+"
+    r"|\b(?:Mr|Mrs|Ms|Miss|Dr|Mx)\.?\s+)"
     r"(?P<name>" + _NAME_WORD + r"(?:\s+" + _NAME_WORD + r")?)")
 # Capitalised words that follow "this is" or "I'm" without being a name.
 _NOT_NAMES = frozenset("""A An The I It My Your Our Their This That Not Just Really Very So Calling Ringing Happy
@@ -74,10 +76,10 @@ class RedactionReport:
 
 
 def find(text: str, *, region: str = "AU") -> list[Span]:
-    """Every PII span in the text, overlaps resolved (earlier kind, then longer span, wins)."""
+    """Every PII span in the text, overlaps resolved (longer span, then earlier kind, wins)."""
     found = (_emails(text) + _cards(text) + _bank_accounts(text) + _phones(text, region) + _addresses(text)
              + _names(text))
-    found.sort(key=lambda s: (PRIORITY[s.kind], -(s.end - s.start), s.start))
+    found.sort(key=lambda s: (-(s.end - s.start), PRIORITY[s.kind], s.start))
     kept: list[Span] = []
     for span in found:
         if all(span.end <= k.start or span.start >= k.end for k in kept):
