@@ -68,7 +68,7 @@ def customer(request: HttpRequest, customer_id: str) -> HttpResponse:
         "prev_offset": max(0, offset - PAGE_SIZE) if offset else None,
         "milestones": c360.milestones(customer_id), "scores": c360.scores(customer_id),
         "decisions": c360.latest_decisions(customer_id), "similar": c360.similar(customer_id),
-        "predicted": c360.predicted(customer_id, summary),
+        "predicted": c360.predicted(customer_id, summary), "conversations": c360.conversations(customer_id),
     }
     tables = {"timeline": timeline, "identifiers": identifiers}
     if context["similar"].data is not None:
