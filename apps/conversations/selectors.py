@@ -29,8 +29,12 @@ class ContactQuery:
     customer_id: str = ""
 
 
+HIT_FIELDS = ("id", "contact_id", "customer_id", "channel", "initiation_method", "queue", "agent", "started_at",
+              "duration_ms", "sentiment_customer", "sentiment_agent", "analysis_source", "summary", "search_text")
+
+
 def search_contacts(query: ContactQuery) -> QuerySet[Contact]:
-    """Contacts matching every filter, newest first, with their categories prefetched."""
+    """Contacts matching every filter, newest first (only the columns a hit shows: see `hit_rows`)."""
     contacts = Contact.objects.all()
     exact = {"channel": query.channel, "queue": query.queue, "agent": query.agent, "customer_id": query.customer_id}
     contacts = contacts.filter(**{k: v for k, v in exact.items() if v})
@@ -42,8 +46,16 @@ def search_contacts(query: ContactQuery) -> QuerySet[Contact]:
         contacts = contacts.filter(id__in=ContactCategory.objects.filter(name=query.category).values("contact_id"))
     if query.q:
         contacts = fulltext.matching(contacts, query.q)
-    return contacts.order_by("-started_at", "-id").prefetch_related(
-        Prefetch("matched_categories", queryset=ContactCategory.objects.only("contact_id", "name")))
+    return contacts.order_by("-started_at", "-id").only(*HIT_FIELDS)
+
+
+def hit_rows(contacts: list[Contact], q: str = "") -> list[dict[str, Any]]:
+    """A page of search hits as plain data, their categories read in one query."""
+    names: dict[int, list[str]] = {}
+    for contact_id, name in (ContactCategory.objects.filter(contact_id__in=[c.pk for c in contacts])
+                             .order_by("name").values_list("contact_id", "name")):
+        names.setdefault(contact_id, []).append(name)
+    return [as_row(contact, q, categories=names.get(contact.pk, [])) for contact in contacts]
 
 
 def snippet(contact: Contact, q: str, *, width: int = 160) -> str:
@@ -86,12 +98,16 @@ def category_names() -> list[str]:
     return sorted(set(ContactCategory.objects.values_list("name", flat=True).distinct()))
 
 
-def as_row(contact: Contact, q: str = "") -> dict[str, Any]:
+def _names(contact: Contact) -> list[str]:
+    return sorted(c.name for c in contact.matched_categories.all())
+
+
+def as_row(contact: Contact, q: str = "", *, categories: list[str] | None = None) -> dict[str, Any]:
     """One search hit as plain data (API and dashboard)."""
     return {"contact_id": contact.contact_id, "customer_id": contact.customer_id, "channel": contact.channel,
             "initiation_method": contact.initiation_method, "queue": contact.queue, "agent": contact.agent,
             "started_at": contact.started_at, "duration_ms": contact.duration_ms,
             "sentiment_customer": contact.sentiment_customer, "sentiment_agent": contact.sentiment_agent,
-            "categories": sorted(c.name for c in contact.matched_categories.all()),
+            "categories": _names(contact) if categories is None else categories,
             "analysis_source": contact.analysis_source, "summary": contact.summary,
             "snippet": snippet(contact, q) if q else ""}

@@ -35,7 +35,7 @@ def contacts(request: HttpRequest) -> HttpResponse:
         return page(request, "dashboard/contacts.html", {**context, "table": table}, tables={"contacts": table})
     query = query_from(params.validated_data)
     found = Paginator(selectors.search_contacts(query), PAGE_SIZE).get_page(request.GET.get("page") or 1)
-    rows = [_row(selectors.as_row(c, query.q)) for c in found]
+    rows = [_row(hit) for hit in selectors.hit_rows(list(found), query.q)]
     table = Table("contacts", f"{found.paginator.count} contacts, newest first", COLUMNS, rows,
                   links={"customer_id": "customer_url", "contact_id": "detail_url", "paths": "explorer_url"})
     kept = urlencode({k: v for k, v in values.items() if v})
