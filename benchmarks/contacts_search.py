@@ -64,7 +64,7 @@ def load(count: int, seed: int, *, with_turns: bool = False) -> None:
     from django.db import transaction
 
     from apps.conversations import fulltext
-    from apps.conversations.models import Contact, ContactCategory, Turn
+    from apps.conversations.models import Contact, ContactCategory, ContactText, Turn
 
     rng = random.Random(seed)
     start = datetime(2026, 1, 1, tzinfo=UTC)
@@ -80,7 +80,7 @@ def load(count: int, seed: int, *, with_turns: bool = False) -> None:
                 started_at=start + timedelta(minutes=rng.randrange(60 * 24 * 300)),
                 duration_ms=rng.randrange(30_000, 1_800_000), analysis_source="contact-lens",
                 sentiment_customer=round(rng.uniform(-5, 5), 1), sentiment_agent=round(rng.uniform(-5, 5), 1),
-                search_text="\n".join(text for _, text in dialogue), attached=True))
+                attached=True))
         with transaction.atomic():
             Contact.objects.bulk_create(contacts)
             saved = list(Contact.objects.filter(contact_id__in=[c.contact_id for c in contacts]).values_list(
@@ -94,7 +94,10 @@ def load(count: int, seed: int, *, with_turns: bool = False) -> None:
             ContactCategory.objects.bulk_create([
                 ContactCategory(contact_id=ids[c.contact_id], name=name)
                 for c in contacts for name in rng.sample(CATEGORIES, rng.randint(0, 2))])
-            fulltext.index([(ids[c.contact_id], c.search_text) for c in contacts])
+            texts = [(ids[c.contact_id], "\n".join(text for _, text in d))
+                     for c, d in zip(contacts, dialogues, strict=True)]
+            ContactText.objects.bulk_create([ContactText(contact_id=pk, body=body) for pk, body in texts])
+            fulltext.index(texts)
         print(f"\r{min(first + 2000, count):,} contacts loaded", end="", file=sys.stderr)
     print(file=sys.stderr)
 

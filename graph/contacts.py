@@ -60,3 +60,15 @@ def recent_contact_summaries(customer_id: str, *, limit: int = 5) -> list[dict[s
             .by(__.coalesce(__.values("sentiment_customer"), __.constant(0.0))).to_list())
     return [{"event_id": s.strip_prefix(str(r["id"])), "ts": int(r["ts"]), "categories": json.loads(r["categories"]),
              "sentiment_customer": float(r["sentiment_customer"])} for r in rows]
+
+
+def event_facts(event_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Customer, channel and time of the events among these that are in the store (for a
+    conversation whose contact arrived as an ordinary event rather than a contact record)."""
+    facts: dict[str, dict[str, Any]] = {}
+    for chunk in chunks([s.event_vid(e) for e in event_ids]):
+        rows = (get_g().V(*many_ids(list(chunk))).has_label(s.EVENT).project("id", "c", "ch", "ts")
+                .by(__.id_()).by("customer_id").by("channel").by("ts").to_list())
+        facts.update({s.strip_prefix(str(r["id"])): {"customer_id": r["c"], "channel": r["ch"], "ts": int(r["ts"])}
+                      for r in rows})
+    return facts

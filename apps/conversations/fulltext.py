@@ -1,7 +1,7 @@
 """Full-text search over contacts' redacted transcripts, on the database the hub runs on.
 
 SQLite: an FTS5 table (`conversations_contact_fts`, rowid = contact id) kept beside the contacts.
-PostgreSQL: a GIN index on `to_tsvector('english', search_text)` (created by the migration).
+PostgreSQL: a GIN index on `to_tsvector('english', body)` of the contacts' texts (the migration).
 Anything else: a plain `icontains` (correct, not fast). The query text is reduced to words, all of
 which must occur (an AND of terms), so no query syntax of either engine reaches the database.
 """
@@ -39,15 +39,16 @@ def matching(queryset: QuerySet, query: str) -> QuerySet:
         return queryset.extra(where=[f"conversations_contact.id IN (SELECT rowid FROM {FTS_TABLE} "
                                      f"WHERE {FTS_TABLE} MATCH %s)"], params=[expression])
     if connection.vendor == "postgresql":
-        return queryset.extra(where=["to_tsvector('english', conversations_contact.search_text) @@ "
-                                     "plainto_tsquery('english', %s)"], params=[" ".join(words)])
+        return queryset.extra(where=["conversations_contact.id IN (SELECT contact_id FROM conversations_contacttext "
+                                     "WHERE to_tsvector('english', body) @@ plainto_tsquery('english', %s))"],
+                              params=[" ".join(words)])
     for word in words:
-        queryset = queryset.filter(search_text__icontains=word)
+        queryset = queryset.filter(text__body__icontains=word)
     return queryset
 
 
 CREATE_SQLITE = f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(body, tokenize='porter unicode61')"
 DROP_SQLITE = f"DROP TABLE IF EXISTS {FTS_TABLE}"
-CREATE_POSTGRES = ("CREATE INDEX IF NOT EXISTS conversations_contact_fts_idx ON conversations_contact "
-                   "USING GIN (to_tsvector('english', search_text))")
+CREATE_POSTGRES = ("CREATE INDEX IF NOT EXISTS conversations_contact_fts_idx ON conversations_contacttext "
+                   "USING GIN (to_tsvector('english', body))")
 DROP_POSTGRES = "DROP INDEX IF EXISTS conversations_contact_fts_idx"

@@ -33,7 +33,6 @@ class Contact(models.Model):
     summary = models.TextField(blank=True)
     summary_items = models.JSONField(default=dict, blank=True)
     redaction = models.JSONField(default=dict, blank=True)
-    search_text = models.TextField(blank=True)
     attached = models.BooleanField(default=False)
     updated = models.DateTimeField(auto_now=True)
 
@@ -46,6 +45,17 @@ class Contact(models.Model):
     @property
     def analysed(self) -> bool:
         return bool(self.analysis_source)
+
+
+class ContactText(models.Model):
+    """A contact's redacted transcript as one text, for full-text search. Kept apart from the contact
+    row so that the rows a search filters and sorts stay narrow."""
+
+    contact = models.OneToOneField(Contact, primary_key=True, related_name="text", on_delete=models.CASCADE)
+    body = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"text of {self.contact_id}"
 
 
 class ContactCategory(models.Model):

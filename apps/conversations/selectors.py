@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Prefetch, Q, QuerySet
 
 from apps.conversations import fulltext
-from apps.conversations.models import Contact, ContactCategory, Turn
+from apps.conversations.models import Contact, ContactCategory, ContactText, Turn
 
 
 @dataclass(frozen=True)
@@ -30,11 +30,12 @@ class ContactQuery:
 
 
 HIT_FIELDS = ("id", "contact_id", "customer_id", "channel", "initiation_method", "queue", "agent", "started_at",
-              "duration_ms", "sentiment_customer", "sentiment_agent", "analysis_source", "summary", "search_text")
+              "duration_ms", "sentiment_customer", "sentiment_agent", "analysis_source", "summary")
 
 
 def search_contacts(query: ContactQuery) -> QuerySet[Contact]:
-    """Contacts matching every filter, newest first (only the columns a hit shows: see `hit_rows`)."""
+    """Contacts matching every filter, newest first: ids only, so that sorting and paging move narrow
+    rows (`hit_rows` reads what a page shows)."""
     contacts = Contact.objects.all()
     exact = {"channel": query.channel, "queue": query.queue, "agent": query.agent, "customer_id": query.customer_id}
     contacts = contacts.filter(**{k: v for k, v in exact.items() if v})
@@ -46,22 +47,25 @@ def search_contacts(query: ContactQuery) -> QuerySet[Contact]:
         contacts = contacts.filter(id__in=ContactCategory.objects.filter(name=query.category).values("contact_id"))
     if query.q:
         contacts = fulltext.matching(contacts, query.q)
-    return contacts.order_by("-started_at", "-id").only(*HIT_FIELDS)
+    return contacts.order_by("-started_at", "-id").only("id")
 
 
 def hit_rows(contacts: list[Contact], q: str = "") -> list[dict[str, Any]]:
     """A page of search hits as plain data, their categories read in one query."""
+    ids = [c.pk for c in contacts]
+    full = Contact.objects.only(*HIT_FIELDS).in_bulk(ids)
     names: dict[int, list[str]] = {}
-    for contact_id, name in (ContactCategory.objects.filter(contact_id__in=[c.pk for c in contacts])
+    for contact_id, name in (ContactCategory.objects.filter(contact_id__in=ids)
                              .order_by("name").values_list("contact_id", "name")):
         names.setdefault(contact_id, []).append(name)
-    return [as_row(contact, q, categories=names.get(contact.pk, [])) for contact in contacts]
+    texts = dict(ContactText.objects.filter(contact_id__in=ids).values_list("contact_id", "body")) if q else {}
+    return [as_row(full[pk], q, categories=names.get(pk, []), text=texts.get(pk, "")) for pk in ids]
 
 
-def snippet(contact: Contact, q: str, *, width: int = 160) -> str:
+def snippet(text: str, q: str, *, width: int = 160) -> str:
     """The first turn that says one of the query's words (what a search hit shows), else the first."""
     words = fulltext.terms(q)
-    lines = contact.search_text.splitlines()
+    lines = text.splitlines()
     for line in lines:
         lowered = line.lower()
         if any(w in lowered for w in words):
@@ -102,7 +106,7 @@ def _names(contact: Contact) -> list[str]:
     return sorted(c.name for c in contact.matched_categories.all())
 
 
-def as_row(contact: Contact, q: str = "", *, categories: list[str] | None = None) -> dict[str, Any]:
+def as_row(contact: Contact, q: str = "", *, categories: list[str] | None = None, text: str = "") -> dict[str, Any]:
     """One search hit as plain data (API and dashboard)."""
     return {"contact_id": contact.contact_id, "customer_id": contact.customer_id, "channel": contact.channel,
             "initiation_method": contact.initiation_method, "queue": contact.queue, "agent": contact.agent,
@@ -110,4 +114,4 @@ def as_row(contact: Contact, q: str = "", *, categories: list[str] | None = None
             "sentiment_customer": contact.sentiment_customer, "sentiment_agent": contact.sentiment_agent,
             "categories": _names(contact) if categories is None else categories,
             "analysis_source": contact.analysis_source, "summary": contact.summary,
-            "snippet": snippet(contact, q) if q else ""}
+            "snippet": snippet(text, q) if q else ""}

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from apps.conversations import analytics, contact_lens, fulltext, redaction, transcripts
 from apps.conversations.conversation import AnalysisError, Conversation
-from apps.conversations.models import CategoryRule, Contact, ContactCategory, Turn
+from apps.conversations.models import CategoryRule, Contact, ContactCategory, ContactText, Turn
 from apps.core import storage
 from apps.ingest.models import IngestBatch, QuarantinedRow
 from graph import contacts as graph_contacts
@@ -104,8 +104,39 @@ def _one_file(batch: IngestBatch, number: int, name: str, read: Callable[[], byt
         batch.loaded += 1
     else:
         batch.duplicates += 1
+    adopt_events([conversation.contact_id])
     if fmt == "transcript" and conversation.identity and conversation.started_ms is not None:
         _ensure_event(conversation)
+
+
+def ingest_documents(*, documents: Iterable[dict[str, Any]], source: str, fmt: str = "transcript",
+                     progress: Progress | None = None) -> IngestBatch:
+    """Transcripts (or analyses) already in memory, each as its file would hold it (the demo)."""
+    batch = IngestBatch.objects.create(source=source, format=FORMATS[fmt], bytes_total=None)
+    rules = active_rules()
+    for number, document in enumerate(documents, start=1):
+        batch.rows_read += 1
+        name = f"{source}#{number}"
+        _one_file(batch, number, name, lambda d=document: json.dumps(d).encode(), fmt, rules)  # type: ignore[misc]
+        if progress and number % 50 == 0:
+            batch.save()
+            progress(batch)
+    _finish(batch, IngestBatch.Status.COMPLETED, "")
+    return batch
+
+
+def adopt_events(contact_ids: list[str]) -> int:
+    """Contacts without a contact record whose id is an event in the graph (loaded from a CSV or by
+    the demo) take that event's customer, channel and time, and get their summary attached."""
+    waiting = {c.contact_id: c for c in Contact.objects.filter(contact_id__in=contact_ids, has_record=False)}
+    facts = graph_contacts.event_facts(list(waiting)) if waiting else {}
+    for contact_id, fact in facts.items():
+        contact = waiting[contact_id]
+        contact.customer_id, contact.channel = fact["customer_id"], fact["channel"]
+        contact.started_at = datetime.fromtimestamp(fact["ts"] / 1000, tz=UTC)
+        contact.has_record = True
+        contact.save()
+    return attach([waiting[c] for c in facts if waiting[c].analysed])
 
 
 def parse(data: bytes, *, file: str, fmt: str, rules: list[analytics.Rule]) -> Conversation:
@@ -171,7 +202,9 @@ def store(conversation: Conversation) -> bool:
                                   for t in conversation.turns])
         ContactCategory.objects.bulk_create([ContactCategory(contact=contact, name=name[:200], points=points)
                                              for name, points in conversation.categories.items()])
-        fulltext.index([(contact.pk, contact.search_text)])
+        body = "\n".join(t.content for t in conversation.turns)
+        ContactText.objects.update_or_create(contact=contact, defaults={"body": body})
+        fulltext.index([(contact.pk, body)])
     if contact.has_record:
         attach([contact])
     return True
@@ -189,7 +222,6 @@ def _apply(contact: Contact, conversation: Conversation, characteristics: dict[s
     contact.summary = conversation.summary
     contact.summary_items = conversation.summary_items
     contact.redaction = report.as_dict()
-    contact.search_text = "\n".join(t.content for t in conversation.turns)
     contact.attached = False
     if contact.duration_ms is None:
         contact.duration_ms = conversation.duration_ms

@@ -168,3 +168,18 @@ def test_analyses_are_read_from_an_s3_prefix(monkeypatch: pytest.MonkeyPatch) ->
 
     assert IngestBatch.objects.get().loaded == 2
     assert sorted(Contact.objects.values_list("contact_id", flat=True)) == ["c-chat-1", "c-voice-1"]
+
+
+def test_an_analysis_of_a_contact_loaded_as_an_ordinary_event_is_attached_to_it(tmp_path: Path) -> None:
+    from apps.ingest.services import ingest_records
+
+    ingest_records(records=[{"event_id": "c-voice-1", "customer_id": "cust-9", "event_type": "call",
+                             "channel": "voice", "timestamp": "2026-11-02T10:15:00Z"}], source="crm-export")
+    builders.write(tmp_path, builders.CANCEL_FILE, builders.cancel_call())
+
+    call_command("ingest", str(tmp_path), "--format", "contact-lens")
+
+    contact = Contact.objects.get()
+    assert (contact.customer_id, contact.has_record, contact.attached, contact.channel) == (
+        "cust-9", True, True, "voice")
+    assert _event("c-voice-1")["sentiment_customer"] == [1.2]
