@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -23,12 +24,14 @@ from apps.conversations.conversation import AnalysisError, Conversation
 from apps.conversations.models import CategoryRule, Contact, ContactCategory, ContactText, Turn
 from apps.core import storage
 from apps.ingest.models import IngestBatch, QuarantinedRow
+from apps.ingest.services import ingest_records
 from graph import contacts as graph_contacts
 from graph.schema import EventRecord
 
 log = logging.getLogger(__name__)
 FORMATS = {"contact-lens": "lens", "transcript": "transcript"}  # command format -> batch format (10 chars)
 Progress = Callable[[IngestBatch], None]
+ATTACH_EVERY = 250  # files stored in one transaction, between two graph round trips
 
 
 # ---------------------------------------------------------------- files in, batch out
@@ -42,19 +45,66 @@ def ingest_conversations(*, uri: str, fmt: str, progress: Progress | None = None
         raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     files = _files(uri, fmt)
     batch = IngestBatch.objects.create(source=uri, format=FORMATS[fmt], bytes_total=None)
-    rules = active_rules()
+    return _run(batch, files, fmt, progress)
+
+
+def ingest_documents(*, documents: Iterable[dict[str, Any]], source: str, fmt: str = "transcript",
+                     progress: Progress | None = None) -> IngestBatch:
+    """Transcripts (or analyses) already in memory, each as its file would hold it (the demo)."""
+    batch = IngestBatch.objects.create(source=source, format=FORMATS[fmt], bytes_total=None)
+    files = ((f"{source}#{n}", _reader(d)) for n, d in enumerate(documents, start=1))
+    return _run(batch, files, fmt, progress)
+
+
+def _reader(document: dict[str, Any]) -> Callable[[], bytes]:
+    return lambda: json.dumps(document).encode()
+
+
+def _run(batch: IngestBatch, files: Iterable[tuple[str, Callable[[], bytes]]], fmt: str,
+         progress: Progress | None) -> IngestBatch:
+    """Every file stored (or quarantined), ATTACH_EVERY files to a transaction; then their events
+    are found and their summaries attached in one graph read and one write (a graph write per
+    file would cost a durable commit per file)."""
+    rules: list[analytics.Rule] = active_rules()
+    numbered = enumerate(files, start=1)
     try:
-        for number, (name, read) in enumerate(files, start=1):
-            batch.rows_read += 1
-            _one_file(batch, number, name, read, fmt, rules)
-            batch.save()
+        while chunk := list(islice(numbered, ATTACH_EVERY)):
+            with transaction.atomic():  # one commit per chunk of files, not one per file
+                stored = (_counted(batch, number, name, read, fmt, rules) for number, (name, read) in chunk)
+                waiting = [c for c in stored if c is not None]
+                batch.save()
+            _connect(waiting)
             if progress:
                 progress(batch)
     except Exception as exc:
         _finish(batch, IngestBatch.Status.FAILED, f"{type(exc).__name__}: {exc}")
         raise
     _finish(batch, IngestBatch.Status.COMPLETED, "")
+    if progress:
+        progress(batch)
     return batch
+
+
+def _counted(batch: IngestBatch, number: int, name: str, read: Callable[[], bytes], fmt: str,
+             rules: list[analytics.Rule]) -> Conversation | None:
+    batch.rows_read += 1
+    return _one_file(batch, number, name, read, fmt, rules)
+
+
+def _connect(conversations: list[Conversation]) -> None:
+    """Conversations to their contacts: adopt events already in the graph, make the events that
+    generic transcripts name (one ingest batch), attach every summary whose event is there."""
+    if not conversations:
+        return
+    ids = [c.contact_id for c in conversations]
+    adopt_events(ids)
+    recorded = set(Contact.objects.filter(contact_id__in=ids, has_record=True).values_list("contact_id", flat=True))
+    rows = [_event_row(c) for c in conversations
+            if c.contact_id not in recorded and c.identity and c.started_ms is not None]
+    if rows:
+        ingest_records(records=rows, source="transcripts")
+    attach(list(Contact.objects.filter(contact_id__in=ids, has_record=True, attached=False)
+                .exclude(analysis_source="")))
 
 
 def _finish(batch: IngestBatch, status: str, error: str) -> None:
@@ -93,41 +143,23 @@ def _analysis_files(names: list[str]) -> list[str]:
 
 
 def _one_file(batch: IngestBatch, number: int, name: str, read: Callable[[], bytes], fmt: str,
-              rules: list[analytics.Rule]) -> None:
+              rules: list[analytics.Rule]) -> Conversation | None:
     try:
         conversation = parse(read(), file=name, fmt=fmt, rules=rules)
-        changed = store(conversation)
+        changed = store(conversation, attach_now=False)
     except AnalysisError as exc:
         _quarantine(batch, number, name, str(exc))
-        return
+        return None
     if changed:
         batch.loaded += 1
     else:
         batch.duplicates += 1
-    adopt_events([conversation.contact_id])
-    if fmt == "transcript" and conversation.identity and conversation.started_ms is not None:
-        _ensure_event(conversation)
-
-
-def ingest_documents(*, documents: Iterable[dict[str, Any]], source: str, fmt: str = "transcript",
-                     progress: Progress | None = None) -> IngestBatch:
-    """Transcripts (or analyses) already in memory, each as its file would hold it (the demo)."""
-    batch = IngestBatch.objects.create(source=source, format=FORMATS[fmt], bytes_total=None)
-    rules = active_rules()
-    for number, document in enumerate(documents, start=1):
-        batch.rows_read += 1
-        name = f"{source}#{number}"
-        _one_file(batch, number, name, lambda d=document: json.dumps(d).encode(), fmt, rules)  # type: ignore[misc]
-        if progress and number % 50 == 0:
-            batch.save()
-            progress(batch)
-    _finish(batch, IngestBatch.Status.COMPLETED, "")
-    return batch
+    return conversation
 
 
 def adopt_events(contact_ids: list[str]) -> int:
     """Contacts without a contact record whose id is an event in the graph (loaded from a CSV or by
-    the demo) take that event's customer, channel and time, and get their summary attached."""
+    the demo) take that event's customer, channel and time; returns how many did."""
     waiting = {c.contact_id: c for c in Contact.objects.filter(contact_id__in=contact_ids, has_record=False)}
     facts = graph_contacts.event_facts(list(waiting)) if waiting else {}
     for contact_id, fact in facts.items():
@@ -136,7 +168,7 @@ def adopt_events(contact_ids: list[str]) -> int:
         contact.started_at = datetime.fromtimestamp(fact["ts"] / 1000, tz=UTC)
         contact.has_record = True
         contact.save()
-    return attach([waiting[c] for c in facts if waiting[c].analysed])
+    return len(facts)
 
 
 def parse(data: bytes, *, file: str, fmt: str, rules: list[analytics.Rule]) -> Conversation:
@@ -181,9 +213,10 @@ def redact_conversation(conversation: Conversation) -> redaction.RedactionReport
     return report
 
 
-def store(conversation: Conversation) -> bool:
-    """Redact, then upsert the contact's analysis, turns and categories. False when the same file
-    was already stored with the same content (a re-run)."""
+def store(conversation: Conversation, *, attach_now: bool = True) -> bool:
+    """Redact, then upsert the contact's analysis, turns and categories (and, with `attach_now`,
+    put its summary on its event if that is there). False when the same file was already stored
+    with the same content (a re-run)."""
     report = redact_conversation(conversation)
     characteristics = conversation.characteristics()
     contact = Contact.objects.filter(contact_id=conversation.contact_id).first()
@@ -205,7 +238,7 @@ def store(conversation: Conversation) -> bool:
         body = "\n".join(t.content for t in conversation.turns)
         ContactText.objects.update_or_create(contact=contact, defaults={"body": body})
         fulltext.index([(contact.pk, body)])
-    if contact.has_record:
+    if attach_now and contact.has_record:
         attach([contact])
     return True
 
@@ -229,18 +262,13 @@ def _apply(contact: Contact, conversation: Conversation, characteristics: dict[s
         contact.started_at = datetime.fromtimestamp(conversation.started_ms / 1000, tz=UTC)
 
 
-def _ensure_event(conversation: Conversation) -> None:
+def _event_row(conversation: Conversation) -> dict[str, Any]:
     """A generic transcript that names its customer and start becomes the contact's event when no
     contact record has made one: through the ordinary ingest path, so identity rules apply."""
-    from apps.ingest.services import ingest_records
-
-    if Contact.objects.filter(contact_id=conversation.contact_id, has_record=True).exists():
-        return
     prefix = "call" if conversation.channel == "voice" else conversation.channel
-    row = {"event_id": conversation.contact_id, "event_type": f"{prefix}_inbound",
-           "channel": conversation.channel, "timestamp": conversation.started_ms, **conversation.identity,
-           "initiation_method": "INBOUND", "conversation_source": "transcript"}
-    ingest_records(records=[row], source=f"transcript:{conversation.file}")
+    return {"event_id": conversation.contact_id, "event_type": f"{prefix}_inbound", "channel": conversation.channel,
+            "timestamp": conversation.started_ms, **conversation.identity, "initiation_method": "INBOUND",
+            "conversation_source": "transcript"}
 
 
 # ---------------------------------------------------------------- contact records and the graph
