@@ -73,3 +73,16 @@ def test_the_list_takes_a_fixed_number_of_queries(loaded, api_client: APIClient,
     api_client.get("/api/contacts/")  # API key cached
     with django_assert_num_queries(5):  # count, ids of the page, their columns, categories, texts
         api_client.get("/api/contacts/", {"q": "card", "limit": 2})
+
+
+def test_pages_follow_newest_first_and_counts_stop_at_the_limit(loaded, api_client: APIClient, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from apps.conversations import selectors
+
+    everything = _ids(api_client.get("/api/contacts/", {"channel": "voice"}))
+    pages = [_ids(api_client.get("/api/contacts/", {"channel": "voice", "limit": 2, "offset": o})) for o in (0, 2)]
+    monkeypatch.setattr(selectors, "COUNT_LIMIT", 3)
+    capped = api_client.get("/api/contacts/", {"channel": "voice", "limit": 2}).json()
+
+    assert everything == ["c-callback-1", "c-abandon-1", "c-voice-2", "c-voice-1"]
+    assert pages == [everything[:2], everything[2:]]
+    assert (capped["count"], capped["next"] is not None) == (3, True)

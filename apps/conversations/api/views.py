@@ -59,8 +59,10 @@ def contact_list(request: Request) -> Response:
     params.is_valid(raise_exception=True)
     query = query_from(params.validated_data)
     paginator = LimitOffsetPagination()
-    page = paginator.paginate_queryset(selectors.search_contacts(query), request) or []
-    rows = selectors.hit_rows(list(page), query.q)
+    paginator.request, paginator.offset = request, paginator.get_offset(request)
+    paginator.limit = paginator.get_limit(request)
+    paginator.count, page = selectors.search_page(query, offset=paginator.offset, limit=paginator.limit or 50)
+    rows = selectors.hit_rows(page, query.q)
     for row in rows:  # plain data already: the serializer documents the shape, a hot path need not run it
         row["started_at"] = row["started_at"].isoformat().replace("+00:00", "Z") if row["started_at"] else None
     return paginator.get_paginated_response(rows)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
@@ -34,12 +33,16 @@ def contacts(request: HttpRequest) -> HttpResponse:
         table = Table("contacts", "Fix the filters above to search", COLUMNS, [])
         return page(request, "dashboard/contacts.html", {**context, "table": table}, tables={"contacts": table})
     query = query_from(params.validated_data)
-    found = Paginator(selectors.search_contacts(query), PAGE_SIZE).get_page(request.GET.get("page") or 1)
-    rows = [_row(hit) for hit in selectors.hit_rows(list(found), query.q)]
-    table = Table("contacts", f"{found.paginator.count} contacts, newest first", COLUMNS, rows,
+    number = max(1, int(request.GET.get("page") or 1)) if (request.GET.get("page") or "1").isdigit() else 1
+    count, found = selectors.search_page(query, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    rows = [_row(hit) for hit in selectors.hit_rows(found, query.q)]
+    many = "or more " if count >= selectors.COUNT_LIMIT else ""
+    table = Table("contacts", f"{count:,} {many}contacts, newest first", COLUMNS, rows,
                   links={"customer_id": "customer_url", "contact_id": "detail_url", "paths": "explorer_url"})
     kept = urlencode({k: v for k, v in values.items() if v})
-    return page(request, "dashboard/contacts.html", {**context, "table": table, "page_obj": found, "kept": kept},
+    pages = {"number": number, "previous": number - 1 if number > 1 else None,
+             "next": number + 1 if number * PAGE_SIZE < count else None}
+    return page(request, "dashboard/contacts.html", {**context, "table": table, "pages": pages, "kept": kept},
                 tables={"contacts": table})
 
 
