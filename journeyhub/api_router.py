@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 # Decisions first: a caller is waiting on those routes, and Django tries routes in order.
-APPS_WITH_API = ["decisions", "core", "customers", "ingest", "journeys", "propensity"]
+APPS_WITH_API = ["decisions", "core", "customers", "ingest", "journeys", "propensity", "conversations"]
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.urls import reverse
 
+from apps.conversations import selectors as conversation_selectors
 from apps.core.storage import StorageError
 from apps.customers import selectors as customer_selectors
 from apps.dashboard import labels
@@ -135,3 +136,26 @@ def latest_decisions(customer_id: str) -> Section:
                                                     "model": found.model_version}
         return out
     return _guard(build)
+
+
+CURVE_WIDTH, CURVE_HEIGHT = 160, 40
+
+
+def conversations(customer_id: str, *, limit: int = 10) -> Section:
+    """The customer's analysed calls and chats: sentiment curve per participant (Contact Lens's
+    quarters), categories, summary and the redacted transcript, newest first."""
+    found = []
+    for contact in conversation_selectors.customer_contacts(customer_id, limit=limit):
+        quarters = (contact.characteristics or {}).get("quarters", {})
+        found.append({"contact": contact, "categories": sorted(c.name for c in contact.matched_categories.all()),
+                      "curves": [{"role": role.lower(), "points": _curve(quarters[role])}
+                                 for role in ("CUSTOMER", "AGENT") if quarters.get(role)],
+                      "quarters": {role: [q["score"] for q in rows] for role, rows in quarters.items()},
+                      "turns": list(contact.turns.all())})
+    return Section(data=found)
+
+
+def _curve(rows: list[dict[str, Any]]) -> str:
+    """SVG polyline points for four quarter scores on -5…5 (top is positive)."""
+    step = CURVE_WIDTH / max(len(rows) - 1, 1)
+    return " ".join(f"{i * step:.0f},{(5 - float(r['score'])) / 10 * CURVE_HEIGHT:.1f}" for i, r in enumerate(rows))

@@ -1,7 +1,7 @@
 """Dashboard pages for people (login required, roles checked per view)."""
 from django.urls import path
 
-from apps.dashboard.views import customers, decisions, ingest, journeys, models, overview, widgets
+from apps.dashboard.views import contacts, customers, decisions, ingest, journeys, models, overview, widgets
 
 app_name = "dashboard"
 urlpatterns = [
@@ -14,6 +14,7 @@ urlpatterns = [
     path("customers/", customers.customers, name="customers"),
     path("customers/<path:customer_id>/", customers.customer, name="customer"),
     path("similarity/", customers.similarity, name="similarity"),
+    path("contacts/", contacts.contacts, name="contacts"),
     path("models/", models.models_page, name="models"),
     path("models/<str:name>/activate/", models.activate, name="model_activate"),
     path("models/<str:name>/rollback/", models.rollback, name="model_rollback"),

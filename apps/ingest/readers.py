@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from apps.ingest.connect_ctr import ctr_rows
 from apps.ingest.mapping import Mapping, RowError
 
-FORMATS = ("csv", "json", "ndjson")
+FORMATS = ("csv", "json", "ndjson", "ctr")
 # Object keys that conventionally hold a list of records ({"events": [...]}, S3/Kinesis {"Records": [...]}).
 WRAPPER_KEYS = ("events", "records", "items", "data")
 NOTHING = "there is nothing to load"
@@ -72,7 +73,7 @@ def iter_rows(source: Source, fmt: str, mapping: Mapping | None = None) -> Itera
         raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     mapping = mapping or Mapping()
     text = _Text(source, mapping.encoding)
-    return {"csv": _csv_rows, "json": _json_rows, "ndjson": _ndjson_rows}[fmt](text, mapping)
+    return {"csv": _csv_rows, "json": _json_rows, "ndjson": _ndjson_rows, "ctr": _ctr_rows}[fmt](text, mapping)
 
 
 def checked_rows(source: Source, fmt: str, mapping: Mapping | None = None) -> Iterator[tuple[int, Any]]:
@@ -196,6 +197,11 @@ def _unwrapped(data: Any, mapping: Mapping, uri: str) -> tuple[list[Any], str]:
             f"{', '.join(data) or 'none'}; lists under: {', '.join(lists) or 'none'}). Expected a list of events, "
             'or an object such as {"events": [...]} or {"Records": [...]}')
     return data[chosen[0]], f" under {chosen[0]!r}"
+
+
+def _ctr_rows(text: _Text, mapping: Mapping) -> Iterator[tuple[int, Any]]:
+    """Amazon Connect contact records as Firehose writes them (apps.ingest.connect_ctr)."""
+    return ctr_rows(io.StringIO(text.whole()))
 
 
 def _ndjson_rows(text: _Text, mapping: Mapping) -> Iterator[tuple[int, Any]]:

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "apps.events",
     "apps.propensity",
     "apps.decisions",
+    "apps.conversations",
     "apps.dashboard",
     "apps.demo",
 ]

@@ -90,6 +90,7 @@ def customer(request: HttpRequest, customer_id: str) -> HttpResponse:
         "milestones": c360.milestones(customer_id), "scores": c360.scores(customer_id),
         "decisions": c360.latest_decisions(customer_id), "similar": c360.similar(customer_id),
         "predicted": c360.predicted(customer_id, summary), "next_events": c360.next_events(customer_id),
+        "conversations": c360.conversations(customer_id),
     }
     tables = {"timeline": timeline, "identifiers": identifiers}
     if context["similar"].data is not None:

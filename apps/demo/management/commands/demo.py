@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.demo import definitions, services
+from apps.demo import conversations, definitions, services
 from apps.demo.dataset import DEFAULT_CUSTOMERS, DEFAULT_SEED, build_demo_events
 from apps.demo.sources import DemoDataError
 from apps.ingest.models import IngestBatch
@@ -61,6 +61,10 @@ class Command(BaseCommand):
         batch = services.load_events(records=records, progress=self._progress(len(records)))
         services.apply_profiles(shared_data_dir=shared, customers=options["customers"], seed=options["seed"])
         clock.lap("load")
+        talks = conversations.add_conversations(records=records, seed=options["seed"])
+        self.stdout.write(f"  {talks.loaded:,} call and chat transcripts analysed and redacted "
+                          f"({talks.duplicates:,} already there)")
+        clock.lap("conversations")
         if batch.loaded or defined.milestones_created or defined.kpis_created:
             self.stdout.write("Evaluating milestones and KPIs ...")
             analytics = services.refresh_analytics()

@@ -1,5 +1,6 @@
-"""`python manage.py ingest PATH_OR_S3_URL --format csv|json|ndjson [--mapping mapping.yaml] [--encoding cp1252]`.
+"""`python manage.py ingest PATH_OR_S3_URL --format FORMAT [--mapping mapping.yaml] [--encoding cp1252]`.
 
+FORMAT: csv, json, ndjson, ctr (Amazon Connect contact records), contact-lens or transcript.
 Exits non-zero when the file cannot load (empty, no customer column, unreadable), when the store
 cannot be opened, and when a run loads nothing (every row quarantined), so scripts notice.
 """
@@ -13,6 +14,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 import graph
+from apps.conversations.services import FORMATS as CONVERSATION_FORMATS
+from apps.conversations.services import ingest_conversations
 from apps.core.storage import StorageError
 from apps.events.store import EventStoreError
 from apps.ingest.mapping import Mapping
@@ -23,11 +26,12 @@ from graph.errors import GraphError, GraphLocked
 
 
 class Command(BaseCommand):
-    help = "Load interactions from a CSV, JSON or NDJSON file (local path or s3:// URL) into the journey graph."
+    help = ("Load interactions from a CSV, JSON, NDJSON or Amazon Connect contact-record file, or Contact Lens "
+            "analyses / transcripts (a file or folder; local path or s3:// URL) into the hub.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("source", help="a file path or s3://bucket/key")
-        parser.add_argument("--format", required=True, choices=FORMATS, dest="fmt")
+        parser.add_argument("--format", required=True, choices=(*FORMATS, *CONVERSATION_FORMATS), dest="fmt")
         parser.add_argument("--mapping", help="YAML file mapping columns to event fields")
         parser.add_argument("--encoding", help="the file's text encoding (default utf-8; e.g. cp1252, latin-1)")
         parser.add_argument("--chunk-size", type=int, default=None, help="events written per graph batch")
@@ -39,9 +43,12 @@ class Command(BaseCommand):
             if options["encoding"]:
                 mapping = dataclasses.replace(mapping, encoding=options["encoding"])
             graph.ensure_reachable()
-            with bulk_collection():
-                batch = ingest_file(uri=options["source"], fmt=options["fmt"], mapping=mapping,
-                                    progress=self._progress, chunk_size=options["chunk_size"])
+            if options["fmt"] in CONVERSATION_FORMATS:
+                batch = ingest_conversations(uri=options["source"], fmt=options["fmt"], progress=self._progress)
+            else:
+                with bulk_collection():
+                    batch = ingest_file(uri=options["source"], fmt=options["fmt"], mapping=mapping,
+                                        progress=self._progress, chunk_size=options["chunk_size"])
         except EventStoreError as exc:
             raise CommandError(f"{exc}\nThe graph holds the events: run the same command again to copy them "
                                "to the event store.") from exc

@@ -1,0 +1,353 @@
+"""Writes of the conversations app: analyses and transcripts in, contacts recorded, summaries attached.
+
+Every transcript is redacted before anything of it is stored (apps.conversations.redaction). A file
+that cannot be read (malformed, truncated, unknown schema version, overlapping turns) is quarantined
+in the ingest batch with its file, position and reason, and the rest of the run lands. Storing is
+an upsert by contact id, so a re-run changes nothing.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.conversations import analytics, contact_lens, fulltext, redaction, transcripts
+from apps.conversations.conversation import AnalysisError, Conversation
+from apps.conversations.models import CategoryRule, Contact, ContactCategory, ContactText, Turn
+from apps.core import storage
+from apps.ingest.models import IngestBatch, QuarantinedRow
+from apps.ingest.services import ingest_records
+from graph import contacts as graph_contacts
+from graph.schema import EventRecord
+
+log = logging.getLogger(__name__)
+FORMATS = {"contact-lens": "lens", "transcript": "transcript"}  # command format -> batch format (10 chars)
+Progress = Callable[[IngestBatch], None]
+ATTACH_EVERY = 250  # files stored in one transaction, between two graph round trips
+
+
+# ---------------------------------------------------------------- files in, batch out
+
+
+def ingest_conversations(*, uri: str, fmt: str, progress: Progress | None = None) -> IngestBatch:
+    """Load Contact Lens analyses (`contact-lens`) or transcripts (`transcript`) from one file or a
+    folder / S3 prefix. Raises FileNotFoundError / ValueError before any batch when nothing can be
+    read at all."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
+    files = _files(uri, fmt)
+    batch = IngestBatch.objects.create(source=uri, format=FORMATS[fmt], bytes_total=None)
+    return _run(batch, files, fmt, progress)
+
+
+def ingest_documents(*, documents: Iterable[dict[str, Any]], source: str, fmt: str = "transcript",
+                     progress: Progress | None = None) -> IngestBatch:
+    """Transcripts (or analyses) already in memory, each as its file would hold it (the demo)."""
+    batch = IngestBatch.objects.create(source=source, format=FORMATS[fmt], bytes_total=None)
+    files = ((f"{source}#{n}", _reader(d)) for n, d in enumerate(documents, start=1))
+    return _run(batch, files, fmt, progress)
+
+
+def _reader(document: dict[str, Any]) -> Callable[[], bytes]:
+    return lambda: json.dumps(document).encode()
+
+
+def _run(batch: IngestBatch, files: Iterable[tuple[str, Callable[[], bytes]]], fmt: str,
+         progress: Progress | None) -> IngestBatch:
+    """Every file stored (or quarantined), ATTACH_EVERY files to a transaction; then their events
+    are found and their summaries attached in one graph read and one write (a graph write per
+    file would cost a durable commit per file)."""
+    rules: list[analytics.Rule] = active_rules()
+    numbered = enumerate(files, start=1)
+    try:
+        while chunk := list(islice(numbered, ATTACH_EVERY)):
+            with transaction.atomic():  # one commit per chunk of files, not one per file
+                stored = (_counted(batch, number, name, read, fmt, rules) for number, (name, read) in chunk)
+                waiting = [c for c in stored if c is not None]
+                batch.save()
+            _connect(waiting)
+            if progress:
+                progress(batch)
+    except Exception as exc:
+        _finish(batch, IngestBatch.Status.FAILED, f"{type(exc).__name__}: {exc}")
+        raise
+    _finish(batch, IngestBatch.Status.COMPLETED, "")
+    if progress:
+        progress(batch)
+    return batch
+
+
+def _counted(batch: IngestBatch, number: int, name: str, read: Callable[[], bytes], fmt: str,
+             rules: list[analytics.Rule]) -> Conversation | None:
+    batch.rows_read += 1
+    return _one_file(batch, number, name, read, fmt, rules)
+
+
+def _connect(conversations: list[Conversation]) -> None:
+    """Conversations to their contacts: adopt events already in the graph, make the events that
+    generic transcripts name (one ingest batch), attach every summary whose event is there."""
+    if not conversations:
+        return
+    ids = [c.contact_id for c in conversations]
+    adopt_events(ids)
+    recorded = set(Contact.objects.filter(contact_id__in=ids, has_record=True).values_list("contact_id", flat=True))
+    rows = [_event_row(c) for c in conversations
+            if c.contact_id not in recorded and c.identity and c.started_ms is not None]
+    if rows:
+        ingest_records(records=rows, source="transcripts")
+    attach(list(Contact.objects.filter(contact_id__in=ids, has_record=True, attached=False)
+                .exclude(analysis_source="")))
+
+
+def _finish(batch: IngestBatch, status: str, error: str) -> None:
+    batch.status, batch.error, batch.finished = status, error, timezone.now()
+    batch.save()
+
+
+def _files(uri: str, fmt: str) -> list[tuple[str, Callable[[], bytes]]]:
+    """(name, reader) for each input file: the file itself, or the files of a folder or prefix —
+    for Contact Lens only those in its layout, and a redacted twin in place of its original."""
+    if storage.is_s3(uri) and not uri.endswith("/") and not uri.endswith(".json"):
+        uri += "/"
+    if not storage.is_s3(uri) and Path(uri).is_file():
+        return [(uri, Path(uri).read_bytes)]
+    if storage.is_s3(uri) and uri.endswith(".json"):
+        return [(uri, lambda: storage.read_bytes(uri))]
+    if not storage.is_s3(uri) and not Path(uri).is_dir():
+        raise FileNotFoundError(f"input not found: {uri}")
+    folder = storage.folder(uri)
+    names = [n for n in folder.list() if n.endswith(".json")]
+    if fmt == "contact-lens":
+        names = _analysis_files(names)
+    return [(folder.uri(n), (lambda n=n: folder.read_bytes(n))) for n in names]  # type: ignore[misc]
+
+
+def _analysis_files(names: list[str]) -> list[str]:
+    chosen: dict[tuple[str, str], str] = {}
+    for name in names:
+        found = contact_lens.layout(name)
+        if found is None:
+            continue
+        key = (found.group("contact"), found.group("stamp"))
+        if key not in chosen or found.group("redacted"):
+            chosen[key] = name
+    return sorted(chosen.values())
+
+
+def _one_file(batch: IngestBatch, number: int, name: str, read: Callable[[], bytes], fmt: str,
+              rules: list[analytics.Rule]) -> Conversation | None:
+    try:
+        conversation = parse(read(), file=name, fmt=fmt, rules=rules)
+        changed = store(conversation, attach_now=False)
+    except AnalysisError as exc:
+        _quarantine(batch, number, name, str(exc))
+        return None
+    if changed:
+        batch.loaded += 1
+    else:
+        batch.duplicates += 1
+    return conversation
+
+
+def adopt_events(contact_ids: list[str]) -> int:
+    """Contacts without a contact record whose id is an event in the graph (loaded from a CSV or by
+    the demo) take that event's customer, channel and time; returns how many did."""
+    waiting = {c.contact_id: c for c in Contact.objects.filter(contact_id__in=contact_ids, has_record=False)}
+    facts = graph_contacts.event_facts(list(waiting)) if waiting else {}
+    for contact_id, fact in facts.items():
+        contact = waiting[contact_id]
+        contact.customer_id, contact.channel = fact["customer_id"], fact["channel"]
+        contact.started_at = datetime.fromtimestamp(fact["ts"] / 1000, tz=UTC)
+        contact.has_record = True
+        contact.save()
+    return len(facts)
+
+
+def parse(data: bytes, *, file: str, fmt: str, rules: list[analytics.Rule]) -> Conversation:
+    try:
+        document = json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise AnalysisError(f"file is not UTF-8 text (byte {exc.start})") from exc
+    except json.JSONDecodeError as exc:
+        raise AnalysisError(f"file is not valid JSON (truncated or malformed): {exc.msg} (line {exc.lineno}, "
+                            f"column {exc.colno}, char {exc.pos})") from exc
+    if fmt == "contact-lens":
+        return contact_lens.read(document, file=file)
+    return analytics.analyse(transcripts.read(document, file=file), rules)
+
+
+def _quarantine(batch: IngestBatch, number: int, name: str, reason: str) -> None:
+    QuarantinedRow.objects.create(batch=batch, row_number=number, reason=f"{name}: {reason}"[:500],
+                                  raw={"file": name, "position": reason.split(":", 1)[0] if ":" in reason else ""})
+    batch.quarantined += 1
+
+
+def active_rules() -> list[analytics.Rule]:
+    return [analytics.Rule(category=r.category, phrases=tuple(p.strip() for p in r.phrases.splitlines() if p.strip()),
+                           speaker=r.speaker, where=r.where, seconds=r.seconds, negate=r.negate)
+            for r in CategoryRule.objects.filter(active=True)]
+
+
+# ---------------------------------------------------------------- storing a conversation
+
+
+def redact_conversation(conversation: Conversation) -> redaction.RedactionReport:
+    """Redact every text of the conversation in place (turns, what was marked in them, summary)."""
+    region = settings.DEFAULT_PHONE_REGION
+    report = redaction.RedactionReport()
+    for turn in conversation.turns:
+        turn.content, spans = redaction.redact(turn.content, region=region)
+        report.add(spans)
+        turn.marks = {k: [redaction.redact(t, region=region)[0] for t in v] for k, v in turn.marks.items()}
+    conversation.summary = redaction.redact(conversation.summary, region=region)[0]
+    conversation.summary_items = {k: [redaction.redact(t, region=region)[0] for t in v]
+                                  for k, v in conversation.summary_items.items()}
+    return report
+
+
+def store(conversation: Conversation, *, attach_now: bool = True) -> bool:
+    """Redact, then upsert the contact's analysis, turns and categories (and, with `attach_now`,
+    put its summary on its event if that is there). False when the same file was already stored
+    with the same content (a re-run)."""
+    report = redact_conversation(conversation)
+    characteristics = conversation.characteristics()
+    contact = Contact.objects.filter(contact_id=conversation.contact_id).first()
+    if (contact is not None and contact.analysis_file == conversation.file
+            and contact.characteristics == json.loads(json.dumps(characteristics))):
+        return False
+    with transaction.atomic():
+        contact = contact or Contact(contact_id=conversation.contact_id)
+        _apply(contact, conversation, characteristics, report)
+        contact.save()
+        contact.turns.all().delete()
+        contact.matched_categories.all().delete()
+        Turn.objects.bulk_create([Turn(contact=contact, position=t.position, turn_id=t.turn_id[:100], role=t.role,
+                                       begin_ms=t.begin_ms, end_ms=t.end_ms, content=t.content,
+                                       sentiment=t.sentiment or "", score=t.score, marks=t.marks)
+                                  for t in conversation.turns])
+        ContactCategory.objects.bulk_create([ContactCategory(contact=contact, name=name[:200], points=points)
+                                             for name, points in conversation.categories.items()])
+        body = "\n".join(t.content for t in conversation.turns)
+        ContactText.objects.update_or_create(contact=contact, defaults={"body": body})
+        fulltext.index([(contact.pk, body)])
+    if attach_now and contact.has_record:
+        attach([contact])
+    return True
+
+
+def _apply(contact: Contact, conversation: Conversation, characteristics: dict[str, Any],
+           report: redaction.RedactionReport) -> None:
+    contact.analysis_source = conversation.source
+    contact.analysis_file = conversation.file[:500]
+    contact.language = conversation.language
+    contact.channel = contact.channel or conversation.channel
+    contact.sentiment_customer = conversation.overall.get("CUSTOMER")
+    contact.sentiment_agent = conversation.overall.get("AGENT")
+    contact.characteristics = characteristics
+    contact.summary = conversation.summary
+    contact.summary_items = conversation.summary_items
+    contact.redaction = report.as_dict()
+    contact.attached = False
+    if contact.duration_ms is None:
+        contact.duration_ms = conversation.duration_ms
+    if contact.started_at is None and conversation.started_ms is not None:
+        contact.started_at = datetime.fromtimestamp(conversation.started_ms / 1000, tz=UTC)
+
+
+def _event_row(conversation: Conversation) -> dict[str, Any]:
+    """A generic transcript that names its customer and start becomes the contact's event when no
+    contact record has made one: through the ordinary ingest path, so identity rules apply."""
+    prefix = "call" if conversation.channel == "voice" else conversation.channel
+    return {"event_id": conversation.contact_id, "event_type": f"{prefix}_inbound", "channel": conversation.channel,
+            "timestamp": conversation.started_ms, **conversation.identity, "initiation_method": "INBOUND",
+            "conversation_source": "transcript"}
+
+
+# ---------------------------------------------------------------- contact records and the graph
+
+
+def record_contacts(events: Iterable[EventRecord]) -> None:
+    """Contact rows for events that came from contact records (they carry an initiation method),
+    then any analysis that was waiting for them is attached."""
+    contacts = []
+    for event in events:
+        facts = event.attributes
+        if "initiation_method" not in facts:
+            continue
+        contact, _ = Contact.objects.get_or_create(contact_id=event.event_id)
+        contact.customer_id = event.customer_id
+        contact.channel = event.channel
+        contact.initiation_method = str(facts.get("initiation_method", ""))
+        contact.queue = str(facts.get("queue", ""))[:200]
+        contact.agent = str(facts.get("agent", ""))[:200]
+        contact.started_at = datetime.fromtimestamp(event.ts / 1000, tz=UTC)
+        contact.duration_ms = _duration_ms(event.ts, facts.get("disconnect_timestamp")) or contact.duration_ms
+        contact.disconnect_reason = str(facts.get("disconnect_reason", ""))[:60]
+        contact.previous_contact_id = str(facts.get("previous_contact_id", ""))
+        contact.related_contact_id = str(facts.get("related_contact_id", ""))
+        contact.has_record = True
+        contact.save()
+        contacts.append(contact)
+    attach([c for c in contacts if c.analysed and not c.attached])
+
+
+def _duration_ms(start_ms: int, disconnect: Any) -> int | None:
+    if not disconnect:
+        return None
+    try:
+        end = datetime.fromisoformat(str(disconnect).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return max(0, int(end.timestamp() * 1000) - start_ms)
+
+
+def summary_properties(contact: Contact) -> dict[str, Any]:
+    """What goes on the contact's event vertex."""
+    traits = contact.characteristics or {}
+    categories = sorted(contact.matched_categories.values_list("name", flat=True))
+    return {"sentiment_customer": contact.sentiment_customer, "sentiment_agent": contact.sentiment_agent,
+            "categories": categories, "interruptions": int((traits.get("interruptions") or {}).get("count", 0)),
+            "non_talk_ms": int(traits.get("non_talk_ms") or 0), "conversation_ms": int(traits.get("duration_ms") or 0),
+            "conversation": {"quarters": traits.get("quarters", {}), "source": contact.analysis_source}}
+
+
+def attach(contacts: list[Contact]) -> int:
+    """Put analysed contacts' summaries on their events; those whose event is not in the graph yet
+    stay waiting. Returns how many were attached."""
+    if not contacts:
+        return 0
+    written = graph_contacts.set_contact_summaries({c.contact_id: summary_properties(c) for c in contacts})
+    Contact.objects.filter(contact_id__in=written).update(attached=True)
+    return len(written)
+
+
+def attach_waiting(chunk: int = 500) -> int:
+    """Attach every analysed contact still waiting (after a graph restore, or on a schedule)."""
+    waiting = Contact.objects.filter(attached=False, has_record=True).exclude(analysis_source="")
+    done = 0
+    for batch in _chunked(waiting.iterator(), chunk):
+        done += attach(batch)
+    return done
+
+
+def _chunked(items: Iterator[Contact], size: int) -> Iterator[list[Contact]]:
+    batch: list[Contact] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def file_name(uri: str) -> str:
+    return PurePosixPath(uri).name
