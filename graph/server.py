@@ -383,7 +383,7 @@ class GremlinServer:
                 return
             if not state.authenticated:
                 state.pending[request_id] = (codec, request)
-                del_oldest(state.pending)
+                _drop_oldest_pending(state.pending)
                 yield codec.encode_response(request_id, Status.AUTHENTICATE, "authenticate", None, {})
                 return
             yield from self._results(codec, request, started)
@@ -594,7 +594,7 @@ def _next_frames(frames: Iterator[Frame]) -> tuple[list[Frame], bool]:
     return [frame], False
 
 
-def del_oldest(pending: dict[uuid.UUID, Any]) -> None:
+def _drop_oldest_pending(pending: dict[uuid.UUID, Any]) -> None:
     """An unauthenticated client cannot make the server hold more than a few requests."""
     while len(pending) > MAX_PENDING_UNAUTHENTICATED:
         pending.pop(next(iter(pending)))

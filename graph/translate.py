@@ -187,6 +187,11 @@ def _instructions(instructions: list[list[Any]], script: Script, *, source: bool
         if name == "property" and len(args) in {2, 3} and args[-1] is None and isinstance(args[-2], str):
             # property(key, null) removes the property (TinkerPop without null property values)
             name, args = "sideEffect", [_drop_property(args[-2])]
+        if name == "asString" and not args:
+            # asString() of null is null (TinkerPop); the engine refuses null
+            null = script.bind(None)
+            parts.append(f".choose(__.is(P.eq({null})), __.identity(), __.asString())")
+            continue
         if name in LOCAL_SLICES and args and args[0] is Scope.local:
             # a local range that leaves nothing drops the traverser (TinkerPop); the engine passes []
             parts.append(f".{name}({', '.join(_value(arg, script) for arg in args)})")

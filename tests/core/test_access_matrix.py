@@ -182,7 +182,8 @@ ADMIN_MODELS: dict[str, str] = {
     "decisions.intentthreshold": "change", "decisions.riskrule": "change", "decisions.decisionlog": "view",
 }
 # Models whose admin refuses adding whatever the permissions (created by code, or read-only records).
-NO_ADD = {"conversations.contact", "axes.accessattempt", "axes.accesslog", "axes.accessfailurelog", "core.apikey", "core.auditentry",
+NO_ADD = {"conversations.contact", "axes.accessattempt", "axes.accesslog", "axes.accessfailurelog", "core.apikey",
+          "core.auditentry",
           "ingest.ingestbatch", "ingest.quarantinedrow", "journeys.kpivalue", "journeys.milestonereach",
           "journeys.webhookdelivery", "propensity.modelversion", "propensity.trainingrun", "decisions.decisionlog"}
 NO_DELETE = {"core.auditentry"}
@@ -229,9 +230,10 @@ def _full_table() -> dict[str, dict[str, Rule]]:
     return {**TABLE, **_admin_table()}
 
 
-VALUES = {"customer_id": "nobody", "contact_id": "nope", "e164": "+61400000000", "name": "nope", "slug": "nope", "pk": "999999",
-          "run_id": "999999", "batch_id": "999999", "kpi": "nope", "uidb64": "MQ", "token": "set-password",
-          "object_id": "999999", "id": "999999", "content_type_id": "999999", "url": "nowhere/"}
+VALUES = {"customer_id": "nobody", "contact_id": "nope", "e164": "+61400000000", "name": "nope", "slug": "nope",
+          "pk": "999999", "run_id": "999999", "batch_id": "999999", "kpi": "nope", "uidb64": "MQ",
+          "token": "set-password", "object_id": "999999", "id": "999999", "content_type_id": "999999",
+          "url": "nowhere/"}
 
 
 QUERIES = {"admin/autocomplete/": "?app_label=journeys&model_name=webhook&field_name=milestones&term=a"}

@@ -164,3 +164,9 @@ def test_choose_without_a_default_option_drops_unmatched_traversers() -> None:
 def test_a_local_range_that_leaves_nothing_drops_the_traverser() -> None:
     script = translate(g.V().values("name").fold().range_(Scope.local, 4, 5).bytecode)
     assert script.text == "g.V().values(p0).fold().range(Scope.local, p1, p2).filter(__.unfold())"
+
+
+def test_as_string_keeps_null() -> None:
+    script = translate(g.inject(None, 1).as_string().bytecode)
+    assert script.text == "g.inject(p0, p1).choose(__.is(P.eq(p2)), __.identity(), __.asString())"
+    assert script.params == {"p0": None, "p1": 1, "p2": None}
