@@ -14,6 +14,7 @@ ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[])
 
 GRAPH_URL = env("GRAPH_URL", default=f"embedded://{VAR_DIR / 'graph'}")
 ARTIFACTS_DIR = env("ARTIFACTS_DIR", default=str(VAR_DIR / "artifacts"))
+EVENTS_STORE_URL = env("EVENTS_STORE_URL", default=str(VAR_DIR / "events"))
 DATA_DIR = env("DATA_DIR", default=str(BASE_DIR / "data"))
 
 INSTALLED_APPS = [
@@ -136,6 +137,15 @@ INGEST_CHUNK_SIZE = env.int("INGEST_CHUNK_SIZE", default=2500)
 INGEST_PARSE_PROCESS_BYTES = env.int("INGEST_PARSE_PROCESS_BYTES", default=16 * 1024 * 1024)
 # Milestones, the similarity index and KPI marks catch up after this many chunks (and at the end).
 INGEST_FOLLOW_UP_CHUNKS = env.int("INGEST_FOLLOW_UP_CHUNKS", default=8)
+
+# The analytics engine over the event store (see README, Configuration).
+ANALYTICS_ENGINE = env("ANALYTICS_ENGINE", default="duckdb")
+SPARK_MASTER = env("SPARK_MASTER", default="local[2]")
+ANALYTICS_SPARK_PARTITIONS = env.int("ANALYTICS_SPARK_PARTITIONS", default=8)
+ANALYTICS_MEMORY_LIMIT = env("ANALYTICS_MEMORY_LIMIT", default="1GB")
+ANALYTICS_TEMP_DIR = env("ANALYTICS_TEMP_DIR", default=str(VAR_DIR / "analytics-tmp"))
+ANALYTICS_THREADS = env.int("ANALYTICS_THREADS", default=0)
+ANALYTICS_RESULT_CACHE = env.int("ANALYTICS_RESULT_CACHE", default=64)
 
 # Analytics and decisions tuning (see README, Configuration).
 JOURNEYS_FRAME_CACHE_SECONDS = env.float("JOURNEYS_FRAME_CACHE_SECONDS", default=60.0)
