@@ -206,8 +206,11 @@ class Engine:
 
     def check_known(self, kind: str, values: Iterable[str]) -> None:
         """Raise UnknownValueError naming every value of `kind` ("type" or "channel") not in the store."""
+        wanted = set(values)
+        if not wanted:
+            return
         known = set(self.catalog()[kind])
-        unknown = sorted({v for v in values if v not in known})
+        unknown = sorted(wanted - known)
         if unknown:
             shown = ", ".join(sorted(known)[:30]) or "none: the store holds no events"
             raise UnknownValueError(f"unknown event {kind}(s) {', '.join(map(repr, unknown))}; known: {shown}")

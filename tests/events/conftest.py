@@ -37,3 +37,17 @@ def tied_frame(*, n_events: int, n_customers: int, seed: int) -> pd.DataFrame:
     frame["ts"] = frame["ts"] // 21_600_000 * 21_600_000
     frame["seq"] = frame.sample(frac=1.0, random_state=seed).index.to_numpy().argsort()
     return frame.sort_values(["customer_id", "ts", "seq"], kind="stable").reset_index(drop=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stop_spark_at_the_end():  # type: ignore[no-untyped-def]
+    """Stop the Spark session (if a test started one) before the interpreter shuts its streams."""
+    yield
+    import sys
+
+    if "pyspark.sql" in sys.modules:
+        from pyspark.sql import SparkSession
+
+        session = SparkSession.getActiveSession()
+        if session is not None:
+            session.stop()

@@ -19,14 +19,17 @@ from apps.journeys.analyzers import frequency, funnels, paths
 from apps.journeys.analyzers.base import SEPARATOR, CleaningRule, clean_label, compile_rules
 
 
-def _window(table: ir.Table, order: Sequence[str] = ("ts", "seq")) -> Any:
-    return ibis.window(group_by=table.customer_id, order_by=[table[c] for c in order])
+def _window(table: ir.Table) -> Any:
+    return ibis.window(group_by=table.customer_id, order_by=[table.ts, table.seq])
 
 
 def journeys(engine: Engine, flt: EventFilter, *, with_channel: bool = False,
-             rules: Iterable[CleaningRule | tuple[str, str]] = (), collapse_repeats: bool = False) -> ir.Table:
-    """Events as (customer_id, label, ts, channel, pos): `pos` is the 0-based place in the customer's
-    journey ordered by (ts, seq); labels are cleaned and consecutive repeats collapsed when asked."""
+             rules: Iterable[CleaningRule | tuple[str, str]] = (), collapse_repeats: bool = False,
+             **ordered: Any) -> ir.Table:
+    """Events as (customer_id, label, ts, seq, channel, pos): `pos` is the 0-based place in the
+    customer's journey ordered by (ts, seq); labels are cleaned and consecutive repeats collapsed when
+    asked. `ordered` names more columns over the same window (callables of the table: `lead`,
+    `lag`…), computed in the same pass as `pos`, so the engine sorts each journey once."""
     events = engine.events(flt)
     label = events.type.concat(SEPARATOR, events.channel) if with_channel else events.type
     table = events.select("customer_id", "ts", "seq", "channel", label=label)
@@ -37,7 +40,9 @@ def journeys(engine: Engine, flt: EventFilter, *, with_channel: bool = False,
         previous = table.label.lag().over(_window(table))
         table = table.mutate(previous=previous)
         table = table.filter(table.previous.isnull() | (table.previous != table.label)).drop("previous")
-    return table.mutate(pos=ibis.row_number().over(_window(table)))
+    window = _window(table)
+    return table.mutate(pos=ibis.row_number().over(window),
+                        **{name: make(table).over(window) for name, make in ordered.items()})
 
 
 def _cleaned_labels(engine: Engine, table: ir.Table, rules: Iterable[CleaningRule | tuple[str, str]]
@@ -63,8 +68,8 @@ def total_customers(engine: Engine, flt: EventFilter) -> int:
 def directly_follows(engine: Engine, flt: EventFilter, *, with_channel: bool = False) -> frequency.DirectlyFollows:
     """(a, b) counts of consecutive events of one customer, and journeys' first and last labels, from
     one grouped query: rows grouped by (label, next label, is first)."""
-    table = journeys(engine, flt, with_channel=with_channel)
-    table = table.mutate(nxt=table.label.lead().over(_window(table, ("pos",))), first=table.pos == 0)
+    table = journeys(engine, flt, with_channel=with_channel, nxt=lambda t: t.label.lead())
+    table = table.mutate(first=table.pos == 0)
     counts = engine.execute(table.group_by(["label", "nxt", "first"]).agg(n=table.count()))
     edges: dict[tuple[str, str], int] = {}
     start: dict[str, int] = {}
@@ -133,9 +138,8 @@ def journey_paths(engine: Engine, flt: EventFilter, *, start_event: str | None =
     paths.validate(start_event=start_event, end_event=end_event, steps=steps, min_count=min_count)
     anchor = end_event or start_event
     backward = bool(end_event)
-    table = journeys(engine, flt, with_channel=with_channel, rules=cleaning_rules, collapse_repeats=collapse_repeats)
-    window = _window(table, ("pos",))
-    table = table.mutate(other=(table.label.lag() if backward else table.label.lead()).over(window))
+    table = journeys(engine, flt, with_channel=with_channel, rules=cleaning_rules, collapse_repeats=collapse_repeats,
+                     other=lambda t: t.label.lag() if backward else t.label.lead())
     if anchor is None:
         table = table.mutate(step=table.pos)
     else:
