@@ -67,6 +67,9 @@ def popular_events(frame: Any, limit: int = 40) -> list[tuple[str, int]]:
     return list(value)
 
 
+PATH_COLUMNS = ("customer_id", "event_id", "type", "channel", "ts")  # what paths and their drill-down read
+
+
 @role_required(VIEWER)
 def explorer(request: HttpRequest) -> HttpResponse:
     base: dict[str, Any] = {"title": "Journey explorer", **_choices()}
@@ -77,11 +80,11 @@ def explorer(request: HttpRequest) -> HttpResponse:
         return page(request, "dashboard/explorer.html", {**base, "missing": unavailable(exc)})
     except ValueError as exc:
         return page(request, "dashboard/explorer.html", {**base, "errors": [str(exc)], "form": {}, "opt": {}})
-    frame = call("apps.journeys.selectors", "events", filters=form.filters)
-    options["min_count"] = options["min_count"] or auto_min_count(frame)
     base.update(form=form.values, opt=options, errors=form.errors)
     anchor = {"end_event" if options["direction"] == "to" else "start_event": options["event"] or None}
-    try:
+    try:  # a channel, milestone or event no event carries is a message, not an error page
+        frame = call("apps.journeys.selectors", "events", filters=form.filters, columns=PATH_COLUMNS)
+        options["min_count"] = options["min_count"] or auto_min_count(frame)
         result = call("apps.journeys.selectors", "journey_paths", filters=form.filters, steps=options["steps"],
                       min_count=options["min_count"], with_channel=options["with_channel"],
                       collapse_repeats=options["collapse"], **anchor)
@@ -122,7 +125,7 @@ def explorer_customers(request: HttpRequest) -> HttpResponse:
         options = explorer_options(request)
         node, link = request.GET.get("node") or "", request.GET.get("link") or ""
         refs = [drill.NodeRef.parse(part) for part in (link.split("|") if link else [node])]
-        frame = call("apps.journeys.selectors", "events", filters=form.filters)
+        frame = call("apps.journeys.selectors", "events", filters=form.filters, columns=PATH_COLUMNS)
         options["min_count"] = options["min_count"] or auto_min_count(frame)
     except NotAvailable as exc:
         return page(request, "dashboard/simple.html", {"title": "Customers behind a path", "missing": unavailable(exc)})
