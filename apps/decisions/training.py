@@ -30,9 +30,12 @@ def shared_file(*parts: str) -> Path:
 
 def intent_training_calls(since_ms: int | None = None, until_ms: int | None = None) -> tuple[pd.DataFrame, str]:
     """Calls with an intent from the graph, or the shared intents data set when the graph has too few."""
-    from graph import journeys
+    from apps.events import engine as analytics_engine
+    from apps.events.analytics import frames
 
-    calls = intent_model.calls_from_events(journeys.events_frame(since_ms=since_ms, until_ms=until_ms))
+    events = frames.events_frame(analytics_engine.get_engine(),
+                                 analytics_engine.EventFilter(since_ms=since_ms, until_ms=until_ms))
+    calls = intent_model.calls_from_events(events)
     if len(calls) >= MIN_GRAPH_CALLS:
         return calls, "graph"
     path = shared_file("intents", "interactions.csv")

@@ -1,8 +1,9 @@
-"""The process's similarity index over every customer's journey, built on first use and kept
-current two ways: the ingest hook updates the customers it touched (in the ingesting process), and
-whenever the cached events frame is re-read (see frame_cache) the customers whose events changed
-are found by a per-customer signature and updated, so other processes catch up without a rebuild.
-It is tied to the graph connection it was built from: switching stores rebuilds it."""
+"""The process's similarity index over every customer's journey, built on first use from the analytics
+engine and kept current two ways: the ingest hook updates the customers it touched (in the ingesting
+process), and whenever the event store's content changed since the index last looked (another
+process ingested), the customers whose events changed are found by a per-customer signature (count
+and sum of times, computed in the engine) and only they are re-read. It is tied to the engine and
+graph connection it was built from: switching stores rebuilds it."""
 from __future__ import annotations
 
 import threading
@@ -12,8 +13,8 @@ import pandas as pd
 from django.conf import settings
 
 import graph
-from apps.journeys import frame_cache
-from apps.journeys.analyzers.base import sequences
+from apps.events import engine as analytics_engine
+from apps.events.analytics import frames
 from apps.journeys.analyzers.similarity import ShingleIndex
 
 _lock = threading.RLock()
@@ -27,37 +28,39 @@ def lsh_perms() -> int | None:
     return int(value) if value else None
 
 
-def _signature(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per customer: event count and sum of timestamps, which change when any event is added or moved."""
-    return frame.groupby("customer_id", sort=False)["ts"].agg(["size", "sum"])
+def _source() -> tuple[object, analytics_engine.Engine]:
+    return graph.get_connection(), analytics_engine.get_engine()
 
 
 def get_index() -> ShingleIndex:
-    connection = graph.get_connection()
-    frame = frame_cache.all_events()
+    connection, engine = _source()
+    content = engine.fingerprint()
     with _lock:
         index = _state.get("index")
-        if isinstance(index, ShingleIndex) and _state.get("connection") is connection:
-            if _state.get("frame") is not frame:
-                _catch_up(index, frame)
+        if isinstance(index, ShingleIndex) and _state.get("connection") is connection \
+                and _state.get("engine") is engine:
+            if content is None or _state.get("content") != content:
+                _catch_up(index, engine)
+                _state["content"] = content
             return index
-        built = ShingleIndex.build(sequences(frame), lsh_perms=lsh_perms())
-        _state.update(index=built, connection=connection, frame=frame, signature=_signature(frame))
+        built = ShingleIndex.build(frames.sequences(engine), lsh_perms=lsh_perms())
+        _state.update(index=built, connection=connection, engine=engine, content=content,
+                      signature=frames.signatures(engine))
         return built
 
 
-def _catch_up(index: ShingleIndex, frame: pd.DataFrame) -> None:
+def _catch_up(index: ShingleIndex, engine: analytics_engine.Engine) -> None:
     old = _state["signature"]
     assert isinstance(old, pd.DataFrame)
-    new = _signature(frame)
+    new = frames.signatures(engine)
     joined = new.add_suffix("_new").join(old.add_suffix("_old"), how="outer")
-    changed = joined[(joined["size_new"] != joined["size_old"]) | (joined["sum_new"] != joined["sum_old"])]
+    changed = joined[(joined["size_new"] != joined["size_old"]) | (joined["total_new"] != joined["total_old"])]
     if len(changed):
         ids = [str(c) for c in changed.index]
-        fresh = sequences(frame[frame["customer_id"].isin(ids)])
+        fresh = frames.sequences(engine, analytics_engine.EventFilter(customer_ids=tuple(ids)))
         for customer_id in ids:
             index.update(customer_id, fresh.get(customer_id, ()))
-    _state.update(frame=frame, signature=new)
+    _state["signature"] = new
 
 
 def lock() -> threading.RLock:

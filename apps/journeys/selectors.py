@@ -1,5 +1,6 @@
-"""Reads for journey analytics: load the events frame for a question (with its filters) from the
-graph gateway, run the pure analyzer, return its frozen dataclass. Views and the dashboard call these."""
+"""Reads for journey analytics: whole-population analyses run on the analytics engine over the event
+store (apps.events), with the question's filters pushed into the engine; stored KPIs, milestones and
+similarity come from the database and the index. Views and the dashboard call these."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -9,19 +10,21 @@ from typing import Any
 
 import pandas as pd
 
-from apps.journeys import frame_cache
+from apps.events import engine as analytics_engine
+from apps.events.analytics import frames
+from apps.events.analytics import journeys as analytics
 from apps.journeys import index as similarity_index
 from apps.journeys.analyzers import drill, frequency, funnels, paths
-from apps.journeys.analyzers.base import CleaningRule, filter_frame
+from apps.journeys.analyzers.base import CleaningRule
 from apps.journeys.analyzers.similarity import SimilarityResult
-from apps.journeys.models import KpiDefinition, KpiValue, MilestoneReach
+from apps.journeys.models import KpiDefinition, KpiValue, MilestoneDefinition, MilestoneReach
 from graph import journeys as graph_journeys
 
 
 @dataclass(frozen=True)
 class JourneyFilters:
     """Which events and customers a question is about. Customer-level filters (segment, attribute,
-    milestone reached) become a customer id list before the frame is read."""
+    milestone reached) become a customer id list before the engine reads the events."""
 
     since_ms: int | None = None
     until_ms: int | None = None
@@ -34,6 +37,10 @@ class JourneyFilters:
 def _customer_ids(filters: JourneyFilters) -> list[str] | None:
     wanted: set[str] | None = None
     if filters.milestone:
+        if not MilestoneDefinition.objects.filter(slug=filters.milestone).exists():
+            known = ", ".join(MilestoneDefinition.objects.order_by("slug").values_list("slug", flat=True))
+            raise analytics_engine.UnknownValueError(
+                f"unknown milestone {filters.milestone!r}; known: {known or 'none defined'}")
         wanted = set(MilestoneReach.objects.filter(milestone__slug=filters.milestone)
                      .values_list("customer_id", flat=True))
     conditions = dict(filters.attributes)
@@ -47,12 +54,23 @@ def _customer_ids(filters: JourneyFilters) -> list[str] | None:
     return sorted(wanted) if wanted is not None else None
 
 
-def events(filters: JourneyFilters | None = None) -> pd.DataFrame:
-    """The canonical events frame restricted by the filters (cut from the cached whole log)."""
+def _question(filters: JourneyFilters | None) -> tuple[analytics_engine.Engine, analytics_engine.EventFilter]:
+    """The engine and the event filter for the question; a channel no event carries is an error."""
     filters = filters or JourneyFilters()
+    engine = analytics_engine.get_engine()
+    engine.check_known("channel", filters.channels)
     customer_ids = _customer_ids(filters)
-    return filter_frame(frame_cache.all_events(), since_ms=filters.since_ms, until_ms=filters.until_ms,
-                        channels=filters.channels or None, customer_ids=customer_ids)
+    flt = analytics_engine.EventFilter(since_ms=filters.since_ms, until_ms=filters.until_ms,
+                                       channels=tuple(filters.channels),
+                                       customer_ids=tuple(customer_ids) if customer_ids is not None else None)
+    return engine, flt
+
+
+def events(filters: JourneyFilters | None = None, *, columns: Sequence[str] = frames.FRAME_COLUMNS) -> pd.DataFrame:
+    """The events the filters select, as the canonical frame in journey order (ts, then arrival); ask
+    for fewer `columns` when the rest is not needed (attributes are the costly part to decode)."""
+    engine, flt = _question(filters)
+    return frames.events_frame(engine, flt, columns=columns)
 
 
 def path_customers(*, nodes: Sequence[str], filters: JourneyFilters | None = None, anchor: str | None = None,
@@ -61,37 +79,59 @@ def path_customers(*, nodes: Sequence[str], filters: JourneyFilters | None = Non
     """The customers behind a box (`2:app_login`) or a band (its two ends) of `journey_paths` with the
     same arguments, sorted by id; a malformed node is a ValueError."""
     refs = [drill.NodeRef.parse(node) for node in nodes]
-    return drill.customers_at(events(filters), nodes=refs, anchor=anchor, backward=backward, steps=steps,
+    frame = events(filters, columns=("customer_id", "event_id", "type", "channel", "ts"))
+    return drill.customers_at(frame, nodes=refs, anchor=anchor, backward=backward, steps=steps,
                               min_count=min_count, with_channel=with_channel, collapse_repeats=collapse_repeats)
 
 
 def top_journeys(*, filters: JourneyFilters | None = None, max_steps: int = 5, with_channel: bool = False,
                  limit: int = 20) -> frequency.TopJourneys:
-    return frequency.top_journeys(events(filters), max_steps=max_steps, with_channel=with_channel, limit=limit)
+    engine, flt = _question(filters)
+    return engine.cached(("top", flt.key(), max_steps, with_channel, limit), lambda: analytics.top_journeys(
+        engine, flt, max_steps=max_steps, with_channel=with_channel, limit=limit))
 
 
 def journey_paths(*, filters: JourneyFilters | None = None, start_event: str | None = None,
                   end_event: str | None = None, steps: int = 5, min_count: int = 1, with_channel: bool = False,
                   cleaning_rules: Sequence[CleaningRule] = (), collapse_repeats: bool = False) -> paths.PathResult:
-    return paths.paths(events(filters), start_event=start_event, end_event=end_event, steps=steps,
-                       min_count=min_count, with_channel=with_channel, cleaning_rules=cleaning_rules,
-                       collapse_repeats=collapse_repeats)
+    """Raises UnknownValueError (a ValueError) for an anchor no event carries (before cleaning rules
+    rename it; an anchor that only a rule produces is taken as given)."""
+    engine, flt = _question(filters)
+    if not cleaning_rules:
+        analytics.check_labels(engine, [start_event, end_event], with_channel=with_channel)
+    key = ("paths", flt.key(), start_event, end_event, steps, min_count, with_channel,
+           tuple((r.pattern, r.replacement) if isinstance(r, CleaningRule) else tuple(r) for r in cleaning_rules),
+           collapse_repeats)
+    return engine.cached(key, lambda: analytics.journey_paths(
+        engine, flt, start_event=start_event, end_event=end_event, steps=steps, min_count=min_count,
+        with_channel=with_channel, cleaning_rules=cleaning_rules, collapse_repeats=collapse_repeats))
 
 
 def funnel(*, events_in_order: Sequence[str], filters: JourneyFilters | None = None, window_ms: int | None = None,
            by_channel: bool = False) -> funnels.FunnelResult:
-    return funnels.funnel(events(filters), events=events_in_order, window_ms=window_ms, by_channel=by_channel)
+    engine, flt = _question(filters)
+    funnels.validate(events_in_order, window_ms)
+    analytics.check_labels(engine, events_in_order)
+    key = ("funnel", flt.key(), tuple(events_in_order), window_ms, by_channel)
+    return engine.cached(key, lambda: analytics.funnel(engine, flt, events=events_in_order, window_ms=window_ms,
+                                                       by_channel=by_channel))
 
 
 def funnel_customers(*, events_in_order: Sequence[str], step: int, filters: JourneyFilters | None = None,
                      window_ms: int | None = None, dropped: bool = False, channel: str | None = None) -> list[str]:
-    return funnels.funnel_customers(events(filters), events=events_in_order, step=step, window_ms=window_ms,
-                                    dropped=dropped, channel=channel)
+    engine, flt = _question(filters)
+    funnels.validate(events_in_order, window_ms)
+    analytics.check_labels(engine, events_in_order)
+    key = ("funnel_customers", flt.key(), tuple(events_in_order), step, window_ms, dropped, channel)
+    return engine.cached(key, lambda: analytics.funnel_customers(
+        engine, flt, events=events_in_order, step=step, window_ms=window_ms, dropped=dropped, channel=channel))
 
 
 def directly_follows(*, filters: JourneyFilters | None = None, with_channel: bool = False
                      ) -> frequency.DirectlyFollows:
-    return frequency.directly_follows(events(filters), with_channel=with_channel)
+    engine, flt = _question(filters)
+    return engine.cached(("dfg", flt.key(), with_channel),
+                         lambda: analytics.directly_follows(engine, flt, with_channel=with_channel))
 
 
 def similar_journeys(*, customer_id: str | None = None, sequence: Sequence[str] | None = None,

@@ -13,8 +13,10 @@ from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
-from apps.journeys import frame_cache, webhooks
+from apps.events import engine as analytics_engine
+from apps.events.analytics import frames
 from apps.journeys import index as similarity_index
+from apps.journeys import webhooks
 from apps.journeys.analyzers.base import sequences
 from apps.journeys.analyzers.kpis import DAY_MS, KpiParams, compute_kpi
 from apps.journeys.analyzers.milestones import Trigger, first_reaches
@@ -114,7 +116,8 @@ def backfill_milestones(*, slugs: Sequence[str] = (), customer_ids: Sequence[str
         unknown = set(slugs) - set(definitions.values_list("slug", flat=True))
         if unknown:
             raise ValueError(f"unknown milestone slug(s): {', '.join(sorted(unknown))}")
-    frame = graph_journeys.events_frame(customer_ids=customer_ids)
+    frame = frames.events_frame(analytics_engine.get_engine(), analytics_engine.EventFilter(
+        customer_ids=tuple(customer_ids) if customer_ids is not None else None))
     counts = {d.slug: 0 for d in definitions}
     for row in evaluate_milestones(frame=frame, definitions=list(definitions)):
         counts[row.milestone.slug] += 1
@@ -170,8 +173,9 @@ def recompute_kpis(*, days: Iterable[date] | None = None, definitions: Iterable[
     first = _week_start(wanted[0]) if wanted else None
     last = wanted[-1] + timedelta(days=7 - wanted[-1].weekday()) if wanted else None
     lookback = max(int((d.params or {}).get("window_days", 7)) for d in definitions) + 1
-    frame = graph_journeys.events_frame(since_ms=_ms(first - timedelta(days=lookback)) if first else None,
-                                        until_ms=_ms(last) if last else None)
+    frame = frames.events_frame(analytics_engine.get_engine(), analytics_engine.EventFilter(
+        since_ms=_ms(first - timedelta(days=lookback)) if first else None, until_ms=_ms(last) if last else None),
+        columns=("customer_id", "event_id", "type", "channel", "ts", "outcome"))
     if frame.empty:
         return KpiRecompute(len(definitions), 0, first, last)
     segments = _segments(frame)
@@ -266,7 +270,6 @@ def on_events_ingested(customer_ids: Sequence[str], *, event_ts: Iterable[int] |
     ids = sorted(set(customer_ids))
     if not ids:
         return IngestFollowUp(0, 0, 0, 0, 0)
-    frame_cache.invalidate()
     times = np.asarray(list(event_ts), dtype=np.int64) if event_ts is not None else None
     updated = 0
     if events is not None and not similarity_index.is_built():

@@ -7,6 +7,8 @@ from typing import Any
 import pandas as pd
 from django.db.models import Count, QuerySet
 
+from apps.events import engine as analytics_engine
+from apps.events.analytics import frames
 from apps.propensity.models import ModelVersion, TrainingRun
 from apps.propensity.specs import CustomerJourney
 from graph import journeys
@@ -35,8 +37,10 @@ def from_ms(ms: int | None) -> datetime | None:
 
 
 def journey_events(*, since: datetime | None = None, until: datetime | None = None) -> pd.DataFrame:
-    """Every event in the window as the canonical frame (what training builds features from)."""
-    return journeys.events_frame(since_ms=to_ms(since), until_ms=to_ms(until))
+    """Every event in the window as the canonical frame in journey order (what training builds features
+    from), read through the analytics engine."""
+    return frames.events_frame(analytics_engine.get_engine(),
+                               analytics_engine.EventFilter(since_ms=to_ms(since), until_ms=to_ms(until)))
 
 
 def customer_journey(customer_id: str) -> pd.DataFrame:

@@ -16,6 +16,7 @@ ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[])
 
 GRAPH_URL = env("GRAPH_URL", default=f"embedded://{VAR_DIR / 'graph'}")
 ARTIFACTS_DIR = env("ARTIFACTS_DIR", default=str(VAR_DIR / "artifacts"))
+EVENTS_STORE_URL = env("EVENTS_STORE_URL", default=str(VAR_DIR / "events"))
 DATA_DIR = env("DATA_DIR", default=str(BASE_DIR / "data"))
 
 INSTALLED_APPS = [
@@ -212,9 +213,16 @@ EVENTS_STORE_URL = env("EVENTS_STORE_URL", default=str(VAR_DIR / "events"))
 EVENTS_STORE_ENABLED = env.bool("EVENTS_STORE_ENABLED", default=True)
 # Events an ingest holds before writing them out (one file per event date each time).
 EVENTS_STORE_FLUSH_ROWS = env.int("EVENTS_STORE_FLUSH_ROWS", default=100_000)
+# The analytics engine over the event store (see README, Configuration).
+ANALYTICS_ENGINE = env("ANALYTICS_ENGINE", default="duckdb")
+SPARK_MASTER = env("SPARK_MASTER", default="local[2]")
+ANALYTICS_SPARK_PARTITIONS = env.int("ANALYTICS_SPARK_PARTITIONS", default=8)
+ANALYTICS_MEMORY_LIMIT = env("ANALYTICS_MEMORY_LIMIT", default="1GB")
+ANALYTICS_TEMP_DIR = env("ANALYTICS_TEMP_DIR", default=str(VAR_DIR / "analytics-tmp"))
+ANALYTICS_THREADS = env.int("ANALYTICS_THREADS", default=0)
+ANALYTICS_RESULT_CACHE = env.int("ANALYTICS_RESULT_CACHE", default=64)
 
 # Analytics and decisions tuning (see README, Configuration).
-JOURNEYS_FRAME_CACHE_SECONDS = env.float("JOURNEYS_FRAME_CACHE_SECONDS", default=60.0)
 JOURNEYS_KPI_SYNC_DAYS = env.int("JOURNEYS_KPI_SYNC_DAYS", default=3)
 JOURNEYS_KPI_SYNC_SECONDS = env.float("JOURNEYS_KPI_SYNC_SECONDS", default=60.0)
 JOURNEYS_SIMILARITY_LSH_PERMS = env.int("JOURNEYS_SIMILARITY_LSH_PERMS", default=0)

@@ -10,6 +10,7 @@ ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 GRAPH_URL = env("GRAPH_URL", default="embedded://memory")
 ARTIFACTS_DIR = env("ARTIFACTS_DIR", default=tempfile.mkdtemp(prefix="journeyhub-artifacts-"))
 EVENTS_STORE_URL = env("EVENTS_STORE_URL", default=tempfile.mkdtemp(prefix="journeyhub-events-"))
+ANALYTICS_TEMP_DIR = tempfile.mkdtemp(prefix="journeyhub-analytics-")
 DATABASES = {"default": env.db("DATABASE_URL", default="sqlite://:memory:")}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {

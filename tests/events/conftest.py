@@ -1,15 +1,23 @@
-"""Event store tests: small CSV inputs written on the fly, and a look at what landed in the store."""
+"""Event store tests: small CSV inputs written on the fly and a look at what landed in the store; and
+engines over event store files written in a temporary folder: DuckDB always, Spark local mode for
+tests marked `spark` (one Spark session per test run: SparkSession.getOrCreate reuses it)."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 
-from apps.events import store
+from apps.events import store as event_store
+from apps.events.engine import Engine
+from tests.events.store_files import write_events
 from tests.graph.server_fixture import gremlin_server, gremlin_server_url  # noqa: F401
+
+ENGINE_KINDS = ["duckdb", pytest.param("spark", marks=pytest.mark.spark)]
 
 COLUMNS = ["event_id", "customer_id", "event_type", "channel", "timestamp", "intent", "page"]
 
@@ -38,10 +46,49 @@ def events_csv(tmp_path: Path) -> str:
 
 def stored() -> pa.Table:
     """Every row in the event store, in event id order."""
-    names = [n for files in store.event_files().values() for n in files]
-    return store.read_files(names).sort_by("event_id")
+    names = [n for files in event_store.event_files().values() for n in files]
+    return event_store.read_files(names).sort_by("event_id")
 
 
 def stored_days() -> dict[str, list[str]]:
-    return {day: sorted(store.read_files(names, ["event_id"]).column("event_id").to_pylist())
-            for day, names in store.event_files().items()}
+    return {day: sorted(event_store.read_files(names, ["event_id"]).column("event_id").to_pylist())
+            for day, names in event_store.event_files().items()}
+
+
+@pytest.fixture
+def store(tmp_path: Path, settings) -> Callable[..., Engine]:  # type: ignore[no-untyped-def]
+    """Write a frame into a fresh store and open an engine of the given kind over it."""
+    settings.ANALYTICS_TEMP_DIR = str(tmp_path / "spill")
+
+    def make(frame: pd.DataFrame, kind: str = "duckdb", *, files_per_day: int = 2) -> Engine:
+        root = tmp_path / "store"
+        write_events(root, frame, files_per_day=files_per_day)
+        return Engine(store_url=str(root), kind=kind)
+
+    return make
+
+
+def tied_frame(*, n_events: int, n_customers: int, seed: int) -> pd.DataFrame:
+    """The synthetic journeys with times cut to six hours (so one customer has equal times) and an
+    arrival order that differs from event ids: only `seq` can order the ties. Sorted by (customer,
+    ts, seq), the order every analysis must follow."""
+    from apps.journeys.synthetic import synthetic_frame
+
+    frame = synthetic_frame(n_events=n_events, n_customers=n_customers, seed=seed)
+    frame["ts"] = frame["ts"] // 21_600_000 * 21_600_000
+    frame["seq"] = frame.sample(frac=1.0, random_state=seed).index.to_numpy().argsort()
+    return frame.sort_values(["customer_id", "ts", "seq"], kind="stable").reset_index(drop=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stop_spark_at_the_end():  # type: ignore[no-untyped-def]
+    """Stop the Spark session (if a test started one) before the interpreter shuts its streams."""
+    yield
+    import sys
+
+    if "pyspark.sql" in sys.modules:
+        from pyspark.sql import SparkSession
+
+        session = SparkSession.getActiveSession()
+        if session is not None:
+            session.stop()

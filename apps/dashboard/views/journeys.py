@@ -98,6 +98,9 @@ def popular_events(frame: Any, limit: int = 40) -> list[tuple[str, int]]:
     return list(value)
 
 
+PATH_COLUMNS = ("customer_id", "event_id", "type", "channel", "ts")  # what paths and their drill-down read
+
+
 @role_required(VIEWER)
 def explorer(request: HttpRequest) -> HttpResponse:
     base: dict[str, Any] = {"title": "Journey explorer", **_choices()}
@@ -106,17 +109,19 @@ def explorer(request: HttpRequest) -> HttpResponse:
         options = explorer_options(request)
     except ValueError as exc:
         return page(request, "dashboard/explorer.html", {**base, "errors": [str(exc)], "form": {}, "opt": {}})
-    frame = journey_selectors.events(form.filters)
-    options["min_count"] = options["min_count"] or auto_min_count(frame)
-    base.update(form=form.values, opt=options, errors=form.errors, popular=popular_events(frame))
-    if not len(frame):
-        return page(request, "dashboard/explorer.html", {**base, "errors": [*form.errors, no_events_message(form)]})
-    missing_event = unknown_events(frame, [options["event"]])
-    if missing_event:
-        return page(request, "dashboard/explorer.html", {**base, "errors": [*form.errors, *missing_event]})
+    base.update(form=form.values, opt=options, errors=form.errors)
     event = options["event"] or None
     backward = options["direction"] == "to"
-    try:
+    try:  # a channel, milestone or event no event carries is a message, not an error page
+        frame = journey_selectors.events(filters=form.filters, columns=PATH_COLUMNS)
+        options["min_count"] = options["min_count"] or auto_min_count(frame)
+        base["popular"] = popular_events(frame)
+        if not len(frame):
+            return page(request, "dashboard/explorer.html",
+                        {**base, "errors": [*form.errors, no_events_message(form)]})
+        missing_event = unknown_events(frame, [options["event"]])
+        if missing_event:
+            return page(request, "dashboard/explorer.html", {**base, "errors": [*form.errors, *missing_event]})
         result = journey_selectors.journey_paths(
             filters=form.filters, steps=options["steps"], min_count=options["min_count"],
             with_channel=options["with_channel"], collapse_repeats=options["collapse"],
@@ -158,7 +163,7 @@ def explorer_customers(request: HttpRequest) -> HttpResponse:
         options = explorer_options(request)
         node, link = request.GET.get("node") or "", request.GET.get("link") or ""
         nodes = link.split("|") if link else [node]
-        frame = journey_selectors.events(filters=form.filters)
+        frame = journey_selectors.events(filters=form.filters, columns=PATH_COLUMNS)
         options["min_count"] = options["min_count"] or auto_min_count(frame)
         customers = journey_selectors.path_customers(
             nodes=nodes, filters=form.filters, anchor=options["event"] or None,

@@ -49,7 +49,7 @@ class _Match:
     rows: np.ndarray  # shape (n_steps, n_customers)
 
 
-def _validate(events: Sequence[str], window_ms: int | None) -> None:
+def validate(events: Sequence[str], window_ms: int | None) -> None:
     if not 1 <= len(events) <= MAX_FUNNEL_STEPS:
         raise ValueError(f"a funnel needs between 1 and {MAX_FUNNEL_STEPS} steps, got {len(events)}")
     if window_ms is not None and window_ms <= 0:
@@ -57,7 +57,7 @@ def _validate(events: Sequence[str], window_ms: int | None) -> None:
 
 
 def _match(frame: pd.DataFrame, events: Sequence[str], window_ms: int | None) -> _Match:
-    _validate(events, window_ms)
+    validate(events, window_ms)
     enc = encode(frame)
     n_cust = enc.n_customers
     rows = np.full((len(events), n_cust), -1, dtype=np.int64)
@@ -97,15 +97,23 @@ def funnel(frame: pd.DataFrame, *, events: Sequence[str], window_ms: int | None 
 def _steps(match: _Match, events: Sequence[str], among: np.ndarray) -> tuple[FunnelStep, ...]:
     reached = [(r >= 0) & among for r in match.rows]
     counts = [int(np.count_nonzero(r)) for r in reached]
+    medians: list[float | None] = [None]
+    ts = match.enc.ts
+    for i in range(1, len(events)):
+        gaps = ts[match.rows[i][reached[i]]] - ts[match.rows[i - 1][reached[i]]]
+        medians.append(float(np.median(gaps)) if counts[i] else None)
+    return steps_of(events, counts, medians)
+
+
+def steps_of(events: Sequence[str], counts: Sequence[int], medians: Sequence[float | None]
+             ) -> tuple[FunnelStep, ...]:
+    """Steps from customers reaching each step and the median time from the step before: shared by
+    this analyzer and the analytics engine, so rates round the same way."""
     out = []
     for i, event in enumerate(events):
         start, prev = counts[0], counts[i - 1] if i else counts[0]
         nxt = counts[i + 1] if i + 1 < len(events) else counts[i]
-        median = None
-        if i and counts[i]:
-            ts = match.enc.ts
-            gaps = ts[match.rows[i][reached[i]]] - ts[match.rows[i - 1][reached[i]]]
-            median = float(np.median(gaps))
+        median = medians[i] if i and counts[i] else None
         out.append(FunnelStep(step=i + 1, event=event, customers=counts[i],
                               conversion_from_start=round(counts[i] / start, 6) if start else 0.0,
                               conversion_from_previous=round(counts[i] / prev, 6) if prev else 0.0,

@@ -63,12 +63,7 @@ def paths(frame: pd.DataFrame, *, start_event: str | None = None, end_event: str
 
     Labels seen by fewer than `min_count` customers at a step are folded into "other" at that step;
     cleaning rules (regex → replacement) run first, so noisy types can be merged before counting."""
-    if start_event and end_event:
-        raise ValueError("give start_event or end_event, not both")
-    if not 1 <= steps <= MAX_PATH_STEPS:
-        raise ValueError(f"steps must be between 1 and {MAX_PATH_STEPS}, got {steps}")
-    if min_count < 1:
-        raise ValueError(f"min_count must be at least 1, got {min_count}")
+    validate(start_event=start_event, end_event=end_event, steps=steps, min_count=min_count)
     enc = encode(frame, with_channel=with_channel, rules=cleaning_rules, collapse_repeats=collapse_repeats)
     anchor = end_event or start_event
     backward = bool(end_event)
@@ -76,9 +71,28 @@ def paths(frame: pd.DataFrame, *, start_event: str | None = None, end_event: str
     keep = (step_of >= 0) & (step_of <= steps)  # one step beyond the limit tells who continues
     anchored = int(np.count_nonzero(step_of == 0))
     node_counts, link_counts = _count(enc, step_of, keep, backward)
-    nodes, links = _fold(enc, node_counts, link_counts, min_count, backward, steps)
+    return assemble(anchor=anchor, backward=backward, total_customers=enc.n_customers, anchored=anchored,
+                    node_counts=node_counts, link_counts=link_counts, min_count=min_count, steps=steps)
+
+
+def validate(*, start_event: str | None, end_event: str | None, steps: int, min_count: int) -> None:
+    if start_event and end_event:
+        raise ValueError("give start_event or end_event, not both")
+    if not 1 <= steps <= MAX_PATH_STEPS:
+        raise ValueError(f"steps must be between 1 and {MAX_PATH_STEPS}, got {steps}")
+    if min_count < 1:
+        raise ValueError(f"min_count must be at least 1, got {min_count}")
+
+
+def assemble(*, anchor: str | None, backward: bool, total_customers: int, anchored: int,
+             node_counts: dict[tuple[int, str], int], link_counts: dict[tuple[int, str, str], int],
+             min_count: int, steps: int) -> PathResult:
+    """The result from customers per (step, label) and per (step, label, label at the next step):
+    steps are 0-based from the anchor and counted up to `steps` (one beyond the shown ones). Shared
+    by this analyzer and the analytics engine, so both fold and order the same way."""
+    nodes, links = _fold(node_counts, link_counts, min_count, backward, steps)
     return PathResult(direction="backward" if backward else "forward", anchor=anchor,
-                      total_customers=enc.n_customers, anchored_customers=anchored,
+                      total_customers=total_customers, anchored_customers=anchored,
                       nodes=nodes, links=links, steps=_per_step(nodes, steps))
 
 
@@ -99,28 +113,29 @@ def steps_from_anchor(enc: Encoded, anchor: str | None, backward: bool) -> np.nd
 
 
 def _count(enc: Encoded, step_of: np.ndarray, keep: np.ndarray, backward: bool
-           ) -> tuple[dict[tuple[int, int], int], dict[tuple[int, int, int], int]]:
+           ) -> tuple[dict[tuple[int, str], int], dict[tuple[int, str, str], int]]:
     """Customers per (step, token) and per (step, token, next-step token). One row per customer and
     step, so row counts are unique-customer counts."""
     n_labels = max(len(enc.labels), 1)
     steps, toks = step_of[keep], enc.tok[keep]
     node_codes, node_n = np.unique(steps * n_labels + toks, return_counts=True)
-    nodes = {(int(c // n_labels), int(c % n_labels)): int(k) for c, k in zip(node_codes, node_n, strict=True)}
+    lab = enc.labels
+    nodes = {(int(c // n_labels), str(lab[c % n_labels])): int(k) for c, k in zip(node_codes, node_n, strict=True)}
     # consecutive rows of one customer are consecutive steps (forward) or reversed steps (backward)
     a, b = (slice(1, None), slice(None, -1)) if backward else (slice(None, -1), slice(1, None))
     same = (enc.cust[1:] == enc.cust[:-1]) & keep[1:] & keep[:-1]
     first_step = step_of[a][same]
     codes = (first_step * n_labels + enc.tok[a][same]) * n_labels + enc.tok[b][same]
     link_codes, link_n = np.unique(codes, return_counts=True)
-    links = {(int(c // (n_labels * n_labels)), int(c // n_labels % n_labels), int(c % n_labels)): int(k)
+    links = {(int(c // (n_labels * n_labels)), str(lab[c // n_labels % n_labels]), str(lab[c % n_labels])): int(k)
              for c, k in zip(link_codes, link_n, strict=True)}
     return nodes, links
 
 
-def _fold(enc: Encoded, node_counts: dict[tuple[int, int], int], link_counts: dict[tuple[int, int, int], int],
+def _fold(node_counts: dict[tuple[int, str], int], link_counts: dict[tuple[int, str, str], int],
           min_count: int, backward: bool, steps: int) -> tuple[tuple[PathNode, ...], tuple[PathLink, ...]]:
-    def label(step: int, tok: int) -> str:
-        return str(enc.labels[tok]) if node_counts[(step, tok)] >= min_count else OTHER
+    def label(step: int, tok: str) -> str:
+        return tok if node_counts[(step, tok)] >= min_count else OTHER
 
     nodes: dict[tuple[int, str], int] = {}
     for (step, tok), count in node_counts.items():

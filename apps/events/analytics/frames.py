@@ -1,0 +1,63 @@
+"""Event frames read through the engine: the inputs of the analyses that stay in Python (KPIs, milestone
+backfill, the similarity index build, model training frames).
+
+Only the columns asked for leave the engine, already filtered (date range pushed into the Parquet
+scan) and ordered by (customer, ts, seq); the frame has the canonical shape of
+`apps.journeys.analyzers` (customer_id, event_id, type, channel, ts, intent, outcome, attributes)
+plus `seq`, so every analyzer reads it unchanged and equal times keep arrival order.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from apps.events.engine import Engine, EventFilter
+from apps.journeys.analyzers.base import sequences as frame_sequences
+
+FRAME_COLUMNS = ("customer_id", "event_id", "type", "channel", "ts", "intent", "outcome", "attributes", "seq")
+
+
+def events_frame(engine: Engine, flt: EventFilter = EventFilter(), *,
+                 columns: Sequence[str] = FRAME_COLUMNS) -> pd.DataFrame:
+    """The events as a pandas frame in journey order; `attributes` (when asked for) decoded to dicts."""
+    unknown = sorted(set(columns) - set(FRAME_COLUMNS))
+    if unknown:
+        raise ValueError(f"unknown event column(s) {', '.join(unknown)}; known: {', '.join(FRAME_COLUMNS)}")
+    wanted = list(dict.fromkeys(["customer_id", "ts", "seq", *columns]))
+    table = engine.events(flt).select(*wanted).order_by(["customer_id", "ts", "seq"])
+    frame = engine.execute(table)
+    frame = frame.reset_index(drop=True)
+    for column in ("customer_id", "event_id", "type", "channel", "intent", "outcome"):
+        if column in frame.columns:
+            frame[column] = _objects(frame[column])
+    frame["ts"] = frame["ts"].astype("int64")
+    frame["seq"] = frame["seq"].astype("int64")
+    if "attributes" in frame.columns:
+        texts = [t if isinstance(t, str) and t else "{}" for t in frame["attributes"]]
+        frame["attributes"] = json.loads("[" + ",".join(texts) + "]") if texts else []
+    return frame[[c for c in FRAME_COLUMNS if c in wanted]]
+
+
+def _objects(column: pd.Series) -> np.ndarray:
+    """Text columns as object arrays with None for missing values: the shape the analyzers were
+    written for (and that the graph's frame had)."""
+    values: np.ndarray = column.astype(object).to_numpy(copy=True)
+    values[np.asarray(column.isna().to_numpy(), dtype=bool)] = None
+    return values
+
+
+def sequences(engine: Engine, flt: EventFilter = EventFilter()) -> dict[str, tuple[str, ...]]:
+    """Each customer's journey (event types in order): the similarity index's input."""
+    return frame_sequences(events_frame(engine, flt, columns=("customer_id", "ts", "type", "channel")))
+
+
+def signatures(engine: Engine) -> pd.DataFrame:
+    """Per customer: event count and sum of times, which change whenever an event is added or moved,
+    so an index built earlier finds the customers to update without re-reading every journey."""
+    table = engine.events()
+    grouped = table.group_by("customer_id").agg(size=table.count(), total=table.ts.sum())
+    frame = engine.execute(grouped)
+    return frame.set_index(frame["customer_id"].astype(object)).drop(columns="customer_id").sort_index()

@@ -1,0 +1,241 @@
+"""Journey analyses as engine expressions: top journeys, variants, directly-follows counts, paths
+around an event, funnels and their drill-down.
+
+Each analysis aggregates inside the engine and brings back only small results (counts per label,
+per step, per variant); the result types, folding and rounding are those of apps.journeys.analyzers,
+so answers are identical to the in-memory analyzers on the same events in the same order.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from apps.events.engine import Engine, EventFilter, UnknownValueError
+from apps.journeys.analyzers import frequency, funnels, paths
+from apps.journeys.analyzers.base import SEPARATOR, CleaningRule, clean_label, compile_rules
+
+
+def _window(table: ir.Table) -> Any:
+    return ibis.window(group_by=table.customer_id, order_by=[table.ts, table.seq])
+
+
+def journeys(engine: Engine, flt: EventFilter, *, with_channel: bool = False,
+             rules: Iterable[CleaningRule | tuple[str, str]] = (), collapse_repeats: bool = False,
+             **ordered: Any) -> ir.Table:
+    """Events as (customer_id, label, ts, seq, channel, pos): `pos` is the 0-based place in the
+    customer's journey ordered by (ts, seq); labels are cleaned and consecutive repeats collapsed when
+    asked. `ordered` names more columns over the same window (callables of the table: `lead`,
+    `lag`…), computed in the same pass as `pos`, so the engine sorts each journey once."""
+    events = engine.events(flt)
+    label = events.type.concat(SEPARATOR, events.channel) if with_channel else events.type
+    table = events.select("customer_id", "ts", "seq", "channel", label=label)
+    mapping = _cleaned_labels(engine, table, rules)
+    if mapping:
+        table = table.mutate(label=table.label.substitute(mapping))
+    if collapse_repeats:
+        previous = table.label.lag().over(_window(table))
+        table = table.mutate(previous=previous)
+        table = table.filter(table.previous.isnull() | (table.previous != table.label)).drop("previous")
+    window = _window(table)
+    return table.mutate(pos=ibis.row_number().over(window),
+                        **{name: make(table).over(window) for name, make in ordered.items()})
+
+
+def _cleaned_labels(engine: Engine, table: ir.Table, rules: Iterable[CleaningRule | tuple[str, str]]
+                    ) -> dict[str, str]:
+    """Cleaning rules run in Python on the distinct labels only (so regex semantics are Python's on
+    every engine); the engine then rewrites labels through the resulting mapping."""
+    compiled = compile_rules(rules)
+    if not compiled:
+        return {}
+    labels = engine.execute(table.select("label").distinct())["label"]
+    mapping = {str(lab): clean_label(str(lab), compiled) for lab in labels}
+    return {k: v for k, v in mapping.items() if k != v}
+
+
+def total_customers(engine: Engine, flt: EventFilter) -> int:
+    events = engine.events(flt)
+    return int(engine.execute(events.customer_id.nunique()))
+
+
+# ---------------------------------------------------------------- frequency
+
+
+def directly_follows(engine: Engine, flt: EventFilter, *, with_channel: bool = False) -> frequency.DirectlyFollows:
+    """(a, b) counts of consecutive events of one customer, and journeys' first and last labels, from
+    one grouped query: rows grouped by (label, next label, is first)."""
+    table = journeys(engine, flt, with_channel=with_channel, nxt=lambda t: t.label.lead())
+    table = table.mutate(first=table.pos == 0)
+    counts = engine.execute(table.group_by(["label", "nxt", "first"]).agg(n=table.count()))
+    edges: dict[tuple[str, str], int] = {}
+    start: dict[str, int] = {}
+    end: dict[str, int] = {}
+    for label, nxt, first, n in counts.itertuples(index=False):
+        if pd.isna(nxt):
+            end[str(label)] = end.get(str(label), 0) + int(n)
+        else:
+            key = (str(label), str(nxt))
+            edges[key] = edges.get(key, 0) + int(n)
+        if first:
+            start[str(label)] = start.get(str(label), 0) + int(n)
+    return frequency.DirectlyFollows(edges=_sorted(edges), start=_sorted(start), end=_sorted(end))
+
+
+def _sorted(counts: dict[Any, int]) -> dict[Any, int]:
+    return dict(sorted(counts.items()))
+
+
+def top_journeys(engine: Engine, flt: EventFilter, *, max_steps: int = 5, with_channel: bool = False,
+                 limit: int = 20) -> frequency.TopJourneys:
+    """Journeys (each customer's first `max_steps` labels) ranked by customers, with the median time
+    from first to last of those steps; ties at the cut are all fetched, then ordered by their steps."""
+    if not 1 <= max_steps <= frequency.MAX_STEPS:
+        raise ValueError(f"max_steps must be between 1 and {frequency.MAX_STEPS}, got {max_steps}")
+    table = journeys(engine, flt, with_channel=with_channel)
+    table = table.filter(table.pos < max_steps)
+    step_columns = [f"s{p}" for p in range(max_steps)]
+    per_customer = table.group_by("customer_id").agg(
+        duration=table.ts.max() - table.ts.min(),
+        **{name: table.label.max(where=table.pos == p) for p, name in enumerate(step_columns)})
+    variants = per_customer.group_by(step_columns).agg(customers=per_customer.count(),
+                                                       median=per_customer.duration.median())
+    variants = variants.mutate(total=variants.customers.sum().over(ibis.window()),
+                               rank=ibis.rank().over(ibis.window(order_by=ibis.desc(variants.customers))))
+    rows = engine.execute(variants.filter(variants["rank"] < limit))
+    if rows.empty:
+        return frequency.TopJourneys(total_customers=0, max_steps=max_steps, journeys=())
+    total = int(rows["total"].iloc[0])
+    found = [frequency.JourneyCount(steps=tuple(str(v) for v in row[:max_steps] if not pd.isna(v)),
+                                    customers=int(row[max_steps]), share=round(int(row[max_steps]) / total, 6),
+                                    median_duration_ms=float(row[max_steps + 1]))
+             for row in rows[[*step_columns, "customers", "median"]].itertuples(index=False)]
+    found.sort(key=lambda j: (-j.customers, j.steps))
+    return frequency.TopJourneys(total_customers=total, max_steps=max_steps, journeys=tuple(found[:limit]))
+
+
+def variants(engine: Engine, flt: EventFilter, *, with_channel: bool = False) -> dict[tuple[str, ...], int]:
+    """Whole journeys (process-mining variants) and how many customers followed each."""
+    table = journeys(engine, flt, with_channel=with_channel)
+    per_customer = table.group_by("customer_id").agg(
+        trace=ibis.struct({"pos": table.pos, "label": table.label}).collect())
+    per_customer = per_customer.mutate(trace=per_customer.trace.sort().map(lambda item: item.label))
+    counts = engine.execute(per_customer.group_by("trace").agg(customers=per_customer.count()))
+    return {tuple(str(v) for v in trace): int(n) for trace, n in counts.itertuples(index=False)}
+
+
+# ---------------------------------------------------------------- paths
+
+
+def journey_paths(engine: Engine, flt: EventFilter, *, start_event: str | None = None, end_event: str | None = None,
+                  steps: int = 5, min_count: int = 1, with_channel: bool = False,
+                  cleaning_rules: Iterable[CleaningRule | tuple[str, str]] = (),
+                  collapse_repeats: bool = False) -> paths.PathResult:
+    """Customers per step after `start_event` (or from journey start), or before `end_event`."""
+    paths.validate(start_event=start_event, end_event=end_event, steps=steps, min_count=min_count)
+    anchor = end_event or start_event
+    backward = bool(end_event)
+    table = journeys(engine, flt, with_channel=with_channel, rules=cleaning_rules, collapse_repeats=collapse_repeats,
+                     other=lambda t: t.label.lag() if backward else t.label.lead())
+    if anchor is None:
+        table = table.mutate(step=table.pos)
+    else:
+        first = table.filter(table.label == anchor).group_by("customer_id").agg(anchor_pos=table.pos.min())
+        table = table.inner_join(first, "customer_id")
+        table = table.mutate(step=(table.anchor_pos - table.pos) if backward else (table.pos - table.anchor_pos))
+    table = table.filter((table.step >= 0) & (table.step <= steps))
+    table = table.mutate(other=ibis.ifelse(table.step < steps, table.other, ibis.null(str)))
+    counts = engine.execute(table.group_by(["step", "label", "other"]).agg(n=table.count()))
+    node_counts: dict[tuple[int, str], int] = {}
+    link_counts: dict[tuple[int, str, str], int] = {}
+    for step, label, other, n in counts.itertuples(index=False):
+        node_counts[(int(step), str(label))] = node_counts.get((int(step), str(label)), 0) + int(n)
+        if not pd.isna(other):
+            link_counts[(int(step), str(label), str(other))] = int(n)
+    anchored = sum(n for (step, _), n in node_counts.items() if step == 0)
+    return paths.assemble(anchor=anchor, backward=backward, total_customers=total_customers(engine, flt),
+                          anchored=anchored, node_counts=node_counts, link_counts=link_counts,
+                          min_count=min_count, steps=steps)
+
+
+# ---------------------------------------------------------------- funnels
+
+
+def _funnel_matches(engine: Engine, flt: EventFilter, events: Sequence[str], window_ms: int | None) -> ir.Table:
+    """One row per customer who entered: entry channel, and per step the matched position and time
+    (null when not reached). Entry is the first event of step 1; each later step is the earliest
+    event of its type after the previous match, within `window_ms` of the entry."""
+    funnels.validate(events, window_ms)
+    table = journeys(engine, flt)
+    entry = table.filter(table.label == events[0]).group_by("customer_id").agg(p0=table.pos.min())
+    matches = entry.inner_join(table, [entry.customer_id == table.customer_id, entry.p0 == table.pos])
+    matches = matches.select("customer_id", "p0", t0=matches.ts, entry_channel=matches.channel)
+    for i, event in enumerate(events[1:], start=1):
+        candidates = table.filter(table.label == event)
+        joined = matches.inner_join(candidates, "customer_id")
+        ok = joined.pos > joined[f"p{i - 1}"]
+        if window_ms is not None:
+            ok &= (joined.ts - joined.t0) <= window_ms
+        best = joined.filter(ok).group_by("customer_id").agg(**{f"p{i}": joined.pos.min()})
+        timed = best.inner_join(table, [best.customer_id == table.customer_id, best[f"p{i}"] == table.pos])
+        timed = timed.select(cid=timed.customer_id, **{f"p{i}": timed[f"p{i}"], f"t{i}": timed.ts})
+        matches = matches.left_join(timed, matches.customer_id == timed.cid).drop("cid")
+    return matches
+
+
+def funnel(engine: Engine, flt: EventFilter, *, events: Sequence[str], window_ms: int | None = None,
+           by_channel: bool = False) -> funnels.FunnelResult:
+    """Conversion and drop-off per step (and per entry channel): counts and median gaps in the engine."""
+    matches = _funnel_matches(engine, flt, events, window_ms)
+    aggregates: dict[str, Any] = {}
+    for i in range(len(events)):
+        aggregates[f"n{i}"] = matches[f"p{i}"].count()
+        if i:
+            aggregates[f"m{i}"] = (matches[f"t{i}"] - matches[f"t{i - 1}"]).median()
+    overall = engine.execute(matches.aggregate(**aggregates))
+    steps = _funnel_steps(events, overall.iloc[0])
+    breakdown: dict[str, tuple[funnels.FunnelStep, ...]] = {}
+    if by_channel:
+        per_channel = engine.execute(matches.group_by("entry_channel").agg(**aggregates))
+        for row in per_channel.sort_values("entry_channel").itertuples(index=False):
+            breakdown[str(row.entry_channel)] = _funnel_steps(events, pd.Series(row._asdict()))
+    return funnels.FunnelResult(events=tuple(events), window_ms=window_ms, steps=steps, by_channel=breakdown)
+
+
+def _funnel_steps(events: Sequence[str], row: pd.Series) -> tuple[funnels.FunnelStep, ...]:
+    counts = [0 if pd.isna(row[f"n{i}"]) else int(row[f"n{i}"]) for i in range(len(events))]
+    medians = [None] + [None if pd.isna(row[f"m{i}"]) else float(row[f"m{i}"]) for i in range(1, len(events))]
+    return funnels.steps_of(events, counts, medians)
+
+
+def funnel_customers(engine: Engine, flt: EventFilter, *, events: Sequence[str], step: int,
+                     window_ms: int | None = None, dropped: bool = False, channel: str | None = None) -> list[str]:
+    """Drill-down: customers who reached `step` (1-based); with `dropped`, those who did not reach the
+    next; with `channel`, only those who entered through it. Sorted by customer id."""
+    if not 1 <= step <= len(events):
+        raise ValueError(f"step must be between 1 and {len(events)}, got {step}")
+    matches = _funnel_matches(engine, flt, events, window_ms)
+    selected = matches.filter(matches[f"p{step - 1}"].notnull())
+    if dropped and step < len(events):
+        selected = selected.filter(selected[f"p{step}"].isnull())
+    if channel is not None:
+        selected = selected.filter(selected.entry_channel == channel)
+    ids = engine.execute(selected.select("customer_id"))["customer_id"]
+    return sorted(str(c) for c in ids)
+
+
+def check_labels(engine: Engine, labels: Iterable[str | None], *, with_channel: bool = False) -> None:
+    """A question naming a label no event carries fails clearly instead of answering with nothing.
+    With channels, a label is `type@channel` and both parts must be known."""
+    wanted = [label for label in labels if label]
+    if not with_channel:
+        engine.check_known("type", wanted)
+        return
+    for label in wanted:
+        if SEPARATOR not in label:
+            raise UnknownValueError(f"with channels, events are named type{SEPARATOR}channel; got {label!r}")
+    engine.check_known("type", [label.rsplit(SEPARATOR, 1)[0] for label in wanted])
+    engine.check_known("channel", [label.rsplit(SEPARATOR, 1)[1] for label in wanted])

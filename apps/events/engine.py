@@ -1,0 +1,273 @@
+"""The analytics engine: where every whole-population analysis runs, over the event store's Parquet files.
+
+Analyses are written once as Ibis expressions and compiled for the engine the installation chose:
+DuckDB in this process by default (reads the Parquet directly, pushes date/channel/type filters into
+the scan, spills to `ANALYTICS_TEMP_DIR` past `ANALYTICS_MEMORY_LIMIT`), or Apache Spark
+(`ANALYTICS_ENGINE=spark`, `SPARK_MASTER`) over the same files when one machine is no longer enough.
+Journeys are ordered by (customer, ts, seq) everywhere, so events with equal times keep arrival order.
+
+Until the store holds any event file (an installation that predates it, before `events_store
+rebuild`) the engine reads the graph's events instead, with a warning: slower, same answers.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+from django.conf import settings
+
+from apps.events import schema
+
+log = logging.getLogger(__name__)
+ENGINES = ("duckdb", "spark")
+EVENTS_VIEW = "journeyhub_events"
+IDENTITY_VIEW = "journeyhub_identity"
+IBIS_SCHEMA = ibis.schema({name: ("int64" if kind == "int64" else "string")
+                           for name, kind in schema.EVENT_COLUMNS.items()})
+T = TypeVar("T")
+
+
+class UnknownValueError(ValueError):
+    """A question names an event type, channel or label no event in the store carries."""
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events an analysis reads: [since_ms, until_ms), channels, types, canonical customer ids."""
+
+    since_ms: int | None = None
+    until_ms: int | None = None
+    channels: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    customer_ids: tuple[str, ...] | None = None
+
+    def key(self) -> Hashable:
+        return (self.since_ms, self.until_ms, self.channels, self.types, self.customer_ids)
+
+
+class Engine:
+    """One engine over one store: the backend connection, the events table and a small result cache.
+
+    Queries run one at a time per process (DuckDB connections are not shared between threads)."""
+
+    def __init__(self, *, store_url: str, kind: str) -> None:
+        if kind not in ENGINES:
+            raise ValueError(f"ANALYTICS_ENGINE must be one of {', '.join(ENGINES)}, got {kind!r}")
+        self.store_url = store_url.rstrip("/")
+        self.kind = kind
+        self._lock = threading.RLock()
+        self._backend: Any = None
+        self._tables: dict[str, Any] = {}
+        self._results: OrderedDict[Hashable, Any] = OrderedDict()
+
+    # ------------------------------------------------------------ backend and files
+
+    @property
+    def backend(self) -> Any:
+        with self._lock:
+            if self._backend is None:
+                self._backend = _connect_duckdb() if self.kind == "duckdb" else _connect_spark()
+            return self._backend
+
+    @property
+    def local(self) -> bool:
+        return "://" not in self.store_url
+
+    def _events_dir(self) -> str:
+        return f"{self.store_url}/{schema.EVENTS_DIR}"
+
+    def _identity_file(self) -> str:
+        return f"{self.store_url}/{schema.IDENTITY_DIR}/customers.parquet"
+
+    def fingerprint(self) -> Hashable | None:
+        """What the store holds now (every file's name, size and modification time): results computed
+        for one fingerprint stay valid until a file is added, replaced or removed. None when the store
+        is remote (no cheap listing) or holds no event file yet."""
+        if not self.local:
+            return None
+        files = []
+        root = Path(self._events_dir())
+        for part in sorted(root.glob(f"{schema.PARTITION_COLUMN}=*")):
+            for item in os.scandir(part):
+                if item.name.endswith(".parquet"):
+                    stat = item.stat()
+                    files.append((part.name, item.name, stat.st_size, stat.st_mtime_ns))
+        if not files:
+            return None
+        identity = Path(self._identity_file())
+        ident = identity.stat() if identity.exists() else None
+        return (tuple(files), (ident.st_size, ident.st_mtime_ns) if ident else None)
+
+    def has_events(self) -> bool:
+        if self.local:
+            return self.fingerprint() is not None
+        return True
+
+    # ------------------------------------------------------------ the events table
+
+    def events(self, flt: EventFilter = EventFilter()) -> ir.Table:
+        """The store's events with canonical customer keys, restricted by `flt` (pushed into the scan)."""
+        table = self._raw_events()
+        if flt.since_ms is not None:
+            table = table.filter(table.ts >= flt.since_ms)
+            if schema.PARTITION_COLUMN in table.columns:
+                table = table.filter(table[schema.PARTITION_COLUMN] >= _date(flt.since_ms))
+        if flt.until_ms is not None:
+            table = table.filter(table.ts < flt.until_ms)
+            if schema.PARTITION_COLUMN in table.columns:
+                table = table.filter(table[schema.PARTITION_COLUMN] <= _date(flt.until_ms - 1))
+        if flt.channels:
+            table = table.filter(table.channel.isin(list(flt.channels)))
+        if flt.types:
+            table = table.filter(table.type.isin(list(flt.types)))
+        table = self._canonical(table)
+        if flt.customer_ids is not None:
+            if len(flt.customer_ids) <= 1000:
+                table = table.filter(table.customer_id.isin(list(flt.customer_ids)))
+            else:
+                wanted = ibis.memtable(pd.DataFrame({"wanted_id": list(flt.customer_ids)}))
+                table = table.filter(table.customer_id.isin(wanted.wanted_id))
+        return table.select(*schema.EVENT_COLUMNS)
+
+    def _raw_events(self) -> ir.Table:
+        fingerprint = self.fingerprint() if self.local else "remote"
+        if fingerprint is None:
+            return _graph_events()
+        with self._lock:
+            cached = self._tables.get("events")
+            if cached is not None and cached[0] == fingerprint:
+                return cached[1]
+            table = self._read(self._events_dir(), EVENTS_VIEW, partitioned=True)
+            identity = None
+            if not self.local or Path(self._identity_file()).exists():
+                identity = self._read(self._identity_file(), IDENTITY_VIEW, partitioned=False)
+            self._tables["events"] = (fingerprint, table)
+            self._tables["identity"] = identity
+            return table
+
+    def _read(self, path: str, name: str, *, partitioned: bool) -> ir.Table:
+        if self.kind == "duckdb":
+            glob = f"{path}/*/*.parquet" if partitioned else path
+            return self.backend.read_parquet(glob, table_name=name, hive_partitioning=partitioned)
+        return self.backend.read_parquet(path, table_name=name)
+
+    def _canonical(self, table: ir.Table) -> ir.Table:
+        """Customer keys as analyses group them: merged customers under their canonical key."""
+        identity = self._tables.get("identity")
+        if identity is None or "__graph__" in table.columns:
+            return table
+        ident = identity.select(key=identity.customer_id, canonical=identity.canonical_id)
+        joined = table.left_join(ident, table.customer_id == ident.key)
+        return joined.mutate(customer_id=joined.canonical.coalesce(joined.customer_id))
+
+    # ------------------------------------------------------------ execution and cache
+
+    def execute(self, expr: ir.Expr) -> Any:
+        with self._lock:
+            return self.backend.execute(expr)
+
+    def cached(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """A result for this store content, computed once (LRU of ANALYTICS_RESULT_CACHE entries)."""
+        size = int(getattr(settings, "ANALYTICS_RESULT_CACHE", 64))
+        fingerprint = self.fingerprint() if self.local else None
+        if fingerprint is None or size <= 0:
+            return compute()
+        full = (fingerprint, key)
+        with self._lock:
+            if full in self._results:
+                self._results.move_to_end(full)
+                return self._results[full]  # type: ignore[no-any-return]
+        value = compute()
+        with self._lock:
+            self._results[full] = value
+            while len(self._results) > size:
+                self._results.popitem(last=False)
+        return value
+
+    def catalog(self) -> dict[str, tuple[str, ...]]:
+        """Every event type and channel in the store (what a question may name)."""
+        def compute() -> dict[str, tuple[str, ...]]:
+            table = self.events()
+            types = self.execute(table.select("type").distinct())["type"]
+            channels = self.execute(table.select("channel").distinct())["channel"]
+            return {"type": tuple(sorted(map(str, types))), "channel": tuple(sorted(map(str, channels)))}
+        return self.cached(("catalog",), compute)
+
+    def check_known(self, kind: str, values: Iterable[str]) -> None:
+        """Raise UnknownValueError naming every value of `kind` ("type" or "channel") not in the store."""
+        wanted = set(values)
+        if not wanted:
+            return
+        known = set(self.catalog()[kind])
+        unknown = sorted(wanted - known)
+        if unknown:
+            shown = ", ".join(sorted(known)[:30]) or "none: the store holds no events"
+            raise UnknownValueError(f"unknown event {kind}(s) {', '.join(map(repr, unknown))}; known: {shown}")
+
+
+def _date(ms: int) -> Any:
+    return ibis.date(datetime.fromtimestamp(ms / 1000, tz=UTC).date().isoformat())
+
+
+def _graph_events() -> ir.Table:
+    """The graph's events as an in-memory table, for a store that has not been written yet."""
+    from graph import journeys as graph_journeys
+
+    log.warning("the event store holds no events: analytics read the graph (run `manage.py events_store rebuild`)")
+    frame = graph_journeys.events_frame()  # sorted by customer, ts, event id: today's arrival order
+    frame = frame.assign(seq=range(len(frame)), source=None, batch_id=None,
+                         attributes=[json.dumps(a, sort_keys=True) if isinstance(a, dict) else a
+                                     for a in frame["attributes"]])
+    frame = frame.assign(__graph__=1)
+    columns = [*schema.EVENT_COLUMNS, "__graph__"]
+    return ibis.memtable(frame[columns], schema=ibis.schema({**IBIS_SCHEMA, "__graph__": "int64"}))
+
+
+def _connect_duckdb() -> Any:
+    temp_dir = str(getattr(settings, "ANALYTICS_TEMP_DIR", "var/analytics-tmp"))
+    Path(temp_dir).mkdir(parents=True, exist_ok=True)
+    threads = int(getattr(settings, "ANALYTICS_THREADS", 0)) or (os.cpu_count() or 1)
+    return ibis.duckdb.connect(threads=threads, memory_limit=str(getattr(settings, "ANALYTICS_MEMORY_LIMIT", "1GB")),
+                               temp_directory=temp_dir, preserve_insertion_order=False)
+
+
+def _connect_spark() -> Any:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:  # the optional extra
+        raise RuntimeError("ANALYTICS_ENGINE=spark needs pyspark and Java 17: pip install 'pyspark==4.0.5' "
+                           "(the project's `spark` extra)") from exc
+    session = (SparkSession.builder.master(str(getattr(settings, "SPARK_MASTER", "local[2]")))
+               .appName("journeyhub-analytics")
+               .config("spark.ui.enabled", "false")
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.ui.showConsoleProgress", "false")
+               .config("spark.sql.shuffle.partitions", str(getattr(settings, "ANALYTICS_SPARK_PARTITIONS", 8)))
+               .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "1024")
+               .getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    return ibis.pyspark.connect(session)
+
+
+_engines: dict[tuple[str, str], Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def get_engine() -> Engine:
+    """The process's engine for the configured store and engine kind (one backend connection each)."""
+    key = (str(settings.EVENTS_STORE_URL), str(getattr(settings, "ANALYTICS_ENGINE", "duckdb")))
+    with _engines_lock:
+        if key not in _engines:
+            _engines[key] = Engine(store_url=key[0], kind=key[1])
+        return _engines[key]
