@@ -35,10 +35,10 @@ lint: setup
 postgres:
 	./scripts/start_postgres.sh >/dev/null
 
-# The whole suite on SQLite (with the browser tests), then everything that is not a browser test on PostgreSQL.
+# The whole suite on SQLite (with the browser and Spark tests), then everything else again on PostgreSQL.
 test: setup browser gremlin-js lint postgres
 	$(BIN)/python -m pytest
-	DATABASE_URL=$$(./scripts/start_postgres.sh) $(BIN)/python -m pytest -m "not browser" -p no:cacheprovider
+	DATABASE_URL=$$(./scripts/start_postgres.sh) $(BIN)/python -m pytest -m "not browser and not spark" -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) var
