@@ -186,7 +186,8 @@ LOGGING: dict[str, Any] = {
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     # gremlinpython announces every traversal source it creates at INFO, which every command printed.
-    "loggers": {"gremlinpython": {"level": "WARNING"}},
+    # django-axes announces itself at INFO whenever it starts (every command, every worker).
+    "loggers": {"gremlinpython": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 # Prometheus scrapers send `Authorization: Bearer <METRICS_TOKEN>` to /metrics (staff logins may look too).
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
