@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 OUTAGES = {
     "graph": {
         "title": "The graph store is unreachable",
-        "todo": ["Pages that read customers and journeys need the graph store (GRAPH_URL: {url}).",
+        "remedy": ["Pages that read customers and journeys need the graph store (GRAPH_URL: {url}).",
                  "With the embedded store only one process may open it: stop the other process, or run "
                  "`python manage.py graphserver` and point the web process at it with GRAPH_URL=ws://…",
                  "With a Gremlin server or Amazon Neptune, check that it is running and reachable from here.",
@@ -29,7 +29,7 @@ OUTAGES = {
     },
     "database": {
         "title": "The database is unreachable",
-        "todo": ["Logins, configuration and ingest batches live in the database (DATABASE_URL).",
+        "remedy": ["Logins, configuration and ingest batches live in the database (DATABASE_URL).",
                  "Check that the database server is running and that DATABASE_URL points at it; for the "
                  "default SQLite file, that var/ is there and writable.",
                  "Reload this page once /healthz reports the database as ok."],
@@ -70,8 +70,8 @@ def outage_page(request: HttpRequest, what: str, exception: Exception) -> HttpRe
     # error text and the store's address can name hosts and credentials: staff only, as on /healthz
     staff = what != "database" and getattr(getattr(request, "user", None), "is_staff", False)
     context: dict[str, Any] = {"title": outage["title"], "detail": str(exception)[:500] if staff else "",
-                               "todo": [line.format(url=settings.GRAPH_URL if staff else "set on the server")
-                                        for line in outage["todo"]]}
+                               "remedy": [line.format(url=settings.GRAPH_URL if staff else "set on the server")
+                                        for line in outage["remedy"]]}
     if what == "database":
         context.update(user=AnonymousUser(), messages=[])
     return render(request, "503.html", context, status=503)

@@ -8,6 +8,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import axe_playwright_python
+import playwright.sync_api as playwright_sync
 import pytest
 
 from apps.decisions.models import DecisionLog
@@ -16,9 +18,6 @@ from apps.propensity.models import ModelVersion
 from graph import journeys
 from tests.dashboard import journeys_data
 from tests.dashboard.conftest import PASSWORD, make_user
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
-axe_playwright_python = pytest.importorskip("axe_playwright_python")
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls made here between page
 # actions are ordinary blocking calls, which is safe.

@@ -14,9 +14,13 @@ from graph.server import BackgroundServer, Credentials
 JS = Path(__file__).resolve().parent / "js"
 NODE_DEADLINE_S = 60
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("node") is None or not (JS / "node_modules" / "gremlin").is_dir(),
-    reason="gremlin-javascript is not installed: run scripts/install_gremlin_js.sh (make test does)")
+
+
+@pytest.fixture(autouse=True)
+def gremlin_javascript() -> None:
+    """The driver must be there: a missing one fails with what to run, never passes unnoticed."""
+    if shutil.which("node") is None or not (JS / "node_modules" / "gremlin").is_dir():
+        pytest.fail("gremlin-javascript is not installed: run scripts/install_gremlin_js.sh (make test does)")
 
 
 def _run_node(url: str, *credentials: str) -> dict[str, object]:
