@@ -11,6 +11,9 @@ GRAPH_URL = env("GRAPH_URL", default="embedded://memory")
 ARTIFACTS_DIR = env("ARTIFACTS_DIR", default=tempfile.mkdtemp(prefix="journeyhub-artifacts-"))
 EVENTS_STORE_URL = env("EVENTS_STORE_URL", default=tempfile.mkdtemp(prefix="journeyhub-events-"))
 DATABASES = {"default": env.db("DATABASE_URL", default="sqlite://:memory:")}
+# Jobs run where they are queued (django-q2's sync mode), inside the test's transaction.
+Q_CLUSTER = {**Q_CLUSTER, "sync": env.bool("JOBS_SYNC", default=True)}  # noqa: F405
+JOB_UPLOAD_DIR = tempfile.mkdtemp(prefix="journeyhub-uploads-")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
