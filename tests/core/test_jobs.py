@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from django_q.models import Schedule
+from django_q.conf import Conf
+from django_q.models import OrmQ, Schedule
 
 from apps.core import jobs
 from apps.core.models import Job
@@ -101,3 +102,27 @@ def test_recurring_jobs_have_their_schedules_after_migrate() -> None:
     assert schedules == {"deliver webhooks": ("apps.journeys.tasks.deliver_webhooks", 1),
                          "recompute stale KPI days": ("apps.journeys.tasks.recompute_stale_kpis", 15),
                          "reap stale jobs": ("apps.core.jobs.reap", 5)}
+
+
+def test_training_from_the_api_is_a_queued_job_that_the_worker_runs(api_client, monkeypatch,
+                                                                     django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(Conf, "SYNC", False)  # as in production: a worker process runs the queue
+
+    # when training is asked for while no worker runs
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.post("/api/models/churn/train", {}, format="json", HTTP_X_REQUEST_ID="req-train-1")
+
+    # then the run is queued, with its job on the queue under the request's id
+    run_id = response.json()["id"]
+    job = Job.objects.get()
+    assert (response.status_code, response.json()["status"]) == (202, "queued")
+    assert (job.kind, job.ref, job.args, job.request_id, job.max_attempts) == (
+        "training", f"training_run:{run_id}", [run_id], "req-train-1", 2)
+    assert OrmQ.objects.count() == 1
+    assert api_client.get(f"/api/training-runs/{run_id}").json()["status"] == "queued"
+
+    # when the worker runs it: the run ends (no events to learn from) and says why; the job is done
+    assert jobs.execute(job.pk) == "succeeded"
+    run = api_client.get(f"/api/training-runs/{run_id}").json()
+    assert (run["status"], run["message"]) == (
+        "failed", "no events in the graph for this window; load data first (manage.py demo / ingest)")

@@ -74,7 +74,8 @@ def stack(tmp_path: Path) -> Iterator[tuple[str, str, dict[str, str]]]:
     process = subprocess.Popen(["./scripts/serve.sh"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
-        wait_for(process, f"Listening at: http://127.0.0.1:{env['WEB_PORT']}", "Gremlin server listening on")
+        wait_for(process, f"Listening at: http://127.0.0.1:{env['WEB_PORT']}", "Gremlin server listening on",
+                 "Q Cluster")  # the job worker
         yield f"http://127.0.0.1:{env['WEB_PORT']}", key, env
     finally:
         os.killpg(process.pid, signal.SIGTERM)
