@@ -60,10 +60,18 @@ def start_training(**kwargs: Any) -> tuple[TrainingRun, Job]:
     """Record a run and queue it; training fails by itself on bad data (recorded on the run), so only a
     lost worker gets another attempt."""
     run = queue_training(**kwargs)
-    job = jobs.enqueue(run_training, run.pk, kind="training", ref=job_ref(run.pk), on_failure=training_abandoned,
+    job = jobs.enqueue(training_job, run.pk, kind="training", ref=job_ref(run.pk), on_failure=training_abandoned,
                        max_attempts=2)
     run.refresh_from_db()
     return run, job
+
+
+def training_job(run_id: int) -> None:
+    """The job: a run that failed on its data fails the job with the same reason (no retry: the data
+    would not change), so the jobs list and the run agree."""
+    run = run_training(run_id)
+    if run.status == TrainingRun.Status.FAILED:
+        raise jobs.Permanent(run.message or "training failed")
 
 
 def job_ref(run_id: int) -> str:
@@ -73,6 +81,7 @@ def job_ref(run_id: int) -> str:
 def training_abandoned(ref: str, error: str) -> None:
     """The job gave up (its workers died): the run is failed with the reason, never left running."""
     run_id = int(ref.rsplit(":", 1)[1])
-    TrainingRun.objects.filter(pk=run_id).exclude(status=TrainingRun.Status.SUCCEEDED).update(
+    finished = (TrainingRun.Status.SUCCEEDED, TrainingRun.Status.FAILED)
+    TrainingRun.objects.filter(pk=run_id).exclude(status__in=finished).update(
         status=TrainingRun.Status.FAILED, error=error[-4000:], message=error.splitlines()[0][:500],
         finished=timezone.now())

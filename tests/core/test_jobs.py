@@ -121,8 +121,12 @@ def test_training_from_the_api_is_a_queued_job_that_the_worker_runs(api_client, 
     assert OrmQ.objects.count() == 1
     assert api_client.get(f"/api/training-runs/{run_id}").json()["status"] == "queued"
 
-    # when the worker runs it: the run ends (no events to learn from) and says why; the job is done
-    assert jobs.execute(job.pk) == "succeeded"
+    # when the worker runs it: the run fails (no events to learn from) with its traceback, and the job
+    # with the same reason, at once (the data would not change on a retry)
+    assert jobs.execute(job.pk) == "failed"
+    reason = "no events in the graph for this window; load data first (manage.py demo / ingest)"
     run = api_client.get(f"/api/training-runs/{run_id}").json()
-    assert (run["status"], run["message"]) == (
-        "failed", "no events in the graph for this window; load data first (manage.py demo / ingest)")
+    job.refresh_from_db()
+    assert (run["status"], run["message"]) == ("failed", reason)
+    assert (job.status, job.attempts, job.error) == ("failed", 1, reason)
+    assert run["error"].startswith("Traceback")
