@@ -80,14 +80,24 @@ def dispatch(job_id: int) -> None:
 
 
 def execute(job_id: int) -> str:
-    """What the worker runs: one attempt of a job, recorded on its row."""
+    """What the worker runs: one attempt of a job, recorded on its row, under the request id that
+    queued it."""
     job = Job.objects.filter(pk=job_id).first()
     if job is None or job.status in (Status.SUCCEEDED, Status.FAILED):
         return "nothing to do"
+    token = request_id.set(job.request_id or f"job-{job.pk}")
+    try:
+        return _claim_and_run(job)
+    finally:
+        request_id.reset(token)
+
+
+def _claim_and_run(job: Job) -> str:
     if job.status == Status.RUNNING:
         if job.started and job.started > timezone.now() - timedelta(seconds=settings.JOB_TIMEOUT):
             return "running elsewhere"  # a live attempt is still within its timeout
-        log.warning("job %s: the worker of attempt %s stopped before it finished", job.pk, job.attempts)
+        log.warning("job %s (%s): the worker of attempt %s stopped before it finished", job.pk, job.label,
+                    job.attempts)
         if job.attempts >= job.max_attempts:
             give_up(job, f"the worker running attempt {job.attempts} of {job.max_attempts} stopped "
                          "(killed or lost) before the job finished")
@@ -97,11 +107,7 @@ def execute(job_id: int) -> str:
     if not claimed:
         return "taken by another worker"
     job.refresh_from_db()
-    token = request_id.set(job.request_id or f"job-{job.pk}")
-    try:
-        return _attempt(job)
-    finally:
-        request_id.reset(token)
+    return _attempt(job)
 
 
 def _attempt(job: Job) -> str:
