@@ -113,7 +113,7 @@ def _claim_and_run(job: Job) -> str:
 def _attempt(job: Job) -> str:
     log.info("job %s (%s): attempt %s of %s", job.pk, job.label, job.attempts, job.max_attempts)
     try:
-        import_string(job.func)(*job.args, **job.kwargs)
+        value = import_string(job.func)(*job.args, **job.kwargs)
     except Permanent as exc:
         give_up(job, str(exc))
         return "failed"
@@ -124,7 +124,8 @@ def _attempt(job: Job) -> str:
             return "retrying"
         give_up(job, error)
         return "failed"
-    Job.objects.filter(pk=job.pk).update(status=Status.SUCCEEDED, finished=timezone.now(), error="")
+    result = value if isinstance(value, (str, int, float, bool, list, dict, type(None))) else repr(value)
+    Job.objects.filter(pk=job.pk).update(status=Status.SUCCEEDED, finished=timezone.now(), error="", result=result)
     log.info("job %s (%s) succeeded", job.pk, job.label)
     return "succeeded"
 

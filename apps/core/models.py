@@ -118,6 +118,7 @@ class Job(models.Model):
     max_attempts = models.PositiveSmallIntegerField(default=3)
     request_id = models.CharField(max_length=64, blank=True, default="", help_text="the request that queued it")
     error = models.TextField(blank=True, default="")
+    result = models.JSONField(null=True, blank=True, help_text="what the job function returned (e.g. a batch id)")
     created = models.DateTimeField(auto_now_add=True)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)

@@ -48,8 +48,8 @@ def ingest_upload(path: str, fmt: str) -> int:
 
 
 def batch_of(job: Job) -> IngestBatch | None:
-    """The batch an upload job produced (none until the worker starts it)."""
-    return IngestBatch.objects.filter(source=job.ref).first()
+    """The batch an upload job produced (its result: none until the worker has loaded it)."""
+    return IngestBatch.objects.filter(pk=job.result).first() if isinstance(job.result, int) else None
 
 
 def _remove(path: Path) -> None:

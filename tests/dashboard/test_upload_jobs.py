@@ -42,7 +42,7 @@ def test_an_upload_is_queued_then_loaded_by_the_worker(analyst: Client, monkeypa
     batch = IngestBatch.objects.get()
     job.refresh_from_db()
     assert (batch.rows_read, batch.loaded, batch.quarantined) == (3, 2, 1)
-    assert (job.status, job.attempts, batch.source) == ("succeeded", 1, str(saved))
+    assert (job.status, job.attempts, job.result) == ("succeeded", 1, batch.pk)
     assert not saved.exists()
 
 
