@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin
 
 from apps.core.admin_mixins import AuditedAdminMixin
-from apps.core.models import ApiKey, AuditEntry, Scope
+from apps.core.models import ApiKey, AuditEntry, Job, Scope
 
 
 class ApiKeyForm(forms.ModelForm):
@@ -54,4 +54,20 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
         """The log is evidence: nobody edits or deletes it from the admin."""
+        return False
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    """Background jobs, read-only: the worker writes them; a failed one is queued again by its owner."""
+
+    list_display = ["id", "kind", "ref", "status", "attempts", "max_attempts", "request_id", "created", "finished"]
+    list_filter = ["status", "kind"]
+    search_fields = ["ref", "request_id"]
+    readonly_fields = [f.name for f in Job._meta.fields]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
         return False

@@ -1,3 +1,5 @@
+import os
+import sys
 from typing import Any
 
 from django.apps import AppConfig
@@ -20,9 +22,34 @@ class CoreConfig(AppConfig):
                                               "groups", "user_permissions"))
         audit.track(Group, fields=("name", "permissions"))
         post_migrate.connect(_grant_role_permissions, dispatch_uid="core-role-permissions")
+        post_migrate.connect(_install_job_schedules, dispatch_uid="core-job-schedules")
+        from apps.core import jobs, observability
+
+        observability.register_job_source("jobs", jobs.counts)
+        if _serves_web_here():
+            jobs.start_in_process_worker()
 
 
 def _grant_role_permissions(sender: AppConfig, **kwargs: Any) -> None:
     from apps.core.roles_setup import grant_role_permissions
 
     grant_role_permissions(using=kwargs.get("using", "default"))
+
+
+def _install_job_schedules(sender: AppConfig, **kwargs: Any) -> None:
+    """Recurring jobs are declared in the apps' tasks.py (`jobs.every`); their schedules follow each migrate."""
+    if sender.label != "core":
+        return
+    from django.utils.module_loading import autodiscover_modules
+
+    from apps.core import jobs
+
+    autodiscover_modules("tasks")
+    jobs.install_schedules()
+
+
+def _serves_web_here() -> bool:
+    """`runserver` (its serving child when it reloads) runs the in-process job worker (`demo` starts it
+    itself, once the data is loaded)."""
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    return command == "runserver" and (os.environ.get("RUN_MAIN") == "true" or "--noreload" in sys.argv)

@@ -90,3 +90,46 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_type} {self.object_repr}"
+
+
+class Job(models.Model):
+    """One piece of background work (apps/core/jobs.py): what to call, how it went, and who asked.
+
+    The queue (django-q2's ORM broker) only carries this row's id, so status, attempts and the error
+    stay readable here whatever becomes of the worker that took it."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        RETRYING = "retrying"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    kind = models.CharField(max_length=64, db_index=True, help_text="what the job does, e.g. training")
+    ref = models.CharField(max_length=100, blank=True, default="", db_index=True,
+                           help_text="the record it works on, e.g. training_run:12")
+    func = models.CharField(max_length=200, help_text="dotted path of the job function")
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    on_failure = models.CharField(max_length=200, blank=True, default="",
+                                  help_text="dotted path called with (ref, error) when the job gives up")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    max_attempts = models.PositiveSmallIntegerField(default=3)
+    request_id = models.CharField(max_length=64, blank=True, default="", help_text="the request that queued it")
+    error = models.TextField(blank=True, default="")
+    result = models.JSONField(null=True, blank=True, help_text="what the job function returned (e.g. a batch id)")
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    next_attempt = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"job {self.pk} {self.label} [{self.status}] {self.attempts}/{self.max_attempts}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.ref}".strip()

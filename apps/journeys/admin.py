@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from apps.core.admin_mixins import AuditedAdminMixin
-from apps.journeys import services, webhooks
+from apps.journeys import tasks, webhooks
 from apps.journeys.models import (
     KpiDefinition,
     KpiValue,
@@ -39,8 +39,8 @@ class KpiDefinitionAdmin(AuditedAdminMixin):
 
     @admin.action(description="Recompute stored values from all events")
     def recompute(self, request: HttpRequest, queryset: QuerySet[KpiDefinition]) -> None:
-        result = services.recompute_kpis(definitions=list(queryset))
-        self.message_user(request, f"{result.values} values written for {result.definitions} KPI(s)")
+        job = tasks.queue_kpi_recompute(slugs=list(queryset.values_list("slug", flat=True)))
+        self.message_user(request, f"Recompute queued as job {job.pk} (status on the Ingest page)")
 
 
 @admin.register(KpiValue)
@@ -67,8 +67,8 @@ class MilestoneDefinitionAdmin(AuditedAdminMixin):
 
     @admin.action(description="Apply to the whole history (backfill)")
     def backfill(self, request: HttpRequest, queryset: QuerySet[MilestoneDefinition]) -> None:
-        counts = services.backfill_milestones(slugs=list(queryset.values_list("slug", flat=True)))
-        self.message_user(request, ", ".join(f"{slug}: {n} new" for slug, n in counts.items()))
+        job = tasks.queue_backfill(slugs=list(queryset.values_list("slug", flat=True)))
+        self.message_user(request, f"Backfill queued as job {job.pk} (status on the Ingest page)")
 
 
 @admin.register(MilestoneReach)

@@ -1,19 +1,20 @@
-"""Training as a background task: a TrainingRun row records status and progress for people to watch.
+"""Training as a background job: a TrainingRun row records status and progress for people to watch.
 
-`run_training(run_id)` does the work (a worker, thread or `manage.py train --run` calls it);
-`start_training(...)` records a run and starts it in a thread of this process.
+`run_training(run_id)` does the work (the job worker or `manage.py train --run` calls it);
+`start_training(...)` records a run and queues its job (apps.core.jobs); a worker that dies mid-run
+hands the job on, and when no attempt is left `training_abandoned` marks the run failed.
 """
 from __future__ import annotations
 
 import logging
-import threading
 import traceback
 from datetime import datetime
 from typing import Any
 
-from django.db import close_old_connections
 from django.utils import timezone
 
+from apps.core import jobs
+from apps.core.models import Job
 from apps.propensity.models import TrainingRun
 from apps.propensity.services import train_model
 
@@ -55,15 +56,32 @@ def run_training(run_id: int) -> TrainingRun:
     return run
 
 
-def start_training(**kwargs: Any) -> tuple[TrainingRun, threading.Thread]:
+def start_training(**kwargs: Any) -> tuple[TrainingRun, Job]:
+    """Record a run and queue it; training fails by itself on bad data (recorded on the run), so only a
+    lost worker gets another attempt."""
     run = queue_training(**kwargs)
+    job = jobs.enqueue(training_job, run.pk, kind="training", ref=job_ref(run.pk), on_failure=training_abandoned,
+                       max_attempts=2)
+    run.refresh_from_db()
+    return run, job
 
-    def target() -> None:
-        try:
-            run_training(run.pk)
-        finally:
-            close_old_connections()
 
-    thread = threading.Thread(target=target, name=f"train-{run.model_name}-{run.pk}", daemon=True)
-    thread.start()
-    return run, thread
+def training_job(run_id: int) -> None:
+    """The job: a run that failed on its data fails the job with the same reason (no retry: the data
+    would not change), so the jobs list and the run agree."""
+    run = run_training(run_id)
+    if run.status == TrainingRun.Status.FAILED:
+        raise jobs.Permanent(run.message or "training failed")
+
+
+def job_ref(run_id: int) -> str:
+    return f"training_run:{run_id}"
+
+
+def training_abandoned(ref: str, error: str) -> None:
+    """The job gave up (its workers died): the run is failed with the reason, never left running."""
+    run_id = int(ref.rsplit(":", 1)[1])
+    finished = (TrainingRun.Status.SUCCEEDED, TrainingRun.Status.FAILED)
+    TrainingRun.objects.filter(pk=run_id).exclude(status__in=finished).update(
+        status=TrainingRun.Status.FAILED, error=error[-4000:], message=error.splitlines()[0][:500],
+        finished=timezone.now())

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "csp",
+    "django_q",
     "apps.core",
     "apps.customers",
     "apps.ingest",
@@ -198,6 +199,28 @@ if SENTRY_DSN:
 
     sentry_sdk.init(dsn=SENTRY_DSN, send_default_pii=False,
                     traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0))
+
+# Background jobs (apps/core/jobs.py) on django-q2 with its ORM broker: the queue is a table in the
+# database above, `python manage.py qcluster` is the worker. A job is stopped after JOB_TIMEOUT seconds;
+# a job whose worker died is handed out again after JOB_RETRY_SECONDS (kept above the timeout, so a
+# job still running is never handed out twice) and counts as one attempt.
+JOB_TIMEOUT = env.int("JOB_TIMEOUT", default=3600)
+JOB_RETRY_SECONDS = env.int("JOB_RETRY_SECONDS", default=JOB_TIMEOUT + 300)
+# Attempts a failing job gets by default, the first retry after JOB_BACKOFF_SECONDS, doubling each time.
+JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=3)
+JOB_BACKOFF_SECONDS = env.int("JOB_BACKOFF_SECONDS", default=30)
+# Run the worker as a thread of the web process (`runserver`, `demo`): the embedded graph store opens in
+# one process only, so with GRAPH_URL=embedded:// a separate worker could not read it (see OPERATIONS.md).
+JOBS_IN_PROCESS = env.bool("JOBS_IN_PROCESS", default=False)
+# Uploaded files wait here for their ingest job (web and worker share this folder).
+JOB_UPLOAD_DIR = env("JOB_UPLOAD_DIR", default=str(VAR_DIR / "uploads"))
+Q_CLUSTER: dict[str, Any] = {
+    "name": "journeyhub", "orm": "default", "label": "Jobs",
+    "workers": env.int("JOB_WORKERS", default=2), "timeout": JOB_TIMEOUT, "retry": JOB_RETRY_SECONDS,
+    # Retries and backoff are the job layer's (apps/core/jobs.py); a failure leaves the queue at once.
+    "max_attempts": 1, "ack_failures": True, "save_limit": 1000, "catch_up": False, "poll": 1,
+    "sync": env.bool("JOBS_SYNC", default=False),
+}
 
 # Phone numbers without a country code are read in this region (ISO 3166 code).
 DEFAULT_PHONE_REGION = env("DEFAULT_PHONE_REGION", default="AU")

@@ -8,3 +8,5 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
 # The local store, database and model files live under var/; make sure it exists on a fresh checkout.
 VAR_DIR.mkdir(exist_ok=True)
+# The embedded store opens in this process only, so jobs run on a worker thread here (apps/core/jobs.py).
+JOBS_IN_PROCESS = env.bool("JOBS_IN_PROCESS", default=GRAPH_URL.startswith("embedded://"))  # noqa: F405

@@ -12,6 +12,9 @@ ARTIFACTS_DIR = env("ARTIFACTS_DIR", default=tempfile.mkdtemp(prefix="journeyhub
 EVENTS_STORE_URL = env("EVENTS_STORE_URL", default=tempfile.mkdtemp(prefix="journeyhub-events-"))
 ANALYTICS_TEMP_DIR = tempfile.mkdtemp(prefix="journeyhub-analytics-")
 DATABASES = {"default": env.db("DATABASE_URL", default="sqlite://:memory:")}
+# Jobs run where they are queued (django-q2's sync mode), inside the test's transaction.
+Q_CLUSTER = {**Q_CLUSTER, "sync": env.bool("JOBS_SYNC", default=True)}  # noqa: F405
+JOB_UPLOAD_DIR = tempfile.mkdtemp(prefix="journeyhub-uploads-")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -397,7 +397,7 @@ def test_an_unknown_csv_table_is_a_clear_400(viewer: Client):
     response = viewer.get("/ingest/?format=csv&table=nope")
 
     assert response.status_code == 400
-    assert response.content.decode() == "unknown table 'nope'; this page has: batches, quarantine"
+    assert response.content.decode() == "unknown table 'nope'; this page has: batches, quarantine, jobs"
 
 
 def test_customer_360_predicts_intent_and_risk_without_writing_the_decision_log(viewer: Client):

@@ -77,6 +77,6 @@ def test_the_dashboard_shows_an_unknown_event_as_a_message(db):
     unknown_channel = viewer.get("/journeys/explorer/", {"channel": "fax"})
 
     assert explorer.status_code == 200
-    assert "unknown event type(s) &#x27;purchse&#x27;" in explorer.content.decode()
+    assert "No customer has the event &#x27;purchse&#x27; for these filters" in explorer.content.decode()
     assert unknown_channel.status_code == 200
     assert "unknown event channel(s) &#x27;fax&#x27;" in unknown_channel.content.decode()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -42,18 +43,21 @@ def stack_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def wait_for(process: subprocess.Popen[str], *needles: str, deadline_s: float = 90) -> list[str]:
-    """Read the stack's output until every needle has appeared (each line as it comes, no polling)."""
+def wait_for(process: subprocess.Popen[str], *needles: str, deadline_s: float = 120) -> list[str]:
+    """Read the stack's output until every needle has appeared. A thread reads the lines (a select on
+    a buffered pipe would miss lines already read into the buffer) and hands them over a queue."""
     assert process.stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or ()] + [lines.put("")],
+                     daemon=True).start()
     seen: list[str] = []
     missing = set(needles)
-    watch = selectors.DefaultSelector()
-    watch.register(process.stdout, selectors.EVENT_READ)
     end = time.monotonic() + deadline_s
     while missing:
-        if not watch.select(timeout=max(end - time.monotonic(), 0)):
-            raise AssertionError(f"stack not ready, still waiting for {missing}:\n" + "".join(seen[-40:]))
-        line = process.stdout.readline()
+        try:
+            line = lines.get(timeout=max(end - time.monotonic(), 0.001))
+        except queue.Empty:
+            raise AssertionError(f"stack not ready, still waiting for {missing}:\n" + "".join(seen[-40:])) from None
         if not line:
             raise AssertionError("stack exited:\n" + "".join(seen[-40:]))
         seen.append(line)
@@ -74,7 +78,8 @@ def stack(tmp_path: Path) -> Iterator[tuple[str, str, dict[str, str]]]:
     process = subprocess.Popen(["./scripts/serve.sh"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
-        wait_for(process, f"Listening at: http://127.0.0.1:{env['WEB_PORT']}", "Gremlin server listening on")
+        wait_for(process, f"Listening at: http://127.0.0.1:{env['WEB_PORT']}", "Gremlin server listening on",
+                 "Q Cluster")  # the job worker
         yield f"http://127.0.0.1:{env['WEB_PORT']}", key, env
     finally:
         os.killpg(process.pid, signal.SIGTERM)

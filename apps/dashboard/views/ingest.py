@@ -1,7 +1,6 @@
 """Ingest page: batches with progress and counts, quarantined rows with reasons, file upload."""
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +9,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from apps.dashboard.roles import ANALYST, VIEWER, role_required
+from apps.core.models import Job
+from apps.dashboard.roles import ADMIN, ANALYST, VIEWER, has_role, role_required
 from apps.dashboard.tables import Column, Table
 from apps.dashboard.views.common import not_found, page
-from apps.ingest import services as ingest_services
+from apps.ingest import tasks as ingest_tasks
 from apps.ingest.models import IngestBatch, QuarantinedRow
 
 FORMATS = ("csv", "json", "ndjson")
@@ -25,6 +25,19 @@ BATCH_COLUMNS = [Column("id", "Batch", True), Column("source", "Source"), Column
                  Column("started", "Started"), Column("finished", "Finished")]
 QUARANTINE_COLUMNS = [Column("batch", "Batch", True), Column("row_number", "Row", True), Column("reason", "Reason"),
                       Column("raw", "Row content")]
+
+
+JOB_COLUMNS = [Column("id", "Job", True), Column("kind", "Kind"), Column("status", "Status"),
+               Column("attempts", "Attempts", True), Column("created", "Queued"), Column("finished", "Finished"),
+               Column("error", "Error")]
+
+
+def job_row(job: Job, *, admin: bool) -> dict[str, Any]:
+    """A failed job's reason is for admins (it can name files and hosts); others see that it failed."""
+    error = (job.error.splitlines()[0] if job.error else "") if admin else ("see an admin" if job.error else "")
+    return {"id": job.pk, "kind": job.kind, "status": job.status, "attempts": f"{job.attempts}/{job.max_attempts}",
+            "created": f"{job.created:%Y-%m-%d %H:%M:%S}",
+            "finished": f"{job.finished:%Y-%m-%d %H:%M:%S}" if job.finished else "", "error": error}
 
 
 def batch_row(b: Any) -> dict[str, Any]:
@@ -54,10 +67,15 @@ def ingest(request: HttpRequest) -> HttpResponse:
     quarantined = rows_model.objects.select_related("batch").order_by("-batch_id", "row_number")[:200]
     q_table = Table("quarantine", "Quarantined rows (latest 200) with their reasons", QUARANTINE_COLUMNS,
                     [quarantine_row(q) for q in quarantined])
+    admin = has_role(request.user, ADMIN)
+    job_table = Table("jobs", "Background jobs (uploads, training, backfills), newest first", JOB_COLUMNS,
+                      [job_row(j, admin=admin) for j in Job.objects.all()[:50]])
     running = sum(1 for row in batch_table.rows if row["status"] == "running")
+    running += sum(1 for row in job_table.rows if row["status"] in ("queued", "running", "retrying"))
     context = {"title": "Ingest", "batches": batch_table, "quarantine": q_table, "formats": FORMATS, "running": running,
-               "status": status, "statuses": [c[0] for c in batches_model.Status.choices]}
-    return page(request, "dashboard/ingest.html", context, tables={"batches": batch_table, "quarantine": q_table})
+               "status": status, "statuses": [c[0] for c in batches_model.Status.choices], "jobs": job_table}
+    return page(request, "dashboard/ingest.html", context,
+                tables={"batches": batch_table, "quarantine": q_table, "jobs": job_table})
 
 
 @role_required(VIEWER)
@@ -69,11 +87,6 @@ def batch(request: HttpRequest, batch_id: int) -> HttpResponse:
                     [quarantine_row(q) for q in found.quarantined_rows.all()])
     context = {"title": f"Batch {batch_id}", "batch": batch_row(found), "error": found.error, "quarantine": q_table}
     return page(request, "dashboard/batch.html", context, tables={"quarantine": q_table})
-
-
-def _run_ingest(path: Path, fmt: str, name: str) -> Any:
-    """The batch is named after the uploaded file, not its temporary copy."""
-    return ingest_services.ingest_file(uri=str(path), fmt=fmt, name=f"upload:{name}")
 
 
 @require_POST
@@ -95,20 +108,15 @@ def upload(request: HttpRequest) -> HttpResponse:
         messages.error(request, f"upload: {name} is larger than {MAX_UPLOAD_BYTES // 1_048_576} MB; "
                                 "use `python manage.py ingest` for big files")
         return back
-    with tempfile.TemporaryDirectory(prefix="journeyhub-upload-") as tmp:
-        path = Path(tmp) / Path(name).name
-        with path.open("wb") as out:
-            for chunk in uploaded.chunks():
-                out.write(chunk)
-        try:
-            result = _run_ingest(path, fmt, Path(name).name)
-        except (ValueError, FileNotFoundError) as exc:
-            messages.error(request, f"upload: {name}: {exc}")
-            return back
-    batch_id = getattr(result, "pk", None) or getattr(result, "batch_id", None)
-    summary = " ".join(f"{k.replace('_', ' ')} {getattr(result, k)}" for k in ("rows_read", "loaded", "duplicates",
-                                                                               "quarantined") if hasattr(result, k))
-    messages.success(request, f"Loaded {name}: {summary}".strip())
-    if batch_id:
-        return HttpResponseRedirect(reverse("dashboard:ingest_batch", args=[batch_id]))
+    job = ingest_tasks.queue_upload(chunks=uploaded.chunks(), name=name, fmt=fmt)
+    job.refresh_from_db()
+    if job.status == job.Status.FAILED:
+        messages.error(request, f"upload: {job.error.splitlines()[0] if job.error else name}")
+        return back
+    found = ingest_tasks.batch_of(job)
+    if found is not None and job.status == job.Status.SUCCEEDED:
+        messages.success(request, f"Loaded {name}: rows read {found.rows_read} loaded {found.loaded} "
+                                  f"duplicates {found.duplicates} quarantined {found.quarantined}")
+        return HttpResponseRedirect(reverse("dashboard:ingest_batch", args=[found.pk]))
+    messages.success(request, f"Queued {name} as job {job.pk}: its batch appears below once a worker starts it")
     return back

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from apps.core import jobs
 from apps.demo import conversations, definitions, services
 from apps.demo.dataset import DEFAULT_CUSTOMERS, DEFAULT_SEED, build_demo_events
 from apps.demo.sources import DemoDataError
@@ -81,6 +82,7 @@ class Command(BaseCommand):
                       api_key=api_key, port=options["port"], training=training, clock=clock)
         if not options["no_serve"]:
             self.stdout.write(f"Serving on http://127.0.0.1:{options['port']}/ (Ctrl-C to stop)")
+            jobs.start_in_process_worker()  # the embedded store is this process's: jobs run here too
             call_command("runserver", f"127.0.0.1:{options['port']}", use_reloader=False)
 
     def _progress(self, total: int) -> Callable[[IngestBatch], None]:

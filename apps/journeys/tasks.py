@@ -1,0 +1,52 @@
+"""Journeys' background jobs (apps.core.jobs): milestone backfills and KPI recomputes queued from the
+admin, and the recurring ones the worker's scheduler runs (webhook delivery, stale KPI days).
+The management commands call the same services."""
+from __future__ import annotations
+
+import logging
+
+from apps.core import jobs
+from apps.core.models import Job
+from apps.journeys import services, webhooks
+from apps.journeys.models import KpiDefinition
+
+log = logging.getLogger(__name__)
+
+
+def backfill_milestones(slugs: list[str]) -> dict[str, int]:
+    counts = services.backfill_milestones(slugs=slugs)
+    log.info("milestone backfill: %s", ", ".join(f"{slug} {n} new" for slug, n in counts.items()) or "nothing")
+    return counts
+
+
+def queue_backfill(*, slugs: list[str]) -> Job:
+    return jobs.enqueue(backfill_milestones, sorted(slugs), kind="milestone_backfill", ref=",".join(sorted(slugs)))
+
+
+def recompute_kpis(slugs: list[str]) -> int:
+    result = services.recompute_kpis(definitions=list(KpiDefinition.objects.filter(slug__in=slugs)))
+    log.info("KPI recompute: %s value(s) for %s KPI(s)", result.values, result.definitions)
+    return result.values
+
+
+def queue_kpi_recompute(*, slugs: list[str]) -> Job:
+    return jobs.enqueue(recompute_kpis, sorted(slugs), kind="kpi_recompute", ref=",".join(sorted(slugs)))
+
+
+@jobs.every(1, "deliver webhooks")
+def deliver_webhooks() -> int:
+    """Post every due webhook payload; failures are rescheduled per delivery (apps.journeys.webhooks)."""
+    report = webhooks.deliver_due()
+    if report.attempted:
+        log.info("webhooks: %s attempted, %s delivered, %s rescheduled, %s failed", report.attempted,
+                 report.delivered, report.rescheduled, report.failed)
+    return report.delivered
+
+
+@jobs.every(15, "recompute stale KPI days")
+def recompute_stale_kpis() -> int:
+    """The days ingest marked stale, recomputed (what `recompute_kpis --stale` does)."""
+    result = services.recompute_stale_kpis()
+    if result.values:
+        log.info("stale KPI days: %s value(s) written", result.values)
+    return result.values
