@@ -1,10 +1,15 @@
-"""Journey analyzers at scale: top journeys, paths, a 4-step funnel, similarity top-10, and our
-directly-follows counting against pm4py's DFG discovery on the same log.
+"""Journey analyses at scale.
 
 Run: python benchmarks/journeys.py [--events 1000000] [--customers 100000] [--queries 200] [--repeat 3]
-Generates a synthetic events frame in process (apps.journeys.synthetic), prints a table and writes
-benchmarks/results/journeys.json. Targets (issue 4): top journeys, paths from an event and a 4-step
-funnel under 2 s each; similarity top-10 for one customer under 50 ms.
+  The in-memory analyzers on a synthetic frame (apps.journeys.synthetic): top journeys, paths, a 4-step
+  funnel, similarity top-10, directly-follows against pm4py; writes benchmarks/results/journeys.json.
+
+Run: python benchmarks/journeys.py --store [--events 1000000] [--customers 100000] [--repeat 3] [--spark]
+  The analytics engine through the HTTP API (see benchmarks/journeys_store.py): the synthetic set is
+  written straight to Parquet in the event store's layout, then DFG, top journeys, paths (10 steps) and
+  a 4-step / 7-day funnel are timed on the first request after the web process starts and warm, with
+  the web process's memory, beside pm4py and the numpy analyzers on the same events in the same run;
+  `--spark` also times the analyses on Spark local mode. Writes benchmarks/results/journeys_store.json.
 """
 from __future__ import annotations
 
@@ -42,7 +47,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-pm4py", action="store_true")
     parser.add_argument("--hook-batches", type=int, default=5, help="1,000-event ingest batches for the hook cost")
+    parser.add_argument("--store", action="store_true", help="the analytics engine over Parquet, through HTTP")
+    parser.add_argument("--spark", action="store_true", help="with --store: also time Spark local mode")
+    parser.add_argument("--keep", default="", help="with --store: reuse/keep the store in this folder")
     args = parser.parse_args()
+    if args.store:
+        import journeys_store
+
+        journeys_store.main(args)
+        return
 
     import django
 

@@ -7,4 +7,8 @@ from journeyhub.long_lived import freeze_loaded_objects
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "journeyhub.settings.local")
 application = get_wsgi_application()
+
+from apps.events.engine import warm_up  # noqa: E402 - needs the settings loaded above
+
+warm_up()  # the analytics engine connects at start, not on the first question
 freeze_loaded_objects()

@@ -260,6 +260,16 @@ def _connect_spark() -> Any:
     return ibis.pyspark.connect(session)
 
 
+def warm_up() -> None:
+    """Connect the configured engine when a web process starts, so its first question does not pay
+    for loading the engine (nothing is read or computed here). A store that cannot be opened now is
+    reported by the first question instead."""
+    try:
+        get_engine().backend  # noqa: B018 - connects
+    except Exception as exc:  # noqa: BLE001 - start-up must not fail on an optional warm-up
+        log.warning("analytics engine not warmed up at start: %s", exc)
+
+
 _engines: dict[tuple[str, str], Engine] = {}
 _engines_lock = threading.Lock()
 

@@ -170,19 +170,18 @@ def _funnel_matches(engine: Engine, flt: EventFilter, events: Sequence[str], win
     event of its type after the previous match, within `window_ms` of the entry."""
     funnels.validate(events, window_ms)
     table = journeys(engine, flt)
-    entry = table.filter(table.label == events[0]).group_by("customer_id").agg(p0=table.pos.min())
-    matches = entry.inner_join(table, [entry.customer_id == table.customer_id, entry.p0 == table.pos])
-    matches = matches.select("customer_id", "p0", t0=matches.ts, entry_channel=matches.channel)
+    entry = table.filter(table.label == events[0])
+    matches = entry.group_by("customer_id").agg(p0=entry.pos.min(), t0=entry.ts.argmin(entry.pos),
+                                                entry_channel=entry.channel.argmin(entry.pos))
     for i, event in enumerate(events[1:], start=1):
-        candidates = table.filter(table.label == event)
-        joined = matches.inner_join(candidates, "customer_id")
+        candidates = table.filter(table.label == event).select(cid="customer_id", pos="pos", ts="ts")
+        joined = matches.inner_join(candidates, matches.customer_id == candidates.cid)
         ok = joined.pos > joined[f"p{i - 1}"]
         if window_ms is not None:
             ok &= (joined.ts - joined.t0) <= window_ms
-        best = joined.filter(ok).group_by("customer_id").agg(**{f"p{i}": joined.pos.min()})
-        timed = best.inner_join(table, [best.customer_id == table.customer_id, best[f"p{i}"] == table.pos])
-        timed = timed.select(cid=timed.customer_id, **{f"p{i}": timed[f"p{i}"], f"t{i}": timed.ts})
-        matches = matches.left_join(timed, matches.customer_id == timed.cid).drop("cid")
+        ok_rows = joined.filter(ok)
+        best = ok_rows.group_by("cid").agg(**{f"p{i}": ok_rows.pos.min(), f"t{i}": ok_rows.ts.argmin(ok_rows.pos)})
+        matches = matches.left_join(best, matches.customer_id == best.cid).drop("cid")
     return matches
 
 
