@@ -43,13 +43,22 @@ def stack_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+def _lines_of(process: subprocess.Popen[str]) -> queue.Queue[str]:
+    """One reader thread per process hands its output lines over a queue (a select on a buffered pipe
+    would miss lines already read into the buffer); "" marks the end of the output."""
+    lines: queue.Queue[str] | None = getattr(process, "output_lines", None)
+    if lines is None:
+        lines = queue.Queue()
+        process.output_lines = lines  # type: ignore[attr-defined]
+        threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or ()] + [lines.put("")],
+                         daemon=True).start()
+    return lines
+
+
 def wait_for(process: subprocess.Popen[str], *needles: str, deadline_s: float = 120) -> list[str]:
-    """Read the stack's output until every needle has appeared. A thread reads the lines (a select on
-    a buffered pipe would miss lines already read into the buffer) and hands them over a queue."""
+    """Read the process's output until every needle has appeared; the lines read on the way."""
     assert process.stdout is not None
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or ()] + [lines.put("")],
-                     daemon=True).start()
+    lines = _lines_of(process)
     seen: list[str] = []
     missing = set(needles)
     end = time.monotonic() + deadline_s
