@@ -5,5 +5,6 @@ class DecisionsConfig(AppConfig):
     name = "apps.decisions"
     label = "decisions"
     default_auto_field = "django.db.models.BigAutoField"
-    # The intent and risk models, registered with apps.propensity.specs on the first model lookup.
-    model_specs = ("apps.decisions.modeling",)
+
+    def ready(self) -> None:
+        from apps.decisions import modeling  # noqa: F401 - registers the intent and risk model specs

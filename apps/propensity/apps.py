@@ -5,15 +5,13 @@ class PropensityConfig(AppConfig):
     name = "apps.propensity"
     label = "propensity"
     default_auto_field = "django.db.models.BigAutoField"
-    # Modules that register this app's models with apps.propensity.specs (imported on first lookup).
-    model_specs = ("apps.propensity.touchpoints", "apps.propensity.churn", "apps.propensity.csat",
-                   "apps.propensity.next_event")
 
     def ready(self) -> None:
         from apps.core import audit, observability
-        from apps.propensity import selectors
+        from apps.propensity import churn, csat, next_event, selectors, touchpoints  # noqa: F401 - spec modules
         from apps.propensity.models import ModelVersion
 
+        # churn, csat, next_event and touchpoints register their model specs when imported (above)
         observability.register_job_source("training", selectors.active_run_counts)
         # The registry audits registering, activating and rolling back itself; a deletion (admin,
         # bulk action, shell) is audited here.

@@ -1,13 +1,12 @@
 """Model specifications: how each named model builds its data set, trains, evaluates and scores.
 
 `train` and `evaluate` (commands, background task, API) only know names; every model type plugs in
-by calling `register_spec(name, spec)` when its module is imported. Each app lists its own spec
-modules in its AppConfig (`model_specs`); they are imported on the first lookup rather than at start-up
-(they pull in the training libraries), and this app never names another app.
+by calling `register_spec(name, spec)` when its module is imported. Each app imports its own spec
+modules, plainly, in its AppConfig.ready() (the training libraries they need are loaded at start-up by
+the views anyway), so this app never names another app and readers and tools see every dependency.
 """
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -99,7 +98,6 @@ class ModelSpec:
 
 
 _specs: dict[str, ModelSpec] = {}
-_loaded_modules = False
 
 
 def register_spec(name: str, spec: ModelSpec) -> None:
@@ -107,20 +105,7 @@ def register_spec(name: str, spec: ModelSpec) -> None:
     _specs[name] = spec
 
 
-def _load_spec_modules() -> None:
-    global _loaded_modules
-    if _loaded_modules:
-        return
-    _loaded_modules = True
-    from django.apps import apps
-
-    for config in apps.get_app_configs():
-        for module in getattr(config, "model_specs", ()):
-            importlib.import_module(module)
-
-
 def get_spec(name: str) -> ModelSpec:
-    _load_spec_modules()
     if name not in _specs:
         known = ", ".join(sorted(_specs)) or "none"
         raise KeyError(f"unknown model {name!r}; known models: {known}")
@@ -128,5 +113,4 @@ def get_spec(name: str) -> ModelSpec:
 
 
 def spec_names() -> list[str]:
-    _load_spec_modules()
     return sorted(_specs)
