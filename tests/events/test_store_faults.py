@@ -209,7 +209,7 @@ def __vertex(customer_id: str):  # type: ignore[no-untyped-def]
 
 
 def test_rebuild_streams_from_the_graph_in_pages_with_progress(events_csv: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    ingest_file(uri=events_csv, fmt="csv")
+    batch = ingest_file(uri=events_csv, fmt="csv")
     store.delete([n for names in store.event_files().values() for n in names])
     monkeypatch.setattr("graph.event_rows.CUSTOMER_PAGE", 2)
     messages: list[str] = []
@@ -222,7 +222,7 @@ def test_rebuild_streams_from_the_graph_in_pages_with_progress(events_csv: str, 
     assert store.read_files(store.event_files()["2026-03-01"]).num_rows == 3
     assert store.folder().list(store.STAGING_DIR) == []
     assert maintenance.check().equal
-    assert pa.Table.from_pylist(stored().to_pylist()).column("batch_id").to_pylist() == ["1"] * 8
+    assert pa.Table.from_pylist(stored().to_pylist()).column("batch_id").to_pylist() == [str(batch.pk)] * 8
 
 
 def test_a_missing_s3_bucket_fails_the_batch_naming_it(events_csv: str, settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
