@@ -188,7 +188,8 @@ LOGGING: dict[str, Any] = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     # gremlinpython announces every traversal source it creates at INFO, which every command printed.
     # django-axes announces itself at INFO whenever it starts (every command, every worker).
-    "loggers": {"gremlinpython": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    # py4j (Spark) logs while the interpreter shuts its streams at exit.
+    "loggers": {"gremlinpython": {"level": "WARNING"}, "axes": {"level": "WARNING"}, "py4j": {"level": "WARNING"}},
 }
 # Prometheus scrapers send `Authorization: Bearer <METRICS_TOKEN>` to /metrics (staff logins may look too).
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
