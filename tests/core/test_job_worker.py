@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ops.test_serve import wait_for
+from tests.processes import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
