@@ -197,6 +197,30 @@ def test_identity_checks_and_a_stranger_in_the_profile():
     assert "calls" not in stranger and "avg_call_seconds" not in stranger
 
 
+def test_a_failed_check_logged_as_its_own_event_and_on_its_call_counts_once():
+    from apps.decisions.modeling.caller_profile import profile_from_history
+
+    minute = 60_000
+    history = [
+        # one failed check, logged as an event 1 minute before the call that records it
+        {"ts": T0 - 60 * minute, "type": "verification", "channel": "voice", "outcome": "failed", "attributes": "{}"},
+        {"ts": T0 - 59 * minute, "type": "call", "channel": "voice", "outcome": None,
+         "attributes": '{"verification": "failed"}'},
+        # a call's own failure with no event beside it, and an event a day before a failed call: two more
+        {"ts": T0 - 30 * minute, "type": "call", "channel": "voice", "outcome": None,
+         "attributes": '{"verification": "failed"}'},
+        {"ts": T0 - 2 * 1440 * minute, "type": "verification", "channel": "voice", "outcome": "failed",
+         "attributes": "{}"},
+        {"ts": T0 - 1440 * minute, "type": "call", "channel": "voice", "outcome": None,
+         "attributes": '{"verification": "failed"}'},
+    ]
+    # when
+    profile = profile_from_history(channel="VOICE", email=None, at_ms=T0, events=history[::-1], sharing={},
+                                   known_customer=True)
+    # then: the first pair is one check; the others are three
+    assert (profile["failed_checks"], profile["passed_checks"]) == (4, 0)
+
+
 def test_the_history_model_scores_short_historic_calls_as_fraud_and_names_the_feature():
     from tests.decisions.factories import history_risk_model
 

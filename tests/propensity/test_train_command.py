@@ -177,3 +177,19 @@ def test_until_limits_the_training_window() -> None:
     version = ModelVersion.objects.get(name="csat")
     assert version.train_end is not None and version.train_end.isoformat() < "2024-06-01"
     assert version.train_start is not None and version.train_start.isoformat() >= "2023-11-14"
+
+
+@pytest.mark.parametrize(("pair", "message"), [
+    ("output_model=/tmp/x.txt", "--param: unknown training parameter 'output_model'; allowed: "),
+    ("num_threads=64", "--param: unknown training parameter 'num_threads'; allowed: "),
+    ("churn_days=0", "--param: training parameter 'churn_days' must be between 1 and 3650, got 0"),
+    ("num_leaves=many", "--param: training parameter 'num_leaves' must be an integer, got 'many'"),
+])
+def test_train_command_refuses_parameters_outside_the_allow_list_before_training(pair: str, message: str) -> None:
+    # given: the command line is held to the same list as the API
+    # when
+    with pytest.raises(CommandError) as refused:
+        call_command("train", "churn", "--param", pair, verbosity=0)
+    # then: nothing was trained
+    assert str(refused.value).startswith(message)
+    assert ModelVersion.objects.count() == 0

@@ -27,6 +27,7 @@ DIGITAL_CHANNELS = ("web", "app", "email")
 DURATION_KEYS = ("duration_s", "call_duration", "duration")
 VERIFICATION_TYPE = "verification"
 FAILED_OUTCOMES = ("failed", "fail", "rejected")
+CHECK_WINDOW_MS = 10 * 60_000  # a verification event this long before a call belongs to that call
 IDENTIFIER_KINDS = ("phone", "email", "ip")
 
 NUMERIC_FEATURES = (
@@ -119,19 +120,35 @@ def _duration(event: Mapping[str, Any]) -> float | None:
 
 
 def _checks(events: Iterable[Mapping[str, Any]]) -> tuple[int, int]:
-    """(failed, passed) identity checks: verification events by outcome, and calls that record one."""
-    failed = passed = 0
+    """(failed, passed) identity checks: verification events by outcome, and calls that record one.
+
+    A failed check is often logged twice, as its own `verification` event and on the call it opened
+    (the demo bank does both): a call's failure counts only when no failed verification event lies
+    within `CHECK_WINDOW_MS` before it, so one check is one count."""
+    failed_at: list[int] = []
+    calls: list[tuple[int, str]] = []
     for event in events:
         if event.get("type") == VERIFICATION_TYPE:
             outcome = str(event.get("outcome") or "").lower()
-        else:
-            outcome = str(_attributes(event).get("verification") or "").lower()
-            if not outcome:
-                continue
-        if outcome in FAILED_OUTCOMES:
+            if outcome in FAILED_OUTCOMES:
+                failed_at.append(int(event.get("ts") or 0))
+            else:
+                calls.append((int(event.get("ts") or 0), outcome))
+            continue
+        outcome = str(_attributes(event).get("verification") or "").lower()
+        if outcome:
+            calls.append((int(event.get("ts") or 0), outcome))
+    failed, passed = len(failed_at), 0
+    unmatched = sorted(failed_at)
+    for ts, outcome in sorted(calls):
+        if outcome not in FAILED_OUTCOMES:
+            passed += 1
+            continue
+        match = next((t for t in unmatched if ts - CHECK_WINDOW_MS <= t <= ts), None)
+        if match is None:
             failed += 1
         else:
-            passed += 1
+            unmatched.remove(match)
     return failed, passed
 
 

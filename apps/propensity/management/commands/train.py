@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.propensity.models import TrainingRun
+from apps.propensity.params import ParamError, validate_params
 from apps.propensity.specs import spec_names
 
 
@@ -99,6 +100,8 @@ class Command(BaseCommand):
 
 
 def _params(pairs: list[str]) -> dict[str, Any]:
+    """`KEY=VALUE` pairs checked against the same allow-list as the API's: some LightGBM options write
+    files or change the process, and a command line is no more trusted than a request."""
     params: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
@@ -108,4 +111,7 @@ def _params(pairs: list[str]) -> dict[str, Any]:
             params[key] = json.loads(raw)
         except json.JSONDecodeError:
             params[key] = raw
-    return params
+    try:
+        return validate_params(params)
+    except ParamError as exc:
+        raise CommandError(f"--param: {exc}") from exc
