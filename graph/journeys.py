@@ -16,13 +16,14 @@ from gremlin_python.process.traversal import Merge, Order, P, T
 from graph import schema as s
 from graph.connection import bulk_rows, get_g, many_ids, run_writes
 from graph.journey_writes import (  # noqa: F401 - the public write API, re-exported
-    IDENTITY_PRECEDENCE,
+    IdentifierLink,
+    Resolver,
     _chunks,
     _merge_edges,
     _merge_vertices,
-    linked_customers,
+    identifier_links,
+    named_customers,
     rebuild_next_chains,
-    resolve_customers,
     write_event_batches,
     write_events,
 )
