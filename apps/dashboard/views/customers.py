@@ -52,13 +52,13 @@ def customers(request: HttpRequest) -> HttpResponse:
             return HttpResponseRedirect(reverse("dashboard:customer", args=[search.customer_ids[0]]))
         if not search.customer_ids and not context["error"]:
             context["error"] = f"No customer with {search.tried}."
-        ids = search.customer_ids
+        profiles = customer_selectors.customer_profiles(search.customer_ids)
     else:
-        ids = customer_selectors.customer_list(offset=offset, limit=limit)
-    rows = [_list_row(p) for p in customer_selectors.customer_profiles(ids)]
+        profiles = customer_selectors.customer_profile_page(offset=offset, limit=limit)
+    rows = [_list_row(p) for p in profiles]
     caption = f"Customers matching {query}" if query else f"Customers {offset + 1}–{offset + len(rows)}, by id"
     table = Table("customers", caption, LIST_COLUMNS, rows, links={"customer_id": "url"})
-    more = not query and len(ids) == limit
+    more = not query and len(profiles) == limit
     context.update(table=table, offset=offset, next_offset=offset + limit if more else None,
                    prev_offset=max(0, offset - limit) if offset and not query else None)
     return page(request, "dashboard/customers.html", context, tables={"customers": table})
