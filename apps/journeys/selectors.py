@@ -111,9 +111,14 @@ def path_customers(*, nodes: Sequence[str], filters: JourneyFilters | None = Non
     """The customers behind a box (`2:app_login`) or a band (its two ends) of `journey_paths` with the
     same arguments, sorted by id; a malformed node is a ValueError."""
     refs = [drill.NodeRef.parse(node) for node in nodes]
-    frame = events(filters, columns=("customer_id", "event_id", "type", "channel", "ts"))
-    return drill.customers_at(frame, nodes=refs, anchor=anchor, backward=backward, steps=steps,
-                              min_count=min_count, with_channel=with_channel, collapse_repeats=collapse_repeats)
+    engine, flt = _question(filters)
+    key = ("path_customers", flt.key(), tuple(nodes), anchor, backward, steps, min_count, with_channel,
+           collapse_repeats)
+    # kept with the engine's results: the drill-down's pages and its CSV ask the same question again
+    return list(engine.cached(key, lambda: tuple(drill.customers_at(
+        frames.events_frame(engine, flt, columns=("customer_id", "event_id", "type", "channel", "ts")),
+        nodes=refs, anchor=anchor, backward=backward, steps=steps, min_count=min_count,
+        with_channel=with_channel, collapse_repeats=collapse_repeats))))
 
 
 def top_journeys(*, filters: JourneyFilters | None = None, max_steps: int = 5, with_channel: bool = False,

@@ -247,11 +247,14 @@ def test_drill_down_lists_come_a_page_at_a_time_with_names(viewer: Client, analy
 
 
 def test_journey_pages_asked_again_read_no_events(analyst: Client, loaded, monkeypatch):
-    """Given each journey page asked once, when it is asked again, then the analytics engine runs no
-    query: what the page offers (channels with events, event types and their customers) comes from
-    aggregates kept with the engine's results, not from the whole event log read per request."""
+    """Given each journey page and drill-down asked once, when it is asked again, then the analytics
+    engine runs no query: what the page offers (channels with events, event types and their
+    customers) and the customers behind a box come from results kept with the engine's, not from the
+    whole event log read per request."""
     urls = ["/journeys/explorer/", "/journeys/explorer/?direction=to&event=card_dispute_call",
-            "/journeys/top/", "/journeys/funnel/?step=web_visit&step=app_login"]
+            "/journeys/top/", "/journeys/funnel/?step=web_visit&step=app_login",
+            "/journeys/explorer/customers/?direction=to&event=card_dispute_call&node=1:card_dispute_call",
+            "/journeys/funnel/customers/?step=web_visit&step=app_login&at=2"]
     for url in urls:
         assert analyst.get(url).status_code == 200, url
     queries: list[str] = []

@@ -281,6 +281,22 @@ def test_a_customer_list_page_reads_the_graph_once_however_many_rows_it_shows(vi
     assert reads == {"/customers/?limit=1": 1, "/customers/?limit=2": 1, "/customers/": 1, "/customers/?q=ann": 2}
 
 
+def test_a_search_finding_many_customers_is_paged_and_the_pages_keep_the_search(viewer: Client):
+    journeys_data.load()
+    customer_services.set_attributes({"c2": {"name": "Ann Lee"}, "c4": {"name": "Ann Moss"},
+                                      "c5": {"name": "Anna Kay"}})
+
+    first = viewer.get("/customers/", {"q": "ann", "limit": "2"}).content.decode()
+    second = viewer.get("/customers/", {"q": "ann", "limit": "2", "offset": "2"}).content.decode()
+
+    assert "Customers 1–2 of 3 matching ann" in first
+    assert re.findall(r'href="/customers/(c\d)/"', first) == ["c2", "c4"]
+    assert 'href="/customers/?q=ann&amp;limit=2&amp;offset=2" rel="next"' in first
+    assert "Customers 3–3 of 3 matching ann" in second
+    assert re.findall(r'href="/customers/(c\d)/"', second) == ["c5"]
+    assert 'href="/customers/?q=ann&amp;limit=2&amp;offset=0" rel="prev"' in second and 'rel="next"' not in second
+
+
 def test_customer_360_header_names_the_customer_and_says_they_churned(viewer: Client):
     journeys_data.load()
     journeys.set_customer_attributes("c1", {"name": "Olivia Smith", "segment": "young professional"})
