@@ -3,6 +3,8 @@
 Writes are batched upserts (mergeV/mergeE through inject().unfold()), idempotent by id, so a batch
 interrupted half way can simply be run again. Everything a batch needs is read first and the writes
 are planned in Python, then handed over as one write plan (one atomic unit on the embedded store).
+Which customer an event belongs to is not decided here: the caller passes the identity rule
+(`apps.customers.identity.resolve`), called once per batch with the links read for it.
 """
 from __future__ import annotations
 
@@ -23,52 +25,33 @@ from graph.write_plan import Edge, PreparedWrite, Vertex, WritePlan, apply_plan,
 from graph.write_plan import chunks as _chunks
 
 Item = TypeVar("Item")
-IDENTITY_PRECEDENCE = {"account": 0, "phone": 1, "email": 2, "connect_profile": 3, "device": 4, "cookie": 5}
+IdentifierLink = tuple[str, str, int]  # (identifier vertex id, customer id, first_seen) of a has_identifier edge
+# Which customer each record belongs to, given the links its identifiers already have: the identity
+# rule, decided by apps.customers.identity and passed in; the gateway only reads the links and writes.
+Resolver = Callable[[Sequence[s.EventRecord], Sequence[IdentifierLink]], list[str]]
 
 
-# ---------------------------------------------------------------- identity resolution
+def named_customers(records: Sequence[s.EventRecord], links: Sequence[IdentifierLink]) -> list[str]:
+    """No identity rule: every record goes to the customer it names (its identifiers are linked to
+    that customer). A record naming none cannot be written without a rule."""
+    for record in records:
+        if not record.customer_id:
+            raise ValueError(f"event {record.event_id!r} names no customer: write it with an identity rule "
+                             "(apps.customers.identity.resolve)")
+    return [record.customer_id for record in records]
 
 
-def identifier_links(identifier_vids: Sequence[str]) -> list[tuple[str, str, int]]:
+# ---------------------------------------------------------------- identity reads
+
+
+def identifier_links(identifier_vids: Sequence[str]) -> list[IdentifierLink]:
     """(identifier vertex id, customer id, first_seen) for every link of these identifiers."""
-    rows: list[tuple[str, str, int]] = []
+    rows: list[IdentifierLink] = []
     for chunk in id_chunks(identifier_vids):
         rows += [(row["i"], row["c"], row["t"]) for row in (
             get_g().V(*many_ids(chunk)).has_label(s.IDENTIFIER).in_e(s.HAS_IDENTIFIER).project("i", "c", "t")
             .by(__.in_v().id_()).by(__.out_v().values("customer_id")).by("first_seen").to_list())]
     return rows
-
-
-def linked_customers(identifier_vids: Sequence[str],
-                     links: Sequence[tuple[str, str, int]] | None = None) -> dict[str, str]:
-    """identifier vertex id → the customer it was first linked to (earliest first_seen, then id)."""
-    best: dict[str, tuple[int, str]] = {}
-    for vid, customer, first_seen in identifier_links(identifier_vids) if links is None else links:
-        best[vid] = min(best.get(vid, (first_seen, customer)), (first_seen, customer))
-    return {vid: customer for vid, (_, customer) in best.items()}
-
-
-def resolve_customers(records: Sequence[s.EventRecord],
-                      links: Sequence[tuple[str, str, int]] | None = None) -> list[str]:
-    """Deterministic identity: an explicit customer id wins; otherwise the customer already linked to
-    the event's strongest identifier; otherwise a new customer named after that identifier."""
-    wanted = {s.identifier_vid(k, v) for r in records for k, v in r.identifiers}
-    first = linked_customers(sorted(wanted), links)
-    resolved = []
-    for record in records:
-        if not record.identifiers:
-            resolved.append(record.customer_id)
-            continue
-        ranked = sorted(record.identifiers, key=lambda kv: IDENTITY_PRECEDENCE.get(kv[0], 9))
-        customer = record.customer_id or next(
-            (first[vid] for vid in (s.identifier_vid(k, v) for k, v in ranked) if vid in first), "")
-        if not customer:
-            kind, value = ranked[0]
-            customer = f"{kind}:{value}"
-        for kind, value in record.identifiers:
-            first.setdefault(s.identifier_vid(kind, value), customer)
-        resolved.append(customer)
-    return resolved
 
 
 # ---------------------------------------------------------------- writes
@@ -93,17 +76,19 @@ def _mentioned(vertex_ids: Sequence[str]) -> tuple[set[str], set[str], list[tupl
     return found, written, links
 
 
-def write_events(records: Sequence[s.EventRecord]) -> s.WriteReport:
-    """Upsert one batch of events with their customers, identifiers and next-chains.
+def write_events(records: Sequence[s.EventRecord], resolve: Resolver = named_customers) -> s.WriteReport:
+    """Upsert one batch of events with their customers, identifiers and next-chains; `resolve` says
+    which customer each new event belongs to (called once per batch with the links its identifiers
+    have).
 
     Everything is read first and the writes are planned in Python, so the batch goes to the store
     as one plan (one atomic unit on the embedded store)."""
     try:
-        return _applied(_planned(_read(records)))
+        return _applied(_planned(_read(records, resolve)))
     except GraphQueryError as exc:
         if not _store_changed(exc):
             raise
-        return _applied(_planned(_read(records)))  # the span memory is gone: everything is read again
+        return _applied(_planned(_read(records, resolve)))  # the span memory is gone: everything is read again
 
 
 @dataclass
@@ -135,7 +120,7 @@ class _Planned:
     pending: _Pending
 
 
-def _read(records: Sequence[s.EventRecord], pending: _Pending | None = None,
+def _read(records: Sequence[s.EventRecord], resolve: Resolver, pending: _Pending | None = None,
           before_chains: Callable[[], None] | None = None) -> _Read:
     """Everything a batch's plan needs from the store, as if `pending` (planned, not yet written)
     were there. Chains of customers the pending batch touches cannot be read that way: when a late
@@ -156,7 +141,7 @@ def _read(records: Sequence[s.EventRecord], pending: _Pending | None = None,
     identifiers = sorted({s.identifier_vid(k, v) for r in new for k, v in r.identifiers})
     wanted = set(identifiers)
     links = [link for link in carried_links + pending.links if link[0] in wanted]
-    customers = resolve_customers(new, links)
+    customers = resolve(new, links)
     earliest: dict[str, int] = {}
     for record, customer in zip(new, customers, strict=True):
         earliest[customer] = min(earliest.get(customer, record.ts), record.ts)
@@ -221,7 +206,7 @@ def _store_changed(exc: GraphQueryError) -> bool:
 
 
 def write_event_batches(batches: Iterable[Item], records_of: Callable[[Item], Sequence[s.EventRecord]],
-                        ) -> Iterator[tuple[Item, s.WriteReport | None]]:
+                        resolve: Resolver = named_customers) -> Iterator[tuple[Item, s.WriteReport | None]]:
     """`write_events` over a stream of batches, each yielded in order with its report (None for a
     batch without records) once it is written. On the embedded store the next batch is read and
     planned while the engine writes the one before (it releases the interpreter lock), which is
@@ -229,10 +214,10 @@ def write_event_batches(batches: Iterable[Item], records_of: Callable[[Item], Se
     if _span_memory() is None:
         for item in batches:
             records = records_of(item)
-            yield item, write_events(records) if records else None
+            yield item, write_events(records, resolve) if records else None
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-write") as writer:
-        yield from _WritePipeline(writer, records_of).run(batches)
+        yield from _WritePipeline(writer, records_of, resolve).run(batches)
 
 
 class _WritePipeline(Generic[Item]):
@@ -240,9 +225,11 @@ class _WritePipeline(Generic[Item]):
     k is planned while the engine works. When the write of k-1 fails because the store changed
     behind the process's back, k-1 is written again the plain way and k is read and planned again."""
 
-    def __init__(self, writer: ThreadPoolExecutor, records_of: Callable[[Item], Sequence[s.EventRecord]]) -> None:
+    def __init__(self, writer: ThreadPoolExecutor, records_of: Callable[[Item], Sequence[s.EventRecord]],
+                 resolve: Resolver) -> None:
         self.writer = writer
         self.records_of = records_of
+        self.resolve = resolve
         self.waiting: tuple[Item, _Planned] | None = None
         self.running: tuple[Item, _Planned, Future[s.WriteReport]] | None = None
 
@@ -251,12 +238,13 @@ class _WritePipeline(Generic[Item]):
         try:
             for item in batches:
                 records = self.records_of(item)
-                read = _read(records, self.waiting[1].pending if self.waiting else None, before_chains=self._drain)
+                read = _read(records, self.resolve, self.waiting[1].pending if self.waiting else None,
+                             before_chains=self._drain)
                 self._start()
                 self.waiting = (item, _planned(read))
                 if not (yield from self._finish()):
                     self.waiting[1].write.close()
-                    self.waiting = (item, _planned(_read(records)))
+                    self.waiting = (item, _planned(_read(records, self.resolve)))
             self._start()
             yield from self._finish()
             finished = True
@@ -289,7 +277,7 @@ class _WritePipeline(Generic[Item]):
             _forget_spans()  # including those of the batch planned on top of this one
             if not (isinstance(exc, GraphQueryError) and _store_changed(exc)):
                 raise
-            report, kept = write_events(records), False
+            report, kept = write_events(records, self.resolve), False
         yield item, report if records else None
         return kept
 

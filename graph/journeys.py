@@ -16,13 +16,14 @@ from gremlin_python.process.traversal import Merge, Order, P, T
 from graph import schema as s
 from graph.connection import bulk_rows, get_g, many_ids, run_writes
 from graph.journey_writes import (  # noqa: F401 - the public write API, re-exported
-    IDENTITY_PRECEDENCE,
+    IdentifierLink,
+    Resolver,
     _chunks,
     _merge_edges,
     _merge_vertices,
-    linked_customers,
+    identifier_links,
+    named_customers,
     rebuild_next_chains,
-    resolve_customers,
     write_event_batches,
     write_events,
 )
@@ -79,11 +80,50 @@ def customer_summary(customer_id: str) -> CustomerSummary | None:
                            scores={k: float(v) for k, v in props.items() if k.endswith("_score")})
 
 
-def customer_attributes_all() -> list[tuple[str, dict[str, Any]]]:
-    """(customer id, free attributes) of every customer that has attributes, by id."""
-    rows = (get_g().V().has_label(s.CUSTOMER).has("attributes").order().by("customer_id")
-            .project("id", "attributes").by("customer_id").by("attributes").to_list())
-    return [(row["id"], json.loads(row["attributes"] or "{}")) for row in rows]
+@dataclass(frozen=True)
+class CustomerRow:
+    """A customer as a list shows it: the summary without identifiers, plus the type of the latest
+    event (in timeline order: time, arrival, event id)."""
+
+    customer_id: str
+    first_seen: int
+    last_seen: int
+    attributes: dict[str, Any]
+    events_by_channel: dict[str, int]
+    event_count: int
+    scores: dict[str, float]
+    latest_type: str
+
+
+def customer_rows(customer_ids: Sequence[str] | None = None, *, offset: int = 0, limit: int = 50
+                  ) -> list[CustomerRow]:
+    """One read for a page of customers: these ids (in the order given; unknown ones left out), or
+    the page `offset`/`limit` of all customers by id."""
+    if customer_ids is not None and not customer_ids:
+        return []
+    start = (get_g().V(*many_ids([s.customer_vid(c) for c in customer_ids])).has_label(s.CUSTOMER)
+             if customer_ids is not None else
+             get_g().V().has_label(s.CUSTOMER).order().by("customer_id").range_(offset, offset + limit))
+    rows = (start.project("props", "channels", "latest").by(__.value_map())
+            .by(__.out(s.PERFORMED).group_count().by("channel"))
+            .by(__.out_e(s.PERFORMED).order().by("ts", Order.desc)
+                .by(__.coalesce(__.values("seq"), __.constant(0)), Order.desc).by(__.in_v().id_(), Order.desc)
+                .limit(1).in_v().values("type").fold()).to_list())
+    found = [_customer_row(row) for row in rows]
+    if customer_ids is None:
+        return found
+    by_id = {row.customer_id: row for row in found}
+    return [by_id[c] for c in customer_ids if c in by_id]
+
+
+def _customer_row(row: dict[str, Any]) -> CustomerRow:
+    props = {k: v[0] for k, v in row["props"].items()}
+    channels = dict(sorted(row["channels"].items()))
+    return CustomerRow(customer_id=str(props["customer_id"]), first_seen=props["first_seen"],
+                       last_seen=props["last_seen"], attributes=json.loads(props.get("attributes") or "{}"),
+                       events_by_channel=channels, event_count=sum(channels.values()),
+                       scores={k: float(v) for k, v in props.items() if k.endswith("_score")},
+                       latest_type=str(row["latest"][0]) if row["latest"] else "")
 
 
 def customer_exists(customer_id: str) -> bool:

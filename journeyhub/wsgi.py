@@ -11,4 +11,8 @@ application = get_wsgi_application()
 from apps.events.engine import warm_up  # noqa: E402 - needs the settings loaded above
 
 warm_up()  # the analytics engine connects at start, not on the first question
+
+from apps.dashboard.warm import warm_up as warm_up_pages  # noqa: E402
+
+warm_up_pages()  # routes, templates and the graph store ready before the first page
 freeze_loaded_objects()

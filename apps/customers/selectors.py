@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from django.db import connection as database
+from django.db.models import Q
+
 import graph
+from apps.customers.models import NameWord
+from apps.customers.names import name_words
 from apps.ingest.mapping import IDENTIFIER_FIELDS, Mapping, RowError, normalize_identifier
 from graph import journeys
 
@@ -62,7 +67,8 @@ class Search:
 def find_customers(text: str, *, limit: int = 50) -> Search:
     """Customers matching what a person typed: `kind:value` for an identifier; an e-mail address; a
     phone number as people write it (normalised as ingest does, so it finds what the API finds); a
-    customer id; or part of a name (case does not matter)."""
+    customer id; or the start of words of a name, in any order ("smi ol" finds Olivia Smith; case
+    and accents do not matter), through the name index (apps.customers.models.NameWord)."""
     text = text.strip()
     kind = text.partition(":")[0]
     if kind in IDENTIFIER_KINDS and ":" in text:
@@ -82,10 +88,26 @@ def find_customers(text: str, *, limit: int = 50) -> Search:
             tried.append(f"phone {phone}")
     if journeys.customer_exists(text):
         return Search([text], f"id {text!r}")
-    needle = text.casefold()
-    named = [c for c, attributes in journeys.customer_attributes_all()
-             if needle and needle in str(attributes.get("name") or "").casefold()]
-    return Search(named[:limit], ", ".join(tried + [f"id or name {text!r}"]))
+    return Search(customers_named(text, limit=limit), ", ".join(tried + [f"id or name {text!r}"]))
+
+
+def customers_named(text: str, *, limit: int = 50) -> list[str]:
+    """Customers (by id) with a name word starting with each word of `text`; one indexed query."""
+    words = name_words(text)
+    if not words:
+        return []
+    found = NameWord.objects.filter(_starting(words[0]))
+    for word in words[1:]:
+        found = found.filter(customer_id__in=NameWord.objects.filter(_starting(word)).values("customer_id"))
+    return list(found.order_by("customer_id").values_list("customer_id", flat=True).distinct()[:limit])
+
+
+def _starting(prefix: str) -> Q:
+    """Words starting with `prefix`, read along the word index: SQLite orders text by code point, so
+    a range is exact there; elsewhere LIKE 'prefix%' uses the pattern index Django adds."""
+    if database.vendor == "sqlite":
+        return Q(word__gte=prefix, word__lt=prefix + "\U0010ffff")
+    return Q(word__startswith=prefix)
 
 
 @dataclass(frozen=True)
@@ -103,23 +125,35 @@ class CustomerProfile:
 
 
 def customer_profile(customer_id: str) -> CustomerProfile | None:
-    summary = journeys.customer_summary(customer_id)
-    if summary is None:
-        return None
-    latest = journeys.customer_events(customer_id, limit=1, newest_first=True)
-    end = store_figures().data_end_ms or summary.last_seen
-    if latest and latest[0]["type"] in CHURN_EVENT_TYPES:
-        status = "churned"
-    else:
-        status = "active" if summary.last_seen >= end - ACTIVE_DAYS * 86_400_000 else "inactive"
-    return CustomerProfile(customer_id=customer_id, name=str(summary.attributes.get("name") or ""), status=status,
-                           last_seen=summary.last_seen, event_count=summary.event_count,
-                           events_by_channel=summary.events_by_channel, attributes=summary.attributes,
-                           scores=summary.scores)
+    found = customer_profiles([customer_id])
+    return found[0] if found else None
 
 
 def customer_profiles(customer_ids: list[str]) -> list[CustomerProfile]:
-    return [p for p in (customer_profile(c) for c in customer_ids) if p is not None]
+    """Profiles of these customers, in the order given (unknown ids left out): one graph read."""
+    return _profiles(journeys.customer_rows(customer_ids)) if customer_ids else []
+
+
+def customer_profile_page(*, offset: int, limit: int) -> list[CustomerProfile]:
+    """A page of every customer's profile, by id: one graph read (plus the data's end, kept a while)."""
+    return _profiles(journeys.customer_rows(offset=offset, limit=limit))
+
+
+def _profiles(rows: list[journeys.CustomerRow]) -> list[CustomerProfile]:
+    if not rows:
+        return []
+    end = data_end_ms()
+    return [_profile(row, end if end is not None else row.last_seen) for row in rows]
+
+
+def _profile(row: journeys.CustomerRow, end: int) -> CustomerProfile:
+    if row.latest_type in CHURN_EVENT_TYPES:
+        status = "churned"
+    else:
+        status = "active" if row.last_seen >= end - ACTIVE_DAYS * 86_400_000 else "inactive"
+    return CustomerProfile(customer_id=row.customer_id, name=str(row.attributes.get("name") or ""), status=status,
+                           last_seen=row.last_seen, event_count=row.event_count,
+                           events_by_channel=row.events_by_channel, attributes=row.attributes, scores=row.scores)
 
 
 def customers_by_score(*, order_by: str, offset: int, limit: int) -> list[dict[str, Any]]:
@@ -148,6 +182,22 @@ class StoreFigures:
 
 FIGURES_MAX_AGE_SECONDS = 15.0
 _figures: dict[int, tuple[Any, float, StoreFigures]] = {}
+_data_end: list[tuple[Any, float, int | None]] = []
+
+
+def data_end_ms() -> int | None:
+    """When the latest event in the store happened: the end "active" is measured to. One scan of
+    the customers, reused for a few seconds (per connection) like the store's figures."""
+    connection = graph.get_connection()
+    now = time.monotonic()
+    hit = _figures.get(30)
+    if hit is not None and hit[0] is connection and now - hit[1] < FIGURES_MAX_AGE_SECONDS:
+        return hit[2].data_end_ms
+    if _data_end and _data_end[0][0] is connection and now - _data_end[0][1] < FIGURES_MAX_AGE_SECONDS:
+        return _data_end[0][2]
+    end = journeys.latest_activity_ms()
+    _data_end[:] = [(connection, now, end)]
+    return end
 
 
 def store_figures(*, active_days: int = 30) -> StoreFigures:

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import plotly.graph_objects as go
+import plotly.io as pio
 
 from apps.dashboard.tables import Column, Table
 
@@ -44,9 +44,11 @@ def text(value: Any) -> str:
     return html.escape(str(value), quote=False)
 
 
-def _plain(fig: go.Figure) -> dict[str, Any]:
-    """A JSON-safe dict (numpy values converted by Plotly's own encoder)."""
-    return json.loads(fig.to_json())
+def _figure(traces: list[dict[str, Any]], layout: dict[str, Any]) -> dict[str, Any]:
+    """A figure in Plotly's schema as JSON-safe plain data (numpy values converted by Plotly's own
+    encoder). Plain dicts, not graph objects: those validate every value and carry Plotly's default
+    template (7 KB a chart), which cost more than the rest of a page; Plotly.js draws the same."""
+    return dict(json.loads(pio.to_json({"data": traces, "layout": layout}, validate=False)))
 
 
 def _layout(title: str = "", **extra: Any) -> dict[str, Any]:
@@ -61,34 +63,33 @@ def _layout(title: str = "", **extra: Any) -> dict[str, Any]:
 def lines(chart_id: str, label: str, xs: Sequence[Any], series: Mapping[str, Sequence[float]], *,
           y_title: str = "", stacked: bool = False, kind: str = "line") -> Chart:
     """One line (or stacked bar) per series over shared x values."""
-    fig = go.Figure()
+    traces = []
     for i, (name, ys) in enumerate(series.items()):
         color = PALETTE[i % len(PALETTE)]
         if kind == "bar":
-            fig.add_trace(go.Bar(x=list(xs), y=list(ys), name=text(name), marker_color=color))
+            traces.append({"type": "bar", "x": list(xs), "y": list(ys), "name": text(name), "marker": {"color": color}})
         else:
-            fig.add_trace(go.Scatter(x=list(xs), y=list(ys), name=text(name), mode="lines+markers",
-                                     line={"color": color}))
-    fig.update_layout(**_layout(barmode="stack" if stacked else "group", yaxis={"title": text(y_title)}))
+            traces.append({"type": "scatter", "x": list(xs), "y": list(ys), "name": text(name),
+                           "mode": "lines+markers", "line": {"color": color}})
+    figure = _figure(traces, _layout(barmode="stack" if stacked else "group", yaxis={"title": text(y_title)}))
     columns = [Column("x", "Period")] + [Column(f"s{i}", name, True) for i, name in enumerate(series)]
     rows = [{"x": x, **{f"s{i}": ys[j] for i, ys in enumerate(series.values())}} for j, x in enumerate(xs)]
-    return Chart(id=chart_id, label=label, figure=_plain(fig), table=Table(chart_id, label, columns, rows))
+    return Chart(id=chart_id, label=label, figure=figure, table=Table(chart_id, label, columns, rows))
 
 
 def bars(chart_id: str, label: str, names: Sequence[str], values: Sequence[float], *, x_title: str = "",
          horizontal: bool = True) -> Chart:
     shown = [text(n) for n in names]
+    marker = {"color": PALETTE[0]}
     if horizontal:
-        bar = go.Bar(y=shown, x=list(values), orientation="h", marker_color=PALETTE[0])
-        fig = go.Figure(bar)
-        fig.update_layout(**_layout(xaxis={"title": text(x_title)},
-                                    yaxis={"autorange": "reversed", "automargin": True}))
+        figure = _figure([{"type": "bar", "y": shown, "x": list(values), "orientation": "h", "marker": marker}],
+                         _layout(xaxis={"title": text(x_title)}, yaxis={"autorange": "reversed", "automargin": True}))
     else:
-        fig = go.Figure(go.Bar(x=shown, y=list(values), marker_color=PALETTE[0]))
-        fig.update_layout(**_layout(yaxis={"title": text(x_title)}))
+        figure = _figure([{"type": "bar", "x": shown, "y": list(values), "marker": marker}],
+                         _layout(yaxis={"title": text(x_title)}))
     table = Table(chart_id, label, [Column("name", "Name"), Column("value", x_title or "Value", True)],
                   [{"name": n, "value": v} for n, v in zip(names, values, strict=True)])
-    return Chart(id=chart_id, label=label, figure=_plain(fig), table=table)
+    return Chart(id=chart_id, label=label, figure=figure, table=table)
 
 
 def sankey(chart_id: str, label: str, result: Any, *, drill: str = "", drill_query: str = "",
@@ -140,17 +141,17 @@ def _fade(hex_color: str, alpha: float = 0.35) -> str:
 def curve(chart_id: str, label: str, curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], *,
           x_title: str, y_title: str, diagonal: bool = True) -> Chart:
     """ROC or calibration curves: one line per model, with the chance / perfect diagonal."""
-    fig = go.Figure()
+    traces: list[dict[str, Any]] = []
     if diagonal:
-        fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="reference",
-                                 line={"dash": "dot", "color": "#999"}))
+        traces.append({"type": "scatter", "x": [0, 1], "y": [0, 1], "mode": "lines", "name": "reference",
+                       "line": {"dash": "dot", "color": "#999"}})
     rows: list[dict[str, Any]] = []
     for i, (name, (xs, ys)) in enumerate(curves.items()):
-        fig.add_trace(go.Scatter(x=list(xs), y=list(ys), mode="lines", name=text(name),
-                                 line={"color": PALETTE[i % len(PALETTE)]}))
+        traces.append({"type": "scatter", "x": list(xs), "y": list(ys), "mode": "lines", "name": text(name),
+                       "line": {"color": PALETTE[i % len(PALETTE)]}})
         rows.extend({"series": name, "x": x, "y": y} for x, y in zip(xs, ys, strict=True))
-    fig.update_layout(**_layout(xaxis={"title": text(x_title), "range": [0, 1]},
-                                yaxis={"title": text(y_title), "range": [0, 1]}))
+    figure = _figure(traces, _layout(xaxis={"title": text(x_title), "range": [0, 1]},
+                                     yaxis={"title": text(y_title), "range": [0, 1]}))
     table = Table(chart_id, label, [Column("series", "Series"), Column("x", x_title, True), Column("y", y_title, True)],
                   rows)
-    return Chart(id=chart_id, label=label, figure=_plain(fig), table=table)
+    return Chart(id=chart_id, label=label, figure=figure, table=table)

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
+from apps.customers import identity
 from apps.decisions import decision_log, selectors
 from apps.decisions.modeling.metrics import band_for
 from apps.decisions.models import DecisionLog
@@ -159,7 +160,7 @@ def record_intent_feedback(*, contact_id: str, intent: str, customer_id: str | N
     record = graph_schema.EventRecord(
         event_id=event_id, type="call", channel=(channel or "VOICE").lower(), ts=at_ms or now_ms(),
         customer_id=customer_id or "", identifiers=identifiers, source="connect_feedback", intent=intent)
-    report = journeys.write_events([record])
+    report = journeys.write_events([record], identity.resolve)
     if report.duplicates:
         graph_decisions.set_event_intent(event_id, intent)
     customer = report.customers[0] if report.customers else (customer_id or _resolve_customer(None, phone))

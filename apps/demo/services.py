@@ -19,13 +19,13 @@ from django.core.management import call_command, get_commands
 from django.db import connection, transaction
 
 from apps.core.models import ApiKey, Scope, hash_key
+from apps.customers import services as customer_services
 from apps.demo import catalog
 from apps.demo.dataset import demo_profiles
 from apps.ingest.models import IngestBatch
 from apps.ingest.services import ingest_records
 from apps.journeys.models import MilestoneReach
 from apps.journeys.services import backfill_milestones, recompute_kpis
-from graph import journeys
 
 ADMIN_USERNAME = "admin"
 API_KEY_NAME = "demo"
@@ -104,12 +104,7 @@ def load_events(*, records: Iterable[dict], progress: Callable[[IngestBatch], No
 def apply_profiles(*, shared_data_dir: Path, customers: int, seed: int) -> int:
     """Name, segment and demographics on each customer vertex, for filters and the customer 360 page."""
     profiles = demo_profiles(shared_data_dir=shared_data_dir, customers=customers, seed=seed)
-    batched = getattr(journeys, "set_many_customer_attributes", None)
-    if batched is not None:
-        batched({p.customer_id: p.attributes() for p in profiles})
-    else:
-        for profile in profiles:
-            journeys.set_customer_attributes(profile.customer_id, profile.attributes())
+    customer_services.set_attributes({p.customer_id: p.attributes() for p in profiles})
     return len(profiles)
 
 

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.core import observability
+from apps.customers import identity
 from apps.events.services import EventCopy
 from apps.events.store import EventStoreError
 from apps.ingest.mapping import Mapping
@@ -28,7 +29,6 @@ from apps.ingest.readers import Source, checked_rows, open_source
 from apps.ingest.signals import events_ingested
 from graph import journeys
 from graph.errors import GraphError
-from graph.journey_writes import resolve_customers
 from graph.schema import EventRecord, WriteReport
 
 log = logging.getLogger(__name__)
@@ -245,7 +245,7 @@ def _as_read(chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:
 
 def _written(chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:
     """The chunks' events into the graph, one chunk planned while the store writes the one before."""
-    for chunk, report in journeys.write_event_batches(chunks, lambda c: c.records):
+    for chunk, report in journeys.write_event_batches(chunks, lambda c: c.records, identity.resolve):
         chunk.report = report
         yield chunk
 
@@ -253,7 +253,7 @@ def _written(chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:
 def _write_graph(chunk: _Chunk) -> _Chunk:
     """The chunk's events into the graph (graph only: a file load runs this in its reader thread)."""
     if chunk.records and chunk.report is None:
-        chunk.report = journeys.write_events(chunk.records)
+        chunk.report = journeys.write_events(chunk.records, identity.resolve)
     return chunk
 
 
@@ -282,7 +282,7 @@ def _landed_before(records: list[EventRecord], new: Sequence[EventRecord]) -> li
     write's own identity rule (the id it names, else the customer linked to its strongest identifier)."""
     written = {e.event_id for e in new}
     landed = list({r.event_id: r for r in records if r.event_id not in written}.values())
-    customers = resolve_customers(landed)
+    customers = identity.customers_of(landed)
     return [r if r.customer_id == c else replace(r, customer_id=c) for r, c in zip(landed, customers, strict=True)]
 
 

@@ -73,15 +73,52 @@ def events(filters: JourneyFilters | None = None, *, columns: Sequence[str] = fr
     return frames.events_frame(engine, flt, columns=columns)
 
 
+@dataclass(frozen=True)
+class EventTypeCounts:
+    """How many customers the filters select, and how many of them have each event type (most
+    customers first, then by name): what a page needs to say what exists without reading events."""
+
+    customers: int
+    by_type: tuple[tuple[str, int], ...]
+
+    @property
+    def types(self) -> frozenset[str]:
+        return frozenset(t for t, _ in self.by_type)
+
+
+def event_type_counts(filters: JourneyFilters | None = None) -> EventTypeCounts:
+    """Two aggregates on the engine (cached with its results until the store changes)."""
+    engine, flt = _question(filters)
+
+    def compute() -> EventTypeCounts:
+        table = engine.events(flt)
+        total = int(engine.execute(table.customer_id.nunique()) or 0)
+        per = engine.execute(table.group_by("type").aggregate(customers=table.customer_id.nunique()))
+        rows = sorted(((str(t), int(n)) for t, n in zip(per["type"], per["customers"], strict=True)),
+                      key=lambda tn: (-tn[1], tn[0]))
+        return EventTypeCounts(customers=total, by_type=tuple(rows))
+    return engine.cached(("event_type_counts", flt.key()), compute)
+
+
+def known_channels() -> list[str]:
+    """Every channel some event in the store carries."""
+    return list(analytics_engine.get_engine().catalog()["channel"])
+
+
 def path_customers(*, nodes: Sequence[str], filters: JourneyFilters | None = None, anchor: str | None = None,
                    backward: bool = False, steps: int = 5, min_count: int = 1, with_channel: bool = False,
                    collapse_repeats: bool = False) -> list[str]:
     """The customers behind a box (`2:app_login`) or a band (its two ends) of `journey_paths` with the
     same arguments, sorted by id; a malformed node is a ValueError."""
     refs = [drill.NodeRef.parse(node) for node in nodes]
-    frame = events(filters, columns=("customer_id", "event_id", "type", "channel", "ts"))
-    return drill.customers_at(frame, nodes=refs, anchor=anchor, backward=backward, steps=steps,
-                              min_count=min_count, with_channel=with_channel, collapse_repeats=collapse_repeats)
+    engine, flt = _question(filters)
+    key = ("path_customers", flt.key(), tuple(nodes), anchor, backward, steps, min_count, with_channel,
+           collapse_repeats)
+    # kept with the engine's results: the drill-down's pages and its CSV ask the same question again
+    return list(engine.cached(key, lambda: tuple(drill.customers_at(
+        frames.events_frame(engine, flt, columns=("customer_id", "event_id", "type", "channel", "ts")),
+        nodes=refs, anchor=anchor, backward=backward, steps=steps, min_count=min_count,
+        with_channel=with_channel, collapse_repeats=collapse_repeats))))
 
 
 def top_journeys(*, filters: JourneyFilters | None = None, max_steps: int = 5, with_channel: bool = False,

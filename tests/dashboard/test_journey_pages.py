@@ -7,6 +7,7 @@ import io
 import pytest
 from django.test import Client
 
+from apps.events.engine import Engine
 from apps.journeys import selectors
 from apps.journeys.analyzers import drill
 from tests.dashboard import journeys_data
@@ -243,3 +244,24 @@ def test_drill_down_lists_come_a_page_at_a_time_with_names(viewer: Client, analy
     assert "offset=3" in partial and "offset=0" in partial
     assert '<th scope="col">Name</th>' in funnel and ">Jack Jones</a>" in funnel
     assert "Customers 1–2 of 3" in funnel and "offset=2" in funnel
+
+
+def test_journey_pages_asked_again_read_no_events(analyst: Client, loaded, monkeypatch):
+    """Given each journey page and drill-down asked once, when it is asked again, then the analytics
+    engine runs no query: what the page offers (channels with events, event types and their
+    customers) and the customers behind a box come from results kept with the engine's, not from the
+    whole event log read per request."""
+    urls = ["/journeys/explorer/", "/journeys/explorer/?direction=to&event=card_dispute_call",
+            "/journeys/top/", "/journeys/funnel/?step=web_visit&step=app_login",
+            "/journeys/explorer/customers/?direction=to&event=card_dispute_call&node=1:card_dispute_call",
+            "/journeys/funnel/customers/?step=web_visit&step=app_login&at=2"]
+    for url in urls:
+        assert analyst.get(url).status_code == 200, url
+    queries: list[str] = []
+    real = Engine.execute
+    monkeypatch.setattr(Engine, "execute", lambda self, expr: queries.append(str(expr)[:80]) or real(self, expr))
+
+    statuses = [analyst.get(url).status_code for url in urls]
+
+    assert statuses == [200] * len(urls)
+    assert queries == []

@@ -10,7 +10,9 @@ from html import unescape
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from prometheus_client import REGISTRY
 
+from apps.customers import services as customer_services
 from apps.decisions.models import DecisionLog
 from apps.ingest.models import IngestBatch
 from apps.ingest.services import ingest_records
@@ -222,7 +224,7 @@ def test_searching_by_email_or_name_finds_the_customer(viewer: Client):
     journeys_data.load()
     ingest_records(records=[{"customer_id": "c3", "event_id": "c3-mail", "event_type": "email", "channel": "email",
                              "timestamp": "2026-03-01T05:00:00Z", "email": "Mia.Brown@Example.com"}], source="t")
-    journeys.set_customer_attributes("c4", {"name": "Olivia Smith"})
+    customer_services.set_attributes({"c4": {"name": "Olivia Smith"}})
 
     by_email = viewer.get("/customers/", {"q": "mia.brown@example.com"})
     by_name = viewer.get("/customers/", {"q": "olivia"})
@@ -252,6 +254,47 @@ def test_customer_list_shows_name_last_seen_events_and_channels_a_page_at_a_time
                        "churn 0.42, csat low 0.10"]
     assert [r[0] for r in rows[1:]] == ["c1", "c2", "c3", "c4", "c5", "c6"]
     assert [r[0] for r in second_page[1:]] == ["c5", "c6"]
+
+
+def graph_calls() -> float:
+    return REGISTRY.get_sample_value("journeyhub_graph_call_seconds_count",
+                                     {"backend": "embedded", "outcome": "ok"}) or 0.0
+
+
+def graph_calls_of(client: Client, url: str) -> int:
+    before = graph_calls()
+    assert client.get(url).status_code == 200, url
+    return int(graph_calls() - before)
+
+
+def test_a_customer_list_page_reads_the_graph_once_however_many_rows_it_shows(viewer: Client):
+    """Given the data's end already read (it is kept a few seconds), when a page of 1, 2 or 6
+    customers is listed, then one graph read brings every row: name, status, last seen, events,
+    channels and scores; a search by name adds only the check whether the text is a customer id."""
+    journeys_data.load()
+    customer_services.set_attributes({"c1": {"name": "Ann Lee"}, "c2": {"name": "Ann Moss"}})
+    viewer.get("/customers/?limit=1")
+
+    reads = {url: graph_calls_of(viewer, url) for url in [
+        "/customers/?limit=1", "/customers/?limit=2", "/customers/", "/customers/?q=ann"]}
+
+    assert reads == {"/customers/?limit=1": 1, "/customers/?limit=2": 1, "/customers/": 1, "/customers/?q=ann": 2}
+
+
+def test_a_search_finding_many_customers_is_paged_and_the_pages_keep_the_search(viewer: Client):
+    journeys_data.load()
+    customer_services.set_attributes({"c2": {"name": "Ann Lee"}, "c4": {"name": "Ann Moss"},
+                                      "c5": {"name": "Anna Kay"}})
+
+    first = viewer.get("/customers/", {"q": "ann", "limit": "2"}).content.decode()
+    second = viewer.get("/customers/", {"q": "ann", "limit": "2", "offset": "2"}).content.decode()
+
+    assert "Customers 1–2 of 3 matching ann" in first
+    assert re.findall(r'href="/customers/(c\d)/"', first) == ["c2", "c4"]
+    assert 'href="/customers/?q=ann&amp;limit=2&amp;offset=2" rel="next"' in first
+    assert "Customers 3–3 of 3 matching ann" in second
+    assert re.findall(r'href="/customers/(c\d)/"', second) == ["c5"]
+    assert 'href="/customers/?q=ann&amp;limit=2&amp;offset=0" rel="prev"' in second and 'rel="next"' not in second
 
 
 def test_customer_360_header_names_the_customer_and_says_they_churned(viewer: Client):

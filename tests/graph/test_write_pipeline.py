@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import graph
+from apps.customers import identity
 from graph import bulk_load, journey_writes, journeys
 from graph import schema as s
 from graph.connection import get_connection, get_g, run_writes
@@ -35,7 +36,7 @@ def snapshot() -> tuple[list[Any], list[Any]]:
 
 
 def pipelined(batches: list[list[EventRecord]]) -> list[s.WriteReport | None]:
-    return [report for _, report in journey_writes.write_event_batches(batches, lambda b: b)]
+    return [report for _, report in journey_writes.write_event_batches(batches, lambda b: b, identity.resolve)]
 
 
 def one_by_one(batches: list[list[EventRecord]]) -> list[s.WriteReport | None]:
@@ -43,7 +44,7 @@ def one_by_one(batches: list[list[EventRecord]]) -> list[s.WriteReport | None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(journey_writes, "prepared_write", lambda plan: SimpleNamespace(
             run=lambda: run_writes(gremlin_writes(plan)), close=lambda: None))
-        return [journeys.write_events(b) if b else None for b in batches]
+        return [journeys.write_events(b, identity.resolve) if b else None for b in batches]
 
 
 events = st.builds(

@@ -36,11 +36,11 @@ def test_events_that_landed_before_a_failure_are_still_followed_up(monkeypatch, 
     real_write = journeys.write_events
     calls = {"n": 0}
 
-    def failing_on_second_chunk(records):  # type: ignore[no-untyped-def]
+    def failing_on_second_chunk(records, *rule):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         if calls["n"] == 2:
             raise GraphUnavailable("store went away")
-        return real_write(records)
+        return real_write(records, *rule)
 
     monkeypatch.setattr(journeys, "write_events", failing_on_second_chunk)
     events = [{"event_id": f"f{i}", "customer_id": f"c{i}", "event_type": "card_activated", "channel": "app",

@@ -16,6 +16,7 @@ from apps.dashboard.views.common import not_found, page, parse_int
 from apps.journeys import selectors as journey_selectors
 
 PAGE_SIZE = 50
+SEARCH_LIMIT = 10_000  # matches a search pages through (ids only; each page reads its own rows)
 
 
 LIST_COLUMNS = [Column("customer_id", "Customer"), Column("name", "Name"), Column("status", "Status"),
@@ -44,7 +45,7 @@ def customers(request: HttpRequest) -> HttpResponse:
     context: dict = {"title": "Customers", "q": query, "error": ""}
     if query:
         try:
-            search = customer_selectors.find_customers(query)
+            search = customer_selectors.find_customers(query, limit=SEARCH_LIMIT)
         except ValueError as exc:
             search = customer_selectors.Search([], "")
             context["error"] = str(exc)
@@ -52,16 +53,28 @@ def customers(request: HttpRequest) -> HttpResponse:
             return HttpResponseRedirect(reverse("dashboard:customer", args=[search.customer_ids[0]]))
         if not search.customer_ids and not context["error"]:
             context["error"] = f"No customer with {search.tried}."
-        ids = search.customer_ids
+        found = search.customer_ids
+        profiles = customer_selectors.customer_profiles(found[offset:offset + limit])
+        more = offset + limit < len(found)
+        total = f"{len(found):,}{' or more' if len(found) >= SEARCH_LIMIT else ''}"
+        caption = f"Customers {offset + 1}–{offset + len(profiles)} of {total} matching {query}"
     else:
-        ids = customer_selectors.customer_list(offset=offset, limit=limit)
-    rows = [_list_row(p) for p in customer_selectors.customer_profiles(ids)]
-    caption = f"Customers matching {query}" if query else f"Customers {offset + 1}–{offset + len(rows)}, by id"
+        profiles = customer_selectors.customer_profile_page(offset=offset, limit=limit)
+        more = len(profiles) == limit
+        caption = f"Customers {offset + 1}–{offset + len(profiles)}, by id"
+    rows = [_list_row(p) for p in profiles]
     table = Table("customers", caption, LIST_COLUMNS, rows, links={"customer_id": "url"})
-    more = not query and len(ids) == limit
-    context.update(table=table, offset=offset, next_offset=offset + limit if more else None,
-                   prev_offset=max(0, offset - limit) if offset and not query else None)
+    context.update(table=table, next_url=_page_url(request, offset + limit) if more else None,
+                   prev_url=_page_url(request, max(0, offset - limit)) if offset else None)
     return page(request, "dashboard/customers.html", context, tables={"customers": table})
+
+
+def _page_url(request: HttpRequest, offset: int) -> str:
+    """This list (search text and page size kept) from another offset."""
+    query = request.GET.copy()
+    query["offset"] = str(offset)
+    query.pop("format", None)
+    return f"{request.path}?{query.urlencode()}"
 
 
 @role_required(VIEWER)

@@ -41,17 +41,9 @@ def _choices() -> dict[str, Any]:
     return {"milestones": list(definitions.values_list("slug", "name")), "channel_choices": channels_with_events()}
 
 
-_channels: dict[str, Any] = {}
-
-
 def channels_with_events() -> list[str]:
-    """Channels that have events, remembered for the last whole-log frame seen (the journeys app
-    hands out the same cached frame object until it reloads)."""
-    everything = journey_selectors.events()
-    if _channels.get("frame") is not everything:
-        found = sorted(str(c) for c in everything["channel"].unique()) if len(everything) else list(CHANNELS)
-        _channels.update(frame=everything, value=found)
-    return list(_channels["value"])
+    """Channels that have events (the store's catalogue, kept with the engine's results)."""
+    return journey_selectors.known_channels() or list(CHANNELS)
 
 
 def no_events_message(form: Any) -> str:
@@ -66,39 +58,26 @@ def no_events_message(form: Any) -> str:
     return f"No events match these filters{f' ({chosen})' if chosen else ''}. Widen the dates or clear a filter."
 
 
-def unknown_events(frame: Any, wanted: list[str], consequence: str = "") -> list[str]:
-    """A message per event type nobody has in the (filtered) frame, naming the ones that exist."""
-    present = set(frame["type"].unique()) if len(frame) else set()
-    known = ", ".join(t for t, _ in popular_events(frame)[:12])
+def unknown_events(counts: journey_selectors.EventTypeCounts, wanted: list[str], consequence: str = "") -> list[str]:
+    """A message per event type nobody has under the filters, naming the ones that exist."""
+    known = ", ".join(t for t, _ in popular_events(counts)[:12])
     return [f"No customer has the event {event!r} for these filters{consequence}. Events that exist: {known}."
-            for event in wanted if event and event not in present]
+            for event in wanted if event and event not in counts.types]
 
 
 LINKS_SHOWN = 200
 
 
-def auto_min_count(frame: Any) -> int:
+def auto_min_count(counts: journey_selectors.EventTypeCounts) -> int:
     """Without a choice, fold branches taken by under 1% of the customers, so the Sankey stays readable."""
-    return max(1, int(frame["customer_id"].nunique()) // 100) if len(frame) else 1
+    return max(1, counts.customers // 100)
 
 
-_popular: dict[str, Any] = {}
+def popular_events(counts: journey_selectors.EventTypeCounts, limit: int = 40) -> list[tuple[str, int]]:
+    """The most common event types and how many customers have each: what a person can ask about."""
+    return list(counts.by_type[:limit])
 
 
-def popular_events(frame: Any, limit: int = 40) -> list[tuple[str, int]]:
-    """The most common event types and how many customers have each: what a person can ask about.
-    Remembered for the last frame seen (the journeys app hands out the same cached frame object)."""
-    if _popular.get("frame") is frame:
-        return list(_popular["value"])
-    value: list[tuple[str, int]] = []
-    if not frame.empty:
-        counts = frame.drop_duplicates(["customer_id", "type"])["type"].value_counts()
-        value = sorted(((str(t), int(n)) for t, n in counts.items()), key=lambda tn: (-tn[1], tn[0]))[:limit]
-    _popular.update(frame=frame, value=value)
-    return list(value)
-
-
-PATH_COLUMNS = ("customer_id", "event_id", "type", "channel", "ts")  # what paths and their drill-down read
 
 
 @role_required(VIEWER)
@@ -113,13 +92,13 @@ def explorer(request: HttpRequest) -> HttpResponse:
     event = options["event"] or None
     backward = options["direction"] == "to"
     try:  # a channel, milestone or event no event carries is a message, not an error page
-        frame = journey_selectors.events(filters=form.filters, columns=PATH_COLUMNS)
-        options["min_count"] = options["min_count"] or auto_min_count(frame)
-        base["popular"] = popular_events(frame)
-        if not len(frame):
+        counts = journey_selectors.event_type_counts(form.filters)
+        options["min_count"] = options["min_count"] or auto_min_count(counts)
+        base["popular"] = popular_events(counts)
+        if not counts.customers:
             return page(request, "dashboard/explorer.html",
                         {**base, "errors": [*form.errors, no_events_message(form)]})
-        missing_event = unknown_events(frame, [options["event"]])
+        missing_event = unknown_events(counts, [options["event"]])
         if missing_event:
             return page(request, "dashboard/explorer.html", {**base, "errors": [*form.errors, *missing_event]})
         result = journey_selectors.journey_paths(
@@ -149,7 +128,7 @@ def explorer(request: HttpRequest) -> HttpResponse:
                   [{"step": n.step, "event": n.label, "customers": n.customers, "dropped": n.dropped,
                     "drill": f"{drill_base}&node={quote(n.id)}"} for n in result.nodes], links={"customers": "drill"})
     context = {**base, "result": result, "chart": replace(chart, table=None), "steps": steps, "links": links,
-               "links_shown": shown, "nodes": nodes, "popular": popular_events(frame)}
+               "links_shown": shown, "nodes": nodes, "popular": popular_events(counts)}
     return page(request, "dashboard/explorer.html", context,
                 tables={"links": links, "steps": steps, "nodes": nodes})
 
@@ -163,8 +142,8 @@ def explorer_customers(request: HttpRequest) -> HttpResponse:
         options = explorer_options(request)
         node, link = request.GET.get("node") or "", request.GET.get("link") or ""
         nodes = link.split("|") if link else [node]
-        frame = journey_selectors.events(filters=form.filters, columns=PATH_COLUMNS)
-        options["min_count"] = options["min_count"] or auto_min_count(frame)
+        options["min_count"] = options["min_count"] or auto_min_count(
+            journey_selectors.event_type_counts(form.filters))
         customers = journey_selectors.path_customers(
             nodes=nodes, filters=form.filters, anchor=options["event"] or None,
             backward=options["direction"] == "to", steps=options["steps"], min_count=options["min_count"],
@@ -247,9 +226,9 @@ def funnel(request: HttpRequest) -> HttpResponse:
     base.update(form=form.values, errors=form.errors, window_hours=window_h or "")
     if len(steps) < 2:
         return page(request, "dashboard/funnel.html", {**base, "hint": "Add at least two steps."})
-    frame = journey_selectors.events(form.filters)
-    problems = ([no_events_message(form)] if not len(frame) else
-                unknown_events(frame, steps, ", so nobody can reach that step"))
+    counts = journey_selectors.event_type_counts(form.filters)
+    problems = ([no_events_message(form)] if not counts.customers else
+                unknown_events(counts, steps, ", so nobody can reach that step"))
     if problems:
         return page(request, "dashboard/funnel.html", {**base, "errors": [*form.errors, *problems]})
     try:

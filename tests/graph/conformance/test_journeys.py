@@ -6,6 +6,7 @@ from collections.abc import Iterator
 import pytest
 
 import graph
+from apps.customers import identity
 from graph import journeys
 from graph.schema import EventRecord, WriteReport
 
@@ -36,7 +37,8 @@ def journey_store(backend_url: str, settings) -> Iterator[str]:  # type: ignore[
 
 
 def write_all() -> list[WriteReport]:
-    return [journeys.write_events(FIRST_BATCH), journeys.write_events([LATER]), journeys.write_events([LATE])]
+    return [journeys.write_events(FIRST_BATCH, identity.resolve), journeys.write_events([LATER]),
+            journeys.write_events([LATE])]
 
 
 def test_writes_resolve_identity_and_splice_late_events(journey_store: str) -> None:
@@ -52,7 +54,7 @@ def test_writes_resolve_identity_and_splice_late_events(journey_store: str) -> N
 
 def test_rewriting_the_same_events_changes_nothing(journey_store: str) -> None:
     write_all()
-    report = journeys.write_events(FIRST_BATCH + [LATER, LATE])
+    report = journeys.write_events(FIRST_BATCH + [LATER, LATE], identity.resolve)
     assert (report.loaded, report.duplicates) == (0, 5)
     assert journeys.graph_counts() == {"customer": 2, "identifier": 2, "event": 5, "milestone": 0}
     assert len(journeys.next_chain("c1")) == 3
