@@ -271,3 +271,22 @@ def test_a_client_cannot_reach_the_server_files(remote: DriverRemoteConnection, 
     assert caught.value.status_code == Status.INVALID_REQUEST_ARGUMENTS
     assert "unknown source step 'export_graphson'" in str(caught.value)
     assert not target.exists()
+
+
+def test_the_projects_connection_reads_every_batch_and_the_servers_refusals(gremlin_server_url: str) -> None:
+    # given the project's own ws:// connection (graph.remote.WireRemoteConnection) to graphserver
+    connection = graph.connect(gremlin_server_url)
+    try:
+        # when a result spans three frames (two 206 batches of 64, then the last), with options
+        values = connection.g.with_("evaluationTimeout", 5_000).inject(list(range(150))).unfold().to_list()
+        # and when the server refuses a traversal
+        bad = connection.g.inject(1)
+        bad.bytecode.add_step("nosuchstep")
+        with pytest.raises(graph.GraphQueryError, match="unknown step 'nosuchstep'"):
+            bad.to_list()
+        after = connection.g.inject("still open").to_list()
+    finally:
+        connection.close()
+    # then every value arrives in order, the refusal carries the server's reason and the connection goes on
+    assert values == list(range(150))
+    assert after == ["still open"]
