@@ -586,12 +586,21 @@ def _token_keys(row: Any) -> Any:
             for k, v in row.items()}
 
 
+SEND_BYTES = 64 * 1024
+
+
 def _next_frames(frames: Iterator[Frame]) -> tuple[list[Frame], bool]:
-    """The next frame to send (in a worker thread), and whether it was the last."""
-    frame = next(frames, None)
-    if frame is None:
-        return [], True
-    return [frame], False
+    """The next frames to send (made in a worker thread), and whether they are the last: frames are
+    taken until about SEND_BYTES are ready, so a short answer costs one hand-off between the event
+    loop and the worker threads, and a long one is still sent as it is encoded."""
+    batch: list[Frame] = []
+    size = 0
+    for frame in frames:
+        batch.append(frame)
+        size += len(frame)
+        if size >= SEND_BYTES:
+            return batch, False
+    return batch, True
 
 
 def _drop_oldest_pending(pending: dict[uuid.UUID, Any]) -> None:
