@@ -175,6 +175,7 @@ _NULL = bytes([DataType.null.value, 0x01])
 _TOKENS = {token: bytes([code.value, 0x00, DataType.string.value, 0x00]) + _I32.pack(len(java)) + java.encode()
            for code, enum in ((DataType.t, T), (DataType.direction, Direction)) for token in enum
            for java in [{"id_": "id", "from_": "OUT", "to": "IN"}.get(token.name, token.name)]}
+_TOKEN_BYTES = {id(token): data for token, data in _TOKENS.items()}
 _HEAD = {name: bytes([getattr(DataType, name).value, 0x00]) for name in
          ("int", "long", "string", "double", "list", "map", "traverser", "boolean")}
 
@@ -187,6 +188,9 @@ _STRING_HEAD, _INT_HEAD, _LONG_HEAD, _DOUBLE_HEAD, _LIST_HEAD, _MAP_HEAD, _TRAVE
     _HEAD["string"], _HEAD["int"], _HEAD["long"], _HEAD["double"], _HEAD["list"], _HEAD["map"], _HEAD["traverser"])
 _TRUE, _FALSE = _HEAD["boolean"] + b"\x01", _HEAD["boolean"] + b"\x00"
 _i32_pack, _i64_pack, _f64_pack = _I32.pack, _I64.pack, _F64.pack
+# map keys repeat from row to row (property names): their encoded form is kept, up to a bound
+MAX_CACHED_KEYS, MAX_CACHED_KEY_BYTES = 4096, 128
+_KEY_BYTES: dict[str, bytes] = {}
 _i32_from, _i64_from, _f64_from = _I32.unpack_from, _I64.unpack_from, _F64.unpack_from
 
 
@@ -208,15 +212,24 @@ def write_value(obj: Any, out: bytearray, writer: GraphBinaryWriter) -> None:
     elif kind is dict:
         out += _MAP_HEAD
         out += _i32_pack(len(obj))
-        for key, value in obj.items():
-            if type(key) is str:  # map keys are mostly text: written here without a call
-                data = key.encode("utf-8")
+        for key, value in obj.items():  # text keys and text values (most of a map) without a call
+            if type(key) is str:
+                encoded = _KEY_BYTES.get(key)
+                if encoded is None:
+                    data = key.encode("utf-8")
+                    encoded = _STRING_HEAD + _i32_pack(len(data)) + data
+                    if len(_KEY_BYTES) < MAX_CACHED_KEYS and len(data) <= MAX_CACHED_KEY_BYTES:
+                        _KEY_BYTES[key] = encoded
+                out += encoded
+            else:
+                write_value(key, out, writer)
+            if type(value) is str:
+                data = value.encode("utf-8")
                 out += _STRING_HEAD
                 out += _i32_pack(len(data))
                 out += data
             else:
-                write_value(key, out, writer)
-            write_value(value, out, writer)
+                write_value(value, out, writer)
     elif kind is list or kind is tuple:  # a tuple is a list used as a map key (group().by(fold()))
         out += _LIST_HEAD
         out += _i32_pack(len(obj))
@@ -234,7 +247,7 @@ def write_value(obj: Any, out: bytearray, writer: GraphBinaryWriter) -> None:
     elif obj is None:
         out += _NULL
     elif kind is T or kind is Direction:
-        out += _TOKENS[obj]
+        out += _TOKEN_BYTES[id(obj)]  # by identity: hashing an aenum member runs Python code
     else:
         writer.to_dict(obj, out)
 
