@@ -12,7 +12,7 @@ from gremlin_python.process.anonymous_traversal import traversal
 from gremlin_python.process.graph_traversal import GraphTraversalSource
 
 from graph.embedded import MEMORY, EmbeddedRemoteConnection, EmbeddedStore
-from graph.remote import Deadlines, GuardedRemoteConnection, driver_options
+from graph.remote import Deadlines, GuardedRemoteConnection, WireRemoteConnection
 from graph.translate import JsonRows
 
 
@@ -48,17 +48,15 @@ def connect(url: str) -> Connection:
 
 
 def _driver_connection(url: str) -> RemoteConnection:
-    from gremlin_python.driver.driver_remote_connection import DriverRemoteConnection
-
     from graph.graphbinary import graph_binary_serializer  # ints beyond 32 bits (epoch ms) as Long
 
     parsed = urlparse(url)  # ws://user:password@host/… authenticates with SASL PLAIN (graphserver, Gremlin Server)
-    credentials = {"username": unquote(parsed.username or ""), "password": unquote(parsed.password or "")}
+    username, password = unquote(parsed.username or ""), unquote(parsed.password or "")
     address = parsed._replace(netloc=parsed.netloc.rpartition("@")[2]).geturl()
     deadlines = Deadlines.from_settings()
     return GuardedRemoteConnection(
-        address, lambda: DriverRemoteConnection(address, "g", message_serializer=graph_binary_serializer(),
-                                                **credentials, **driver_options(deadlines)), deadlines)
+        address, lambda: WireRemoteConnection(address, graph_binary_serializer(), username=username,
+                                              password=password, deadlines=deadlines), deadlines)
 
 
 _lock = threading.Lock()

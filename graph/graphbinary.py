@@ -175,8 +175,23 @@ _NULL = bytes([DataType.null.value, 0x01])
 _TOKENS = {token: bytes([code.value, 0x00, DataType.string.value, 0x00]) + _I32.pack(len(java)) + java.encode()
            for code, enum in ((DataType.t, T), (DataType.direction, Direction)) for token in enum
            for java in [{"id_": "id", "from_": "OUT", "to": "IN"}.get(token.name, token.name)]}
+_TOKEN_BYTES = {id(token): data for token, data in _TOKENS.items()}
 _HEAD = {name: bytes([getattr(DataType, name).value, 0x00]) for name in
          ("int", "long", "string", "double", "list", "map", "traverser", "boolean")}
+
+
+# type codes as plain ints: reading an aenum member's `.value` costs about a microsecond per value
+_STRING, _INT, _LONG, _DOUBLE, _BOOLEAN, _LIST, _MAP, _TRAVERSER, _NULL_CODE = (
+    DataType.string.value, DataType.int.value, DataType.long.value, DataType.double.value, DataType.boolean.value,
+    DataType.list.value, DataType.map.value, DataType.traverser.value, DataType.null.value)
+_STRING_HEAD, _INT_HEAD, _LONG_HEAD, _DOUBLE_HEAD, _LIST_HEAD, _MAP_HEAD, _TRAVERSER_HEAD = (
+    _HEAD["string"], _HEAD["int"], _HEAD["long"], _HEAD["double"], _HEAD["list"], _HEAD["map"], _HEAD["traverser"])
+_TRUE, _FALSE = _HEAD["boolean"] + b"\x01", _HEAD["boolean"] + b"\x00"
+_i32_pack, _i64_pack, _f64_pack = _I32.pack, _I64.pack, _F64.pack
+# map keys repeat from row to row (property names): their encoded form is kept, up to a bound
+MAX_CACHED_KEYS, MAX_CACHED_KEY_BYTES = 4096, 128
+_KEY_BYTES: dict[str, bytes] = {}
+_i32_from, _i64_from, _f64_from = _I32.unpack_from, _I64.unpack_from, _F64.unpack_from
 
 
 def write_value(obj: Any, out: bytearray, writer: GraphBinaryWriter) -> None:
@@ -184,40 +199,72 @@ def write_value(obj: Any, out: bytearray, writer: GraphBinaryWriter) -> None:
     kind = type(obj)
     if kind is str:
         data = obj.encode("utf-8")
-        out += _HEAD["string"] + _I32.pack(len(data)) + data
+        out += _STRING_HEAD
+        out += _i32_pack(len(data))
+        out += data
     elif kind is int:
         if INT32_MIN <= obj <= INT32_MAX:
-            out += _HEAD["int"] + _I32.pack(obj)
+            out += _INT_HEAD
+            out += _i32_pack(obj)
         else:
-            out += _HEAD["long"] + _I64.pack(obj)
+            out += _LONG_HEAD
+            out += _i64_pack(obj)
     elif kind is dict:
-        out += _HEAD["map"] + _I32.pack(len(obj))
-        for key, value in obj.items():
-            write_value(key, out, writer)
-            write_value(value, out, writer)
+        out += _MAP_HEAD
+        out += _i32_pack(len(obj))
+        for key, value in obj.items():  # text keys and text values (most of a map) without a call
+            if type(key) is str:
+                encoded = _KEY_BYTES.get(key)
+                if encoded is None:
+                    data = key.encode("utf-8")
+                    encoded = _STRING_HEAD + _i32_pack(len(data)) + data
+                    if len(_KEY_BYTES) < MAX_CACHED_KEYS and len(data) <= MAX_CACHED_KEY_BYTES:
+                        _KEY_BYTES[key] = encoded
+                out += encoded
+            else:
+                write_value(key, out, writer)
+            if type(value) is str:
+                data = value.encode("utf-8")
+                out += _STRING_HEAD
+                out += _i32_pack(len(data))
+                out += data
+            else:
+                write_value(value, out, writer)
     elif kind is list or kind is tuple:  # a tuple is a list used as a map key (group().by(fold()))
-        out += _HEAD["list"] + _I32.pack(len(obj))
+        out += _LIST_HEAD
+        out += _i32_pack(len(obj))
         for item in obj:
             write_value(item, out, writer)
     elif kind is Traverser:
-        out += _HEAD["traverser"] + _I64.pack(obj.bulk)
+        out += _TRAVERSER_HEAD
+        out += _i64_pack(obj.bulk)
         write_value(obj.object, out, writer)
     elif kind is float:
-        out += _HEAD["double"] + _F64.pack(obj)
+        out += _DOUBLE_HEAD
+        out += _f64_pack(obj)
     elif kind is bool:
-        out += _HEAD["boolean"] + (b"\x01" if obj else b"\x00")
+        out += _TRUE if obj else _FALSE
     elif obj is None:
         out += _NULL
     elif kind is T or kind is Direction:
-        out += _TOKENS[obj]
+        out += _TOKEN_BYTES[id(obj)]  # by identity: hashing an aenum member runs Python code
     else:
         writer.to_dict(obj, out)
 
 
 def read_value(buf: bytes, pos: int, reader: GraphBinaryReader) -> tuple[Any, int]:
-    """Read one fully qualified value at `pos`; returns it and the position after it."""
+    """Read one fully qualified value at `pos`; returns it and the position after it. Text and
+    numbers, the bulk of any result, are read here without a further call."""
     code = buf[pos]
-    if code == DataType.null.value:
+    if code == _STRING:
+        if buf[pos + 1]:
+            return None, pos + 2
+        size = _i32_from(buf, pos + 2)[0]
+        end = pos + 6 + size
+        if size < 0 or end > len(buf):
+            raise ValueError(f"string of {size} bytes at offset {pos + 2} runs past the end of the message")
+        return buf[pos + 6:end].decode("utf-8"), end
+    if code == _NULL_CODE:
         return None, pos + 2
     reader_fn = _READERS.get(code)
     if reader_fn is None:
@@ -236,19 +283,45 @@ def _read_slow(buf: bytes, pos: int, reader: GraphBinaryReader) -> tuple[Any, in
 
 def read_string(buf: bytes, pos: int, reader: GraphBinaryReader | None = None) -> tuple[str, int]:
     """A string value without type code or null flag (op names, instruction names)."""
-    size = _I32.unpack_from(buf, pos)[0]
+    size = _i32_from(buf, pos)[0]
     if size < 0 or pos + 4 + size > len(buf):
         raise ValueError(f"string of {size} bytes at offset {pos} runs past the end of the message")
     return buf[pos + 4:pos + 4 + size].decode("utf-8"), pos + 4 + size
 
 
 def _read_map(buf: bytes, pos: int, reader: GraphBinaryReader) -> tuple[Any, int]:
-    size, pos = _I32.unpack_from(buf, pos)[0], pos + 4
+    """Text keys and text or integer values (most of an element map) are read inline."""
+    size, pos = _i32_from(buf, pos)[0], pos + 4
+    limit = len(buf)
     result = {}
     for _ in range(size):
-        key, pos = read_value(buf, pos, reader)
-        value, pos = read_value(buf, pos, reader)
-        result[key if type(key) in (str, int) else HashableDict.of(key)] = value
+        if buf[pos] == _STRING and not buf[pos + 1]:
+            length = _i32_from(buf, pos + 2)[0]
+            end = pos + 6 + length
+            if length < 0 or end > limit:
+                raise ValueError(f"string of {length} bytes at offset {pos + 2} runs past the end of the message")
+            key: Any = buf[pos + 6:end].decode("utf-8")
+            pos = end
+        else:
+            key, pos = read_value(buf, pos, reader)
+            if type(key) is not str and type(key) is not int:
+                key = HashableDict.of(key)
+        code = buf[pos]
+        if code == _STRING and not buf[pos + 1]:
+            length = _i32_from(buf, pos + 2)[0]
+            end = pos + 6 + length
+            if length < 0 or end > limit:
+                raise ValueError(f"string of {length} bytes at offset {pos + 2} runs past the end of the message")
+            result[key] = buf[pos + 6:end].decode("utf-8")
+            pos = end
+        elif code == _LONG and not buf[pos + 1]:
+            result[key] = _i64_from(buf, pos + 2)[0]
+            pos += 10
+        elif code == _INT and not buf[pos + 1]:
+            result[key] = _i32_from(buf, pos + 2)[0]
+            pos += 6
+        else:
+            result[key], pos = read_value(buf, pos, reader)
     return result, pos
 
 
@@ -257,7 +330,7 @@ def _read_token(enum: Any) -> Callable[[bytes, int, GraphBinaryReader], tuple[An
     members = {name: member for name, member in enum.__members__.items() if name not in {"id_", "from_", "to"}}
 
     def read(buf: bytes, pos: int, reader: GraphBinaryReader) -> tuple[Any, int]:
-        if buf[pos] != DataType.string.value or buf[pos + 1] != 0x00:
+        if buf[pos] != _STRING or buf[pos + 1] != 0x00:
             return _read_slow(buf, pos - 2, reader)
         name, end = read_string(buf, pos + 2)
         member = members.get(name)
@@ -269,7 +342,7 @@ def _read_token(enum: Any) -> Callable[[bytes, int, GraphBinaryReader], tuple[An
 
 
 def _read_list(buf: bytes, pos: int, reader: GraphBinaryReader) -> tuple[Any, int]:
-    size, pos = _I32.unpack_from(buf, pos)[0], pos + 4
+    size, pos = _i32_from(buf, pos)[0], pos + 4
     items = []
     for _ in range(size):
         item, pos = read_value(buf, pos, reader)
@@ -278,7 +351,7 @@ def _read_list(buf: bytes, pos: int, reader: GraphBinaryReader) -> tuple[Any, in
 
 
 def _read_traverser(buf: bytes, pos: int, reader: GraphBinaryReader) -> tuple[Any, int]:
-    bulk = _I64.unpack_from(buf, pos)[0]
+    bulk = _i64_from(buf, pos)[0]
     value, pos = read_value(buf, pos + 8, reader)
     return Traverser(value, bulk=bulk), pos
 
@@ -287,11 +360,11 @@ def _read_bytecode(buf: bytes, pos: int, reader: GraphBinaryReader) -> tuple[Any
     """Step instructions, then source instructions: name, argument count, arguments."""
     bytecode = Bytecode()
     for instructions in (bytecode.step_instructions, bytecode.source_instructions):
-        count, pos = _I32.unpack_from(buf, pos)[0], pos + 4
+        count, pos = _i32_from(buf, pos)[0], pos + 4
         for _ in range(count):
             name, pos = read_string(buf, pos, reader)
             instruction = [name]
-            arity, pos = _I32.unpack_from(buf, pos)[0], pos + 4
+            arity, pos = _i32_from(buf, pos)[0], pos + 4
             for _ in range(arity):
                 arg, pos = read_value(buf, pos, reader)
                 instruction.append(arg)
@@ -300,14 +373,13 @@ def _read_bytecode(buf: bytes, pos: int, reader: GraphBinaryReader) -> tuple[Any
 
 
 _READERS: dict[int, Callable[[bytes, int, GraphBinaryReader], tuple[Any, int]]] = {
-    DataType.string.value: read_string,
-    DataType.int.value: lambda b, p, r: (_I32.unpack_from(b, p)[0], p + 4),
-    DataType.long.value: lambda b, p, r: (_I64.unpack_from(b, p)[0], p + 8),
-    DataType.double.value: lambda b, p, r: (_F64.unpack_from(b, p)[0], p + 8),
-    DataType.boolean.value: lambda b, p, r: (b[p] == 0x01, p + 1),
-    DataType.map.value: _read_map,
-    DataType.list.value: _read_list,
-    DataType.traverser.value: _read_traverser,
+    _INT: lambda b, p, r: (_i32_from(b, p)[0], p + 4),
+    _LONG: lambda b, p, r: (_i64_from(b, p)[0], p + 8),
+    _DOUBLE: lambda b, p, r: (_f64_from(b, p)[0], p + 8),
+    _BOOLEAN: lambda b, p, r: (b[p] == 0x01, p + 1),
+    _MAP: _read_map,
+    _LIST: _read_list,
+    _TRAVERSER: _read_traverser,
     DataType.bytecode.value: _read_bytecode,
     DataType.t.value: _read_token(T),
     DataType.direction.value: _read_token(Direction),

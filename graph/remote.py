@@ -5,25 +5,39 @@ Every remote call has a deadline: the WebSocket handshake must finish within GRA
 and each frame of an answer must arrive within GRAPH_READ_TIMEOUT (gremlinpython's own transport
 waits for the handshake as long as aiohttp's five-minute default). A server that accepts the TCP
 connection and never answers therefore costs a caller seconds, not minutes.
+
+The project's own ws:// connections (graphserver, Gremlin Server) use `WireRemoteConnection`: one
+WebSocket from the `websockets` library, used by the calling thread, with gremlinpython's request
+serializer and the fast GraphBinary result reader. gremlinpython's driver hands every request to two
+pool threads and runs an event loop per call, which cost about three times the CPU of a short read's
+whole client side; Neptune keeps the driver (its signed handshake headers are made per connection).
 """
 from __future__ import annotations
 
 import asyncio
+import base64
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 from gremlin_python.driver.aiohttp.transport import AiohttpTransport
+from gremlin_python.driver.driver_remote_connection import DriverRemoteConnection
 from gremlin_python.driver.protocol import GremlinServerError
 from gremlin_python.driver.remote_connection import RemoteConnection, RemoteTraversal
+from gremlin_python.driver.request import RequestMessage
 from gremlin_python.process.traversal import Bytecode
+from websockets.exceptions import WebSocketException
+from websockets.sync.client import ClientConnection
+from websockets.sync.client import connect as ws_connect
 
 from graph.errors import GraphQueryError, GraphUnavailable
 from graph.metrics import timed_call
 
-TRANSPORT_ERRORS = (OSError, aiohttp.ClientError, asyncio.TimeoutError, ConnectionError, RuntimeError)
+TRANSPORT_ERRORS = (OSError, aiohttp.ClientError, asyncio.TimeoutError, ConnectionError, RuntimeError,
+                    WebSocketException)
 MAX_MESSAGE_BYTES = 10 * 1024 * 1024  # gremlinpython's default frame limit
 
 
@@ -74,6 +88,70 @@ def driver_options(deadlines: Deadlines | None = None) -> dict[str, Any]:
     """Keyword arguments for DriverRemoteConnection that put deadlines on every call."""
     deadlines = deadlines or Deadlines.from_settings()
     return {"transport_factory": lambda: DeadlineTransport(deadlines)}
+
+
+class WireRemoteConnection(RemoteConnection):
+    """A Gremlin Server connection for one caller at a time (GuardedRemoteConnection serialises them):
+    each traversal is written, and its answer frames (206 batches, then 200 or 204) read, on the
+    calling thread. SASL PLAIN when the server asks for it (407), as gremlinpython does; an error
+    status raises gremlinpython's GremlinServerError; a frame not arriving within the read deadline
+    raises TimeoutError."""
+
+    def __init__(self, url: str, serializer: Any, *, username: str = "", password: str = "",
+                 deadlines: Deadlines | None = None) -> None:
+        super().__init__(url, "g")
+        self._serializer = serializer
+        self._sasl = base64.b64encode(f"\0{username}\0{password}".encode()).decode() if username else None
+        self._deadlines = deadlines or Deadlines()
+        self._websocket: ClientConnection | None = None
+
+    def _open(self) -> ClientConnection:
+        if self._websocket is None:
+            try:
+                self._websocket = ws_connect(  # kept open across calls, closed by close(): not a `with` block
+                    self.url, open_timeout=self._deadlines.connect, close_timeout=1, compression=None,
+                    max_size=MAX_MESSAGE_BYTES, ping_interval=None, legacy=True)  # wss://: the default TLS context
+            except TimeoutError as exc:
+                raise TimeoutError(f"no WebSocket handshake within {self._deadlines.connect:g} s") from exc
+        return self._websocket
+
+    def submit(self, bytecode: Bytecode) -> RemoteTraversal:
+        args: dict[str, Any] = {"gremlin": bytecode, "aliases": {"g": "g"}}
+        args.update(DriverRemoteConnection._extract_request_options(bytecode) or {})
+        request_id = str(args.pop("requestId", None) or uuid.uuid4())
+        return RemoteTraversal(iter(self._request(request_id, RequestMessage("traversal", "bytecode", args))))
+
+    def _request(self, request_id: str, message: RequestMessage) -> list[Any]:
+        websocket = self._open()
+        websocket.send(self._serializer.serialize_message(request_id, message))
+        results: list[Any] = []
+        while True:
+            answer = self._serializer.deserialize_message(websocket.recv(timeout=self._deadlines.read))
+            if answer["requestId"] != request_id:
+                continue  # the late answer of a request given up on (its deadline passed)
+            status = answer["status"]
+            if status["code"] == 407:
+                if self._sasl is None:
+                    raise GremlinServerError({**status, "message": "the graph store requires authentication: "
+                                              "put its user and password in GRAPH_URL (ws://user:password@host…)"})
+                auth = RequestMessage("traversal", "authentication", {"sasl": self._sasl})
+                websocket.send(self._serializer.serialize_message(request_id, auth))
+                continue
+            if status["code"] not in (200, 204, 206):
+                raise GremlinServerError(status)
+            data = answer["result"]["data"]
+            if status["code"] != 204 and data is not None:
+                results.extend(data)
+            if status["code"] != 206:
+                return results
+
+    def is_closed(self) -> bool:
+        return self._websocket is None
+
+    def close(self) -> None:
+        websocket, self._websocket = self._websocket, None
+        if websocket is not None:
+            websocket.close()
 
 
 class GuardedRemoteConnection(RemoteConnection):

@@ -59,7 +59,7 @@ from graph.graphbinary import graph_binary_reader, graph_binary_writer, read_str
 from graph.graphson import GRAPHSON_ALIASES, GRAPHSON_V2, GRAPHSON_V3, GraphSONCodec
 from graph.gremlin_lang import parse
 from graph.strategies import without_selects_of
-from graph.translate import is_read_only, translate
+from graph.translate import is_read_only, translate_cached
 
 log = logging.getLogger(__name__)
 
@@ -497,9 +497,10 @@ class GremlinServer:
         return [{_hashable_key(e["k"]): e["v"] for e in row} if isinstance(row, list) else row for row in rows]
 
     def _run(self, bytecode: Bytecode, timeout: int) -> list[Any]:
-        script = translate(bytecode)
+        translated = translate_cached(bytecode)
+        script = translated.script
         script.text = f'g.with("evaluationTimeout", {timeout})' + script.text[1:]
-        if is_read_only(bytecode):
+        if translated.read_only:
             return self.store.run(script, policy=READ_POLICY, exclusive=False)
         return self.store.run(script)
 
@@ -534,6 +535,7 @@ NON_TEXT_KEYS = "unsupported script result value of type 'graphersal::script::to
 MODULATORS = {"by", "from", "to", "with"}
 SET_STEPS = {"difference", "disjunct", "intersect", "merge"}
 TOKEN_KEYS = {"id": T.id, "label": T.label, "IN": Direction.IN, "OUT": Direction.OUT}
+EDGE_ENDS = {"IN", "OUT"}
 
 
 def _typed_results(bytecode: Bytecode, results: list[Any]) -> list[Any]:
@@ -580,18 +582,33 @@ def _as_set(value: Any) -> Any:
 
 
 def _token_keys(row: Any) -> Any:
-    if not isinstance(row, dict):
+    if type(row) is not dict:
         return row
-    return {TOKEN_KEYS.get(k, k) if isinstance(k, str) else k: _token_keys(v) if k in {"IN", "OUT"} else v
-            for k, v in row.items()}
+    typed = {}
+    for key, value in row.items():
+        token = TOKEN_KEYS.get(key) if type(key) is str else None
+        if token is None:
+            typed[key] = value
+        else:  # an edge's ends are maps of their own (id and label)
+            typed[token] = _token_keys(value) if key in EDGE_ENDS else value
+    return typed
+
+
+SEND_BYTES = 64 * 1024
 
 
 def _next_frames(frames: Iterator[Frame]) -> tuple[list[Frame], bool]:
-    """The next frame to send (in a worker thread), and whether it was the last."""
-    frame = next(frames, None)
-    if frame is None:
-        return [], True
-    return [frame], False
+    """The next frames to send (made in a worker thread), and whether they are the last: frames are
+    taken until about SEND_BYTES are ready, so a short answer costs one hand-off between the event
+    loop and the worker threads, and a long one is still sent as it is encoded."""
+    batch: list[Frame] = []
+    size = 0
+    for frame in frames:
+        batch.append(frame)
+        size += len(frame)
+        if size >= SEND_BYTES:
+            return batch, False
+    return batch, True
 
 
 def _drop_oldest_pending(pending: dict[uuid.UUID, Any]) -> None:

@@ -74,11 +74,23 @@ P_OPERATORS = frozenset({"eq", "neq", "lt", "lte", "gt", "gte", "inside", "outsi
                          "not", "and", "or"})
 TEXTP_OPERATORS = frozenset({"containing", "notContaining", "startingWith", "notStartingWith", "endingWith",
                              "notEndingWith", "regex", "notRegex", "and", "or"})
-REFUSED_STEPS = {"match": "match() is not portable", "withStrategies": "traversal strategies are not supported",
+# Steps refused by name, each with its reason: TinkerPop's own text where TinkerPop defines one (the
+# VertexComputing steps without a GraphComputer); match() and tree() run on every TinkerPop graph, so
+# TinkerPop has no text for refusing them and the reason is this graph's.
+OLAP = "VertexComputing steps must be executed with a GraphComputer (this server has none)"
+REFUSED_STEPS = {"match": "match() is not portable: the graph engine reserves the word; write the pattern with "
+                          "as(), where() and select()",
+                 "tree": "tree() is not supported by this graph: its engine cannot hand back a tree keyed by "
+                         "vertices; use path() or group()",
+                 "withStrategies": "traversal strategies are not supported",
                  "withoutStrategies": "traversal strategies are not supported", "io": "io() is not allowed",
-                 "program": "OLAP programs are not supported", "withComputer": "OLAP is not supported",
+                 "program": OLAP, "pageRank": OLAP, "peerPressure": OLAP, "connectedComponent": OLAP,
+                 "shortestPath": OLAP, "withComputer": "OLAP is not supported",
                  "read": "io() is not allowed", "write": "io() is not allowed",
                  "call": "service calls are not supported"}
+# TinkerPop's own texts (VertexProperty.Exceptions) for the property features this graph lacks
+MULTI_PROPERTIES = "Multiple properties on a vertex is not supported"
+META_PROPERTIES = "Properties on a vertex property is not supported"
 ENUM_NAME_FIXES = {("Direction", "OUT"): "out", ("Direction", "IN"): "in", ("Direction", "BOTH"): "both",
                    ("Direction", "from_"): "out", ("Direction", "to"): "in"}
 # values the engine takes as bound parameters as they are (NaN and infinity included)
@@ -184,6 +196,9 @@ def _instructions(instructions: list[list[Any]], script: Script, *, source: bool
         if name == "aggregate" and args and isinstance(args[0], Scope):
             # aggregate(local, key) is TinkerPop 3.7's spelling of store(key); global is the default
             name, args = ("store" if args[0] is Scope.local else "aggregate"), args[1:]
+        if name == "property" and len(args) - (bool(args) and isinstance(args[0], Cardinality)) > 2:
+            raise UnsupportedTraversal(f"{META_PROPERTIES} (property(key, value, key, value…) gives the property "
+                                       "properties of its own, which this graph does not keep)")
         if name == "property" and len(args) in {2, 3} and args[-1] is None and isinstance(args[-2], str):
             # property(key, null) removes the property (TinkerPop without null property values)
             name, args = "sideEffect", [_drop_property(args[-2])]
@@ -312,7 +327,8 @@ def _value(arg: Any, script: Script) -> str:
         return _predicate(arg, script)
     if isinstance(arg, Cardinality):
         if arg is not Cardinality.single:
-            raise UnsupportedTraversal("only Cardinality.single properties are portable")
+            raise UnsupportedTraversal(f"{MULTI_PROPERTIES} (this graph keeps one value per property key, so "
+                                       f"Cardinality.{_java_name(arg.name)} cannot be kept)")
         return "Cardinality.single"
     if isinstance(arg, Enum):
         return _enum(arg)
@@ -409,3 +425,122 @@ def _key(key: Any) -> str:
     if not isinstance(key, str):
         raise UnsupportedTraversal("map keys must be strings (portable Gremlin uses string group keys)")
     return key
+
+
+# ---------------------------------------------------------------- translations kept per shape
+#
+# graphserver receives the same few traversal shapes over and over with other values (a customer's
+# id, a limit). A shape is the traversal with every text, number and boolean argument taken out:
+# step names, tokens, predicate operators and child traversals stay. It is translated once, with a
+# placeholder (`Param`) where each value was, and each request only binds its values. Step names,
+# tokens and operators are part of the shape, so a shape found here passed the allow-lists when it
+# was translated; anything whose translation depends on a value (null, lists and maps, `with`
+# options, strategies, many ids or injected values, within/without) is translated afresh each time.
+
+CACHED_SCALARS = (str, int, float, bool)
+MAX_CACHED_SHAPES = 1024
+MAX_SHAPE_VALUES = 64
+MAX_SHAPE_PARTS = 256  # steps and arguments: larger traversals are rare and would make large keys
+
+
+@dataclass(frozen=True)
+class Translated:
+    """A script with its values bound, and whether no step of it writes."""
+
+    script: Script
+    read_only: bool
+
+
+@dataclass(frozen=True)
+class _Shape:
+    text: str
+    constants: dict[str, Any]
+    discard: bool
+    read_only: bool
+
+
+_shapes: dict[tuple[Any, ...], _Shape] = {}
+
+
+def translate_cached(bytecode: Bytecode) -> Translated:
+    """`translate(bytecode)` (and `is_read_only`), reusing the translation of an earlier traversal of
+    the same shape."""
+    values: list[Any] = []
+    key = _shape_key(bytecode, values)
+    if key is None or len(values) > MAX_SHAPE_VALUES or len(key) > MAX_SHAPE_PARTS:
+        return Translated(translate(bytecode), is_read_only(bytecode))
+    shape = _shapes.get(key)
+    if shape is None:
+        counter = iter(range(len(values)))
+        script = translate(_with_placeholders(bytecode, counter))
+        shape = _Shape(script.text, script.params, script.discard, is_read_only(bytecode))
+        if len(_shapes) >= MAX_CACHED_SHAPES:
+            _shapes.clear()
+        _shapes[key] = shape
+    params = dict(shape.constants)
+    params.update({f"q_{index}": value for index, value in enumerate(values)})
+    return Translated(Script(shape.text, params, shape.discard), shape.read_only)
+
+
+def _shape_key(bytecode: Bytecode, values: list[Any]) -> tuple[Any, ...] | None:
+    """The traversal's shape, collecting its values in order; None when it has no reusable shape."""
+    key: list[Any] = []
+    for source, instructions in ((True, bytecode.source_instructions), (False, bytecode.step_instructions)):
+        for name, *args in instructions:
+            if type(name) is not str or name in UNSHAPED_STEPS or len(args) > MAX_INJECT_ARGUMENTS or (
+                    name in {"V", "E"} and len(args) > 1):
+                return None
+            key.append((source, name))
+            for arg in args:
+                part = _arg_shape(arg, values)
+                if part is None:
+                    return None
+                key.append(part)
+    return tuple(key)
+
+
+UNSHAPED_STEPS = frozenset({"with", "withStrategies", "withoutStrategies"})
+
+
+def _arg_shape(arg: Any, values: list[Any]) -> Any:
+    kind = type(arg)
+    if kind in CACHED_SCALARS:
+        values.append(arg)
+        return kind
+    if isinstance(arg, Enum):
+        return (type(arg).__name__, arg.name)
+    if isinstance(arg, (Bytecode, Traversal)):
+        child = arg.bytecode if isinstance(arg, Traversal) else arg
+        inner = _shape_key(child, values) if not child.source_instructions else None
+        return None if inner is None else ("child", inner)
+    if isinstance(arg, P) and isinstance(arg.operator, str) and arg.operator not in {"within", "without"}:
+        if arg.operator in {"and", "or"}:
+            left, right = _arg_shape(arg.value, values), _arg_shape(arg.other, values)
+            return None if left is None or right is None else (type(arg).__name__, arg.operator, left, right)
+        if type(arg.value) in CACHED_SCALARS and (arg.other is None or type(arg.other) in CACHED_SCALARS):
+            values.append(arg.value)
+            if arg.other is not None:
+                values.append(arg.other)
+            return (type(arg).__name__, arg.operator, type(arg.value), type(arg.other))
+    return None
+
+
+def _with_placeholders(bytecode: Bytecode, counter: Any) -> Bytecode:
+    """The traversal with a Param in place of each value, numbered in the order `_shape_key` met them."""
+    copy = Bytecode()
+    copy.source_instructions = [[name, *(_placeholder(a, counter) for a in args)]
+                                for name, *args in bytecode.source_instructions]
+    copy.step_instructions = [[name, *(_placeholder(a, counter) for a in args)]
+                              for name, *args in bytecode.step_instructions]
+    return copy
+
+
+def _placeholder(arg: Any, counter: Any) -> Any:
+    if type(arg) in CACHED_SCALARS:
+        return Param(str(next(counter)))
+    if isinstance(arg, (Bytecode, Traversal)):
+        return _with_placeholders(arg.bytecode if isinstance(arg, Traversal) else arg, counter)
+    if isinstance(arg, P):  # a value (and a second one), or the two predicates of and/or
+        value = _placeholder(arg.value, counter)
+        return type(arg)(arg.operator, value, None if arg.other is None else _placeholder(arg.other, counter))
+    return arg

@@ -131,10 +131,19 @@ def test_a_traversal_the_engine_refuses_is_a_server_error_with_its_reason(g: Gra
 
 
 def test_a_step_off_the_allow_list_is_refused_by_name(g: GraphTraversalSource) -> None:
+    unknown = g.V()
+    unknown.bytecode.add_step("shortestPaths")
+    with pytest.raises(GremlinServerError) as caught:
+        unknown.to_list()
+    assert caught.value.status_code == Status.INVALID_REQUEST_ARGUMENTS
+    assert "unknown step 'shortestPaths': not on this server's list of allowed steps" in str(caught.value)
+
+
+def test_olap_steps_are_refused_with_tinkerpops_text(g: GraphTraversalSource) -> None:
     with pytest.raises(GremlinServerError) as caught:
         g.V().shortest_path().to_list()
     assert caught.value.status_code == Status.INVALID_REQUEST_ARGUMENTS
-    assert "unknown step 'shortestPath': not on this server's list of allowed steps" in str(caught.value)
+    assert "shortestPath(): VertexComputing steps must be executed with a GraphComputer" in str(caught.value)
 
 
 def test_non_portable_traversals_are_refused_as_invalid_arguments(g: GraphTraversalSource) -> None:
@@ -271,3 +280,22 @@ def test_a_client_cannot_reach_the_server_files(remote: DriverRemoteConnection, 
     assert caught.value.status_code == Status.INVALID_REQUEST_ARGUMENTS
     assert "unknown source step 'export_graphson'" in str(caught.value)
     assert not target.exists()
+
+
+def test_the_projects_connection_reads_every_batch_and_the_servers_refusals(gremlin_server_url: str) -> None:
+    # given the project's own ws:// connection (graph.remote.WireRemoteConnection) to graphserver
+    connection = graph.connect(gremlin_server_url)
+    try:
+        # when a result spans three frames (two 206 batches of 64, then the last), with options
+        values = connection.g.with_("evaluationTimeout", 5_000).inject(list(range(150))).unfold().to_list()
+        # and when the server refuses a traversal
+        bad = connection.g.inject(1)
+        bad.bytecode.add_step("nosuchstep")
+        with pytest.raises(graph.GraphQueryError, match="unknown step 'nosuchstep'"):
+            bad.to_list()
+        after = connection.g.inject("still open").to_list()
+    finally:
+        connection.close()
+    # then every value arrives in order, the refusal carries the server's reason and the connection goes on
+    assert values == list(range(150))
+    assert after == ["still open"]

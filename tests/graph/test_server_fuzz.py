@@ -76,7 +76,7 @@ bytecodes = st.builds(_bytecode, st.lists(instructions, min_size=1, max_size=5),
 def _check_scripts(store: RecordingStore) -> None:
     for text in store.scripts:
         words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", re.sub(r'"evaluationTimeout"', "", text)))
-        unknown = {w for w in words if not re.fullmatch(r"p\d+", w)} - SCRIPT_WORDS
+        unknown = {w for w in words if not re.fullmatch(r"p\d+|q_\d+", w)} - SCRIPT_WORDS  # bound parameters
         assert not unknown, f"script {text!r} holds names off the allow-lists: {unknown}"
         assert '"' not in text.replace('"evaluationTimeout"', ""), text
     store.scripts.clear()

@@ -22,7 +22,7 @@ from gremlin_python.process.traversal import (
 from gremlin_python.structure.graph import Graph
 
 from graph.errors import UnsupportedTraversal
-from graph.translate import Param, translate, translate_many
+from graph.translate import Param, translate, translate_cached, translate_many
 
 g = Graph().traversal()
 
@@ -59,7 +59,8 @@ def test_many_ids_are_passed_as_one_list_and_iterate_discards_results() -> None:
 
 @pytest.mark.parametrize("traversal, message", [
     (lambda: g.V().match(__.as_("a")), r"match\(\): match\(\) is not portable"),
-    (lambda: g.V().property(Cardinality.list_, "a", 1), "only Cardinality.single properties are portable"),
+    (lambda: g.V().property(Cardinality.list_, "a", 1), "Multiple properties on a vertex is not supported"),
+    (lambda: g.V().property("a", 1, "since", 2), "Properties on a vertex property is not supported"),
     (lambda: g.V().has("w", Decimal("0.1")), "BigDecimal 0.1 cannot be held exactly by the graph store"),
     (lambda: g.V().group_count().by({1: 2}), "map keys must be strings"),
 ])
@@ -170,3 +171,43 @@ def test_as_string_keeps_null() -> None:
     script = translate(g.inject(None, 1).as_string().bytecode)
     assert script.text == "g.inject(p0, p1).choose(__.is(P.eq(p2)), __.identity(), __.asString())"
     assert script.params == {"p0": None, "p1": 1, "p2": None}
+
+
+def test_traversals_of_one_shape_share_a_translation_and_bind_their_own_values() -> None:
+    # given two reads of the same shape with other values (a customer's last events, as graphserver gets them)
+    def recent(customer: str, limit: int) -> Bytecode:
+        return (g.V(customer).out_e("performed").order().by("ts", Order.desc).range_(0, limit).in_v()
+                .has("score", P.between(0.5, 1.0)).element_map().bytecode)
+
+    first, second = translate_cached(recent("customer:c1", 20)), translate_cached(recent("customer:c2", 5))
+    # then one script text serves both, each with its own values, read only
+    assert first.script.text == second.script.text == (
+        "g.V(q_0).outE(q_1).order().by(q_2, Order.desc).range(q_3, q_4).inV().has(q_5, P.between(q_6, q_7))"
+        ".elementMap()")
+    assert first.script.params == {"q_0": "customer:c1", "q_1": "performed", "q_2": "ts", "q_3": 0, "q_4": 20,
+                                   "q_5": "score", "q_6": 0.5, "q_7": 1.0}
+    assert second.script.params["q_0"] == "customer:c2" and second.script.params["q_4"] == 5
+    assert first.read_only and not translate_cached(g.V("x").property("a", 1).bytecode).read_only
+
+
+@pytest.mark.parametrize("traversal", [
+    g.V("customer:c1").property("gone", None),  # null: removes the property
+    g.V("a", "b", "c").values("name"),  # many ids: one list
+    g.V().has("name", P.within(["x", "y"])),  # a list of values
+    g.V().value_map("name").with_("~tinkerpop.valueMap.tokens"),  # an option spelled as text
+    g.inject(*range(12)),  # more values than the engine's inject() takes
+])
+def test_traversals_whose_translation_depends_on_their_values_are_translated_each_time(traversal) -> None:  # type: ignore[no-untyped-def]
+    cached = translate_cached(traversal.bytecode)
+    direct = translate(traversal.bytecode)
+    assert (cached.script.text, cached.script.params) == (direct.text, direct.params)
+
+
+def test_a_cached_shape_never_lets_another_step_name_through() -> None:
+    # given a shape translated and kept
+    translate_cached(g.V("customer:c1").values("name").bytecode)
+    # when a traversal with the same values but a step name off the allow-list arrives
+    sneaky = _bytecode([["V", "customer:c1"], ["drop().iterate();g.V", "name"]])
+    # then it is refused by name, as without the cache
+    with pytest.raises(UnsupportedTraversal, match=r"unknown step 'drop\(\).iterate\(\);g.V'"):
+        translate_cached(sneaky)
