@@ -3,6 +3,7 @@ load of decisions. Every wait is on a process's output or on answers arriving, w
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.processes import wait_for
 
@@ -88,21 +90,23 @@ def stop(process: subprocess.Popen[str], sig: int = signal.SIGTERM, deadline_s: 
 class Answer:
     n: int
     at: float  # time.monotonic() when the answer arrived
-    status: int  # 0: no answer (connection refused or reset)
-    body: dict
+    status: int  # HTTP status; 0: no answer (connection refused or reset)
+    body: dict[str, Any]
+
+
+Send = Callable[[int], tuple[int, dict[str, Any]]]
 
 
 class Load:
-    """Decisions at a steady rate from a few threads until stopped; each answer is recorded, and a test
-    waits on them (`wait_until`) instead of sleeping."""
+    """Calls `send(n)` at a steady rate from a few threads until stopped; each answer is recorded, and a
+    test waits on them (`wait_until`) instead of sleeping."""
 
-    def __init__(self, port: int, key: str, body: Callable[[int], tuple[str, dict]], *, rate: float = 40,
-                 threads: int = 4) -> None:
-        self.port, self.key, self.body, self.rate, self.threads = port, key, body, rate, threads
+    def __init__(self, send: Callable[[], Send], *, rate: float = 40, threads: int = 4) -> None:
+        self.make_sender, self.rate, self.threads = send, rate, threads
         self.answers: list[Answer] = []
         self.changed = threading.Condition()
         self.stopping = threading.Event()
-        self._counter = iter(range(10**9))
+        self._counter = itertools.count()
         self._workers = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
 
     def __enter__(self) -> Load:
@@ -119,29 +123,14 @@ class Load:
             worker.join(timeout=60)
 
     def _run(self) -> None:
+        send = self.make_sender()  # one per thread (a keep-alive connection each)
         interval = self.threads / self.rate
-        connection: http.client.HTTPConnection | None = None
-        headers = {"Authorization": f"Api-Key {self.key}", "Content-Type": "application/json"}
         while not self.stopping.wait(interval):  # pacing of the load, not a wait for the system under test
             n = next(self._counter)
-            path, payload = self.body(n)
-            status, body = 0, {}
-            try:
-                connection = connection or http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-                connection.request("POST", path, json.dumps(payload), headers)
-                response = connection.getresponse()
-                status, raw = response.status, response.read()
-                body = json.loads(raw) if raw.startswith(b"{") else {}
-            except (OSError, http.client.HTTPException):
-                if connection is not None:
-                    connection.close()
-                connection = None
-            self._record(Answer(n, time.monotonic(), status, body))
-
-    def _record(self, answer: Answer) -> None:
-        with self.changed:
-            self.answers.append(answer)
-            self.changed.notify_all()
+            status, body = send(n)
+            with self.changed:
+                self.answers.append(Answer(n, time.monotonic(), status, body))
+                self.changed.notify_all()
 
     def wait_until(self, predicate: Callable[[list[Answer]], bool], what: str, deadline_s: float = 90) -> None:
         end = time.monotonic() + deadline_s
@@ -149,12 +138,34 @@ class Load:
             while not predicate(self.answers):
                 left = end - time.monotonic()
                 if left <= 0:
-                    statuses = [a.status for a in self.answers[-20:]]
-                    raise AssertionError(f"waited {deadline_s:.0f} s for {what}; last statuses {statuses}")
+                    last = [(a.status, a.body.get("source", "")) for a in self.answers[-10:]]
+                    raise AssertionError(f"waited {deadline_s:.0f} s for {what}; last answers {last}")
                 self.changed.wait(left)
 
-    def ok_since(self, index: int) -> Callable[[list[Answer]], int]:
-        return lambda answers: sum(1 for a in answers[index:] if a.status == 200)
+
+def http_sender(port: int, key: str, body: Callable[[int], tuple[str, dict[str, Any]]]) -> Callable[[], Send]:
+    """POSTs `body(n)` (path, JSON) to the hub with the key, over one keep-alive connection per thread."""
+    headers = {"Authorization": f"Api-Key {key}", "Content-Type": "application/json"}
+
+    def make() -> Send:
+        connection: http.client.HTTPConnection | None = None
+
+        def send(n: int) -> tuple[int, dict[str, Any]]:
+            nonlocal connection
+            path, payload = body(n)
+            try:
+                connection = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                connection.request("POST", path, json.dumps(payload), headers)
+                response = connection.getresponse()
+                raw = response.read()
+                return response.status, json.loads(raw) if raw.startswith(b"{") else {}
+            except (OSError, http.client.HTTPException):
+                if connection is not None:
+                    connection.close()
+                connection = None
+                return 0, {}
+        return send
+    return make
 
 
 def unread_output(process: subprocess.Popen[str]) -> str:

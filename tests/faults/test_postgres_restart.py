@@ -16,7 +16,19 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.faults.hub import ROOT, Load, api_key, free_port, hub_env, manage, start_web, stop, unread_output
+from tests.faults.hub import (
+    ROOT,
+    Answer,
+    Load,
+    api_key,
+    free_port,
+    http_sender,
+    hub_env,
+    manage,
+    start_web,
+    stop,
+    unread_output,
+)
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
 PORT = os.environ.get("FAULT_PGTEST_PORT", "54339")
@@ -54,6 +66,10 @@ def intent(n: int) -> tuple[str, dict]:
     return "/api/decisions/intent", {"phone": f"+614990{n % 1000:05d}", "contact_id": f"pg-{n}"}
 
 
+def ok(answers: list[Answer]) -> int:
+    return sum(1 for a in answers if a.status == 200)
+
+
 def test_a_postgres_restart_mid_load_loses_no_decision_log_row(postgres, tmp_path) -> None:  # type: ignore[no-untyped-def]
     # given the hub on PostgreSQL, answering decisions at 40 a second
     env = hub_env(tmp_path, DATABASE_URL=postgres, DECISIONS_LOG_ASYNC="true")
@@ -62,15 +78,15 @@ def test_a_postgres_restart_mid_load_loses_no_decision_log_row(postgres, tmp_pat
     port = free_port()
     web = start_web(env, port)
     try:
-        with Load(port, key, intent, rate=40) as load:
-            load.wait_until(lambda a: load.ok_since(0)(a) >= 80, "80 decisions before the restart")
+        with Load(http_sender(port, key, intent), rate=40) as load:
+            load.wait_until(lambda a: ok(a) >= 80, "80 decisions before the restart")
 
             # when PostgreSQL restarts in the middle of the load
             restarted_at = len(load.answers)
             pg_ctl("restart", "-m", "fast", "-w", "-t", "60", "-l", f"{DIR}/server.log")
 
             # then decisions are answered again afterwards
-            load.wait_until(lambda a: load.ok_since(restarted_at)(a) >= 80, "80 decisions after the restart")
+            load.wait_until(lambda a: ok(a[restarted_at:]) >= 80, "80 decisions after the restart")
         answered = {f"pg-{a.n}" for a in load.answers if a.status == 200}
     finally:
         exit_code = stop(web)  # SIGTERM: the worker's decision-log writer writes what it still holds
