@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo serve test lint setup browser gremlin-js postgres clean
+.PHONY: demo serve test faults lint setup browser gremlin-js postgres clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,10 +35,15 @@ lint: setup
 postgres:
 	./scripts/start_postgres.sh >/dev/null
 
-# The whole suite on SQLite (with the browser and Spark tests), then everything else again on PostgreSQL.
+# The whole suite on SQLite (with the browser, Spark and fault tests), then everything else again on
+# PostgreSQL (the fault tests start their own databases and servers, so they run once).
 test: setup browser gremlin-js lint postgres
 	$(BIN)/python -m pytest
-	DATABASE_URL=$$(./scripts/start_postgres.sh) $(BIN)/python -m pytest -m "not browser and not spark" -p no:cacheprovider
+	DATABASE_URL=$$(./scripts/start_postgres.sh) $(BIN)/python -m pytest -m "not browser and not spark and not fault" -p no:cacheprovider
+
+# Only the fault tests (tests/faults: graphserver, job worker and PostgreSQL broken under load; a few minutes).
+faults: setup
+	$(BIN)/python -m pytest -m fault -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) var

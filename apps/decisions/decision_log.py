@@ -5,9 +5,11 @@ to an in-process queue that a background thread writes in batches (one bulk inse
 gathers rows for up to GATHER_SECONDS after the first one arrives, because an insert of one row
 costs nearly as much CPU as an insert of fifty, and at hundreds of decisions a second that CPU is
 taken from the callers. The monitor lags by at most that long; `flush()` writes at once (feedback
-looks up the decision it answers, so it flushes first). Rows still queued when a process is killed
-are lost, which is acceptable for a monitor and is why the flag is off by default (tests and small
-installs write synchronously). Set it in settings or in the environment: DECISIONS_LOG_ASYNC=true.
+looks up the decision it answers, so it flushes first). A batch the database refuses (restarted,
+failed over, unreachable) stays queued and is tried again, waiting longer each time up to
+RETRY_MAX_SECONDS, until the database takes it: an outage delays the log, it never loses rows. Rows
+still queued when a process is killed are lost, which is why the flag is off by default (tests and
+small installs write synchronously). Set it in settings or in the environment: DECISIONS_LOG_ASYNC=true.
 """
 from __future__ import annotations
 
@@ -16,9 +18,11 @@ import logging
 import os
 import queue
 import threading
+import time
 from typing import Any
 
 from django.conf import settings
+from django.db import DataError, IntegrityError, connection
 
 from apps.core import observability
 from apps.decisions.models import DecisionLog
@@ -26,6 +30,9 @@ from apps.decisions.models import DecisionLog
 log = logging.getLogger(__name__)
 BATCH = 500
 GATHER_SECONDS = 0.25
+RETRY_FIRST_SECONDS = 0.25
+RETRY_MAX_SECONDS = 5.0
+FLUSH_TIMEOUT_SECONDS = 10.0
 
 
 def async_enabled() -> bool:
@@ -39,10 +46,11 @@ class _Writer:
     """One daemon thread per process (started lazily, so after any fork) draining a queue."""
 
     def __init__(self) -> None:
-        self._queue: queue.Queue[DecisionLog] = queue.Queue()
+        self._queue: queue.Queue[DecisionLog | None] = queue.Queue()
         self._write_now = threading.Event()
         self._pid: int | None = None
         self._lock = threading.Lock()
+        self.failed = threading.Event()  # set when a write fails (the batch is tried again), for tests
 
     def submit(self, row: DecisionLog) -> None:
         with self._lock:
@@ -57,15 +65,48 @@ class _Writer:
         source = self._queue
         while True:
             batch = self._gather(source)
+            rows = [row for row in batch if row is not None]
             try:
-                DecisionLog.objects.bulk_create(batch)
-            except Exception:  # noqa: BLE001 - the writer must outlive a failed batch
-                log.exception("could not write %d decision log rows", len(batch))
+                if rows:
+                    self._write(rows)
             finally:
+                if len(rows) < len(batch):  # asked by close_connection()
+                    connection.close()
                 for _ in batch:
                     source.task_done()
 
-    def _gather(self, source: queue.Queue[DecisionLog]) -> list[DecisionLog]:
+    def _write(self, batch: list[DecisionLog]) -> None:
+        """One insert for the batch, tried again until the database takes it. Only rows the database
+        refuses for their content (never the case for rows this module builds) are given up, one by one."""
+        wait, failures = RETRY_FIRST_SECONDS, 0
+        while True:
+            try:
+                DecisionLog.objects.bulk_create(batch)
+            except (IntegrityError, DataError):
+                self._write_each(batch)
+                return
+            except Exception as exc:  # noqa: BLE001 - an outage of any kind: keep the rows, try again
+                failures += 1
+                self.failed.set()
+                log.warning("decision log: %d row(s) not written (attempt %d), trying again in %.2f s: %s",
+                            len(batch), failures, wait, exc)
+                connection.close()  # the next attempt opens a fresh connection (the old one may be dead)
+                time.sleep(wait)
+                wait = min(wait * 2, RETRY_MAX_SECONDS)
+            else:
+                if failures:
+                    log.warning("decision log: %d row(s) written after %d failed attempt(s)", len(batch), failures)
+                return
+
+    @staticmethod
+    def _write_each(batch: list[DecisionLog]) -> None:
+        for row in batch:
+            try:
+                row.save()
+            except (IntegrityError, DataError) as exc:
+                log.error("decision log: row for contact %r refused by the database: %s", row.contact_id, exc)
+
+    def _gather(self, source: queue.Queue[DecisionLog | None]) -> list[DecisionLog | None]:
         """The next batch: wait for a first row, then let more arrive (sleeping, not waking per row)
         until GATHER_SECONDS pass or a flush asks for the write."""
         batch = [source.get()]
@@ -78,12 +119,34 @@ class _Writer:
                 break
         return batch
 
-    def flush(self) -> None:
-        """Write every queued row now and wait until it is written (feedback, end of a process, tests)."""
-        if self._pid == os.getpid():
-            self._write_now.set()
-            self._queue.join()
+    def flush(self, timeout: float = FLUSH_TIMEOUT_SECONDS) -> bool:
+        """Write every queued row now and wait until it is written (feedback, end of a process, tests);
+        False when the database has not taken them within `timeout` (they stay queued)."""
+        if self._pid != os.getpid():
+            return True
+        self._write_now.set()
+        source = self._queue
+        end = time.monotonic() + timeout
+        try:
+            with source.all_tasks_done:
+                while source.unfinished_tasks:
+                    left = end - time.monotonic()
+                    if left <= 0:
+                        log.error("decision log: %d row(s) still waiting for the database after %.0f s",
+                                  source.unfinished_tasks, timeout)
+                        return False
+                    source.all_tasks_done.wait(left)
+            return True
+        finally:
             self._write_now.clear()  # rows queued later gather as usual
+
+
+    def close_connection(self, timeout: float = FLUSH_TIMEOUT_SECONDS) -> None:
+        """Write what is queued, then close the writer's database connection (it opens another for
+        the next row), so the database can be dropped or restarted without a session left on it."""
+        if self._pid == os.getpid():
+            self._queue.put(None)
+            self.flush(timeout)
 
 
 _writer = _Writer()
@@ -99,5 +162,9 @@ def write(**fields: Any) -> None:
         row.save()
 
 
-def flush() -> None:
-    _writer.flush()
+def flush(timeout: float = FLUSH_TIMEOUT_SECONDS) -> bool:
+    return _writer.flush(timeout)
+
+
+def close_connection() -> None:
+    _writer.close_connection()

@@ -37,7 +37,8 @@ def queue_upload(*, chunks: Iterable[bytes], name: str, fmt: str) -> Job:
 def ingest_upload(path: str, fmt: str) -> int:
     """Load the saved upload, then remove it; a file that cannot be read at all fails at once (no retry)."""
     try:
-        batch = ingest_file(uri=path, fmt=fmt, name=f"upload:{Path(path).name}")  # the file's name, not the copy's
+        batch = ingest_file(uri=path, fmt=fmt, name=f"upload:{Path(path).name}",  # the file's name, not the copy's
+                            progress=_log_progress)
     except (ValueError, FileNotFoundError) as exc:
         _remove(Path(path))
         raise jobs.Permanent(f"{Path(path).name}: {exc}") from exc
@@ -45,6 +46,12 @@ def ingest_upload(path: str, fmt: str) -> int:
     log.info("upload %s: batch %s, %s loaded, %s quarantined", Path(path).name, batch.pk, batch.loaded,
              batch.quarantined)
     return batch.pk
+
+
+def _log_progress(batch: IngestBatch) -> None:
+    """A line per chunk, so an operator following the worker's log sees a long upload advance."""
+    log.info("ingest batch %s: %s rows read, %s loaded, %s duplicates", batch.pk, batch.rows_read, batch.loaded,
+             batch.duplicates)
 
 
 def batch_of(job: Job) -> IngestBatch | None:

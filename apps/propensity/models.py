@@ -67,8 +67,16 @@ class TrainingRun(models.Model):
     model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL)
     error = models.TextField(blank=True, default="")
 
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
     class Meta:
         ordering = ["-created"]
+        constraints = [
+            # One run per model at a time: two would race for the next version number and, on SQLite,
+            # for the write lock. The database enforces it, so two requests at the same moment cannot both pass.
+            models.UniqueConstraint(fields=["model_name"], condition=models.Q(status__in=["queued", "running"]),
+                                    name="one_active_training_per_model"),
+        ]
 
     def __str__(self) -> str:
         return f"train {self.model_name} [{self.status}] {self.progress:.0%}"

@@ -3,6 +3,9 @@
 `run_training(run_id)` does the work (the job worker or `manage.py train --run` calls it);
 `start_training(...)` records a run and queues its job (apps.core.jobs); a worker that dies mid-run
 hands the job on, and when no attempt is left `training_abandoned` marks the run failed.
+One run per model at a time: while a run of a model is queued or running, another is refused with
+`TrainingInProgress` naming it (the API answers 409). The database holds that rule (a unique
+constraint on active runs), so two requests at the same moment cannot both start one.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import traceback
 from datetime import datetime
 from typing import Any
 
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.core import jobs
@@ -26,8 +30,30 @@ def queue_training(*, name: str, since: datetime | None = None, until: datetime 
     from apps.propensity.specs import get_spec
 
     get_spec(name)  # fail now, not in the background, when the name is unknown
-    return TrainingRun.objects.create(model_name=name, since=since, until=until, options=options or {},
-                                      trained_by=trained_by)
+    running = active_run(name)
+    if running is not None:
+        raise TrainingInProgress(running)
+    try:
+        with transaction.atomic():
+            return TrainingRun.objects.create(model_name=name, since=since, until=until, options=options or {},
+                                              trained_by=trained_by)
+    except IntegrityError:  # another request recorded a run of this model since the check above
+        running = active_run(name)
+        if running is None:
+            raise
+        raise TrainingInProgress(running) from None
+
+
+class TrainingInProgress(Exception):
+    """A run of this model is queued or running: the caller watches that one instead of starting another."""
+
+    def __init__(self, run: TrainingRun) -> None:
+        super().__init__(f"{run.model_name} is already being trained: run {run.pk} is {run.status}")
+        self.run = run
+
+
+def active_run(name: str) -> TrainingRun | None:
+    return TrainingRun.objects.filter(model_name=name, status__in=TrainingRun.ACTIVE).first()
 
 
 def run_training(run_id: int) -> TrainingRun:

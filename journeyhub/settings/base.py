@@ -105,12 +105,23 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'journeyhub.sqlite3'}")}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Write-ahead logging lets readers and the one writer overlap; without it every decision-log
-    # write waits for a full sync of the database file.
-    DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = (
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+
+
+def sqlite_tuned(database: dict[str, Any]) -> dict[str, Any]:
+    """SQLite for several processes and threads at once (web, job worker, decision-log writer).
+    Write-ahead logging lets readers and the one writer overlap; without it every decision-log write
+    waits for a full sync of the database file. Transactions take the write lock when they begin
+    (IMMEDIATE): a transaction that reads, then writes (the next model version, a job claim) would
+    otherwise fail at once with "database is locked" when another writer got there first, since
+    SQLite cannot wait out that deadlock; now it waits its turn, up to `timeout` seconds."""
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("OPTIONS", {}).update({
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE", "timeout": 20})
+    return database
+
+
+DATABASES = {"default": sqlite_tuned(env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'journeyhub.sqlite3'}"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 

@@ -2,7 +2,7 @@
 import tempfile
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import env, sqlite_tuned
 
 DEBUG = False
 SECRET_KEY = "test-key-only-for-the-test-suite"
@@ -12,6 +12,8 @@ ARTIFACTS_DIR = env("ARTIFACTS_DIR", default=tempfile.mkdtemp(prefix="journeyhub
 EVENTS_STORE_URL = env("EVENTS_STORE_URL", default=tempfile.mkdtemp(prefix="journeyhub-events-"))
 ANALYTICS_TEMP_DIR = tempfile.mkdtemp(prefix="journeyhub-analytics-")
 DATABASES = {"default": env.db("DATABASE_URL", default="sqlite://:memory:")}
+if DATABASES["default"]["NAME"] != ":memory:":  # a file shared with worker and server processes
+    sqlite_tuned(DATABASES["default"])
 # Jobs run where they are queued (django-q2's sync mode), inside the test's transaction.
 Q_CLUSTER = {**Q_CLUSTER, "sync": env.bool("JOBS_SYNC", default=True)}  # noqa: F405
 JOB_UPLOAD_DIR = tempfile.mkdtemp(prefix="journeyhub-uploads-")

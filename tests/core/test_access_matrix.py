@@ -90,6 +90,7 @@ TABLE: dict[str, dict[str, Rule]] = {
     "api/redoc/": {"GET": Open()},
     "favicon.ico": {"GET": Open()},
     "api/ping": {"GET": ANY_KEY},
+    "api/jobs/<int:job_id>": {"GET": READ},
     "api/decisions/intent": {"POST": DECIDE},
     "api/decisions/intent/feedback": {"POST": DECIDE},
     "api/decisions/risk": {"POST": DECIDE},
@@ -233,7 +234,7 @@ def _full_table() -> dict[str, dict[str, Rule]]:
 
 
 VALUES = {"customer_id": "nobody", "contact_id": "nope", "e164": "+61400000000", "name": "nope", "slug": "nope",
-          "pk": "999999", "run_id": "999999", "batch_id": "999999", "kpi": "nope", "uidb64": "MQ",
+          "pk": "999999", "run_id": "999999", "job_id": "999999", "batch_id": "999999", "kpi": "nope", "uidb64": "MQ",
           "token": "set-password", "object_id": "999999", "id": "999999", "content_type_id": "999999",
           "url": "nowhere/"}
 
@@ -253,8 +254,8 @@ def _url(route: str) -> str:
 def _drf_methods(pattern: URLPattern) -> set[str] | None:
     callback = pattern.callback
     actions = getattr(callback, "actions", None)
-    if actions:
-        return {m.upper() for m in actions}
+    if actions:  # DRF adds "head" to a viewset's actions at its first GET: HEAD follows GET's rule
+        return {m.upper() for m in actions if m != "head"}
     cls = getattr(callback, "cls", None)
     if cls is None or not hasattr(cls, "permission_classes"):
         return None

@@ -104,7 +104,7 @@ def test_decisions_are_counted_by_kind_and_routing_result(api_client) -> None:  
 def test_job_queue_depth_counts_waiting_and_running_work() -> None:
     TrainingRun.objects.create(model_name="churn", status=TrainingRun.Status.RUNNING)
     TrainingRun.objects.create(model_name="csat", status=TrainingRun.Status.QUEUED)
-    TrainingRun.objects.create(model_name="csat", status=TrainingRun.Status.QUEUED)
+    TrainingRun.objects.create(model_name="intent", status=TrainingRun.Status.QUEUED)  # one active run per model
     TrainingRun.objects.create(model_name="risk", status=TrainingRun.Status.SUCCEEDED)
 
     text = observability.exposition().decode()

@@ -65,3 +65,31 @@ def test_production_defaults_are_https_only() -> None:
     result = _load_production(code, SECRET_KEY=REAL_SECRET, ALLOWED_HOSTS="hub.example.com")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True 31536000 True True True [] ['https://hub.example.com']"
+
+
+def test_a_sqlite_transaction_takes_the_write_lock_when_it_begins_and_waits_for_a_busy_one(tmp_path) -> None:
+    """Two writers that each read, then write (two trainings registering their next version) failed at
+    once with "database is locked": SQLite cannot wait out that deadlock. Taking the lock at BEGIN makes
+    the second wait its turn instead."""
+    code = """
+import sqlite3
+from django.db import connection, transaction
+with transaction.atomic():
+    other = sqlite3.connect(connection.settings_dict["NAME"], timeout=0)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        print("free")
+    except sqlite3.OperationalError as exc:
+        print("held:", exc)
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout")
+        print("busy_timeout", cursor.fetchone()[0])
+"""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "journeyhub.settings.test",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    done = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.startswith(("held", "free", "busy_timeout"))]
+    assert lines == ["held: database is locked", "busy_timeout 20000"]

@@ -5,6 +5,7 @@ import queue
 from collections.abc import Iterator
 
 import pytest
+from django.db import connection
 
 from apps.decisions import decision_log
 from apps.decisions.models import DecisionLog
@@ -12,10 +13,10 @@ from apps.decisions.models import DecisionLog
 
 @pytest.fixture
 def async_log(transactional_db, settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
-    """The background writer, flushed before the test's database goes away."""
+    """The background writer, flushed and its connection closed before the test's database goes away."""
     settings.DECISIONS_LOG_ASYNC = True
     yield
-    decision_log.flush()
+    decision_log.close_connection()
 
 
 def test_async_log_rows_arrive_after_a_flush(async_log, api_client):
@@ -38,7 +39,7 @@ def test_sync_log_is_the_default(db, settings):
 def test_queued_rows_are_gathered_into_batches_of_at_most_500() -> None:
     # given a writer with 600 rows queued and a flush asked for
     writer = decision_log._Writer()
-    source: queue.Queue[DecisionLog] = queue.Queue()
+    source: queue.Queue[DecisionLog | None] = queue.Queue()
     for n in range(600):
         source.put(DecisionLog(kind="risk", contact_id=f"g-{n}"))
     writer._write_now.set()
@@ -58,3 +59,39 @@ def test_feedback_finds_an_intent_decision_still_queued_for_the_log(async_log, a
     # then the caller is taken from the queued decision
     assert response.status_code == 201
     assert response.json()["customer_id"] == "phone:+61400000077"
+
+
+def test_a_batch_the_database_refuses_is_written_once_it_is_back(async_log):
+    # given the decision log's table is gone (as during a database restart) when a decision is logged
+    table = DecisionLog._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table} RENAME TO {table}_away")
+    decision_log._writer.failed.clear()
+    decision_log.write(kind="risk", contact_id="outage-1", output={"outcome": "pass_to_agent"})
+    assert decision_log._writer.failed.wait(timeout=30), "the writer never tried the refused batch"
+
+    # when the table is back
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table}_away RENAME TO {table}")
+    flushed = decision_log.flush(timeout=30)
+
+    # then the row queued during the outage is written, once
+    assert flushed is True
+    assert list(DecisionLog.objects.values_list("contact_id", flat=True)) == ["outage-1"]
+
+
+def test_a_flush_while_the_database_is_away_returns_after_its_timeout(async_log):
+    # given a row the writer cannot write
+    table = DecisionLog._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table} RENAME TO {table}_away")
+    decision_log.write(kind="risk", contact_id="outage-2", output={"outcome": "pass_to_agent"})
+    try:
+        # when a caller flushes with a short timeout, then it gets an answer instead of waiting forever
+        assert decision_log.flush(timeout=0.5) is False
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {table}_away RENAME TO {table}")
+    # and the row still arrives once the table is back
+    assert decision_log.flush(timeout=30) is True
+    assert list(DecisionLog.objects.values_list("contact_id", flat=True)) == ["outage-2"]

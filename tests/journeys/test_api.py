@@ -2,8 +2,13 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django_q.conf import Conf
 from rest_framework.test import APIClient
 
+from apps.core import jobs
+from apps.core.models import Job
 from apps.journeys import services
 from apps.journeys.models import KpiDefinition, MilestoneDefinition, Webhook
 from graph import journeys as graph_journeys
@@ -190,12 +195,13 @@ def test_milestones_crud_backfill_and_customers(api_client):
                                                "sequence": ["purchase"]}, format="json")
     good = api_client.post("/api/milestones/", {"name": "Buy", "slug": "buy", "trigger": "sequence",
                                                 "sequence": ["web_visit", "purchase"]}, format="json")
-    backfill = api_client.post("/api/milestones/buy/backfill/")
+    backfill = api_client.post("/api/milestones/buy/backfill/")  # jobs run at once in tests (JOBS_SYNC)
     customers = api_client.get("/api/milestones/buy/customers/").json()
 
     assert bad.status_code == 400 and "at least two event types" in bad.json()["sequence"][0]
     assert good.status_code == 201
-    assert backfill.json() == {"buy": 3}
+    assert (backfill.status_code, backfill.json()["status"]) == (202, "succeeded")
+    assert backfill.json()["result"] == {"buy": 3}
     assert [(r["customer_id"], r["ts"]) for r in customers["results"]] == [
         ("c1", T0 + 60 * MIN), ("c2", T0 + 90 * MIN), ("c4", T0 + 1500 * MIN)]
     assert api_client.get("/api/milestones/buy/").json()["reached"] == 3
@@ -246,3 +252,39 @@ def test_similarity_with_lsh_candidates_switched_on(api_client, settings):
     body = api_client.get("/api/similarity", {"customer_id": "c1", "threshold": 0.9}).json()
 
     assert [(m["customer_id"], m["score"]) for m in body["top"]] == [("c2", 1.0)]
+
+
+def test_a_backfill_is_a_job_whose_status_url_answers_until_the_worker_has_run_it(
+        api_client, monkeypatch, django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(Conf, "SYNC", False)  # as in production: a worker process runs the queue
+    MilestoneDefinition.objects.create(name="Buy", slug="buy", trigger="sequence", sequence=["web_visit", "purchase"])
+
+    # when a backfill is asked for while no worker runs
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.post("/api/milestones/buy/backfill/")
+
+    # then the answer is 202 with the queued job and where to poll it, and nothing is reached yet
+    job = Job.objects.get()
+    body = response.json()
+    assert response.status_code == 202
+    assert (body["id"], body["kind"], body["ref"], body["status"]) == (job.pk, "milestone_backfill", "buy", "queued")
+    assert body["status_url"] == f"http://testserver/api/jobs/{job.pk}" == response["Location"]
+    assert api_client.get(f"/api/jobs/{job.pk}").json()["status"] == "queued"
+    assert api_client.get("/api/milestones/buy/").json()["reached"] == 0
+
+    # when the worker runs it
+    assert jobs.execute(job.pk) == "succeeded"
+
+    # then its status says what it did, the milestone is reached, and the dashboard lists the job
+    polled = api_client.get(f"/api/jobs/{job.pk}").json()
+    assert (polled["status"], polled["attempts"], polled["result"], polled["error"]) == ("succeeded", 1, {"buy": 3}, "")
+    assert api_client.get("/api/milestones/buy/").json()["reached"] == 3
+    person = Client()
+    person.force_login(get_user_model().objects.create_superuser("ops", "ops@example.com", "pw-ops-123456"))
+    rows = person.get("/ingest/?format=csv&table=jobs").content.decode().splitlines()
+    assert rows[1].startswith(f"{job.pk},milestone_backfill,succeeded,1/3,")
+
+
+def test_a_job_that_does_not_exist_is_a_404_naming_it(api_client):
+    response = api_client.get("/api/jobs/999")
+    assert (response.status_code, response.json()["detail"]) == (404, "no job 999")

@@ -6,11 +6,13 @@ from datetime import UTC, datetime
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db import IntegrityError, transaction
+from django_q.conf import Conf
 from rest_framework.test import APIClient
 
 from apps.core.models import AuditEntry
 from apps.propensity import registry
-from apps.propensity.models import ModelVersion
+from apps.propensity.models import ModelVersion, TrainingRun
 from graph import journeys
 from tests.propensity import synthetic
 from tests.propensity.test_train_command import serve_latest
@@ -134,3 +136,37 @@ def test_customer_scores_unknown_customer_or_model(api_client: APIClient) -> Non
 def test_train_endpoint_queues_a_run(api_client: APIClient) -> None:
     response = api_client.post("/api/models/nope/train", {}, format="json")
     assert response.status_code == 404
+
+
+def test_a_second_training_of_the_same_model_answers_409_with_the_run_in_progress(
+        api_client: APIClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Conf, "SYNC", False)  # as in production: the first run waits for a worker
+    # given a churn run queued through the API
+    first = api_client.post("/api/models/churn/train", {}, format="json")
+    assert (first.status_code, first.json()["status"]) == (202, "queued")
+
+    # when training churn is asked for again before it finished
+    second = api_client.post("/api/models/churn/train", {}, format="json")
+
+    # then the answer is 409 naming the run in progress, and no second run is recorded
+    run_id = first.json()["id"]
+    assert second.status_code == 409
+    assert second.json()["error"] == "training_in_progress"
+    assert second.json()["detail"] == (f"churn is already being trained: run {run_id} is queued; follow it at "
+                                       f"http://testserver/api/training-runs/{run_id}")
+    assert (second.json()["run"]["id"], second["Location"]) == (run_id, f"http://testserver/api/training-runs/{run_id}")
+    assert list(TrainingRun.objects.values_list("model_name", "status")) == [("churn", "queued")]
+
+
+def test_the_database_holds_one_active_run_per_model_whoever_writes_it() -> None:
+    # given a running churn run and a finished one
+    TrainingRun.objects.create(model_name="churn", status="running")
+    TrainingRun.objects.create(model_name="churn", status="succeeded")
+
+    # when another caller records a second active churn run at the same moment (past any check in code)
+    # then the database refuses it, while other models and finished runs are free
+    with pytest.raises(IntegrityError), transaction.atomic():
+        TrainingRun.objects.create(model_name="churn", status="queued")
+    TrainingRun.objects.create(model_name="risk", status="queued")
+    TrainingRun.objects.create(model_name="churn", status="failed")
+    assert TrainingRun.objects.filter(model_name="churn").count() == 3

@@ -3,4 +3,7 @@ from django.urls import URLPattern, URLResolver, path
 
 from apps.core.api import views
 
-urlpatterns: list[URLPattern | URLResolver] = [path("ping", views.ping, name="api-ping")]
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("ping", views.ping, name="api-ping"),
+    path("jobs/<int:job_id>", views.job_status, name="api-job"),
+]

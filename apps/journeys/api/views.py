@@ -18,8 +18,10 @@ from rest_framework.renderers import JSONRenderer, TemplateHTMLRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.core.api.serializers import JobAcceptedSerializer
+from apps.core.api.views import accepted
 from apps.core.permissions import EXPLORE, MANAGE, READ, READ_OR_DEFINE
-from apps.journeys import selectors, services
+from apps.journeys import selectors, tasks
 from apps.journeys.api import serializers as s
 from apps.journeys.models import KpiDefinition, MilestoneDefinition, Webhook
 from apps.journeys.signals import reach_history_refusal
@@ -211,12 +213,14 @@ class MilestoneViewSet(viewsets.ModelViewSet):
         page = self.paginate_queryset(milestone.reaches.order_by("ts", "customer_id"))
         return self.get_paginated_response(s.MilestoneReachSerializer(page, many=True).data)
 
-    @extend_schema(request=None, responses=OpenApiResponse(description="{slug: customers newly reached}"))
+    @extend_schema(request=None, responses={202: JobAcceptedSerializer})
     @action(detail=True, methods=["post"])
     def backfill(self, request: Request, slug: str) -> Response:
-        """Apply the definition to every customer's history (reaches are still once per customer)."""
+        """Queue a job that applies the definition to every customer's history (reaches are still once
+        per customer); poll `status_url` (`GET /api/jobs/{id}`): its `result` is {slug: customers newly
+        reached}. A whole-history pass can outlast a web request, so it runs on the job worker."""
         milestone = self.get_object()
-        return Response(services.backfill_milestones(slugs=[milestone.slug]), status=status.HTTP_200_OK)
+        return accepted(request, tasks.queue_backfill(slugs=[milestone.slug]))
 
 
 class WebhookViewSet(viewsets.ModelViewSet):

@@ -45,6 +45,14 @@ class TrainingRunSerializer(serializers.ModelSerializer):
         return run.model_version.version if run.model_version else None
 
 
+class TrainingBusySerializer(serializers.Serializer):
+    """409 from `train`: the run of the same model already queued or running (one at a time)."""
+
+    error = serializers.CharField()
+    detail = serializers.CharField()
+    run = TrainingRunSerializer()
+
+
 class ContributionSerializer(serializers.Serializer):
     feature = serializers.CharField()
     value = serializers.FloatField()

@@ -15,6 +15,7 @@ from rest_framework.decorators import api_view, permission_classes
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 
 from apps.core.pagination import BoundedLimitOffsetPagination
 from apps.core.permissions import MANAGE, READ, is_admin
@@ -26,6 +27,7 @@ from apps.propensity.api.serializers import (
     CustomerScoresSerializer,
     ModelSummarySerializer,
     ModelVersionSerializer,
+    TrainingBusySerializer,
     TrainingRunSerializer,
     TrainRequestSerializer,
 )
@@ -91,25 +93,33 @@ def model_rollback(request: Request, name: str) -> Response:
     return Response(ModelVersionSerializer(version).data)
 
 
-@extend_schema(parameters=[NAME], request=TrainRequestSerializer, responses={202: TrainingRunSerializer})
+@extend_schema(parameters=[NAME], request=TrainRequestSerializer,
+               responses={202: TrainingRunSerializer, 409: TrainingBusySerializer})
 @api_view(["POST"])
 @permission_classes([MANAGE])
 def model_train(request: Request, name: str) -> Response:
-    """Start training in the background; poll the returned run for progress."""
+    """Start training in the background; poll the returned run for progress. While a run of the model is
+    queued or running, the answer is 409 with that run (one run per model at a time)."""
     if name not in spec_names():
         raise NotFound(f"unknown model {name!r}; known models: {', '.join(spec_names())}")
     body = TrainRequestSerializer(data=request.data)
     body.is_valid(raise_exception=True)
-    from apps.propensity.tasks import start_training
+    from apps.propensity.tasks import TrainingInProgress, start_training
 
     data = body.validated_data
     try:
         params = validate_params(data["params"])
     except ParamError as exc:
         raise ValidationError({"params": [str(exc)]}) from exc
-    run, _ = start_training(name=name, since=data.get("since"), until=data.get("until"),
-                            options={"params": params, "seed": data["seed"]},
-                            trained_by=getattr(request.user, "username", "") or "api")
+    try:
+        run, _ = start_training(name=name, since=data.get("since"), until=data.get("until"),
+                                options={"params": params, "seed": data["seed"]},
+                                trained_by=getattr(request.user, "username", "") or "api")
+    except TrainingInProgress as busy:
+        url = reverse("api-training-run", args=[busy.run.pk], request=request)
+        return Response({"error": "training_in_progress", "detail": f"{busy}; follow it at {url}",
+                         "run": TrainingRunSerializer(busy.run).data}, status=status.HTTP_409_CONFLICT,
+                        headers={"Location": url})
     # the new version is activated by the job, in the background: the request is what names who asked
     record_audit(action="train", obj=run, changes={"params": params, "seed": data["seed"]})
     return Response(TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
