@@ -36,8 +36,10 @@ ENGINES = ("duckdb", "spark")
 EVENTS_VIEW = "journeyhub_events"
 IDENTITY_VIEW = "journeyhub_identity"
 JOURNEYS_VIEW = "journeyhub_journeys"
+TRACES_VIEW = "journeyhub_traces"
 JOURNEY_FILE_PREFIX = "journeys-"
 LABEL_SEPARATOR = "@"  # apps.journeys.analyzers.base.SEPARATOR: type@channel labels
+TRACE_SEPARATOR = "\x1f"  # between the event types of a trace (a type holding it is read from the lists instead)
 IBIS_SCHEMA = ibis.schema({name: ("int64" if kind == "int64" else "string")
                            for name, kind in schema.EVENT_COLUMNS.items()})
 T = TypeVar("T")
@@ -149,6 +151,13 @@ class Engine:
 
     # ------------------------------------------------------------ the journey table
 
+    def trace_table(self) -> ir.Table | None:
+        """Per customer, the journey's event types in order as one text (`trace`, types joined by
+        TRACE_SEPARATOR), built with the journey table; None where there is no journey table."""
+        if self.journey_table() is None:
+            return None
+        return self._tables["traces"][1]  # type: ignore[no-any-return]
+
     def journey_table(self) -> ir.Table | None:
         """Every event in journey order, positions and neighbours computed once per store content, or
         None where there is none (Spark, a remote store, an empty store, ANALYTICS_JOURNEY_TABLE off).
@@ -172,8 +181,9 @@ class Engine:
             path = self._journey_file(fingerprint)
             if not path.exists():
                 self._build_journey_file(path)
-            table = self._attach_journey_file(path)
+            table, traces = self._attach_journey_file(path)
             self._tables["journeys"] = (fingerprint, table)
+            self._tables["traces"] = (fingerprint, traces)
             return table
 
     def _journey_file(self, fingerprint: Hashable) -> Path:
@@ -196,6 +206,9 @@ class Engine:
         con.execute(f"ATTACH '{partial}' AS journeyhub_build")
         try:
             con.execute(f"CREATE TABLE journeyhub_build.journeys AS {sql}")
+            con.execute("CREATE TABLE journeyhub_build.traces AS SELECT customer_id, string_agg(type, "
+                        f"'{TRACE_SEPARATOR}' ORDER BY pos) AS trace FROM journeyhub_build.journeys "
+                        "GROUP BY customer_id")
         finally:
             con.execute("DETACH journeyhub_build")
         os.replace(partial, path)
@@ -204,15 +217,16 @@ class Engine:
                 old.unlink(missing_ok=True)
         log.info("journey table built in %.1f s: %s", time.perf_counter() - started, path)
 
-    def _attach_journey_file(self, path: Path) -> ir.Table:
+    def _attach_journey_file(self, path: Path) -> tuple[ir.Table, ir.Table]:
         con = self.backend.con
         self._attached = getattr(self, "_attached", 0) + 1
         alias = f"journeyhub_journeys_{self._attached}"
         con.execute(f"ATTACH '{path}' AS {alias} (READ_ONLY)")
         con.execute(f"CREATE OR REPLACE TEMP VIEW {JOURNEYS_VIEW} AS SELECT * FROM {alias}.journeys")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {TRACES_VIEW} AS SELECT * FROM {alias}.traces")
         if self._attached > 1:
             con.execute(f"DETACH journeyhub_journeys_{self._attached - 1}")
-        return self.backend.table(JOURNEYS_VIEW)
+        return self.backend.table(JOURNEYS_VIEW), self.backend.table(TRACES_VIEW)
 
     def _raw_events(self) -> ir.Table:
         fingerprint = self.fingerprint() if self.local else "remote"

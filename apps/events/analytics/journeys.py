@@ -14,7 +14,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from apps.events.engine import Engine, EventFilter, UnknownValueError, only_customers
+from apps.events.engine import TRACE_SEPARATOR, Engine, EventFilter, UnknownValueError, only_customers
 from apps.journeys.analyzers import frequency, funnels, paths
 from apps.journeys.analyzers.base import SEPARATOR, CleaningRule, clean_label, compile_rules
 
@@ -151,7 +151,14 @@ def top_journeys(engine: Engine, flt: EventFilter, *, max_steps: int = 5, with_c
 
 
 def variants(engine: Engine, flt: EventFilter, *, with_channel: bool = False) -> dict[tuple[str, ...], int]:
-    """Whole journeys (process-mining variants) and how many customers followed each."""
+    """Whole journeys (process-mining variants) and how many customers followed each: over whole
+    journeys by event type, counted from the journey table's traces (one text per customer)."""
+    traces = engine.trace_table() if flt.whole_journeys and not with_channel else None
+    if traces is not None and not any(TRACE_SEPARATOR in t for t in engine.catalog()["type"]):
+        if flt.customer_ids is not None:
+            traces = only_customers(traces, flt.customer_ids)
+        counts = engine.execute(traces.group_by("trace").agg(customers=traces.count()))
+        return {tuple(str(trace).split(TRACE_SEPARATOR)): int(n) for trace, n in counts.itertuples(index=False)}
     table = journeys(engine, flt, with_channel=with_channel)
     per_customer = table.group_by("customer_id").agg(
         trace=ibis.struct({"pos": table.pos, "label": table.label}).collect())
@@ -228,13 +235,18 @@ def funnel(engine: Engine, flt: EventFilter, *, events: Sequence[str], window_ms
         aggregates[f"n{i}"] = matches[f"p{i}"].count()
         if i:
             aggregates[f"m{i}"] = (matches[f"t{i}"] - matches[f"t{i - 1}"]).median()
-    overall = engine.execute(matches.aggregate(**aggregates))
-    steps = _funnel_steps(events, overall.iloc[0])
+    overall = matches.aggregate(**aggregates)
+    if not by_channel:
+        return funnels.FunnelResult(events=tuple(events), window_ms=window_ms, by_channel={},
+                                    steps=_funnel_steps(events, engine.execute(overall).iloc[0]))
+    # the whole funnel and its entry channels in one query: the matches are computed once
+    per_channel = matches.group_by("entry_channel").agg(**aggregates).mutate(whole=False)
+    overall = overall.mutate(entry_channel=ibis.null(str), whole=True).select(*per_channel.columns)
+    rows = engine.execute(overall.union(per_channel))
+    steps = _funnel_steps(events, rows[rows["whole"].astype(bool)].iloc[0])
     breakdown: dict[str, tuple[funnels.FunnelStep, ...]] = {}
-    if by_channel:
-        per_channel = engine.execute(matches.group_by("entry_channel").agg(**aggregates))
-        for row in per_channel.sort_values("entry_channel").itertuples(index=False):
-            breakdown[str(row.entry_channel)] = _funnel_steps(events, pd.Series(row._asdict()))
+    for row in rows[~rows["whole"].astype(bool)].sort_values("entry_channel").itertuples(index=False):
+        breakdown[str(row.entry_channel)] = _funnel_steps(events, pd.Series(row._asdict()))
     return funnels.FunnelResult(events=tuple(events), window_ms=window_ms, steps=steps, by_channel=breakdown)
 
 
