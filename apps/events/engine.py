@@ -11,10 +11,12 @@ rebuild`) the engine reads the graph's events instead, with a warning: slower, s
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
@@ -33,6 +35,11 @@ log = logging.getLogger(__name__)
 ENGINES = ("duckdb", "spark")
 EVENTS_VIEW = "journeyhub_events"
 IDENTITY_VIEW = "journeyhub_identity"
+JOURNEYS_VIEW = "journeyhub_journeys"
+TRACES_VIEW = "journeyhub_traces"
+JOURNEY_FILE_PREFIX = "journeys-"
+LABEL_SEPARATOR = "@"  # apps.journeys.analyzers.base.SEPARATOR: type@channel labels
+TRACE_SEPARATOR = "\x1f"  # between the event types of a trace (a type holding it is read from the lists instead)
 IBIS_SCHEMA = ibis.schema({name: ("int64" if kind == "int64" else "string")
                            for name, kind in schema.EVENT_COLUMNS.items()})
 T = TypeVar("T")
@@ -54,6 +61,12 @@ class EventFilter:
 
     def key(self) -> Hashable:
         return (self.since_ms, self.until_ms, self.channels, self.types, self.customer_ids)
+
+    @property
+    def whole_journeys(self) -> bool:
+        """True when every selected customer keeps every event (no date, channel or type cut), so a
+        journey's positions and neighbours are those of the whole store."""
+        return self.since_ms is None and self.until_ms is None and not self.channels and not self.types
 
 
 class Engine:
@@ -133,12 +146,87 @@ class Engine:
             table = table.filter(table.type.isin(list(flt.types)))
         table = self._canonical(table)
         if flt.customer_ids is not None:
-            if len(flt.customer_ids) <= 1000:
-                table = table.filter(table.customer_id.isin(list(flt.customer_ids)))
-            else:
-                wanted = ibis.memtable(pd.DataFrame({"wanted_id": list(flt.customer_ids)}))
-                table = table.filter(table.customer_id.isin(wanted.wanted_id))
+            table = only_customers(table, flt.customer_ids)
         return table.select(*schema.EVENT_COLUMNS)
+
+    # ------------------------------------------------------------ the journey table
+
+    def trace_table(self) -> ir.Table | None:
+        """Per customer, the journey's event types in order as one text (`trace`, types joined by
+        TRACE_SEPARATOR), built with the journey table; None where there is no journey table."""
+        if self.journey_table() is None:
+            return None
+        return self._tables["traces"][1]  # type: ignore[no-any-return]
+
+    def journey_table(self) -> ir.Table | None:
+        """Every event in journey order, positions and neighbours computed once per store content, or
+        None where there is none (Spark, a remote store, an empty store, ANALYTICS_JOURNEY_TABLE off).
+
+        Columns: customer_id (canonical), type, channel, ts, seq, pos (0-based place in the customer's
+        journey by ts, then seq), label_ch (type@channel), and next_/prev_ type and label_ch. The
+        sort that every journey analysis needs is done here once, written to a DuckDB file in
+        ANALYTICS_TEMP_DIR named after the store's fingerprint (so a restarted web process opens it
+        instead of sorting again, and a changed store never reads a stale one); analyses over whole
+        journeys then aggregate without a window."""
+        if self.kind != "duckdb" or not getattr(settings, "ANALYTICS_JOURNEY_TABLE", True) or not self.local:
+            return None
+        fingerprint = self.fingerprint()
+        if fingerprint is None:
+            return None
+        with self._lock:
+            cached = self._tables.get("journeys")
+            if cached is not None and cached[0] == fingerprint:
+                return cached[1]  # type: ignore[no-any-return]
+            self._raw_events()  # the events view (and identity) for this fingerprint
+            path = self._journey_file(fingerprint)
+            if not path.exists():
+                self._build_journey_file(path)
+            table, traces = self._attach_journey_file(path)
+            self._tables["journeys"] = (fingerprint, table)
+            self._tables["traces"] = (fingerprint, traces)
+            return table
+
+    def _journey_file(self, fingerprint: Hashable) -> Path:
+        digest = hashlib.sha256(repr((self.store_url, fingerprint)).encode()).hexdigest()[:24]
+        return _temp_dir() / f"{JOURNEY_FILE_PREFIX}{digest}.duckdb"
+
+    def _build_journey_file(self, path: Path) -> None:
+        started = time.perf_counter()
+        events = self.events()
+        window = ibis.window(group_by=events.customer_id, order_by=[events.ts, events.seq])
+        label_ch = events.type.concat(LABEL_SEPARATOR, events.channel)
+        table = events.select("customer_id", "type", "channel", "ts", "seq", label_ch=label_ch)
+        table = table.mutate(pos=ibis.row_number().over(window),
+                             next_type=table.type.lead().over(window), prev_type=table.type.lag().over(window),
+                             next_ch=table.label_ch.lead().over(window), prev_ch=table.label_ch.lag().over(window))
+        sql = self.backend.compile(table)
+        partial = path.with_name(f".{path.stem}-{os.getpid()}-{threading.get_ident()}.tmp")
+        partial.unlink(missing_ok=True)
+        con = self.backend.con
+        con.execute(f"ATTACH '{partial}' AS journeyhub_build")
+        try:
+            con.execute(f"CREATE TABLE journeyhub_build.journeys AS {sql}")
+            con.execute("CREATE TABLE journeyhub_build.traces AS SELECT customer_id, string_agg(type, "
+                        f"'{TRACE_SEPARATOR}' ORDER BY pos) AS trace FROM journeyhub_build.journeys "
+                        "GROUP BY customer_id")
+        finally:
+            con.execute("DETACH journeyhub_build")
+        os.replace(partial, path)
+        for old in path.parent.glob(f"{JOURNEY_FILE_PREFIX}*.duckdb"):
+            if old != path:  # a process still reading an older file keeps it open until it moves on
+                old.unlink(missing_ok=True)
+        log.info("journey table built in %.1f s: %s", time.perf_counter() - started, path)
+
+    def _attach_journey_file(self, path: Path) -> tuple[ir.Table, ir.Table]:
+        con = self.backend.con
+        self._attached = getattr(self, "_attached", 0) + 1
+        alias = f"journeyhub_journeys_{self._attached}"
+        con.execute(f"ATTACH '{path}' AS {alias} (READ_ONLY)")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {JOURNEYS_VIEW} AS SELECT * FROM {alias}.journeys")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {TRACES_VIEW} AS SELECT * FROM {alias}.traces")
+        if self._attached > 1:
+            con.execute(f"DETACH journeyhub_journeys_{self._attached - 1}")
+        return self.backend.table(JOURNEYS_VIEW), self.backend.table(TRACES_VIEW)
 
     def _raw_events(self) -> ir.Table:
         fingerprint = self.fingerprint() if self.local else "remote"
@@ -198,7 +286,9 @@ class Engine:
     def catalog(self) -> dict[str, tuple[str, ...]]:
         """Every event type and channel in the store (what a question may name)."""
         def compute() -> dict[str, tuple[str, ...]]:
-            table = self.events()
+            table = self.journey_table()
+            if table is None:
+                table = self.events()
             types = self.execute(table.select("type").distinct())["type"]
             channels = self.execute(table.select("channel").distinct())["channel"]
             return {"type": tuple(sorted(map(str, types))), "channel": tuple(sorted(map(str, channels)))}
@@ -214,6 +304,20 @@ class Engine:
         if unknown:
             shown = ", ".join(sorted(known)[:30]) or "none: the store holds no events"
             raise UnknownValueError(f"unknown event {kind}(s) {', '.join(map(repr, unknown))}; known: {shown}")
+
+
+def only_customers(table: ir.Table, customer_ids: tuple[str, ...]) -> ir.Table:
+    """Rows of these (canonical) customers only; a long list is joined as a table, not inlined."""
+    if len(customer_ids) <= 1000:
+        return table.filter(table.customer_id.isin(list(customer_ids)))
+    wanted = ibis.memtable(pd.DataFrame({"wanted_id": list(customer_ids)}))
+    return table.filter(table.customer_id.isin(wanted.wanted_id))
+
+
+def _temp_dir() -> Path:
+    path = Path(str(getattr(settings, "ANALYTICS_TEMP_DIR", "var/analytics-tmp")))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _date(ms: int) -> Any:
@@ -235,11 +339,14 @@ def _graph_events() -> ir.Table:
 
 
 def _connect_duckdb() -> Any:
-    temp_dir = str(getattr(settings, "ANALYTICS_TEMP_DIR", "var/analytics-tmp"))
-    Path(temp_dir).mkdir(parents=True, exist_ok=True)
+    """DuckDB in process: all cores (or ANALYTICS_THREADS), spilling to ANALYTICS_TEMP_DIR past
+    ANALYTICS_MEMORY_LIMIT, row order free (no analysis relies on it: each orders by ts, seq), and
+    Parquet footers cached across queries (the store's files are never rewritten in place)."""
     threads = int(getattr(settings, "ANALYTICS_THREADS", 0)) or (os.cpu_count() or 1)
-    return ibis.duckdb.connect(threads=threads, memory_limit=str(getattr(settings, "ANALYTICS_MEMORY_LIMIT", "1GB")),
-                               temp_directory=temp_dir, preserve_insertion_order=False)
+    backend = ibis.duckdb.connect(threads=threads, memory_limit=str(getattr(settings, "ANALYTICS_MEMORY_LIMIT", "1GB")),
+                                  temp_directory=str(_temp_dir()), preserve_insertion_order=False)
+    backend.con.execute("SET parquet_metadata_cache = true")  # the extension loads on connect, not before
+    return backend
 
 
 def _connect_spark() -> Any:
@@ -260,14 +367,30 @@ def _connect_spark() -> Any:
     return ibis.pyspark.connect(session)
 
 
-def warm_up() -> None:
+def warm_up(*, background: bool = True) -> threading.Thread | None:
     """Connect the configured engine when a web process starts, so its first question does not pay
-    for loading the engine (nothing is read or computed here). A store that cannot be opened now is
-    reported by the first question instead."""
+    for loading the engine; then, on a thread, open the journey table (building it when the store
+    changed since it was last built), so the first question finds it ready. A store that cannot be
+    opened now is reported by the first question instead."""
     try:
-        get_engine().backend  # noqa: B018 - connects
+        engine = get_engine()
+        engine.backend  # noqa: B018 - connects
     except Exception as exc:  # noqa: BLE001 - start-up must not fail on an optional warm-up
         log.warning("analytics engine not warmed up at start: %s", exc)
+        return None
+    if not background:
+        _open_journeys(engine)
+        return None
+    thread = threading.Thread(target=_open_journeys, args=(engine,), name="analytics-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def _open_journeys(engine: Engine) -> None:
+    try:
+        engine.journey_table()
+    except Exception as exc:  # noqa: BLE001 - the first question reports a store it cannot read
+        log.warning("journey table not prepared at start: %s", exc)
 
 
 _engines: dict[tuple[str, str], Engine] = {}

@@ -257,6 +257,8 @@ ANALYTICS_MEMORY_LIMIT = env("ANALYTICS_MEMORY_LIMIT", default="1GB")
 ANALYTICS_TEMP_DIR = env("ANALYTICS_TEMP_DIR", default=str(VAR_DIR / "analytics-tmp"))
 ANALYTICS_THREADS = env.int("ANALYTICS_THREADS", default=0)
 ANALYTICS_RESULT_CACHE = env.int("ANALYTICS_RESULT_CACHE", default=64)
+# journey order (positions, neighbours) computed once per store content into ANALYTICS_TEMP_DIR (DuckDB)
+ANALYTICS_JOURNEY_TABLE = env.bool("ANALYTICS_JOURNEY_TABLE", default=True)
 
 # Analytics and decisions tuning (see README, Configuration).
 JOURNEYS_KPI_SYNC_DAYS = env.int("JOURNEYS_KPI_SYNC_DAYS", default=3)

@@ -17,7 +17,8 @@ from apps.events.engine import Engine
 from tests.events.store_files import write_events
 from tests.graph.server_fixture import gremlin_server, gremlin_server_url  # noqa: F401
 
-ENGINE_KINDS = ["duckdb", pytest.param("spark", marks=pytest.mark.spark)]
+# "duckdb-window": DuckDB without the journey table (every analysis sorts journeys in its own query)
+ENGINE_KINDS = ["duckdb", "duckdb-window", pytest.param("spark", marks=pytest.mark.spark)]
 
 COLUMNS = ["event_id", "customer_id", "event_type", "channel", "timestamp", "intent", "page"]
 
@@ -63,6 +64,9 @@ def store(tmp_path: Path, settings) -> Callable[..., Engine]:  # type: ignore[no
     def make(frame: pd.DataFrame, kind: str = "duckdb", *, files_per_day: int = 2) -> Engine:
         root = tmp_path / "store"
         write_events(root, frame, files_per_day=files_per_day)
+        if kind == "duckdb-window":
+            settings.ANALYTICS_JOURNEY_TABLE = False
+            kind = "duckdb"
         return Engine(store_url=str(root), kind=kind)
 
     return make

@@ -7,7 +7,7 @@ import pytest
 
 from apps.events.analytics import frames
 from apps.events.analytics import journeys as analytics
-from apps.events.engine import EventFilter, UnknownValueError
+from apps.events.engine import EventFilter, UnknownValueError, warm_up
 from apps.journeys.analyzers import frequency, funnels, paths
 from apps.journeys.analyzers.base import filter_frame
 from tests.events.conftest import ENGINE_KINDS, tied_frame
@@ -196,3 +196,26 @@ def test_bad_arguments_fail_like_the_analyzers(store):
         analytics.journey_paths(engine, EVERYTHING, start_event="call", end_event="chat")
     with pytest.raises(ValueError, match="step must be between 1 and 2, got 3"):
         analytics.funnel_customers(engine, EVERYTHING, events=["call", "chat"], step=3)
+
+
+def test_journey_table_is_built_once_per_store_content_and_reopened_by_a_new_process(store, settings, tmp_path):
+    given = _with_ties(make_frame(JOURNEYS))
+    engine = store(given)
+    settings.EVENTS_STORE_URL = engine.store_url
+
+    warm_up(background=False)  # what a web process does at start
+
+    built = sorted((tmp_path / "spill").glob("journeys-*.duckdb"))
+    assert len(built) == 1
+    stamp = built[0].stat().st_mtime_ns
+    restarted = type(engine)(store_url=engine.store_url, kind="duckdb")  # a new process: opens, does not build
+    assert analytics.directly_follows(restarted, EVERYTHING) == frequency.directly_follows(given)
+    assert built[0].stat().st_mtime_ns == stamp
+
+    more = make_frame([("c9", 5, "call", "phone", None)])
+    store(more)  # a file is replaced: the next question builds for the new content and drops the old file
+    now = frames.events_frame(restarted, EVERYTHING)  # read from the Parquet files, not the journey table
+    assert "c9" in set(now["customer_id"])
+    assert analytics.directly_follows(restarted, EVERYTHING) == frequency.directly_follows(now)
+    rebuilt = sorted((tmp_path / "spill").glob("journeys-*.duckdb"))
+    assert len(rebuilt) == 1 and rebuilt != built

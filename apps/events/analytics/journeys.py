@@ -14,7 +14,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from apps.events.engine import Engine, EventFilter, UnknownValueError
+from apps.events.engine import TRACE_SEPARATOR, Engine, EventFilter, UnknownValueError, only_customers
 from apps.journeys.analyzers import frequency, funnels, paths
 from apps.journeys.analyzers.base import SEPARATOR, CleaningRule, clean_label, compile_rules
 
@@ -25,11 +25,20 @@ def _window(table: ir.Table) -> Any:
 
 def journeys(engine: Engine, flt: EventFilter, *, with_channel: bool = False,
              rules: Iterable[CleaningRule | tuple[str, str]] = (), collapse_repeats: bool = False,
-             **ordered: Any) -> ir.Table:
+             following: bool = False, preceding: bool = False, only: Sequence[str] | None = None) -> ir.Table:
     """Events as (customer_id, label, ts, seq, channel, pos): `pos` is the 0-based place in the
     customer's journey ordered by (ts, seq); labels are cleaned and consecutive repeats collapsed when
-    asked. `ordered` names more columns over the same window (callables of the table: `lead`,
-    `lag`…), computed in the same pass as `pos`, so the engine sorts each journey once."""
+    asked; `following` / `preceding` add the next / previous label of the journey (`nxt`, `prv`).
+
+    `only` keeps the events with these labels and nothing else: their positions keep their order but
+    not their values, for analyses that only compare positions (funnels). Over whole journeys the
+    engine's journey table (positions and neighbours computed once per store content) answers
+    without sorting; otherwise the engine sorts each journey once, in one window pass."""
+    rules = tuple(rules)
+    prepared = engine.journey_table() if flt.whole_journeys and not rules and not collapse_repeats else None
+    if prepared is not None:
+        return _prepared_journeys(prepared, flt, with_channel=with_channel, following=following,
+                                  preceding=preceding, only=only)
     events = engine.events(flt)
     label = events.type.concat(SEPARATOR, events.channel) if with_channel else events.type
     table = events.select("customer_id", "ts", "seq", "channel", label=label)
@@ -40,9 +49,33 @@ def journeys(engine: Engine, flt: EventFilter, *, with_channel: bool = False,
         previous = table.label.lag().over(_window(table))
         table = table.mutate(previous=previous)
         table = table.filter(table.previous.isnull() | (table.previous != table.label)).drop("previous")
+    if only is not None:
+        table = table.filter(table.label.isin(list(only)))
     window = _window(table)
-    return table.mutate(pos=ibis.row_number().over(window),
-                        **{name: make(table).over(window) for name, make in ordered.items()})
+    ordered: dict[str, Any] = {}
+    if following:
+        ordered["nxt"] = table.label.lead().over(window)
+    if preceding:
+        ordered["prv"] = table.label.lag().over(window)
+    return table.mutate(pos=ibis.row_number().over(window), **ordered)
+
+
+def _prepared_journeys(prepared: ir.Table, flt: EventFilter, *, with_channel: bool, following: bool,
+                       preceding: bool, only: Sequence[str] | None) -> ir.Table:
+    """`journeys` read from the journey table: the same columns, no window."""
+    columns: dict[str, Any] = {"customer_id": prepared.customer_id, "ts": prepared.ts, "seq": prepared.seq,
+                               "channel": prepared.channel,
+                               "label": prepared.label_ch if with_channel else prepared.type}
+    if following:
+        columns["nxt"] = prepared.next_ch if with_channel else prepared.next_type
+    if preceding:
+        columns["prv"] = prepared.prev_ch if with_channel else prepared.prev_type
+    table = prepared.select(**columns, pos=prepared.pos)
+    if flt.customer_ids is not None:
+        table = only_customers(table, flt.customer_ids)
+    if only is not None:
+        table = table.filter(table.label.isin(list(only)))
+    return table
 
 
 def _cleaned_labels(engine: Engine, table: ir.Table, rules: Iterable[CleaningRule | tuple[str, str]]
@@ -58,7 +91,7 @@ def _cleaned_labels(engine: Engine, table: ir.Table, rules: Iterable[CleaningRul
 
 
 def total_customers(engine: Engine, flt: EventFilter) -> int:
-    events = engine.events(flt)
+    events = journeys(engine, flt) if flt.whole_journeys else engine.events(flt)
     return int(engine.execute(events.customer_id.nunique()))
 
 
@@ -68,7 +101,7 @@ def total_customers(engine: Engine, flt: EventFilter) -> int:
 def directly_follows(engine: Engine, flt: EventFilter, *, with_channel: bool = False) -> frequency.DirectlyFollows:
     """(a, b) counts of consecutive events of one customer, and journeys' first and last labels, from
     one grouped query: rows grouped by (label, next label, is first)."""
-    table = journeys(engine, flt, with_channel=with_channel, nxt=lambda t: t.label.lead())
+    table = journeys(engine, flt, with_channel=with_channel, following=True)
     table = table.mutate(first=table.pos == 0)
     counts = engine.execute(table.group_by(["label", "nxt", "first"]).agg(n=table.count()))
     edges: dict[tuple[str, str], int] = {}
@@ -118,7 +151,14 @@ def top_journeys(engine: Engine, flt: EventFilter, *, max_steps: int = 5, with_c
 
 
 def variants(engine: Engine, flt: EventFilter, *, with_channel: bool = False) -> dict[tuple[str, ...], int]:
-    """Whole journeys (process-mining variants) and how many customers followed each."""
+    """Whole journeys (process-mining variants) and how many customers followed each: over whole
+    journeys by event type, counted from the journey table's traces (one text per customer)."""
+    traces = engine.trace_table() if flt.whole_journeys and not with_channel else None
+    if traces is not None and not any(TRACE_SEPARATOR in t for t in engine.catalog()["type"]):
+        if flt.customer_ids is not None:
+            traces = only_customers(traces, flt.customer_ids)
+        counts = engine.execute(traces.group_by("trace").agg(customers=traces.count()))
+        return {tuple(str(trace).split(TRACE_SEPARATOR)): int(n) for trace, n in counts.itertuples(index=False)}
     table = journeys(engine, flt, with_channel=with_channel)
     per_customer = table.group_by("customer_id").agg(
         trace=ibis.struct({"pos": table.pos, "label": table.label}).collect())
@@ -139,7 +179,8 @@ def journey_paths(engine: Engine, flt: EventFilter, *, start_event: str | None =
     anchor = end_event or start_event
     backward = bool(end_event)
     table = journeys(engine, flt, with_channel=with_channel, rules=cleaning_rules, collapse_repeats=collapse_repeats,
-                     other=lambda t: t.label.lag() if backward else t.label.lead())
+                     following=not backward, preceding=backward)
+    table = table.rename(other="prv" if backward else "nxt")
     if anchor is None:
         table = table.mutate(step=table.pos)
     else:
@@ -169,7 +210,7 @@ def _funnel_matches(engine: Engine, flt: EventFilter, events: Sequence[str], win
     (null when not reached). Entry is the first event of step 1; each later step is the earliest
     event of its type after the previous match, within `window_ms` of the entry."""
     funnels.validate(events, window_ms)
-    table = journeys(engine, flt)
+    table = journeys(engine, flt, only=sorted(set(events)))
     entry = table.filter(table.label == events[0])
     matches = entry.group_by("customer_id").agg(p0=entry.pos.min(), t0=entry.ts.argmin(entry.pos),
                                                 entry_channel=entry.channel.argmin(entry.pos))
@@ -194,13 +235,18 @@ def funnel(engine: Engine, flt: EventFilter, *, events: Sequence[str], window_ms
         aggregates[f"n{i}"] = matches[f"p{i}"].count()
         if i:
             aggregates[f"m{i}"] = (matches[f"t{i}"] - matches[f"t{i - 1}"]).median()
-    overall = engine.execute(matches.aggregate(**aggregates))
-    steps = _funnel_steps(events, overall.iloc[0])
+    overall = matches.aggregate(**aggregates)
+    if not by_channel:
+        return funnels.FunnelResult(events=tuple(events), window_ms=window_ms, by_channel={},
+                                    steps=_funnel_steps(events, engine.execute(overall).iloc[0]))
+    # the whole funnel and its entry channels in one query: the matches are computed once
+    per_channel = matches.group_by("entry_channel").agg(**aggregates).mutate(whole=False)
+    overall = overall.mutate(entry_channel=ibis.null(str), whole=True).select(*per_channel.columns)
+    rows = engine.execute(overall.union(per_channel))
+    steps = _funnel_steps(events, rows[rows["whole"].astype(bool)].iloc[0])
     breakdown: dict[str, tuple[funnels.FunnelStep, ...]] = {}
-    if by_channel:
-        per_channel = engine.execute(matches.group_by("entry_channel").agg(**aggregates))
-        for row in per_channel.sort_values("entry_channel").itertuples(index=False):
-            breakdown[str(row.entry_channel)] = _funnel_steps(events, pd.Series(row._asdict()))
+    for row in rows[~rows["whole"].astype(bool)].sort_values("entry_channel").itertuples(index=False):
+        breakdown[str(row.entry_channel)] = _funnel_steps(events, pd.Series(row._asdict()))
     return funnels.FunnelResult(events=tuple(events), window_ms=window_ms, steps=steps, by_channel=breakdown)
 
 
