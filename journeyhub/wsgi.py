@@ -6,9 +6,11 @@ from django.core.wsgi import get_wsgi_application
 from journeyhub.long_lived import freeze_loaded_objects
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "journeyhub.settings.local")
-application = get_wsgi_application()
+django_application = get_wsgi_application()
 
-from apps.events.engine import warm_up  # noqa: E402 - needs the settings loaded above
+from apps.decisions.api import fast_path  # noqa: E402 - needs the settings loaded above
+from apps.events.engine import warm_up  # noqa: E402
 
+application = fast_path.wrap(django_application)  # decisions skip the middleware and DRF in the ordinary case
 warm_up()  # the analytics engine connects at start, not on the first question
 freeze_loaded_objects()
