@@ -3,7 +3,7 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-from journeyhub.long_lived import freeze_loaded_objects
+from journeyhub.long_lived import freeze_loaded_objects, shorten_switch_interval
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "journeyhub.settings.local")
 django_application = get_wsgi_application()
@@ -14,3 +14,4 @@ from apps.events.engine import warm_up  # noqa: E402
 application = fast_path.wrap(django_application)  # decisions skip the middleware and DRF in the ordinary case
 warm_up()  # the analytics engine connects at start, not on the first question
 freeze_loaded_objects()
+shorten_switch_interval()
