@@ -3,16 +3,19 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-from journeyhub.long_lived import freeze_loaded_objects
+from journeyhub.long_lived import freeze_loaded_objects, shorten_switch_interval
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "journeyhub.settings.local")
-application = get_wsgi_application()
+django_application = get_wsgi_application()
 
-from apps.events.engine import warm_up  # noqa: E402 - needs the settings loaded above
+from apps.decisions.api import fast_path  # noqa: E402 - needs the settings loaded above
+from apps.events.engine import warm_up  # noqa: E402
 
+application = fast_path.wrap(django_application)  # decisions skip the middleware and DRF in the ordinary case
 warm_up()  # the analytics engine connects at start, not on the first question
 
 from apps.dashboard.warm import warm_up as warm_up_pages  # noqa: E402
 
 warm_up_pages()  # routes, templates and the graph store ready before the first page
 freeze_loaded_objects()
+shorten_switch_interval()

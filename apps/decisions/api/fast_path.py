@@ -1,0 +1,183 @@
+"""The two decisions a contact flow asks while a caller waits, answered without the web stack's detours.
+
+A decision's own work (one graph read, the model, the rules) is about a third of what a request for it
+used to cost: Django's fifteen middleware, URL resolution, DRF's request wrapping, negotiation and
+response rendering took the rest, on the one core the process owning the embedded store has. This WSGI
+wrapper answers `POST` intent and risk decisions in the ordinary case with the same parts those layers
+would call: the API key check (`ApiKeyAuthentication`), the `decide` scope (`DECIDE`), the
+decide throttle (`DecideThrottle`), the request serializer, the service, DRF's JSON renderer, the
+request id and latency metric of `ObservabilityMiddleware`, Django's request signals (database
+connections are recycled as usual) and the host and HTTPS checks of `HttpRequest`.
+
+Anything out of the ordinary is handed, untouched, to the full stack, which answers it as every other
+request: another method or path, a body that is not small JSON, a missing, wrong or expired key, a
+missing scope, an invalid body, a throttled caller, a plain-HTTP request where HTTPS is required, a host
+not allowed, and any exception of the decision itself (these are raised before the decision is logged,
+so the full stack decides again, once). Every error body and status is therefore the API's one shape.
+A request handed on after the throttle counted it is counted again by the full stack.
+
+The response headers are the full stack's own: the first successful answer of each path (and scheme) in
+a process is the full stack's, and its headers, less the per-request ones, are reused. So the first
+decision of each kind in a process takes the long way. Set DECISIONS_FAST_PATH=false to send every
+request through the full stack.
+"""
+from __future__ import annotations
+
+import io
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core import signals
+from django.core.exceptions import DisallowedHost
+from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
+from django.urls import resolve, reverse
+from rest_framework.exceptions import APIException
+from rest_framework.renderers import JSONRenderer
+
+from apps.core import observability
+from apps.core.auth import ApiKeyAuthentication
+from apps.core.parsers import JSONParser
+from apps.core.permissions import DECIDE
+from apps.core.throttling import DecideThrottle
+from apps.decisions import services
+from apps.decisions.api import serializers as s
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+MAX_BODY_BYTES = 16_384  # a decision body is a few hundred bytes; larger ones take the full stack
+PER_REQUEST_HEADERS = frozenset({"content-length", "x-request-id", "set-cookie", "date"})
+JSON_TYPES = frozenset({"application/json", "application/json;charset=utf-8", "application/json;charset=\"utf-8\""})
+
+
+def enabled() -> bool:
+    configured = getattr(settings, "DECISIONS_FAST_PATH", None)
+    if configured is None:
+        configured = os.environ.get("DECISIONS_FAST_PATH", "true").lower() not in {"0", "false", "no", "off"}
+    return bool(configured)
+
+
+@dataclass
+class _Route:
+    """One decision endpoint: its request serializer, its service, its route label and the headers the
+    full stack answered it with (per scheme: HTTPS answers carry HSTS)."""
+
+    serializer: type[s.CallerWaitingSerializer]
+    decide: Callable[..., Any]
+    route: str
+    headers: dict[bool, list[tuple[str, str]]] = field(default_factory=dict)
+
+
+class DecisionFastPath:
+    """WSGI middleware around Django's application; see the module's docstring."""
+
+    def __init__(self, app: WsgiApp) -> None:
+        self.app = app
+        self.routes: dict[str, _Route] = {}
+        for name, serializer, decide in (("decisions-intent", s.IntentRequestSerializer, services.decide_intent),
+                                         ("decisions-risk", s.RiskRequestSerializer, services.decide_risk)):
+            path = reverse(name)
+            self.routes[path] = _Route(serializer, decide, str(resolve(path).route))
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        route = self.routes.get(environ.get("PATH_INFO", "")) if environ.get("REQUEST_METHOD") == "POST" else None
+        if route is None:
+            return self.app(environ, start_response)
+        started = time.perf_counter()
+        body = _read_body(environ)
+        request = WSGIRequest(environ)
+        secure = request.is_secure()
+        answer = self._answer(route, request, secure, body, started) if body is not None else None
+        if answer is None:
+            return self.app(environ, self._learning(route, secure, start_response))
+        content, rid = answer
+        start_response("200 OK", [*route.headers[secure], ("Content-Length", str(len(content))),
+                                  ("X-Request-ID", rid)])
+        return [content]
+
+    def _answer(self, route: _Route, request: WSGIRequest, secure: bool, body: bytes,
+                started: float) -> tuple[bytes, str] | None:
+        """The rendered decision and the request id, or None to hand the request to the full stack."""
+        if secure not in route.headers or (settings.SECURE_SSL_REDIRECT and not secure) or not _host_allowed(request):
+            return None
+        signals.request_started.send(sender=WSGIHandler, environ=request.environ)
+        values = _checked_values(route, request, body)
+        if values is None:
+            return None
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+        rid = incoming if observability._SANE_ID.match(incoming) else uuid.uuid4().hex
+        token = observability.request_id.set(rid)
+        try:
+            decision = route.decide(**values)
+        except Exception:  # noqa: BLE001 - raised before the decision was logged: the full stack answers it
+            return None
+        finally:
+            observability.request_id.reset(token)
+        content = JSONRenderer().render(services.as_dict(decision))
+        observability.REQUEST_SECONDS.labels("POST", route.route, "200").observe(time.perf_counter() - started)
+        signals.request_finished.send(sender=WSGIHandler)
+        return content, rid
+
+    def _learning(self, route: _Route, secure: bool, start_response: Callable[..., Any]) -> Callable[..., Any]:
+        """start_response that keeps the headers of the full stack's first successful answer."""
+        if secure in route.headers:
+            return start_response
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if status.startswith("200 "):
+                route.headers[secure] = [(k, v) for k, v in headers if k.lower() not in PER_REQUEST_HEADERS]
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+        return capture
+
+
+def _read_body(environ: dict[str, Any]) -> bytes | None:
+    """The small JSON body of a decision request, or None (the full stack reads what is left)."""
+    media = environ.get("CONTENT_TYPE", "").replace(" ", "").lower()
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    if media not in JSON_TYPES or not 0 < length <= MAX_BODY_BYTES:
+        return None
+    body = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(body)  # the full stack reads it again if it answers
+    return body if len(body) == length else None
+
+
+def _host_allowed(request: WSGIRequest) -> bool:
+    try:
+        request.get_host()
+    except DisallowedHost:
+        return False
+    return True
+
+
+def _checked_values(route: _Route, request: WSGIRequest, body: bytes) -> dict[str, Any] | None:
+    """What the view would pass to the service, after the view's own checks in DRF's order (key, scope,
+    then the body, then the throttle, so a refused body is not counted twice); None when any refuses."""
+    caller: Any = request
+    try:
+        found = ApiKeyAuthentication().authenticate(caller)
+    except APIException:
+        return None
+    if found is None:
+        return None
+    caller.user, caller.auth = found
+    if not DECIDE().has_permission(caller, None):
+        return None
+    try:
+        data = JSONParser().parse(io.BytesIO(body), "application/json", {})
+    except APIException:
+        return None
+    serializer = route.serializer(data=data)
+    if not serializer.is_valid() or not DecideThrottle().allow_request(caller, None):
+        return None
+    return {k: v for k, v in serializer.validated_data.items() if v not in ("", None)}
+
+
+def wrap(app: WsgiApp) -> WsgiApp:
+    """Django's WSGI application with the decision fast path in front, unless DECISIONS_FAST_PATH is off."""
+    return DecisionFastPath(app) if enabled() else app

@@ -1,0 +1,188 @@
+"""The decision fast path (apps/decisions/api/fast_path.py) through the WSGI application: on the demo
+bank it answers exactly what the full stack answers, and it hands everything out of the ordinary to
+the full stack, whose answer the caller then gets unchanged."""
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+from wsgiref.util import setup_testing_defaults
+
+import pytest
+from django.core.handlers.wsgi import WSGIHandler
+
+from apps.core.models import ApiKey
+from apps.core.observability import REQUEST_SECONDS
+from apps.decisions.api.fast_path import DecisionFastPath
+from apps.decisions.models import DecisionLog
+from apps.demo.dataset import build_demo_events, demo_profiles
+from apps.ingest.services import ingest_records
+from apps.propensity import registry
+from tests.decisions.factories import history_risk_model
+
+pytestmark = pytest.mark.django_db
+CUSTOMERS = 25
+AT_MS = 1_767_225_600_000  # 2026-01-01, after every demo event
+
+
+class Answer:
+    def __init__(self, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.status, self.body = status, body
+        self.headers = {k.lower(): v for k, v in headers}
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class CountingApp:
+    """The full stack, counting the requests it was handed."""
+
+    def __init__(self) -> None:
+        self.app, self.calls = WSGIHandler(), 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        self.calls += 1
+        return self.app(environ, start_response)
+
+
+def call(app: Any, path: str, body: Any = None, *, key: str | None = None, method: str = "POST",
+         headers: dict[str, str] | None = None) -> Answer:
+    raw = json.dumps(body).encode() if body is not None else b""
+    environ: dict[str, Any] = {"REQUEST_METHOD": method, "PATH_INFO": path, "CONTENT_TYPE": "application/json",
+                               "CONTENT_LENGTH": str(len(raw)), "wsgi.input": io.BytesIO(raw),
+                               "HTTP_HOST": "testserver", "SERVER_NAME": "testserver", **(headers or {})}
+    if key:
+        environ["HTTP_AUTHORIZATION"] = f"Api-Key {key}"
+    setup_testing_defaults(environ)
+    started: list[Any] = []
+    chunks = app(environ, lambda status, hdrs, *exc: started.append((status, hdrs)))
+    content = b"".join(chunks)
+    getattr(chunks, "close", lambda: None)()
+    return Answer(started[0][0], started[0][1], content)
+
+
+@pytest.fixture
+def stack() -> tuple[DecisionFastPath, CountingApp]:
+    full = CountingApp()
+    return DecisionFastPath(full), full
+
+
+@pytest.fixture
+def decide_key(db) -> str:  # type: ignore[no-untyped-def]
+    _, raw = ApiKey.issue("connect-lambda", scopes=["decide"])
+    return raw
+
+
+@pytest.fixture
+def demo_bank(shared_data: Path, intent_model) -> list[str]:  # type: ignore[no-untyped-def]
+    """The demo bank's first customers in the graph, the intent and history risk models active; their phones."""
+    ingest_records(records=build_demo_events(shared_data_dir=shared_data, customers=CUSTOMERS), source="demo")
+    registry.register_model(name="risk", model=history_risk_model(), metrics={"auc": 0.97},
+                            baseline_metrics={"prior": {"auc": 0.5}}, features=["history"], train_window=(None, None))
+    return [p.phone for p in demo_profiles(shared_data_dir=shared_data, customers=CUSTOMERS)]
+
+
+def test_on_the_demo_bank_the_fast_path_answers_exactly_what_the_full_stack_answers(stack, decide_key, demo_bank):
+    fast, full = stack
+    # given the demo bank's callers and some strangers, asked about through both paths
+    callers = [*demo_bank, "+61400000001", "+61400000002"]
+    requests = [(path, {"phone": phone, "contact_id": f"c-{n}", "at_ms": AT_MS, **extra})
+                for n, phone in enumerate(callers)
+                for path, extra in (("/api/decisions/intent", {}),
+                                    ("/api/decisions/risk", {"email": f"someone{n % 3}@example.com"}),
+                                    ("/api/decisions/risk", {"channel": "chat"}))]
+    call(fast, requests[0][0], requests[0][1], key=decide_key)  # the first answer of each path is the full stack's
+    call(fast, requests[1][0], requests[1][1], key=decide_key)
+    handed_on, first_row = full.calls, DecisionLog.objects.order_by("-id").values_list("id", flat=True).first()
+    risk_answers = []
+    for path, body in requests:
+        # when each is answered by the full stack and by the fast path
+        expected = call(full, path, body, key=decide_key)
+        got = call(fast, path, body, key=decide_key)
+        # then status, body and headers are the same (the request id is each request's own)
+        assert (got.status, got.json()) == (expected.status, expected.json())
+        assert got.status == "200 OK"
+        assert {**got.headers, "x-request-id": ""} == {**expected.headers, "x-request-id": ""}
+        if path.endswith("risk"):
+            risk_answers.append(got.json())
+    # and the fast path answered every one of them itself (the full stack only when called directly)
+    assert full.calls - handed_on == len(requests)
+    # and both logged the same decisions
+    rows = list(DecisionLog.objects.filter(id__gt=first_row).order_by("id"))
+    assert len(rows) == 2 * len(requests)
+    pairs = [(a, b) for a, b in zip(rows[::2], rows[1::2], strict=True)]
+    assert all((a.kind, a.contact_id, a.customer_id, a.inputs, a.output) ==
+               (b.kind, b.contact_id, b.customer_id, b.inputs, b.output) for a, b in pairs)
+    # and the comparison covered the model's own score as well as strangers
+    assert any(r["variables"]["model_score"] is not None for r in risk_answers), "no demo caller reached the model"
+    assert any(r["customer_id"] is None for r in risk_answers)
+
+
+def test_errors_are_the_full_stacks_answers(stack, decide_key, intent_model, settings):
+    fast, full = stack
+    call(fast, "/api/decisions/intent", {"phone": "+61412345678"}, key=decide_key)  # headers learnt
+    _, read_only = ApiKey.issue("reader", scopes=["read"])
+    cases = [
+        ("/api/decisions/intent", {"contact_id": "x"}, decide_key, "400"),  # neither phone nor customer id
+        ("/api/decisions/intent", {"phone": "not a phone"}, decide_key, "400"),  # refused by the service
+        ("/api/decisions/intent", {"phone": "+61412345678", "channel": "FAX"}, decide_key, "400"),
+        ("/api/decisions/intent", {"phone": "+61412345678"}, "wrong-key", "401"),
+        ("/api/decisions/intent", {"phone": "+61412345678"}, None, "401"),
+        ("/api/decisions/risk", {"phone": "+61412345678"}, read_only, "403"),
+    ]
+    for path, body, key, status in cases:
+        before = full.calls
+        got = call(fast, path, body, key=key)
+        assert full.calls == before + 1, f"{body} was not handed to the full stack"
+        expected = call(full, path, body, key=key)
+        assert (got.status[:3], got.json()) == (status, expected.json())
+    # another method, another content type and an empty body are the full stack's too
+    before = full.calls
+    assert call(fast, "/api/decisions/intent", key=decide_key, method="GET").status.startswith("405")
+    assert call(fast, "/api/decisions/intent", {"phone": "+61412345678"}, key=decide_key,
+                headers={"CONTENT_TYPE": "text/plain"}).status.startswith("415")
+    assert call(fast, "/api/decisions/intent", key=decide_key).status.startswith("400")
+    assert full.calls == before + 3
+
+
+def test_a_throttled_caller_gets_the_full_stacks_429(stack, decide_key, intent_model, settings):
+    fast, full = stack
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK,
+                               "DEFAULT_THROTTLE_RATES": {"api": "6000/min", "decide": "2/min"}}
+    from django.core.cache import cache
+
+    cache.clear()
+    statuses = [call(fast, "/api/decisions/intent", {"phone": "+61412345678"}, key=decide_key).status[:3]
+                for _ in range(3)]
+    assert statuses == ["200", "200", "429"]
+
+
+def test_plain_http_where_https_is_required_is_redirected_by_the_full_stack(decide_key, intent_model, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.SECURE_HSTS_SECONDS = 3600
+    full = CountingApp()  # the security middleware reads its settings when the stack is built
+    fast = DecisionFastPath(full)
+    body = {"phone": "+61412345678"}
+    assert call(fast, "/api/decisions/intent", body, key=decide_key).status.startswith("301")
+    https = {"HTTP_X_FORWARDED_PROTO": "https"}
+    first = call(fast, "/api/decisions/intent", body, key=decide_key, headers=https)
+    before = full.calls
+    again = call(fast, "/api/decisions/intent", body, key=decide_key, headers=https)
+    assert (first.status, again.status, full.calls) == ("200 OK", "200 OK", before)
+    assert again.headers["strict-transport-security"] == first.headers["strict-transport-security"] == "max-age=3600"
+
+
+def test_the_request_id_and_the_latency_metric_are_kept(stack, decide_key, intent_model):
+    fast, full = stack
+    call(fast, "/api/decisions/intent", {"phone": "+61412345678"}, key=decide_key)
+    route = fast.routes["/api/decisions/intent"].route
+    observed = REQUEST_SECONDS.labels("POST", route, "200")._sum.get()  # type: ignore[attr-defined]
+    before = full.calls
+    answer = call(fast, "/api/decisions/intent", {"phone": "+61412345678"}, key=decide_key,
+                  headers={"HTTP_X_REQUEST_ID": "lambda-42"})
+    assert (full.calls, answer.headers["x-request-id"]) == (before, "lambda-42")
+    assert REQUEST_SECONDS.labels("POST", route, "200")._sum.get() > observed  # type: ignore[attr-defined]
+    assert route == "api/decisions/intent"
