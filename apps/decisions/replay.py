@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from apps.decisions.modeling.intent import PopularityModel, examples
+from apps.events.services import EventCopy
 from graph import journeys
 from graph import schema as graph_schema
 
@@ -69,8 +70,11 @@ def seed_history(history: pd.DataFrame, customers: set[str], *, chunk: int = 200
         event_id=f"replay-{r.customer_id}-{r.ts}", type="call", channel="voice", ts=int(r.ts),
         customer_id=str(r.customer_id), identifiers=(("phone", phone_for(str(r.customer_id))),),
         source="replay_history", intent=str(r.intent)) for r in mine.itertuples()]
+    copy = EventCopy("")  # the event store's copy, written after the graph chunks commit
     for start in range(0, len(records), chunk):
-        journeys.write_events(records[start:start + chunk])
+        part = records[start:start + chunk]
+        copy.add(part, journeys.write_events(part))
+    copy.flush()
     return len(records)
 
 

@@ -18,10 +18,10 @@ from apps.decisions import decision_log, selectors
 from apps.decisions.modeling.metrics import band_for
 from apps.decisions.models import DecisionLog
 from apps.decisions.rules import first_match
+from apps.events import services as event_store
 from apps.ingest.mapping import RowError
 from apps.ingest.mapping import normalize_phone as ingest_normalize_phone
 from graph import decisions as graph_decisions
-from graph import journeys
 from graph import schema as graph_schema
 
 INTENT_MODEL = "intent"
@@ -160,9 +160,10 @@ def record_intent_feedback(*, contact_id: str, intent: str, customer_id: str | N
     record = graph_schema.EventRecord(
         event_id=event_id, type="call", channel=(channel or "VOICE").lower(), ts=at_ms or now_ms(),
         customer_id=customer_id or "", identifiers=identifiers, source="connect_feedback", intent=intent)
-    report = journeys.write_events([record], identity.resolve)
+    report = event_store.write_events([record], resolve=identity.resolve)  # the graph, then the store
     if report.duplicates:
         graph_decisions.set_event_intent(event_id, intent)
+        event_store.events_changed([event_id])
     customer = report.customers[0] if report.customers else (customer_id or _resolve_customer(None, phone))
     result = {"contact_id": contact_id, "intent": intent, "customer_id": customer, "event_id": event_id,
               "updated": bool(report.duplicates)}

@@ -29,7 +29,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from django.conf import settings
 
-from apps.events import schema
+from apps.events import filesystems, schema
 
 log = logging.getLogger(__name__)
 ENGINES = ("duckdb", "spark")
@@ -95,7 +95,7 @@ class Engine:
 
     @property
     def local(self) -> bool:
-        return "://" not in self.store_url
+        return not filesystems.is_s3(self.store_url)
 
     def _events_dir(self) -> str:
         return f"{self.store_url}/{schema.EVENTS_DIR}"
@@ -125,7 +125,7 @@ class Engine:
     def has_events(self) -> bool:
         if self.local:
             return self.fingerprint() is not None
-        return True
+        return self._remote_has_events()
 
     # ------------------------------------------------------------ the events table
 
@@ -235,17 +235,43 @@ class Engine:
         with self._lock:
             cached = self._tables.get("events")
             if cached is not None and cached[0] == fingerprint:
+                if self._tables.get("identity") is None and not self.local and self._identity_exists():
+                    self._tables["identity"] = self._read(self._identity_file(), IDENTITY_VIEW, partitioned=False)
                 return cached[1]
+            if not self.local and not self._remote_has_events():
+                return _graph_events()
             table = self._read(self._events_dir(), EVENTS_VIEW, partitioned=True)
             identity = None
-            if not self.local or Path(self._identity_file()).exists():
+            if self._identity_exists():
                 identity = self._read(self._identity_file(), IDENTITY_VIEW, partitioned=False)
             self._tables["events"] = (fingerprint, table)
             self._tables["identity"] = identity
             return table
 
+    def _remote_fs(self) -> Any:
+        """The S3 filesystem DuckDB reads a remote store through (apps.events.filesystems), registered
+        with the connection once."""
+        with self._lock:
+            if "fs" not in self._tables:
+                fs = filesystems.fsspec_s3()
+                if self.kind == "duckdb":
+                    self.backend.register_filesystem(fs)
+                self._tables["fs"] = fs
+            return self._tables["fs"]
+
+    def _remote_has_events(self) -> bool:
+        return filesystems.has_files(self._remote_fs(), f"{self._events_dir()}/*/*.parquet")
+
+    def _identity_exists(self) -> bool:
+        if self.local:
+            return Path(self._identity_file()).exists()
+        return filesystems.exists(self._remote_fs(), self._identity_file())
+
     def _read(self, path: str, name: str, *, partitioned: bool) -> ir.Table:
         if self.kind == "duckdb":
+            if not self.local:
+                self._remote_fs()
+                path = filesystems.duckdb_path(path)
             glob = f"{path}/*/*.parquet" if partitioned else path
             return self.backend.read_parquet(glob, table_name=name, hive_partitioning=partitioned)
         return self.backend.read_parquet(path, table_name=name)

@@ -21,6 +21,8 @@ from django.conf import settings
 
 from apps.events import store
 from graph import event_rows
+from graph import journeys as graph_journeys
+from graph.journeys import Resolver, named_customers
 from graph.schema import EventRecord, WriteReport, attributes_json
 
 log = logging.getLogger(__name__)
@@ -128,3 +130,22 @@ def copy_written(records: Sequence[EventRecord], report: WriteReport, *, batch_i
     copy = EventCopy(batch_id)
     copy.add(records, report)
     copy.flush()
+
+
+def write_events(records: Sequence[EventRecord], *, resolve: Resolver = named_customers,
+                 batch_id: str = "") -> WriteReport:
+    """Events written outside an ingest run (decision feedback, a replay's history): the graph write,
+    then, once it committed, their copy in the event store. A store that cannot be written raises
+    EventStoreError after the graph kept the events; the caller's retry of the same events finds
+    them in the graph as duplicates and copies whichever the store lacks (EventCopy's repair)."""
+    report = graph_journeys.write_events(records, resolve)
+    copy_written(records, report, batch_id=batch_id)
+    return report
+
+
+def events_changed(event_ids: Sequence[str]) -> int:
+    """Events whose values the graph changed after they were copied (a corrected intent): their
+    rows in the store take the graph's values. Returns the number of files rewritten."""
+    if not store.enabled() or not event_ids:
+        return 0
+    return store.replace_rows(event_rows.events_by_ids(list(event_ids)))

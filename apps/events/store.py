@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from django.conf import settings
 
@@ -104,6 +105,32 @@ def write_day(day: str, table: pa.Table, *, tag: str) -> str:
     with _errors("write", name):
         folder().write_bytes(name, table_bytes(table))
     return name
+
+
+def replace_rows(rows: Sequence[dict[str, Any]]) -> int:
+    """Rows the graph changed after they were copied (an intent corrected by a second answer for the
+    same contact): each file holding one of them is written again with the graph's values in place
+    (the row keeps its batch id), the new file first and the old one removed after, so a stop in
+    between leaves a repeat that `check` names and `compact` drops. Files whose rows already equal
+    the graph's are left alone. Returns the number of files rewritten."""
+    by_day: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        by_day.setdefault(day_of(int(row["ts"])), {})[str(row["event_id"])] = row
+    rewritten = 0
+    for day, names in event_files(by_day).items():
+        changed = by_day[day]
+        for name in names:
+            table = read_files([name])
+            hit = pc.is_in(table.column("event_id"), value_set=pa.array(list(changed), pa.string()))
+            old = table.filter(hit).to_pylist()
+            new = [{**row, **{k: v for k, v in changed[row["event_id"]].items() if k != "batch_id"}} for row in old]
+            if new == old:
+                continue
+            fresh = pa.concat_tables([table.filter(pc.invert(hit)), pa.Table.from_pylist(new, schema=EVENT_SCHEMA)])
+            write_day(day, fresh.sort_by(SORT_KEYS), tag="update")
+            delete([name])
+            rewritten += 1
+    return rewritten
 
 
 def new_token() -> str:

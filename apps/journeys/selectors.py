@@ -3,7 +3,7 @@ store (apps.events), with the question's filters pushed into the engine; stored 
 similarity come from the database and the index. Views and the dashboard call these."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from apps.events import engine as analytics_engine
+from apps.events.analytics import drill as engine_drill
 from apps.events.analytics import frames
 from apps.events.analytics import journeys as analytics
 from apps.journeys import index as similarity_index
@@ -105,20 +106,41 @@ def known_channels() -> list[str]:
     return list(analytics_engine.get_engine().catalog()["channel"])
 
 
+def _path_found(nodes: Sequence[str], filters: JourneyFilters | None, options: dict[str, Any]
+                ) -> tuple[analytics_engine.Engine, Hashable, Any]:
+    refs = [drill.NodeRef.parse(node) for node in nodes]
+    engine, flt = _question(filters)
+    return engine, flt.key(), engine_drill.path_customers(engine, flt, nodes=refs, **options)
+
+
 def path_customers(*, nodes: Sequence[str], filters: JourneyFilters | None = None, anchor: str | None = None,
                    backward: bool = False, steps: int = 5, min_count: int = 1, with_channel: bool = False,
                    collapse_repeats: bool = False) -> list[str]:
-    """The customers behind a box (`2:app_login`) or a band (its two ends) of `journey_paths` with the
-    same arguments, sorted by id; a malformed node is a ValueError."""
-    refs = [drill.NodeRef.parse(node) for node in nodes]
+    """Every customer behind a box (`2:app_login`) or a band (its two ends) of `journey_paths` with the
+    same arguments, sorted by id (for a download; a page is `path_customers_page`); a malformed node
+    is a ValueError."""
+    engine, _, found = _path_found(nodes, filters, {"anchor": anchor, "backward": backward, "steps": steps,
+                                                 "min_count": min_count, "with_channel": with_channel,
+                                                 "collapse_repeats": collapse_repeats})
+    return engine_drill.every_id(engine, found)
+
+
+def path_customers_page(*, nodes: Sequence[str], filters: JourneyFilters | None = None, anchor: str | None = None,
+                        backward: bool = False, steps: int = 5, min_count: int = 1, with_channel: bool = False,
+                        collapse_repeats: bool = False, offset: int = 0, limit: int = 50) -> engine_drill.IdPage:
+    """One page of the customers behind a box or a band, and how many there are: selected, counted
+    and paged in the engine."""
+    options = {"anchor": anchor, "backward": backward, "steps": steps, "min_count": min_count,
+               "with_channel": with_channel, "collapse_repeats": collapse_repeats}
+    engine, question, found = _path_found(nodes, filters, options)
+    key = ("path_page", tuple(nodes), question, tuple(sorted(options.items())), offset, limit)
+    return engine.cached(key, lambda: engine_drill.page(engine, found, offset=offset, limit=limit))
+
+
+def customer_count(filters: JourneyFilters | None = None) -> int:
+    """How many customers the filters select (what a path analysis calls its total)."""
     engine, flt = _question(filters)
-    key = ("path_customers", flt.key(), tuple(nodes), anchor, backward, steps, min_count, with_channel,
-           collapse_repeats)
-    # kept with the engine's results: the drill-down's pages and its CSV ask the same question again
-    return list(engine.cached(key, lambda: tuple(drill.customers_at(
-        frames.events_frame(engine, flt, columns=("customer_id", "event_id", "type", "channel", "ts")),
-        nodes=refs, anchor=anchor, backward=backward, steps=steps, min_count=min_count,
-        with_channel=with_channel, collapse_repeats=collapse_repeats))))
+    return engine.cached(("customers", flt.key()), lambda: analytics.total_customers(engine, flt))
 
 
 def top_journeys(*, filters: JourneyFilters | None = None, max_steps: int = 5, with_channel: bool = False,
@@ -154,14 +176,31 @@ def funnel(*, events_in_order: Sequence[str], filters: JourneyFilters | None = N
                                                        by_channel=by_channel))
 
 
-def funnel_customers(*, events_in_order: Sequence[str], step: int, filters: JourneyFilters | None = None,
-                     window_ms: int | None = None, dropped: bool = False, channel: str | None = None) -> list[str]:
+def _funnel_found(events_in_order: Sequence[str], step: int, filters: JourneyFilters | None,
+                  window_ms: int | None, dropped: bool, channel: str | None
+                  ) -> tuple[analytics_engine.Engine, Hashable, Any]:
     engine, flt = _question(filters)
     funnels.validate(events_in_order, window_ms)
     analytics.check_labels(engine, events_in_order)
-    key = ("funnel_customers", flt.key(), tuple(events_in_order), step, window_ms, dropped, channel)
-    return engine.cached(key, lambda: analytics.funnel_customers(
-        engine, flt, events=events_in_order, step=step, window_ms=window_ms, dropped=dropped, channel=channel))
+    return engine, flt.key(), engine_drill.funnel_customers(engine, flt, events=events_in_order, step=step,
+                                                 window_ms=window_ms, dropped=dropped, channel=channel)
+
+
+def funnel_customers(*, events_in_order: Sequence[str], step: int, filters: JourneyFilters | None = None,
+                     window_ms: int | None = None, dropped: bool = False, channel: str | None = None) -> list[str]:
+    """Every customer at a funnel step (or who dropped after it), sorted by id: for a download."""
+    engine, _, found = _funnel_found(events_in_order, step, filters, window_ms, dropped, channel)
+    return engine_drill.every_id(engine, found)
+
+
+def funnel_customers_page(*, events_in_order: Sequence[str], step: int, filters: JourneyFilters | None = None,
+                          window_ms: int | None = None, dropped: bool = False, channel: str | None = None,
+                          offset: int = 0, limit: int = 50) -> engine_drill.IdPage:
+    """One page of the customers at a funnel step, and how many there are, paged in the engine."""
+    engine, question, found = _funnel_found(events_in_order, step, filters, window_ms, dropped, channel)
+    key = ("funnel_page", tuple(events_in_order), question, step, window_ms, dropped, channel,
+           offset, limit)
+    return engine.cached(key, lambda: engine_drill.page(engine, found, offset=offset, limit=limit))
 
 
 def directly_follows(*, filters: JourneyFilters | None = None, with_channel: bool = False

@@ -14,12 +14,13 @@ from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from apps.events import engine as analytics_engine
-from apps.events.analytics import frames
+from apps.events.analytics import kpis as analytics_kpis
+from apps.events.analytics import milestones as analytics_milestones
 from apps.journeys import index as similarity_index
 from apps.journeys import webhooks
 from apps.journeys.analyzers.base import sequences
-from apps.journeys.analyzers.kpis import DAY_MS, KpiParams, compute_kpi
-from apps.journeys.analyzers.milestones import Trigger, first_reaches
+from apps.journeys.analyzers.kpis import DAY_MS, KpiParams
+from apps.journeys.analyzers.milestones import Reach, Trigger, first_reaches
 from apps.journeys.models import KpiDefinition, KpiStaleDay, KpiValue, MilestoneDefinition, MilestoneReach
 from graph import journeys as graph_journeys
 from graph.schema import EventRecord
@@ -45,19 +46,24 @@ def evaluate_milestones(*, frame: pd.DataFrame, definitions: Iterable[MilestoneD
         definitions = MilestoneDefinition.objects.filter(active=True)
     created: list[MilestoneReach] = []
     for definition in definitions:
-        reaches = first_reaches(frame, trigger_of(definition))
-        if not reaches:
-            continue
-        already = set(MilestoneReach.objects.filter(milestone=definition, customer_id__in=list(reaches))
-                      .values_list("customer_id", flat=True))
-        rows = [MilestoneReach(milestone=definition, customer_id=r.customer_id, ts=r.ts, event_id=r.event_id)
-                for c, r in sorted(reaches.items()) if c not in already]
-        new = _record_reaches(rows)
-        if new:
-            graph_journeys.add_reached_many(definition.slug, [(r.customer_id, r.ts, r.event_id) for r in new],
-                                            name=definition.name)
-        created.extend(new)
+        created.extend(record_first_reaches(definition, first_reaches(frame, trigger_of(definition))))
     return created
+
+
+def record_first_reaches(definition: MilestoneDefinition, reaches: dict[str, Reach]) -> list[MilestoneReach]:
+    """Record the reaches of customers who had not reached the milestone yet (a reach happens once):
+    reach rows, `reached` edges and webhook payloads. Returns the new reaches."""
+    if not reaches:
+        return []
+    already = set(MilestoneReach.objects.filter(milestone=definition, customer_id__in=list(reaches))
+                  .values_list("customer_id", flat=True))
+    rows = [MilestoneReach(milestone=definition, customer_id=r.customer_id, ts=r.ts, event_id=r.event_id)
+            for c, r in sorted(reaches.items()) if c not in already]
+    new = _record_reaches(rows)
+    if new:
+        graph_journeys.add_reached_many(definition.slug, [(r.customer_id, r.ts, r.event_id) for r in new],
+                                        name=definition.name)
+    return new
 
 
 def _record_reaches(rows: list[MilestoneReach]) -> list[MilestoneReach]:
@@ -116,11 +122,12 @@ def backfill_milestones(*, slugs: Sequence[str] = (), customer_ids: Sequence[str
         unknown = set(slugs) - set(definitions.values_list("slug", flat=True))
         if unknown:
             raise ValueError(f"unknown milestone slug(s): {', '.join(sorted(unknown))}")
-    frame = frames.events_frame(analytics_engine.get_engine(), analytics_engine.EventFilter(
-        customer_ids=tuple(customer_ids) if customer_ids is not None else None))
+    engine = analytics_engine.get_engine()
+    flt = analytics_engine.EventFilter(customer_ids=tuple(customer_ids) if customer_ids is not None else None)
     counts = {d.slug: 0 for d in definitions}
-    for row in evaluate_milestones(frame=frame, definitions=list(definitions)):
-        counts[row.milestone.slug] += 1
+    for definition in definitions:  # each trigger is one engine query; one row per customer comes back
+        reaches = analytics_milestones.first_reaches(engine, flt, trigger_of(definition))
+        counts[definition.slug] += len(record_first_reaches(definition, reaches))
     return counts
 
 
@@ -139,8 +146,7 @@ def _week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def _segments(frame: pd.DataFrame) -> dict[str, str]:
-    customers = sorted(set(frame["customer_id"]))
+def _segments(customers: list[str]) -> dict[str, str]:
     attributes = graph_journeys.customer_attributes(customers) if customers else {}
     return {c: str(a["segment"]) for c, a in attributes.items() if a.get("segment") not in (None, "")}
 
@@ -173,22 +179,22 @@ def recompute_kpis(*, days: Iterable[date] | None = None, definitions: Iterable[
     first = _week_start(wanted[0]) if wanted else None
     last = wanted[-1] + timedelta(days=7 - wanted[-1].weekday()) if wanted else None
     lookback = max(int((d.params or {}).get("window_days", 7)) for d in definitions) + 1
-    frame = frames.events_frame(analytics_engine.get_engine(), analytics_engine.EventFilter(
-        since_ms=_ms(first - timedelta(days=lookback)) if first else None, until_ms=_ms(last) if last else None),
-        columns=("customer_id", "event_id", "type", "channel", "ts", "outcome"))
-    if frame.empty:
+    engine = analytics_engine.get_engine()
+    flt = analytics_engine.EventFilter(since_ms=_ms(first - timedelta(days=lookback)) if first else None,
+                                       until_ms=_ms(last) if last else None)
+    span = analytics_kpis.active_range(engine, flt)
+    if span is None:
         return KpiRecompute(len(definitions), 0, first, last)
-    segments = _segments(frame)
+    segments = _segments(analytics_kpis.customers(engine, flt))
     written = 0
     for definition in definitions:
         params = _params(definition)
         for period in ("day", "week"):
             starts = None if wanted is None else {d if period == "day" else _week_start(d) for d in wanted}
-            written += _store(definition, period, starts, compute_kpi(
-                frame, kind=definition.kind, params=params, period=period, segments=segments,
+            written += _store(definition, period, starts, analytics_kpis.kpi_points(
+                engine, flt, kind=definition.kind, params=params, period=period, segments=segments,
                 since_ms=_ms(first) if first else None))
-    return KpiRecompute(len(definitions), written, first or _day(int(frame["ts"].min())),
-                        last or _day(int(frame["ts"].max())))
+    return KpiRecompute(len(definitions), written, first or _day(span[0]), last or _day(span[1]))
 
 
 def _store(definition: KpiDefinition, period: str, starts: set[date] | None, points: Iterable) -> int:

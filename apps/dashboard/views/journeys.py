@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from apps.dashboard import figures
-from apps.dashboard.customer_lists import customer_page
+from apps.dashboard.customer_lists import customer_page, page_bounds
 from apps.dashboard.journey_filters import CHANNELS, flag, read_filters
 from apps.dashboard.roles import ANALYST, VIEWER, role_required
 from apps.dashboard.tables import Column, Table
@@ -142,17 +142,19 @@ def explorer_customers(request: HttpRequest) -> HttpResponse:
         options = explorer_options(request)
         node, link = request.GET.get("node") or "", request.GET.get("link") or ""
         nodes = link.split("|") if link else [node]
-        options["min_count"] = options["min_count"] or auto_min_count(
-            journey_selectors.event_type_counts(form.filters))
-        customers = journey_selectors.path_customers(
-            nodes=nodes, filters=form.filters, anchor=options["event"] or None,
-            backward=options["direction"] == "to", steps=options["steps"], min_count=options["min_count"],
-            with_channel=options["with_channel"], collapse_repeats=options["collapse"])
+        offset, limit = page_bounds(request)
+        min_count = options["min_count"] or auto_min_count(journey_selectors.event_type_counts(form.filters))
+        question: dict[str, Any] = {
+            "nodes": nodes, "filters": form.filters, "anchor": options["event"] or None,
+            "backward": options["direction"] == "to", "steps": options["steps"], "min_count": min_count,
+            "with_channel": options["with_channel"], "collapse_repeats": options["collapse"]}
+        found = journey_selectors.path_customers_page(**question, offset=offset, limit=limit)
     except ValueError as exc:
         return HttpResponse(format_html('<p class="error" role="alert">{}</p>', str(exc)), status=400)
     what = " → ".join(f"step {step}: {label}" for step, _, label in (n.partition(":") for n in nodes))
-    listing = customer_page(request, customers, name="path-customers", caption=f"{len(customers)} customers at {what}")
-    context = {"table": listing.table, "listing": listing, "what": what, "count": len(customers)}
+    listing = customer_page(request, found, everyone=lambda: journey_selectors.path_customers(**question),
+                            name="path-customers", caption=f"{found.count} customers at {what}")
+    context = {"table": listing.table, "listing": listing, "what": what, "count": found.count}
     if request.htmx:  # type: ignore[attr-defined]
         query = request.GET.copy()
         query["format"] = "csv"
@@ -268,18 +270,19 @@ def funnel_customers(request: HttpRequest) -> HttpResponse:
         window_h = parse_int(request.GET.get("window_hours"), field="window_hours", default=0, lo=0, hi=24 * 365)
         dropped = request.GET.get("dropped") == "1"
         channel = request.GET.get("entry_channel") or None
-        customers = journey_selectors.funnel_customers(
-            events_in_order=steps, step=at, filters=form.filters, window_ms=window_h * 3_600_000 or None,
-            dropped=dropped, channel=channel)
+        offset, limit = page_bounds(request)
+        question: dict[str, Any] = {"events_in_order": steps, "step": at, "filters": form.filters,
+                                    "window_ms": window_h * 3_600_000 or None, "dropped": dropped, "channel": channel}
+        found = journey_selectors.funnel_customers_page(**question, offset=offset, limit=limit)
     except ValueError as exc:
         return page(request, "dashboard/simple.html", {"title": "Funnel customers", "error": str(exc)})
     what = f"{'dropped after' if dropped else 'reached'} step {at} ({steps[at - 1]})"
     if channel:
         what += f", entering through {channel}"
-    listing = customer_page(request, customers, name="funnel_customers",
-                            caption=f"{len(customers)} customers who {what}")
+    listing = customer_page(request, found, everyone=lambda: journey_selectors.funnel_customers(**question),
+                            name="funnel_customers", caption=f"{found.count} customers who {what}")
     back = f"{reverse('dashboard:funnel')}?{_funnel_query(request)}"
     return page(request, "dashboard/path_customers.html",
                 {"title": "Funnel customers", "table": listing.table, "listing": listing, "what": what,
-                 "count": len(customers), "back": back},
+                 "count": found.count, "back": back},
                 tables={"customers": listing.everyone})

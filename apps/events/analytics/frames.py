@@ -9,8 +9,9 @@ plus `seq`, so every analyzer reads it unchanged and equal times keep arrival or
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
@@ -20,14 +21,18 @@ from apps.journeys.analyzers.base import sequences as frame_sequences
 FRAME_COLUMNS = ("customer_id", "event_id", "type", "channel", "ts", "intent", "outcome", "attributes", "seq")
 
 
-def events_frame(engine: Engine, flt: EventFilter = EventFilter(), *,
-                 columns: Sequence[str] = FRAME_COLUMNS) -> pd.DataFrame:
-    """The events as a pandas frame in journey order; `attributes` (when asked for) decoded to dicts."""
+def events_frame(engine: Engine, flt: EventFilter = EventFilter(), *, columns: Sequence[str] = FRAME_COLUMNS,
+                 where: Callable[[ir.Table], ir.BooleanValue] | None = None) -> pd.DataFrame:
+    """The events as a pandas frame in journey order; `attributes` (when asked for) decoded to dicts.
+    `where` keeps only the rows an analysis can use (evaluated in the engine)."""
     unknown = sorted(set(columns) - set(FRAME_COLUMNS))
     if unknown:
         raise ValueError(f"unknown event column(s) {', '.join(unknown)}; known: {', '.join(FRAME_COLUMNS)}")
     wanted = list(dict.fromkeys(["customer_id", "ts", "seq", *columns]))
-    table = engine.events(flt).select(*wanted).order_by(["customer_id", "ts", "seq"])
+    table = engine.events(flt)
+    if where is not None:
+        table = table.filter(where(table))
+    table = table.select(*wanted).order_by(["customer_id", "ts", "seq"])
     frame = engine.execute(table)
     frame = frame.reset_index(drop=True)
     for column in ("customer_id", "event_id", "type", "channel", "intent", "outcome"):

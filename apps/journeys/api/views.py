@@ -94,11 +94,10 @@ def funnel_customers(request: Request) -> Response:
     """Drill-down: the customers at a funnel step (or who dropped after it), sorted by id, paged."""
     query = _query(s.FunnelCustomersQuerySerializer, request)
     data = query.validated_data
-    ids = _run(selectors.funnel_customers, events_in_order=data["steps"], step=data["step"],
-               filters=query.filters(), window_ms=query.window_ms(), dropped=data["dropped"],
-               channel=data.get("entry_channel"))
-    page = ids[data["offset"]:data["offset"] + data["limit"]]
-    return Response({"count": len(ids), "offset": data["offset"], "limit": data["limit"], "results": page})
+    found = _run(selectors.funnel_customers_page, events_in_order=data["steps"], step=data["step"],
+                 filters=query.filters(), window_ms=query.window_ms(), dropped=data["dropped"],
+                 channel=data.get("entry_channel"), offset=data["offset"], limit=data["limit"])
+    return Response({"count": found.count, "offset": found.offset, "limit": found.limit, "results": list(found.ids)})
 
 
 @extend_schema(parameters=[s.DfgQuerySerializer], responses=s.DfgSerializer)
