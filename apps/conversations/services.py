@@ -23,13 +23,14 @@ from apps.conversations import analytics, contact_lens, fulltext, redaction, tra
 from apps.conversations.conversation import AnalysisError, Conversation
 from apps.conversations.models import CategoryRule, Contact, ContactCategory, ContactText, Turn
 from apps.core import storage
+from apps.events import contacts as event_contacts
 from apps.ingest.models import IngestBatch, QuarantinedRow
 from apps.ingest.services import ingest_records
 from graph import contacts as graph_contacts
 from graph.schema import EventRecord
 
 log = logging.getLogger(__name__)
-FORMATS = {"contact-lens": "lens", "transcript": "transcript"}  # command format -> batch format (10 chars)
+FORMATS = ("contact-lens", "transcript")
 Progress = Callable[[IngestBatch], None]
 ATTACH_EVERY = 250  # files stored in one transaction, between two graph round trips
 
@@ -37,21 +38,21 @@ ATTACH_EVERY = 250  # files stored in one transaction, between two graph round t
 # ---------------------------------------------------------------- files in, batch out
 
 
-def ingest_conversations(*, uri: str, fmt: str, progress: Progress | None = None) -> IngestBatch:
+def ingest_conversations(*, uri: str, fmt: str, progress: Progress | None = None, name: str = "") -> IngestBatch:
     """Load Contact Lens analyses (`contact-lens`) or transcripts (`transcript`) from one file or a
-    folder / S3 prefix. Raises FileNotFoundError / ValueError before any batch when nothing can be
-    read at all."""
+    folder / S3 prefix; the batch is recorded under `name` (default: the location). Raises
+    FileNotFoundError / ValueError before any batch when nothing can be read at all."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     files = _files(uri, fmt)
-    batch = IngestBatch.objects.create(source=uri, format=FORMATS[fmt], bytes_total=None)
+    batch = IngestBatch.objects.create(source=name or uri, format=fmt, bytes_total=None)
     return _run(batch, files, fmt, progress)
 
 
 def ingest_documents(*, documents: Iterable[dict[str, Any]], source: str, fmt: str = "transcript",
                      progress: Progress | None = None) -> IngestBatch:
     """Transcripts (or analyses) already in memory, each as its file would hold it (the demo)."""
-    batch = IngestBatch.objects.create(source=source, format=FORMATS[fmt], bytes_total=None)
+    batch = IngestBatch.objects.create(source=source, format=fmt, bytes_total=None)
     files = ((f"{source}#{n}", _reader(d)) for n, d in enumerate(documents, start=1))
     return _run(batch, files, fmt, progress)
 
@@ -314,18 +315,35 @@ def summary_properties(contact: Contact) -> dict[str, Any]:
     traits = contact.characteristics or {}
     categories = sorted(contact.matched_categories.values_list("name", flat=True))
     return {"sentiment_customer": contact.sentiment_customer, "sentiment_agent": contact.sentiment_agent,
-            "categories": categories, "interruptions": int((traits.get("interruptions") or {}).get("count", 0)),
+            "sentiment_change": sentiment_change(traits.get("quarters") or {}), "categories": categories,
+            "interruptions": int((traits.get("interruptions") or {}).get("count", 0)),
             "non_talk_ms": int(traits.get("non_talk_ms") or 0), "conversation_ms": int(traits.get("duration_ms") or 0),
             "conversation": {"quarters": traits.get("quarters", {}), "source": contact.analysis_source}}
 
 
+def sentiment_change(quarters: dict[str, Any]) -> float | None:
+    """How the customer's sentiment moved within the contact: last quarter minus first (None without
+    quarters): a call that ends angrier than it began reads negative."""
+    scores = [q.get("score") for q in quarters.get("CUSTOMER") or [] if isinstance(q, dict)]
+    if len(scores) < 2 or scores[0] is None or scores[-1] is None:
+        return None
+    return round(float(scores[-1]) - float(scores[0]), 4)
+
+
 def attach(contacts: list[Contact]) -> int:
-    """Put analysed contacts' summaries on their events; those whose event is not in the graph yet
-    stay waiting. Returns how many were attached."""
+    """Put analysed contacts' summaries on their events, then the same summaries in the event store's
+    contacts table (after the graph write, as event rows follow it); those whose event is not in the
+    graph yet stay waiting. Returns how many were attached."""
     if not contacts:
         return 0
-    written = graph_contacts.set_contact_summaries({c.contact_id: summary_properties(c) for c in contacts})
+    summaries = {c.contact_id: summary_properties(c) for c in contacts}
+    written = graph_contacts.set_contact_summaries(summaries)
     Contact.objects.filter(contact_id__in=written).update(attached=True)
+    customers = {c.contact_id: c.customer_id for c in contacts}
+    event_contacts.write_summaries([
+        {"event_id": cid, "customer_id": customers[cid], "categories": summaries[cid]["categories"],
+         **{k: summaries[cid][k] for k in ("sentiment_customer", "sentiment_agent", "sentiment_change")}}
+        for cid in sorted(written)])
     return len(written)
 
 
