@@ -15,13 +15,12 @@ from itertools import islice
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from apps.conversations import analytics, contact_lens, fulltext, redaction, transcripts
+from apps.conversations import analytics, contact_lens, persist, transcripts
 from apps.conversations.conversation import AnalysisError, Conversation
-from apps.conversations.models import CategoryRule, Contact, ContactCategory, ContactText, Turn
+from apps.conversations.models import CategoryRule, Contact
 from apps.core import storage
 from apps.events import contacts as event_contacts
 from apps.ingest.models import IngestBatch, QuarantinedRow
@@ -63,18 +62,21 @@ def _reader(document: dict[str, Any]) -> Callable[[], bytes]:
 
 def _run(batch: IngestBatch, files: Iterable[tuple[str, Callable[[], bytes]]], fmt: str,
          progress: Progress | None) -> IngestBatch:
-    """Every file stored (or quarantined), ATTACH_EVERY files to a transaction; then their events
-    are found and their summaries attached in one graph read and one write (a graph write per
-    file would cost a durable commit per file)."""
+    """Every file read and analysed (or quarantined), then ATTACH_EVERY files stored in bulk in one
+    transaction; then their events are found and their summaries attached in one graph read and one
+    write (a graph write per file would cost a durable commit per file)."""
     rules: list[analytics.Rule] = active_rules()
     numbered = enumerate(files, start=1)
     try:
         while chunk := list(islice(numbered, ATTACH_EVERY)):
+            read, bad = _parsed(batch, chunk, fmt, rules)
             with transaction.atomic():  # one commit per chunk of files, not one per file
-                stored = (_counted(batch, number, name, read, fmt, rules) for number, (name, read) in chunk)
-                waiting = [c for c in stored if c is not None]
+                QuarantinedRow.objects.bulk_create(bad)
+                changed = persist.store_all(read)
+                batch.loaded += sum(changed)
+                batch.duplicates += len(changed) - sum(changed)
                 batch.save()
-            _connect(waiting)
+            _connect(read)
             if progress:
                 progress(batch)
     except Exception as exc:
@@ -86,10 +88,19 @@ def _run(batch: IngestBatch, files: Iterable[tuple[str, Callable[[], bytes]]], f
     return batch
 
 
-def _counted(batch: IngestBatch, number: int, name: str, read: Callable[[], bytes], fmt: str,
-             rules: list[analytics.Rule]) -> Conversation | None:
-    batch.rows_read += 1
-    return _one_file(batch, number, name, read, fmt, rules)
+def _parsed(batch: IngestBatch, chunk: list[tuple[int, tuple[str, Callable[[], bytes]]]], fmt: str,
+            rules: list[analytics.Rule]) -> tuple[list[Conversation], list[QuarantinedRow]]:
+    """The chunk's files as conversations, and a quarantine row (file, position, reason) for each
+    file that cannot be one."""
+    read: list[Conversation] = []
+    bad: list[QuarantinedRow] = []
+    for number, (name, reader) in chunk:
+        batch.rows_read += 1
+        try:
+            read.append(parse(reader(), file=name, fmt=fmt, rules=rules))
+        except AnalysisError as exc:
+            bad.append(_quarantine(batch, number, name, str(exc)))
+    return read, bad
 
 
 def _connect(conversations: list[Conversation]) -> None:
@@ -105,7 +116,7 @@ def _connect(conversations: list[Conversation]) -> None:
     if rows:
         ingest_records(records=rows, source="transcripts")
     attach(list(Contact.objects.filter(contact_id__in=ids, has_record=True, attached=False)
-                .exclude(analysis_source="")))
+                .exclude(analysis_source="").prefetch_related("matched_categories")))
 
 
 def _finish(batch: IngestBatch, status: str, error: str) -> None:
@@ -143,21 +154,6 @@ def _analysis_files(names: list[str]) -> list[str]:
     return sorted(chosen.values())
 
 
-def _one_file(batch: IngestBatch, number: int, name: str, read: Callable[[], bytes], fmt: str,
-              rules: list[analytics.Rule]) -> Conversation | None:
-    try:
-        conversation = parse(read(), file=name, fmt=fmt, rules=rules)
-        changed = store(conversation, attach_now=False)
-    except AnalysisError as exc:
-        _quarantine(batch, number, name, str(exc))
-        return None
-    if changed:
-        batch.loaded += 1
-    else:
-        batch.duplicates += 1
-    return conversation
-
-
 def adopt_events(contact_ids: list[str]) -> int:
     """Contacts without a contact record whose id is an event in the graph (loaded from a CSV or by
     the demo) take that event's customer, channel and time; returns how many did."""
@@ -185,10 +181,10 @@ def parse(data: bytes, *, file: str, fmt: str, rules: list[analytics.Rule]) -> C
     return analytics.analyse(transcripts.read(document, file=file), rules)
 
 
-def _quarantine(batch: IngestBatch, number: int, name: str, reason: str) -> None:
-    QuarantinedRow.objects.create(batch=batch, row_number=number, reason=f"{name}: {reason}"[:500],
-                                  raw={"file": name, "position": reason.split(":", 1)[0] if ":" in reason else ""})
+def _quarantine(batch: IngestBatch, number: int, name: str, reason: str) -> QuarantinedRow:
     batch.quarantined += 1
+    return QuarantinedRow(batch=batch, row_number=number, reason=f"{name}: {reason}"[:500],
+                          raw={"file": name, "position": reason.split(":", 1)[0] if ":" in reason else ""})
 
 
 def active_rules() -> list[analytics.Rule]:
@@ -198,69 +194,6 @@ def active_rules() -> list[analytics.Rule]:
 
 
 # ---------------------------------------------------------------- storing a conversation
-
-
-def redact_conversation(conversation: Conversation) -> redaction.RedactionReport:
-    """Redact every text of the conversation in place (turns, what was marked in them, summary)."""
-    region = settings.DEFAULT_PHONE_REGION
-    report = redaction.RedactionReport()
-    for turn in conversation.turns:
-        turn.content, spans = redaction.redact(turn.content, region=region)
-        report.add(spans)
-        turn.marks = {k: [redaction.redact(t, region=region)[0] for t in v] for k, v in turn.marks.items()}
-    conversation.summary = redaction.redact(conversation.summary, region=region)[0]
-    conversation.summary_items = {k: [redaction.redact(t, region=region)[0] for t in v]
-                                  for k, v in conversation.summary_items.items()}
-    return report
-
-
-def store(conversation: Conversation, *, attach_now: bool = True) -> bool:
-    """Redact, then upsert the contact's analysis, turns and categories (and, with `attach_now`,
-    put its summary on its event if that is there). False when the same file was already stored
-    with the same content (a re-run)."""
-    report = redact_conversation(conversation)
-    characteristics = conversation.characteristics()
-    contact = Contact.objects.filter(contact_id=conversation.contact_id).first()
-    if (contact is not None and contact.analysis_file == conversation.file
-            and contact.characteristics == json.loads(json.dumps(characteristics))):
-        return False
-    with transaction.atomic():
-        contact = contact or Contact(contact_id=conversation.contact_id)
-        _apply(contact, conversation, characteristics, report)
-        contact.save()
-        contact.turns.all().delete()
-        contact.matched_categories.all().delete()
-        Turn.objects.bulk_create([Turn(contact=contact, position=t.position, turn_id=t.turn_id[:100], role=t.role,
-                                       begin_ms=t.begin_ms, end_ms=t.end_ms, content=t.content,
-                                       sentiment=t.sentiment or "", score=t.score, marks=t.marks)
-                                  for t in conversation.turns])
-        ContactCategory.objects.bulk_create([ContactCategory(contact=contact, name=name[:200], points=points)
-                                             for name, points in conversation.categories.items()])
-        body = "\n".join(t.content for t in conversation.turns)
-        ContactText.objects.update_or_create(contact=contact, defaults={"body": body})
-        fulltext.index([(contact.pk, body)])
-    if attach_now and contact.has_record:
-        attach([contact])
-    return True
-
-
-def _apply(contact: Contact, conversation: Conversation, characteristics: dict[str, Any],
-           report: redaction.RedactionReport) -> None:
-    contact.analysis_source = conversation.source
-    contact.analysis_file = conversation.file[:500]
-    contact.language = conversation.language
-    contact.channel = contact.channel or conversation.channel
-    contact.sentiment_customer = conversation.overall.get("CUSTOMER")
-    contact.sentiment_agent = conversation.overall.get("AGENT")
-    contact.characteristics = characteristics
-    contact.summary = conversation.summary
-    contact.summary_items = conversation.summary_items
-    contact.redaction = report.as_dict()
-    contact.attached = False
-    if contact.duration_ms is None:
-        contact.duration_ms = conversation.duration_ms
-    if contact.started_at is None and conversation.started_ms is not None:
-        contact.started_at = datetime.fromtimestamp(conversation.started_ms / 1000, tz=UTC)
 
 
 def _event_row(conversation: Conversation) -> dict[str, Any]:
@@ -313,7 +246,7 @@ def _duration_ms(start_ms: int, disconnect: Any) -> int | None:
 def summary_properties(contact: Contact) -> dict[str, Any]:
     """What goes on the contact's event vertex."""
     traits = contact.characteristics or {}
-    categories = sorted(contact.matched_categories.values_list("name", flat=True))
+    categories = sorted(c.name for c in contact.matched_categories.all())  # prefetched by a bulk attach
     return {"sentiment_customer": contact.sentiment_customer, "sentiment_agent": contact.sentiment_agent,
             "sentiment_change": sentiment_change(traits.get("quarters") or {}), "categories": categories,
             "interruptions": int((traits.get("interruptions") or {}).get("count", 0)),
