@@ -60,7 +60,7 @@ def main() -> None:
         call_command("ingest", str(work / "bucket"), "--format", "contact-lens", stdout=open(os.devnull, "w"),
                      stderr=open(os.devnull, "w"))
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-        batch = IngestBatch.objects.get(format="lens")
+        batch = IngestBatch.objects.get(format="contact-lens")
         result = {"files": args.files, "loaded": batch.loaded, "quarantined": batch.quarantined,
                   "seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
                   "files_per_second": round(args.files / wall, 1)}

@@ -17,8 +17,8 @@ from graph import schema as s
 from graph.connection import bulk_rows, get_g, many_ids, run_writes
 from graph.write_plan import chunks
 
-SUMMARY_KEYS = ("sentiment_customer", "sentiment_agent", "categories", "interruptions", "non_talk_ms",
-                "conversation_ms", "conversation")
+SUMMARY_KEYS = ("sentiment_customer", "sentiment_agent", "sentiment_change", "categories", "interruptions",
+                "non_talk_ms", "conversation_ms", "conversation")
 
 
 def existing_events(event_ids: Sequence[str]) -> set[str]:
@@ -60,6 +60,16 @@ def recent_contact_summaries(customer_id: str, *, limit: int = 5) -> list[dict[s
             .by(__.coalesce(__.values("sentiment_customer"), __.constant(0.0))).to_list())
     return [{"event_id": s.strip_prefix(str(r["id"])), "ts": int(r["ts"]), "categories": json.loads(r["categories"]),
              "sentiment_customer": float(r["sentiment_customer"])} for r in rows]
+
+
+def contact_summary(row: dict[Any, Any]) -> dict[str, Any]:
+    """The summary keys features read (customer sentiment, its change within the contact, categories)
+    of an event's element map, only when the event is an analysed contact; nothing otherwise."""
+    if "categories" not in row:
+        return {}
+    change = row.get("sentiment_change")
+    return {"sentiment_customer": row.get("sentiment_customer"), "sentiment_change": change,
+            "categories": json.loads(row["categories"] or "[]")}
 
 
 def event_facts(event_ids: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -73,7 +73,7 @@ def _caller(start: GraphTraversal, by_customer: bool) -> GraphTraversal:
 
 
 HISTORY_LIMIT = 200
-HISTORY_KEYS = ("ts", "type", "channel", "outcome", "attributes")
+HISTORY_KEYS = ("ts", "type", "channel", "outcome", "attributes", "categories")
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,8 @@ class RiskFacts:
     """What a risk decision reads from the graph. `sharing` per `kind:value`: how many customers share
     the identifier, when it was first seen (None = never) and the customer it was first linked to.
     `history`: the caller's latest events before the call (newest first; ts, type, channel, outcome,
-    attributes as stored), what the caller's profile is computed from."""
+    attributes and a contact's matched categories as stored), what the caller's profile and the rules'
+    recent categories are computed from."""
 
     sharing: dict[str, dict[str, Any]]
     customer: str | None
@@ -137,9 +138,10 @@ def _risk_facts(g: GraphTraversalSource, by_customer: bool, with_caller: bool, w
 
 
 def _history_row(values: dict[Any, Any]) -> dict[str, Any]:
-    """One `value_map` row (each property a one-item list) as plain values; absent properties are None."""
+    """One `value_map` row (each property a one-item list) as plain values; absent properties are None,
+    and `categories` is there only for a contact whose conversation summary is on its event."""
     plain = {str(k): (v[0] if isinstance(v, list) and v else v) for k, v in values.items()}
-    return {key: plain.get(key) for key in HISTORY_KEYS}
+    return {key: plain.get(key) for key in HISTORY_KEYS if key != "categories" or key in plain}
 
 
 def _sharing(links: list[dict[str, Any]]) -> dict[str, Any]:

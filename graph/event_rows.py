@@ -11,11 +11,11 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from gremlin_python.process.graph_traversal import __
-from gremlin_python.process.traversal import P, T
+from gremlin_python.process.traversal import Merge, P, T
 
 from graph import schema as s
-from graph.connection import get_g, many_ids
-from graph.write_plan import id_chunks
+from graph.connection import bulk_rows, get_g, many_ids, run_writes
+from graph.write_plan import chunks, id_chunks
 
 CUSTOMER_PAGE = 1000
 
@@ -75,3 +75,27 @@ def _row(row: dict[Any, Any]) -> dict[str, Any]:
             "seq": int(row.get("seq", 0)), "intent": row.get("intent") or None,
             "outcome": row.get("outcome") or None, "source": row.get("source") or None,
             "attributes": row.get("attributes") or "{}"}
+
+
+UPDATABLE = ("type", "channel", "intent", "outcome", "attributes")
+
+
+def update_changed(records: Sequence[s.EventRecord]) -> list[dict[str, Any]]:
+    """Events already in the store whose type, channel, intent, outcome or attributes differ from these
+    records (a source that sends a record again after updating it, as Amazon Connect re-delivers a
+    contact record) take the records' values; time, customer and arrival order stay. Returns the
+    updated events' rows as `events_by_ids` gives them (after the update)."""
+    stored = {row["event_id"]: row for row in events_by_ids([r.event_id for r in records])}
+    changes = []
+    for record in {r.event_id: r for r in records}.values():
+        row = stored.get(record.event_id)
+        if row is None:
+            continue
+        wanted = {"type": record.type, "channel": record.channel, "intent": record.intent or None,
+                  "outcome": record.outcome or None, "attributes": s.attributes_json(record.attributes)}
+        changed = {k: v for k, v in wanted.items() if v is not None and v != row[k]}
+        if changed:
+            changes.append({"k": {T.id: s.event_vid(record.event_id), T.label: s.EVENT}, "m": changed})
+    run_writes([get_g().inject(bulk_rows(list(chunk))).unfold().as_("r").merge_v(__.select("k"))
+                .option(Merge.on_match, __.select("r").select("m")) for chunk in chunks(changes)])
+    return events_by_ids([s.strip_prefix(str(c["k"][T.id])) for c in changes]) if changes else []

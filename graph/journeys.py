@@ -15,6 +15,7 @@ from gremlin_python.process.traversal import Merge, Order, P, T
 
 from graph import schema as s
 from graph.connection import bulk_rows, get_g, many_ids, run_writes
+from graph.contacts import contact_summary
 from graph.journey_writes import (  # noqa: F401 - the public write API, re-exported
     IdentifierLink,
     Resolver,
@@ -156,7 +157,7 @@ def _event_row(row: dict[Any, Any]) -> dict[str, Any]:
             "type": row.get("type", ""), "channel": row.get("channel", ""), "ts": row.get("ts", 0),
             "seq": row.get("seq", 0),
             "source": row.get("source", ""), "intent": row.get("intent"), "outcome": row.get("outcome"),
-            "attributes": json.loads(row.get("attributes") or "{}")}
+            "attributes": json.loads(row.get("attributes") or "{}"), **contact_summary(row)}
 
 
 def customers_by_identifier(kind: str, value: str) -> list[str]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from django.db import models
 
+SEARCH_INDEX = "conversations_contact_search"
+
 
 class Contact(models.Model):
     contact_id = models.CharField(max_length=256, unique=True)
@@ -38,6 +40,9 @@ class Contact(models.Model):
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        indexes = [  # a search walks this newest first and tests the common filters without reading rows
+            models.Index(fields=["started_at", "channel", "queue", "sentiment_customer", "duration_ms"],
+                         name=SEARCH_INDEX)]
 
     def __str__(self) -> str:
         return f"{self.channel or 'contact'} {self.contact_id}"

@@ -15,21 +15,21 @@ from itertools import islice
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from apps.conversations import analytics, contact_lens, fulltext, redaction, transcripts
+from apps.conversations import analytics, contact_lens, persist, transcripts
 from apps.conversations.conversation import AnalysisError, Conversation
-from apps.conversations.models import CategoryRule, Contact, ContactCategory, ContactText, Turn
+from apps.conversations.models import CategoryRule, Contact
 from apps.core import storage
+from apps.events import contacts as event_contacts
 from apps.ingest.models import IngestBatch, QuarantinedRow
 from apps.ingest.services import ingest_records
 from graph import contacts as graph_contacts
 from graph.schema import EventRecord
 
 log = logging.getLogger(__name__)
-FORMATS = {"contact-lens": "lens", "transcript": "transcript"}  # command format -> batch format (10 chars)
+FORMATS = ("contact-lens", "transcript")
 Progress = Callable[[IngestBatch], None]
 ATTACH_EVERY = 250  # files stored in one transaction, between two graph round trips
 
@@ -37,21 +37,21 @@ ATTACH_EVERY = 250  # files stored in one transaction, between two graph round t
 # ---------------------------------------------------------------- files in, batch out
 
 
-def ingest_conversations(*, uri: str, fmt: str, progress: Progress | None = None) -> IngestBatch:
+def ingest_conversations(*, uri: str, fmt: str, progress: Progress | None = None, name: str = "") -> IngestBatch:
     """Load Contact Lens analyses (`contact-lens`) or transcripts (`transcript`) from one file or a
-    folder / S3 prefix. Raises FileNotFoundError / ValueError before any batch when nothing can be
-    read at all."""
+    folder / S3 prefix; the batch is recorded under `name` (default: the location). Raises
+    FileNotFoundError / ValueError before any batch when nothing can be read at all."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     files = _files(uri, fmt)
-    batch = IngestBatch.objects.create(source=uri, format=FORMATS[fmt], bytes_total=None)
+    batch = IngestBatch.objects.create(source=name or uri, format=fmt, bytes_total=None)
     return _run(batch, files, fmt, progress)
 
 
 def ingest_documents(*, documents: Iterable[dict[str, Any]], source: str, fmt: str = "transcript",
                      progress: Progress | None = None) -> IngestBatch:
     """Transcripts (or analyses) already in memory, each as its file would hold it (the demo)."""
-    batch = IngestBatch.objects.create(source=source, format=FORMATS[fmt], bytes_total=None)
+    batch = IngestBatch.objects.create(source=source, format=fmt, bytes_total=None)
     files = ((f"{source}#{n}", _reader(d)) for n, d in enumerate(documents, start=1))
     return _run(batch, files, fmt, progress)
 
@@ -62,18 +62,21 @@ def _reader(document: dict[str, Any]) -> Callable[[], bytes]:
 
 def _run(batch: IngestBatch, files: Iterable[tuple[str, Callable[[], bytes]]], fmt: str,
          progress: Progress | None) -> IngestBatch:
-    """Every file stored (or quarantined), ATTACH_EVERY files to a transaction; then their events
-    are found and their summaries attached in one graph read and one write (a graph write per
-    file would cost a durable commit per file)."""
+    """Every file read and analysed (or quarantined), then ATTACH_EVERY files stored in bulk in one
+    transaction; then their events are found and their summaries attached in one graph read and one
+    write (a graph write per file would cost a durable commit per file)."""
     rules: list[analytics.Rule] = active_rules()
     numbered = enumerate(files, start=1)
     try:
         while chunk := list(islice(numbered, ATTACH_EVERY)):
+            read, bad = _parsed(batch, chunk, fmt, rules)
             with transaction.atomic():  # one commit per chunk of files, not one per file
-                stored = (_counted(batch, number, name, read, fmt, rules) for number, (name, read) in chunk)
-                waiting = [c for c in stored if c is not None]
+                QuarantinedRow.objects.bulk_create(bad)
+                changed = persist.store_all(read)
+                batch.loaded += sum(changed)
+                batch.duplicates += len(changed) - sum(changed)
                 batch.save()
-            _connect(waiting)
+            _connect(read)
             if progress:
                 progress(batch)
     except Exception as exc:
@@ -85,10 +88,19 @@ def _run(batch: IngestBatch, files: Iterable[tuple[str, Callable[[], bytes]]], f
     return batch
 
 
-def _counted(batch: IngestBatch, number: int, name: str, read: Callable[[], bytes], fmt: str,
-             rules: list[analytics.Rule]) -> Conversation | None:
-    batch.rows_read += 1
-    return _one_file(batch, number, name, read, fmt, rules)
+def _parsed(batch: IngestBatch, chunk: list[tuple[int, tuple[str, Callable[[], bytes]]]], fmt: str,
+            rules: list[analytics.Rule]) -> tuple[list[Conversation], list[QuarantinedRow]]:
+    """The chunk's files as conversations, and a quarantine row (file, position, reason) for each
+    file that cannot be one."""
+    read: list[Conversation] = []
+    bad: list[QuarantinedRow] = []
+    for number, (name, reader) in chunk:
+        batch.rows_read += 1
+        try:
+            read.append(parse(reader(), file=name, fmt=fmt, rules=rules))
+        except AnalysisError as exc:
+            bad.append(_quarantine(batch, number, name, str(exc)))
+    return read, bad
 
 
 def _connect(conversations: list[Conversation]) -> None:
@@ -104,7 +116,7 @@ def _connect(conversations: list[Conversation]) -> None:
     if rows:
         ingest_records(records=rows, source="transcripts")
     attach(list(Contact.objects.filter(contact_id__in=ids, has_record=True, attached=False)
-                .exclude(analysis_source="")))
+                .exclude(analysis_source="").prefetch_related("matched_categories")))
 
 
 def _finish(batch: IngestBatch, status: str, error: str) -> None:
@@ -142,21 +154,6 @@ def _analysis_files(names: list[str]) -> list[str]:
     return sorted(chosen.values())
 
 
-def _one_file(batch: IngestBatch, number: int, name: str, read: Callable[[], bytes], fmt: str,
-              rules: list[analytics.Rule]) -> Conversation | None:
-    try:
-        conversation = parse(read(), file=name, fmt=fmt, rules=rules)
-        changed = store(conversation, attach_now=False)
-    except AnalysisError as exc:
-        _quarantine(batch, number, name, str(exc))
-        return None
-    if changed:
-        batch.loaded += 1
-    else:
-        batch.duplicates += 1
-    return conversation
-
-
 def adopt_events(contact_ids: list[str]) -> int:
     """Contacts without a contact record whose id is an event in the graph (loaded from a CSV or by
     the demo) take that event's customer, channel and time; returns how many did."""
@@ -184,10 +181,10 @@ def parse(data: bytes, *, file: str, fmt: str, rules: list[analytics.Rule]) -> C
     return analytics.analyse(transcripts.read(document, file=file), rules)
 
 
-def _quarantine(batch: IngestBatch, number: int, name: str, reason: str) -> None:
-    QuarantinedRow.objects.create(batch=batch, row_number=number, reason=f"{name}: {reason}"[:500],
-                                  raw={"file": name, "position": reason.split(":", 1)[0] if ":" in reason else ""})
+def _quarantine(batch: IngestBatch, number: int, name: str, reason: str) -> QuarantinedRow:
     batch.quarantined += 1
+    return QuarantinedRow(batch=batch, row_number=number, reason=f"{name}: {reason}"[:500],
+                          raw={"file": name, "position": reason.split(":", 1)[0] if ":" in reason else ""})
 
 
 def active_rules() -> list[analytics.Rule]:
@@ -197,69 +194,6 @@ def active_rules() -> list[analytics.Rule]:
 
 
 # ---------------------------------------------------------------- storing a conversation
-
-
-def redact_conversation(conversation: Conversation) -> redaction.RedactionReport:
-    """Redact every text of the conversation in place (turns, what was marked in them, summary)."""
-    region = settings.DEFAULT_PHONE_REGION
-    report = redaction.RedactionReport()
-    for turn in conversation.turns:
-        turn.content, spans = redaction.redact(turn.content, region=region)
-        report.add(spans)
-        turn.marks = {k: [redaction.redact(t, region=region)[0] for t in v] for k, v in turn.marks.items()}
-    conversation.summary = redaction.redact(conversation.summary, region=region)[0]
-    conversation.summary_items = {k: [redaction.redact(t, region=region)[0] for t in v]
-                                  for k, v in conversation.summary_items.items()}
-    return report
-
-
-def store(conversation: Conversation, *, attach_now: bool = True) -> bool:
-    """Redact, then upsert the contact's analysis, turns and categories (and, with `attach_now`,
-    put its summary on its event if that is there). False when the same file was already stored
-    with the same content (a re-run)."""
-    report = redact_conversation(conversation)
-    characteristics = conversation.characteristics()
-    contact = Contact.objects.filter(contact_id=conversation.contact_id).first()
-    if (contact is not None and contact.analysis_file == conversation.file
-            and contact.characteristics == json.loads(json.dumps(characteristics))):
-        return False
-    with transaction.atomic():
-        contact = contact or Contact(contact_id=conversation.contact_id)
-        _apply(contact, conversation, characteristics, report)
-        contact.save()
-        contact.turns.all().delete()
-        contact.matched_categories.all().delete()
-        Turn.objects.bulk_create([Turn(contact=contact, position=t.position, turn_id=t.turn_id[:100], role=t.role,
-                                       begin_ms=t.begin_ms, end_ms=t.end_ms, content=t.content,
-                                       sentiment=t.sentiment or "", score=t.score, marks=t.marks)
-                                  for t in conversation.turns])
-        ContactCategory.objects.bulk_create([ContactCategory(contact=contact, name=name[:200], points=points)
-                                             for name, points in conversation.categories.items()])
-        body = "\n".join(t.content for t in conversation.turns)
-        ContactText.objects.update_or_create(contact=contact, defaults={"body": body})
-        fulltext.index([(contact.pk, body)])
-    if attach_now and contact.has_record:
-        attach([contact])
-    return True
-
-
-def _apply(contact: Contact, conversation: Conversation, characteristics: dict[str, Any],
-           report: redaction.RedactionReport) -> None:
-    contact.analysis_source = conversation.source
-    contact.analysis_file = conversation.file[:500]
-    contact.language = conversation.language
-    contact.channel = contact.channel or conversation.channel
-    contact.sentiment_customer = conversation.overall.get("CUSTOMER")
-    contact.sentiment_agent = conversation.overall.get("AGENT")
-    contact.characteristics = characteristics
-    contact.summary = conversation.summary
-    contact.summary_items = conversation.summary_items
-    contact.redaction = report.as_dict()
-    contact.attached = False
-    if contact.duration_ms is None:
-        contact.duration_ms = conversation.duration_ms
-    if contact.started_at is None and conversation.started_ms is not None:
-        contact.started_at = datetime.fromtimestamp(conversation.started_ms / 1000, tz=UTC)
 
 
 def _event_row(conversation: Conversation) -> dict[str, Any]:
@@ -312,20 +246,37 @@ def _duration_ms(start_ms: int, disconnect: Any) -> int | None:
 def summary_properties(contact: Contact) -> dict[str, Any]:
     """What goes on the contact's event vertex."""
     traits = contact.characteristics or {}
-    categories = sorted(contact.matched_categories.values_list("name", flat=True))
+    categories = sorted(c.name for c in contact.matched_categories.all())  # prefetched by a bulk attach
     return {"sentiment_customer": contact.sentiment_customer, "sentiment_agent": contact.sentiment_agent,
-            "categories": categories, "interruptions": int((traits.get("interruptions") or {}).get("count", 0)),
+            "sentiment_change": sentiment_change(traits.get("quarters") or {}), "categories": categories,
+            "interruptions": int((traits.get("interruptions") or {}).get("count", 0)),
             "non_talk_ms": int(traits.get("non_talk_ms") or 0), "conversation_ms": int(traits.get("duration_ms") or 0),
             "conversation": {"quarters": traits.get("quarters", {}), "source": contact.analysis_source}}
 
 
+def sentiment_change(quarters: dict[str, Any]) -> float | None:
+    """How the customer's sentiment moved within the contact: last quarter minus first (None without
+    quarters): a call that ends angrier than it began reads negative."""
+    scores = [q.get("score") for q in quarters.get("CUSTOMER") or [] if isinstance(q, dict)]
+    if len(scores) < 2 or scores[0] is None or scores[-1] is None:
+        return None
+    return round(float(scores[-1]) - float(scores[0]), 4)
+
+
 def attach(contacts: list[Contact]) -> int:
-    """Put analysed contacts' summaries on their events; those whose event is not in the graph yet
-    stay waiting. Returns how many were attached."""
+    """Put analysed contacts' summaries on their events, then the same summaries in the event store's
+    contacts table (after the graph write, as event rows follow it); those whose event is not in the
+    graph yet stay waiting. Returns how many were attached."""
     if not contacts:
         return 0
-    written = graph_contacts.set_contact_summaries({c.contact_id: summary_properties(c) for c in contacts})
+    summaries = {c.contact_id: summary_properties(c) for c in contacts}
+    written = graph_contacts.set_contact_summaries(summaries)
     Contact.objects.filter(contact_id__in=written).update(attached=True)
+    customers = {c.contact_id: c.customer_id for c in contacts}
+    event_contacts.write_summaries([
+        {"event_id": cid, "customer_id": customers[cid], "categories": summaries[cid]["categories"],
+         **{k: summaries[cid][k] for k in ("sentiment_customer", "sentiment_agent", "sentiment_change")}}
+        for cid in sorted(written)])
     return len(written)
 
 

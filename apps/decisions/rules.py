@@ -14,7 +14,7 @@ from typing import Any
 OUTCOMES = ("pass_to_skilled_agent", "pass_to_agent", "pass_to_bot")
 FALLBACK_OUTCOME = "pass_to_agent"
 
-NUMBER, BOOL, TEXT = "number", "bool", "text"
+NUMBER, BOOL, TEXT, CATEGORIES = "number", "bool", "text", "categories"
 VARIABLES: dict[str, str] = {
     "score": NUMBER,
     "model_score": NUMBER,
@@ -30,11 +30,16 @@ VARIABLES: dict[str, str] = {
     "calls": NUMBER,
     "days_since_last_event": NUMBER,
     "phone_age_days": NUMBER,
+    # categories matched by the caller's analysed contacts of the last RECENT_CONTACT_DAYS (Contact Lens or
+    # local rules), read from the contacts' events in the decision's one graph read
+    "recent_categories": CATEGORIES,
 }
+RECENT_CONTACT_DAYS = 30
 OPERATORS: dict[str, tuple[str, ...]] = {
     NUMBER: (">", ">=", "<", "<=", "==", "!="),
     BOOL: ("==", "!="),
     TEXT: ("==", "!=", "in", "not_in"),
+    CATEGORIES: ("contains", "not_contains"),
 }
 
 
@@ -92,6 +97,10 @@ def _value(value: Any, kind: str, op: str, where: str) -> Any:
         if not isinstance(value, bool):
             raise RuleError(f"{where}: value must be true or false, got {value!r}")
         return value
+    if kind == CATEGORIES:
+        if not isinstance(value, str) or not value.strip():
+            raise RuleError(f"{where}: value must be a category name, got {value!r}")
+        return value.strip()  # category names keep their case (shown in reasons as configured)
     if op in {"in", "not_in"}:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise RuleError(f"{where}: value must be a list of strings for {op!r}, got {value!r}")
@@ -107,6 +116,8 @@ def holds(condition: Mapping[str, Any], variables: Mapping[str, Any]) -> bool:
     if actual is None:
         return False
     value, op = condition["value"], condition["op"]
+    if op in {"contains", "not_contains"}:
+        return (op == "contains") == has_category(actual, value)
     if isinstance(actual, str):
         actual = actual.upper()
     if op == ">":
@@ -124,6 +135,12 @@ def holds(condition: Mapping[str, Any], variables: Mapping[str, Any]) -> bool:
     if op == "in":
         return actual in value
     return actual not in value
+
+
+def has_category(categories: Sequence[str], name: str) -> bool:
+    """A category name matches whatever its case (names are typed in the admin, set in Contact Lens)."""
+    wanted = name.casefold()
+    return any(str(c).casefold() == wanted for c in categories)
 
 
 def first_match(rules: Sequence[Rule], variables: Mapping[str, Any]) -> tuple[str, str]:

@@ -6,9 +6,11 @@ thresholds or rules, and logs what it decided.
 """
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -17,7 +19,7 @@ from apps.customers import identity
 from apps.decisions import decision_log, selectors
 from apps.decisions.modeling.metrics import band_for
 from apps.decisions.models import DecisionLog
-from apps.decisions.rules import first_match
+from apps.decisions.rules import RECENT_CONTACT_DAYS, Rule, first_match, has_category
 from apps.events import services as event_store
 from apps.ingest.mapping import RowError
 from apps.ingest.mapping import normalize_phone as ingest_normalize_phone
@@ -219,10 +221,14 @@ def decide_risk(*, phone: str | None = None, email: str | None = None, ip: str |
     model_score = _model_points(model, version, why_not, call, profile, reasons)
     variables = _graph_signals(identifiers, facts, at_ms, reasons)
     score = min(1000, max(0, sum(r["points"] for r in reasons)))
+    recent = _recent_categories(facts.history, at_ms) if customer is not None else {}
     variables.update({"score": score, "model_score": model_score, "channel": channel.upper(),
                       "known_customer": customer is not None,
+                      "recent_categories": sorted(recent) if customer is not None else None,
                       **{name: profile.get(name) for name in PROFILE_VARIABLES}})
-    outcome, rule = first_match(selectors.active_rules(), variables)
+    rules = selectors.active_rules()
+    outcome, rule = first_match(rules, variables)
+    reasons.extend(_category_reasons(rules, rule, recent))
     decision = RiskDecision(score=score, outcome=outcome, rule=rule, reasons=reasons, variables=variables,
                             model_version=version, customer_id=customer)
     if log:
@@ -277,6 +283,39 @@ def _graph_signals(identifiers: list[tuple[str, str]], facts: graph_decisions.Ri
                         f"{FAILED_WINDOW_HOURS} h", "points": min(FAILED_CAP, FAILED_POINTS * failed)})
     variables.update({"failed_verifications": failed, "new_identifier": new_identifier})
     return variables
+
+
+def _recent_categories(history: list[dict[str, Any]], at_ms: int) -> dict[str, dict[str, Any]]:
+    """Category -> the latest of the caller's contacts in the last RECENT_CONTACT_DAYS that matched it
+    (its type and time), from the history the risk read already brought back (newest first)."""
+    since = at_ms - RECENT_CONTACT_DAYS * 24 * HOUR_MS
+    found: dict[str, dict[str, Any]] = {}
+    for event in history:
+        if event.get("ts") is None or int(event["ts"]) < since or not event.get("categories"):
+            continue
+        try:
+            names = json.loads(event["categories"])
+        except (TypeError, ValueError):
+            continue
+        for name in names if isinstance(names, list) else []:
+            found.setdefault(str(name), {"type": event.get("type"), "ts": int(event["ts"])})
+    return found
+
+
+def _category_reasons(rules: list[Rule], matched: str, recent: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Why the matched rule's category conditions held: the contact that matched each category."""
+    rule = next((r for r in rules if r.name == matched), None)
+    reasons = []
+    for condition in rule.conditions if rule else ():
+        if condition["op"] != "contains":
+            continue
+        name = next((c for c in recent if has_category([c], condition["value"])), None)
+        if name is not None:
+            day = datetime.fromtimestamp(recent[name]["ts"] / 1000, tz=UTC).date().isoformat()
+            reasons.append({"code": "recent_category", "points": 0, "category": name,
+                            "detail": f"{recent[name]['type']} on {day} matched the category {name!r} "
+                                      f"(rule {matched!r})"})
+    return reasons
 
 
 # ---------------------------------------------------------------- log

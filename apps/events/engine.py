@@ -40,6 +40,7 @@ TRACES_VIEW = "journeyhub_traces"
 JOURNEY_FILE_PREFIX = "journeys-"
 LABEL_SEPARATOR = "@"  # apps.journeys.analyzers.base.SEPARATOR: type@channel labels
 TRACE_SEPARATOR = "\x1f"  # between the event types of a trace (a type holding it is read from the lists instead)
+CONTACTS_VIEW = "journeyhub_contacts"
 IBIS_SCHEMA = ibis.schema({name: ("int64" if kind == "int64" else "string")
                            for name, kind in schema.EVENT_COLUMNS.items()})
 T = TypeVar("T")
@@ -51,22 +52,35 @@ class UnknownValueError(ValueError):
 
 @dataclass(frozen=True)
 class EventFilter:
-    """Which events an analysis reads: [since_ms, until_ms), channels, types, canonical customer ids."""
+    """Which events an analysis reads: [since_ms, until_ms), channels, types, canonical customer ids;
+    and, through the contacts table, only customers with a contact among those events that matched
+    any of `categories` with the customer's overall sentiment in [sentiment_min, sentiment_max]
+    (those contacts' events carry `contact_match`, so a path can be anchored on them)."""
 
     since_ms: int | None = None
     until_ms: int | None = None
     channels: tuple[str, ...] = ()
     types: tuple[str, ...] = ()
     customer_ids: tuple[str, ...] | None = None
+    categories: tuple[str, ...] = ()
+    sentiment_min: float | None = None
+    sentiment_max: float | None = None
+
+    @property
+    def by_contact(self) -> bool:
+        return bool(self.categories) or self.sentiment_min is not None or self.sentiment_max is not None
 
     def key(self) -> Hashable:
-        return (self.since_ms, self.until_ms, self.channels, self.types, self.customer_ids)
+        return (self.since_ms, self.until_ms, self.channels, self.types, self.customer_ids, self.categories,
+                self.sentiment_min, self.sentiment_max)
 
     @property
     def whole_journeys(self) -> bool:
         """True when every selected customer keeps every event (no date, channel or type cut), so a
-        journey's positions and neighbours are those of the whole store."""
-        return self.since_ms is None and self.until_ms is None and not self.channels and not self.types
+        journey's positions and neighbours are those of the whole store. A contact filter marks its
+        matching events (`contact_match`), which the journey table does not carry."""
+        return (self.since_ms is None and self.until_ms is None and not self.channels and not self.types
+                and not self.by_contact)
 
 
 class Engine:
@@ -103,6 +117,9 @@ class Engine:
     def _identity_file(self) -> str:
         return f"{self.store_url}/{schema.IDENTITY_DIR}/customers.parquet"
 
+    def _contacts_dir(self) -> str:
+        return f"{self.store_url}/{schema.CONTACTS_DIR}"
+
     def fingerprint(self) -> Hashable | None:
         """What the store holds now (every file's name, size and modification time): results computed
         for one fingerprint stay valid until a file is added, replaced or removed. None when the store
@@ -120,7 +137,9 @@ class Engine:
             return None
         identity = Path(self._identity_file())
         ident = identity.stat() if identity.exists() else None
-        return (tuple(files), (ident.st_size, ident.st_mtime_ns) if ident else None)
+        contacts = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns)
+                         for p in sorted(Path(self._contacts_dir()).glob("[!.]*.parquet")))
+        return (tuple(files), (ident.st_size, ident.st_mtime_ns) if ident else None, contacts)
 
     def has_events(self) -> bool:
         if self.local:
@@ -147,6 +166,8 @@ class Engine:
         table = self._canonical(table)
         if flt.customer_ids is not None:
             table = only_customers(table, flt.customer_ids)
+        if flt.by_contact:
+            return self._by_contact(table.select(*schema.EVENT_COLUMNS), flt)
         return table.select(*schema.EVENT_COLUMNS)
 
     # ------------------------------------------------------------ the journey table
@@ -228,6 +249,43 @@ class Engine:
             con.execute(f"DETACH journeyhub_journeys_{self._attached - 1}")
         return self.backend.table(JOURNEYS_VIEW), self.backend.table(TRACES_VIEW)
 
+    def _by_contact(self, table: ir.Table, flt: EventFilter) -> ir.Table:
+        """Events of the customers with a matching contact among them, each marked `contact_match`."""
+        contacts = self.contacts()
+        ok = ibis.literal(True)
+        if flt.categories:
+            ok = ibis.or_(*[contacts.categories.contains(name) for name in flt.categories])
+        if flt.sentiment_min is not None:
+            ok &= contacts.sentiment_customer >= flt.sentiment_min
+        if flt.sentiment_max is not None:
+            ok &= contacts.sentiment_customer <= flt.sentiment_max
+        hits = contacts.filter(ok).select(hit_id=contacts.event_id)
+        joined = table.left_join(hits, table.event_id == hits.hit_id)
+        marked = joined.mutate(contact_match=joined.hit_id.notnull()).drop("hit_id")
+        customers = marked.filter(marked.contact_match).select(hit_customer=marked.customer_id).distinct()
+        return marked.filter(marked.customer_id.isin(customers.hit_customer))
+
+    def contacts(self) -> ir.Table:
+        """The contacts table (apps.events.contacts): each contact's latest summary by event id; empty
+        when no contact summary has been written."""
+        from apps.events import contacts as contact_files
+
+        fingerprint = self.fingerprint() if self.local else "remote"
+        with self._lock:
+            cached = self._tables.get("contacts")
+            if cached is not None and cached[0] == fingerprint and fingerprint is not None:
+                return cached[1]
+            if contact_files.contact_files():
+                table = self._read(self._contacts_dir(), CONTACTS_VIEW, partitioned=False, glob="*.parquet")
+                window = ibis.window(group_by=table.event_id, order_by=ibis.desc(table.updated))
+                table = table.mutate(row=ibis.row_number().over(window))
+                table = table.filter(table.row == 0).drop("row")
+            else:
+                table = ibis.memtable(contact_files.CONTACT_SCHEMA.empty_table().to_pandas(),
+                                      schema=ibis.schema(contact_files.CONTACT_SCHEMA))
+            self._tables["contacts"] = (fingerprint, table)
+            return table
+
     def _raw_events(self) -> ir.Table:
         fingerprint = self.fingerprint() if self.local else "remote"
         if fingerprint is None:
@@ -267,13 +325,13 @@ class Engine:
             return Path(self._identity_file()).exists()
         return filesystems.exists(self._remote_fs(), self._identity_file())
 
-    def _read(self, path: str, name: str, *, partitioned: bool) -> ir.Table:
+    def _read(self, path: str, name: str, *, partitioned: bool, glob: str = "") -> ir.Table:
         if self.kind == "duckdb":
             if not self.local:
                 self._remote_fs()
                 path = filesystems.duckdb_path(path)
-            glob = f"{path}/*/*.parquet" if partitioned else path
-            return self.backend.read_parquet(glob, table_name=name, hive_partitioning=partitioned)
+            pattern = f"{path}/*/*.parquet" if partitioned else f"{path}/{glob}" if glob else path
+            return self.backend.read_parquet(pattern, table_name=name, hive_partitioning=partitioned)
         return self.backend.read_parquet(path, table_name=name)
 
     def _canonical(self, table: ir.Table) -> ir.Table:
@@ -310,26 +368,33 @@ class Engine:
         return value
 
     def catalog(self) -> dict[str, tuple[str, ...]]:
-        """Every event type and channel in the store (what a question may name)."""
+        """Every event type, channel and contact category in the store (what a question may name)."""
         def compute() -> dict[str, tuple[str, ...]]:
             table = self.journey_table()
             if table is None:
                 table = self.events()
             types = self.execute(table.select("type").distinct())["type"]
             channels = self.execute(table.select("channel").distinct())["channel"]
-            return {"type": tuple(sorted(map(str, types))), "channel": tuple(sorted(map(str, channels)))}
+            contacts = self.contacts()
+            names = contacts.select(category=contacts.categories.unnest()).distinct()
+            categories = self.execute(names)["category"]
+            return {"type": tuple(sorted(map(str, types))), "channel": tuple(sorted(map(str, channels))),
+                    "category": tuple(sorted(map(str, categories.dropna())))}
         return self.cached(("catalog",), compute)
 
     def check_known(self, kind: str, values: Iterable[str]) -> None:
-        """Raise UnknownValueError naming every value of `kind` ("type" or "channel") not in the store."""
+        """Raise UnknownValueError naming every value of `kind` ("type", "channel" or "category") not in
+        the store."""
         wanted = set(values)
         if not wanted:
             return
         known = set(self.catalog()[kind])
         unknown = sorted(wanted - known)
         if unknown:
-            shown = ", ".join(sorted(known)[:30]) or "none: the store holds no events"
-            raise UnknownValueError(f"unknown event {kind}(s) {', '.join(map(repr, unknown))}; known: {shown}")
+            held = "contact summaries" if kind == "category" else "events"
+            shown = ", ".join(sorted(known)[:30]) or f"none: the store holds no {held}"
+            what = "contact category" if kind == "category" else f"event {kind}"
+            raise UnknownValueError(f"unknown {what}(s) {', '.join(map(repr, unknown))}; known: {shown}")
 
 
 def only_customers(table: ir.Table, customer_ids: tuple[str, ...]) -> ir.Table:

@@ -7,6 +7,7 @@ Layout under `EVENTS_STORE_URL` (a folder, or `s3://bucket/prefix`), Hive-style 
 
     events/event_date=YYYY-MM-DD/<file>.parquet     one row per event id, at most once across all files
     identity/customers.parquet                      customer key -> canonical customer key (merges)
+    contacts/<file>.parquet                         a contact's conversation summary, by its event id
 
 Files whose name starts with "." are being written (ignore them); `_rebuild/` is a rebuild's staging
 area, outside `events/`. Rows within a file are sorted by customer_id, ts, seq, event_id; equal
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 EVENTS_DIR = "events"
 IDENTITY_DIR = "identity"
+CONTACTS_DIR = "contacts"
 
 # column name -> logical type. Times are epoch milliseconds (UTC), as in the graph.
 EVENT_COLUMNS: dict[str, str] = {
@@ -41,4 +43,18 @@ IDENTITY_COLUMNS: dict[str, str] = {
     "canonical_id": "string",  # key analyses group by (itself unless merged)
     "merged_at": "int64",      # epoch ms of the merge, null when not merged
     "rule": "string",          # why (nullable)
+}
+
+# The contacts table (`contacts/*.parquet`): the summary of each analysed contact, joined to its event by
+# event_id at query time (an analysis often lands after its event was written, and event files are never
+# rewritten). Files only add rows: a contact analysed again gets a new row, and the row with the greatest
+# `updated` is the one that counts (`events_store compact` keeps only those).
+CONTACT_COLUMNS: dict[str, str] = {
+    "event_id": "string",               # the contact's event (its contact id)
+    "customer_id": "string",            # customer key of the contact
+    "sentiment_customer": "double",     # overall, -5 … 5 (nullable)
+    "sentiment_agent": "double",        # nullable
+    "sentiment_change": "double",       # customer's last quarter minus first quarter (nullable)
+    "categories": "list<string>",       # matched categories
+    "updated": "int64",                 # when the row was written (epoch ns): the latest row counts
 }

@@ -149,3 +149,27 @@ def events_changed(event_ids: Sequence[str]) -> int:
     if not store.enabled() or not event_ids:
         return 0
     return store.replace_rows(event_rows.events_by_ids(list(event_ids)))
+
+
+def replace_events(rows: Sequence[dict[str, Any]], *, batch_id: str = "") -> list[str]:
+    """Events the graph updated in place (their rows as `graph.event_rows` reads them) take their new
+    content in the store: each day holding one is written again as one file without the old rows,
+    plus the new ones, and its old files removed after (a stop in between leaves repeats that
+    `compact` drops). Returns the files written. Rare by nature (a source re-sending an updated
+    record), so a day's rewrite is affordable."""
+    if not rows or not store.enabled():
+        return []
+    by_day: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        day = store.day_of(int(row["ts"]))
+        by_day.setdefault(day, []).append({**row, "batch_id": batch_id or batch_of(row["seq"])})
+    written = []
+    for day, new in sorted(by_day.items()):
+        files = store.event_files([day]).get(day, [])
+        old = store.read_files(files)
+        ids = pa.array([row["event_id"] for row in new])
+        kept = old.filter(pc.invert(pc.is_in(old.column("event_id"), value_set=ids)))
+        table = pa.concat_tables([kept.cast(store.EVENT_SCHEMA), pa.Table.from_pylist(new, schema=store.EVENT_SCHEMA)])
+        written.append(store.write_day(day, table.sort_by(store.SORT_KEYS), tag=f"update-{batch_id or 'graph'}"))
+        store.delete(files)
+    return written

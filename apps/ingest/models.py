@@ -14,12 +14,14 @@ class IngestBatch(models.Model):
         INTERRUPTED = "interrupted"
 
     source = models.CharField(max_length=500, db_index=True)
-    format = models.CharField(max_length=10)
+    format = models.CharField(max_length=20)  # csv, json, ndjson, ctr, contact-lens, transcript
     mapping = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.RUNNING, db_index=True)
     rows_read = models.PositiveIntegerField(default=0)
     loaded = models.PositiveIntegerField(default=0)
     duplicates = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0, help_text="events sent again with changed content (a "
+                                          "re-delivered contact record) and updated in place")
     quarantined = models.PositiveIntegerField(default=0)
     customers_created = models.PositiveIntegerField(default=0)
     bytes_total = models.BigIntegerField(null=True, blank=True)

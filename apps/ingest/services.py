@@ -20,14 +20,14 @@ from django.utils import timezone
 
 from apps.core import observability
 from apps.customers import identity
-from apps.events.services import EventCopy
+from apps.events.services import EventCopy, replace_events
 from apps.events.store import EventStoreError
 from apps.ingest.mapping import Mapping
 from apps.ingest.models import IngestBatch, QuarantinedRow
 from apps.ingest.parsing import ParsedChunk, arrival_base, chunks_from_second_process, validated_chunks
 from apps.ingest.readers import Source, checked_rows, open_source
 from apps.ingest.signals import events_ingested
-from graph import journeys
+from graph import event_rows, journeys
 from graph.errors import GraphError
 from graph.schema import EventRecord, WriteReport
 
@@ -269,12 +269,36 @@ def _write_chunk(batch: IngestBatch, chunk: _Chunk, follow_up: _FollowUp, copy: 
     batch.customers_created += report.customers_created
     if report.events:
         observability.record_lag(max(event.ts for event in report.events))
+    if batch.format in UPDATING_FORMATS and report.duplicates:
+        _update_resent(batch, chunk.records, report, follow_up, copy)
     if follow_up.duplicates and report.duplicates:
         landed = _landed_before(chunk.records, report.events)
         follow_up.add([*report.customers, *(e.customer_id for e in landed)], [*report.events, *landed])
     else:
         follow_up.add(report.customers, report.events)
     copy.add(chunk.records, report)
+
+
+UPDATING_FORMATS = ("ctr",)  # sources that send a record again after changing it (Connect re-delivers CTRs)
+
+
+def _update_resent(batch: IngestBatch, records: list[EventRecord], report: WriteReport, follow_up: _FollowUp,
+                   copy: EventCopy) -> None:
+    """Records the graph already held that come back with changed content update their event in the
+    graph and in the event store (no second event); the follow-up sees them as landed events, so the
+    contact row is brought up to date too. Unchanged repeats stay duplicates."""
+    new = {e.event_id for e in report.events}
+    resent = [r for r in records if r.event_id not in new]
+    rows = event_rows.update_changed(resent)
+    if not rows:
+        return
+    copy.flush()  # this run's own earlier copies are in their files before a day is rewritten
+    replace_events(rows, batch_id=str(batch.pk))
+    batch.updated += len(rows)
+    batch.duplicates -= len(rows)
+    changed = {row["event_id"]: row for row in rows}
+    landed = [replace(r, customer_id=changed[r.event_id]["customer_id"]) for r in records if r.event_id in changed]
+    follow_up.add([e.customer_id for e in landed], landed)
 
 
 def _landed_before(records: list[EventRecord], new: Sequence[EventRecord]) -> list[EventRecord]:

@@ -36,9 +36,15 @@ def queue_upload(*, chunks: Iterable[bytes], name: str, fmt: str) -> Job:
 
 def ingest_upload(path: str, fmt: str) -> int:
     """Load the saved upload, then remove it; a file that cannot be read at all fails at once (no retry)."""
+    from apps.conversations.services import FORMATS as CONVERSATION_FORMATS
+    from apps.conversations.services import ingest_conversations
+
+    name = f"upload:{Path(path).name}"  # the file's name, not the copy's
     try:
-        batch = ingest_file(uri=path, fmt=fmt, name=f"upload:{Path(path).name}",  # the file's name, not the copy's
-                            progress=_log_progress)
+        if fmt in CONVERSATION_FORMATS:  # one Contact Lens analysis or transcript file
+            batch = ingest_conversations(uri=path, fmt=fmt, name=name)
+        else:
+            batch = ingest_file(uri=path, fmt=fmt, name=name, progress=_log_progress)
     except (ValueError, FileNotFoundError) as exc:
         _remove(Path(path))
         raise jobs.Permanent(f"{Path(path).name}: {exc}") from exc

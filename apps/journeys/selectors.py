@@ -33,6 +33,12 @@ class JourneyFilters:
     segment: str | None = None
     attributes: dict[str, str] = field(default_factory=dict)
     milestone: str | None = None
+    # contacts (apps.conversations' summaries, in the event store's contacts table): only customers with a
+    # contact that matched any of these categories, with the customer's sentiment in [min, max]; a path
+    # anchored on an event starts (or ends) at such a contact
+    categories: tuple[str, ...] = ()
+    sentiment_min: float | None = None
+    sentiment_max: float | None = None
 
 
 def _customer_ids(filters: JourneyFilters) -> list[str] | None:
@@ -60,11 +66,19 @@ def _question(filters: JourneyFilters | None) -> tuple[analytics_engine.Engine, 
     filters = filters or JourneyFilters()
     engine = analytics_engine.get_engine()
     engine.check_known("channel", filters.channels)
+    engine.check_known("category", filters.categories)
     customer_ids = _customer_ids(filters)
     flt = analytics_engine.EventFilter(since_ms=filters.since_ms, until_ms=filters.until_ms,
                                        channels=tuple(filters.channels),
-                                       customer_ids=tuple(customer_ids) if customer_ids is not None else None)
+                                       customer_ids=tuple(customer_ids) if customer_ids is not None else None,
+                                       categories=tuple(filters.categories), sentiment_min=filters.sentiment_min,
+                                       sentiment_max=filters.sentiment_max)
     return engine, flt
+
+
+def contact_categories() -> list[str]:
+    """The contact categories a question may filter on (those of the contacts in the event store)."""
+    return list(analytics_engine.get_engine().catalog()["category"])
 
 
 def events(filters: JourneyFilters | None = None, *, columns: Sequence[str] = frames.FRAME_COLUMNS) -> pd.DataFrame:

@@ -21,6 +21,13 @@ NEVER_DAYS = 3650.0
 WINDOWS_DAYS = (7, 30, 90)
 LAST_STEPS = 3
 SURVEY_TYPES = ("survey", "survey_response")
+# Analysed contacts (the conversation summary on a contact's event: customer sentiment -5…5, its change
+# from the first to the last quarter of the contact, matched categories): the sentiment trajectory
+# across the customer's contacts, and per learned category how often and how recently it was matched.
+CONVERSATION_FEATURES = ("contacts_analysed", "contacts_analysed_90d", "contact_sentiment_last",
+                         "contact_sentiment_mean", "contact_sentiment_min", "contact_sentiment_trend",
+                         "contact_sentiment_change_last", "negative_contacts_90d", "days_since_negative_contact")
+NEGATIVE_SENTIMENT = -1.0
 
 
 @dataclass(frozen=True)
@@ -32,12 +39,17 @@ class FeatureConfig:
     milestones: tuple[str, ...] = ()
     identifier_kinds: tuple[str, ...] = ()
     exclude_types: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    conversations: bool = False  # conversation features (False in models trained before they existed)
 
     @classmethod
     def learn(cls, events: pd.DataFrame, *, top: int = 25, exclude_types: Sequence[str] = (),
               milestones: Sequence[str] = (), identifier_kinds: Sequence[str] = ()) -> FeatureConfig:
         """The most frequent types, channels, outcomes and last-step bigrams of the training events."""
         kept = events[~events["type"].isin(list(exclude_types))]
+        categories: Counter[str] = Counter()
+        for names in kept["categories"] if "categories" in kept.columns else ():
+            categories.update(names or ())
         bigrams: Counter[str] = Counter()
         for _, group in kept.groupby("customer_id", sort=False)["type"]:
             steps = list(group)
@@ -46,7 +58,8 @@ class FeatureConfig:
             types=_top(kept["type"], top), channels=_top(kept["channel"], top),
             outcomes=_top(kept["outcome"].dropna(), top), bigrams=tuple(b for b, _ in bigrams.most_common(top)),
             milestones=tuple(sorted(milestones)), identifier_kinds=tuple(sorted(identifier_kinds)),
-            exclude_types=tuple(exclude_types),
+            exclude_types=tuple(exclude_types), conversations=True,
+            categories=tuple(sorted(c for c, _ in categories.most_common(top))),
         )
 
     def names(self) -> list[str]:
@@ -68,6 +81,10 @@ class FeatureConfig:
         names += [f"last_bigram:{b}" for b in self.bigrams]
         names += [f"milestone:{m}" for m in self.milestones]
         names += ["n_identifiers"] + [f"identifier:{k}" for k in self.identifier_kinds]
+        if self.conversations:
+            names += list(CONVERSATION_FEATURES)
+            names += [f"category_count:{c}" for c in self.categories]
+            names += [f"category_days_since:{c}" for c in self.categories]
         return tuple(names)
 
 
@@ -91,10 +108,16 @@ def journey_features(events: Sequence[Mapping[str, Any]], as_of: int, config: Fe
     for c in config.channels:
         f[f"channel_days_since:{c}"] = NEVER_DAYS
     f["days_since_last"] = f["tenure_days"] = NEVER_DAYS
+    if config.conversations:
+        f["days_since_negative_contact"] = NEVER_DAYS
+        for c in config.categories:
+            f[f"category_days_since:{c}"] = NEVER_DAYS
     if seen:
         _activity(f, seen, as_of)
         _surveys(f, seen)
         _last_steps(f, seen, config)
+        if config.conversations:
+            _conversations(f, seen, as_of)
     for slug, ts in (milestones or {}).items():
         if ts < as_of and f"milestone:{slug}" in f:
             f[f"milestone:{slug}"] = 1.0
@@ -141,6 +164,39 @@ def _last_steps(f: dict[str, float], seen: list[Mapping[str, Any]], config: Feat
             f[f"last_{k}_type:{step}"] = 1.0
     if len(steps) > 1 and f"last_bigram:{steps[1]}>{steps[0]}" in f:
         f[f"last_bigram:{steps[1]}>{steps[0]}"] = 1.0
+
+
+def _conversations(f: dict[str, float], seen: list[Mapping[str, Any]], as_of: int) -> None:
+    """Sentiment trajectory and categories of the analysed contacts (events with a summary) so far."""
+    contacts = [e for e in seen if _number(e.get("sentiment_customer")) is not None or e.get("categories")]
+    if not contacts:
+        return
+    recent = as_of - 90 * DAY_MS
+    f["contacts_analysed"] = float(len(contacts))
+    f["contacts_analysed_90d"] = float(sum(e["ts"] >= recent for e in contacts))
+    scored = [(e["ts"], s) for e in contacts if (s := _number(e.get("sentiment_customer"))) is not None]
+    if scored:
+        values = [s for _, s in scored]
+        f["contact_sentiment_last"], f["contact_sentiment_min"] = values[-1], min(values)
+        f["contact_sentiment_mean"] = float(np.mean(values))
+        f["contact_sentiment_trend"] = values[-1] - float(np.mean(values[:-1])) if len(values) > 1 else 0.0
+        negative = [ts for ts, s in scored if s <= NEGATIVE_SENTIMENT]
+        f["negative_contacts_90d"] = float(sum(ts >= recent for ts in negative))
+        if negative:
+            f["days_since_negative_contact"] = (as_of - negative[-1]) / DAY_MS
+    f["contact_sentiment_change_last"] = _number(contacts[-1].get("sentiment_change")) or 0.0
+    for e in contacts:
+        for name in e.get("categories") or ():
+            if f"category_count:{name}" in f:
+                f[f"category_count:{name}"] += 1.0
+                f[f"category_days_since:{name}"] = (as_of - e["ts"]) / DAY_MS
+
+
+def _number(value: Any) -> float | None:
+    """A summary number, None where the event has none (a graph row lacks it, a frame holds None or NaN)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return float(value)
 
 
 def survey_score(event: Mapping[str, Any]) -> float | None:

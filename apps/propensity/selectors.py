@@ -37,10 +37,11 @@ def from_ms(ms: int | None) -> datetime | None:
 
 
 def journey_events(*, since: datetime | None = None, until: datetime | None = None) -> pd.DataFrame:
-    """Every event in the window as the canonical frame in journey order (what training builds features
-    from), read through the analytics engine."""
+    """Every event in the window as the canonical frame in journey order, with each analysed contact's
+    conversation summary (what training builds features from), read through the analytics engine."""
     return frames.events_frame(analytics_engine.get_engine(),
-                               analytics_engine.EventFilter(since_ms=to_ms(since), until_ms=to_ms(until)))
+                               analytics_engine.EventFilter(since_ms=to_ms(since), until_ms=to_ms(until)),
+                               columns=(*frames.FRAME_COLUMNS, *frames.CONTACT_COLUMNS))
 
 
 def customer_journey(customer_id: str) -> pd.DataFrame:

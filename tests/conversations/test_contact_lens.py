@@ -37,7 +37,7 @@ def test_analysis_summary_lands_on_the_contact_event_and_the_transcript_in_the_d
 
     call_command("ingest", str(bucket_dir), "--format", "contact-lens")
 
-    batch = IngestBatch.objects.get(format="lens")
+    batch = IngestBatch.objects.get(format="contact-lens")
     assert (batch.rows_read, batch.loaded, batch.quarantined) == (3, 3, 0)
     props = _event("c-voice-1")
     assert props["sentiment_customer"] == [1.2]

@@ -16,7 +16,7 @@ from apps.dashboard.views.common import not_found, page
 from apps.ingest import tasks as ingest_tasks
 from apps.ingest.models import IngestBatch, QuarantinedRow
 
-FORMATS = ("csv", "json", "ndjson")
+FORMATS = ("csv", "json", "ndjson", "ctr", "contact-lens", "transcript")
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 BATCH_COLUMNS = [Column("id", "Batch", True), Column("source", "Source"), Column("format", "Format"),
                  Column("status", "Status"), Column("progress", "Progress %", True),

@@ -38,7 +38,8 @@ def explorer_options(request: HttpRequest) -> dict[str, Any]:
 def _choices() -> dict[str, Any]:
     """Milestones a person can filter on (slug, name) and the channels that have events."""
     definitions = MilestoneDefinition.objects.filter(active=True).order_by("name")
-    return {"milestones": list(definitions.values_list("slug", "name")), "channel_choices": channels_with_events()}
+    return {"milestones": list(definitions.values_list("slug", "name")), "channel_choices": channels_with_events(),
+            "category_choices": journey_selectors.contact_categories()}
 
 
 def channels_with_events() -> list[str]:
@@ -53,7 +54,10 @@ def no_events_message(form: Any) -> str:
              f"until {values['until']}" if values["until"] else "",
              f"channels {', '.join(values['channel'])}" if values["channel"] else "",
              f"segment {values['segment']}" if values["segment"] else "",
-             f"milestone {values['milestone']}" if values["milestone"] else ""]
+             f"milestone {values['milestone']}" if values["milestone"] else "",
+             f"contacts matching {', '.join(values['category'])}" if values.get("category") else "",
+             f"contact sentiment {values.get('sentiment_min') or -5} to {values.get('sentiment_max') or 5}"
+             if values.get("sentiment_min") or values.get("sentiment_max") else ""]
     chosen = "; ".join(p for p in parts if p)
     return f"No events match these filters{f' ({chosen})' if chosen else ''}. Widen the dates or clear a filter."
 

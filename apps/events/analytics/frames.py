@@ -19,22 +19,33 @@ from apps.events.engine import Engine, EventFilter
 from apps.journeys.analyzers.base import sequences as frame_sequences
 
 FRAME_COLUMNS = ("customer_id", "event_id", "type", "channel", "ts", "intent", "outcome", "attributes", "seq")
+# a contact's conversation summary (the contacts table, joined by event id; None for other events)
+CONTACT_COLUMNS = ("sentiment_customer", "sentiment_change", "categories")
 
 
 def events_frame(engine: Engine, flt: EventFilter = EventFilter(), *, columns: Sequence[str] = FRAME_COLUMNS,
                  where: Callable[[ir.Table], ir.BooleanValue] | None = None) -> pd.DataFrame:
     """The events as a pandas frame in journey order; `attributes` (when asked for) decoded to dicts.
     `where` keeps only the rows an analysis can use (evaluated in the engine)."""
-    unknown = sorted(set(columns) - set(FRAME_COLUMNS))
+    known = (*FRAME_COLUMNS, *CONTACT_COLUMNS)
+    unknown = sorted(set(columns) - set(known))
     if unknown:
-        raise ValueError(f"unknown event column(s) {', '.join(unknown)}; known: {', '.join(FRAME_COLUMNS)}")
+        raise ValueError(f"unknown event column(s) {', '.join(unknown)}; known: {', '.join(known)}")
     wanted = list(dict.fromkeys(["customer_id", "ts", "seq", *columns]))
-    table = engine.events(flt)
+    events = engine.events(flt)
     if where is not None:
-        table = table.filter(where(table))
-    table = table.select(*wanted).order_by(["customer_id", "ts", "seq"])
+        events = events.filter(where(events))
+    summary = [c for c in wanted if c in CONTACT_COLUMNS]
+    if summary:
+        contacts = engine.contacts()
+        contacts = contacts.select(summary_id=contacts.event_id, **{c: contacts[c] for c in summary})
+        events = events.left_join(contacts, events.event_id == contacts.summary_id).drop("summary_id")
+    table = events.select(*wanted).order_by(["customer_id", "ts", "seq"])
     frame = engine.execute(table)
     frame = frame.reset_index(drop=True)
+    for column in summary:
+        frame[column] = pd.Series(_summary(frame[column], lists=column == "categories"), index=frame.index,
+                                  dtype=object)
     for column in ("customer_id", "event_id", "type", "channel", "intent", "outcome"):
         if column in frame.columns:
             frame[column] = _objects(frame[column])
@@ -43,7 +54,15 @@ def events_frame(engine: Engine, flt: EventFilter = EventFilter(), *, columns: S
     if "attributes" in frame.columns:
         texts = [t if isinstance(t, str) and t else "{}" for t in frame["attributes"]]
         frame["attributes"] = json.loads("[" + ",".join(texts) + "]") if texts else []
-    return frame[[c for c in FRAME_COLUMNS if c in wanted]]
+    return frame[[c for c in known if c in wanted]]
+
+
+def _summary(column: pd.Series, *, lists: bool) -> list[object]:
+    """Summary values as plain Python: None where the event is not an analysed contact, categories as
+    lists of names, sentiment as floats (the shape the graph's event rows give online scoring)."""
+    if lists:
+        return [list(v) if v is not None and not isinstance(v, float) else None for v in column]
+    return [None if pd.isna(v) else float(v) for v in column]
 
 
 def _objects(column: pd.Series) -> np.ndarray:

@@ -41,7 +41,8 @@ def journeys(engine: Engine, flt: EventFilter, *, with_channel: bool = False,
                                   preceding=preceding, only=only)
     events = engine.events(flt)
     label = events.type.concat(SEPARATOR, events.channel) if with_channel else events.type
-    table = events.select("customer_id", "ts", "seq", "channel", label=label)
+    marked = ["contact_match"] if "contact_match" in events.columns else []  # a contact filter's matches
+    table = events.select("customer_id", "ts", "seq", "channel", *marked, label=label)
     mapping = _cleaned_labels(engine, table, rules)
     if mapping:
         table = table.mutate(label=table.label.substitute(mapping))
@@ -184,7 +185,10 @@ def journey_paths(engine: Engine, flt: EventFilter, *, start_event: str | None =
     if anchor is None:
         table = table.mutate(step=table.pos)
     else:
-        first = table.filter(table.label == anchor).group_by("customer_id").agg(anchor_pos=table.pos.min())
+        at_anchor = table.label == anchor
+        if "contact_match" in table.columns:  # paths into (or out of) the contacts that matched
+            at_anchor &= table.contact_match
+        first = table.filter(at_anchor).group_by("customer_id").agg(anchor_pos=table.pos.min())
         table = table.inner_join(first, "customer_id")
         table = table.mutate(step=(table.anchor_pos - table.pos) if backward else (table.pos - table.anchor_pos))
     table = table.filter((table.step >= 0) & (table.step <= steps))

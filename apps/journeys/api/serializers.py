@@ -77,6 +77,13 @@ class FilterQuerySerializer(serializers.Serializer):
     segment = serializers.CharField(required=False, help_text="only customers with this segment attribute")
     attribute = serializers.CharField(required=False, help_text="only customers with attribute key:value")
     milestone = serializers.SlugField(required=False, help_text="only customers who reached this milestone")
+    category = CsvListField(required=False, help_text="only customers with a contact that matched one of these "
+                            "categories (paths anchored on an event start or end at such a contact)")
+    sentiment_min = serializers.FloatField(required=False, min_value=-5, max_value=5,
+                                           help_text="only customers with a contact whose customer sentiment "
+                                                     "(-5…5) is at least this")
+    sentiment_max = serializers.FloatField(required=False, min_value=-5, max_value=5,
+                                           help_text="… and at most this")
 
     def validate_attribute(self, value: str) -> str:
         if ":" not in value:
@@ -86,6 +93,8 @@ class FilterQuerySerializer(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "since" in attrs and "until" in attrs and _ms(attrs["since"]) >= _ms(attrs["until"], end=True):
             raise serializers.ValidationError({"until": "must be after since"})
+        if attrs.get("sentiment_min", -5) > attrs.get("sentiment_max", 5):
+            raise serializers.ValidationError({"sentiment_max": "must not be below sentiment_min"})
         return attrs
 
     def filters(self) -> JourneyFilters:
@@ -94,7 +103,9 @@ class FilterQuerySerializer(serializers.Serializer):
         return JourneyFilters(since_ms=_ms(data["since"]) if "since" in data else None,
                               until_ms=_ms(data["until"], end=True) if "until" in data else None,
                               channels=tuple(data.get("channel", ())), segment=data.get("segment"),
-                              attributes=attributes, milestone=data.get("milestone"))
+                              attributes=attributes, milestone=data.get("milestone"),
+                              categories=tuple(data.get("category", ())), sentiment_min=data.get("sentiment_min"),
+                              sentiment_max=data.get("sentiment_max"))
 
 
 class TopQuerySerializer(FilterQuerySerializer):
