@@ -18,6 +18,7 @@ from rest_framework.renderers import JSONRenderer, TemplateHTMLRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.core.pagination import Page, page_of
 from apps.core.permissions import EXPLORE, MANAGE, READ, READ_OR_DEFINE
 from apps.journeys import selectors, services
 from apps.journeys.api import serializers as s
@@ -30,6 +31,7 @@ T = TypeVar("T")
 class MilestoneInUse(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "milestone_in_use"
+    problem_type = "milestone-in-use"  # apps.core.problems.PROBLEM_TYPES
 
 
 def _query(serializer_class: type[s.serializers.Serializer], request: Request) -> Any:
@@ -85,7 +87,7 @@ def funnel(request: Request) -> Response:
 
 
 @extend_schema(parameters=[s.FunnelCustomersQuerySerializer],
-               responses=OpenApiResponse(description="{count, offset, limit, results: [customer ids]}"))
+               responses=page_of("PaginatedFunnelCustomerList", s.serializers.CharField(help_text="a customer id")))
 @api_view(["GET"])
 @permission_classes([EXPLORE])
 def funnel_customers(request: Request) -> Response:
@@ -95,8 +97,8 @@ def funnel_customers(request: Request) -> Response:
     ids = _run(selectors.funnel_customers, events_in_order=data["steps"], step=data["step"],
                filters=query.filters(), window_ms=query.window_ms(), dropped=data["dropped"],
                channel=data.get("entry_channel"))
-    page = ids[data["offset"]:data["offset"] + data["limit"]]
-    return Response({"count": len(ids), "offset": data["offset"], "limit": data["limit"], "results": page})
+    page = Page(request)
+    return page.response(count=len(ids), results=ids[page.offset:page.offset + page.limit])
 
 
 @extend_schema(parameters=[s.DfgQuerySerializer], responses=s.DfgSerializer)
@@ -134,7 +136,6 @@ class KpiViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.KpiDefinitionSerializer
     permission_classes = [READ]
     lookup_field = "slug"
-    pagination_class = None
 
     @extend_schema(parameters=[s.KpiSeriesQuerySerializer], responses=s.KpiSeriesSerializer)
     @action(detail=True, methods=["get"])
