@@ -169,6 +169,13 @@ def customer_ids(*, offset: int = 0, limit: int = 50) -> list[str]:
             .values("customer_id").to_list())
 
 
+def customer_count(score: str | None = None) -> int:
+    """Customers in the store, or those holding a stored score: the total of a page of customer_ids()
+    or customers_by_score()."""
+    customers = get_g().V().has_label(s.CUSTOMER)
+    return int((customers.has(score) if score else customers).count().next())
+
+
 def graph_counts() -> dict[str, int]:
     counts = get_g().V().group_count().by(T.label).next()
     return {label: int(counts.get(label, 0)) for label in (s.CUSTOMER, s.IDENTIFIER, s.EVENT, s.MILESTONE)}

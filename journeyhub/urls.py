@@ -16,3 +16,9 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("apps.dashboard.urls")),
 ]
+
+# Under /api/ these answer RFC 9457 problem details; elsewhere the site's HTML error pages.
+handler400 = "apps.core.errors.bad_request"
+handler403 = "apps.core.errors.permission_denied"
+handler404 = "apps.core.errors.page_not_found"
+handler500 = "apps.core.errors.server_error"

@@ -1,6 +1,6 @@
 """Outages and oversized bodies answered clearly: a graph-store or database outage is a 503 that says
-what is down (JSON for the API and machine clients, the site's page with a banner for people), and an
-API request body over the size limit is a JSON 413 that says the limit."""
+what is down (problem details for the API, JSON for other machine clients, the site's page with a
+banner for people), and an API request body over the size limit is a 413 problem that says the limit."""
 from __future__ import annotations
 
 import logging
@@ -14,6 +14,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from apps.core.problems import is_api, problem_response
 from graph.errors import GraphUnavailable
 
 log = logging.getLogger(__name__)
@@ -49,10 +50,17 @@ class GraphUnavailableMiddleware:
             log.warning("graph store unavailable on %s: %s", request.path, exception)
             if wants_page(request):
                 return outage_page(request, "graph", exception)
+            if is_api(request):
+                return problem_response(request, 503, str(exception), type_name="graph-unavailable")
             return JsonResponse({"error": "graph_unavailable", "detail": str(exception)}, status=503)
-        if isinstance(exception, OperationalError | InterfaceError) and wants_page(request):
-            log.warning("database unavailable on %s: %s", request.path, exception)
-            return outage_page(request, "database", exception)
+        if isinstance(exception, OperationalError | InterfaceError):
+            if wants_page(request):
+                log.warning("database unavailable on %s: %s", request.path, exception)
+                return outage_page(request, "database", exception)
+            if is_api(request):  # the error text can name hosts and files: logged, not sent
+                log.warning("database unavailable on %s: %s", request.path, exception)
+                return problem_response(request, 503, "The database did not answer; try again shortly.",
+                                        type_name="database-unavailable")
         return None
 
 
@@ -79,7 +87,7 @@ def outage_page(request: HttpRequest, what: str, exception: Exception) -> HttpRe
 
 class RequestSizeLimitMiddleware:
     """Refuse an /api/ body larger than DATA_UPLOAD_MAX_MEMORY_SIZE before reading it (by its
-    Content-Length), or when reading it finds it too large, with a JSON 413 naming the limit."""
+    Content-Length), or when reading it finds it too large, with a 413 problem naming the limit."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -91,16 +99,16 @@ class RequestSizeLimitMiddleware:
         except ValueError:
             length = 0
         if limit is not None and length > limit and request.path.startswith("/api/"):
-            return too_large(length, limit)
+            return too_large(request, length, limit)
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, RequestDataTooBig) and request.path.startswith("/api/"):
-            return too_large(None, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+            return too_large(request, None, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         return None
 
 
-def too_large(length: int | None, limit: int) -> JsonResponse:
+def too_large(request: HttpRequest, length: int | None, limit: int) -> HttpResponse:
     size = f"{length:,} bytes" if length is not None else "too large"
-    return JsonResponse({"detail": f"request body is {size}; the limit is {limit:,} bytes "
-                                   "(API_MAX_BODY_BYTES; POST /api/events takes up to 10,000 events)"}, status=413)
+    return problem_response(request, 413, f"request body is {size}; the limit is {limit:,} bytes "
+                                          "(API_MAX_BODY_BYTES; POST /api/events takes up to 10,000 events)")

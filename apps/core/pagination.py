@@ -1,14 +1,23 @@
-"""The API's one pagination format (DRF's limit/offset) with bounded parameters.
+"""The API's one pagination format: DRF's limit/offset page `{count, next, previous, results}`.
 
-DRF ignores a `limit` it cannot read and passes any size through to the database, where a value of
-2^63 or more overflows the query; here a bad or out-of-range `limit`/`offset` is a 400 naming the
-parameter and its bounds, in the same shape as every other query-parameter error.
+Every list endpoint answers it — viewsets through DEFAULT_PAGINATION_CLASS, function views that
+page their own results (a graph read, an analysis) through `Page`. `limit` is 1-500 (default
+PAGE_SIZE, 50) and `offset` 0-2^53-1: DRF ignores a `limit` it cannot read and passes any size
+through to the database, where a value of 2^63 or more overflows the query; here a bad or
+out-of-range value is a 400 naming the parameter and its bounds, like every other parameter error,
+and the OpenAPI document states the bounds.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from drf_spectacular.utils import inline_serializer
+from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
+from rest_framework.response import Response
 
 MAX_LIMIT = 500
 MAX_OFFSET = 2**53 - 1  # exact in JSON numbers and in every database's integer type
@@ -28,6 +37,55 @@ class BoundedLimitOffsetPagination(LimitOffsetPagination):
         if raw is None or raw == "":
             return 0
         return bounded_int(self.offset_query_param, raw, 0, MAX_OFFSET)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return PAGE_PARAMETERS
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        page = super().get_paginated_response_schema(schema)
+        page["required"] = ["count", "next", "previous", "results"]
+        return page
+
+
+PAGE_PARAMETERS = [
+    {"name": "limit", "in": "query", "required": False,
+     "description": f"Number of results to return per page (1-{MAX_LIMIT}, default 50).",
+     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}},
+    {"name": "offset", "in": "query", "required": False,
+     "description": "The initial index from which to return the results.",
+     "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}},
+]
+
+
+class Page:
+    """A page of results a view computes itself: read the bounded window, fetch that slice and the
+    total, answer the same `{count, next, previous, results}` as the viewsets."""
+
+    def __init__(self, request: Request) -> None:
+        self._paginator = BoundedLimitOffsetPagination()
+        self._paginator.request = request
+        self.offset = self._paginator.offset = self._paginator.get_offset(request)
+        self.limit = self._paginator.limit = self._paginator.get_limit(request) or MAX_LIMIT
+
+    def response(self, *, count: int, results: Sequence[Any]) -> Response:
+        self._paginator.count = count
+        return self._paginator.get_paginated_response(list(results))
+
+
+def paged(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Marks an @api_view function that answers with `Page`, so the OpenAPI document shows its
+    `responses=Item(many=True)` as a page and its `limit`/`offset` parameters (apply it last)."""
+    view.cls.pagination_class = BoundedLimitOffsetPagination  # type: ignore[attr-defined]
+    return view
+
+
+def page_of(name: str, item: serializers.Field) -> serializers.Serializer:
+    """A page whose items are no serializer's (plain ids), for `extend_schema(responses=...)`."""
+    return inline_serializer(name, {
+        "count": serializers.IntegerField(),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+        "results": serializers.ListField(child=item)})
 
 
 def bounded_int(name: str, raw: str, low: int, high: int) -> int:

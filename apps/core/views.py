@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 import graph
 from apps.core import observability
+from apps.core.problems import problem_response
 
 
 def _database_status() -> dict[str, str]:
@@ -92,6 +93,5 @@ def metrics(request: HttpRequest) -> HttpResponse:
     allowed = bool(token) and hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode())
     if not allowed and not (request.user.is_authenticated and request.user.is_staff):
         status = 403 if supplied or request.user.is_authenticated else 401
-        return JsonResponse({"error": "forbidden", "detail": "metrics need the scrape token or a staff login"},
-                            status=status)
+        return problem_response(request, status, "metrics need the scrape token or a staff login")
     return HttpResponse(observability.exposition(), content_type=CONTENT_TYPE_LATEST)

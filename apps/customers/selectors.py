@@ -50,6 +50,12 @@ def customer_list(*, offset: int, limit: int) -> list[str]:
     return journeys.customer_ids(offset=offset, limit=limit)
 
 
+def customer_count(*, order_by: str | None = None) -> int:
+    """Customers in the store (those holding the score `order_by` names): the total of a page of
+    customer_list() or customers_by_score()."""
+    return journeys.customer_count(order_by.lstrip("-") if order_by else None)
+
+
 PHONE_LIKE = re.compile(r"\+?[\d\s().-]{6,}")
 # Event types that end a customer's relationship: a customer whose latest event is one has churned.
 CHURN_EVENT_TYPES = frozenset({"churned"})

@@ -5,6 +5,8 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
+from tests.problems import field_errors
+
 pytestmark = pytest.mark.django_db
 
 
@@ -57,8 +59,7 @@ def test_one_contact_in_full(loaded, api_client: APIClient) -> None:  # type: ig
 
 def test_bad_parameters_and_unknown_contacts_get_clear_errors(loaded, api_client: APIClient) -> None:  # type: ignore[no-untyped-def]
     response = api_client.get("/api/contacts/", {"sentiment_min": "angry", "channel": "fax"})
-    assert response.status_code == 400
-    assert set(response.json()) == {"sentiment_min", "channel"}
+    assert set(field_errors(response)) == {"sentiment_min", "channel"}
     assert api_client.get("/api/contacts/nope").status_code == 404
 
 

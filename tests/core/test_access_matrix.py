@@ -10,6 +10,7 @@ so staff in the "admin" group, not superuser), superuser, and an API key of each
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -413,4 +414,5 @@ def test_a_view_that_declares_no_rule_is_refused_to_everyone() -> None:
     request = APIRequestFactory().get("/forgotten")
     force_authenticate(request, user=get_user_model().objects.create_superuser("root", "r@example.com", "pw-1"))
     response = Forgotten.as_view()(request)
-    assert (response.status_code, response.data["detail"]) == (403, "This endpoint declares no access rule.")
+    assert (response.status_code, json.loads(response.content)["detail"]) == (
+        403, "This endpoint declares no access rule.")

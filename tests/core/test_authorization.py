@@ -20,6 +20,7 @@ from apps.ingest.services import ingest_file
 from apps.journeys.models import MilestoneDefinition, MilestoneReach
 from apps.propensity.models import TrainingRun
 from apps.propensity.params import ParamError, validate_params
+from tests.problems import field_errors, problem
 
 pytestmark = pytest.mark.django_db
 CSV = str(Path(__file__).parent.parent / "fixtures" / "ingest" / "events_with_bad_rows.csv")
@@ -89,7 +90,7 @@ def test_a_signed_in_person_without_a_role_gets_nothing() -> None:
 def test_the_funnel_api_is_for_analysts_like_the_funnel_page() -> None:
     query = {"steps": "a,b"}
     response = person("viewer").get("/api/journeys/funnel", query)
-    assert (response.status_code, response.json()) == (403, {"detail": "This needs the analyst role."})
+    assert (response.status_code, problem(response)["detail"]) == (403, "This needs the analyst role.")
     assert person("analyst", "ann").get("/api/journeys/funnel", query).status_code != 403
 
 
@@ -108,7 +109,9 @@ def test_keys_need_the_manage_scope_to_change_models_and_webhooks() -> None:
     assert reader.post("/api/models/churn/rollback").status_code == 403
     response = reader.post("/api/webhooks/", {"name": "w", "url": "https://example.com/h", "secret": "s" * 12},
                            format="json")
-    assert (response.status_code, response.json()) == (403, {"detail": "This API key lacks the 'manage' scope."})
+    assert response.status_code == 403
+    assert problem(response) == {"type": "about:blank", "title": "Forbidden", "status": 403,
+                                 "detail": "This API key lacks the 'manage' scope.", "instance": "/api/webhooks/"}
 
 
 def test_a_failed_training_run_shows_its_traceback_to_admins_only() -> None:
@@ -128,7 +131,7 @@ def test_a_failed_training_run_shows_its_traceback_to_admins_only() -> None:
         assert (body["message"], body["error"]) == (run.message, run.error)
 
 
-@pytest.mark.parametrize(("params", "problem"), [
+@pytest.mark.parametrize(("params", "reason"), [
     ({"output_model": "/tmp/x"}, "unknown training parameter 'output_model'"),
     ({"num_threads": 64}, "unknown training parameter 'num_threads'"),
     ({"num_leaves": "7"}, "training parameter 'num_leaves' must be an integer, got '7'"),
@@ -136,10 +139,9 @@ def test_a_failed_training_run_shows_its_traceback_to_admins_only() -> None:
     ({"learning_rate": 5}, "training parameter 'learning_rate' must be between 0.0001 and 1, got 5"),
     ({"gru_hidden": True}, "training parameter 'gru_hidden' must be an integer, got True"),
 ])
-def test_training_parameters_outside_the_allow_list_are_refused(params, problem) -> None:  # type: ignore[no-untyped-def]
+def test_training_parameters_outside_the_allow_list_are_refused(params, reason) -> None:  # type: ignore[no-untyped-def]
     response = person("admin").post("/api/models/churn/train", {"params": params}, format="json")
-    assert response.status_code == 400
-    assert problem in response.json()["params"][0]
+    assert reason in field_errors(response)["params"][0]
     assert TrainingRun.objects.count() == 0
 
 
@@ -166,8 +168,11 @@ def test_deleting_a_reached_milestone_through_the_api_is_refused_and_keeps_its_h
         reached_milestone: MilestoneDefinition) -> None:
     response = person("analyst").delete("/api/milestones/bought")
     assert response.status_code == 409
-    assert response.json() == {"detail": "milestone 'bought' has been reached by 2 customer(s); deleting it would "
-                                         "erase that history, so it is refused. Set active=false to stop new reaches."}
+    assert problem(response) == {
+        "type": "urn:journeyhub:problem:milestone-in-use", "title": "The milestone has been reached by customers.",
+        "status": 409, "instance": "/api/milestones/bought",
+        "detail": "milestone 'bought' has been reached by 2 customer(s); deleting it would erase that history, "
+                  "so it is refused. Set active=false to stop new reaches."}
     assert MilestoneReach.objects.filter(milestone__slug="bought").count() == 2
 
 

@@ -10,6 +10,7 @@ from django.test import Client
 
 import graph
 from tests.netfixtures import BlackHole
+from tests.problems import problem
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +55,7 @@ def test_post_events_fails_fast_with_a_json_503(api_client, graph_black_hole: Bl
     elapsed = time.monotonic() - started
 
     assert response.status_code == 503
-    assert response.json()["error"] == "graph_unavailable"
+    assert problem(response)["type"] == "urn:journeyhub:problem:graph-unavailable"
     assert "no WebSocket handshake within 1 s" in response.json()["detail"]
     assert elapsed < 5.0
 
@@ -69,7 +70,7 @@ def test_risk_decision_fails_fast_with_a_json_503(api_client, graph_black_hole: 
     elapsed = time.monotonic() - started
 
     assert response.status_code == 503
-    assert response.json()["error"] == "graph_unavailable"
+    assert problem(response)["type"] == "urn:journeyhub:problem:graph-unavailable"
     assert elapsed < 5.0
 
 

@@ -1,6 +1,8 @@
 """Health check and API-key authentication, through HTTP as clients use them."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.core.management import call_command
 from django.test import Client
@@ -71,8 +73,10 @@ def test_graph_unavailable_becomes_json_503() -> None:
 
     response = api_exception_handler(GraphUnavailable("store down"), {})
     assert response is not None
-    assert response.status_code == 503
-    assert response.data == {"error": "graph_unavailable", "detail": "store down"}
+    assert (response.status_code, response["Content-Type"]) == (503, "application/problem+json")
+    assert json.loads(response.content) == {
+        "type": "urn:journeyhub:problem:graph-unavailable", "title": "The graph store is unavailable.",
+        "status": 503, "detail": "store down", "instance": ""}
 
 
 def test_revoking_a_key_in_the_admin_is_audited_and_takes_effect_at_once(client: Client, api_key: str) -> None:

@@ -1,5 +1,5 @@
-"""Request limits answered in JSON: body size consistent with 10,000 events per request, nesting depth,
-and bounded list parameters on every paginated endpoint."""
+"""Request limits answered as problem details: body size consistent with 10,000 events per request,
+nesting depth, and bounded list parameters on every paginated endpoint."""
 from __future__ import annotations
 
 import json
@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from apps.core.pagination import MAX_LIMIT
 from graph import journeys
+from tests.problems import field_errors, problem
 
 pytestmark = pytest.mark.django_db
 
@@ -29,29 +30,35 @@ def test_ten_thousand_events_in_one_request_are_accepted(api_client) -> None:  #
     assert len(journeys.customer_events("c7")) == 20
 
 
-def test_a_body_over_the_limit_is_a_json_413_naming_the_limit(api_client, settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_body_over_the_limit_is_a_413_problem_naming_the_limit(api_client, settings) -> None:  # type: ignore[no-untyped-def]
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     body = json.dumps([{**EVENT, "event_id": f"e{n}"} for n in range(20)])
 
     response = api_client.post("/api/events", body, content_type="application/json")
 
-    assert response.status_code == 413 and response["Content-Type"] == "application/json"
-    assert response.json() == {"detail": f"request body is {len(body):,} bytes; the limit is 1,000 bytes "
-                                         "(API_MAX_BODY_BYTES; POST /api/events takes up to 10,000 events)"}
+    assert response.status_code == 413
+    assert problem(response) == {
+        "type": "about:blank", "title": "Request Entity Too Large", "status": 413, "instance": "/api/events",
+        "detail": f"request body is {len(body):,} bytes; the limit is 1,000 bytes "
+                  "(API_MAX_BODY_BYTES; POST /api/events takes up to 10,000 events)"}
 
 
-def test_more_events_than_a_request_takes_is_a_json_400(api_client) -> None:  # type: ignore[no-untyped-def]
+def test_more_events_than_a_request_takes_is_a_400_problem(api_client) -> None:  # type: ignore[no-untyped-def]
     response = api_client.post("/api/events", json.dumps([{"x": 1}] * 10_001), content_type="application/json")
 
-    assert (response.status_code, response.json()) == (400, {"detail": "send between 1 and 10000 events"})
+    assert problem(response) == {
+        "type": "urn:journeyhub:problem:invalid-request", "title": "The request is not valid.", "status": 400,
+        "detail": "send between 1 and 10,000 events", "instance": "/api/events",
+        "errors": [{"field": None, "detail": "send between 1 and 10,000 events", "code": "invalid"}]}
 
 
 @pytest.mark.parametrize("depth", [65, 100_000])
 def test_deeply_nested_json_is_a_400(api_client, depth: int) -> None:  # type: ignore[no-untyped-def]
     response = api_client.post("/api/events", "[" * depth + "]" * depth, content_type="application/json")
 
-    assert response.status_code == 400
-    assert response.json() == {"detail": "JSON parse error - nested more than 64 levels deep"}
+    assert problem(response) == {
+        "type": "about:blank", "title": "Bad Request", "status": 400, "instance": "/api/events",
+        "detail": "JSON parse error - nested more than 64 levels deep"}
 
 
 LISTS = ["/api/webhooks/", "/api/ingest/batches/", "/api/milestones/", "/api/models/"]
@@ -72,7 +79,7 @@ def test_list_parameters_out_of_bounds_are_a_400(api_client, path: str, query: s
 
     response = api_client.get(f"{path}?{query}")
 
-    assert (response.status_code, response.json()) == (400, error)
+    assert field_errors(response) == error
 
 
 def test_list_parameters_in_bounds_page_as_before(api_client) -> None:  # type: ignore[no-untyped-def]
@@ -90,7 +97,7 @@ def test_list_parameters_in_bounds_page_as_before(api_client) -> None:  # type: 
 def test_a_customer_journey_offset_out_of_bounds_is_a_400(api_client, query: str) -> None:  # type: ignore[no-untyped-def]
     response = api_client.get(f"/api/customers/c1/journey?{query}")
 
-    assert response.status_code == 400 and list(response.json()) == ["offset"]
+    assert list(field_errors(response)) == ["offset"]
 
 
 ODD_ID = "acct/42?x=1#frag %zz"
@@ -127,5 +134,4 @@ def test_a_funnel_window_beyond_a_century_is_a_400(api_client) -> None:  # type:
     """Found by probing: 1e308 hours overflowed the conversion to milliseconds (a 500)."""
     response = api_client.get("/api/journeys/funnel?steps=a,b&window_hours=1e308")
 
-    assert response.status_code == 400
-    assert response.json() == {"window_hours": ["Ensure this value is less than or equal to 878400."]}
+    assert field_errors(response) == {"window_hours": ["Ensure this value is less than or equal to 878400."]}

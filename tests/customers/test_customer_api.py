@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from apps.ingest.services import ingest_file
+from tests.problems import field_errors, problem
 
 pytestmark = pytest.mark.django_db
 CSV = str(Path(__file__).parent.parent / "fixtures" / "ingest" / "events_with_bad_rows.csv")
@@ -28,7 +29,9 @@ def test_customer_detail(api_client, loaded) -> None:  # type: ignore[no-untyped
 def test_customer_journey_is_ordered_and_paginated(api_client, loaded) -> None:  # type: ignore[no-untyped-def]
     first = api_client.get("/api/customers/c1/journey?limit=2").json()
     second = api_client.get("/api/customers/c1/journey?limit=2&offset=2").json()
-    assert (first["count"], first["offset"], first["limit"]) == (4, 0, 2)
+    assert (first["count"], first["next"], first["previous"]) == (
+        4, "http://testserver/api/customers/c1/journey?limit=2&offset=2", None)
+    assert (second["next"], second["previous"]) == (None, "http://testserver/api/customers/c1/journey?limit=2")
     assert [e["event_id"] for e in first["results"]] == ["w3", "w1"]
     assert [e["event_id"] for e in second["results"]] == ["w2", "v1"]
     assert first["results"][1]["attributes"] == {"page": "home"}
@@ -43,16 +46,19 @@ def test_lookup_by_identifier_normalises_the_phone(api_client, loaded) -> None: 
 
 def test_bad_identifier_and_unknown_customer_are_explained(api_client, loaded) -> None:  # type: ignore[no-untyped-def]
     response = api_client.get("/api/customers", {"identifier": "fax:123"})
-    assert response.status_code == 400
-    assert "unknown identifier kind 'fax'" in response.json()["identifier"][0]
+    assert "unknown identifier kind 'fax'" in field_errors(response)["identifier"][0]
     missing = api_client.get("/api/customers/nobody")
     assert missing.status_code == 404
-    assert missing.json() == {"detail": "no customer 'nobody'"}
+    assert problem(missing) == {"type": "about:blank", "title": "Not Found", "status": 404,
+                                "detail": "no customer 'nobody'", "instance": "/api/customers/nobody"}
     assert api_client.get("/api/customers/nobody/journey").status_code == 404
 
 
 def test_customer_list_pages_all_customers(api_client, loaded) -> None:  # type: ignore[no-untyped-def]
-    assert api_client.get("/api/customers").json() == {"results": ["c1", "c2"], "offset": 0, "limit": 50}
+    assert api_client.get("/api/customers").json() == {"count": 2, "next": None, "previous": None,
+                                                       "results": ["c1", "c2"]}
+    assert api_client.get("/api/customers?limit=1").json() == {
+        "count": 2, "next": "http://testserver/api/customers?limit=1&offset=1", "previous": None, "results": ["c1"]}
 
 
 def test_customers_ordered_by_a_stored_score(api_client, loaded) -> None:  # type: ignore[no-untyped-def]
@@ -61,8 +67,7 @@ def test_customers_ordered_by_a_stored_score(api_client, loaded) -> None:  # typ
     journeys.set_customer_scores({"c1": {"churn_score": 0.25}, "c2": {"churn_score": 0.75}})
     assert api_client.get("/api/customers", {"order_by": "churn_score"}).json()["results"] == [
         {"customer_id": "c2", "churn_score": 0.75}, {"customer_id": "c1", "churn_score": 0.25}]
-    assert api_client.get("/api/customers", {"order_by": "-churn_score", "limit": 1}).json()["results"] == [
-        {"customer_id": "c1", "churn_score": 0.25}]
+    lowest = api_client.get("/api/customers", {"order_by": "-churn_score", "limit": 1}).json()
+    assert (lowest["count"], lowest["results"]) == (2, [{"customer_id": "c1", "churn_score": 0.25}])
     bad = api_client.get("/api/customers", {"order_by": "name"})
-    assert bad.status_code == 400
-    assert "order_by" in bad.json()
+    assert list(field_errors(bad)) == ["order_by"]

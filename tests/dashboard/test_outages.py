@@ -9,6 +9,7 @@ from django.db import OperationalError, connection
 from django.test import Client
 
 import graph
+from tests.problems import problem
 
 pytestmark = pytest.mark.django_db
 DOWN = "ws://127.0.0.1:9/gremlin"
@@ -52,7 +53,7 @@ def test_the_api_keeps_answering_json_when_the_store_is_down(api_client, store_d
     response = api_client.get("/api/customers/c1")
 
     assert response.status_code == 503
-    assert response.json()["error"] == "graph_unavailable"
+    assert problem(response)["type"] == "urn:journeyhub:problem:graph-unavailable"
 
 
 def test_a_page_when_the_database_is_down_keeps_its_layout_and_says_so(viewer: Client) -> None:

@@ -18,6 +18,7 @@ from apps.ingest.services import ingest_file
 from graph import get_g, journeys
 from graph import schema as s
 from tests.events.conftest import stored, stored_days
+from tests.problems import problem
 
 pytestmark = pytest.mark.django_db
 
@@ -115,7 +116,7 @@ def test_unreachable_store_through_the_api_is_a_503_and_the_retry_copies(api_cli
     response = api_client.post("/api/events", body, format="json")
 
     assert response.status_code == 503
-    assert response.json()["error"] == "event_store_unavailable"
+    assert problem(response)["type"] == "urn:journeyhub:problem:event-store-unavailable"
     blocker.unlink()
     assert api_client.post("/api/events", body, format="json").json()["duplicates"] == 1
     assert stored_days() == {"2026-03-04": ["a1"]}

@@ -14,6 +14,7 @@ from apps.journeys import services as journey_services
 from apps.journeys.models import MilestoneDefinition, MilestoneReach
 from graph import journeys
 from graph.errors import GraphUnavailable
+from tests.problems import problem
 
 pytestmark = pytest.mark.django_db
 CUSTOMERS = 40
@@ -87,7 +88,7 @@ def test_the_api_retry_of_the_same_events_follows_up_what_landed(purchase, api_c
 
     retried = api_client.post("/api/events", rows, format="json")
 
-    assert failed.status_code == 503 and failed.json()["error"] == "graph_unavailable"
+    assert failed.status_code == 503 and problem(failed)["type"] == "urn:journeyhub:problem:graph-unavailable"
     assert other.status_code == 201  # a later request succeeds before the client retries
     assert (retried.status_code, retried.json()["duplicates"]) == (201, CUSTOMERS + BUYERS)
     assert MilestoneReach.objects.count() == BUYERS

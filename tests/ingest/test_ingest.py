@@ -13,6 +13,7 @@ from apps.ingest.models import IngestBatch
 from apps.ingest.services import ingest_file
 from graph import journey_writes, journeys
 from graph.errors import GraphUnavailable
+from tests.problems import problem
 
 pytestmark = pytest.mark.django_db
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "ingest"
@@ -174,4 +175,4 @@ def test_store_down_makes_the_events_api_answer_503_json(api_client, settings) -
     response = api_client.post("/api/events", {"event_id": "z", "customer_id": "c", "event_type": "call",
                                                "channel": "voice", "timestamp": "2026-02-01T00:00:00Z"}, format="json")
     assert response.status_code == 503
-    assert response.json()["error"] == "graph_unavailable"
+    assert problem(response)["type"] == "urn:journeyhub:problem:graph-unavailable"

@@ -11,7 +11,6 @@ from typing import Any
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.exceptions import NotFound
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -21,6 +20,7 @@ from apps.conversations.api.serializers import (
     ContactHitSerializer,
     ContactSearchQuerySerializer,
 )
+from apps.core.pagination import Page, paged
 from apps.core.permissions import EXPLORE
 
 # Analysts and admins, and API keys with the `read` scope (transcripts are stored redacted).
@@ -39,9 +39,8 @@ def query_from(data: dict[str, Any]) -> selectors.ContactQuery:
         since=data.get("since"), until=data.get("until"), customer_id=data.get("customer_id", ""))
 
 
-@extend_schema(parameters=[ContactSearchQuerySerializer, OpenApiParameter("limit", int),
-                           OpenApiParameter("offset", int)],
-               responses=ContactHitSerializer(many=True))
+@paged
+@extend_schema(parameters=[ContactSearchQuerySerializer], responses=ContactHitSerializer(many=True))
 @api_view(["GET"])
 @permission_classes(READ_CONTACTS)
 def contact_list(request: Request) -> Response:
@@ -49,14 +48,12 @@ def contact_list(request: Request) -> Response:
     params = ContactSearchQuerySerializer(data=request.query_params)
     params.is_valid(raise_exception=True)
     query = query_from(params.validated_data)
-    paginator = LimitOffsetPagination()
-    paginator.request, paginator.offset = request, paginator.get_offset(request)
-    paginator.limit = paginator.get_limit(request)
-    paginator.count, page = selectors.search_page(query, offset=paginator.offset, limit=paginator.limit or 50)
-    rows = selectors.hit_rows(page, query.q)
+    page = Page(request)
+    count, found = selectors.search_page(query, offset=page.offset, limit=page.limit)
+    rows = selectors.hit_rows(found, query.q)
     for row in rows:  # plain data already: the serializer documents the shape, a hot path need not run it
         row["started_at"] = row["started_at"].isoformat().replace("+00:00", "Z") if row["started_at"] else None
-    return paginator.get_paginated_response(rows)
+    return page.response(count=count, results=rows)
 
 
 @extend_schema(parameters=[OpenApiParameter("contact_id", str, OpenApiParameter.PATH)],

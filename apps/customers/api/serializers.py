@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from apps.core.pagination import MAX_OFFSET
+from apps.core.pagination import MAX_LIMIT, MAX_OFFSET
 
 
 class IdentifierSerializer(serializers.Serializer):
@@ -31,21 +31,9 @@ class EventSerializer(serializers.Serializer):
     attributes = serializers.DictField()
 
 
-class JourneyPageSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
-    offset = serializers.IntegerField()
-    limit = serializers.IntegerField()
-    results = EventSerializer(many=True)
-
-
 class CustomerListQuerySerializer(serializers.Serializer):
     identifier = serializers.CharField(required=False, help_text="kind:value, e.g. phone:+61412345678")
     order_by = serializers.RegexField(r"^-?[a-z_]+_score$", required=False,
                                       help_text="a stored score, e.g. churn_score (highest first) or -churn_score")
     offset = serializers.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET, default=0)
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=50)
-
-
-class PageQuerySerializer(serializers.Serializer):
-    offset = serializers.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET, default=0)
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=50)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_LIMIT, default=50)

@@ -2,51 +2,45 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.core.pagination import Page, page_of, paged
 from apps.core.permissions import READ, can_read_pii
 from apps.customers import selectors
-from apps.customers.api.serializers import (
-    CustomerListQuerySerializer,
-    CustomerSerializer,
-    JourneyPageSerializer,
-    PageQuerySerializer,
-)
+from apps.customers.api.serializers import CustomerListQuerySerializer, CustomerSerializer, EventSerializer
 from apps.customers.privacy import is_personal_attribute, redact_customer
 
-CustomerListSerializer = inline_serializer("CustomerList", {
-    "results": serializers.ListField(child=serializers.JSONField(),
-                                     help_text="customer ids, or {customer_id, <score>} when ordered by a score"),
-    "offset": serializers.IntegerField(), "limit": serializers.IntegerField()})
+CustomerPage = page_of("PaginatedCustomerList", serializers.JSONField(
+    help_text="a customer id, or {customer_id, <score>} when ordered by a score"))
 
 
-@extend_schema(operation_id="customers_list", parameters=[CustomerListQuerySerializer],
-               responses=CustomerListSerializer)
+@extend_schema(operation_id="customers_list", parameters=[CustomerListQuerySerializer], responses=CustomerPage)
 @api_view(["GET"])
 @permission_classes([READ])
 def customer_list(request: Request) -> Response:
     """Customer ids, all of them (paged), those linked to one identifier, or ordered by a score."""
     query = CustomerListQuerySerializer(data=request.query_params)
     query.is_valid(raise_exception=True)
-    offset, limit = query.validated_data["offset"], query.validated_data["limit"]
+    page = Page(request)
+    offset, limit = page.offset, page.limit
     if "identifier" in query.validated_data:
         try:
             ids = selectors.customers_with_identifier(query.validated_data["identifier"])
         except ValueError as exc:
             raise ValidationError({"identifier": [str(exc)]}) from exc
-        ids = ids[offset:offset + limit]
-    elif "order_by" in query.validated_data:
-        return Response({"results": selectors.customers_by_score(
-            order_by=query.validated_data["order_by"], offset=offset, limit=limit), "offset": offset, "limit": limit})
-    else:
-        ids = selectors.customer_list(offset=offset, limit=limit)
-    return Response({"results": ids, "offset": offset, "limit": limit})
+        return page.response(count=len(ids), results=ids[offset:offset + limit])
+    if "order_by" in query.validated_data:
+        order_by = query.validated_data["order_by"]
+        return page.response(count=selectors.customer_count(order_by=order_by),
+                             results=selectors.customers_by_score(order_by=order_by, offset=offset, limit=limit))
+    return page.response(count=selectors.customer_count(), results=selectors.customer_list(offset=offset, limit=limit))
 
 
 @extend_schema(responses=CustomerSerializer)
@@ -60,20 +54,19 @@ def customer_detail(request: Request, customer_id: str) -> Response:
     return Response(data if can_read_pii(request) else redact_customer(data))
 
 
-@extend_schema(parameters=[PageQuerySerializer, OpenApiParameter("customer_id", str, OpenApiParameter.PATH)],
-               responses=JourneyPageSerializer)
+@paged
+@extend_schema(parameters=[OpenApiParameter("customer_id", str, OpenApiParameter.PATH)],
+               responses=EventSerializer(many=True))
 @api_view(["GET"])
 @permission_classes([READ])
 def customer_journey(request: Request, customer_id: str) -> Response:
     """The customer's events in time order, oldest first, a page at a time."""
-    query = PageQuerySerializer(data=request.query_params)
-    query.is_valid(raise_exception=True)
-    offset, limit = query.validated_data["offset"], query.validated_data["limit"]
-    count, events = selectors.journey_page(customer_id, offset=offset, limit=limit)
+    page = Page(request)
+    count, events = selectors.journey_page(customer_id, offset=page.offset, limit=page.limit)
     if count == 0 and selectors.customer_summary(customer_id) is None:
         raise NotFound(f"no customer {customer_id!r}")
-    data = JourneyPageSerializer({"count": count, "offset": offset, "limit": limit, "results": events}).data
+    results: list[dict[str, Any]] = list(EventSerializer(events, many=True).data)
     if not can_read_pii(request):
-        for event in data["results"]:
+        for event in results:
             event["attributes"] = {k: v for k, v in event["attributes"].items() if not is_personal_attribute(k)}
-    return Response(data)
+    return page.response(count=count, results=results)

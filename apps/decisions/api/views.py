@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -15,6 +16,7 @@ from rest_framework.decorators import (
     renderer_classes,
     throttle_classes,
 )
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -22,6 +24,7 @@ from rest_framework.response import Response
 
 from apps.core.auth import ApiKeyAuthentication
 from apps.core.permissions import DECIDE, READ
+from apps.core.problems import problem_response
 from apps.core.throttling import DecideThrottle
 from apps.decisions import selectors, services
 from apps.decisions.api import serializers as s
@@ -39,7 +42,9 @@ class JsonOnly(DefaultContentNegotiation):
 
 
 def _bad_request(exc: Exception) -> Response:
-    return Response({"error": "invalid_input", "detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+    """A decision's input error ("phone: not a number") as the API's invalid-request problem."""
+    field, _, text = str(exc).partition(": ")
+    raise ValidationError({field: [text]} if text and field.isidentifier() else str(exc))
 
 
 def _validated(serializer_class: Any, request: Request) -> dict[str, Any]:
@@ -73,13 +78,13 @@ def intent(request: Request) -> Response:
 @throttle_classes([DecideThrottle])
 @renderer_classes([JSONRenderer])
 @content_negotiation_class(JsonOnly)
-def intent_feedback(request: Request) -> Response:
+def intent_feedback(request: Request) -> HttpResponse:
     try:
         result = services.record_intent_feedback(**_validated(s.FeedbackRequestSerializer, request))
     except services.DecisionInputError as exc:
         return _bad_request(exc)
     except services.UnknownContact as exc:
-        return Response({"error": "unknown_contact", "detail": str(exc)}, status=status.HTTP_404_NOT_FOUND)
+        return problem_response(request, 404, str(exc), type_name="unknown-contact")
     return Response(result, status=status.HTTP_201_CREATED)
 
 
@@ -114,8 +119,7 @@ def profile_by_phone(request: Request, e164: str) -> Response:
         return _bad_request(exc)
     profile = selectors.profile_by_phone(phone)
     if profile is None:
-        return Response({"error": "not_found", "detail": f"no customer has phone {phone}"},
-                        status=status.HTTP_404_NOT_FOUND)
+        raise NotFound(f"no customer has phone {phone}")
     return Response(services.as_dict(profile))
 
 

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from apps.core.problems import ProblemSerializer
 from apps.ingest.models import IngestBatch, QuarantinedRow
 
 
@@ -18,19 +19,24 @@ class QuarantinedRowSerializer(serializers.ModelSerializer):
         fields = ["row_number", "reason", "raw"]
 
 
-class EventInSerializer(serializers.Serializer):
-    """Documents the event shape; extra keys become event attributes."""
-
-    event_id = serializers.CharField(required=False)
-    customer_id = serializers.CharField(required=False)
-    event_type = serializers.CharField()
-    channel = serializers.CharField()
-    timestamp = serializers.CharField(help_text="ISO 8601 with a zone, or epoch seconds/milliseconds")
-    phone = serializers.CharField(required=False)
-    email = serializers.CharField(required=False)
-    account_id = serializers.CharField(required=False)
-    intent = serializers.CharField(required=False)
-    outcome = serializers.CharField(required=False)
+EVENT_FIELDS = {
+    "customer_id": "the customer's id (or give phone, email or account_id)",
+    "event_id": "unique per event; derived from the event's content when missing",
+    "event_type": "required, e.g. web_visit",
+    "channel": "required, e.g. web, voice, chat",
+    "timestamp": "required: ISO 8601 with a zone, or epoch seconds or milliseconds (1970-2199 UTC)",
+    "phone": "normalised to E.164", "email": "lowercased", "account_id": "an account number",
+    "intent": "the contact's intent, if known", "outcome": "the contact's outcome, if known",
+}
+# Each event is checked on its own: a bad one is quarantined with its reason (in the answer) and
+# the others land, so the request body itself only has to be one event or a list of 1-10,000.
+EVENT = {"type": "object", "additionalProperties": True,
+         "description": "One event. Fields: " + "; ".join(f"`{k}`: {v}" for k, v in EVENT_FIELDS.items())
+         + ". Any other field becomes an event attribute. An event that is not valid is quarantined "
+           "with its reason and the others land.",
+         "example": {"customer_id": "c-1001", "event_type": "web_visit", "channel": "web",
+                     "timestamp": "2026-02-01T09:30:00Z", "page": "/pricing"}}
+EVENTS_REQUEST = {"oneOf": [EVENT, {"type": "array", "items": EVENT, "minItems": 1, "maxItems": 10_000}]}
 
 
 class EventsResultSerializer(serializers.Serializer):
@@ -39,3 +45,14 @@ class EventsResultSerializer(serializers.Serializer):
     loaded = serializers.IntegerField()
     duplicates = serializers.IntegerField()
     quarantined = QuarantinedRowSerializer(many=True)
+
+
+class EventsQuarantinedProblemSerializer(ProblemSerializer):
+    """Every event was quarantined: the problem, with the batch's figures and each event's reason."""
+
+    batch = serializers.IntegerField(required=False, help_text="events-quarantined only: the ingest batch")
+    received = serializers.IntegerField(required=False)
+    loaded = serializers.IntegerField(required=False)
+    duplicates = serializers.IntegerField(required=False)
+    quarantined = QuarantinedRowSerializer(many=True, required=False,
+                                           help_text="events-quarantined only: each event's row number and reason")

@@ -1,17 +1,23 @@
 """Ingest API: stream events in, watch batches, read quarantined rows."""
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from typing import Any
+
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action, api_view, parser_classes, permission_classes
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.parsers import LenientJSONParser
 from apps.core.permissions import INGEST, READ
+from apps.core.problems import problem_response
 from apps.ingest import selectors
 from apps.ingest.api.serializers import (
-    EventInSerializer,
+    EVENTS_REQUEST,
+    EventsQuarantinedProblemSerializer,
     EventsResultSerializer,
     IngestBatchSerializer,
     QuarantinedRowSerializer,
@@ -21,24 +27,31 @@ from apps.ingest.services import ingest_records
 MAX_EVENTS_PER_REQUEST = 10_000
 
 
-@extend_schema(request=EventInSerializer(many=True), responses={201: EventsResultSerializer,
-                                                                400: EventsResultSerializer})
+@extend_schema(request={"application/json": EVENTS_REQUEST}, responses={
+    201: EventsResultSerializer,
+    400: OpenApiResponse(EventsQuarantinedProblemSerializer, description=(
+        "invalid-request (not 1-10,000 events, or not JSON), or events-quarantined: no event landed, "
+        "and the problem carries the batch's figures and each event's reason"))})
 @api_view(["POST"])
 @permission_classes([INGEST])
 @parser_classes([LenientJSONParser])  # NaN/Infinity read, so only the row holding one is quarantined
-def post_events(request: Request) -> Response:
+def post_events(request: Request) -> HttpResponse:
     """One event object or a list of them. Bad events are quarantined with their reason; good ones land."""
     payload = request.data
     events = payload if isinstance(payload, list) else [payload]
     if not events or len(events) > MAX_EVENTS_PER_REQUEST:
-        return Response({"detail": f"send between 1 and {MAX_EVENTS_PER_REQUEST} events"},
-                        status=status.HTTP_400_BAD_REQUEST)
+        raise ValidationError(f"send between 1 and {MAX_EVENTS_PER_REQUEST:,} events")
     # a client retries what failed: events that landed before the failure get their follow-up now
     batch = ingest_records(records=events, source=f"api:{request.user.username}", follow_up_duplicates=True)
-    body = {"batch": batch.pk, "received": batch.rows_read, "loaded": batch.loaded, "duplicates": batch.duplicates,
-            "quarantined": QuarantinedRowSerializer(selectors.quarantine(batch.pk), many=True).data}
-    ok = batch.loaded + batch.duplicates > 0 or batch.quarantined == 0
-    return Response(body, status=status.HTTP_201_CREATED if ok else status.HTTP_400_BAD_REQUEST)
+    body: dict[str, Any] = {
+        "batch": batch.pk, "received": batch.rows_read, "loaded": batch.loaded, "duplicates": batch.duplicates,
+        "quarantined": QuarantinedRowSerializer(selectors.quarantine(batch.pk), many=True).data}
+    if batch.loaded + batch.duplicates > 0 or batch.quarantined == 0:
+        return Response(body, status=status.HTTP_201_CREATED)
+    reasons = "; ".join(f"event {row['row_number']}: {row['reason']}" for row in body["quarantined"][:3])
+    more = f" (and {batch.quarantined - 3} more)" if batch.quarantined > 3 else ""
+    return problem_response(request, 400, f"no event landed: {reasons}{more}", type_name="events-quarantined",
+                            **body)
 
 
 class IngestBatchViewSet(viewsets.ReadOnlyModelViewSet):

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from apps.core.api.serializers import JobAcceptedSerializer
 from apps.core.api.views import accepted
+from apps.core.pagination import Page, page_of
 from apps.core.permissions import EXPLORE, MANAGE, READ, READ_OR_DEFINE
 from apps.journeys import selectors, tasks
 from apps.journeys.api import serializers as s
@@ -32,6 +33,7 @@ T = TypeVar("T")
 class MilestoneInUse(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "milestone_in_use"
+    problem_type = "milestone-in-use"  # apps.core.problems.PROBLEM_TYPES
 
 
 def _query(serializer_class: type[s.serializers.Serializer], request: Request) -> Any:
@@ -87,17 +89,18 @@ def funnel(request: Request) -> Response:
 
 
 @extend_schema(parameters=[s.FunnelCustomersQuerySerializer],
-               responses=OpenApiResponse(description="{count, offset, limit, results: [customer ids]}"))
+               responses=page_of("PaginatedFunnelCustomerList", s.serializers.CharField(help_text="a customer id")))
 @api_view(["GET"])
 @permission_classes([EXPLORE])
 def funnel_customers(request: Request) -> Response:
     """Drill-down: the customers at a funnel step (or who dropped after it), sorted by id, paged."""
     query = _query(s.FunnelCustomersQuerySerializer, request)
     data = query.validated_data
+    page = Page(request)
     found = _run(selectors.funnel_customers_page, events_in_order=data["steps"], step=data["step"],
                  filters=query.filters(), window_ms=query.window_ms(), dropped=data["dropped"],
-                 channel=data.get("entry_channel"), offset=data["offset"], limit=data["limit"])
-    return Response({"count": found.count, "offset": found.offset, "limit": found.limit, "results": list(found.ids)})
+                 channel=data.get("entry_channel"), offset=page.offset, limit=page.limit)
+    return page.response(count=found.count, results=list(found.ids))
 
 
 @extend_schema(parameters=[s.DfgQuerySerializer], responses=s.DfgSerializer)
@@ -135,7 +138,6 @@ class KpiViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.KpiDefinitionSerializer
     permission_classes = [READ]
     lookup_field = "slug"
-    pagination_class = None
 
     @extend_schema(parameters=[s.KpiSeriesQuerySerializer], responses=s.KpiSeriesSerializer)
     @action(detail=True, methods=["get"])

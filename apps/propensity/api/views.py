@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
-from apps.core.pagination import BoundedLimitOffsetPagination
+from apps.core.pagination import BoundedLimitOffsetPagination, paged
 from apps.core.permissions import MANAGE, READ, is_admin
 from apps.core.services import record_audit
 from apps.propensity import registry, selectors
@@ -43,9 +43,9 @@ def _acting_user(request: Request) -> Any:
 NAME = OpenApiParameter("name", str, OpenApiParameter.PATH, description="model name, e.g. churn")
 
 
+@paged
 @extend_schema(responses=ModelVersionSerializer(many=True),
-               parameters=[OpenApiParameter("name", str, description="only this model"),
-                           OpenApiParameter("limit", int), OpenApiParameter("offset", int)])
+               parameters=[OpenApiParameter("name", str, description="only this model")])
 @api_view(["GET"])
 @permission_classes([READ])
 def model_list(request: Request) -> Response:

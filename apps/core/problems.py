@@ -1,0 +1,93 @@
+"""The API's one error shape: RFC 9457 problem details (`application/problem+json`).
+
+Every error under /api/ — raised in a view, by DRF (validation, authentication, permissions,
+throttling, parsing), by Django (an unknown URL, a bad Host header, an unhandled exception) or by a
+middleware (body too large, a store down) — is an object with `type`, `title`, `status`, `detail`
+and `instance`, plus extension members where a client needs more: `errors` (one entry per invalid
+field or parameter), `retry_after` beside the `Retry-After` header of a 429, and the ingest
+result of `POST /api/events` when every event was quarantined.
+
+`type` is `about:blank` when the status says it all (the title is then the status phrase, as RFC
+9457 asks); problems a client may want to tell apart have their own URN (`PROBLEM_TYPES`).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
+
+CONTENT_TYPE = "application/problem+json"
+BLANK = "about:blank"
+URN = "urn:journeyhub:problem:"
+
+# Problem types of our own: URN suffix -> title (the same for every occurrence of the type).
+PROBLEM_TYPES = {
+    "invalid-request": "The request is not valid.",
+    "events-quarantined": "Every event of the request was quarantined.",
+    "milestone-in-use": "The milestone has been reached by customers.",
+    "unknown-contact": "The contact is unknown.",
+    "graph-unavailable": "The graph store is unavailable.",
+    "event-store-unavailable": "The event store is unavailable.",
+    "database-unavailable": "The database is unavailable.",
+}
+
+
+def problem_type(name: str) -> str:
+    if name not in PROBLEM_TYPES:
+        raise KeyError(f"unknown problem type {name!r}; add it to PROBLEM_TYPES")
+    return URN + name
+
+
+def problem(status: int, detail: str, *, type_name: str | None = None, instance: str = "",
+            **extensions: Any) -> dict[str, Any]:
+    """The body of one problem: `about:blank` with the status phrase as title, or one of PROBLEM_TYPES."""
+    if type_name is None:
+        kind, title = BLANK, HTTPStatus(status).phrase
+    else:
+        kind, title = problem_type(type_name), PROBLEM_TYPES[type_name]
+    return {"type": kind, "title": title, "status": status, "detail": detail, "instance": instance, **extensions}
+
+
+def problem_response(request: HttpRequest | None, status: int, detail: str, *, type_name: str | None = None,
+                     headers: Mapping[str, str] | None = None, **extensions: Any) -> HttpResponse:
+    """A finished `application/problem+json` response. Plain Django, so a middleware, a URL handler
+    and DRF's exception handler answer alike whatever the view's renderers are."""
+    instance = request.path if request is not None else ""
+    body = problem(status, detail, type_name=type_name, instance=instance, **extensions)
+    response = HttpResponse(JSONRenderer().render(body), status=status, content_type=CONTENT_TYPE)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+class FieldErrorSerializer(serializers.Serializer):
+    field = serializers.CharField(allow_null=True, help_text=(
+        "the body field or query parameter at fault, dotted for nested ones (`events.3.timestamp`); "
+        "null when the request as a whole is at fault"))
+    detail = serializers.CharField()
+    code = serializers.CharField(help_text="a stable code such as `required`, `invalid`, `max_value`")
+
+
+class ProblemSerializer(serializers.Serializer):
+    """RFC 9457 problem details: what went wrong, for a program (`type`, `status`) and for a person
+    (`title`, `detail`)."""
+
+    type = serializers.CharField(help_text=(
+        "`about:blank` when the status says it all; otherwise a URN naming the problem, one of: "
+        + ", ".join(f"`{URN}{name}`" for name in PROBLEM_TYPES)))
+    title = serializers.CharField(help_text="the same for every problem of this type")
+    status = serializers.IntegerField(min_value=400, max_value=599)
+    detail = serializers.CharField(help_text="what went wrong with this request, and where")
+    instance = serializers.CharField(help_text="the path of the request")
+    errors = FieldErrorSerializer(many=True, required=False,  # type: ignore[assignment]
+                                  help_text="invalid-request only: one entry per invalid field or parameter")
+    retry_after = serializers.IntegerField(required=False, min_value=0,
+                                           help_text="429 only: seconds to wait, as in the Retry-After header")
