@@ -83,10 +83,10 @@ def test_a_contact_analysed_again_counts_with_its_latest_summary_and_compaction_
                                      "sentiment_customer": -3.0, "sentiment_agent": 1.0,
                                      "sentiment_change": -1.0, "categories": ["Complaint"]}])
     assert get_engine().catalog()["category"] == ("Cancellation", "Complaint", "Fees", "Refund")
-    # when the contacts table is compacted
-    replaced = event_contacts.compact()
-    # then one file holds each contact's latest row
-    assert replaced == 2 and len(event_contacts.contact_files()) == 1
+    # when the event store is compacted
+    call_command("events_store", "compact")
+    # then one contacts file holds each contact's latest row
+    assert len(event_contacts.contact_files()) == 1
     table = event_contacts.read_contacts()
     assert table.column("event_id").to_pylist() == ["c-callback-1", "c-chat-1", "c-voice-1"]
     assert table.column("categories").to_pylist()[0] == ["Complaint"]
