@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from apps.events import engine as analytics_engine
@@ -15,7 +16,7 @@ from apps.events.analytics import frames
 from apps.events.analytics import journeys as analytics
 from apps.journeys import index as similarity_index
 from apps.journeys.analyzers import drill, frequency, funnels, paths
-from apps.journeys.analyzers.base import CleaningRule
+from apps.journeys.analyzers.base import SEPARATOR, CleaningRule, token_series
 from apps.journeys.analyzers.similarity import SimilarityResult
 from apps.journeys.models import KpiDefinition, KpiValue, MilestoneDefinition, MilestoneReach
 from graph import journeys as graph_journeys
@@ -93,9 +94,35 @@ def path_customers(*, nodes: Sequence[str], filters: JourneyFilters | None = Non
     """The customers behind a box (`2:app_login`) or a band (its two ends) of `journey_paths` with the
     same arguments, sorted by id; a malformed node is a ValueError."""
     refs = [drill.NodeRef.parse(node) for node in nodes]
-    frame = events(filters, columns=("customer_id", "event_id", "type", "channel", "ts"))
+    by_contact = filters is not None and _by_contact(filters) and anchor is not None
+    frame = events(filters, columns=("customer_id", "event_id", "type", "channel", "ts",
+                                      *(("contact_match",) if by_contact else ())))
+    if by_contact and anchor is not None:
+        frame, anchor, refs = _anchored_on_matches(frame, anchor, refs, with_channel=with_channel)
     return drill.customers_at(frame, nodes=refs, anchor=anchor, backward=backward, steps=steps,
                               min_count=min_count, with_channel=with_channel, collapse_repeats=collapse_repeats)
+
+
+def _by_contact(filters: JourneyFilters) -> bool:
+    return bool(filters.categories) or filters.sentiment_min is not None or filters.sentiment_max is not None
+
+
+MATCHED = "\u2063matched"  # a label no event type carries (an invisible separator first)
+
+
+def _anchored_on_matches(frame: pd.DataFrame, anchor: str, refs: list[drill.NodeRef], *, with_channel: bool
+                         ) -> tuple[pd.DataFrame, str, list[drill.NodeRef]]:
+    """Under a contact filter a path is anchored on each customer's first matching contact with the
+    anchor's label (as the engine's `journey_paths` does): that event alone is relabelled, so the
+    drill-down's own rule (first occurrence of the anchor) finds it, and the anchor node follows."""
+    labels = token_series(frame, with_channel=with_channel).to_numpy(dtype=object)
+    rows = np.flatnonzero((labels == anchor) & frame["contact_match"].to_numpy(dtype=bool))
+    _, first = np.unique(frame["customer_id"].to_numpy(dtype=object)[rows], return_index=True)
+    frame = frame.copy()
+    frame.loc[rows[first], "type"] = MATCHED
+    moved = MATCHED + (SEPARATOR + anchor.rsplit(SEPARATOR, 1)[1] if with_channel else "")
+    refs = [drill.NodeRef(r.step, moved) if r.step == 1 and r.label == anchor else r for r in refs]
+    return frame, moved, refs
 
 
 def top_journeys(*, filters: JourneyFilters | None = None, max_steps: int = 5, with_channel: bool = False,

@@ -102,3 +102,17 @@ def test_the_explorer_filters_by_category_and_says_so_when_nothing_matches(analy
     assert "No events match these filters (contact sentiment 4.5 to 5)" in empty
     bad = analyst.get("/journeys/explorer/", {"sentiment_max": "loud"}).content.decode()
     assert "sentiment_max: expected a number from -5 to 5, got &#x27;loud&#x27;" in bad
+
+
+def test_the_path_drill_down_anchors_on_the_matching_contacts_as_the_paths_do(with_earlier_call):
+    from apps.journeys import selectors as journeys
+
+    matched = journeys.JourneyFilters(categories=("Cancellation",))
+    at = {node: journeys.path_customers(nodes=[node], filters=matched, anchor="call_inbound", steps=2)
+          for node in ("1:call_inbound", "2:call_transfer", "2:call_inbound")}
+    unfiltered = journeys.path_customers(nodes=["2:call_inbound"], anchor="call_inbound", steps=2)
+    assert at == {"1:call_inbound": ["cust-100"], "2:call_transfer": ["cust-100"], "2:call_inbound": []}
+    assert unfiltered == ["cust-100"]
+    channels = journeys.path_customers(nodes=["1:call_inbound@voice", "2:call_transfer@voice"], filters=matched,
+                                       anchor="call_inbound@voice", steps=2, with_channel=True)
+    assert channels == ["cust-100"]

@@ -25,7 +25,7 @@ CONTACT_COLUMNS = ("sentiment_customer", "sentiment_change", "categories")
 def events_frame(engine: Engine, flt: EventFilter = EventFilter(), *,
                  columns: Sequence[str] = FRAME_COLUMNS) -> pd.DataFrame:
     """The events as a pandas frame in journey order; `attributes` (when asked for) decoded to dicts."""
-    known = (*FRAME_COLUMNS, *CONTACT_COLUMNS)
+    known = (*FRAME_COLUMNS, *CONTACT_COLUMNS, "contact_match")  # the last under a contact filter only
     unknown = sorted(set(columns) - set(known))
     if unknown:
         raise ValueError(f"unknown event column(s) {', '.join(unknown)}; known: {', '.join(known)}")
