@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from apps.events import identity, store
+from apps.events import contacts, identity, store
 from apps.events.services import batch_of
 from graph import event_rows
 
@@ -205,6 +205,9 @@ def compact(progress: Progress = _quiet) -> tuple[int, int]:
         days += 1
         removed += len(names)
         progress(f"compacted {day}: {len(names)} files, {table.num_rows:,} rows")
+    merged = contacts.compact()
+    if merged:
+        progress(f"compacted the contacts table: {merged} files, each contact's latest summary kept")
     return days, removed
 
 

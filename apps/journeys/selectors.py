@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from apps.events import engine as analytics_engine
@@ -16,7 +17,7 @@ from apps.events.analytics import frames
 from apps.events.analytics import journeys as analytics
 from apps.journeys import index as similarity_index
 from apps.journeys.analyzers import drill, frequency, funnels, paths
-from apps.journeys.analyzers.base import CleaningRule
+from apps.journeys.analyzers.base import SEPARATOR, CleaningRule, token_series
 from apps.journeys.analyzers.similarity import SimilarityResult
 from apps.journeys.models import KpiDefinition, KpiValue, MilestoneDefinition, MilestoneReach
 from graph import journeys as graph_journeys
@@ -133,9 +134,11 @@ def path_customers(*, nodes: Sequence[str], filters: JourneyFilters | None = Non
     """Every customer behind a box (`2:app_login`) or a band (its two ends) of `journey_paths` with the
     same arguments, sorted by id (for a download; a page is `path_customers_page`); a malformed node
     is a ValueError."""
-    engine, _, found = _path_found(nodes, filters, {"anchor": anchor, "backward": backward, "steps": steps,
-                                                 "min_count": min_count, "with_channel": with_channel,
-                                                 "collapse_repeats": collapse_repeats})
+    options: dict[str, Any] = {"anchor": anchor, "backward": backward, "steps": steps, "min_count": min_count,
+                               "with_channel": with_channel, "collapse_repeats": collapse_repeats}
+    if filters is not None and _by_contact(filters) and anchor is not None:
+        return _matched_path_customers(nodes, filters, **options)
+    engine, _, found = _path_found(nodes, filters, options)
     return engine_drill.every_id(engine, found)
 
 
@@ -143,9 +146,13 @@ def path_customers_page(*, nodes: Sequence[str], filters: JourneyFilters | None 
                         backward: bool = False, steps: int = 5, min_count: int = 1, with_channel: bool = False,
                         collapse_repeats: bool = False, offset: int = 0, limit: int = 50) -> engine_drill.IdPage:
     """One page of the customers behind a box or a band, and how many there are: selected, counted
-    and paged in the engine."""
-    options = {"anchor": anchor, "backward": backward, "steps": steps, "min_count": min_count,
-               "with_channel": with_channel, "collapse_repeats": collapse_repeats}
+    and paged in the engine (in Python when a contact filter moves the anchor)."""
+    options: dict[str, Any] = {"anchor": anchor, "backward": backward, "steps": steps, "min_count": min_count,
+                               "with_channel": with_channel, "collapse_repeats": collapse_repeats}
+    if filters is not None and _by_contact(filters) and anchor is not None:
+        every = _matched_path_customers(nodes, filters, **options)
+        return engine_drill.IdPage(count=len(every), offset=offset, limit=limit,
+                                   ids=tuple(every[offset:offset + limit]))
     engine, question, found = _path_found(nodes, filters, options)
     key = ("path_page", tuple(nodes), question, tuple(sorted(options.items())), offset, limit)
     return engine.cached(key, lambda: engine_drill.page(engine, found, offset=offset, limit=limit))
@@ -155,6 +162,38 @@ def customer_count(filters: JourneyFilters | None = None) -> int:
     """How many customers the filters select (what a path analysis calls its total)."""
     engine, flt = _question(filters)
     return engine.cached(("customers", flt.key()), lambda: analytics.total_customers(engine, flt))
+
+
+def _matched_path_customers(nodes: Sequence[str], filters: JourneyFilters, *, anchor: str, backward: bool,
+                            steps: int, min_count: int, with_channel: bool, collapse_repeats: bool) -> list[str]:
+    """The drill-down of a path anchored on matching contacts, on a frame of the filtered events."""
+    refs = [drill.NodeRef.parse(node) for node in nodes]
+    frame = events(filters, columns=("customer_id", "event_id", "type", "channel", "ts", "contact_match"))
+    frame, anchor, refs = _anchored_on_matches(frame, anchor, refs, with_channel=with_channel)
+    return drill.customers_at(frame, nodes=refs, anchor=anchor, backward=backward, steps=steps,
+                              min_count=min_count, with_channel=with_channel, collapse_repeats=collapse_repeats)
+
+
+def _by_contact(filters: JourneyFilters) -> bool:
+    return bool(filters.categories) or filters.sentiment_min is not None or filters.sentiment_max is not None
+
+
+MATCHED = "\u2063matched"  # a label no event type carries (an invisible separator first)
+
+
+def _anchored_on_matches(frame: pd.DataFrame, anchor: str, refs: list[drill.NodeRef], *, with_channel: bool
+                         ) -> tuple[pd.DataFrame, str, list[drill.NodeRef]]:
+    """Under a contact filter a path is anchored on each customer's first matching contact with the
+    anchor's label (as the engine's `journey_paths` does): that event alone is relabelled, so the
+    drill-down's own rule (first occurrence of the anchor) finds it, and the anchor node follows."""
+    labels = token_series(frame, with_channel=with_channel).to_numpy(dtype=object)
+    rows = np.flatnonzero((labels == anchor) & frame["contact_match"].to_numpy(dtype=bool))
+    _, first = np.unique(frame["customer_id"].to_numpy(dtype=object)[rows], return_index=True)
+    frame = frame.copy()
+    frame.loc[rows[first], "type"] = MATCHED
+    moved = MATCHED + (SEPARATOR + anchor.rsplit(SEPARATOR, 1)[1] if with_channel else "")
+    refs = [drill.NodeRef(r.step, moved) if r.step == 1 and r.label == anchor else r for r in refs]
+    return frame, moved, refs
 
 
 def top_journeys(*, filters: JourneyFilters | None = None, max_steps: int = 5, with_channel: bool = False,

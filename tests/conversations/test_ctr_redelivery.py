@@ -51,3 +51,17 @@ def test_a_redelivered_contact_record_updates_its_event_once(tmp_path: Path):
     third = IngestBatch.objects.filter(source=str(again)).order_by("-id").first()
     assert (third.loaded, third.updated, third.duplicates) == (0, 0, len(records))
     call_command("events_store", "check")
+
+
+def test_a_file_of_only_updated_records_is_a_success_that_says_so(tmp_path: Path, capsys):
+    records = _records()
+    first = tmp_path / "first.ndjson"
+    first.write_text("\n".join(json.dumps(r) for r in records))
+    call_command("ingest", str(first), "--format", "ctr")
+    voice = next(r for r in records if r["ContactId"] == "c-voice-1")
+    again = tmp_path / "again.ndjson"
+    again.write_text(json.dumps({**voice, "DisconnectReason": "TELECOM_PROBLEM"}))
+    call_command("ingest", str(again), "--format", "ctr")
+    assert "0 loaded, 0 duplicates, 0 quarantined, 1 updated (sent again with changes)" in capsys.readouterr().out
+    batch = IngestBatch.objects.filter(source=str(again)).get()
+    assert (batch.updated, batch.loaded) == (1, 0)

@@ -83,10 +83,10 @@ def test_a_contact_analysed_again_counts_with_its_latest_summary_and_compaction_
                                      "sentiment_customer": -3.0, "sentiment_agent": 1.0,
                                      "sentiment_change": -1.0, "categories": ["Complaint"]}])
     assert get_engine().catalog()["category"] == ("Cancellation", "Complaint", "Fees", "Refund")
-    # when the contacts table is compacted
-    replaced = event_contacts.compact()
-    # then one file holds each contact's latest row
-    assert replaced == 2 and len(event_contacts.contact_files()) == 1
+    # when the event store is compacted
+    call_command("events_store", "compact")
+    # then one contacts file holds each contact's latest row
+    assert len(event_contacts.contact_files()) == 1
     table = event_contacts.read_contacts()
     assert table.column("event_id").to_pylist() == ["c-callback-1", "c-chat-1", "c-voice-1"]
     assert table.column("categories").to_pylist()[0] == ["Complaint"]
@@ -102,3 +102,17 @@ def test_the_explorer_filters_by_category_and_says_so_when_nothing_matches(analy
     assert "No events match these filters (contact sentiment 4.5 to 5)" in empty
     bad = analyst.get("/journeys/explorer/", {"sentiment_max": "loud"}).content.decode()
     assert "sentiment_max: expected a number from -5 to 5, got &#x27;loud&#x27;" in bad
+
+
+def test_the_path_drill_down_anchors_on_the_matching_contacts_as_the_paths_do(with_earlier_call):
+    from apps.journeys import selectors as journeys
+
+    matched = journeys.JourneyFilters(categories=("Cancellation",))
+    at = {node: journeys.path_customers(nodes=[node], filters=matched, anchor="call_inbound", steps=2)
+          for node in ("1:call_inbound", "2:call_transfer", "2:call_inbound")}
+    unfiltered = journeys.path_customers(nodes=["2:call_inbound"], anchor="call_inbound", steps=2)
+    assert at == {"1:call_inbound": ["cust-100"], "2:call_transfer": ["cust-100"], "2:call_inbound": []}
+    assert unfiltered == ["cust-100"]
+    channels = journeys.path_customers(nodes=["1:call_inbound@voice", "2:call_transfer@voice"], filters=matched,
+                                       anchor="call_inbound@voice", steps=2, with_channel=True)
+    assert channels == ["cust-100"]

@@ -83,7 +83,8 @@ def test_an_upload_with_an_unknown_format_is_refused_with_a_clear_message(analys
 
     response = analyst.post("/ingest/upload/", {"file": upload}, follow=True)
 
-    assert "upload: format must be one of csv, json, ndjson, got &#x27;xlsx&#x27; (calls.xlsx)" in \
+    assert ("upload: format must be one of csv, json, ndjson, ctr, contact-lens, transcript, got &#x27;xlsx&#x27; "
+            "(calls.xlsx)") in \
         response.content.decode()
 
 

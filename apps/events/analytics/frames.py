@@ -27,7 +27,7 @@ def events_frame(engine: Engine, flt: EventFilter = EventFilter(), *, columns: S
                  where: Callable[[ir.Table], ir.BooleanValue] | None = None) -> pd.DataFrame:
     """The events as a pandas frame in journey order; `attributes` (when asked for) decoded to dicts.
     `where` keeps only the rows an analysis can use (evaluated in the engine)."""
-    known = (*FRAME_COLUMNS, *CONTACT_COLUMNS)
+    known = (*FRAME_COLUMNS, *CONTACT_COLUMNS, "contact_match")  # the last under a contact filter only
     unknown = sorted(set(columns) - set(known))
     if unknown:
         raise ValueError(f"unknown event column(s) {', '.join(unknown)}; known: {', '.join(known)}")

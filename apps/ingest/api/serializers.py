@@ -9,7 +9,7 @@ class IngestBatchSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = IngestBatch
-        fields = ["id", "source", "format", "status", "rows_read", "loaded", "duplicates", "quarantined",
+        fields = ["id", "source", "format", "status", "rows_read", "loaded", "duplicates", "updated", "quarantined",
                   "customers_created", "progress", "error", "started", "finished"]
 
 

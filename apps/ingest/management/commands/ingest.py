@@ -66,7 +66,7 @@ class Command(BaseCommand):
                               f"or GET /api/ingest/batches/{batch.pk}/quarantine")
             for row in batch.quarantined_rows.all()[:10]:
                 self.stdout.write(f"  row {row.row_number}: {row.reason}")
-        if batch.rows_read and not batch.loaded and not batch.duplicates:
+        if batch.rows_read and not batch.loaded and not batch.duplicates and not batch.updated:
             raise CommandError(f"nothing was loaded: all {batch.rows_read} rows of {options['source']} were "
                                "quarantined (reasons above)")
 
@@ -87,7 +87,8 @@ class Command(BaseCommand):
     @staticmethod
     def _summary(batch: IngestBatch) -> str:
         return (f"batch {batch.pk} {batch.status}: {batch.rows_read} rows read, {batch.loaded} loaded, "
-                f"{batch.duplicates} duplicates, {batch.quarantined} quarantined")
+                f"{batch.duplicates} duplicates, {batch.quarantined} quarantined"
+                + (f", {batch.updated} updated (sent again with changes)" if batch.updated else ""))
 
 
 def progress_line(batch: IngestBatch, elapsed: float) -> str:
