@@ -130,7 +130,7 @@ def report(result: dict[str, Any]) -> None:
     print(f"open loop {result['rate']:.0f} decisions/s for {result['seconds']:.0f} s: {load['requests']} requests, "
           f"achieved {load['achieved_rate']}/s, errors {load['errors']} {load['error_statuses'] or ''}; "
           f"server CPU {load['server_cpu_ms_per_request']} ms per request")
-    print(f"{'':<18}{'requests':>9}{'errors':>8}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+    print(f"{'':<18}{'requests':>9}{'errors':>8}{'p50 ms':>11}{'p90 ms':>11}{'p99 ms':>11}{'max ms':>11}")
     rows: list[tuple[str, dict[str, Any]]] = []
     if result["reference_ping"]:
         rows.append(("ping (reference)", {"requests": "", "errors": result["reference_ping"]["errors"],
@@ -139,8 +139,8 @@ def report(result: dict[str, Any]) -> None:
     rows.append(("all decisions", {"requests": load["requests"], "errors": load["errors"], **load["all"]}))
     rows += [(f"  from {w['from_s']} s", w) for w in load["windows"]]
     for name, r in rows:
-        print(f"{name:<18}{r['requests']!s:>9}{r['errors']!s:>8}{r['p50_ms']:>9}{r['p90_ms']:>9}{r['p99_ms']:>9}"
-              f"{r['max_ms']:>9}")
+        print(f"{name:<18}{r['requests']!s:>9}{r['errors']!s:>8}{r['p50_ms']:>11}{r['p90_ms']:>11}{r['p99_ms']:>11}"
+              f"{r['max_ms']:>11}")
     print(f"decision log: {log['answered']} answered, {log['logged']} logged, {log['lost']} lost")
     print(f"load average (1 min): {result['load_average_1m_before']} before, {result['load_average_1m_after']} "
           f"after, on {result['cpus']} CPUs")

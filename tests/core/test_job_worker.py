@@ -3,14 +3,12 @@ handed out again and finishes, or, with no attempt left, is failed with the reas
 Waits read the worker's log lines as they come (deadlines, no sleeps)."""
 from __future__ import annotations
 
-import errno
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,18 +59,21 @@ def workers() -> Iterator[list[subprocess.Popen[str]]]:
 
 
 def release(gate: Path, deadline_s: float = 10) -> None:
-    """Write to the FIFO the job reads; never blocks past the deadline when no reader holds it."""
-    end = time.monotonic() + deadline_s
-    while True:
-        try:
-            fd = os.open(gate, os.O_WRONLY | os.O_NONBLOCK)
-            break
-        except OSError as exc:
-            if exc.errno != errno.ENXIO or time.monotonic() > end:
-                raise AssertionError(f"no job is reading {gate}") from exc
-            threading.Event().wait(0.01)  # the reader logs just before it opens the FIFO
-    os.write(fd, b"go")
-    os.close(fd)
+    """Write to the FIFO the job reads. Opening a FIFO for writing waits until its reader opens it (the
+    job does right after logging that it waits), so the open runs on a thread joined with a deadline;
+    past it, the test opens the reading end itself to free that thread, and fails."""
+    opened: dict[str, int] = {}
+    opener = threading.Thread(target=lambda: opened.setdefault("fd", os.open(gate, os.O_WRONLY)), daemon=True)
+    opener.start()
+    opener.join(deadline_s)
+    if opener.is_alive():
+        reader = os.open(gate, os.O_RDONLY | os.O_NONBLOCK)
+        opener.join()
+        os.close(opened["fd"])
+        os.close(reader)
+        raise AssertionError(f"no job is reading {gate}")
+    os.write(opened["fd"], b"go")
+    os.close(opened["fd"])
 
 
 def job_row(env: dict[str, str], job_id: int) -> tuple[str, int, str, str]:

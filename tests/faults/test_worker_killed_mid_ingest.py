@@ -4,6 +4,7 @@ difference). Real processes: graphserver owning the store, `qcluster` workers re
 from __future__ import annotations
 
 import signal
+import sqlite3
 import sys
 from datetime import UTC, datetime
 
@@ -72,5 +73,11 @@ def test_a_worker_killed_mid_ingest_leaves_graph_and_event_store_exact_after_the
         # and the event store equals it, day by day, event by event
         check = manage(env, "events_store", "check", check=False)
         assert check.returncode == 0, check.stdout + check.stderr
+        # and the killed attempt's batch says so, the next one took the rest and found the others in place
+        with sqlite3.connect(env["DATABASE_URL"].removeprefix("sqlite:///")) as db:
+            (first, first_loaded, _), (second, loaded, duplicates) = db.execute(
+                "select status, loaded, duplicates from ingest_ingestbatch order by id").fetchall()
+        assert (first, second, loaded + duplicates) == ("interrupted", "completed", total)
+        assert duplicates >= first_loaded >= 6 * CHUNK
     finally:
         stop(graphserver)
