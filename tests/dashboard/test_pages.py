@@ -291,6 +291,7 @@ def test_a_search_finding_many_customers_is_paged_and_the_pages_keep_the_search(
     second = viewer.get("/customers/", {"q": "ann", "limit": "2", "offset": "2"}).content.decode()
 
     assert "Customers 1–2 of 3 matching ann" in first
+    assert 'aria-describedby="f-q-hint"' in first and "A name by the start of its words" in first
     assert re.findall(r'href="/customers/(c\d)/"', first) == ["c2", "c4"]
     assert 'href="/customers/?q=ann&amp;limit=2&amp;offset=2" rel="next"' in first
     assert "Customers 3–3 of 3 matching ann" in second
