@@ -12,7 +12,8 @@ address but loopback; TLS when given a certificate; every traversal runs under a
 (the server's, or a shorter one the request asks for) enforced by the engine, so a runaway holds the
 store for at most that long; a result-size limit; sessions (`g.tx()`) are refused, not ignored.
 Engine calls block, so they run in a thread pool; several requests of one connection run side by
-side, and their frames are encoded and sent one batch at a time.
+side. A request's frames (one per batch of results) are encoded in the worker thread and handed to
+the event loop up to 64 KB at a time: a short answer costs one hand-off each way.
 """
 from __future__ import annotations
 
