@@ -14,10 +14,11 @@ server cannot hide its queue: `GET /api/ping` at the base rate (the machine's an
 reference, in the same run), the decisions at the base rate, then the decisions at the peak rate. Then
 the Lambda handler is timed against direct HTTP calls to the same endpoint, one at a time. Prints a
 table and writes benchmarks/results/decisions.json.
-This process imports Django, pandas and scikit-learn to prepare the hub, which leaves a few hundred
-thousand objects behind: a full garbage collection of them in the load generator stalls its event loop
-for 0.1-0.2 s and shows up as one slow request a run. They are frozen (gc.freeze) before the load, and
-the generator's collector pauses are reported beside the latencies.
+This process imports Django, pandas and scikit-learn to prepare the hub, which leaves about 290,000
+objects behind: a full garbage collection of them in the load generator stalls its event loop for
+0.1-0.2 s on an idle machine (0.8-1 s on a busy one) and showed up as the one slow request of each run.
+They are frozen (gc.freeze) before the load, automatic collection is off during each stage, and the
+generator's collector pauses are reported beside the latencies.
 Targets (issue 18): p99 <= 3.5 ms and within 1.3x of ping at 200 req/s; p99 <= 10 ms at 1,000 req/s on
 2 cores; no request over 50 ms. Handler overhead < 5 ms.
 """
@@ -167,8 +168,9 @@ def open_loop(port: int, key: str, phones: list[str], rate: float, seconds: floa
 
 @contextmanager
 def collector_pauses() -> Iterator[list[float]]:
-    """The load generator's own garbage-collector pauses (ms) while the block runs: a pause delays every
-    request scheduled during it, which the latencies would otherwise blame on the server."""
+    """The load generator's own garbage-collector pauses (ms) while the block runs, with automatic
+    collection off: a pause delays every request scheduled during it, which the latencies would otherwise
+    blame on the server (an explicit collection elsewhere in the process would still be counted)."""
     pauses: list[float] = []
     started = [0.0]
 
@@ -179,9 +181,11 @@ def collector_pauses() -> Iterator[list[float]]:
             pauses.append((time.perf_counter() - started[0]) * 1000)
 
     gc.callbacks.append(on_gc)
+    gc.disable()  # a run's garbage is a few tens of thousands of objects: collected after it, not during
     try:
         yield pauses
     finally:
+        gc.enable()
         gc.callbacks.remove(on_gc)
 
 

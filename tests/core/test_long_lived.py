@@ -22,7 +22,8 @@ def unfrozen() -> Iterator[None]:
 def test_every_view_is_imported_and_everything_loaded_is_frozen(unfrozen: None) -> None:
     frozen = freeze_loaded_objects()
     assert "apps.decisions.api.views" in sys.modules
-    assert frozen == gc.get_freeze_count()
+    # a frozen object may still die on another thread of the session between the two counts
+    assert 0 <= frozen - gc.get_freeze_count() < 1000
     assert frozen > 10 * len(gc.get_objects())  # the collector is left with a small fraction
 
 

@@ -186,3 +186,25 @@ def test_the_request_id_and_the_latency_metric_are_kept(stack, decide_key, inten
     assert (full.calls, answer.headers["x-request-id"]) == (before, "lambda-42")
     assert REQUEST_SECONDS.labels("POST", route, "200")._sum.get() > observed  # type: ignore[attr-defined]
     assert route == "api/decisions/intent"
+
+
+def test_an_error_in_the_fast_paths_checks_hands_the_request_to_the_full_stack(stack, decide_key, intent_model,
+                                                                              monkeypatch):
+    fast, full = stack
+    call(fast, "/api/decisions/intent", {"phone": "+61412345678"}, key=decide_key)  # headers learnt
+    from django.db import OperationalError
+
+    from apps.core import auth
+
+    real_get, failures = auth.key_cache.get, []
+
+    def fails_once(hashed: str):  # type: ignore[no-untyped-def]
+        if not failures:
+            failures.append(hashed)
+            raise OperationalError("database is restarting")
+        return real_get(hashed)
+
+    monkeypatch.setattr(auth.key_cache, "get", fails_once)
+    before = full.calls
+    answer = call(fast, "/api/decisions/intent", {"phone": "+61412345678"}, key=decide_key)
+    assert (answer.status, full.calls, len(failures)) == ("200 OK", before + 1, 1)

@@ -118,3 +118,24 @@ def test_the_risk_decision_reads_the_graph_once(api_client, monkeypatch):  # typ
     monkeypatch.setattr(graph_decisions, "get_g", lambda: pytest.fail("a second, unprepared graph read"))
     body = _risk(api_client, phone=PHONE, email="ann@example.com")
     assert reads == ["_risk_facts"] and body["reasons"][0]["code"] == "model"
+
+
+def test_the_live_calibration_gives_scikit_learns_numbers_bit_for_bit() -> None:
+    import numpy as np
+
+    # given a fitted history model and raw booster scores across, below and above its calibration range
+    model = history_risk_model()
+    calibrator = model.calibrator
+    raw = np.concatenate([np.linspace(-0.5, 1.5, 4001), calibrator.X_thresholds_,
+                          np.random.default_rng(1).random(2000)])
+    # when each is calibrated one at a time, as a live decision does, and all at once by scikit-learn
+    live = np.array([model._calibrated(np.array([value]))[0] for value in raw])
+    expected = calibrator.predict(raw)
+    # then every number is the same, bit for bit, and so is every score
+    assert live.tobytes() == np.asarray(expected, dtype=float).tobytes()
+    profiles = [{"avg_call_seconds": float(d), "channel": ch, "email": f"u{d}@example.com", "calls": 3}
+                for d in (5, 8, 15, 30, 200, 530, 780, 915) for ch in ("VOICE", "CHAT")]
+    for profile in profiles:
+        via_sklearn = int(round(min(max(float(calibrator.predict(model._raw(model.matrix([profile])))[0]), 0.0),
+                                    1.0) * 1000))
+        assert model.assess(profile).score == via_sklearn

@@ -24,6 +24,7 @@ request through the full stack.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import time
 import uuid
@@ -47,6 +48,7 @@ from apps.core.throttling import DecideThrottle
 from apps.decisions import services
 from apps.decisions.api import serializers as s
 
+log = logging.getLogger(__name__)
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 MAX_BODY_BYTES = 16_384  # a decision body is a few hundred bytes; larger ones take the full stack
 PER_REQUEST_HEADERS = frozenset({"content-length", "x-request-id", "set-cookie", "date"})
@@ -90,7 +92,11 @@ class DecisionFastPath:
         body = _read_body(environ)
         request = WSGIRequest(environ)
         secure = request.is_secure()
-        answer = self._answer(route, request, secure, body, started) if body is not None else None
+        try:
+            answer = self._answer(route, request, secure, body, started) if body is not None else None
+        except Exception:  # noqa: BLE001 - e.g. the database down while a key is looked up: the full stack answers
+            log.debug("decision fast path handed %s on after an error", route.route, exc_info=True)
+            answer = None
         if answer is None:
             return self.app(environ, self._learning(route, secure, start_response))
         content, rid = answer

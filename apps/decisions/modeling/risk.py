@@ -244,10 +244,23 @@ class HistoryRiskModel:
         X = self.matrix(profiles)
         return np.asarray(self.calibrator.predict(self._raw(X)), dtype=float) if len(X) else np.zeros(0)
 
+    def _calibrated(self, raw: np.ndarray) -> np.ndarray:
+        """`calibrator.predict(raw)` for scores the booster has just produced, without scikit-learn's input
+        validation (half the time of a live assessment): the same interpolation (`f_`) of the same clipped
+        values, so the same numbers bit for bit. Any other calibrator is asked as usual."""
+        calibrator = self.calibrator
+        interpolate = getattr(calibrator, "f_", None)
+        thresholds = getattr(calibrator, "X_thresholds_", None)
+        if (interpolate is None or getattr(calibrator, "out_of_bounds", None) != "clip" or thresholds is None
+                or raw.dtype != thresholds.dtype or raw.ndim != 1):
+            return np.asarray(calibrator.predict(raw), dtype=float)
+        clipped = np.clip(raw, calibrator.X_min_, calibrator.X_max_)
+        return np.asarray(interpolate(clipped).astype(clipped.dtype), dtype=float)
+
     def assess(self, profile: Mapping[str, Any], top: int = 3) -> Assessment:
         """The score of one profile and the features that moved it most, in the booster's log-odds."""
         X = self.matrix([profile])
-        probability = float(self.calibrator.predict(self._raw(X))[0])
+        probability = float(self._calibrated(self._raw(X))[0])
         contrib = np.asarray(self.booster.predict(X, pred_contrib=True, num_threads=1))[0][:-1]
         order = np.argsort(-np.abs(contrib), kind="stable")[:top]
         moved = [{"feature": self.features[i], "value": _plain(X[0, i], self.features[i], self.categories),
