@@ -33,6 +33,7 @@ PROBLEM_TYPES = {
     "graph-unavailable": "The graph store is unavailable.",
     "event-store-unavailable": "The event store is unavailable.",
     "database-unavailable": "The database is unavailable.",
+    "training-in-progress": "The model is already being trained.",
 }
 
 

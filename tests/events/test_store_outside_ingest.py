@@ -67,7 +67,7 @@ def test_feedback_while_the_store_is_unwritable_is_a_503_and_the_retry_copies(ap
     response = api_client.post(FEEDBACK, body, format="json")
 
     assert response.status_code == 503
-    assert response.json()["error"] == "event_store_unavailable"
+    assert response.json()["type"] == "urn:journeyhub:problem:event-store-unavailable"
     assert "event store: cannot" in response.json()["detail"]
     blocker.unlink()
     assert api_client.post(FEEDBACK, body, format="json").status_code == 201

@@ -151,7 +151,7 @@ def test_a_second_training_of_the_same_model_answers_409_with_the_run_in_progres
     # then the answer is 409 naming the run in progress, and no second run is recorded
     run_id = first.json()["id"]
     assert second.status_code == 409
-    assert second.json()["error"] == "training_in_progress"
+    assert second.json()["type"] == "urn:journeyhub:problem:training-in-progress"
     assert second.json()["detail"] == (f"churn is already being trained: run {run_id} is queued; follow it at "
                                        f"http://testserver/api/training-runs/{run_id}")
     assert (second.json()["run"]["id"], second["Location"]) == (run_id, f"http://testserver/api/training-runs/{run_id}")

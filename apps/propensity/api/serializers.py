@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.core.problems import ProblemSerializer
 from apps.propensity.models import ModelVersion, TrainingRun
 
 
@@ -45,11 +46,10 @@ class TrainingRunSerializer(serializers.ModelSerializer):
         return run.model_version.version if run.model_version else None
 
 
-class TrainingBusySerializer(serializers.Serializer):
-    """409 from `train`: the run of the same model already queued or running (one at a time)."""
+class TrainingBusySerializer(ProblemSerializer):
+    """409 from `train` (problem type `training-in-progress`): the run of the same model already
+    queued or running (one at a time)."""
 
-    error = serializers.CharField()
-    detail = serializers.CharField()
     run = TrainingRunSerializer()
 
 

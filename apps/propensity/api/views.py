@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, permission_classes
@@ -19,6 +20,7 @@ from rest_framework.reverse import reverse
 
 from apps.core.pagination import BoundedLimitOffsetPagination, paged
 from apps.core.permissions import MANAGE, READ, is_admin
+from apps.core.problems import problem_response
 from apps.core.services import record_audit
 from apps.propensity import registry, selectors
 from apps.propensity.api.serializers import (
@@ -97,7 +99,7 @@ def model_rollback(request: Request, name: str) -> Response:
                responses={202: TrainingRunSerializer, 409: TrainingBusySerializer})
 @api_view(["POST"])
 @permission_classes([MANAGE])
-def model_train(request: Request, name: str) -> Response:
+def model_train(request: Request, name: str) -> Response | HttpResponse:
     """Start training in the background; poll the returned run for progress. While a run of the model is
     queued or running, the answer is 409 with that run (one run per model at a time)."""
     if name not in spec_names():
@@ -117,9 +119,8 @@ def model_train(request: Request, name: str) -> Response:
                                 trained_by=getattr(request.user, "username", "") or "api")
     except TrainingInProgress as busy:
         url = reverse("api-training-run", args=[busy.run.pk], request=request)
-        return Response({"error": "training_in_progress", "detail": f"{busy}; follow it at {url}",
-                         "run": TrainingRunSerializer(busy.run).data}, status=status.HTTP_409_CONFLICT,
-                        headers={"Location": url})
+        return problem_response(request, 409, f"{busy}; follow it at {url}", type_name="training-in-progress",
+                                headers={"Location": url}, run=TrainingRunSerializer(busy.run).data)
     # the new version is activated by the job, in the background: the request is what names who asked
     record_audit(action="train", obj=run, changes={"params": params, "seed": data["seed"]})
     return Response(TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
