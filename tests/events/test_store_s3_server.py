@@ -37,7 +37,9 @@ def moto_server() -> Iterator[str]:
 
 @pytest.fixture
 def lake(moto_server: str, settings, monkeypatch) -> str:  # type: ignore[no-untyped-def]
-    """A fresh bucket on the server; the event store under its `journeys/` prefix."""
+    """A fresh bucket on the server; the event store under its `journeys/` prefix. boto3's default
+    session (which keeps the credentials it found) is this test's own and is dropped after it."""
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                         "AWS_DEFAULT_REGION": "eu-west-1", "AWS_ENDPOINT_URL": moto_server}.items():
         monkeypatch.setenv(name, value)

@@ -1,5 +1,5 @@
-"""Event frames read through the engine: the inputs of the analyses that stay in Python (KPIs, milestone
-backfill, the similarity index build, model training frames).
+"""Event frames read through the engine: the inputs of what stays in Python (model training frames,
+the candidates of attribute triggers), and the similarity index's journeys, assembled in the engine.
 
 Only the columns asked for leave the engine, already filtered (date range pushed into the Parquet
 scan) and ordered by (customer, ts, seq); the frame has the canonical shape of
@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 
+import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
 from apps.events.engine import Engine, EventFilter
-from apps.journeys.analyzers.base import sequences as frame_sequences
 
 FRAME_COLUMNS = ("customer_id", "event_id", "type", "channel", "ts", "intent", "outcome", "attributes", "seq")
 # a contact's conversation summary (the contacts table, joined by event id; None for other events)
@@ -74,8 +74,17 @@ def _objects(column: pd.Series) -> np.ndarray:
 
 
 def sequences(engine: Engine, flt: EventFilter = EventFilter()) -> dict[str, tuple[str, ...]]:
-    """Each customer's journey (event types in order): the similarity index's input."""
-    return frame_sequences(events_frame(engine, flt, columns=("customer_id", "ts", "type", "channel")))
+    """Each customer's journey (event types in (ts, seq) order): the similarity index's input, put
+    together in the engine, so one row per customer comes back instead of one per event. The list is
+    collected as (position, type) pairs and sorted, the one ordered collect both engines run alike."""
+    events = engine.events(flt)
+    table = events.mutate(pos=ibis.row_number().over(
+        ibis.window(group_by=events.customer_id, order_by=[events.ts, events.seq])))
+    per_customer = table.group_by("customer_id").agg(
+        trace=ibis.struct({"pos": table.pos, "label": table.type}).collect())
+    per_customer = per_customer.mutate(trace=per_customer.trace.sort().map(lambda item: item.label))
+    rows = engine.execute(per_customer)
+    return dict(sorted((str(c), tuple(str(v) for v in trace)) for c, trace in rows.itertuples(index=False)))
 
 
 def signatures(engine: Engine) -> pd.DataFrame:
