@@ -278,7 +278,7 @@ def http_times(work: Path, store: Path, repeat: int) -> dict[str, Any]:
     return out
 
 
-def spark_times(store: Path, repeat: int) -> dict[str, dict[str, float]]:
+def spark_times(store: Path, repeat: int, save: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     """Each analysis on Spark local mode in this process: the first run (plans, JVM warm-up), then
     `repeat` more; CPU is this process's and the JVM's (Spark's local executors run in the JVM)."""
     from apps.events.analytics import journeys as analytics
@@ -305,6 +305,7 @@ def spark_times(store: Path, repeat: int) -> dict[str, dict[str, float]]:
         out[name] = {"first_s": first["min_s"], **more,
                      "jvm_cpu_s_all_runs": round(_children_cpu_s() - cpu, 2)}
         print(f"Spark local, {name}: {out[name]}", flush=True)
+        save(out)  # each question as it completes: on a loaded machine the whole run may not
     return out
 
 
@@ -386,7 +387,11 @@ def main(args: argparse.Namespace) -> None:
             results["ratios"] = ratios(results)
         out.write_text(json.dumps(results, indent=2) + "\n")
         if args.spark or args.spark_only:
-            results["spark_local"] = spark_times(store, args.repeat)
+            def save(partial: dict[str, Any]) -> None:
+                results["spark_local"] = partial
+                out.write_text(json.dumps(results, indent=2) + "\n")
+
+            results["spark_local"] = spark_times(store, args.repeat, save)
         results["load_average_at_end"] = os.getloadavg()
         results["finished_utc"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
         out.write_text(json.dumps(results, indent=2) + "\n")
