@@ -168,6 +168,7 @@ class Server:
         command = [sys.executable, "-m", "gunicorn", "journeyhub.wsgi:application", "--bind",
                    f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "1", "--timeout", "600",
                    "--log-level", "warning"]
+        self.started = time.perf_counter()
         self.process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:  # the master accepts before the worker is ready: ask /healthz
@@ -237,9 +238,12 @@ def http_times(work: Path, store: Path, repeat: int) -> dict[str, Any]:
         old.unlink()
     server = Server(env)  # a store no web process has seen: the journey table is built first
     try:
+        ready = time.perf_counter() - server.started
         wall, cpu = server.get(QUESTIONS["DFG"], key)
-        out["first_after_store_change"] = {"question": "DFG", "wall_s": round(wall, 3), "cpu_s": round(cpu, 2),
-                                           "memory_mb": server.memory_mb()}
+        out["first_after_store_change"] = {
+            "question": "DFG", "wall_s": round(wall, 3), "cpu_s": round(cpu, 2), "memory_mb": server.memory_mb(),
+            "process_start_to_answer_s": round(time.perf_counter() - server.started, 2),
+            "process_start_to_healthz_s": round(ready, 2)}
         print("first question on a new store (journey table built):", out["first_after_store_change"], flush=True)
     finally:
         server.stop()
@@ -278,7 +282,7 @@ def http_times(work: Path, store: Path, repeat: int) -> dict[str, Any]:
     return out
 
 
-def spark_times(store: Path, repeat: int) -> dict[str, dict[str, float]]:
+def spark_times(store: Path, repeat: int, save: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     """Each analysis on Spark local mode in this process: the first run (plans, JVM warm-up), then
     `repeat` more; CPU is this process's and the JVM's (Spark's local executors run in the JVM)."""
     from apps.events.analytics import journeys as analytics
@@ -305,6 +309,7 @@ def spark_times(store: Path, repeat: int) -> dict[str, dict[str, float]]:
         out[name] = {"first_s": first["min_s"], **more,
                      "jvm_cpu_s_all_runs": round(_children_cpu_s() - cpu, 2)}
         print(f"Spark local, {name}: {out[name]}", flush=True)
+        save(out)  # each question as it completes: on a loaded machine the whole run may not
     return out
 
 
@@ -386,7 +391,11 @@ def main(args: argparse.Namespace) -> None:
             results["ratios"] = ratios(results)
         out.write_text(json.dumps(results, indent=2) + "\n")
         if args.spark or args.spark_only:
-            results["spark_local"] = spark_times(store, args.repeat)
+            def save(partial: dict[str, Any]) -> None:
+                results["spark_local"] = partial
+                out.write_text(json.dumps(results, indent=2) + "\n")
+
+            results["spark_local"] = spark_times(store, args.repeat, save)
         results["load_average_at_end"] = os.getloadavg()
         results["finished_utc"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
         out.write_text(json.dumps(results, indent=2) + "\n")
