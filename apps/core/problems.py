@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+from django.db import models
 from django.http import HttpRequest, HttpResponse
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
@@ -67,6 +68,45 @@ def problem_response(request: HttpRequest | None, status: int, detail: str, *, t
 
 def is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
+
+
+class TextField(serializers.CharField):
+    """Text in a JSON body is a string: DRF's CharField also reads 42 as "42", which the schema
+    (`type: string`) says is refused, so a number where text belongs is a 400 naming the field."""
+
+    default_error_messages = {"invalid": "Not a valid string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class SlugTextField(serializers.SlugField):
+    """A slug that must arrive as a string (see TextField)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class TrueFalseField(serializers.BooleanField):
+    """A JSON true or false: DRF's BooleanField also reads 0, 1, "yes" and "off", which the schema
+    (`type: boolean`) says are refused."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+# For ModelSerializer.serializer_field_mapping: text and boolean model fields read only the JSON
+# type the schema names.
+STRICT_FIELDS: dict[Any, Any] = {
+    **serializers.ModelSerializer.serializer_field_mapping,
+    models.CharField: TextField, models.TextField: TextField, models.SlugField: SlugTextField,
+    models.BooleanField: TrueFalseField}
 
 
 class FieldErrorSerializer(serializers.Serializer):

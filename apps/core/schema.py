@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
 from apps.core.problems import CONTENT_TYPE, ProblemSerializer
@@ -45,6 +47,18 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
 
 
 class ProblemAutoSchema(AutoSchema):
+    def _map_serializer_field(self, field: Any, direction: str, bypass_extensions: bool = False) -> Any:
+        """Text a request may not leave blank says so: DRF refuses "" (and, trimming, "  ") there,
+        which its fields do not tell the schema."""
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if (direction == "request" and isinstance(field, serializers.CharField) and not field.allow_blank
+                and isinstance(schema, dict) and schema.get("type") == "string"
+                and not {"pattern", "format", "enum"} & set(schema)
+                and not any(isinstance(v, RegexValidator) for v in field.validators)):  # pattern set later
+            schema["pattern"] = r"\S" if field.trim_whitespace else "."
+            schema.setdefault("minLength", 1)
+        return schema
+
     def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
         operation = super().get_operation(*args, **kwargs)
         if operation is None:

@@ -67,3 +67,28 @@ def test_descriptions_speak_to_api_users_not_about_the_implementation(tmp_path) 
 
     walk(yaml.safe_load(out.read_text()), "")
     assert found == []
+
+
+def test_every_error_an_operation_documents_is_a_problem_and_every_list_a_page() -> None:
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    errors, lists = {}, {}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for code, response in operation["responses"].items():
+                if code[0] in "45":
+                    errors[f"{method.upper()} {path} {code}"] = list(response.get("content", {}))
+            ref = operation["responses"].get("200", {}).get("content", {}).get("application/json", {}).get("schema")
+            component = schema["components"]["schemas"].get(str((ref or {}).get("$ref", "")).rsplit("/", 1)[-1], {})
+            if method == "get" and "results" in component.get("properties", {}):
+                lists[f"GET {path}"] = component
+
+    assert errors and {tuple(types) for types in errors.values()} == {("application/problem+json",)}
+    assert "GET /api/customers 404" not in errors and "GET /api/customers/{customer_id} 404" in errors
+    assert "POST /api/events 413" in errors and "GET /api/ping 429" in errors
+    assert "DELETE /api/milestones/{slug}/ 409" in errors
+    for name, component in lists.items():
+        assert set(component["properties"]) == {"count", "next", "previous", "results"}, name
+    assert {"GET /api/customers", "GET /api/kpis/", "GET /api/models/", "GET /api/contacts/",
+            "GET /api/customers/{customer_id}/journey", "GET /api/journeys/funnel/customers"} <= set(lists)

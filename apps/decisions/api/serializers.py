@@ -3,10 +3,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.utils.serializer_helpers import BindingDict
 
 from apps.core.pagination import MAX_OFFSET
+from apps.core.problems import TextField
 
 CHANNELS = ("VOICE", "CHAT", "TASK", "EMAIL")
 
@@ -34,7 +37,10 @@ class CallerWaitingSerializer(serializers.Serializer):
         return shared
 
 
-class _ChannelField(serializers.CharField):
+@extend_schema_field({"type": "string", "pattern": r"^\s*(" + "|".join(
+    "".join(f"[{c.upper()}{c.lower()}]" for c in channel) for channel in CHANNELS) + r")\s*$",
+    "description": f"one of {', '.join(CHANNELS)} (any case)"})
+class _ChannelField(TextField):
     def to_internal_value(self, data: Any) -> str:
         value = str(super().to_internal_value(data)).upper()
         if value not in CHANNELS:
@@ -45,11 +51,11 @@ class _ChannelField(serializers.CharField):
 class IntentRequestSerializer(CallerWaitingSerializer):
     """Who is calling (customer id or phone), on which channel and contact: asks why they are calling."""
 
-    customer_id = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    phone = serializers.CharField(required=False, allow_blank=True, max_length=40,
+    customer_id = TextField(required=False, allow_blank=True, max_length=200)
+    phone = TextField(required=False, allow_blank=True, max_length=40,
                                   help_text="E.164, e.g. +61412345678 (Connect's CustomerEndpoint.Address).")
     channel = _ChannelField(required=False, default="VOICE")
-    contact_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    contact_id = TextField(required=False, allow_blank=True, default="", max_length=100)
     at_ms = serializers.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET,
                                      help_text="Time of the call in epoch ms (default: now); used by replays.")
 
@@ -62,10 +68,11 @@ class IntentRequestSerializer(CallerWaitingSerializer):
 class FeedbackRequestSerializer(CallerWaitingSerializer):
     """The intent a caller confirmed on a contact; the caller's next prediction takes it into account."""
 
-    contact_id = serializers.CharField(max_length=100)
-    intent = serializers.CharField(max_length=40)
-    customer_id = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    contact_id = TextField(max_length=100)
+    intent = TextField(max_length=40, validators=[RegexValidator(
+        r"^[A-Za-z0-9_.-]+$", "must be 1-40 letters, digits, '_', '.' or '-'")])
+    customer_id = TextField(required=False, allow_blank=True, max_length=200)
+    phone = TextField(required=False, allow_blank=True, max_length=40)
     channel = _ChannelField(required=False)
     at_ms = serializers.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET)
 
@@ -73,12 +80,12 @@ class FeedbackRequestSerializer(CallerWaitingSerializer):
 class RiskRequestSerializer(CallerWaitingSerializer):
     """Who is calling (phone, e-mail, IP address or customer id) on which contact: asks how risky the call is."""
 
-    phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    phone = TextField(required=False, allow_blank=True, max_length=40)
     email = serializers.EmailField(required=False, allow_blank=True)
     ip = serializers.IPAddressField(required=False, allow_blank=True)
-    customer_id = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    customer_id = TextField(required=False, allow_blank=True, max_length=200)
     channel = _ChannelField(required=False, default="VOICE")
-    contact_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    contact_id = TextField(required=False, allow_blank=True, default="", max_length=100)
     at_ms = serializers.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.core.pagination import MAX_OFFSET
 from apps.core.permissions import is_admin
+from apps.core.problems import STRICT_FIELDS, TextField
 from apps.journeys.analyzers.base import CleaningRule
 from apps.journeys.analyzers.funnels import MAX_FUNNEL_STEPS
 from apps.journeys.analyzers.paths import MAX_PATH_STEPS
@@ -28,7 +28,7 @@ from apps.journeys.webhook_transport import UnsafeTarget, check_url
 MAX_WINDOW_HOURS = 24 * 366 * 100  # a century, longer than any journey
 
 
-@extend_schema_field(OpenApiTypes.STR)
+@extend_schema_field({"type": "string", "pattern": r"[^,\s]"})
 class CsvListField(serializers.Field):
     """A comma-separated list in one query parameter ("a,b,c")."""
 
@@ -55,7 +55,7 @@ def _ms(value: date | datetime, end: bool = False) -> int:
     return int(value.timestamp() * 1000)
 
 
-@extend_schema_field(OpenApiTypes.STR)
+@extend_schema_field({"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}]})
 class FlexibleDateTimeField(serializers.Field):
     """An ISO date (2026-01-05) or date-time (2026-01-05T10:00:00Z)."""
 
@@ -75,7 +75,8 @@ class FilterQuerySerializer(serializers.Serializer):
     until = FlexibleDateTimeField(required=False, help_text="ISO date (inclusive day) or date-time (exclusive)")
     channel = CsvListField(required=False, help_text="only events on these channels, e.g. phone,chat")
     segment = serializers.CharField(required=False, help_text="only customers with this segment attribute")
-    attribute = serializers.CharField(required=False, help_text="only customers with attribute key:value")
+    attribute = serializers.RegexField(r":", required=False, help_text="only customers with attribute key:value",
+                                       error_messages={"invalid": "use key:value, e.g. plan:gold"})
     milestone = serializers.SlugField(required=False, help_text="only customers who reached this milestone")
     category = CsvListField(required=False, help_text="only customers with a contact that matched one of these "
                             "categories (paths anchored on an event start or end at such a contact)")
@@ -84,11 +85,6 @@ class FilterQuerySerializer(serializers.Serializer):
                                                      "(-5…5) is at least this")
     sentiment_max = serializers.FloatField(required=False, min_value=-5, max_value=5,
                                            help_text="… and at most this")
-
-    def validate_attribute(self, value: str) -> str:
-        if ":" not in value:
-            raise serializers.ValidationError("use key:value, e.g. plan:gold")
-        return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "since" in attrs and "until" in attrs and _ms(attrs["since"]) >= _ms(attrs["until"], end=True):
@@ -320,7 +316,10 @@ class KpiSeriesSerializer(serializers.Serializer):
 
 
 class MilestoneDefinitionSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = STRICT_FIELDS
     reached = serializers.IntegerField(read_only=True, source="reaches.count")
+    sequence = serializers.ListField(child=TextField(max_length=120), required=False,
+                                     help_text='event types in order, e.g. ["cart", "purchase"]')
 
     class Meta:
         model = MilestoneDefinition
@@ -345,6 +344,7 @@ class MilestoneReachSerializer(serializers.ModelSerializer):
 
 
 class WebhookSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = STRICT_FIELDS
     secret = serializers.CharField(write_only=True, min_length=8, help_text="HMAC key; never returned")
     milestones = serializers.SlugRelatedField(slug_field="slug", many=True, required=False,
                                               queryset=MilestoneDefinition.objects.all())
@@ -353,6 +353,12 @@ class WebhookSerializer(serializers.ModelSerializer):
         model = Webhook
         fields = ["id", "name", "url", "secret", "active", "milestones", "created_at"]
         read_only_fields = ["id", "created_at"]
+
+    def to_internal_value(self, data: Any) -> Any:
+        """`milestones` is a list of slugs (an object would be read as its keys)."""
+        if isinstance(data, dict) and "milestones" in data and not isinstance(data["milestones"], list):
+            raise serializers.ValidationError({"milestones": ["Expected a list of milestone slugs."]})
+        return super().to_internal_value(data)
 
     def validate_url(self, value: str) -> str:
         try:

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from django.shortcuts import get_object_or_404
 from django.utils.html import escape
 from django.views.decorators.clickjacking import xframe_options_sameorigin
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action, api_view, permission_classes, renderer_classes
 from rest_framework.exceptions import APIException, NotFound, ValidationError
@@ -116,7 +116,8 @@ def dfg(request: Request) -> Response:
     return Response(s.DfgSerializer({"edges": edges, "start": result.start, "end": result.end}).data)
 
 
-@extend_schema(parameters=[s.SimilarityQuerySerializer], responses=s.SimilarityResultSerializer)
+@extend_schema(parameters=[s.SimilarityQuerySerializer], responses={
+    200: s.SimilarityResultSerializer, 404: OpenApiResponse(description="the customer has no journey in the index")})
 @api_view(["GET"])
 @permission_classes([READ])
 def similarity(request: Request) -> Response:
@@ -191,6 +192,8 @@ def _spark(points: list[dict[str, Any]], width: int = 120, height: int = 28) -> 
     return " ".join(f"{i * step:.1f},{height - (v - lo) / span * height:.1f}" for i, v in enumerate(values))
 
 
+@extend_schema_view(destroy=extend_schema(responses={
+    204: None, 409: OpenApiResponse(description="customers have reached it; set active=false instead")}))
 class MilestoneViewSet(viewsets.ModelViewSet):
     """Milestone definitions; customers reach each once when their events satisfy its trigger."""
 
