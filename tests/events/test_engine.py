@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from apps.events.analytics import drill as engine_drill
 from apps.events.analytics import frames
 from apps.events.analytics import journeys as analytics
 from apps.events.engine import EventFilter, UnknownValueError, warm_up
@@ -110,7 +111,7 @@ def test_funnel_drill_down_equals_the_analyzer(tied, step, dropped, channel):
     frame, engine = tied
     question = {"events": FUNNEL, "step": step, "window_ms": 7 * DAY, "dropped": dropped, "channel": channel}
 
-    customers = analytics.funnel_customers(engine, EVERYTHING, **question)
+    customers = engine_drill.every_id(engine, engine_drill.funnel_customers(engine, EVERYTHING, **question))
 
     assert customers == funnels.funnel_customers(frame, **question)
     assert customers
@@ -195,7 +196,7 @@ def test_bad_arguments_fail_like_the_analyzers(store):
     with pytest.raises(ValueError, match="give start_event or end_event, not both"):
         analytics.journey_paths(engine, EVERYTHING, start_event="call", end_event="chat")
     with pytest.raises(ValueError, match="step must be between 1 and 2, got 3"):
-        analytics.funnel_customers(engine, EVERYTHING, events=["call", "chat"], step=3)
+        engine_drill.funnel_customers(engine, EVERYTHING, events=["call", "chat"], step=3)
 
 
 def test_journey_table_is_built_once_per_store_content_and_reopened_by_a_new_process(store, settings, tmp_path):

@@ -260,22 +260,6 @@ def _funnel_steps(events: Sequence[str], row: pd.Series) -> tuple[funnels.Funnel
     return funnels.steps_of(events, counts, medians)
 
 
-def funnel_customers(engine: Engine, flt: EventFilter, *, events: Sequence[str], step: int,
-                     window_ms: int | None = None, dropped: bool = False, channel: str | None = None) -> list[str]:
-    """Drill-down: customers who reached `step` (1-based); with `dropped`, those who did not reach the
-    next; with `channel`, only those who entered through it. Sorted by customer id."""
-    if not 1 <= step <= len(events):
-        raise ValueError(f"step must be between 1 and {len(events)}, got {step}")
-    matches = _funnel_matches(engine, flt, events, window_ms)
-    selected = matches.filter(matches[f"p{step - 1}"].notnull())
-    if dropped and step < len(events):
-        selected = selected.filter(selected[f"p{step}"].isnull())
-    if channel is not None:
-        selected = selected.filter(selected.entry_channel == channel)
-    ids = engine.execute(selected.select("customer_id"))["customer_id"]
-    return sorted(str(c) for c in ids)
-
-
 def check_labels(engine: Engine, labels: Iterable[str | None], *, with_channel: bool = False) -> None:
     """A question naming a label no event carries fails clearly instead of answering with nothing.
     With channels, a label is `type@channel` and both parts must be known."""
