@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
@@ -177,7 +178,7 @@ class Engine:
         TRACE_SEPARATOR), built with the journey table; None where there is no journey table."""
         if self.journey_table() is None:
             return None
-        return self._tables["traces"][1]  # type: ignore[no-any-return]
+        return self._tables["traces"][1]  # type: ignore[no-any-return]  # None when the build could not
 
     def journey_table(self) -> ir.Table | None:
         """Every event in journey order, positions and neighbours computed once per store content, or
@@ -227,9 +228,12 @@ class Engine:
         con.execute(f"ATTACH '{partial}' AS journeyhub_build")
         try:
             con.execute(f"CREATE TABLE journeyhub_build.journeys AS {sql}")
-            con.execute("CREATE TABLE journeyhub_build.traces AS SELECT customer_id, string_agg(type, "
-                        f"'{TRACE_SEPARATOR}' ORDER BY pos) AS trace FROM journeyhub_build.journeys "
-                        "GROUP BY customer_id")
+            try:
+                con.execute("CREATE TABLE journeyhub_build.traces AS SELECT customer_id, string_agg(type, "
+                            f"'{TRACE_SEPARATOR}' ORDER BY pos) AS trace FROM journeyhub_build.journeys "
+                            "GROUP BY customer_id")
+            except duckdb.OutOfMemoryException as exc:  # an ordered string_agg does not spill: variants sort instead
+                log.warning("journey table without traces (variants sort journeys per query): %s", exc)
         finally:
             con.execute("DETACH journeyhub_build")
         os.replace(partial, path)
@@ -238,16 +242,19 @@ class Engine:
                 old.unlink(missing_ok=True)
         log.info("journey table built in %.1f s: %s", time.perf_counter() - started, path)
 
-    def _attach_journey_file(self, path: Path) -> tuple[ir.Table, ir.Table]:
+    def _attach_journey_file(self, path: Path) -> tuple[ir.Table, ir.Table | None]:
         con = self.backend.con
         self._attached = getattr(self, "_attached", 0) + 1
         alias = f"journeyhub_journeys_{self._attached}"
         con.execute(f"ATTACH '{path}' AS {alias} (READ_ONLY)")
         con.execute(f"CREATE OR REPLACE TEMP VIEW {JOURNEYS_VIEW} AS SELECT * FROM {alias}.journeys")
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {TRACES_VIEW} AS SELECT * FROM {alias}.traces")
+        has_traces = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND "
+                                 "table_name = 'traces'", [alias]).fetchall()[0][0]
+        if has_traces:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {TRACES_VIEW} AS SELECT * FROM {alias}.traces")
         if self._attached > 1:
             con.execute(f"DETACH journeyhub_journeys_{self._attached - 1}")
-        return self.backend.table(JOURNEYS_VIEW), self.backend.table(TRACES_VIEW)
+        return self.backend.table(JOURNEYS_VIEW), self.backend.table(TRACES_VIEW) if has_traces else None
 
     def _by_contact(self, table: ir.Table, flt: EventFilter) -> ir.Table:
         """Events of the customers with a matching contact among them, each marked `contact_match`."""

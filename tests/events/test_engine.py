@@ -220,3 +220,22 @@ def test_journey_table_is_built_once_per_store_content_and_reopened_by_a_new_pro
     assert analytics.directly_follows(restarted, EVERYTHING) == frequency.directly_follows(now)
     rebuilt = sorted((tmp_path / "spill").glob("journeys-*.duckdb"))
     assert len(rebuilt) == 1 and rebuilt != built
+
+
+def test_a_journey_table_without_traces_still_counts_variants(store, tmp_path):
+    """A store too large for the traces step (its ordered aggregate cannot spill) keeps the journey
+    table without traces: variants then sort journeys in their own query, with the same answer."""
+    import duckdb
+
+    given = _with_ties(make_frame(JOURNEYS))
+    engine = store(given)
+    expected = analytics.variants(engine, EVERYTHING)
+    built = next((tmp_path / "spill").glob("journeys-*.duckdb"))
+    engine.backend.con.execute("DETACH journeyhub_journeys_1")
+    with duckdb.connect(str(built)) as con:
+        con.execute("DROP TABLE traces")
+
+    reopened = type(engine)(store_url=engine.store_url, kind="duckdb")
+
+    assert reopened.trace_table() is None and reopened.journey_table() is not None
+    assert analytics.variants(reopened, EVERYTHING) == expected
