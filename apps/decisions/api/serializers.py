@@ -77,12 +77,19 @@ class FeedbackRequestSerializer(CallerWaitingSerializer):
     at_ms = serializers.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET)
 
 
+@extend_schema_field({"anyOf": [{"type": "string", "format": "ipv4"}, {"type": "string", "format": "ipv6"},
+                               {"type": "string", "maxLength": 0}]})
+class _IpField(serializers.IPAddressField):
+    """An IPv4 or IPv6 address, or blank: the schema names both formats, so a client (or a schema
+    checker) knows that any other text is refused."""
+
+
 class RiskRequestSerializer(CallerWaitingSerializer):
     """Who is calling (phone, e-mail, IP address or customer id) on which contact: asks how risky the call is."""
 
     phone = TextField(required=False, allow_blank=True, max_length=40)
     email = serializers.EmailField(required=False, allow_blank=True)
-    ip = serializers.IPAddressField(required=False, allow_blank=True)
+    ip = _IpField(required=False, allow_blank=True)
     customer_id = TextField(required=False, allow_blank=True, max_length=200)
     channel = _ChannelField(required=False, default="VOICE")
     contact_id = TextField(required=False, allow_blank=True, default="", max_length=100)
