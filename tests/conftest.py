@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core import signals
+from django.db import close_old_connections
 from rest_framework.test import APIClient
 
 import graph
@@ -50,3 +52,15 @@ def shared_data() -> Path:
     if not SAMPLE_DATA.exists():
         pytest.fail(f"sample data sets not found at {SAMPLE_DATA} (they live in data/; DATA_DIR points elsewhere)")
     return SAMPLE_DATA
+
+
+@pytest.fixture
+def keep_the_test_connection() -> Iterator[None]:
+    """The WSGI application closes the database connection after each request; inside a test that
+    connection holds the test's transaction (PostgreSQL would answer every later request with "the
+    connection is closed"). Django's own test client unhooks the same signal handler."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)

@@ -71,8 +71,12 @@ def test_who_may_read_contacts(loaded, analyst: Client, viewer: Client) -> None:
 
 
 def test_the_list_takes_a_fixed_number_of_queries(loaded, api_client: APIClient, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connection
+
     api_client.get("/api/contacts/")  # API key cached
-    with django_assert_num_queries(4):  # ids up to the count limit (count and page), their columns, categories, texts
+    # ids up to the count limit (count and page in one statement on SQLite, two elsewhere), their columns,
+    # categories, texts
+    with django_assert_num_queries(4 if connection.vendor == "sqlite" else 5):
         api_client.get("/api/contacts/", {"q": "card", "limit": 2})
 
 

@@ -10,14 +10,11 @@ still applies to them.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import schemathesis
-from django.core import signals
-from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -29,7 +26,7 @@ schema.app = application
 # DRF refuses a NUL character in any text (400), which JSON Schema has no word for.
 schema.config.generation.update(allow_x00=False)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("keep_the_test_connection")]
 
 
 def _given(values: Any, *names: str) -> bool:
@@ -62,18 +59,6 @@ BEYOND_THE_SCHEMA: dict[str, Any] = {
        for method in ("POST", "PUT", "PATCH")
        for path in (("milestones/", "webhooks/") if method == "POST" else ("milestones/{slug}/", "webhooks/{id}/"))},
 }
-
-
-@pytest.fixture(autouse=True)
-def keep_the_test_connection() -> Iterator[None]:
-    """The WSGI application closes the database connection after each request; inside a test that
-    connection holds the test's transaction (PostgreSQL would answer every later request with "the
-    connection is closed"). Django's own test client unhooks the same signal handler."""
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    yield
-    signals.request_started.connect(close_old_connections)
-    signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture(autouse=True)

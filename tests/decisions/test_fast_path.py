@@ -22,7 +22,7 @@ from apps.ingest.services import ingest_records
 from apps.propensity import registry
 from tests.decisions.factories import history_risk_model
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("keep_the_test_connection")]
 CUSTOMERS = 25
 AT_MS = 1_767_225_600_000  # 2026-01-01, after every demo event
 
