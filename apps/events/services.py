@@ -143,33 +143,20 @@ def write_events(records: Sequence[EventRecord], *, resolve: Resolver = named_cu
     return report
 
 
-def events_changed(event_ids: Sequence[str]) -> int:
+def events_changed(event_ids: Sequence[str]) -> list[str]:
     """Events whose values the graph changed after they were copied (a corrected intent): their
-    rows in the store take the graph's values. Returns the number of files rewritten."""
+    rows in the store take the graph's values (`replace_events`). Returns the files written."""
     if not store.enabled() or not event_ids:
-        return 0
-    return store.replace_rows(event_rows.events_by_ids(list(event_ids)))
+        return []
+    return replace_events(event_rows.events_by_ids(list(event_ids)))
 
 
-def replace_events(rows: Sequence[dict[str, Any]], *, batch_id: str = "") -> list[str]:
-    """Events the graph updated in place (their rows as `graph.event_rows` reads them) take their new
-    content in the store: each day holding one is written again as one file without the old rows,
-    plus the new ones, and its old files removed after (a stop in between leaves repeats that
-    `compact` drops). Returns the files written. Rare by nature (a source re-sending an updated
-    record), so a day's rewrite is affordable."""
+def replace_events(rows: Sequence[dict[str, Any]], *, batch_id: str | None = None) -> list[str]:
+    """Events the graph updated in place (their rows as `graph.event_rows` reads them: a second
+    answer for the same contact, a re-delivered contact record) take their new content in the store,
+    in the day of their time, wherever the old row was (`store.replace_rows`). `batch_id`: the
+    ingest batch that changed them (None keeps each row's own). Returns the files written. Rare by
+    nature, so rewriting the files that hold the rows is affordable."""
     if not rows or not store.enabled():
         return []
-    by_day: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        day = store.day_of(int(row["ts"]))
-        by_day.setdefault(day, []).append({**row, "batch_id": batch_id or batch_of(row["seq"])})
-    written = []
-    for day, new in sorted(by_day.items()):
-        files = store.event_files([day]).get(day, [])
-        old = store.read_files(files)
-        ids = pa.array([row["event_id"] for row in new])
-        kept = old.filter(pc.invert(pc.is_in(old.column("event_id"), value_set=ids)))
-        table = pa.concat_tables([kept.cast(store.EVENT_SCHEMA), pa.Table.from_pylist(new, schema=store.EVENT_SCHEMA)])
-        written.append(store.write_day(day, table.sort_by(store.SORT_KEYS), tag=f"update-{batch_id or 'graph'}"))
-        store.delete(files)
-    return written
+    return store.replace_rows([{**row, "batch_id": batch_of(int(row["seq"]))} for row in rows], batch_id=batch_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -107,30 +108,89 @@ def write_day(day: str, table: pa.Table, *, tag: str) -> str:
     return name
 
 
-def replace_rows(rows: Sequence[dict[str, Any]]) -> int:
-    """Rows the graph changed after they were copied (an intent corrected by a second answer for the
-    same contact): each file holding one of them is written again with the graph's values in place
-    (the row keeps its batch id), the new file first and the old one removed after, so a stop in
-    between leaves a repeat that `check` names and `compact` drops. Files whose rows already equal
-    the graph's are left alone. Returns the number of files rewritten."""
-    by_day: dict[str, dict[str, dict[str, Any]]] = {}
-    for row in rows:
-        by_day.setdefault(day_of(int(row["ts"])), {})[str(row["event_id"])] = row
-    rewritten = 0
-    for day, names in event_files(by_day).items():
-        changed = by_day[day]
-        for name in names:
-            table = read_files([name])
-            hit = pc.is_in(table.column("event_id"), value_set=pa.array(list(changed), pa.string()))
-            old = table.filter(hit).to_pylist()
-            new = [{**row, **{k: v for k, v in changed[row["event_id"]].items() if k != "batch_id"}} for row in old]
-            if new == old:
-                continue
-            fresh = pa.concat_tables([table.filter(pc.invert(hit)), pa.Table.from_pylist(new, schema=EVENT_SCHEMA)])
-            write_day(day, fresh.sort_by(SORT_KEYS), tag="update")
-            delete([name])
-            rewritten += 1
-    return rewritten
+def replace_rows(rows: Sequence[dict[str, Any]], *, batch_id: str | None = None) -> list[str]:
+    """Rows the graph holds with other values than the store (an intent corrected by a second
+    answer, a re-delivered contact record), as `graph.event_rows` reads them: each takes the graph's
+    values in the partition of its date, once, wherever its old row is (a row whose time moved to
+    another day is removed from the old day). `batch_id` names the batch that changed them (None:
+    each row keeps the batch id it had). Returns the files written.
+
+    Only files holding one of the rows are rewritten (one new file per day for all of them, plus
+    the rows the day keeps); a day whose rows already equal the graph's, once each, is left alone,
+    and a row the store lacks is written to its day. Days that only lose rows go first and, within
+    a day, the new file is written before the old ones are removed: a stop leaves a row missing or
+    repeated, never only stale, and running the same replacement again (a re-run, the caller's
+    retry) or `compact` (which asks the graph when repeats differ) makes it exact."""
+    wanted = {str(row["event_id"]): row for row in rows}
+    home = {event_id: day_of(int(row["ts"])) for event_id, row in wanted.items()}
+    ids = pa.array(list(wanted), pa.string())
+    held = {day: _day_tables(names) for day, names in event_files(set(home.values())).items()}
+    elsewhere = set(wanted) - {e for tables in held.values() for t in tables.values()
+                               for e in t.column("event_id").to_pylist()}
+    if elsewhere:  # not in the day of their time: moved to another day, or never copied
+        others = pa.array(sorted(elsewhere), pa.string())
+        for day, names in event_files().items():
+            if day not in held:
+                tables = _day_tables(names)
+                if any(_holds(t, others) for t in tables.values()):
+                    held[day] = tables
+    homes = set(home.values())
+    written = []
+    for day in sorted(held | dict.fromkeys(homes), key=lambda d: (d in homes, d)):  # days that only lose rows first
+        homed = {e: r for e, r in wanted.items() if home[e] == day}
+        written += _rewrite_day(day, held.get(day, {}), homed, ids, batch_id)
+    return written
+
+
+def _day_tables(names: Sequence[str]) -> dict[str, pa.Table]:
+    return {name: read_files([name]) for name in names}
+
+
+def _holds(table: pa.Table, ids: pa.Array) -> bool:
+    return bool(pc.any(pc.is_in(table.column("event_id"), value_set=ids)).as_py())
+
+
+def _rewrite_day(day: str, tables: dict[str, pa.Table], homed: dict[str, dict[str, Any]], ids: pa.Array,
+                 batch_id: str | None) -> list[str]:
+    """One day's part of `replace_rows`: `tables` the day's files, `homed` the graph's rows whose date
+    is this day. The files holding any of the rows are replaced by one file with the graph's rows and
+    the rest of their rows, less those another file of the day also holds (copies an interrupted
+    rewrite left). Nothing is written when the day already holds exactly the graph's rows, once."""
+    holding = {name: t for name, t in tables.items() if _holds(t, ids)}
+    elsewhere = {e for name, t in tables.items() if name not in holding for e in t.column("event_id").to_pylist()}
+    old = pa.concat_tables(holding.values()).cast(EVENT_SCHEMA) if holding else EVENT_SCHEMA.empty_table()
+    hit = pc.is_in(old.column("event_id"), value_set=ids)
+    present = old.filter(hit).to_pylist()
+    batches = {row["event_id"]: row["batch_id"] for row in present}
+    new = [{**row, "batch_id": batch_id if batch_id is not None else batches.get(e, row.get("batch_id") or "")}
+           for e, row in homed.items()]  # a row the store lacked keeps the batch id the caller gave it
+    rest = old.filter(pc.invert(hit))
+    kept = _once(rest, elsewhere)
+    if _same_rows(present, new) and kept.num_rows == rest.num_rows:
+        return []
+    table = pa.concat_tables([kept, pa.Table.from_pylist(new, schema=EVENT_SCHEMA)])
+    names = [write_day(day, table.sort_by(SORT_KEYS), tag="update")] if table.num_rows else []
+    if holding:
+        delete(list(holding))
+    return names
+
+
+def _once(table: pa.Table, elsewhere: set[str]) -> pa.Table:
+    """The rows whose id no other file holds, the first of each id."""
+    seen = set(elsewhere)
+    keep = []
+    for index, event_id in enumerate(table.column("event_id").to_pylist()):
+        if event_id not in seen:
+            seen.add(event_id)
+            keep.append(index)
+    return table if len(keep) == table.num_rows else table.take(pa.array(keep, pa.int64()))
+
+
+def _same_rows(present: list[dict[str, Any]], wanted: list[dict[str, Any]]) -> bool:
+    """The stored rows of the ids are the wanted ones, once each (batch ids aside)."""
+    def content(row: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(row.get(name) for name in EVENT_SCHEMA.names if name != "batch_id")
+    return Counter(map(content, present)) == Counter(map(content, wanted))
 
 
 def new_token() -> str:

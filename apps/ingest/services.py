@@ -286,14 +286,19 @@ def _update_resent(batch: IngestBatch, records: list[EventRecord], report: Write
                    copy: EventCopy) -> None:
     """Records the graph already held that come back with changed content update their event in the
     graph and in the event store (no second event); the follow-up sees them as landed events, so the
-    contact row is brought up to date too. Unchanged repeats stay duplicates."""
+    contact row is brought up to date too. Unchanged repeats stay duplicates. A run resuming one that
+    stopped (`follow_up.duplicates`) also hands the store the graph's rows of the unchanged repeats:
+    the stopped run may have updated the graph and not the store (rows already equal are left alone)."""
     new = {e.event_id for e in report.events}
     resent = [r for r in records if r.event_id not in new]
     rows = event_rows.update_changed(resent)
-    if not rows:
+    resumed = event_rows.events_by_ids([r.event_id for r in resent]) if follow_up.duplicates else []
+    if not rows and not resumed:
         return
     copy.flush()  # this run's own earlier copies are in their files before a day is rewritten
-    replace_events(rows, batch_id=str(batch.pk))
+    replace_events(list({row["event_id"]: row for row in [*resumed, *rows]}.values()), batch_id=str(batch.pk))
+    if not rows:
+        return
     batch.updated += len(rows)
     batch.duplicates -= len(rows)
     changed = {row["event_id"]: row for row in rows}
