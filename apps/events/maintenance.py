@@ -189,9 +189,10 @@ def rebuild(progress: Progress = _quiet, *, flush_rows: int = 100_000) -> int:
 
 
 def compact(progress: Progress = _quiet) -> tuple[int, int]:
-    """Merge each day's files into one (rows repeated by an interrupted writer are dropped here).
-    The merged file is written before the old ones are removed, so a stop in between loses nothing
-    (the repeat it leaves is dropped by the next compaction). Returns (days merged, files removed)."""
+    """Merge each day's files into one, one row per event id (`_one_of_each`: repeats an interrupted
+    writer left are dropped, and where they differ the graph's row is kept). The merged file is
+    written before the old ones are removed, so a stop in between loses nothing, and the next
+    compaction resolves the repeats it leaves the same way. Returns (days merged, files removed)."""
     days = removed = 0
     stale = store.remove_stale_temporaries()
     if stale:
@@ -199,8 +200,8 @@ def compact(progress: Progress = _quiet) -> tuple[int, int]:
     for day, names in store.event_files().items():
         if len(names) < 2:
             continue
-        table = store.read_files(names)
-        store.write_day(day, _first_of_each(table).sort_by(store.SORT_KEYS), tag="compact")
+        table = store.read_files(names).cast(store.EVENT_SCHEMA)
+        store.write_day(day, _one_of_each(day, table).sort_by(store.SORT_KEYS), tag="compact")
         store.delete(names)
         days += 1
         removed += len(names)
@@ -211,11 +212,21 @@ def compact(progress: Progress = _quiet) -> tuple[int, int]:
     return days, removed
 
 
-def _first_of_each(table: pa.Table) -> pa.Table:
-    seen: set[str] = set()
-    keep = []
-    for index, event_id in enumerate(table.column("event_id").to_pylist()):
-        if event_id not in seen:
-            seen.add(event_id)
-            keep.append(index)
-    return table if len(keep) == table.num_rows else table.take(pa.array(keep, pa.int64()))
+def _one_of_each(day: str, table: pa.Table) -> pa.Table:
+    """One row per event id. Identical repeats (a copy left by a writer stopped between its new file
+    and the removal of the old) keep the first; repeats that differ (an update stopped the same way)
+    take the graph's row, the system of record, so an old row never wins because its file was read
+    first. A differing repeat the graph does not hold in this day keeps no row here."""
+    first: dict[str, int] = {}
+    versions: dict[str, set[tuple[Any, ...]]] = {}
+    for index, values in enumerate(zip(*(table.column(name).to_pylist() for name in HASHED), strict=True)):
+        first.setdefault(values[0], index)  # HASHED starts with the event id
+        versions.setdefault(values[0], set()).add(values)
+    differing = sorted(e for e, seen in versions.items() if len(seen) > 1)
+    keep = [index for event_id, index in first.items() if event_id not in versions or len(versions[event_id]) == 1]
+    kept = table.take(pa.array(sorted(keep), pa.int64()))
+    if not differing:
+        return kept
+    graph_side = [{**row, "batch_id": table.column("batch_id")[first[row["event_id"]]].as_py()}
+                  for row in event_rows.events_by_ids(differing) if store.day_of(row["ts"]) == day]
+    return pa.concat_tables([kept, pa.Table.from_pylist(graph_side, schema=store.EVENT_SCHEMA)])

@@ -149,3 +149,49 @@ def test_a_redelivery_killed_between_the_graph_update_and_the_store_is_repaired_
     row = next(r for r in stored().to_pylist() if r["event_id"] == "c-voice-1")
     assert json.loads(row["attributes"])["disconnect_reason"] == "AGENT_DISCONNECT"
     assert maintenance.check().equal
+
+
+def _stale_and_new_row_of_e1(intent: str) -> None:
+    """A replacement of e1 stopped after its new file was written, before the old one was removed:
+    the old row's file is named so it lists first."""
+    get_g().V(s.event_vid("e1")).property("intent", intent).iterate()
+    new = {**event_rows.events_by_ids(["e1"])[0], "batch_id": "1"}
+    store.write_day("2026-03-01", store.rows_table([new]), tag="update")
+
+
+def test_compact_keeps_the_graphs_row_when_repeats_differ_whichever_file_lists_first(events_csv: str) -> None:
+    # given e1's old row and its new one in two files of the same day
+    ingest_file(uri=events_csv, fmt="csv")
+    _stale_and_new_row_of_e1("billing")
+    old_first = sorted(store.event_files()["2026-03-01"])
+    assert "batch-" in old_first[0] and "update-" in old_first[1]
+
+    # when the day is compacted
+    assert maintenance.compact() == (1, 2)
+
+    # then the new row is the one kept, once
+    assert [(r["event_id"], r["intent"]) for r in stored().to_pylist()[:2]] == [("e1", "billing"), ("e2", "card")]
+    assert maintenance.check().equal
+
+
+def test_compact_stopped_before_removing_the_old_files_is_exact_after_the_next_compaction(
+        events_csv: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # given a compaction stopped after writing the merged file, the old ones (old and new e1) still there
+    ingest_file(uri=events_csv, fmt="csv")
+    _stale_and_new_row_of_e1("billing")
+
+    def delete(names):  # type: ignore[no-untyped-def]
+        raise Killed
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "delete", delete)
+        with pytest.raises(Killed):
+            maintenance.compact()
+    assert len(store.event_files()["2026-03-01"]) == 3
+
+    # when compaction runs again
+    maintenance.compact()
+
+    # then the day is one file and e1's row is the graph's
+    assert len(store.event_files()["2026-03-01"]) == 1
+    assert stored().to_pylist()[0]["intent"] == "billing"
+    assert maintenance.check().equal
