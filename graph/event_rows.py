@@ -7,6 +7,7 @@ the event store's columns (apps/events/schema.py) except the batch id, which the
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -40,11 +41,30 @@ def customer_id_pages(size: int | None = None) -> Iterator[list[str]]:
 
 def events_of_customers(customer_ids: Sequence[str]) -> list[dict[str, Any]]:
     """Every accepted event of these customers, as event-store rows (in no particular order)."""
+    return events_and_contacts_of_customers(customer_ids)[0]
+
+
+def events_and_contacts_of_customers(customer_ids: Sequence[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """`events_of_customers`, and the conversation summaries those events carry as contacts-table
+    rows (apps/events/schema.py, without `updated`) plus the event's `ts`, from the same read."""
     rows: list[dict[str, Any]] = []
+    contacts: list[dict[str, Any]] = []
     for chunk in id_chunks([s.customer_vid(c) for c in customer_ids]):
         if chunk:
-            rows += [_row(r) for r in get_g().V(*many_ids(chunk)).out(s.PERFORMED).element_map().to_list()]
-    return rows
+            for found in get_g().V(*many_ids(chunk)).out(s.PERFORMED).element_map().to_list():
+                rows.append(_row(found))
+                if "categories" in found:
+                    contacts.append(_contact(found, rows[-1]))
+    return rows, contacts
+
+
+def _contact(found: dict[Any, Any], row: dict[str, Any]) -> dict[str, Any]:
+    def number(key: str) -> float | None:
+        value = found.get(key)
+        return None if value is None else float(value)
+    return {"event_id": row["event_id"], "customer_id": row["customer_id"], "ts": row["ts"],
+            "sentiment_customer": number("sentiment_customer"), "sentiment_agent": number("sentiment_agent"),
+            "sentiment_change": number("sentiment_change"), "categories": json.loads(found["categories"] or "[]")}
 
 
 def events_by_ids(event_ids: Sequence[str]) -> list[dict[str, Any]]:

@@ -51,6 +51,8 @@ class CheckReport:
     days: int = 0
     graph_events: int = 0
     store_events: int = 0
+    graph_contacts: int = 0  # conversation summaries on the graph's events
+    store_contacts: int = 0  # contacts in the contacts table (latest row of each)
     differences: list[str] = field(default_factory=list)
 
     @property
@@ -61,11 +63,14 @@ class CheckReport:
 # ---------------------------------------------------------------- reading both sides
 
 
-def graph_rows(progress: Progress = _quiet) -> Iterator[dict[str, Any]]:
-    """Every accepted event in the graph, a page of customers at a time."""
+def graph_rows(progress: Progress = _quiet, contacts: list[dict[str, Any]] | None = None) -> Iterator[dict[str, Any]]:
+    """Every accepted event in the graph, a page of customers at a time; given a list, the
+    conversation summaries those events carry are added to it on the way (the same read)."""
     done = 0
     for page in event_rows.customer_id_pages():
-        rows = event_rows.events_of_customers(page)
+        rows, summaries = event_rows.events_and_contacts_of_customers(page)
+        if contacts is not None:
+            contacts += summaries
         yield from rows
         done += len(page)
         progress(f"read {done:,} customers from the graph")
@@ -96,9 +101,9 @@ def store_summaries(progress: Progress = _quiet) -> tuple[dict[str, DaySummary],
     return summaries, problems
 
 
-def _graph_summaries(progress: Progress) -> dict[str, DaySummary]:
+def _graph_summaries(progress: Progress, contacts: list[dict[str, Any]]) -> dict[str, DaySummary]:
     summaries: dict[str, DaySummary] = {}
-    for row in graph_rows(progress):
+    for row in graph_rows(progress, contacts):
         summaries.setdefault(store.day_of(row["ts"]), DaySummary()).add(row_hash([row[k] for k in HASHED]))
     return summaries
 
@@ -108,11 +113,13 @@ def _graph_summaries(progress: Progress) -> dict[str, DaySummary]:
 
 def check(progress: Progress = _quiet) -> CheckReport:
     """Compare the store with the graph: counts and content per day, then, for the days that differ,
-    which events (missing from the store, only in the store, different, repeated)."""
+    which events (missing from the store, only in the store, different, repeated); then the identity
+    table and the contacts table (each contact's latest summary against the graph's, per day)."""
     have, problems = store_summaries(progress)
-    want = _graph_summaries(progress)
+    graph_contacts: list[dict[str, Any]] = []
+    want = _graph_summaries(progress, graph_contacts)
     report = CheckReport(days=len(set(have) | set(want)), graph_events=sum(s.count for s in want.values()),
-                         store_events=sum(s.count for s in have.values()))
+                         store_events=sum(s.count for s in have.values()), graph_contacts=len(graph_contacts))
     differing = []
     for day in sorted(set(have) | set(want)):
         g, s = want.get(day, DaySummary()), have.get(day, DaySummary())
@@ -124,6 +131,8 @@ def check(progress: Progress = _quiet) -> CheckReport:
     if differing:
         report.differences += _named(set(differing), progress)
     report.differences += identity.identity_differences()
+    contact_differences, report.store_contacts = contacts.differences(graph_contacts)
+    report.differences += contact_differences
     return report
 
 
@@ -158,7 +167,8 @@ def _named(days: set[str], progress: Progress) -> list[str]:
 def rebuild(progress: Progress = _quiet, *, flush_rows: int = 100_000) -> int:
     """Write the whole store again from the graph; returns the number of events written. The new
     files are staged first (`_rebuild/`), then each day's staged rows replace that day's files, and
-    days the graph no longer has are removed. Run it while no ingest is running."""
+    days the graph no longer has are removed; the identity and contacts tables are written again
+    from the graph too. Run it while no ingest is running."""
     token = store.new_token()
     staged: dict[str, list[str]] = {}
     waiting: dict[str, list[dict[str, Any]]] = {}
@@ -169,7 +179,8 @@ def rebuild(progress: Progress = _quiet, *, flush_rows: int = 100_000) -> int:
             staged.setdefault(day, []).append(store.write_staged(token, day, store.rows_table(rows)))
         waiting.clear()
 
-    for row in graph_rows(progress):
+    graph_contacts: list[dict[str, Any]] = []
+    for row in graph_rows(progress, graph_contacts):
         waiting.setdefault(store.day_of(row["ts"]), []).append({**row, "batch_id": batch_of(row["seq"])})
         total += 1
         if total % flush_rows == 0:
@@ -182,6 +193,7 @@ def rebuild(progress: Progress = _quiet, *, flush_rows: int = 100_000) -> int:
         store.delete(before.get(day, []) + staged.get(day, []))
         progress(f"rebuilt {day}")
     identity.refresh_identity()
+    progress(f"rebuilt the contacts table: {contacts.rebuild(graph_contacts):,} contacts")
     return total
 
 

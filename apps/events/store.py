@@ -118,9 +118,9 @@ def replace_rows(rows: Sequence[dict[str, Any]], *, batch_id: str | None = None)
     Only files holding one of the rows are rewritten (one new file per day for all of them, plus
     the rows the day keeps); a day whose rows already equal the graph's, once each, is left alone,
     and a row the store lacks is written to its day. Days that only lose rows go first and, within
-    a day, the new file is written before the old ones are removed: a stop leaves a row missing or
-    repeated, never only stale, and running the same replacement again (a re-run, the caller's
-    retry) or `compact` (which asks the graph when repeats differ) makes it exact."""
+    a day, the new file is written before the old ones are removed: whatever a stop leaves (the old
+    row, a row missing from its new day, a repeat), running the same replacement again (a re-run,
+    the caller's retry) makes it exact, and `compact` resolves differing repeats by the graph."""
     wanted = {str(row["event_id"]): row for row in rows}
     home = {event_id: day_of(int(row["ts"])) for event_id, row in wanted.items()}
     ids = pa.array(list(wanted), pa.string())

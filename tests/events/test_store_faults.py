@@ -219,7 +219,8 @@ def test_rebuild_streams_from_the_graph_in_pages_with_progress(events_csv: str, 
 
     assert total == 8
     assert messages[:2] == ["read 2 customers from the graph", "read 3 customers from the graph"]
-    assert messages[2:] == ["rebuilt 2026-03-01", "rebuilt 2026-03-02", "rebuilt 2026-03-03"]
+    assert messages[2:] == ["rebuilt 2026-03-01", "rebuilt 2026-03-02", "rebuilt 2026-03-03",
+                            "rebuilt the contacts table: 0 contacts"]
     assert store.read_files(store.event_files()["2026-03-01"]).num_rows == 3
     assert store.folder().list(store.STAGING_DIR) == []
     assert maintenance.check().equal

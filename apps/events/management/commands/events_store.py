@@ -11,8 +11,8 @@ from graph.errors import GraphError
 
 class Command(BaseCommand):
     help = ("check: compare the event store with the graph per day (counts and content) and name every "
-            "difference (exit 1 when any); rebuild: write the store again from the graph; compact: merge "
-            "each day's small files into one.")
+            "difference, the identity and contacts tables included (exit 1 when any); rebuild: write the store "
+            "and its tables again from the graph; compact: merge each day's small files into one.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", choices=["check", "rebuild", "compact"])
@@ -36,8 +36,10 @@ class Command(BaseCommand):
         report = maintenance.check(self._progress)
         for line in report.differences:
             self.stdout.write(line)
-        summary = (f"{report.days} days, graph {report.graph_events} events, store {report.store_events} events: "
-                   + ("equal" if report.equal else f"{len(report.differences)} differences"))
+        contacts = (f", contacts graph {report.graph_contacts}, table {report.store_contacts}"
+                    if report.graph_contacts or report.store_contacts else "")
+        summary = (f"{report.days} days, graph {report.graph_events} events, store {report.store_events} events"
+                   f"{contacts}: " + ("equal" if report.equal else f"{len(report.differences)} differences"))
         if not report.equal:
             raise CommandError(summary + " (`events_store rebuild` writes the store again from the graph)")
         self.stdout.write(summary)
