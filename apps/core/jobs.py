@@ -167,8 +167,10 @@ def reap() -> int:
 
 
 def counts() -> dict[str, int]:
-    """Jobs by status, for the `journeyhub_jobs` gauge (queue depth)."""
-    return {status: n for status, n in Job.objects.values_list("status").annotate(n=Count("id")).order_by()}
+    """Jobs by status, for the `journeyhub_jobs` gauge (queue depth): every status, 0 when none, so a
+    drained queue reads 0 rather than a series that vanished."""
+    found = dict(Job.objects.values_list("status").annotate(n=Count("id")).order_by())
+    return {status: int(found.get(status, 0)) for status in Status.values}
 
 
 def recent(limit: int = 50) -> list[Job]:
