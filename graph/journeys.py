@@ -96,15 +96,15 @@ class CustomerRow:
     latest_type: str
 
 
-def customer_rows(customer_ids: Sequence[str] | None = None, *, offset: int = 0, limit: int = 50
-                  ) -> list[CustomerRow]:
-    """One read for a page of customers: these ids (in the order given; unknown ones left out), or
-    the page `offset`/`limit` of all customers by id."""
+def customer_rows(customer_ids: Sequence[str] | None = None, *, offset: int = 0, limit: int = 50,
+                  after: str | None = None, before: str | None = None) -> list[CustomerRow]:
+    """One read for a page of customers: these ids (in the order given; unknown ones left out), or a
+    page of all customers by id — from `offset`, or (keyset) the `limit` ids after `after` / before
+    `before` (see `_id_page`)."""
     if customer_ids is not None and not customer_ids:
         return []
     start = (get_g().V(*many_ids([s.customer_vid(c) for c in customer_ids])).has_label(s.CUSTOMER)
-             if customer_ids is not None else
-             get_g().V().has_label(s.CUSTOMER).order().by("customer_id").range_(offset, offset + limit))
+             if customer_ids is not None else _id_page(offset=offset, limit=limit, after=after, before=before))
     rows = (start.project("props", "channels", "latest").by(__.value_map())
             .by(__.out(s.PERFORMED).group_count().by("channel"))
             .by(__.out_e(s.PERFORMED).order().by("ts", Order.desc)
@@ -112,7 +112,7 @@ def customer_rows(customer_ids: Sequence[str] | None = None, *, offset: int = 0,
                 .limit(1).in_v().values("type").fold()).to_list())
     found = [_customer_row(row) for row in rows]
     if customer_ids is None:
-        return found
+        return found[::-1] if before is not None and after is None else found
     by_id = {row.customer_id: row for row in found}
     return [by_id[c] for c in customer_ids if c in by_id]
 
@@ -164,9 +164,24 @@ def customers_by_identifier(kind: str, value: str) -> list[str]:
     return sorted(get_g().V(s.identifier_vid(kind, value)).in_(s.HAS_IDENTIFIER).values("customer_id").to_list())
 
 
-def customer_ids(*, offset: int = 0, limit: int = 50) -> list[str]:
-    return (get_g().V().has_label(s.CUSTOMER).order().by("customer_id").range_(offset, offset + limit)
-            .values("customer_id").to_list())
+def customer_ids(*, offset: int = 0, limit: int = 50, after: str | None = None, before: str | None = None
+                 ) -> list[str]:
+    """A page of customer ids in id order: from `offset`, or the `limit` ids after `after` (or before
+    `before`, still returned in id order)."""
+    ids = _id_page(offset=offset, limit=limit, after=after, before=before).values("customer_id").to_list()
+    return ids[::-1] if before is not None and after is None else ids
+
+
+def _id_page(*, offset: int, limit: int, after: str | None, before: str | None) -> Any:
+    """Customers by id, a page at a time. With `after` (or `before`) the page starts past a known id
+    (keyset): the store filters on the id before it sorts, and stops at `limit`, instead of sorting
+    every customer to skip `offset` of them; `before` reads backwards (callers reverse it)."""
+    customers = get_g().V().has_label(s.CUSTOMER)
+    if after is not None:
+        return customers.has("customer_id", P.gt(after)).order().by("customer_id").limit(limit)
+    if before is not None:
+        return customers.has("customer_id", P.lt(before)).order().by("customer_id", Order.desc).limit(limit)
+    return customers.order().by("customer_id").range_(offset, offset + limit)
 
 
 def customer_count(score: str | None = None) -> int:

@@ -21,7 +21,7 @@ from django.utils import timezone
 from apps.conversations import analytics, contact_lens, persist, transcripts
 from apps.conversations.conversation import AnalysisError, Conversation
 from apps.conversations.models import CategoryRule, Contact
-from apps.core import storage
+from apps.core import observability, storage
 from apps.events import contacts as event_contacts
 from apps.ingest.models import IngestBatch, QuarantinedRow
 from apps.ingest.services import ingest_records
@@ -122,6 +122,7 @@ def _connect(conversations: list[Conversation]) -> None:
 def _finish(batch: IngestBatch, status: str, error: str) -> None:
     batch.status, batch.error, batch.finished = status, error, timezone.now()
     batch.save()
+    observability.record_ingest(loaded=batch.loaded, duplicates=batch.duplicates, quarantined=batch.quarantined)
 
 
 def _files(uri: str, fmt: str) -> list[tuple[str, Callable[[], bytes]]]:

@@ -16,6 +16,7 @@ from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.views import set_rollback
 
+from apps.core.parsers import MalformedJSON
 from apps.core.problems import is_api, problem_response
 from apps.events.store import EventStoreError
 from graph.errors import GraphUnavailable
@@ -42,6 +43,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpRespon
     set_rollback()
     if isinstance(exc, exceptions.ValidationError):
         return invalid_request(request, exc.detail)
+    if isinstance(exc, exceptions.ParseError):  # a body that is not JSON: where it breaks
+        position = exc.position if isinstance(exc, MalformedJSON) else {}
+        return problem_response(request, 400, _text(exc.detail), type_name="invalid-request", errors=[
+            {"field": None, "detail": _text(exc.detail), "code": "parse_error", **position}])
     headers: dict[str, str] = {}
     extensions: dict[str, Any] = {}
     if getattr(exc, "auth_header", None):

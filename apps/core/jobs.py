@@ -13,6 +13,10 @@ of the worker. Three rules make a job finish, one way or the other:
   same for a job whose task django-q2 stopped at its timeout);
 - while it runs, the request id of the request that queued it is set, so its log lines carry it.
 
+Recurring jobs (`every`) get a row per run too (`run_recurring`), so webhook delivery and the stale-KPI
+recompute show their status and error where every other job does; one attempt each (the next run is
+minutes away), and only the latest KEEP_RECURRING succeeded runs of each are kept.
+
 Job functions live in each app's tasks.py and take plain JSON values (ids, paths), because they are
 stored in the database and called again on a retry.
 """
@@ -29,7 +33,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_q.brokers import get_broker
@@ -163,8 +167,21 @@ def reap() -> int:
 
 
 def counts() -> dict[str, int]:
-    """Jobs by status, for the `journeyhub_jobs` gauge (queue depth)."""
-    return {status: n for status, n in Job.objects.values_list("status").annotate(n=Count("id")).order_by()}
+    """Jobs by status, for the `journeyhub_jobs` gauge (queue depth): every status, 0 when none, so a
+    drained queue reads 0 rather than a series that vanished."""
+    found = dict(Job.objects.values_list("status").annotate(n=Count("id")).order_by())
+    return {status: int(found.get(status, 0)) for status in Status.values}
+
+
+def recent(limit: int = 50) -> list[Job]:
+    """The newest jobs for a status table: every one-off job, and of each recurring job its failures
+    and its latest run (one succeeded delivery a minute would push everything else off the table)."""
+    routine = Q()
+    for item in _recurring.values():
+        mine = Job.objects.filter(kind=item.kind, ref=item.name)
+        routine |= Q(kind=item.kind, ref=item.name, status=Status.SUCCEEDED) & ~Q(
+            pk__in=mine.values_list("pk", flat=True)[:1])
+    return list(Job.objects.exclude(routine)[:limit] if routine else Job.objects.all()[:limit])
 
 
 def latest(kind: str, ref: str) -> Job | None:
@@ -177,16 +194,18 @@ class Recurring:
     name: str
     func: Callable[..., Any]
     minutes: int
+    kind: str
 
 
 _recurring: dict[str, Recurring] = {}
+KEEP_RECURRING = 20
 
 
-def every(minutes: int, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare a job function that runs every `minutes` (apps' tasks.py); `install_schedules` (after
-    migrate) writes the schedule the worker's scheduler follows."""
+def every(minutes: int, name: str, *, kind: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a job function that runs every `minutes` (apps' tasks.py) as a job of `kind`;
+    `install_schedules` (after migrate) writes the schedule the worker's scheduler follows."""
     def register(func: Callable[..., Any]) -> Callable[..., Any]:
-        _recurring[name] = Recurring(name, func, minutes)
+        _recurring[name] = Recurring(name, func, minutes, kind or name.replace(" ", "_"))
         return func
     return register
 
@@ -194,12 +213,27 @@ def every(minutes: int, name: str) -> Callable[[Callable[..., Any]], Callable[..
 def install_schedules() -> list[str]:
     for item in _recurring.values():
         Schedule.objects.update_or_create(name=item.name, defaults={
-            "func": dotted(item.func), "schedule_type": Schedule.MINUTES, "minutes": item.minutes,
-            "repeats": -1})
+            "func": dotted(run_recurring), "args": repr(item.name), "schedule_type": Schedule.MINUTES,
+            "minutes": item.minutes, "repeats": -1})
     return sorted(_recurring)
 
 
-every(5, "reap stale jobs")(reap)
+def run_recurring(name: str) -> str:
+    """What a recurring schedule runs: one attempt of the declared function, recorded on a Job row of
+    its kind (ref: the schedule's name), so its status and error are read like any job's."""
+    item = _recurring.get(name)
+    if item is None:
+        log.error("no recurring job named %r; known: %s", name, ", ".join(sorted(_recurring)))
+        return "unknown"
+    job = Job.objects.create(kind=item.kind, ref=item.name, func=dotted(item.func), max_attempts=1)
+    outcome = execute(job.pk)
+    stale = (Job.objects.filter(kind=item.kind, ref=item.name, status=Status.SUCCEEDED)
+             .values_list("pk", flat=True)[KEEP_RECURRING:])
+    Job.objects.filter(pk__in=list(stale)).delete()
+    return outcome
+
+
+every(5, "reap stale jobs", kind="reap")(reap)
 
 
 class InProcessWorker(threading.Thread):

@@ -8,7 +8,8 @@ field or parameter), `retry_after` beside the `Retry-After` header of a 429, and
 result of `POST /api/events` when every event was quarantined.
 
 `type` is `about:blank` when the status says it all (the title is then the status phrase, as RFC
-9457 asks); problems a client may want to tell apart have their own URN (`PROBLEM_TYPES`).
+9457 asks, in RFC 9110's words: Python 3.11 still says "Request Entity Too Large" for 413);
+problems a client may want to tell apart have their own URN (`PROBLEM_TYPES`).
 """
 from __future__ import annotations
 
@@ -37,6 +38,14 @@ PROBLEM_TYPES = {
     "training-in-progress": "The model is already being trained.",
 }
 
+# RFC 9110 (section 15) renamed these; Python 3.11's HTTPStatus keeps the older phrases.
+RFC_9110_PHRASES = {413: "Content Too Large", 414: "URI Too Long", 416: "Range Not Satisfiable",
+                    422: "Unprocessable Content"}
+
+
+def phrase(status: int) -> str:
+    return RFC_9110_PHRASES.get(status) or HTTPStatus(status).phrase
+
 
 def problem_type(name: str) -> str:
     if name not in PROBLEM_TYPES:
@@ -48,7 +57,7 @@ def problem(status: int, detail: str, *, type_name: str | None = None, instance:
             **extensions: Any) -> dict[str, Any]:
     """The body of one problem: `about:blank` with the status phrase as title, or one of PROBLEM_TYPES."""
     if type_name is None:
-        kind, title = BLANK, HTTPStatus(status).phrase
+        kind, title = BLANK, phrase(status)
     else:
         kind, title = problem_type(type_name), PROBLEM_TYPES[type_name]
     return {"type": kind, "title": title, "status": status, "detail": detail, "instance": instance, **extensions}
@@ -60,7 +69,8 @@ def problem_response(request: HttpRequest | None, status: int, detail: str, *, t
     and DRF's exception handler answer alike whatever the view's renderers are."""
     instance = request.path if request is not None else ""
     body = problem(status, detail, type_name=type_name, instance=instance, **extensions)
-    response = HttpResponse(JSONRenderer().render(body), status=status, content_type=CONTENT_TYPE)
+    response = HttpResponse(JSONRenderer().render(body), status=status, content_type=CONTENT_TYPE,
+                            reason=phrase(status))
     for name, value in (headers or {}).items():
         response[name] = value
     return response
@@ -114,7 +124,12 @@ class FieldErrorSerializer(serializers.Serializer):
         "the body field or query parameter at fault, dotted for nested ones (`events.3.timestamp`); "
         "null when the request as a whole is at fault"))
     detail = serializers.CharField()
-    code = serializers.CharField(help_text="a stable code such as `required`, `invalid`, `max_value`")
+    code = serializers.CharField(help_text=(
+        "a stable code such as `required`, `invalid`, `max_value`; `parse_error` for a body that is not JSON"))
+    line = serializers.IntegerField(required=False, min_value=1,
+                                    help_text="parse_error only: the line of the body where decoding stopped")
+    column = serializers.IntegerField(required=False, min_value=1,
+                                      help_text="parse_error only: the column of that line where decoding stopped")
 
 
 class ProblemSerializer(serializers.Serializer):

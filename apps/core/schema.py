@@ -24,12 +24,13 @@ from apps.core.problems import CONTENT_TYPE, ProblemSerializer
 PROBLEM = OpenApiResponse(ProblemSerializer, description="problem details")
 
 DESCRIPTIONS = {
-    400: "The request is not valid: `errors` names each field or parameter at fault.",
+    400: "The request is not valid: `errors` names each field or parameter at fault, or, for a body that "
+         "is not JSON, the line and column where it breaks (code `parse_error`).",
     401: "No credentials, or an invalid, revoked or expired API key.",
     403: "The caller may not call this endpoint (role or key scope), or a CSRF check failed.",
     404: "The resource named in the path does not exist.",
     409: "The request conflicts with the resource's state.",
-    413: "The request body is larger than API_MAX_BODY_BYTES.",
+    413: "Content Too Large (RFC 9110): the request body is larger than API_MAX_BODY_BYTES.",
     415: "The request body's media type is not one this endpoint reads.",
     429: "Too many requests from this caller; retry after `Retry-After` seconds.",
     503: "The graph store, the event store or the database is unavailable; retry later.",

@@ -1,9 +1,10 @@
-"""The customers app's own table: the index behind search by name.
+"""The customers app's own tables: the indexes behind search by name and the segment filter.
 
-A customer's name lives on its vertex in the graph (an attribute); scanning every customer's
-attributes for a name costs a read of the whole population, so each word of each name is kept here,
-indexed. `apps.customers.services.set_attributes` keeps it with the graph; `manage.py
-reindex_customers` rebuilds it from the graph (a database restored apart from its store).
+A customer's name and segment live on its vertex in the graph (attributes, one JSON text); finding
+customers by either from there costs a read and a decode of the whole population, so each word of each
+name, and each customer's segment, is kept here, indexed. `apps.customers.services.set_attributes`
+keeps them with the graph; `manage.py reindex_customers` rebuilds them from the graph (a database
+restored apart from its store).
 """
 from __future__ import annotations
 
@@ -24,3 +25,17 @@ class NameWord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.word}"
+
+
+MAX_SEGMENT = 500
+
+
+class CustomerSegment(models.Model):
+    """A customer's `segment` attribute (as text), for journey and KPI questions about one segment:
+    one indexed lookup instead of every customer's attributes. Customers without one have no row."""
+
+    customer_id = models.CharField(max_length=255, unique=True)
+    segment = models.CharField(max_length=MAX_SEGMENT, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.segment}"

@@ -11,7 +11,7 @@ from django.db import connection as database
 from django.db.models import Q
 
 import graph
-from apps.customers.models import NameWord
+from apps.customers.models import CustomerSegment, NameWord
 from apps.customers.names import name_words
 from apps.ingest.mapping import IDENTIFIER_FIELDS, Mapping, RowError, normalize_identifier
 from graph import journeys
@@ -106,6 +106,18 @@ def customers_named(text: str, *, limit: int = 50) -> list[str]:
     for word in words[1:]:
         found = found.filter(customer_id__in=NameWord.objects.filter(_starting(word)).values("customer_id"))
     return list(found.order_by("customer_id").values_list("customer_id", flat=True).distinct()[:limit])
+
+
+def customers_in_segment(segment: str) -> list[str]:
+    """Customers whose segment attribute is `segment`, in id order: one indexed query on the segment
+    index (apps.customers.models.CustomerSegment), not a read of every customer's attributes."""
+    return list(CustomerSegment.objects.filter(segment=segment).order_by("customer_id")
+                .values_list("customer_id", flat=True))
+
+
+def segments() -> dict[str, str]:
+    """Every customer's segment (customers without one left out), for per-segment figures."""
+    return dict(CustomerSegment.objects.values_list("customer_id", "segment"))
 
 
 def _starting(prefix: str) -> Q:

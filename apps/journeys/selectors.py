@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from apps.customers import selectors as customer_selectors
 from apps.events import engine as analytics_engine
 from apps.events.analytics import drill as engine_drill
 from apps.events.analytics import frames
@@ -51,9 +52,10 @@ def _customer_ids(filters: JourneyFilters) -> list[str] | None:
                 f"unknown milestone {filters.milestone!r}; known: {known or 'none defined'}")
         wanted = set(MilestoneReach.objects.filter(milestone__slug=filters.milestone)
                      .values_list("customer_id", flat=True))
+    if filters.segment:  # the segment index, not every customer's attributes
+        in_segment = set(customer_selectors.customers_in_segment(filters.segment))
+        wanted = in_segment if wanted is None else wanted & in_segment
     conditions = dict(filters.attributes)
-    if filters.segment:
-        conditions["segment"] = filters.segment
     if conditions:
         attributes = graph_journeys.customer_attributes(sorted(wanted) if wanted is not None else None)
         matching = {c for c, attrs in attributes.items()

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
+from apps.customers import selectors as customer_selectors
 from apps.events import engine as analytics_engine
 from apps.events.analytics import kpis as analytics_kpis
 from apps.events.analytics import milestones as analytics_milestones
@@ -147,8 +148,11 @@ def _week_start(day: date) -> date:
 
 
 def _segments(customers: list[str]) -> dict[str, str]:
-    attributes = graph_journeys.customer_attributes(customers) if customers else {}
-    return {c: str(a["segment"]) for c, a in attributes.items() if a.get("segment") not in (None, "")}
+    """The customers' segments from the segment index (apps.customers), not their attributes."""
+    if not customers:
+        return {}
+    every = customer_selectors.segments()
+    return {c: every[c] for c in customers if c in every}
 
 
 def _params(definition: KpiDefinition) -> KpiParams:

@@ -33,7 +33,7 @@ def queue_kpi_recompute(*, slugs: list[str]) -> Job:
     return jobs.enqueue(recompute_kpis, sorted(slugs), kind="kpi_recompute", ref=",".join(sorted(slugs)))
 
 
-@jobs.every(1, "deliver webhooks")
+@jobs.every(1, "deliver webhooks", kind="webhook_delivery")
 def deliver_webhooks() -> int:
     """Post every due webhook payload; failures are rescheduled per delivery (apps.journeys.webhooks)."""
     report = webhooks.deliver_due()
@@ -43,7 +43,7 @@ def deliver_webhooks() -> int:
     return report.delivered
 
 
-@jobs.every(15, "recompute stale KPI days")
+@jobs.every(15, "recompute stale KPI days", kind="kpi_recompute")
 def recompute_stale_kpis() -> int:
     """The days ingest marked stale, recomputed (what `recompute_kpis --stale` does)."""
     result = services.recompute_stale_kpis()

@@ -66,6 +66,9 @@ class TrainingRun(models.Model):
     trained_by = models.CharField(max_length=150, default="system")
     model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL)
     error = models.TextField(blank=True, default="")
+    process = models.CharField(max_length=300, blank=True, default="",
+                               help_text="host:pid of the `manage.py train` process training it in the "
+                                         "foreground (empty: a job)")
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 

@@ -1,17 +1,23 @@
 """Training as a background job: a TrainingRun row records status and progress for people to watch.
 
-`run_training(run_id)` does the work (the job worker or `manage.py train --run` calls it);
-`start_training(...)` records a run and queues its job (apps.core.jobs); a worker that dies mid-run
-hands the job on, and when no attempt is left `training_abandoned` marks the run failed.
+`run_training(run_id)` does the work (the job worker, `manage.py train` in the foreground and
+`manage.py train --run` call it); `start_training(...)` records a run and queues its job
+(apps.core.jobs); a worker that dies mid-run hands the job on, and when no attempt is left
+`training_abandoned` marks the run failed. A foreground run records its process (`host:pid`): an
+interrupt (Ctrl-C, SIGTERM) fails the run on the way out, and a run whose process is gone (SIGKILL)
+is failed by the next request to train that model on the same host.
 One run per model at a time: while a run of a model is queued or running, another is refused with
-`TrainingInProgress` naming it (the API answers 409). The database holds that rule (a unique
-constraint on active runs), so two requests at the same moment cannot both start one.
+`TrainingInProgress` naming it (the API answers 409, the command exits with 2). The database holds
+that rule (a unique constraint on active runs), so two requests at the same moment cannot both start one.
 """
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import traceback
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -21,12 +27,15 @@ from apps.core import jobs
 from apps.core.models import Job
 from apps.propensity.models import TrainingRun
 from apps.propensity.services import train_model
+from apps.propensity.specs import ProgressFn
 
 log = logging.getLogger(__name__)
 
 
 def queue_training(*, name: str, since: datetime | None = None, until: datetime | None = None,
-                   options: dict[str, Any] | None = None, trained_by: str = "system") -> TrainingRun:
+                   options: dict[str, Any] | None = None, trained_by: str = "system",
+                   process: str = "") -> TrainingRun:
+    """Record a queued run; `process` (`this_process()`) marks a run this process trains itself."""
     from apps.propensity.specs import get_spec
 
     get_spec(name)  # fail now, not in the background, when the name is unknown
@@ -36,7 +45,7 @@ def queue_training(*, name: str, since: datetime | None = None, until: datetime 
     try:
         with transaction.atomic():
             return TrainingRun.objects.create(model_name=name, since=since, until=until, options=options or {},
-                                              trained_by=trained_by)
+                                              trained_by=trained_by, process=process)
     except IntegrityError:  # another request recorded a run of this model since the check above
         running = active_run(name)
         if running is None:
@@ -52,34 +61,81 @@ class TrainingInProgress(Exception):
         self.run = run
 
 
+class Interrupted(BaseException):
+    """A signal asked the process training in the foreground to stop (`manage.py train` turns SIGTERM
+    into this, as Python turns SIGINT into KeyboardInterrupt); the run is failed on the way out."""
+
+
+def this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def active_run(name: str) -> TrainingRun | None:
-    return TrainingRun.objects.filter(model_name=name, status__in=TrainingRun.ACTIVE).first()
+    """The model's queued or running run; a foreground run whose process on this host is gone
+    (killed with SIGKILL, so it could not say so) is failed here instead of blocking the model."""
+    run = TrainingRun.objects.filter(model_name=name, status__in=TrainingRun.ACTIVE).first()
+    if run is None or not _process_gone(run.process):
+        return run
+    TrainingRun.objects.filter(pk=run.pk, status__in=TrainingRun.ACTIVE).update(
+        status=TrainingRun.Status.FAILED, finished=timezone.now(),
+        message=f"the process training it ({run.process}) stopped before it finished")
+    log.warning("training run %s of %s: its process %s is gone; failed", run.pk, name, run.process)
+    return active_run(name)
 
 
-def run_training(run_id: int) -> TrainingRun:
-    """Run a queued training run to completion, recording progress; a failure is recorded, not raised."""
+def _process_gone(process: str) -> bool:
+    host, _, pid = process.rpartition(":")
+    if not host or host != socket.gethostname() or not pid.isdigit():
+        return False  # not a foreground run, or one on another machine: nothing to check here
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def run_training(run_id: int, *, progress: ProgressFn | None = None) -> TrainingRun:
+    """Run a queued training run to completion, recording progress (also handed to `progress`); a
+    failure is recorded, not raised. An interrupt (KeyboardInterrupt, `Interrupted`) fails the run
+    with what stopped it, then goes on up."""
     run = TrainingRun.objects.get(pk=run_id)
     run.status, run.started, run.progress = TrainingRun.Status.RUNNING, timezone.now(), 0.0
     run.save(update_fields=["status", "started", "progress"])
 
-    def progress(fraction: float, message: str) -> None:
+    def recorded(fraction: float, message: str) -> None:
         TrainingRun.objects.filter(pk=run.pk).update(progress=round(fraction, 3), message=message[:500])
+        if progress is not None:
+            progress(fraction, message)
 
     try:
-        options = dict(run.options)
-        version = train_model(name=run.model_name, since=run.since, until=run.until, data=options.get("data"),
-                              params=options.get("params"), seed=int(options.get("seed", 0)),
-                              trained_by=run.trained_by, progress=progress)
+        version = _train(run, recorded)
     except Exception as exc:  # noqa: BLE001 - any failure must end the run visibly
         log.exception("training %s failed", run.model_name)
         run.refresh_from_db()
         run.status, run.error, run.message = TrainingRun.Status.FAILED, traceback.format_exc()[-4000:], str(exc)[:500]
+    except (KeyboardInterrupt, Interrupted) as stop:
+        reason = f"interrupted by {stop.args[0] if stop.args else 'Ctrl-C (SIGINT)'} before it finished"
+        TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.FAILED, message=reason,
+                                                     error=reason, finished=timezone.now())
+        log.warning("training run %s of %s %s", run.pk, run.model_name, reason)
+        raise
     else:
         run.refresh_from_db()
         run.status, run.model_version, run.progress = TrainingRun.Status.SUCCEEDED, version, 1.0
     run.finished = timezone.now()
     run.save()
     return run
+
+
+def _train(run: TrainingRun, progress: ProgressFn) -> Any:
+    options = dict(run.options)
+    data = options.get("data")
+    return train_model(name=run.model_name, since=run.since, until=run.until, data=Path(data) if data else None,
+                       params=options.get("params"), seed=int(options.get("seed", 0)), trained_by=run.trained_by,
+                       activate=bool(options.get("activate", True)), write_scores=bool(options.get("scores", True)),
+                       progress=progress)
 
 
 def start_training(**kwargs: Any) -> tuple[TrainingRun, Job]:

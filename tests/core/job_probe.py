@@ -21,3 +21,8 @@ def fail_with(message: str) -> None:
 def echo(text: str) -> str:
     log.info("probe says %s", text)
     return text
+
+
+def refuse() -> None:
+    """A recurring job that fails (no arguments, like the declared recurring jobs)."""
+    raise RuntimeError("webhook target refused the connection")

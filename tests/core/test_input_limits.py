@@ -38,7 +38,7 @@ def test_a_body_over_the_limit_is_a_413_problem_naming_the_limit(api_client, set
 
     assert response.status_code == 413
     assert problem(response) == {
-        "type": "about:blank", "title": "Request Entity Too Large", "status": 413, "instance": "/api/events",
+        "type": "about:blank", "title": "Content Too Large", "status": 413, "instance": "/api/events",
         "detail": f"request body is {len(body):,} bytes; the limit is 1,000 bytes "
                   "(API_MAX_BODY_BYTES; POST /api/events takes up to 10,000 events)"}
 
@@ -57,8 +57,9 @@ def test_deeply_nested_json_is_a_400(api_client, depth: int) -> None:  # type: i
     response = api_client.post("/api/events", "[" * depth + "]" * depth, content_type="application/json")
 
     assert problem(response) == {
-        "type": "about:blank", "title": "Bad Request", "status": 400, "instance": "/api/events",
-        "detail": "JSON parse error - nested more than 64 levels deep"}
+        "type": "urn:journeyhub:problem:invalid-request", "title": "The request is not valid.", "status": 400,
+        "instance": "/api/events", "detail": "the body is nested more than 64 levels deep",
+        "errors": [{"field": None, "detail": "the body is nested more than 64 levels deep", "code": "parse_error"}]}
 
 
 LISTS = ["/api/webhooks/", "/api/ingest/batches/", "/api/milestones/", "/api/models/"]

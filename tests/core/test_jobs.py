@@ -97,11 +97,15 @@ def test_a_job_left_running_past_every_timeout_is_handed_out_again_and_failed(se
 
 
 def test_recurring_jobs_have_their_schedules_after_migrate() -> None:
-    schedules = {s.name: (s.func, s.minutes) for s in Schedule.objects.filter(schedule_type=Schedule.MINUTES)}
+    schedules = {s.name: (s.func, s.args, s.minutes) for s in Schedule.objects.filter(schedule_type=Schedule.MINUTES)}
 
-    assert schedules == {"deliver webhooks": ("apps.journeys.tasks.deliver_webhooks", 1),
-                         "recompute stale KPI days": ("apps.journeys.tasks.recompute_stale_kpis", 15),
-                         "reap stale jobs": ("apps.core.jobs.reap", 5)}
+    run = "apps.core.jobs.run_recurring"
+    assert schedules == {"deliver webhooks": (run, "'deliver webhooks'", 1),
+                         "recompute stale KPI days": (run, "'recompute stale KPI days'", 15),
+                         "reap stale jobs": (run, "'reap stale jobs'", 5)}
+    assert {name: (item.func.__name__, item.kind) for name, item in jobs._recurring.items()} == {
+        "deliver webhooks": ("deliver_webhooks", "webhook_delivery"),
+        "recompute stale KPI days": ("recompute_stale_kpis", "kpi_recompute"), "reap stale jobs": ("reap", "reap")}
 
 
 def test_training_from_the_api_is_a_queued_job_that_the_worker_runs(api_client, monkeypatch,

@@ -197,3 +197,29 @@ def test_json_text_and_flags_take_their_own_types(api_client: APIClient, setting
     assert problem(milestones)["errors"] == [{"field": "milestones", "detail": "Expected a list of milestone slugs.",
                                               "code": "invalid"}]
     assert problem(text)["errors"] == [{"field": "customer_id", "detail": "Not a valid string.", "code": "invalid"}]
+
+
+@pytest.mark.parametrize(("body", "content_type", "detail", "position"), [
+    ('[{"event_id": "e1",\n  "customer_id" "c1"}]', "application/json",
+     "the body is not valid JSON: Expecting ':' delimiter at line 2, column 17", {"line": 2, "column": 17}),
+    ("[1, 2", "application/json",
+     "the body is not valid JSON: Expecting ',' delimiter at line 1, column 6", {"line": 1, "column": 6}),
+    (b'[{"name": "caf\xe9"}]', "application/json; charset=utf-8",
+     "the body is not utf-8 text: byte 14 cannot be decoded at line 1, column 15", {"line": 1, "column": 15}),
+    ("[1]", "application/json; charset=bz2_codec",
+     'Unsupported charset "bz2_codec" in request Content-Type header.', {}),
+])
+def test_a_body_that_is_not_json_is_an_invalid_request_naming_where_it_breaks(
+        api_client: APIClient, body: str | bytes, content_type: str, detail: str, position: dict) -> None:
+    # when
+    response = api_client.post("/api/events", body, content_type=content_type)
+    # then
+    assert problem(response) == {**INVALID, "instance": "/api/events", "detail": detail,
+                                 "errors": [{"field": None, "detail": detail, "code": "parse_error", **position}]}
+
+
+def test_413_is_titled_content_too_large_as_rfc_9110_names_it(api_client: APIClient, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10
+    response = api_client.post("/api/events", "[" + "1," * 20 + "1]", content_type="application/json")
+    assert (response.status_code, response.reason_phrase, problem(response)["title"]) == (
+        413, "Content Too Large", "Content Too Large")

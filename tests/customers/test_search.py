@@ -70,7 +70,7 @@ def test_the_index_is_rebuilt_from_the_graph(people: None) -> None:
     out = io.StringIO()
     call_command("reindex_customers", stdout=out)
 
-    assert out.getvalue().splitlines()[-1] == "Name index rebuilt from 4 customers."
+    assert out.getvalue().splitlines()[-1] == "Name and segment indexes rebuilt from 4 customers."
 
     assert selectors.find_customers("zoe").customer_ids == ["c2"]
     assert NameWord.objects.count() == 7  # olivia smith, zoe o brien, oliver smithers

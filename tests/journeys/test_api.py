@@ -9,9 +9,9 @@ from rest_framework.test import APIClient
 
 from apps.core import jobs
 from apps.core.models import Job
+from apps.customers import services as customer_services
 from apps.journeys import services
 from apps.journeys.models import KpiDefinition, MilestoneDefinition, Webhook
-from graph import journeys as graph_journeys
 from tests.journeys.conftest import MIN, T0
 from tests.problems import field_errors, problem
 
@@ -40,8 +40,7 @@ def test_top_journeys_filtered_by_channel_and_day(api_client):
 
 
 def test_top_journeys_filtered_by_segment_and_milestone(api_client):
-    graph_journeys.set_customer_attributes("c1", {"segment": "gold"})
-    graph_journeys.set_customer_attributes("c4", {"segment": "gold"})
+    customer_services.set_attributes({"c1": {"segment": "gold"}, "c4": {"segment": "gold"}})
     MilestoneDefinition.objects.create(name="Purchase", slug="purchase", trigger="event_type", event_type="purchase")
     services.backfill_milestones()
 

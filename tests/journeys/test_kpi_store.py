@@ -8,9 +8,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
+from apps.customers import services as customer_services
 from apps.journeys import services
 from apps.journeys.models import KpiDefinition, KpiStaleDay, KpiValue, MilestoneDefinition
-from graph import journeys as graph_journeys
 from tests.journeys.conftest import MIN, T0, write_journeys
 
 JAN5, JAN6, JAN7 = date(2026, 1, 5), date(2026, 1, 6), date(2026, 1, 7)
@@ -32,8 +32,7 @@ def contacts(db) -> KpiDefinition:
 
 
 def test_recompute_fills_days_weeks_channels_and_segments(journeys_in_graph, contacts):
-    graph_journeys.set_customer_attributes("c1", {"segment": "gold"})
-    graph_journeys.set_customer_attributes("c2", {"segment": "gold"})
+    customer_services.set_attributes({"c1": {"segment": "gold"}, "c2": {"segment": "gold"}})
 
     call_command("recompute_kpis")
 

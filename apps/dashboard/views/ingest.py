@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from apps.core import jobs
 from apps.core.models import Job
 from apps.dashboard.roles import ADMIN, ANALYST, VIEWER, has_role, role_required
 from apps.dashboard.tables import Column, Table
@@ -68,8 +69,8 @@ def ingest(request: HttpRequest) -> HttpResponse:
     q_table = Table("quarantine", "Quarantined rows (latest 200) with their reasons", QUARANTINE_COLUMNS,
                     [quarantine_row(q) for q in quarantined])
     admin = has_role(request.user, ADMIN)
-    job_table = Table("jobs", "Background jobs (uploads, training, backfills), newest first", JOB_COLUMNS,
-                      [job_row(j, admin=admin) for j in Job.objects.all()[:50]])
+    job_table = Table("jobs", "Background jobs (uploads, training, backfills, KPI recomputes, webhook delivery), "
+                              "newest first", JOB_COLUMNS, [job_row(j, admin=admin) for j in jobs.recent(50)])
     running = sum(1 for row in batch_table.rows if row["status"] == "running")
     running += sum(1 for row in job_table.rows if row["status"] in ("queued", "running", "retrying"))
     context = {"title": "Ingest", "batches": batch_table, "quarantine": q_table, "formats": FORMATS, "running": running,

@@ -9,16 +9,33 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from apps.dashboard import figures
-from apps.dashboard.roles import ADMIN, VIEWER, role_required
+from apps.dashboard.roles import ADMIN, VIEWER, has_role, role_required
 from apps.dashboard.tables import Column, Table
 from apps.dashboard.views.common import page
-from apps.propensity import gate, registry
-from apps.propensity.models import ModelVersion
+from apps.propensity import gate, registry, selectors
+from apps.propensity.models import ModelVersion, TrainingRun
 
 COLUMNS = [Column("name", "Model"), Column("version", "Version", True), Column("status", "Status"),
            Column("metric", "Metric"), Column("value", "Model", True), Column("baseline", "Baseline", True),
            Column("lift", "Difference", True), Column("baseline_name", "Baseline model"),
            Column("trained", "Trained"), Column("window", "Training window")]
+
+RUN_COLUMNS = [Column("id", "Run", True), Column("model", "Model"), Column("status", "Status"),
+               Column("progress", "Progress %", True), Column("message", "Message"), Column("trained_by", "By"),
+               Column("started", "Started"), Column("finished", "Finished"), Column("version", "Version", True),
+               Column("error", "Error")]
+
+
+def run_row(run: TrainingRun, *, admin: bool) -> dict[str, Any]:
+    """A failed run's reason is for admins (a traceback can name files and hosts), as in the API."""
+    failed = run.status == TrainingRun.Status.FAILED
+    message = run.message if admin or not failed else "Training failed; an admin can read why."
+    error = (run.error.strip().splitlines()[-1] if run.error.strip() else run.message) if admin and failed else ""
+    return {"id": run.pk, "model": run.model_name, "status": run.status, "progress": round(run.progress * 100, 1),
+            "message": message, "trained_by": run.trained_by,
+            "started": f"{run.started:%Y-%m-%d %H:%M:%S}" if run.started else "",
+            "finished": f"{run.finished:%Y-%m-%d %H:%M:%S}" if run.finished else "",
+            "version": run.model_version.version if run.model_version else None, "error": error}
 
 
 def _number(value: Any) -> float | None:
@@ -134,8 +151,11 @@ def models_page(request: HttpRequest) -> HttpResponse:
         verdict = gate.judge_version(active) if active else None
         groups.append({"name": name, "versions": mine, "active": active, "charts": curves_for(shown_version),
                        "notes": notes_of(shown_version), "verdict": verdict})
-    context = {"title": "Models", "table": table, "groups": groups, "names": names, "chosen": chosen}
-    return page(request, "dashboard/models.html", context, tables={"models": table})
+    admin = has_role(request.user, ADMIN)
+    runs = Table("runs", "Training runs (API, jobs and manage.py train), newest first", RUN_COLUMNS,
+                 [run_row(r, admin=admin) for r in selectors.training_runs(chosen or None)[:20]])
+    context = {"title": "Models", "table": table, "groups": groups, "names": names, "chosen": chosen, "runs": runs}
+    return page(request, "dashboard/models.html", context, tables={"models": table, "runs": runs})
 
 
 def _back(name: str) -> HttpResponseRedirect:

@@ -1,4 +1,4 @@
-"""`python manage.py reindex_customers`: rebuild the name search index from the graph store."""
+"""`python manage.py reindex_customers`: rebuild the name search and segment indexes from the graph store."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,9 +9,9 @@ from apps.customers import services
 
 
 class Command(BaseCommand):
-    help = ("Rebuild the index behind search by name from the customers in the graph store (after a "
-            "database was restored or set up apart from its store).")
+    help = ("Rebuild the indexes behind search by name and the segment filter from the customers in the graph "
+            "store (after a database was restored or set up apart from its store).")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        done = services.reindex_names(progress=lambda n: self.stdout.write(f"  {n:,} customers read"))
-        self.stdout.write(f"Name index rebuilt from {done:,} customers.")
+        done = services.reindex(progress=lambda n: self.stdout.write(f"  {n:,} customers read"))
+        self.stdout.write(f"Name and segment indexes rebuilt from {done:,} customers.")

@@ -1,16 +1,28 @@
-"""`manage.py train MODEL [--since --until] [--data PATH]`: train, compare with the baseline, register."""
+"""`manage.py train MODEL [--since --until] [--data PATH]`: train, compare with the baseline, register.
+
+The foreground run takes a training run row like the API's background job, so the one-run-per-model
+rule covers it (a second run exits with 2 naming the one in progress) and people see it running; Ctrl-C
+or SIGTERM fails the row on the way out."""
 from __future__ import annotations
 
 import json
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.propensity.models import TrainingRun
+from apps.propensity.models import ModelVersion, TrainingRun
 from apps.propensity.params import ParamError, validate_params
 from apps.propensity.specs import spec_names
+from apps.propensity.tasks import Interrupted, TrainingInProgress, queue_training, run_training, this_process
+
+BUSY_EXIT_CODE = 2
 
 
 def parse_when(value: str | None, option: str) -> datetime | None:
@@ -57,24 +69,13 @@ class Command(BaseCommand):
             raise CommandError(f"name a model to train: {', '.join(spec_names())}")
         if name not in spec_names():
             raise CommandError(f"unknown model {name!r}; known models: {', '.join(spec_names())}")
-        from apps.propensity.services import train_model
-
         params = _params(options["param"])
         for option, key in (("split", "split"), ("train_fraction", "train_fraction")):
             if options.get(option) is not None:
                 if name != "next_event":
                     raise CommandError(f"--{option.replace('_', '-')} applies to next_event only")
                 params[key] = options[option]
-        try:
-            version = train_model(
-                name=name, since=parse_when(options["since"], "--since"),
-                until=parse_when(options["until"], "--until"),
-                data=Path(options["data"]) if options["data"] else None, params=params,
-                seed=options["seed"], trained_by="manage.py train", activate=not options["no_activate"],
-                progress=self._progress, write_scores=not options["no_scores"],
-            )
-        except (ValueError, FileNotFoundError) as exc:
-            raise CommandError(f"training {name} failed: {exc}") from exc
+        version = self._train(name, options, params)
         if self.verbosity >= 1:
             self.stdout.write(self.style.SUCCESS(
                 f"registered {version.name} v{version.version}{' (active)' if version.is_active else ''}"))
@@ -84,19 +85,54 @@ class Command(BaseCommand):
                     "Propensity › Activation policies)"))
             self.stdout.write(json.dumps({"metrics": version.metrics, "baseline": version.baseline_metrics}, indent=2))
 
+    def _train(self, name: str, options: dict[str, Any], params: dict[str, Any]) -> ModelVersion:
+        since, until = parse_when(options["since"], "--since"), parse_when(options["until"], "--until")
+        recorded = {"params": params, "seed": options["seed"], "activate": not options["no_activate"],
+                    "scores": not options["no_scores"]}
+        if options["data"]:
+            recorded["data"] = str(Path(options["data"]))
+        try:
+            run = queue_training(name=name, since=since, until=until, options=recorded,
+                                 trained_by="manage.py train", process=this_process())
+        except TrainingInProgress as busy:
+            raise CommandError(f"{busy} (started by {busy.run.trained_by}); wait for it to finish "
+                               f"(GET /api/training-runs/{busy.run.pk})",
+                               returncode=BUSY_EXIT_CODE) from None
+        with _sigterm_interrupts():
+            run = run_training(run.pk, progress=self._progress)
+        if run.status != TrainingRun.Status.SUCCEEDED or run.model_version is None:
+            raise CommandError(f"training {name} failed: {run.message} (training run {run.pk})")
+        return run.model_version
+
     def _progress(self, fraction: float, message: str) -> None:
         if self.verbosity >= 1:
             self.stdout.write(f"[{fraction:4.0%}] {message}")
 
     def _run_queued(self, run_id: int) -> None:
-        from apps.propensity.tasks import run_training
-
         if not TrainingRun.objects.filter(pk=run_id).exists():
             raise CommandError(f"no training run with id {run_id}")
         run = run_training(run_id)
         if run.status != TrainingRun.Status.SUCCEEDED:
             raise CommandError(f"training run {run_id} failed: {run.message}")
         self.stdout.write(self.style.SUCCESS(f"training run {run_id} succeeded: {run.model_version}"))
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """While training, SIGTERM (a supervisor stopping the command) raises `Interrupted` as Ctrl-C raises
+    KeyboardInterrupt, so the run is failed instead of left running."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise Interrupted(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _params(pairs: list[str]) -> dict[str, Any]:
