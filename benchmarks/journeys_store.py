@@ -14,6 +14,7 @@
    Spark local mode (in process, over the same files). Every figure: min and median of the runs.
 4. `--in-process dfg,funnel` (for 100M events): no web process; the journey table, then the named
    analyses, in this process with ANALYTICS_MEMORY_LIMIT (spilling to disk past it), timed once each.
+   With `--keep DIR` the journey table is kept in `DIR-analytics` and reopened by the next run.
 """
 from __future__ import annotations
 
@@ -366,6 +367,10 @@ def main(args: argparse.Namespace) -> None:
     django.setup()
     work = Path(tempfile.mkdtemp(prefix="journeyhub-bench-"))
     store = Path(args.keep) if args.keep else work / "store"
+    if args.keep and args.in_process:  # the journey table kept beside the store: a later run reopens it
+        kept = store.with_name(f"{store.name}-analytics")
+        kept.mkdir(parents=True, exist_ok=True)
+        (work / "spill").symlink_to(kept)
     try:
         if (store / "events").exists():
             written, write_s = -1, 0.0

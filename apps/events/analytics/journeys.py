@@ -12,9 +12,19 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from apps.events.engine import TRACE_SEPARATOR, Engine, EventFilter, UnknownValueError, only_customers
+from apps.events.engine import (
+    TRACE_BASE,
+    TRACE_ZERO,
+    Engine,
+    EventFilter,
+    UnknownValueError,
+    only_customers,
+    trace_width,
+)
 from apps.journeys.analyzers import frequency, funnels, paths
 from apps.journeys.analyzers.base import SEPARATOR, CleaningRule, clean_label, compile_rules
 
@@ -153,19 +163,37 @@ def top_journeys(engine: Engine, flt: EventFilter, *, max_steps: int = 5, with_c
 
 def variants(engine: Engine, flt: EventFilter, *, with_channel: bool = False) -> dict[tuple[str, ...], int]:
     """Whole journeys (process-mining variants) and how many customers followed each: over whole
-    journeys by event type, counted from the journey table's traces (one text per customer)."""
+    journeys by event type, counted from the journey table's traces (one code text per customer)."""
     traces = engine.trace_table() if flt.whole_journeys and not with_channel else None
-    if traces is not None and not any(TRACE_SEPARATOR in t for t in engine.catalog()["type"]):
+    if traces is not None:
         if flt.customer_ids is not None:
             traces = only_customers(traces, flt.customer_ids)
-        counts = engine.execute(traces.group_by("trace").agg(customers=traces.count()))
-        return {tuple(str(trace).split(TRACE_SEPARATOR)): int(n) for trace, n in counts.itertuples(index=False)}
+        counts = engine.to_arrow(traces.group_by("trace").agg(customers=traces.count()))
+        return _decoded_traces(counts, engine.trace_types())
     table = journeys(engine, flt, with_channel=with_channel)
     per_customer = table.group_by("customer_id").agg(
         trace=ibis.struct({"pos": table.pos, "label": table.label}).collect())
     per_customer = per_customer.mutate(trace=per_customer.trace.sort().map(lambda item: item.label))
     counts = engine.execute(per_customer.group_by("trace").agg(customers=per_customer.count()))
     return {tuple(str(v) for v in trace): int(n) for trace, n in counts.itertuples(index=False)}
+
+
+def _decoded_traces(counts: pa.Table, types: tuple[str, ...]) -> dict[tuple[str, ...], int]:
+    """(trace, customers) rows as {types in order: customers}. A trace's bytes are its types' codes
+    in fixed-width digits, so all traces decode at once from the text's bytes and offsets, and each
+    variant is one slice of one list of (shared) type names."""
+    text = counts.column("trace").combine_chunks()
+    if not pa.types.is_large_string(text.type):
+        text = text.cast(pa.large_string())
+    width = trace_width(len(types))
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset:text.offset + len(text) + 1]
+    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].astype(np.int64) - TRACE_ZERO
+    digits = data.reshape(-1, width)
+    codes = digits @ (TRACE_BASE ** np.arange(width - 1, -1, -1, dtype=np.int64))
+    names = tuple(np.array(types, dtype=object)[codes].tolist())  # a tuple's slice is a tuple: one allocation
+    bounds = ((offsets - offsets[0]) // width).tolist()
+    journeys = map(names.__getitem__, map(slice, bounds[:-1], bounds[1:]))
+    return dict(zip(journeys, counts.column("customers").to_pylist(), strict=True))
 
 
 # ---------------------------------------------------------------- paths
