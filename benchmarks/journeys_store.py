@@ -349,6 +349,7 @@ def in_process(store: Path, work: Path, names: list[str]) -> dict[str, Any]:
                                            window_ms=7 * 86_400_000, by_channel=True),
         "top": lambda: analytics.top_journeys(engine, flt, max_steps=5, limit=20),
         "paths": lambda: analytics.journey_paths(engine, flt, start_event="web_visit", steps=10, min_count=50),
+        "variants": lambda: analytics.variants(engine, flt),
     }
     out: dict[str, Any] = {"memory_limit": settings.ANALYTICS_MEMORY_LIMIT}
     for name in ["journey table (built)", *names]:
