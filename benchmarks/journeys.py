@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--spark", action="store_true", help="with --store: also time Spark local mode")
     parser.add_argument("--keep", default="", help="with --store: reuse/keep the store in this folder")
     parser.add_argument("--in-process", default="", help="with --store: no web process; the journey table, then "
-                        "these analyses once each (dfg,funnel,top,paths): the 100M out-of-core run")
+                        "these analyses once each (dfg,funnel,top,paths,variants): the 100M out-of-core run")
     parser.add_argument("--spark-only", action="store_true", help="with --store: only Spark local mode")
     parser.add_argument("--tag", default="", help="with --store: results file journeys_store_<tag>.json")
     args = parser.parse_args()

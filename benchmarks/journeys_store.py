@@ -14,6 +14,7 @@
    Spark local mode (in process, over the same files). Every figure: min and median of the runs.
 4. `--in-process dfg,funnel` (for 100M events): no web process; the journey table, then the named
    analyses, in this process with ANALYTICS_MEMORY_LIMIT (spilling to disk past it), timed once each.
+   With `--keep DIR` the journey table is kept in `DIR-analytics` and reopened by the next run.
 """
 from __future__ import annotations
 
@@ -348,6 +349,7 @@ def in_process(store: Path, work: Path, names: list[str]) -> dict[str, Any]:
                                            window_ms=7 * 86_400_000, by_channel=True),
         "top": lambda: analytics.top_journeys(engine, flt, max_steps=5, limit=20),
         "paths": lambda: analytics.journey_paths(engine, flt, start_event="web_visit", steps=10, min_count=50),
+        "variants": lambda: analytics.variants(engine, flt),
     }
     out: dict[str, Any] = {"memory_limit": settings.ANALYTICS_MEMORY_LIMIT}
     for name in ["journey table (built)", *names]:
@@ -366,6 +368,10 @@ def main(args: argparse.Namespace) -> None:
     django.setup()
     work = Path(tempfile.mkdtemp(prefix="journeyhub-bench-"))
     store = Path(args.keep) if args.keep else work / "store"
+    if args.keep and args.in_process:  # the journey table kept beside the store: a later run reopens it
+        kept = store.with_name(f"{store.name}-analytics")
+        kept.mkdir(parents=True, exist_ok=True)
+        (work / "spill").symlink_to(kept)
     try:
         if (store / "events").exists():
             written, write_s = -1, 0.0

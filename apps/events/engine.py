@@ -40,7 +40,10 @@ JOURNEYS_VIEW = "journeyhub_journeys"
 TRACES_VIEW = "journeyhub_traces"
 JOURNEY_FILE_PREFIX = "journeys-"
 LABEL_SEPARATOR = "@"  # apps.journeys.analyzers.base.SEPARATOR: type@channel labels
-TRACE_SEPARATOR = "\x1f"  # between the event types of a trace (a type holding it is read from the lists instead)
+JOURNEY_LAYOUT = 2  # in the journey file's name: a file of another layout is never opened
+TRACE_BASE = 64  # a trace spells each event type in TRACE_BASE digits, one ASCII byte each from TRACE_ZERO
+TRACE_ZERO = 48
+TRACE_BUCKET_EVENTS = 4_000_000  # the traces step aggregates at most about this many events at a time
 CONTACTS_VIEW = "journeyhub_contacts"
 IBIS_SCHEMA = ibis.schema({name: ("int64" if kind == "int64" else "string")
                            for name, kind in schema.EVENT_COLUMNS.items()})
@@ -174,11 +177,18 @@ class Engine:
     # ------------------------------------------------------------ the journey table
 
     def trace_table(self) -> ir.Table | None:
-        """Per customer, the journey's event types in order as one text (`trace`, types joined by
-        TRACE_SEPARATOR), built with the journey table; None where there is no journey table."""
+        """Per customer, the journey's event types in order as one code text (`trace`: each type as
+        its code in `trace_width()` fixed-width digits, see `trace_types()`), built with the journey
+        table; None where there is no journey table."""
         if self.journey_table() is None:
             return None
         return self._tables["traces"][1]  # type: ignore[no-any-return]  # None when the build could not
+
+    def trace_types(self) -> tuple[str, ...]:
+        """The event type of each trace code (code = index), for the current trace table."""
+        if self.trace_table() is None:
+            return ()
+        return self._tables["trace_types"][1]  # type: ignore[no-any-return]
 
     def journey_table(self) -> ir.Table | None:
         """Every event in journey order, positions and neighbours computed once per store content, or
@@ -203,13 +213,14 @@ class Engine:
             path = self._journey_file(fingerprint)
             if not path.exists():
                 self._build_journey_file(path)
-            table, traces = self._attach_journey_file(path)
+            table, traces, types = self._attach_journey_file(path)
             self._tables["journeys"] = (fingerprint, table)
             self._tables["traces"] = (fingerprint, traces)
+            self._tables["trace_types"] = (fingerprint, types)
             return table
 
     def _journey_file(self, fingerprint: Hashable) -> Path:
-        digest = hashlib.sha256(repr((self.store_url, fingerprint)).encode()).hexdigest()[:24]
+        digest = hashlib.sha256(repr((self.store_url, fingerprint, JOURNEY_LAYOUT)).encode()).hexdigest()[:24]
         return _temp_dir() / f"{JOURNEY_FILE_PREFIX}{digest}.duckdb"
 
     def _build_journey_file(self, path: Path) -> None:
@@ -229,10 +240,8 @@ class Engine:
         try:
             con.execute(f"CREATE TABLE journeyhub_build.journeys AS {sql}")
             try:
-                con.execute("CREATE TABLE journeyhub_build.traces AS SELECT customer_id, string_agg(type, "
-                            f"'{TRACE_SEPARATOR}' ORDER BY pos) AS trace FROM journeyhub_build.journeys "
-                            "GROUP BY customer_id")
-            except duckdb.OutOfMemoryException as exc:  # an ordered string_agg does not spill: variants sort instead
+                _build_traces(con, "journeyhub_build")
+            except duckdb.OutOfMemoryException as exc:  # kept without traces: variants sort instead
                 log.warning("journey table without traces (variants sort journeys per query): %s", exc)
         finally:
             con.execute("DETACH journeyhub_build")
@@ -242,19 +251,21 @@ class Engine:
                 old.unlink(missing_ok=True)
         log.info("journey table built in %.1f s: %s", time.perf_counter() - started, path)
 
-    def _attach_journey_file(self, path: Path) -> tuple[ir.Table, ir.Table | None]:
+    def _attach_journey_file(self, path: Path) -> tuple[ir.Table, ir.Table | None, tuple[str, ...]]:
         con = self.backend.con
         self._attached = getattr(self, "_attached", 0) + 1
         alias = f"journeyhub_journeys_{self._attached}"
         con.execute(f"ATTACH '{path}' AS {alias} (READ_ONLY)")
         con.execute(f"CREATE OR REPLACE TEMP VIEW {JOURNEYS_VIEW} AS SELECT * FROM {alias}.journeys")
         has_traces = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND "
-                                 "table_name = 'traces'", [alias]).fetchall()[0][0]
+                                 "table_name IN ('traces', 'trace_types')", [alias]).fetchall()[0][0] == 2
+        types: tuple[str, ...] = ()
         if has_traces:
             con.execute(f"CREATE OR REPLACE TEMP VIEW {TRACES_VIEW} AS SELECT * FROM {alias}.traces")
+            types = tuple(t for (t,) in con.execute(f"SELECT type FROM {alias}.trace_types ORDER BY code").fetchall())
         if self._attached > 1:
             con.execute(f"DETACH journeyhub_journeys_{self._attached - 1}")
-        return self.backend.table(JOURNEYS_VIEW), self.backend.table(TRACES_VIEW) if has_traces else None
+        return self.backend.table(JOURNEYS_VIEW), self.backend.table(TRACES_VIEW) if has_traces else None, types
 
     def _by_contact(self, table: ir.Table, flt: EventFilter) -> ir.Table:
         """Events of the customers with a matching contact among them, each marked `contact_match`."""
@@ -356,6 +367,11 @@ class Engine:
         with self._lock:
             return self.backend.execute(expr)
 
+    def to_arrow(self, expr: ir.Table) -> Any:
+        """A table result as a pyarrow Table (no pandas objects: for results decoded with numpy)."""
+        with self._lock:
+            return self.backend.to_pyarrow(expr)
+
     def cached(self, key: Hashable, compute: Callable[[], T]) -> T:
         """A result for this store content, computed once (LRU of ANALYTICS_RESULT_CACHE entries)."""
         size = int(getattr(settings, "ANALYTICS_RESULT_CACHE", 64))
@@ -402,6 +418,40 @@ class Engine:
             shown = ", ".join(sorted(known)[:30]) or f"none: the store holds no {held}"
             what = "contact category" if kind == "category" else f"event {kind}"
             raise UnknownValueError(f"unknown {what}(s) {', '.join(map(repr, unknown))}; known: {shown}")
+
+
+def trace_width(types: int) -> int:
+    """How many TRACE_BASE digits spell one of `types` event types in a trace."""
+    width = 1
+    while TRACE_BASE ** width < types:
+        width += 1
+    return width
+
+
+def _build_traces(con: Any, db: str) -> None:
+    """Each customer's event types in journey order as one code text (`traces`), and each type's
+    code (`trace_types`). Codes instead of names keep the text short and let variants decode every
+    trace at once (fixed-width ASCII digits: the text's bytes are the codes). The customers are taken
+    in hash buckets of about TRACE_BUCKET_EVENTS events, so the ordered aggregate (which cannot
+    spill to disk) holds one bucket at a time, whatever the size of the store."""
+    types = [t for (t,) in con.execute(f"SELECT DISTINCT type FROM {db}.journeys ORDER BY type").fetchall()]
+    width = trace_width(len(types))
+    symbols = ["".join(chr(TRACE_ZERO + code // TRACE_BASE ** (width - 1 - k) % TRACE_BASE) for k in range(width))
+               for code in range(len(types))]
+    con.execute(f"CREATE TABLE {db}.trace_types (code INTEGER, type VARCHAR, symbol VARCHAR)")
+    if types:
+        con.executemany(f"INSERT INTO {db}.trace_types VALUES (?, ?, ?)",
+                        [(code, t, symbol) for code, (t, symbol) in enumerate(zip(types, symbols, strict=True))])
+    con.execute(f"CREATE TABLE {db}.traces (customer_id VARCHAR, trace VARCHAR)")
+    events = con.execute(f"SELECT count(*) FROM {db}.journeys").fetchall()[0][0]
+    buckets = max(1, -(-events // TRACE_BUCKET_EVENTS))
+    for bucket in range(buckets):
+        where = f"WHERE hash(j.customer_id) % {buckets} = {bucket}" if buckets > 1 else ""
+        con.execute(f"INSERT INTO {db}.traces SELECT j.customer_id, string_agg(t.symbol, '' ORDER BY j.pos) "
+                    f"FROM {db}.journeys j JOIN {db}.trace_types t ON j.type = t.type {where} "
+                    "GROUP BY j.customer_id")
+        if buckets > 1:
+            log.info("traces: bucket %d of %d", bucket + 1, buckets)
 
 
 def only_customers(table: ir.Table, customer_ids: tuple[str, ...]) -> ir.Table:

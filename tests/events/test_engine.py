@@ -239,3 +239,47 @@ def test_a_journey_table_without_traces_still_counts_variants(store, tmp_path):
 
     assert reopened.trace_table() is None and reopened.journey_table() is not None
     assert analytics.variants(reopened, EVERYTHING) == expected
+
+
+def test_traces_built_in_customer_buckets_count_the_same_variants(store, settings, monkeypatch, caplog):
+    """A store larger than one bucket of the traces step (TRACE_BUCKET_EVENTS) builds its traces a
+    bucket of customers at a time, so the ordered aggregate never holds the whole store; the variants
+    are those of the journeys sorted per query."""
+    from apps.events import engine as engine_module
+
+    frame = tied_frame(n_events=3_000, n_customers=300, seed=5)
+    engine = store(frame)
+    monkeypatch.setattr(engine_module, "TRACE_BUCKET_EVENTS", 700)  # 3,000 events: 5 buckets
+    caplog.set_level("INFO", logger="apps.events.engine")
+
+    counted = analytics.variants(engine, EVERYTHING)
+
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("traces: bucket")] == [
+        f"traces: bucket {b} of 5" for b in range(1, 6)]
+    assert engine.execute(engine.trace_table().count()) == 300
+    settings.ANALYTICS_JOURNEY_TABLE = False
+    sorted_per_query = analytics.variants(type(engine)(store_url=engine.store_url, kind="duckdb"), EVERYTHING)
+    assert counted == sorted_per_query
+    assert sum(counted.values()) == 300
+
+
+def test_variants_of_more_types_than_one_trace_digit_holds_and_of_any_type_name(store):
+    """Past 64 event types a trace spells each type in two digits; names with separators, spaces or
+    non-ASCII letters are only codes in a trace, so they come back as they were."""
+    odd = ["a\x1fb", "x y", "café", "ü@web", ""]
+    types = [f"t{n:02d}" for n in range(70)] + odd
+    rows = [(f"c{n % 9}", n, types[(n * 7) % len(types)], "web", None) for n in range(300)]
+    rows += [("odd", 1000 + n, name, "web", None) for n, name in enumerate(odd)]
+    given = make_frame(rows)
+    engine = store(given)
+
+    counted = analytics.variants(engine, EVERYTHING)
+
+    assert len(engine.trace_types()) == 75
+    expected: dict[tuple[str, ...], int] = {}
+    for _, journey in given.groupby("customer_id"):
+        key = tuple(journey["type"])
+        expected[key] = expected.get(key, 0) + 1
+    assert counted == expected
+    assert counted[tuple(odd)] == 1
+    assert analytics.variants(engine, EventFilter(customer_ids=("odd",))) == {tuple(odd): 1}

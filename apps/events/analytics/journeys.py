@@ -12,9 +12,19 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from apps.events.engine import TRACE_SEPARATOR, Engine, EventFilter, UnknownValueError, only_customers
+from apps.events.engine import (
+    TRACE_BASE,
+    TRACE_ZERO,
+    Engine,
+    EventFilter,
+    UnknownValueError,
+    only_customers,
+    trace_width,
+)
 from apps.journeys.analyzers import frequency, funnels, paths
 from apps.journeys.analyzers.base import SEPARATOR, CleaningRule, clean_label, compile_rules
 
@@ -153,19 +163,37 @@ def top_journeys(engine: Engine, flt: EventFilter, *, max_steps: int = 5, with_c
 
 def variants(engine: Engine, flt: EventFilter, *, with_channel: bool = False) -> dict[tuple[str, ...], int]:
     """Whole journeys (process-mining variants) and how many customers followed each: over whole
-    journeys by event type, counted from the journey table's traces (one text per customer)."""
+    journeys by event type, counted from the journey table's traces (one code text per customer)."""
     traces = engine.trace_table() if flt.whole_journeys and not with_channel else None
-    if traces is not None and not any(TRACE_SEPARATOR in t for t in engine.catalog()["type"]):
+    if traces is not None:
         if flt.customer_ids is not None:
             traces = only_customers(traces, flt.customer_ids)
-        counts = engine.execute(traces.group_by("trace").agg(customers=traces.count()))
-        return {tuple(str(trace).split(TRACE_SEPARATOR)): int(n) for trace, n in counts.itertuples(index=False)}
+        counts = engine.to_arrow(traces.group_by("trace").agg(customers=traces.count()))
+        return _decoded_traces(counts, engine.trace_types())
     table = journeys(engine, flt, with_channel=with_channel)
     per_customer = table.group_by("customer_id").agg(
         trace=ibis.struct({"pos": table.pos, "label": table.label}).collect())
     per_customer = per_customer.mutate(trace=per_customer.trace.sort().map(lambda item: item.label))
     counts = engine.execute(per_customer.group_by("trace").agg(customers=per_customer.count()))
     return {tuple(str(v) for v in trace): int(n) for trace, n in counts.itertuples(index=False)}
+
+
+def _decoded_traces(counts: pa.Table, types: tuple[str, ...]) -> dict[tuple[str, ...], int]:
+    """(trace, customers) rows as {types in order: customers}. A trace's bytes are its types' codes
+    in fixed-width digits, so all traces decode at once from the text's bytes and offsets, and each
+    variant is one slice of one list of (shared) type names."""
+    text = counts.column("trace").combine_chunks()
+    if not pa.types.is_large_string(text.type):
+        text = text.cast(pa.large_string())
+    width = trace_width(len(types))
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset:text.offset + len(text) + 1]
+    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].astype(np.int64) - TRACE_ZERO
+    digits = data.reshape(-1, width)
+    codes = digits @ (TRACE_BASE ** np.arange(width - 1, -1, -1, dtype=np.int64))
+    names = tuple(np.array(types, dtype=object)[codes].tolist())  # a tuple's slice is a tuple: one allocation
+    bounds = ((offsets - offsets[0]) // width).tolist()
+    journeys = map(names.__getitem__, map(slice, bounds[:-1], bounds[1:]))
+    return dict(zip(journeys, counts.column("customers").to_pylist(), strict=True))
 
 
 # ---------------------------------------------------------------- paths
@@ -209,54 +237,76 @@ def journey_paths(engine: Engine, flt: EventFilter, *, start_event: str | None =
 # ---------------------------------------------------------------- funnels
 
 
-def _funnel_matches(engine: Engine, flt: EventFilter, events: Sequence[str], window_ms: int | None) -> ir.Table:
-    """One row per customer who entered: entry channel, and per step the matched position and time
-    (null when not reached). Entry is the first event of step 1; each later step is the earliest
-    event of its type after the previous match, within `window_ms` of the entry."""
+def _funnel_reached(engine: Engine, flt: EventFilter, events: Sequence[str], window_ms: int | None) -> list[ir.Table]:
+    """Per step, one row per customer who reached it: customer_id, entry_channel, t0 (entry time),
+    pos and ts of the step's match, gap (ms from the previous step's match; null at entry). Entry is
+    the first event of step 1; each later step is the earliest event of its type after the previous
+    match, within `window_ms` of the entry. Each step joins only the customers still in the funnel
+    with that step's events (no left join back), so the work shrinks with the funnel."""
     funnels.validate(events, window_ms)
     table = journeys(engine, flt, only=sorted(set(events)))
     entry = table.filter(table.label == events[0])
-    matches = entry.group_by("customer_id").agg(p0=entry.pos.min(), t0=entry.ts.argmin(entry.pos),
-                                                entry_channel=entry.channel.argmin(entry.pos))
-    for i, event in enumerate(events[1:], start=1):
-        candidates = table.filter(table.label == event).select(cid="customer_id", pos="pos", ts="ts")
-        joined = matches.inner_join(candidates, matches.customer_id == candidates.cid)
-        ok = joined.pos > joined[f"p{i - 1}"]
+    reached = entry.group_by("customer_id").agg(entry_channel=entry.channel.argmin(entry.pos),
+                                                t0=entry.ts.argmin(entry.pos), pos=entry.pos.min())
+    reached = reached.mutate(ts=reached.t0, gap=ibis.null("int64"))
+    steps = [reached]
+    for event in events[1:]:
+        candidates = table.filter(table.label == event).select(cid="customer_id", cpos="pos", cts="ts")
+        joined = reached.inner_join(candidates, reached.customer_id == candidates.cid)
+        ok = joined.cpos > joined.pos
         if window_ms is not None:
-            ok &= (joined.ts - joined.t0) <= window_ms
-        ok_rows = joined.filter(ok)
-        best = ok_rows.group_by("cid").agg(**{f"p{i}": ok_rows.pos.min(), f"t{i}": ok_rows.ts.argmin(ok_rows.pos)})
-        matches = matches.left_join(best, matches.customer_id == best.cid).drop("cid")
+            ok &= (joined.cts - joined.t0) <= window_ms
+        rows = joined.filter(ok)
+        reached = rows.group_by("customer_id").agg(
+            entry_channel=rows.entry_channel.max(), t0=rows.t0.max(), pos=rows.cpos.min(),
+            ts=rows.cts.argmin(rows.cpos), gap=(rows.cts - rows.ts).argmin(rows.cpos))
+        steps.append(reached)
+    return steps
+
+
+def _funnel_matches(engine: Engine, flt: EventFilter, events: Sequence[str], window_ms: int | None) -> ir.Table:
+    """One row per customer who entered: entry channel, and per step the matched position and time
+    (null when not reached); from `_funnel_reached`, for the drill-down."""
+    steps = _funnel_reached(engine, flt, events, window_ms)
+    matches = steps[0].select("customer_id", "entry_channel", "t0", p0="pos")
+    for i, step in enumerate(steps[1:], start=1):
+        found = step.select(cid="customer_id", **{f"p{i}": step.pos, f"t{i}": step.ts})
+        matches = matches.left_join(found, matches.customer_id == found.cid).drop("cid")
     return matches
 
 
 def funnel(engine: Engine, flt: EventFilter, *, events: Sequence[str], window_ms: int | None = None,
            by_channel: bool = False) -> funnels.FunnelResult:
-    """Conversion and drop-off per step (and per entry channel): counts and median gaps in the engine."""
-    matches = _funnel_matches(engine, flt, events, window_ms)
-    aggregates: dict[str, Any] = {}
-    for i in range(len(events)):
-        aggregates[f"n{i}"] = matches[f"p{i}"].count()
-        if i:
-            aggregates[f"m{i}"] = (matches[f"t{i}"] - matches[f"t{i - 1}"]).median()
-    overall = matches.aggregate(**aggregates)
-    if not by_channel:
-        return funnels.FunnelResult(events=tuple(events), window_ms=window_ms, by_channel={},
-                                    steps=_funnel_steps(events, engine.execute(overall).iloc[0]))
-    # the whole funnel and its entry channels in one query: the matches are computed once
-    per_channel = matches.group_by("entry_channel").agg(**aggregates).mutate(whole=False)
-    overall = overall.mutate(entry_channel=ibis.null(str), whole=True).select(*per_channel.columns)
-    rows = engine.execute(overall.union(per_channel))
-    steps = _funnel_steps(events, rows[rows["whole"].astype(bool)].iloc[0])
+    """Conversion and drop-off per step (and per entry channel): counts and median gaps of every
+    step, for the whole funnel and per entry channel, in one query (each step's rows computed once)."""
+    parts = []
+    for i, step in enumerate(_funnel_reached(engine, flt, events, window_ms)):
+        whole = step.aggregate(n=step.count(), m=step.gap.median())
+        parts.append(whole.mutate(step=i, whole=True, entry_channel=ibis.null(str))
+                     .select("step", "whole", "entry_channel", "n", "m"))
+        if by_channel:
+            split = step.group_by("entry_channel").agg(n=step.count(), m=step.gap.median())
+            parts.append(split.mutate(step=i, whole=False).select("step", "whole", "entry_channel", "n", "m"))
+    rows = engine.execute(ibis.union(*parts) if len(parts) > 1 else parts[0])
+    whole_rows = rows[rows["whole"].astype(bool)]
+    steps = _funnel_steps(events, dict(zip(whole_rows["step"].astype(int), zip(whole_rows["n"], whole_rows["m"],
+                                                                                 strict=True), strict=True)))
     breakdown: dict[str, tuple[funnels.FunnelStep, ...]] = {}
-    for row in rows[~rows["whole"].astype(bool)].sort_values("entry_channel").itertuples(index=False):
-        breakdown[str(row.entry_channel)] = _funnel_steps(events, pd.Series(row._asdict()))
+    split_rows = rows[~rows["whole"].astype(bool)].assign(entry_channel=lambda r: r["entry_channel"].astype(str))
+    for channel in sorted(split_rows.loc[split_rows["step"] == 0, "entry_channel"]):
+        mine = split_rows[split_rows["entry_channel"] == channel]
+        breakdown[channel] = _funnel_steps(events, dict(zip(mine["step"].astype(int), zip(mine["n"], mine["m"],
+                                                                                         strict=True), strict=True)))
     return funnels.FunnelResult(events=tuple(events), window_ms=window_ms, steps=steps, by_channel=breakdown)
 
 
-def _funnel_steps(events: Sequence[str], row: pd.Series) -> tuple[funnels.FunnelStep, ...]:
-    counts = [0 if pd.isna(row[f"n{i}"]) else int(row[f"n{i}"]) for i in range(len(events))]
-    medians = [None] + [None if pd.isna(row[f"m{i}"]) else float(row[f"m{i}"]) for i in range(1, len(events))]
+def _funnel_steps(events: Sequence[str], found: dict[int, tuple[Any, Any]]) -> tuple[funnels.FunnelStep, ...]:
+    """Steps from {step index: (customers, median gap)}; a step no row reached has 0 customers."""
+    counts = [int(found[i][0]) if i in found and not pd.isna(found[i][0]) else 0 for i in range(len(events))]
+    medians: list[float | None] = [None]
+    for i in range(1, len(events)):
+        median = found[i][1] if i in found else None
+        medians.append(None if median is None or pd.isna(median) else float(median))
     return funnels.steps_of(events, counts, medians)
 
 
