@@ -293,16 +293,19 @@ def _update_resent(batch: IngestBatch, records: list[EventRecord], report: Write
     """Records the graph already held that come back with changed content update their event in the
     graph and in the event store (no second event); the follow-up sees them as landed events, so the
     contact row is brought up to date too. Unchanged repeats stay duplicates. A run resuming one that
-    stopped (`follow_up.duplicates`) also hands the store the graph's rows of the unchanged repeats:
-    the stopped run may have updated the graph and not the store (rows already equal are left alone)."""
+    stopped (`follow_up.duplicates`) also hands the store the graph's rows of the unchanged repeats
+    it holds: the stopped run may have updated the graph and not the store (rows already equal are
+    left alone; rows the store lacks are the copy's to repair)."""
     new = {e.event_id for e in report.events}
     resent = [r for r in records if r.event_id not in new]
     rows = event_rows.update_changed(resent)
-    resumed = event_rows.events_by_ids([r.event_id for r in resent]) if follow_up.duplicates else []
+    resumed = copy.held(event_rows.events_by_ids([r.event_id for r in resent])) if follow_up.duplicates else []
     if not rows and not resumed:
         return
     copy.flush()  # this run's own earlier copies are in their files before a day is rewritten
-    replace_events(list({row["event_id"]: row for row in [*resumed, *rows]}.values()), batch_id=str(batch.pk))
+    replacing = list({row["event_id"]: row for row in [*resumed, *rows]}.values())
+    replace_events(replacing, batch_id=str(batch.pk))
+    copy.replaced(replacing)
     if not rows:
         return
     batch.updated += len(rows)
