@@ -76,6 +76,18 @@ class EventCopy:
         if missing:
             log.info("event store: %s events the graph held were missing from the store; copying them", len(missing))
 
+    def held(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows (as the graph reads them) whose event id the store holds in the day of their time."""
+        if not self.enabled:
+            return []
+        self._look_at({store.day_of(int(row["ts"])) for row in rows})
+        return [row for row in rows if row["event_id"] in self.stored[store.day_of(int(row["ts"]))]]
+
+    def replaced(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Rows `replace_events` put in the store: in their day now, so a later repair leaves them be."""
+        for row in rows:
+            self.stored.get(store.day_of(int(row["ts"])), set()).add(row["event_id"])
+
     def _look_at(self, days: set[str]) -> None:
         unseen = days - set(self.stored)
         if unseen:

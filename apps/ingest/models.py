@@ -1,6 +1,8 @@
 """Ingest bookkeeping: every batch is recorded, and every bad row is kept with its reason."""
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 
 from apps.core.fields import OrderedJSONField
@@ -14,6 +16,9 @@ class IngestBatch(models.Model):
         INTERRUPTED = "interrupted"
 
     source = models.CharField(max_length=500, db_index=True)
+    input_key = models.CharField(max_length=500, db_index=True, blank=True, help_text=(
+        "the input this batch ran: batches with the same key are runs of the same input, so a new run "
+        "resumes one that never finished (the source, or an upload's own id: two uploads may share a name)"))
     format = models.CharField(max_length=20)  # csv, json, ndjson, ctr, contact-lens, transcript
     mapping = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.RUNNING, db_index=True)
@@ -36,6 +41,10 @@ class IngestBatch(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.source} ({self.status})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.input_key = self.input_key or self.source  # a file or a feed is known by its source
+        super().save(*args, **kwargs)
 
     @property
     def progress(self) -> float | None:

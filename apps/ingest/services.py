@@ -52,17 +52,20 @@ class _Chunk:
 
 def ingest_file(*, uri: str, fmt: str, mapping: Mapping | None = None, progress: Progress | None = None,
                 chunk_size: int | None = None, follow_up_duplicates: bool | None = None,
-                name: str | None = None) -> IngestBatch:
+                name: str | None = None, key: str | None = None) -> IngestBatch:
     """Load a CSV/JSON/NDJSON file (local or s3://). Raises ValueError/FileNotFoundError for a file
     that cannot be read at all (empty, no customer column), before any batch is recorded. A large
     local file is read and validated in a second process (see apps.ingest.parsing). `name` names
     the batch and its events' source when the path means nothing to people (an upload's temporary
-    file). `follow_up_duplicates`: see `_run`."""
+    file). `key` says which runs are runs of the same input (default: the batch's source): a run
+    marks an earlier run of its key that never finished interrupted and resumes it (an upload's
+    retry after a crash), and leaves other inputs' runs alone (another upload of a file with the
+    same name). `follow_up_duplicates`: see `_run`."""
     source = open_source(uri)
     size = chunk_size or settings.INGEST_CHUNK_SIZE
     try:
         rows = checked_rows(source, fmt, mapping)
-        batch = _start_batch(source=name or source.uri, fmt=fmt, mapping=mapping, size=source.size)
+        batch = _start_batch(source=name or source.uri, fmt=fmt, mapping=mapping, size=source.size, key=key)
         follow = _follow_duplicates(batch, follow_up_duplicates)
         if _read_elsewhere(source):
             parsed = chunks_from_second_process(source.uri, fmt, mapping or Mapping(), source=batch.source,
@@ -102,17 +105,20 @@ def _follow_duplicates(batch: IngestBatch, asked: bool | None) -> bool:
     is idempotent: a customer reaches a milestone once however often it is evaluated."""
     if asked is not None:
         return asked
-    previous = IngestBatch.objects.filter(source=batch.source, pk__lt=batch.pk).order_by("-pk").first()
+    previous = IngestBatch.objects.filter(input_key=batch.input_key, pk__lt=batch.pk).order_by("-pk").first()
     return previous is not None and previous.status != IngestBatch.Status.COMPLETED
 
 
-def _start_batch(*, source: str, fmt: str, mapping: Mapping | None, size: int | None) -> IngestBatch:
-    """Runs of the same source that never finished (process killed) are marked interrupted."""
-    IngestBatch.objects.filter(source=source, status=IngestBatch.Status.RUNNING).update(
+def _start_batch(*, source: str, fmt: str, mapping: Mapping | None, size: int | None,
+                 key: str | None = None) -> IngestBatch:
+    """Runs of the same input (`key`, default the source) that never finished (process killed) are
+    marked interrupted."""
+    key = key or source
+    IngestBatch.objects.filter(input_key=key, status=IngestBatch.Status.RUNNING).update(
         status=IngestBatch.Status.INTERRUPTED, finished=timezone.now(),
-        error="did not finish; a later run of the same source resumed it")
-    return IngestBatch.objects.create(source=source, format=fmt, mapping=mapping.as_dict() if mapping else {},
-                                      bytes_total=size)
+        error="did not finish; a later run of the same input resumed it")
+    return IngestBatch.objects.create(source=source, input_key=key, format=fmt,
+                                      mapping=mapping.as_dict() if mapping else {}, bytes_total=size)
 
 
 class _FollowUp:
@@ -287,16 +293,19 @@ def _update_resent(batch: IngestBatch, records: list[EventRecord], report: Write
     """Records the graph already held that come back with changed content update their event in the
     graph and in the event store (no second event); the follow-up sees them as landed events, so the
     contact row is brought up to date too. Unchanged repeats stay duplicates. A run resuming one that
-    stopped (`follow_up.duplicates`) also hands the store the graph's rows of the unchanged repeats:
-    the stopped run may have updated the graph and not the store (rows already equal are left alone)."""
+    stopped (`follow_up.duplicates`) also hands the store the graph's rows of the unchanged repeats
+    it holds: the stopped run may have updated the graph and not the store (rows already equal are
+    left alone; rows the store lacks are the copy's to repair)."""
     new = {e.event_id for e in report.events}
     resent = [r for r in records if r.event_id not in new]
     rows = event_rows.update_changed(resent)
-    resumed = event_rows.events_by_ids([r.event_id for r in resent]) if follow_up.duplicates else []
+    resumed = copy.held(event_rows.events_by_ids([r.event_id for r in resent])) if follow_up.duplicates else []
     if not rows and not resumed:
         return
     copy.flush()  # this run's own earlier copies are in their files before a day is rewritten
-    replace_events(list({row["event_id"]: row for row in [*resumed, *rows]}.values()), batch_id=str(batch.pk))
+    replacing = list({row["event_id"]: row for row in [*resumed, *rows]}.values())
+    replace_events(replacing, batch_id=str(batch.pk))
+    copy.replaced(replacing)
     if not rows:
         return
     batch.updated += len(rows)

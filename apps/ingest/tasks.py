@@ -35,16 +35,19 @@ def queue_upload(*, chunks: Iterable[bytes], name: str, fmt: str) -> Job:
 
 
 def ingest_upload(path: str, fmt: str) -> int:
-    """Load the saved upload, then remove it; a file that cannot be read at all fails at once (no retry)."""
+    """Load the saved upload, then remove it; a file that cannot be read at all fails at once (no retry).
+    The batch is named after the uploaded file; its input key is the upload itself (the folder it was
+    saved in), so a retry of this job resumes its own earlier run and no other upload's."""
     from apps.conversations.services import FORMATS as CONVERSATION_FORMATS
     from apps.conversations.services import ingest_conversations
 
     name = f"upload:{Path(path).name}"  # the file's name, not the copy's
+    key = f"upload:{Path(path).parent.name}/{Path(path).name}"  # this upload (its own folder), retried or not
     try:
         if fmt in CONVERSATION_FORMATS:  # one Contact Lens analysis or transcript file
             batch = ingest_conversations(uri=path, fmt=fmt, name=name)
         else:
-            batch = ingest_file(uri=path, fmt=fmt, name=name, progress=_log_progress)
+            batch = ingest_file(uri=path, fmt=fmt, name=name, key=key, progress=_log_progress)
     except (ValueError, FileNotFoundError) as exc:
         _remove(Path(path))
         raise jobs.Permanent(f"{Path(path).name}: {exc}") from exc

@@ -195,3 +195,29 @@ def test_compact_stopped_before_removing_the_old_files_is_exact_after_the_next_c
     assert len(store.event_files()["2026-03-01"]) == 1
     assert stored().to_pylist()[0]["intent"] == "billing"
     assert maintenance.check().equal
+
+
+def test_a_contact_record_run_killed_before_its_copy_is_copied_once_by_the_rerun(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # given contact records in the graph, none in the store (killed before the copy)
+    lines = tmp_path / "ctr.ndjson"
+    lines.write_text(CTR_LINES.read_text())
+
+    def killed(self: services.EventCopy) -> None:
+        raise Killed
+    with monkeypatch.context() as patch:
+        patch.setattr(services.EventCopy, "flush", killed)
+        with pytest.raises(Killed):
+            ingest_file(uri=str(lines), fmt="ctr")
+    assert store.event_files() == {}
+
+    # when the same file runs again
+    batch = ingest_file(uri=str(lines), fmt="ctr")
+
+    # then each event is copied once and the store equals the graph
+    assert (batch.loaded, batch.updated, batch.duplicates) == (0, 0, 2)
+    assert stored().column("event_id").to_pylist() == sorted(event_rows_ids())
+    assert maintenance.check().equal
+
+
+def event_rows_ids() -> list[str]:
+    return [s.strip_prefix(str(v)) for v in get_g().V().has_label(s.EVENT).id_().to_list()]
