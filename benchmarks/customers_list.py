@@ -109,8 +109,8 @@ def run(count: int, repeats: int) -> dict[str, Any]:
     for name, read in (("ids", journeys.customer_ids), ("list rows", journeys.customer_rows)):
         for where, offset in positions.items():
             after = f"cust-{offset - 1:07d}" if offset else ""
-            by_offset = timed(lambda o=offset: read(offset=o, limit=50), repeats)  # type: ignore[operator]
-            by_id = timed(lambda a=after: read(after=a, limit=50), repeats)  # type: ignore[operator]
+            by_offset = timed(lambda o=offset, r=read: r(offset=o, limit=50), repeats)  # type: ignore[misc]
+            by_id = timed(lambda a=after, r=read: r(after=a, limit=50), repeats)  # type: ignore[misc]
             figures[f"page of {name} at the {where}"] = {"by offset": by_offset, "by id (after)": by_id}
     _, key = ApiKey.issue("bench", scopes=["read"])
     client = Client(HTTP_AUTHORIZATION=f"Api-Key {key}")
