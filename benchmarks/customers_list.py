@@ -65,7 +65,7 @@ def timed(fn: Callable[[], Any], repeats: int) -> dict[str, Any]:
         started = time.perf_counter()
         result = fn()
         times.append((time.perf_counter() - started) * 1000)
-    size = len(result) if hasattr(result, "__len__") else None
+    size = len(result) if isinstance(result, list | dict) else None
     return {"median_ms": round(statistics.median(times), 2), "best_ms": round(min(times), 2), "items": size}
 
 
