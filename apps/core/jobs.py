@@ -35,7 +35,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
-from django.utils.module_loading import import_string
+from django.utils.module_loading import autodiscover_modules, import_string
 from django_q.brokers import get_broker
 from django_q.conf import Conf
 from django_q.models import Schedule
@@ -177,7 +177,7 @@ def recent(limit: int = 50) -> list[Job]:
     """The newest jobs for a status table: every one-off job, and of each recurring job its failures
     and its latest run (one succeeded delivery a minute would push everything else off the table)."""
     routine = Q()
-    for item in _recurring.values():
+    for item in declared().values():
         mine = Job.objects.filter(kind=item.kind, ref=item.name)
         routine |= Q(kind=item.kind, ref=item.name, status=Status.SUCCEEDED) & ~Q(
             pk__in=mine.values_list("pk", flat=True)[:1])
@@ -198,7 +198,17 @@ class Recurring:
 
 
 _recurring: dict[str, Recurring] = {}
+_discovered: list[bool] = []
 KEEP_RECURRING = 20
+
+
+def declared() -> dict[str, Recurring]:
+    """The recurring jobs the apps declare, by name: their tasks.py modules are imported on first use
+    in this process (a worker runs `run_recurring` without having imported them)."""
+    if not _discovered:
+        autodiscover_modules("tasks")
+        _discovered.append(True)
+    return _recurring
 
 
 def every(minutes: int, name: str, *, kind: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -211,7 +221,7 @@ def every(minutes: int, name: str, *, kind: str = "") -> Callable[[Callable[...,
 
 
 def install_schedules() -> list[str]:
-    for item in _recurring.values():
+    for item in declared().values():
         Schedule.objects.update_or_create(name=item.name, defaults={
             "func": dotted(run_recurring), "args": repr(item.name), "schedule_type": Schedule.MINUTES,
             "minutes": item.minutes, "repeats": -1})
@@ -221,7 +231,7 @@ def install_schedules() -> list[str]:
 def run_recurring(name: str) -> str:
     """What a recurring schedule runs: one attempt of the declared function, recorded on a Job row of
     its kind (ref: the schedule's name), so its status and error are read like any job's."""
-    item = _recurring.get(name)
+    item = declared().get(name)
     if item is None:
         log.error("no recurring job named %r; known: %s", name, ", ".join(sorted(_recurring)))
         return "unknown"

@@ -1,5 +1,9 @@
 """The API's one pagination format: DRF's limit/offset page `{count, next, previous, results}`.
 
+A list in a stable key order that the store can read past a key (customers by id) pages by key
+instead (`Page.keyset_response`): the same four members, with `next` carrying `after=<last key>`
+and `previous` `before=<first key>`, so a deep page costs what the first does.
+
 Every list endpoint answers it — viewsets through DEFAULT_PAGINATION_CLASS, function views that
 page their own results (a graph read, an analysis) through `Page`. `limit` is 1-500 (default
 PAGE_SIZE, 50) and `offset` 0-2^53-1: DRF ignores a `limit` it cannot read and passes any size
@@ -18,6 +22,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 MAX_LIMIT = 500
 MAX_OFFSET = 2**53 - 1  # exact in JSON numbers and in every database's integer type
@@ -57,11 +62,28 @@ PAGE_PARAMETERS = [
 ]
 
 
+KeyedRead = Callable[[str | None, str | None, int, int], list[str]]  # (after, before, offset, limit) -> keys
+
+
+def keys_in_memory(keys: Sequence[str]) -> KeyedRead:
+    """A KeyedRead over keys already in hand (sorted here)."""
+    ordered = sorted(keys)
+
+    def read(after: str | None, before: str | None, offset: int, limit: int) -> list[str]:
+        if after is not None:
+            return [k for k in ordered if k > after][:limit]
+        if before is not None:
+            return [k for k in ordered if k < before][-limit:]
+        return ordered[offset:offset + limit]
+    return read
+
+
 class Page:
     """A page of results a view computes itself: read the bounded window, fetch that slice and the
     total, answer the same `{count, next, previous, results}` as the viewsets."""
 
     def __init__(self, request: Request) -> None:
+        self._request = request
         self._paginator = BoundedLimitOffsetPagination()
         self._paginator.request = request
         self.offset = self._paginator.offset = self._paginator.get_offset(request)
@@ -70,6 +92,32 @@ class Page:
     def response(self, *, count: int, results: Sequence[Any]) -> Response:
         self._paginator.count = count
         return self._paginator.get_paginated_response(list(results))
+
+    def keyset(self, read: KeyedRead, *, after: str | None, before: str | None) -> tuple[list[str], str | None,
+                                                                                         str | None]:
+        """One page of keys in ascending order, read past `after` (or up to `before`, or from the
+        offset), with the keys the next and previous links start from (None: no such page). `read`
+        is asked for one key more than the page, to know whether another page follows."""
+        keys = read(after, before, self.offset, self.limit + 1)
+        if before is not None:
+            more = len(keys) > self.limit
+            page = keys[1:] if more else keys
+            return page, (page[-1] if page else None), (page[0] if more else None)
+        more = len(keys) > self.limit
+        page = keys[:self.limit]
+        earlier = bool(page) and (after is not None or self.offset > 0)
+        return page, (page[-1] if more else None), (page[0] if earlier else None)
+
+    def keyset_response(self, *, count: int, results: Sequence[Any], next_after: str | None,
+                        previous_before: str | None) -> Response:
+        url = remove_query_param(self._request.build_absolute_uri(), "offset")
+        return Response({
+            "count": count,
+            "next": None if next_after is None else replace_query_param(
+                remove_query_param(url, "before"), "after", next_after),
+            "previous": None if previous_before is None else replace_query_param(
+                remove_query_param(url, "after"), "before", previous_before),
+            "results": list(results)})
 
 
 def paged(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -46,8 +46,10 @@ def journey_page(customer_id: str, *, offset: int, limit: int) -> tuple[int, lis
                                                                                  limit=limit)
 
 
-def customer_list(*, offset: int, limit: int) -> list[str]:
-    return journeys.customer_ids(offset=offset, limit=limit)
+def customer_list(*, offset: int = 0, limit: int, after: str | None = None, before: str | None = None
+                  ) -> list[str]:
+    """Customer ids in id order: from `offset`, or (keyset) the `limit` after `after` / before `before`."""
+    return journeys.customer_ids(offset=offset, limit=limit, after=after, before=before)
 
 
 def customer_count(*, order_by: str | None = None) -> int:
@@ -152,9 +154,11 @@ def customer_profiles(customer_ids: list[str]) -> list[CustomerProfile]:
     return _profiles(journeys.customer_rows(customer_ids)) if customer_ids else []
 
 
-def customer_profile_page(*, offset: int, limit: int) -> list[CustomerProfile]:
-    """A page of every customer's profile, by id: one graph read (plus the data's end, kept a while)."""
-    return _profiles(journeys.customer_rows(offset=offset, limit=limit))
+def customer_profile_page(*, offset: int = 0, limit: int, after: str | None = None, before: str | None = None
+                          ) -> list[CustomerProfile]:
+    """A page of every customer's profile, by id (from `offset`, or after / before a customer id): one
+    graph read (plus the data's end, kept a while)."""
+    return _profiles(journeys.customer_rows(offset=offset, limit=limit, after=after, before=before))
 
 
 def _profiles(rows: list[journeys.CustomerRow]) -> list[CustomerProfile]:

@@ -167,3 +167,27 @@ print(job.status, job.attempts, worker.name)
 
     # then the thread ran it to the end
     assert out == "succeeded 1 jobs-in-process"
+
+
+def test_a_recurring_job_the_scheduler_fires_is_recorded_as_a_job_of_its_kind(worker_env) -> None:  # type: ignore[no-untyped-def]
+    # given the webhook delivery schedule due now, when a worker (the scheduler and the task runner of
+    # qcluster, on a thread) polls
+    out = shell(worker_env, """
+from django.utils import timezone
+from django_q.models import Schedule
+from apps.core import jobs
+from apps.core.models import Job
+Schedule.objects.filter(name="deliver webhooks").update(next_run=timezone.now())
+before = Job.objects.filter(ref="deliver webhooks").count()
+worker = jobs.InProcessWorker()
+worker.start()
+while Job.objects.filter(ref="deliver webhooks").count() == before:
+    assert worker.ran.wait(timeout=60), "the scheduler ran no webhook delivery"
+    worker.ran.clear()
+worker.stopping.set()
+job = Job.objects.filter(ref="deliver webhooks").first()
+print(job.kind, job.status, job.attempts, job.max_attempts)
+""")
+
+    # then the run has its own job row, like every other job
+    assert out == "webhook_delivery succeeded 1 1"

@@ -45,8 +45,10 @@ BEYOND_THE_SCHEMA: dict[str, Any] = {
        for name in ("top", "paths", "funnel", "funnel/customers", "dfg")},
     "GET /api/similarity": lambda case: _given(case.query, "customer_id") == _given(case.query, "sequence"),
     "GET /api/kpis/{slug}/series/": lambda case: _given(case.query, "dimension") and not _given(case.query, "value"),
-    # an identifier's value must read as one of its kind (a phone number in a numbering plan)
-    "GET /api/customers": lambda case: _given(case.query, "identifier"),
+    # an identifier's value must read as one of its kind (a phone number in a numbering plan); a page
+    # is read after or before an id, not both, and a list ordered by a score pages by offset only
+    "GET /api/customers": lambda case: _given(case.query, "identifier") or _given(case.query, "after", "before")
+    or (_given(case.query, "order_by") and (_given(case.query, "after") or _given(case.query, "before"))),
     "GET /api/profiles/by-phone/{e164}": lambda case: True,
     # a caller is named by customer_id or phone, and a phone number must be one in a numbering plan
     **{f"POST /api/decisions/{name}": lambda case: _given(case.body, "phone")

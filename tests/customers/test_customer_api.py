@@ -58,7 +58,51 @@ def test_customer_list_pages_all_customers(api_client, loaded) -> None:  # type:
     assert api_client.get("/api/customers").json() == {"count": 2, "next": None, "previous": None,
                                                        "results": ["c1", "c2"]}
     assert api_client.get("/api/customers?limit=1").json() == {
-        "count": 2, "next": "http://testserver/api/customers?limit=1&offset=1", "previous": None, "results": ["c1"]}
+        "count": 2, "next": "http://testserver/api/customers?after=c1&limit=1", "previous": None, "results": ["c1"]}
+
+
+def test_customer_list_pages_by_id_through_its_links(api_client) -> None:  # type: ignore[no-untyped-def]
+    # given five customers
+    from apps.ingest.services import ingest_records
+
+    ingest_records(records=[{"customer_id": f"k{n}", "event_id": f"e{n}", "event_type": "call", "channel": "voice",
+                             "timestamp": f"2026-03-01T0{n}:00:00Z"} for n in range(5)], source="t")
+    # when a client follows `next` links, then `previous` links
+    pages, url = [], "/api/customers?limit=2"
+    while url:
+        body = api_client.get(url).json()
+        pages.append((body["results"], body["next"], body["previous"]))
+        url = body["next"]
+    back = api_client.get(pages[-1][2]).json()
+    # then each page starts after the last id of the one before (keyset), in the one page format
+    base = "http://testserver/api/customers?"
+    assert pages == [(["k0", "k1"], f"{base}after=k1&limit=2", None),
+                     (["k2", "k3"], f"{base}after=k3&limit=2", f"{base}before=k2&limit=2"),
+                     (["k4"], None, f"{base}before=k4&limit=2")]
+    assert (back["count"], back["results"], back["next"], back["previous"]) == (
+        5, ["k2", "k3"], f"{base}after=k3&limit=2", f"{base}before=k2&limit=2")
+    first = api_client.get(back["previous"]).json()
+    assert (first["results"], first["previous"]) == (["k0", "k1"], None)
+    # an offset page links onwards by id too
+    assert api_client.get("/api/customers?limit=2&offset=3").json()["next"] is None
+    assert api_client.get("/api/customers?limit=2&offset=1").json()["next"] == f"{base}after=k2&limit=2"
+
+
+@pytest.mark.parametrize(("query", "field", "detail"), [
+    ({"after": "k1", "before": "k3"}, "before", "give after or before, not both"),
+    ({"order_by": "churn_score", "after": "k1"}, "order_by",
+     "a list ordered by a score pages by offset; after and before page the list by id"),
+])
+def test_customer_list_cursor_conflicts_are_a_400(api_client, query, field, detail) -> None:  # type: ignore[no-untyped-def]
+    response = api_client.get("/api/customers", query)
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"field": field, "detail": detail, "code": "invalid"}]
+
+
+def test_an_identifiers_customers_page_by_id_too(api_client, loaded) -> None:  # type: ignore[no-untyped-def]
+    body = api_client.get("/api/customers", {"identifier": "phone:+61412345678", "after": "c0"}).json()
+    assert (body["results"], body["previous"]) == (["c1"], "http://testserver/api/customers?before=c1&"
+                                                           "identifier=phone%3A%2B61412345678")
 
 
 def test_customers_ordered_by_a_stored_score(api_client, loaded) -> None:  # type: ignore[no-untyped-def]

@@ -35,5 +35,18 @@ class CustomerListQuerySerializer(serializers.Serializer):
     identifier = serializers.CharField(required=False, help_text="kind:value, e.g. phone:+61412345678")
     order_by = serializers.RegexField(r"^-?[a-z_]+_score$", required=False,
                                       help_text="a stored score, e.g. churn_score (highest first) or -churn_score")
+    after = serializers.CharField(required=False, help_text=(
+        "the page after this customer id (the `next` link carries it); not with order_by or before; "
+        "offset is then not read"))
+    before = serializers.CharField(required=False, help_text=(
+        "the page before this customer id (the `previous` link carries it); not with order_by or after"))
     offset = serializers.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET, default=0)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_LIMIT, default=50)
+
+    def validate(self, attrs: dict) -> dict:
+        if "after" in attrs and "before" in attrs:
+            raise serializers.ValidationError({"before": ["give after or before, not both"]})
+        if "order_by" in attrs and ("after" in attrs or "before" in attrs):
+            raise serializers.ValidationError({"order_by": [
+                "a list ordered by a score pages by offset; after and before page the list by id"]})
+        return attrs

@@ -11,7 +11,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.core.pagination import Page, page_of, paged
+from apps.core.pagination import Page, keys_in_memory, page_of, paged
 from apps.core.permissions import READ, can_read_pii
 from apps.customers import selectors
 from apps.customers.api.serializers import CustomerListQuerySerializer, CustomerSerializer, EventSerializer
@@ -25,22 +25,31 @@ CustomerPage = page_of("PaginatedCustomerList", serializers.JSONField(
 @api_view(["GET"])
 @permission_classes([READ])
 def customer_list(request: Request) -> Response:
-    """Customer ids, all of them (paged), those linked to one identifier, or ordered by a score."""
+    """Customer ids, all of them or those linked to one identifier, in id order and paged by id (the
+    `next` link carries `after`, `previous` `before`: a deep page costs what the first does); or
+    ordered by a score, paged by offset."""
     query = CustomerListQuerySerializer(data=request.query_params)
     query.is_valid(raise_exception=True)
     page = Page(request)
-    offset, limit = page.offset, page.limit
-    if "identifier" in query.validated_data:
+    data = query.validated_data
+    if "order_by" in data:
+        order_by = data["order_by"]
+        return page.response(count=selectors.customer_count(order_by=order_by), results=selectors.customers_by_score(
+            order_by=order_by, offset=page.offset, limit=page.limit))
+    if "identifier" in data:
         try:
-            ids = selectors.customers_with_identifier(query.validated_data["identifier"])
+            linked = selectors.customers_with_identifier(data["identifier"])
         except ValueError as exc:
             raise ValidationError({"identifier": [str(exc)]}) from exc
-        return page.response(count=len(ids), results=ids[offset:offset + limit])
-    if "order_by" in query.validated_data:
-        order_by = query.validated_data["order_by"]
-        return page.response(count=selectors.customer_count(order_by=order_by),
-                             results=selectors.customers_by_score(order_by=order_by, offset=offset, limit=limit))
-    return page.response(count=selectors.customer_count(), results=selectors.customer_list(offset=offset, limit=limit))
+        read, count = keys_in_memory(linked), len(linked)
+    else:
+        read, count = _stored_ids, selectors.customer_count()
+    ids, next_after, previous_before = page.keyset(read, after=data.get("after"), before=data.get("before"))
+    return page.keyset_response(count=count, results=ids, next_after=next_after, previous_before=previous_before)
+
+
+def _stored_ids(after: str | None, before: str | None, offset: int, limit: int) -> list[str]:
+    return selectors.customer_list(offset=offset, limit=limit, after=after, before=before)
 
 
 @extend_schema(responses=CustomerSerializer)

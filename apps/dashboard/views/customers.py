@@ -55,18 +55,48 @@ def customers(request: HttpRequest) -> HttpResponse:
             context["error"] = f"No customer with {search.tried}."
         found = search.customer_ids
         profiles = customer_selectors.customer_profiles(found[offset:offset + limit])
-        more = offset + limit < len(found)
         total = f"{len(found):,}{' or more' if len(found) >= SEARCH_LIMIT else ''}"
         caption = f"Customers {offset + 1}–{offset + len(profiles)} of {total} matching {query}"
+        next_url = _page_url(request, offset + limit) if offset + limit < len(found) else None
+        prev_url = _page_url(request, max(0, offset - limit)) if offset else None
     else:
-        profiles = customer_selectors.customer_profile_page(offset=offset, limit=limit)
-        more = len(profiles) == limit
-        caption = f"Customers {offset + 1}–{offset + len(profiles)}, by id"
-    rows = [_list_row(p) for p in profiles]
-    table = Table("customers", caption, LIST_COLUMNS, rows, links={"customer_id": "url"})
-    context.update(table=table, next_url=_page_url(request, offset + limit) if more else None,
-                   prev_url=_page_url(request, max(0, offset - limit)) if offset else None)
+        profiles, next_url, prev_url = _page_by_id(request, offset=offset, limit=limit)
+        span = f"{profiles[0].customer_id} to {profiles[-1].customer_id}" if profiles else "none"
+        caption = f"Customers {span}, by id"
+    table = _table(caption, profiles)
+    context.update(table=table, next_url=next_url, prev_url=prev_url)
     return page(request, "dashboard/customers.html", context, tables={"customers": table})
+
+
+def _table(caption: str, profiles: list[customer_selectors.CustomerProfile]) -> Table:
+    return Table("customers", caption, LIST_COLUMNS, [_list_row(p) for p in profiles], links={"customer_id": "url"})
+
+
+def _page_by_id(request: HttpRequest, *, offset: int, limit: int
+                ) -> tuple[list[customer_selectors.CustomerProfile], str | None, str | None]:
+    """Every customer a page at a time by id: links carry the id to read past (`after`, `before`), so
+    a deep page costs what the first does; one more row than the page says whether another follows."""
+    after, before = request.GET.get("after") or None, request.GET.get("before") or None
+    if after is not None:
+        before = None
+    rows = customer_selectors.customer_profile_page(offset=offset, limit=limit + 1, after=after, before=before)
+    if before is not None:
+        profiles = rows[1:] if len(rows) > limit else rows
+        earlier, later = len(rows) > limit, bool(profiles)
+    else:
+        profiles = rows[:limit]
+        earlier, later = bool(profiles) and (after is not None or offset > 0), len(rows) > limit
+    return (profiles, _cursor_url(request, "after", profiles[-1].customer_id) if later else None,
+            _cursor_url(request, "before", profiles[0].customer_id) if earlier else None)
+
+
+def _cursor_url(request: HttpRequest, name: str, customer_id: str) -> str:
+    """This list (page size kept) after or before a customer id."""
+    query = request.GET.copy()
+    for key in ("offset", "after", "before", "format"):
+        query.pop(key, None)
+    query[name] = customer_id
+    return f"{request.path}?{query.urlencode()}"
 
 
 def _page_url(request: HttpRequest, offset: int) -> str:

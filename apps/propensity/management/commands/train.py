@@ -111,7 +111,8 @@ class Command(BaseCommand):
     def _run_queued(self, run_id: int) -> None:
         if not TrainingRun.objects.filter(pk=run_id).exists():
             raise CommandError(f"no training run with id {run_id}")
-        run = run_training(run_id)
+        with _sigterm_interrupts():
+            run = run_training(run_id)
         if run.status != TrainingRun.Status.SUCCEEDED:
             raise CommandError(f"training run {run_id} failed: {run.message}")
         self.stdout.write(self.style.SUCCESS(f"training run {run_id} succeeded: {run.model_version}"))
