@@ -285,23 +285,20 @@ def funnel(engine: Engine, flt: EventFilter, *, events: Sequence[str], window_ms
         parts.append(whole.mutate(step=i, whole=True, entry_channel=ibis.null(str))
                      .select("step", "whole", "entry_channel", "n", "m"))
         if by_channel:
-            split = step.group_by("entry_channel").agg(n=step.count(), m=step.gap.median())
-            parts.append(split.mutate(step=i, whole=False).select("step", "whole", "entry_channel", "n", "m"))
+            channels = step.group_by("entry_channel").agg(n=step.count(), m=step.gap.median())
+            parts.append(channels.mutate(step=i, whole=False).select("step", "whole", "entry_channel", "n", "m"))
     rows = engine.execute(ibis.union(*parts) if len(parts) > 1 else parts[0])
-    whole_rows = rows[rows["whole"].astype(bool)]
-    steps = _funnel_steps(events, dict(zip(whole_rows["step"].astype(int), zip(whole_rows["n"], whole_rows["m"],
-                                                                                 strict=True), strict=True)))
+    steps = _funnel_steps(events, rows[rows["whole"].astype(bool)])
     breakdown: dict[str, tuple[funnels.FunnelStep, ...]] = {}
-    split_rows = rows[~rows["whole"].astype(bool)].assign(entry_channel=lambda r: r["entry_channel"].astype(str))
-    for channel in sorted(split_rows.loc[split_rows["step"] == 0, "entry_channel"]):
-        mine = split_rows[split_rows["entry_channel"] == channel]
-        breakdown[channel] = _funnel_steps(events, dict(zip(mine["step"].astype(int), zip(mine["n"], mine["m"],
-                                                                                         strict=True), strict=True)))
+    split = rows[~rows["whole"].astype(bool)].assign(entry_channel=lambda r: r["entry_channel"].astype(str))
+    for channel in sorted(split.loc[split["step"] == 0, "entry_channel"]):
+        breakdown[channel] = _funnel_steps(events, split[split["entry_channel"] == channel])
     return funnels.FunnelResult(events=tuple(events), window_ms=window_ms, steps=steps, by_channel=breakdown)
 
 
-def _funnel_steps(events: Sequence[str], found: dict[int, tuple[Any, Any]]) -> tuple[funnels.FunnelStep, ...]:
-    """Steps from {step index: (customers, median gap)}; a step no row reached has 0 customers."""
+def _funnel_steps(events: Sequence[str], rows: pd.DataFrame) -> tuple[funnels.FunnelStep, ...]:
+    """Steps from (step index, customers n, median gap m) rows; a step without a row has 0 customers."""
+    found = {int(step): (n, m) for step, n, m in rows[["step", "n", "m"]].itertuples(index=False)}
     counts = [int(found[i][0]) if i in found and not pd.isna(found[i][0]) else 0 for i in range(len(events))]
     medians: list[float | None] = [None]
     for i in range(1, len(events)):
