@@ -1,12 +1,12 @@
-"""Intent and risk decisions through gunicorn on loopback, and the Connect Lambda handler's overhead.
+"""Intent and risk decisions through granian (or gunicorn) on loopback, and the Connect Lambda handler's overhead.
 
 Run: python benchmarks/decisions.py [--rate 200] [--seconds 60] [--peak-rate 1000] [--peak-seconds 30]
-     [--customers 2000] [--server gunicorn|granian] [--workers 1 --threads 8] [--fast-path on|off]
+     [--customers 2000] [--server granian|gunicorn] [--workers 1 --threads 8] [--fast-path on|off]
 With --workers > 1 the store is served by `manage.py graphserver` and the workers reach it over ws://.
 Builds a throw-away hub (SQLite file, durable embedded graph store, artifacts folder) in a temp dir:
 migrates, trains the intent and risk models on the shared data, seeds the graph with the call history
-of `--customers` callers, then serves it with gunicorn on 127.0.0.1 (one worker owns the embedded
-store). First the server's CPU per request is measured from /proc, one request at a time (a figure
+of `--customers` callers (benchmarks/hubs.py), then serves it on 127.0.0.1 (one worker owns the
+embedded store). First the server's CPU per request is measured from /proc, one request at a time (a figure
 that, unlike latency, hardly depends on what else the machine is doing). Then the open-loop load
 (benchmarks/openloop.py): requests are scheduled at a fixed rate (half intent, half risk, one in ten
 from an unknown number) and latency is measured from each request's scheduled time, so a stalled

@@ -1,12 +1,12 @@
-"""Decisions at a steady 200 a second for 10 minutes (both configurable) through gunicorn on loopback:
+"""Decisions at a steady 200 a second for 10 minutes (both configurable) through granian on loopback:
 p50/p99/max and errors over the whole run and per minute, so a slow drift (a growing queue, memory, the
 decision log falling behind) shows as well as the tail.
 
 Run: python benchmarks/sustained.py [--rate 200] [--seconds 600] [--window 60] [--customers 2000]
-     [--workers 1 --threads 8] [--reference-seconds 15]
-Builds the same throw-away hub as benchmarks/decisions.py (SQLite in WAL mode, durable embedded store,
-intent and risk models trained on the shared data, the call history of `--customers` callers, decision
-log written by its background writer) and drives it with the same open-loop generator
+     [--server granian|gunicorn] [--workers 1 --threads 8] [--reference-seconds 15]
+Builds the same throw-away hub as benchmarks/decisions.py (benchmarks/hubs.py: SQLite in WAL mode,
+durable embedded store, intent and risk models trained on the shared data, the call history of
+`--customers` callers, decision log written by its background writer) and drives it with the same open-loop generator
 (benchmarks/openloop.py: latency counts from each request's scheduled time). `GET /api/ping` at the same
 rate first gives the machine's reference. After the load the decision log is counted: every answered
 decision must have its row. Prints a table and writes benchmarks/results/sustained.json.
