@@ -12,43 +12,17 @@ Target (issue 5): one customer scored in under 10 ms p99.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
-import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "journeyhub.settings.test")
-os.environ.setdefault("ARTIFACTS_DIR", tempfile.mkdtemp(prefix="jh-bench-artifacts-"))
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+import hubs
 
 
 def timed(fn: Any) -> tuple[Any, float]:
     start = time.perf_counter()
     result = fn()
     return result, time.perf_counter() - start
-
-
-def latencies(fn: Any, ids: list[str]) -> dict[str, float]:
-    """Wall-clock percentiles, and the same for CPU time (less sensitive to a busy shared machine)."""
-    wall, cpu = [], []
-    for cid in ids:
-        start, start_cpu = time.perf_counter(), time.process_time()
-        fn(cid)
-        wall.append((time.perf_counter() - start) * 1000)
-        cpu.append((time.process_time() - start_cpu) * 1000)
-    return {"p50_ms": round(percentile(wall, 0.5), 2), "p95_ms": round(percentile(wall, 0.95), 2),
-            "p99_ms": round(percentile(wall, 0.99), 2), "cpu_p50_ms": round(percentile(cpu, 0.5), 2),
-            "cpu_p99_ms": round(percentile(cpu, 0.99), 2), "n": len(wall)}
 
 
 def touchpoint_figures(version: Any) -> dict[str, Any]:
@@ -86,20 +60,12 @@ def main() -> None:
     parser.add_argument("--scores", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
+    hubs.in_process_hub()
     from rest_framework.test import APIClient
 
     from apps.core.models import ApiKey
-    from apps.demo.dataset import build_demo_events
-    from apps.ingest.services import ingest_records
     from apps.propensity import scoring, services
 
-    call_command("migrate", verbosity=0)
     rows: list[tuple[str, str]] = []
     results: dict[str, Any] = {"customers": args.customers}
 
@@ -110,8 +76,8 @@ def main() -> None:
                  f"{seconds:.2f} s (serves {version.metrics['model']}, F1 {version.metrics['f1']})"))
     rows += touchpoint_rows(results["next_touchpoint"])
 
-    records = build_demo_events(shared_data_dir=Path(settings.DATA_DIR), customers=args.customers)
-    _, seconds = timed(lambda: ingest_records(records=records, source="bench:demo"))
+    records = hubs.demo_records(args.customers)
+    _, seconds = timed(lambda: hubs.ingest(records))
     rows.append((f"ingest demo ({len(records)} events, {args.customers} customers)", f"{seconds:.1f} s"))
     for name in ("churn", "csat"):
         version, seconds = timed(lambda n=name: services.train_model(name=n, write_scores=False))
@@ -128,7 +94,7 @@ def main() -> None:
     scoring.score_customer("csat", ids[0])
     for label, fn in (("churn", lambda c: scoring.score_customer("churn", c)),
                       ("churn + csat", scoring.score_customer_all_models)):
-        stats = latencies(fn, ids)
+        stats = hubs.latencies(fn, ids)
         results[f"online_{label.replace(' + ', '_and_')}"] = stats
         rows.append((f"online score, {label}, one customer (p50 / p95 / p99; CPU p50 / p99)",
                      f"{stats['p50_ms']} / {stats['p95_ms']} / {stats['p99_ms']} ms; "
@@ -136,7 +102,7 @@ def main() -> None:
     _, raw = ApiKey.issue("bench")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
-    stats = latencies(lambda c: client.get(f"/api/customers/{c}/scores"), ids[: max(1, args.scores // 2)])
+    stats = hubs.latencies(lambda c: client.get(f"/api/customers/{c}/scores"), ids[: max(1, args.scores // 2)])
     results["api_customer_scores"] = stats
     rows.append(("GET /api/customers/{id}/scores in process (p50 / p95 / p99; CPU p50 / p99)",
                  f"{stats['p50_ms']} / {stats['p95_ms']} / {stats['p99_ms']} ms; "
@@ -146,11 +112,7 @@ def main() -> None:
     width = max(len(r[0]) for r in rows)
     for what, value in rows:
         print(f"{what:<{width}}  {value}")
-    out = ROOT / "benchmarks" / "results" / "propensity.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {out}")
-
+    hubs.write_results(results, hubs.ROOT / "benchmarks" / "results" / "propensity.json")
 
 if __name__ == "__main__":
     main()

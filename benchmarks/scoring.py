@@ -11,39 +11,13 @@ Prints a table and writes benchmarks/results/scoring.json. Target: p99 ≤ 10 ms
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
-import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "journeyhub.settings.test")
-os.environ.setdefault("ARTIFACTS_DIR", tempfile.mkdtemp(prefix="jh-bench-artifacts-"))
+import hubs
 
 MODELS = ("intent", "risk", "next_touchpoint", "next_event", "churn", "csat")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def latencies(fn: Any, ids: list[str]) -> dict[str, float]:
-    """Wall-clock percentiles, and CPU time's (less sensitive to a busy shared machine)."""
-    wall, cpu = [], []
-    for cid in ids:
-        start, start_cpu = time.perf_counter(), time.process_time()
-        fn(cid)
-        wall.append((time.perf_counter() - start) * 1000)
-        cpu.append((time.process_time() - start_cpu) * 1000)
-    return {"p50_ms": round(percentile(wall, 0.5), 2), "p99_ms": round(percentile(wall, 0.99), 2),
-            "cpu_p50_ms": round(percentile(cpu, 0.5), 2), "cpu_p99_ms": round(percentile(cpu, 0.99), 2),
-            "n": len(wall)}
 
 
 def online(name: str) -> Any:
@@ -72,20 +46,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-
-    from apps.demo.dataset import build_demo_events
-    from apps.ingest.services import ingest_records
+    hubs.in_process_hub()
     from apps.propensity import registry, services
     from apps.propensity.models import ModelVersion
 
-    call_command("migrate", verbosity=0)
-    records = build_demo_events(shared_data_dir=Path(settings.DATA_DIR), customers=args.customers)
-    ingest_records(records=records, source="bench:demo")
+    records = hubs.demo_records(args.customers)
+    hubs.ingest(records)
     results: dict[str, Any] = {"customers": args.customers, "events": len(records), "target_p99_ms": 10}
     rows = []
     for name in MODELS:
@@ -101,7 +67,7 @@ def main() -> None:
     for name in MODELS:
         fn = online(name)
         fn(ids[0])  # load the active version once, as a serving process would
-        stats = latencies(fn, ids)
+        stats = hubs.latencies(fn, ids)
         gate = ModelVersion.objects.get(name=name, is_active=True).gate
         results[name] = {**stats, "gate": gate.get("reason", "")}
         rows.append((name, f"{stats['p50_ms']} / {stats['p99_ms']} ms; CPU {stats['cpu_p50_ms']} / "
@@ -110,11 +76,7 @@ def main() -> None:
     print(f"{'model':<{width}}  online answer, one customer: p50 / p99 wall; CPU p50 / p99")
     for what, value in rows:
         print(f"{what:<{width}}  {value}")
-    out = ROOT / "benchmarks" / "results" / "scoring.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {out}")
-
+    hubs.write_results(results, hubs.ROOT / "benchmarks" / "results" / "scoring.json")
 
 if __name__ == "__main__":
     main()

@@ -1,12 +1,12 @@
-"""Decisions at a steady 200 a second for 10 minutes (both configurable) through gunicorn on loopback:
+"""Decisions at a steady 200 a second for 10 minutes (both configurable) through granian on loopback:
 p50/p99/max and errors over the whole run and per minute, so a slow drift (a growing queue, memory, the
 decision log falling behind) shows as well as the tail.
 
 Run: python benchmarks/sustained.py [--rate 200] [--seconds 600] [--window 60] [--customers 2000]
-     [--workers 1 --threads 8] [--reference-seconds 15]
-Builds the same throw-away hub as benchmarks/decisions.py (SQLite in WAL mode, durable embedded store,
-intent and risk models trained on the shared data, the call history of `--customers` callers, decision
-log written by its background writer) and drives it with the same open-loop generator
+     [--server granian|gunicorn] [--workers 1 --threads 8] [--reference-seconds 15]
+Builds the same throw-away hub as benchmarks/decisions.py (benchmarks/hubs.py: SQLite in WAL mode,
+durable embedded store, intent and risk models trained on the shared data, the call history of
+`--customers` callers, decision log written by its background writer) and drives it with the same open-loop generator
 (benchmarks/openloop.py: latency counts from each request's scheduled time). `GET /api/ping` at the same
 rate first gives the machine's reference. After the load the decision log is counted: every answered
 decision must have its row. Prints a table and writes benchmarks/results/sustained.json.
@@ -14,51 +14,28 @@ decision must have its row. Prints a table and writes benchmarks/results/sustain
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sqlite3
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import decisions
-import openloop
-
-ROOT = Path(__file__).resolve().parent.parent
+import hubs
 
 
-def run_load(port: int, key: str, phones: list[str], args: argparse.Namespace, pids: list[int]) -> dict[str, Any]:
+def run_load(hub: hubs.ServedHub, args: argparse.Namespace, pids: list[int]) -> dict[str, Any]:
     """The open loop over the whole duration, then its results cut into windows of `--window` seconds
     (answers are recorded in completion order, which differs from the schedule by at most the latency)."""
-    import random
-
-    rng = random.Random(11)
-
-    def call(n: int) -> openloop.Call:
-        path, body = decisions.request_body(n, phones, rng)
-        return openloop.Call("POST", path, json.dumps(body).encode())
-
-    headers = {"Authorization": f"Api-Key {key}", "Content-Type": "application/json"}
-    cpu = decisions.cpu_seconds(pids)
-    outcome = openloop.run(port, headers, call, rate=args.rate, seconds=args.seconds, connections=args.clients)
+    figures, outcome = hubs.open_loop(hub, args.rate, args.seconds, args.clients, pids)
     results = outcome.results
     per_window = int(args.rate * args.window)
     windows = []
     for start in range(0, len(results), per_window):
         part = results[start:start + per_window]
         windows.append({"from_s": round(start / args.rate), "requests": len(part),
-                        "errors": sum(1 for _, _, s in part if s != 200), **decisions.stats([ms for _, ms, _ in part])})
-    return {"requests": len(results), "achieved_rate": round(len(results) / outcome.elapsed_s, 1),
-            "errors": sum(1 for _, _, s in results if s != 200),
-            "error_statuses": sorted({s for _, _, s in results if s != 200}),
-            "server_cpu_ms_per_request": round((decisions.cpu_seconds(pids) - cpu) * 1000 / max(len(results), 1), 2),
-            "client_cpu_ms_per_request": round(outcome.client_cpu_s * 1000 / max(len(results), 1), 2),
-            "all": decisions.stats([ms for _, ms, _ in results]),
-            "intent": decisions.stats([ms for p, ms, _ in results if p.endswith("intent")]),
-            "risk": decisions.stats([ms for p, ms, _ in results if p.endswith("risk")]),
-            "ok": sum(1 for _, _, s in results if s == 200), "windows": windows}
+                        "errors": sum(1 for _, _, s in part if s != 200), **hubs.stats([ms for _, ms, _ in part])})
+    return {**figures, "ok": sum(1 for _, _, s in results if s == 200), "windows": windows}
 
 
 def logged_decisions(workdir: Path) -> int:
@@ -69,42 +46,28 @@ def logged_decisions(workdir: Path) -> int:
 
 def main() -> None:
     args = arguments()
-    workdir = Path(tempfile.mkdtemp(prefix="jh-bench-sustained-"))
-    env = decisions.environment(workdir)
-    os.environ.update(env)
-    key, phones = decisions.prepare(args.customers, seed=5)
-    port = decisions.free_port()
-    graph_server = None
-    if args.workers > 1:
-        graph_server, env["GRAPH_URL"] = decisions.start_graph_server(env)
-    server = decisions.start_gunicorn(env, port, args)
-    load_before = round(os.getloadavg()[0], 2)
     started = time.time()
-    try:
-        warm = decisions.open_loop(port, key, phones, 50, 2, 4, [])
-        pids = decisions.children(server.pid) + ([graph_server.pid] if graph_server else [])
-        ping = decisions.open_loop(port, key, phones, args.rate, args.reference_seconds, args.clients, pids,
-                                   reference=True) if args.reference_seconds else None
-        load = run_load(port, key, phones, args, pids)
-    finally:
-        for process in (server, graph_server):
-            if process is not None:
-                process.terminate()  # the worker's decision-log writer writes what it holds as it exits
-                process.wait(timeout=60)
-    logged = logged_decisions(workdir)
+    with hubs.served_hub(args, "jh-bench-sustained-") as hub:
+        load_before = round(os.getloadavg()[0], 2)
+        warm, _ = hubs.open_loop(hub, 50, 2, 4, [])
+        pids = hub.pids()
+        ping = hubs.open_loop(hub, args.rate, args.reference_seconds, args.clients, pids, reference=True)[0] \
+            if args.reference_seconds else None
+        load = run_load(hub, args, pids)
+    logged = logged_decisions(hub.workdir)  # the server has stopped: its log writer wrote what it held
     expected = load["ok"] + warm["requests"] - warm["errors"]
     result = {"rate": args.rate, "seconds": args.seconds, "window_s": args.window, "customers": args.customers,
               "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-              "gunicorn": {"workers": args.workers, "threads": args.threads, "worker_class": args.worker_class},
+              "server": {"kind": args.server, "workers": args.workers, "threads": args.threads,
+                         "worker_class": args.worker_class if args.server == "gunicorn" else "",
+                         "fast_path": args.fast_path},
               "graph": "embedded in the worker" if args.workers == 1 else "graphserver over ws://",
               "reference_ping": ping and {k: ping[k] for k in ("achieved_rate", "errors", "all")},
               "load": load, "decision_log": {"answered": expected, "logged": logged, "lost": expected - logged},
               "cpus": os.cpu_count(), "load_average_1m_before": load_before,
               "load_average_1m_after": round(os.getloadavg()[0], 2)}
     report(result)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    hubs.write_results(result, args.out)
     if load["errors"] or expected != logged:
         sys.exit(1)
 
@@ -114,14 +77,10 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=600)
     parser.add_argument("--window", type=float, default=60, help="seconds per row of the per-window table")
-    parser.add_argument("--customers", type=int, default=2000)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
-    parser.add_argument("--clients", type=int, default=32, help="keep-alive connections of the load generator")
+    hubs.server_arguments(parser)
     parser.add_argument("--reference-seconds", type=float, default=15,
                         help="seconds of GET /api/ping at the same rate first (0: none)")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "sustained.json"))
+    parser.add_argument("--out", default=str(hubs.ROOT / "benchmarks" / "results" / "sustained.json"))
     return parser.parse_args()
 
 

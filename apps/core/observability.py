@@ -46,9 +46,18 @@ def exposition() -> bytes:
     return generate_latest(REGISTRY)
 
 
+_decision_counters: dict[tuple[str, str], Any] = {}
+
+
 def record_decision(kind: str, output: dict[str, Any]) -> None:
+    """Count one decision by kind and routing result. Each label pair's child is looked up once and kept
+    (prometheus-client's `labels()` costs a lock and a few dict look-ups per call, at every decision);
+    the pairs are few: three kinds by the handful of actions and outcomes."""
     result = str(output.get("action") or output.get("outcome") or "none")[:32]
-    DECISIONS.labels(kind, result).inc()
+    counter = _decision_counters.get((kind, result))
+    if counter is None:
+        counter = _decision_counters.setdefault((kind, result), DECISIONS.labels(kind, result))
+    counter.inc()
 
 
 def record_ingest(*, loaded: int = 0, duplicates: int = 0, quarantined: int = 0) -> None:

@@ -4,6 +4,7 @@ decision endpoints can afford at their benchmark rate (200 requests/s per key); 
 caller gets 429 with Retry-After, the seconds until the window turns."""
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -17,6 +18,7 @@ from apps.core.models import ApiKey
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+@functools.lru_cache(maxsize=64)
 def parse_rate(rate: str) -> tuple[int, int]:
     """"6000/min" -> (6000, 60); the unit is read by its first letter (s, m, h, d), as DRF does."""
     try:
@@ -51,14 +53,13 @@ class ApiThrottle(BaseThrottle):
         now = time.time()
         window = int(now // period)
         cache_key = f"throttle:{self.scope}:{self.ident(request)}:{period}:{window}"
-        if cache.add(cache_key, 1, timeout=period + 1):
-            count = 1
-        else:
-            try:
-                count = cache.incr(cache_key)
-            except ValueError:  # expired between add and incr
-                cache.add(cache_key, 1, timeout=period + 1)
+        try:  # the window's counter exists for every request but its first: one cache call, not two
+            count = cache.incr(cache_key)
+        except ValueError:  # the window's first request (or its counter expired): start it
+            if cache.add(cache_key, 1, timeout=period + 1):
                 count = 1
+            else:  # another request started it in between
+                count = cache.incr(cache_key)
         self.retry_after = max(1, int((window + 1) * period - now + 0.999))
         return count <= limit
 

@@ -1,7 +1,8 @@
 """The decision log, written off the caller's path when DECISIONS_LOG_ASYNC is on.
 
-A waiting caller should not pay for a database commit: with the flag on, each decision's row goes
-to an in-process queue that a background thread writes in batches (one bulk insert). The writer
+A waiting caller should not pay for a database commit: with the flag on, each decision's fields go
+to an in-process queue that a background thread turns into rows and writes in batches (one bulk
+insert); building the model instance there too keeps that work off the request's thread. The writer
 gathers rows for up to GATHER_SECONDS after the first one arrives, because an insert of one row
 costs nearly as much CPU as an insert of fifty, and at hundreds of decisions a second that CPU is
 taken from the callers. The monitor lags by at most that long; `flush()` writes at once (feedback
@@ -28,6 +29,7 @@ from apps.core import observability
 from apps.decisions.models import DecisionLog
 
 log = logging.getLogger(__name__)
+Fields = dict[str, Any]  # one row's field values, as DecisionLog(**fields) takes them
 BATCH = 500
 GATHER_SECONDS = 0.25
 RETRY_FIRST_SECONDS = 0.25
@@ -46,13 +48,13 @@ class _Writer:
     """One daemon thread per process (started lazily, so after any fork) draining a queue."""
 
     def __init__(self) -> None:
-        self._queue: queue.Queue[DecisionLog | None] = queue.Queue()
+        self._queue: queue.Queue[Fields | None] = queue.Queue()
         self._write_now = threading.Event()
         self._pid: int | None = None
         self._lock = threading.Lock()
         self.failed = threading.Event()  # set when a write fails (the batch is tried again), for tests
 
-    def submit(self, row: DecisionLog) -> None:
+    def submit(self, row: Fields) -> None:
         with self._lock:
             if self._pid != os.getpid():
                 self._queue = queue.Queue()
@@ -65,12 +67,13 @@ class _Writer:
         source = self._queue
         while True:
             batch = self._gather(source)
-            rows = [row for row in batch if row is not None]
+            fields = [row for row in batch if row is not None]
             try:
+                rows = _rows(fields)
                 if rows:
                     self._write(rows)
             finally:
-                if len(rows) < len(batch):  # asked by close_connection()
+                if len(fields) < len(batch):  # asked by close_connection()
                     connection.close()
                 for _ in batch:
                     source.task_done()
@@ -106,7 +109,7 @@ class _Writer:
             except (IntegrityError, DataError) as exc:
                 log.error("decision log: row for contact %r refused by the database: %s", row.contact_id, exc)
 
-    def _gather(self, source: queue.Queue[DecisionLog | None]) -> list[DecisionLog | None]:
+    def _gather(self, source: queue.Queue[Fields | None]) -> list[Fields | None]:
         """The next batch: wait for a first row, then let more arrive (sleeping, not waking per row)
         until GATHER_SECONDS pass or a flush asks for the write."""
         batch = [source.get()]
@@ -149,17 +152,29 @@ class _Writer:
             self.flush(timeout)
 
 
+def _rows(batch: list[Fields]) -> list[DecisionLog]:
+    """The model instances of queued fields. Fields no row can be made of (a caller's programming
+    error, found by the writer rather than the request) are logged and left out, never retried."""
+    rows = []
+    for fields in batch:
+        try:
+            rows.append(DecisionLog(**fields))
+        except (TypeError, ValueError) as exc:
+            log.error("decision log: no row can be made of %r: %s", sorted(fields), exc)
+    return rows
+
+
 _writer = _Writer()
 atexit.register(_writer.flush)
 
 
 def write(**fields: Any) -> None:
-    row = DecisionLog(**fields)
-    observability.record_decision(row.kind, row.output)
+    """Log one decision: written now, or queued as its fields for the background writer."""
+    observability.record_decision(fields.get("kind", ""), fields.get("output") or {})
     if async_enabled():
-        _writer.submit(row)
+        _writer.submit(fields)
     else:
-        row.save()
+        DecisionLog(**fields).save()
 
 
 def flush(timeout: float = FLUSH_TIMEOUT_SECONDS) -> bool:

@@ -159,7 +159,10 @@ REST_FRAMEWORK = {
     # cache (CACHE_URL), so share a cache between processes for one count per key.
     "DEFAULT_THROTTLE_CLASSES": ["apps.core.throttling.ApiThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api": env("API_THROTTLE_RATE", default="6000/min"),
-                               "decide": env("API_THROTTLE_DECIDE_RATE", default="1000/s")},
+                               # above any contact flow's peak (hundreds of calls a second, one or two
+                               # decisions each, all on the Lambda's one key): a budget is for a runaway
+                               # client, and a decision refused with 429 is a caller sent to the fallback
+                               "decide": env("API_THROTTLE_DECIDE_RATE", default="5000/s")},
     # One contract (apps.core.problems, apps.core.pagination): JSON answers, limit/offset pages,
     # every error as RFC 9457 problem details, and a schema that documents each of them.
     "DEFAULT_SCHEMA_CLASS": "apps.core.schema.ProblemAutoSchema",

@@ -61,11 +61,14 @@ def test_decisions_have_their_own_budget() -> None:
     assert reads == [200, 429]
 
 
-def test_the_default_decision_budget_allows_the_benchmark_rate() -> None:
+def test_the_default_decision_budget_allows_a_contact_centres_peak_on_one_key() -> None:
     from apps.core.throttling import parse_rate
 
     count, seconds = parse_rate(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["decide"])
-    assert count / seconds >= 200 * 2  # the benchmark's 200 requests/s per key, with room for bursts
+    # the Lambda's one key sends every decision: issue 18's largest peak (up to ~2,000 decisions/s:
+    # hundreds of calls a second, one or two decisions each) fits with room for bursts
+    assert (count, seconds) == (5000, 1)
+    assert count / seconds >= 2000 * 2
 
 
 def test_a_repeated_bad_key_costs_no_database_query(django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]

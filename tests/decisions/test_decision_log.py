@@ -39,15 +39,15 @@ def test_sync_log_is_the_default(db, settings):
 def test_queued_rows_are_gathered_into_batches_of_at_most_500() -> None:
     # given a writer with 600 rows queued and a flush asked for
     writer = decision_log._Writer()
-    source: queue.Queue[DecisionLog | None] = queue.Queue()
+    source: queue.Queue[decision_log.Fields | None] = queue.Queue()
     for n in range(600):
-        source.put(DecisionLog(kind="risk", contact_id=f"g-{n}"))
+        source.put({"kind": "risk", "contact_id": f"g-{n}"})
     writer._write_now.set()
     # when it gathers twice
     first, second = writer._gather(source), writer._gather(source)
     # then one insert takes 500 rows in order and the next the other 100
     assert (len(first), len(second)) == (500, 100)
-    assert (first[0].contact_id, second[0].contact_id, second[-1].contact_id) == ("g-0", "g-500", "g-599")
+    assert [row["contact_id"] for row in (first[0], second[0], second[-1])] == ["g-0", "g-500", "g-599"]
 
 
 def test_feedback_finds_an_intent_decision_still_queued_for_the_log(async_log, api_client):
@@ -95,3 +95,16 @@ def test_a_flush_while_the_database_is_away_returns_after_its_timeout(async_log)
     # and the row still arrives once the table is back
     assert decision_log.flush(timeout=30) is True
     assert list(DecisionLog.objects.values_list("contact_id", flat=True)) == ["outage-2"]
+
+
+def test_fields_no_row_can_be_made_of_are_left_out_and_the_rest_written(async_log):
+    # given the background writer and, between two decisions, fields naming no column of the log
+    decision_log._writer.failed.clear()
+    decision_log.write(kind="risk", contact_id="good-1", output={"outcome": "pass_to_bot"})
+    decision_log.write(kind="risk", contact_id="bad-1", output={"outcome": "pass_to_bot"}, colour="red")
+    decision_log.write(kind="intent", contact_id="good-2", output={"action": "menu"})
+    # when the writer has written what was queued
+    assert decision_log.flush(timeout=30) is True
+    # then both good rows are in the log and the bad one is not (nor is it tried again)
+    assert sorted(DecisionLog.objects.values_list("contact_id", flat=True)) == ["good-1", "good-2"]
+    assert not decision_log._writer.failed.is_set()

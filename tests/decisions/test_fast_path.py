@@ -12,10 +12,12 @@ from wsgiref.util import setup_testing_defaults
 
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
+from rest_framework.renderers import JSONRenderer
 
 from apps.core.models import ApiKey
 from apps.core.observability import REQUEST_SECONDS
-from apps.decisions.api.fast_path import DecisionFastPath
+from apps.core.parsers import JSONParser
+from apps.decisions.api.fast_path import DecisionFastPath, parse, render
 from apps.decisions.models import DecisionLog
 from apps.demo.dataset import build_demo_events, demo_profiles
 from apps.ingest.services import ingest_records
@@ -103,6 +105,7 @@ def test_on_the_demo_bank_the_fast_path_answers_exactly_what_the_full_stack_answ
         got = call(fast, path, body, key=decide_key)
         # then status, body and headers are the same (the request id is each request's own)
         assert (got.status, got.json()) == (expected.status, expected.json())
+        assert got.body == expected.body  # byte for byte: the same encoder and options as DRF's renderer
         assert got.status == "200 OK"
         assert {**got.headers, "x-request-id": ""} == {**expected.headers, "x-request-id": ""}
         if path.endswith("risk"):
@@ -208,3 +211,27 @@ def test_an_error_in_the_fast_paths_checks_hands_the_request_to_the_full_stack(s
     before = full.calls
     answer = call(fast, "/api/decisions/intent", {"phone": "+61412345678"}, key=decide_key)
     assert (answer.status, full.calls, len(failures)) == ("200 OK", before + 1, 1)
+
+
+def test_the_fast_paths_json_is_drfs_json_byte_for_byte() -> None:
+    # given an answer with non-ASCII text, the two line separators JavaScript chokes on, floats and nulls
+    answer = {"reason": "caf\u00e9 \u2028 \u2029 \U0001f600", "confidence": 0.1 + 0.2, "tiny": 1e-07, "none": None,
+              "alternatives": [{"intent": "CC_NE", "confidence": 0.5}], "count": 3, "flag": True}
+    # when the fast path renders it, then the bytes are those of DRF's JSONRenderer
+    assert render(answer) == JSONRenderer().render(answer)
+    # and a NaN is refused as DRF refuses it (strict JSON), not written
+    with pytest.raises(ValueError):
+        render({"confidence": float("nan")})
+
+
+@pytest.mark.parametrize("body", [b'{"phone": NaN}', b'{"phone": ["+61412345678"]}', b'{"a": {"b": 1}}', b"[1]",
+                                  b'"text"', b"\xff\xfe", b'{"phone": "+614', b"\xef\xbb\xbf{}"])
+def test_bodies_the_fast_path_does_not_read_go_to_the_full_stack(body: bytes) -> None:
+    # given a body that is not a flat JSON object in UTF-8 (or holds a constant strict JSON refuses)
+    # when the fast path reads it, then it leaves it to the full stack's parser and serializer
+    assert parse(body) is None
+
+
+def test_a_flat_json_object_is_read_as_drfs_parser_reads_it() -> None:
+    body = '{"phone": "+61412345678", "contact_id": "caf\u00e9", "at_ms": 1767225600000, "ip": null}'.encode()
+    assert parse(body) == JSONParser().parse(io.BytesIO(body), "application/json", {})

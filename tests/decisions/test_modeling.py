@@ -7,6 +7,7 @@ import pytest
 from apps.decisions.modeling import metrics
 from apps.decisions.modeling.intent import (
     Example,
+    IntentModel,
     PopularityModel,
     evaluate_intent,
     examples,
@@ -230,3 +231,15 @@ def test_the_history_model_scores_short_historic_calls_as_fraud_and_names_the_fe
     assert short.score > 900 and long.score < 100
     assert short.contributions[0]["feature"] == "avg_call_seconds" and short.contributions[0]["value"] == 15.0
     assert short.contributions[0]["effect"] > 0 > long.contributions[0]["effect"]
+
+
+def test_ranked_confidences_are_each_calibrated_as_a_single_value_is():
+    # given a model with an isotonic map (steps, a flat stretch, values outside its range)
+    model = IntentModel(vocabulary=["a", "b", "c", "d", "e"], calibration_x=[0.1, 0.2, 0.2, 0.5, 0.9],
+                        calibration_y=[0.0, 0.3, 0.35, 0.35, 1.0])
+    raws = [0.05, 0.1, 0.15, 0.2, 0.3333333333333333, 0.5, 0.7000000000000001, 0.9, 0.95]
+    # when all are calibrated at once, then each is exactly what calibrating it alone gives
+    assert model.calibrated_all(raws) == [model.calibrated(r) for r in raws]
+    assert model.calibrated_all([0.7]) == [pytest.approx(0.675)]
+    # and a model without a map passes the raw probabilities through
+    assert IntentModel().calibrated_all([0.25, 0.5]) == [0.25, 0.5]

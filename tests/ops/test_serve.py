@@ -1,5 +1,5 @@
 """The production stack on one machine, as an operator starts it: `scripts/serve.sh` (honcho running
-graphserver and gunicorn with the production settings), then real HTTP on loopback."""
+graphserver, granian and the job worker with the production settings), then real HTTP on loopback."""
 from __future__ import annotations
 
 import json
@@ -58,7 +58,8 @@ def stack(tmp_path: Path) -> Iterator[tuple[str, str, dict[str, str]]]:
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         wait_for(process, f"Listening at: http://127.0.0.1:{env['WEB_PORT']}", "Gremlin server listening on",
-                 "Q Cluster")  # the job worker
+                 "Q Cluster",  # the job worker
+                 *(f"Started worker-{n + 1}" for n in range(int(env["WEB_WORKERS"]))))  # granian's workers ready
         yield f"http://127.0.0.1:{env['WEB_PORT']}", key, env
     finally:
         os.killpg(process.pid, signal.SIGTERM)

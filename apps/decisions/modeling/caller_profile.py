@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 DAY_MS = 86_400_000
@@ -84,12 +84,14 @@ def profile_from_history(*, channel: str, email: str | None, at_ms: int, events:
 
 def _history_facts(events: Sequence[Mapping[str, Any]], at_ms: int) -> Profile:
     channels = [str(e.get("channel") or "").lower() for e in events]
-    contacts = [e for e, ch in zip(events, channels, strict=True) if ch in CONTACT_CHANNELS]
-    durations = [d for d in (_duration(e) for e in contacts) if d is not None]
-    failed, passed = _checks(events)
+    attributes = [_attributes(e) for e in events]  # each event's JSON read once, for durations and checks
+    durations = [d for d in (_duration(a) for a, ch in zip(attributes, channels, strict=True)
+                             if ch in CONTACT_CHANNELS) if d is not None]
+    contacts = sum(ch in CONTACT_CHANNELS for ch in channels)
+    failed, passed = _checks(events, attributes)
     n = len(events)
     return {
-        "calls": len(contacts), "events": n,
+        "calls": contacts, "events": n,
         "avg_call_seconds": sum(durations) / len(durations) if durations else None,
         "days_since_last_event": (at_ms - max(int(e["ts"]) for e in events)) / DAY_MS if events else None,
         "voice_share": channels.count("voice") / n if n else None,
@@ -110,8 +112,7 @@ def _attributes(event: Mapping[str, Any]) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _duration(event: Mapping[str, Any]) -> float | None:
-    attributes = _attributes(event)
+def _duration(attributes: Mapping[str, Any]) -> float | None:
     for key in DURATION_KEYS:
         value = attributes.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
@@ -119,7 +120,7 @@ def _duration(event: Mapping[str, Any]) -> float | None:
     return None
 
 
-def _checks(events: Iterable[Mapping[str, Any]]) -> tuple[int, int]:
+def _checks(events: Sequence[Mapping[str, Any]], attributes: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
     """(failed, passed) identity checks: verification events by outcome, and calls that record one.
 
     A failed check is often logged twice, as its own `verification` event and on the call it opened
@@ -127,7 +128,7 @@ def _checks(events: Iterable[Mapping[str, Any]]) -> tuple[int, int]:
     within `CHECK_WINDOW_MS` before it, so one check is one count."""
     failed_at: list[int] = []
     calls: list[tuple[int, str]] = []
-    for event in events:
+    for event, attrs in zip(events, attributes, strict=True):
         if event.get("type") == VERIFICATION_TYPE:
             outcome = str(event.get("outcome") or "").lower()
             if outcome in FAILED_OUTCOMES:
@@ -135,7 +136,7 @@ def _checks(events: Iterable[Mapping[str, Any]]) -> tuple[int, int]:
             else:
                 calls.append((int(event.get("ts") or 0), outcome))
             continue
-        outcome = str(_attributes(event).get("verification") or "").lower()
+        outcome = str(attrs.get("verification") or "").lower()
         if outcome:
             calls.append((int(event.get("ts") or 0), outcome))
     failed, passed = len(failed_at), 0

@@ -155,7 +155,15 @@ class IntentModel:
         """Top-k intents with calibrated confidence, best first (ties broken by name for stable output)."""
         probs = self.distribution(history, gap_ms).tolist()  # plain floats: indexing numpy per item is slow
         best = heapq.nsmallest(k, zip((-p for p in probs), self.vocabulary, strict=True))
-        return [(intent, round(self.calibrated(-negated), 4)) for negated, intent in best]
+        confidences = self.calibrated_all([-negated for negated, _ in best])
+        return [(intent, round(c, 4)) for (_, intent), c in zip(best, confidences, strict=True)]
+
+    def calibrated_all(self, raws: list[float]) -> list[float]:
+        """`calibrated` of each raw probability in one interpolation (the same numbers: numpy maps each
+        element as it maps a single value), not one per intent, each converting the calibration lists."""
+        if not self.calibration_x or not raws:
+            return [float(raw) for raw in raws]
+        return [float(c) for c in np.interp(raws, self.calibration_x, self.calibration_y)]
 
 
 @dataclass
