@@ -37,8 +37,7 @@ def write_summaries(rows: Sequence[dict[str, Any]], *, tag: str = "attach") -> s
 
 def _write(table: pa.Table, tag: str) -> str:
     name = f"{schema.CONTACTS_DIR}/{tag}-{store.new_token()}.parquet"
-    with store._errors("write", name):  # noqa: SLF001 - the store's own error wrapping
-        store.folder().write_bytes(name, store.table_bytes(table))
+    store.write_listed(name, store.table_bytes(table))
     return name
 
 

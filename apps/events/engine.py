@@ -11,6 +11,7 @@ rebuild`) the engine reads the graph's events instead, with a warning: slower, s
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -18,7 +19,8 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,9 +30,12 @@ import duckdb
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from django.conf import settings
 
-from apps.events import filesystems, schema
+from apps.events import filesystems, schema, store
 
 log = logging.getLogger(__name__)
 ENGINES = ("duckdb", "spark")
@@ -39,8 +44,12 @@ IDENTITY_VIEW = "journeyhub_identity"
 JOURNEYS_VIEW = "journeyhub_journeys"
 TRACES_VIEW = "journeyhub_traces"
 JOURNEY_FILE_PREFIX = "journeys-"
+JOURNEY_DELTA_SUFFIX = "-delta"
+# Bump when the journey table's build changes its tables or columns: files of another layout are
+# then neither opened nor brought up to date (a delta must match its base column for column).
+JOURNEY_LAYOUT = "3"  # 3: coded traces with their trace_types table
+TOUCHED_TABLE = "journeyhub_touched"
 LABEL_SEPARATOR = "@"  # apps.journeys.analyzers.base.SEPARATOR: type@channel labels
-JOURNEY_LAYOUT = 2  # in the journey file's name: a file of another layout is never opened
 TRACE_BASE = 64  # a trace spells each event type in TRACE_BASE digits, one ASCII byte each from TRACE_ZERO
 TRACE_ZERO = 48
 TRACE_BUCKET_EVENTS = 4_000_000  # the traces step aggregates at most about this many events at a time
@@ -52,6 +61,29 @@ T = TypeVar("T")
 
 class UnknownValueError(ValueError):
     """A question names an event type, channel or label no event in the store carries."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One state of a local store, read once and then used for every view of it, so that what a
+    journey table records as covered is exactly what its build read.
+
+    `files`: (event file relative to the root, stamp), sorted; the stamp is "" for files the
+    manifest lists (written once under a unique name, never rewritten) and "size:mtime" for files
+    found by scanning a store without a manifest (older writers may have rewritten one in place).
+    `identity`: the identity table's (key, canonical key) pairs, sorted."""
+
+    fingerprint: Hashable
+    files: tuple[tuple[str, str], ...]
+    identity: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Delta:
+    """What a delta journey file holds: the journeys of `customers` (canonical keys) on top of `base`."""
+
+    customers: frozenset[str]
+    base: Path
 
 
 @dataclass(frozen=True)
@@ -92,7 +124,9 @@ class Engine:
 
     Queries run one at a time per process (DuckDB connections are not shared between threads)."""
 
-    def __init__(self, *, store_url: str, kind: str) -> None:
+    def __init__(self, *, store_url: str, kind: str, snapshot: Snapshot | None = None) -> None:
+        """`snapshot` pins the engine to one state of the store (a journey table's build reads that
+        state, whatever lands in the store meanwhile)."""
         if kind not in ENGINES:
             raise ValueError(f"ANALYTICS_ENGINE must be one of {', '.join(ENGINES)}, got {kind!r}")
         self.store_url = store_url.rstrip("/")
@@ -101,6 +135,11 @@ class Engine:
         self._backend: Any = None
         self._tables: dict[str, Any] = {}
         self._results: OrderedDict[Hashable, Any] = OrderedDict()
+        self._pinned = snapshot
+        self._aliases: dict[Path, str] = {}  # attached journey files
+        self._attached = 0
+        self._builder: threading.Thread | None = None
+        self._sidecars: dict[Path, tuple[int, dict[str, Any] | None]] = {}
 
     # ------------------------------------------------------------ backend and files
 
@@ -125,11 +164,32 @@ class Engine:
         return f"{self.store_url}/{schema.CONTACTS_DIR}"
 
     def fingerprint(self) -> Hashable | None:
-        """What the store holds now (every file's name, size and modification time): results computed
-        for one fingerprint stay valid until a file is added, replaced or removed. None when the store
-        is remote (no cheap listing) or holds no event file yet."""
+        """What the store holds now: results computed for one fingerprint stay valid until a file is
+        added, replaced or removed, or the identity table changes. Read from the first line of the
+        store's manifest (apps.events.store: its writers start a new generation on every write); a
+        store written by older code has none and is scanned (every file's name, size and modification
+        time). None when the store is remote (no cheap listing) or holds no event file yet."""
+        if self._pinned is not None:
+            return self._pinned.fingerprint
         if not self.local:
             return None
+        root = Path(self.store_url)
+        head = store.manifest_header(root)
+        if head is None:
+            return self._scanned()
+        arrived = tuple(sorted(name for name in head["pending"] if (root / name).exists()))
+        if not head["events"] and not any(map(store.is_event_file, arrived)):
+            return None
+        return ("manifest", head["store"], head["generation"], arrived, self._identity_stamp())
+
+    def _identity_stamp(self) -> tuple[int, int, int] | None:
+        try:
+            stat = os.stat(self._identity_file())
+        except FileNotFoundError:
+            return None
+        return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+    def _scanned(self) -> Hashable | None:
         files = []
         root = Path(self._events_dir())
         for part in sorted(root.glob(f"{schema.PARTITION_COLUMN}=*")):
@@ -190,16 +250,75 @@ class Engine:
             return ()
         return self._tables["trace_types"][1]  # type: ignore[no-any-return]
 
+    def _snapshot(self) -> Snapshot | None:
+        """The state of a local store that the events views show (the pinned one, or the current one,
+        taken again when the fingerprint moved); None while the store holds no event file."""
+        with self._lock:
+            wanted = self._pinned
+            opened: Snapshot | None = self._tables.get("snapshot")
+            if wanted is None:
+                fingerprint = self.fingerprint()
+                if fingerprint is None:
+                    return None
+                if opened is not None and opened.fingerprint == fingerprint:
+                    return opened
+                wanted = self._take_snapshot()
+                if wanted is None:
+                    return None
+            if opened is not wanted:
+                self._open_snapshot(wanted)
+            return wanted
+
+    def _take_snapshot(self) -> Snapshot | None:
+        root = Path(self.store_url)
+        manifest = store.read_manifest(root)
+        if manifest is not None:
+            identity_stamp = self._identity_stamp()  # before the table is read: a newer one moves it again
+            existing = manifest.existing(root)
+            arrived = tuple(sorted(name for name, _ in manifest.pending if name in existing))
+            fingerprint: Hashable = ("manifest", manifest.store, manifest.generation, arrived, identity_stamp)
+            files = tuple((name, "") for name in existing if store.is_event_file(name))
+        else:
+            fingerprint = self._scanned()
+            if fingerprint is None:
+                return None
+            files = tuple(sorted((f"{schema.EVENTS_DIR}/{part}/{name}", f"{size}:{mtime}")
+                                 for part, name, size, mtime in fingerprint[0]))  # type: ignore[index]
+        if not files:
+            return None
+        identity: tuple[tuple[str, str], ...] = ()
+        if Path(self._identity_file()).exists():
+            table = pq.read_table(self._identity_file(), columns=["customer_id", "canonical_id"])
+            identity = tuple(sorted(zip(table.column("customer_id").to_pylist(),
+                                        table.column("canonical_id").to_pylist(), strict=True)))
+        return Snapshot(fingerprint, files, identity)
+
+    def _open_snapshot(self, snap: Snapshot) -> None:
+        """The events view over exactly the snapshot's files and the identity table as it was read."""
+        paths = [str(Path(self.store_url) / name) for name, _ in snap.files]
+        table = self.backend.read_parquet(paths, table_name=EVENTS_VIEW, hive_partitioning=True)
+        identity = None
+        if snap.identity:
+            pairs = pa.table({"customer_id": [k for k, _ in snap.identity],
+                              "canonical_id": [c for _, c in snap.identity]})
+            identity = self._temp_table(IDENTITY_VIEW, pairs)
+        self._tables["events"] = (snap.fingerprint, table)
+        self._tables["identity"] = identity
+        self._tables["snapshot"] = snap
+
     def journey_table(self) -> ir.Table | None:
         """Every event in journey order, positions and neighbours computed once per store content, or
-        None where there is none (Spark, a remote store, an empty store, ANALYTICS_JOURNEY_TABLE off).
+        None where there is none (Spark, a remote store, an empty store, ANALYTICS_JOURNEY_TABLE off)
+        or not yet (a full build running in the background: the caller's own window query answers).
 
         Columns: customer_id (canonical), type, channel, ts, seq, pos (0-based place in the customer's
         journey by ts, then seq), label_ch (type@channel), and next_/prev_ type and label_ch. The
         sort that every journey analysis needs is done here once, written to a DuckDB file in
-        ANALYTICS_TEMP_DIR named after the store's fingerprint (so a restarted web process opens it
-        instead of sorting again, and a changed store never reads a stale one); analyses over whole
-        journeys then aggregate without a window."""
+        ANALYTICS_TEMP_DIR named after the store's content (its event files and identity table), so a
+        restarted web process opens it instead of sorting again and a changed store never reads a
+        stale one. When the store only gained files since a table was built, that table is brought up
+        to date by a small delta file (_ready_journey_file); analyses over whole journeys then
+        aggregate without a window."""
         if self.kind != "duckdb" or not getattr(settings, "ANALYTICS_JOURNEY_TABLE", True) or not self.local:
             return None
         fingerprint = self.fingerprint()
@@ -209,23 +328,254 @@ class Engine:
             cached = self._tables.get("journeys")
             if cached is not None and cached[0] == fingerprint:
                 return cached[1]  # type: ignore[no-any-return]
-            self._raw_events()  # the events view (and identity) for this fingerprint
-            path = self._journey_file(fingerprint)
-            if not path.exists():
-                self._build_journey_file(path)
-            table, traces, types = self._attach_journey_file(path)
-            self._tables["journeys"] = (fingerprint, table)
-            self._tables["traces"] = (fingerprint, traces)
-            self._tables["trace_types"] = (fingerprint, types)
+            snap = self._snapshot()
+            if snap is None:
+                return None
+            path = self._ready_journey_file(snap)
+            if path is None:
+                return None
+            try:
+                table, traces, types = self._attach_journey_file(path)
+            except duckdb.IOException as exc:  # removed meanwhile by a newer build: the next question opens that
+                log.info("journey table %s not opened (%s); this question sorts in its own query", path.name, exc)
+                return None
+            self._tables["journeys"] = (snap.fingerprint, table)
+            self._tables["traces"] = (snap.fingerprint, traces)
+            self._tables["trace_types"] = (snap.fingerprint, types)
             return table
 
-    def _journey_file(self, fingerprint: Hashable) -> Path:
-        digest = hashlib.sha256(repr((self.store_url, fingerprint, JOURNEY_LAYOUT)).encode()).hexdigest()[:24]
-        return _temp_dir() / f"{JOURNEY_FILE_PREFIX}{digest}.duckdb"
+    # ------------------------------------------------------------ keeping the journey table up to date
 
-    def _build_journey_file(self, path: Path) -> None:
-        started = time.perf_counter()
+    def _journey_paths(self, snap: Snapshot) -> tuple[Path, Path]:
+        """The full and the delta journey file of one store content."""
+        content = (JOURNEY_LAYOUT, self.store_url, snap.files, snap.identity)
+        digest = hashlib.sha256(repr(content).encode()).hexdigest()[:24]
+        full = _temp_dir() / f"{JOURNEY_FILE_PREFIX}{digest}.duckdb"
+        return full, full.with_name(f"{JOURNEY_FILE_PREFIX}{digest}{JOURNEY_DELTA_SUFFIX}.duckdb")
+
+    def _ready_journey_file(self, snap: Snapshot) -> Path | None:
+        """The journey file for this content, made now if it can be made cheaply and exactly.
+
+        - a full file for this content exists (any process built it): that one;
+        - a full table was built for an earlier content and the store has only gained files since
+          (ingest, feedback): the customers those files touch, and those whose events a merge or
+          unmerge moved, are recomputed into a delta file; the view shows the base's rows of every
+          other customer and the delta's rows (exactly the rows a full build would hold). Once the
+          delta's customers pass ANALYTICS_JOURNEY_FOLD_SHARE of the base's, a full build starts in
+          the background (the fold) and deltas keep answering until it is there;
+        - otherwise (first build, files removed or replaced by compact or an update, a delta too large):
+          a full build, on a thread when ANALYTICS_JOURNEY_BACKGROUND, and None meanwhile."""
+        full, delta_path = self._journey_paths(snap)
+        if full.exists():
+            return full
+        if self._valid_delta(delta_path):
+            return delta_path
+        base = self._upkeep_base(snap)
+        fold = float(getattr(settings, "ANALYTICS_JOURNEY_FOLD_SHARE", 0.05))
+        if base is not None:
+            touched = self._touched(base[1], snap)
+            share = len(touched) / max(int(base[1]["customers"]), 1)
+            if share <= 4 * fold:
+                self._build_delta(snap, delta_path, Delta(frozenset(touched), base[0]))
+                if share > fold:
+                    self._full_build_soon(snap, full)
+                return full if full.exists() else delta_path
+        self._full_build_soon(snap, full)
+        return full if full.exists() else None
+
+    def _valid_delta(self, path: Path) -> bool:
+        meta = self._sidecar(path)
+        return meta is not None and (path.parent / str(meta["base"])).exists()
+
+    def _upkeep_base(self, snap: Snapshot) -> tuple[Path, dict[str, Any]] | None:
+        """The newest full journey file of this store whose event files the store still holds
+        unchanged (so the store only gained files since it was built)."""
+        have = set(snap.files)
+        found = []
+        for path in _temp_dir().glob(f"{JOURNEY_FILE_PREFIX}*.duckdb"):
+            meta = self._sidecar(path)
+            if meta is None or meta["kind"] != "base" or meta["store"] != self.store_url:
+                continue
+            if all((name, stamp) in have for name, stamp in meta["files"]):
+                found.append((float(meta["built"]), path, meta))
+        if not found:
+            return None
+        _, path, meta = max(found, key=lambda item: item[0])
+        return path, meta
+
+    def _touched(self, base: dict[str, Any], snap: Snapshot) -> set[str]:
+        """Canonical customers whose journeys differ from the base's: those of the events in files
+        added since, and on both sides of every identity change (a merge moves a key's events from
+        its old canonical customer to its new one; an unmerge back)."""
+        covered = {(name, stamp) for name, stamp in base["files"]}
+        added = [name for name, stamp in snap.files if (name, stamp) not in covered]
+        before = {key: canonical for key, canonical in base["identity"]}
+        now = dict(snap.identity)
+        touched = set()
+        for name in added:
+            keys = pq.read_table(Path(self.store_url) / name, columns=["customer_id"]).column("customer_id")
+            touched |= {now.get(key, key) for key in pc.unique(keys).to_pylist()}
+        for key in set(before) | set(now):
+            if before.get(key, key) != now.get(key, key):
+                touched |= {before.get(key, key), now.get(key, key)}
+        return touched
+
+    def _build_delta(self, snap: Snapshot, path: Path, delta: Delta) -> None:
+        """The delta file, built here (it is small); one process builds it, the others wait and open it."""
+        with _file_lock(self._lock_file("delta"), wait=True):
+            if self._valid_delta(path):
+                return
+            with self._pinned_to(snap):
+                self._build_journey_file(path, delta)
+
+    def _full_build_soon(self, snap: Snapshot, path: Path) -> None:
+        """A full build of this content: on a thread (ANALYTICS_JOURNEY_BACKGROUND, one at a time per
+        process) or here. Across processes a file lock lets one build while the others answer from
+        their window queries and open the file once it is there."""
+        if not getattr(settings, "ANALYTICS_JOURNEY_BACKGROUND", True):
+            self._full_build(snap, path, wait=True)
+            return
+        if self._builder is not None and self._builder.is_alive():
+            return
+        self._builder = threading.Thread(target=self._full_build, args=(snap, path), kwargs={"wait": False},
+                                         name="journey-table-build", daemon=True)
+        self._builder.start()
+
+    def _full_build(self, snap: Snapshot, path: Path, *, wait: bool) -> None:
+        try:
+            with _file_lock(self._lock_file("build"), wait=wait) as held:
+                if not held:
+                    log.info("journey table: another process is building it; analyses sort in their own "
+                             "queries until it is there")
+                    return
+                if path.exists():
+                    return
+                builder = Engine(store_url=self.store_url, kind=self.kind, snapshot=snap)
+                log.info("journey table: building for %s event files (%s identity rows) into %s",
+                         len(snap.files), len(snap.identity), path.name)
+                try:
+                    with _progress(builder, path.name):
+                        builder._build_journey_file(path)
+                finally:
+                    builder.close()
+        except Exception:
+            if wait:
+                raise
+            log.exception("journey table: the background build failed; analyses sort in their own queries")
+
+    def wait_for_build(self, timeout: float | None = None) -> None:
+        """Waits for a background build this process started (warm-up, tests, benchmarks)."""
+        builder = self._builder
+        if builder is not None:
+            builder.join(timeout)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._backend is not None:
+                self._backend.disconnect()
+                self._backend = None
+
+    @contextmanager
+    def _pinned_to(self, snap: Snapshot) -> Iterator[None]:
+        with self._lock:
+            saved, self._pinned = self._pinned, snap
+            try:
+                yield
+            finally:
+                self._pinned = saved
+
+    def _lock_file(self, what: str) -> Path:
+        digest = hashlib.sha256(self.store_url.encode()).hexdigest()[:16]
+        return _temp_dir() / f".{JOURNEY_FILE_PREFIX}{digest}.{what}.lock"
+
+    def _sidecar(self, path: Path) -> dict[str, Any] | None:
+        """What a journey file covers (its `.json` beside it), None for a file without one."""
+        side = path.with_suffix(".json")
+        try:
+            stamp = side.stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+        cached = self._sidecars.get(side)
+        if cached is None or cached[0] != stamp:
+            try:
+                meta = json.loads(side.read_text())
+            except (OSError, ValueError):
+                meta = None
+            if meta is not None and meta.get("layout") != JOURNEY_LAYOUT:
+                meta = None
+            cached = (stamp, meta)
+            self._sidecars[side] = cached
+        return cached[1]
+
+    def _build_events(self, delta: Delta | None) -> ir.Table:
+        """The events a build reads: every event, or a delta's customers' (a table, not a literal list)."""
         events = self.events()
+        if delta is None:
+            return events
+        touched = pa.table({"customer_id": pa.array(sorted(delta.customers), pa.string())})
+        table = self._temp_table(TOUCHED_TABLE, touched)
+        return events.filter(events.customer_id.isin(table.customer_id))
+
+    def _temp_table(self, name: str, rows: pa.Table) -> ir.Table:
+        """Rows as a temporary table of this connection under a fixed name (so compiled SQL run on
+        the raw connection finds it, which an Ibis memtable's generated name would not)."""
+        con = self.backend.con
+        con.register("journeyhub_rows", rows)
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM journeyhub_rows")
+        finally:
+            con.unregister("journeyhub_rows")
+        return self.backend.table(name)
+
+    def _publish(self, partial: Path, path: Path, delta: Delta | None, started: float) -> None:
+        """Records what the built file covers beside it (a full file: the snapshot's files and identity,
+        which later deltas compare with; a delta: its base, and its customers as `hidden`), moves it
+        into place and removes this store's older journey files."""
+        snap = self._snapshot()
+        assert snap is not None  # a build reads a pinned snapshot
+        con = self.backend.con
+        meta: dict[str, Any] = {"store": self.store_url, "layout": JOURNEY_LAYOUT, "built": time.time()}
+        con.execute(f"ATTACH '{partial}' AS journeyhub_build")
+        try:
+            if delta is None:
+                customers = con.execute("SELECT count(DISTINCT customer_id) FROM journeyhub_build.journeys").fetchone()
+                meta.update(kind="base", customers=int(customers[0]) if customers else 0,
+                            files=[list(f) for f in snap.files], identity=[list(p) for p in snap.identity])
+            else:
+                con.execute(f"CREATE TABLE journeyhub_build.hidden AS SELECT customer_id FROM {TOUCHED_TABLE}")
+                meta.update(kind="delta", base=delta.base.name, customers=len(delta.customers))
+        finally:
+            con.execute("DETACH journeyhub_build")
+        side = path.with_suffix(".json")
+        partial_side = side.with_name(f".{side.name}-{os.getpid()}-{threading.get_ident()}.tmp")
+        partial_side.write_text(json.dumps(meta))
+        os.replace(partial_side, side)
+        os.replace(partial, path)
+        self._remove_older(keep={path, delta.base} if delta else {path},
+                           before=meta["built"] - (time.perf_counter() - started))
+        what = f"delta of {len(delta.customers)} customers on {delta.base.name}" if delta else "full"
+        log.info("journey table built in %.1f s (%s): %s", time.perf_counter() - started, what, path)
+
+    def _remove_older(self, *, keep: set[Path], before: float) -> None:
+        """This store's journey files made before `before` (and files without a record, from older
+        code) other than `keep`: a process still reading one keeps it open until it moves on."""
+        for old in _temp_dir().glob(f"{JOURNEY_FILE_PREFIX}*.duckdb"):
+            meta = self._sidecar(old)
+            if old in keep or (meta is not None and meta["store"] != self.store_url):
+                continue
+            try:
+                if old.stat().st_mtime >= before:
+                    continue
+            except FileNotFoundError:
+                continue
+            old.unlink(missing_ok=True)
+            old.with_suffix(".json").unlink(missing_ok=True)
+
+    def _build_journey_file(self, path: Path, delta: Delta | None = None) -> None:
+        """Builds the journey table of the pinned snapshot into `path` (or, with `delta`, the
+        journeys of those customers only), then publishes it (_publish)."""
+        started = time.perf_counter()
+        events = self._build_events(delta)
         window = ibis.window(group_by=events.customer_id, order_by=[events.ts, events.seq])
         label_ch = events.type.concat(LABEL_SEPARATOR, events.channel)
         table = events.select("customer_id", "type", "channel", "ts", "seq", label_ch=label_ch)
@@ -240,32 +590,60 @@ class Engine:
         try:
             con.execute(f"CREATE TABLE journeyhub_build.journeys AS {sql}")
             try:
-                _build_traces(con, "journeyhub_build")
+                _build_traces(con, "journeyhub_build", self._base_trace_types(delta))
             except duckdb.OutOfMemoryException as exc:  # kept without traces: variants sort instead
                 log.warning("journey table without traces (variants sort journeys per query): %s", exc)
+            except TraceCodesExhausted as exc:
+                log.info("journey delta without traces (variants sort journeys per query): %s", exc)
         finally:
             con.execute("DETACH journeyhub_build")
-        os.replace(partial, path)
-        for old in path.parent.glob(f"{JOURNEY_FILE_PREFIX}*.duckdb"):
-            if old != path:  # a process still reading an older file keeps it open until it moves on
-                old.unlink(missing_ok=True)
-        log.info("journey table built in %.1f s: %s", time.perf_counter() - started, path)
+        self._publish(partial, path, delta, started)
 
     def _attach_journey_file(self, path: Path) -> tuple[ir.Table, ir.Table | None, tuple[str, ...]]:
+        """The journey views over a full file, or over a delta file and its base (the base's rows of
+        customers the delta does not hide, then the delta's rows), and the event type of each trace code
+        (a delta's codes extend its base's, so one list decodes both)."""
         con = self.backend.con
-        self._attached = getattr(self, "_attached", 0) + 1
-        alias = f"journeyhub_journeys_{self._attached}"
-        con.execute(f"ATTACH '{path}' AS {alias} (READ_ONLY)")
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {JOURNEYS_VIEW} AS SELECT * FROM {alias}.journeys")
-        has_traces = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND "
-                                 "table_name IN ('traces', 'trace_types')", [alias]).fetchall()[0][0] == 2
-        types: tuple[str, ...] = ()
-        if has_traces:
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {TRACES_VIEW} AS SELECT * FROM {alias}.traces")
-            types = tuple(t for (t,) in con.execute(f"SELECT type FROM {alias}.trace_types ORDER BY code").fetchall())
-        if self._attached > 1:
-            con.execute(f"DETACH journeyhub_journeys_{self._attached - 1}")
+        meta = self._sidecar(path)
+        delta = meta is not None and meta["kind"] == "delta"
+        parts = [path.parent / str(meta["base"]), path] if delta and meta else [path]
+        aliases = [self._attach(part) for part in parts]
+        traced = [con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND "
+                              "table_name IN ('traces', 'trace_types')", [alias]).fetchall()[0][0] for alias in aliases]
+        has_traces = all(count == 2 for count in traced)
+        if delta:
+            base, top = aliases
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {JOURNEYS_VIEW} AS SELECT * FROM {base}.journeys "
+                        f"ANTI JOIN {top}.hidden USING (customer_id) UNION ALL SELECT * FROM {top}.journeys")
+            if has_traces:
+                con.execute(f"CREATE OR REPLACE TEMP VIEW {TRACES_VIEW} AS SELECT * FROM {base}.traces "
+                            f"ANTI JOIN {top}.hidden USING (customer_id) UNION ALL SELECT * FROM {top}.traces")
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {JOURNEYS_VIEW} AS SELECT * FROM {aliases[0]}.journeys")
+            if has_traces:
+                con.execute(f"CREATE OR REPLACE TEMP VIEW {TRACES_VIEW} AS SELECT * FROM {aliases[0]}.traces")
+        for other, alias in list(self._aliases.items()):
+            if alias not in aliases:
+                con.execute(f"DETACH {alias}")
+                del self._aliases[other]
+        types = (_trace_types_of(con, aliases[-1]) or ()) if has_traces else ()
         return self.backend.table(JOURNEYS_VIEW), self.backend.table(TRACES_VIEW) if has_traces else None, types
+
+    def _base_trace_types(self, delta: Delta | None) -> tuple[str, ...] | None:
+        """The trace codes of a delta's base (its traces must spell types with the same codes, so the
+        base's traces and the delta's decode with one list); None for a full build or a base without
+        traces."""
+        if delta is None:
+            return None
+        return _trace_types_of(self.backend.con, self._attach(delta.base))
+
+    def _attach(self, path: Path) -> str:
+        if path not in self._aliases:
+            self._attached += 1
+            alias = f"journeyhub_journeys_{self._attached}"
+            self.backend.con.execute(f"ATTACH '{path}' AS {alias} (READ_ONLY)")
+            self._aliases[path] = alias
+        return self._aliases[path]
 
     def _by_contact(self, table: ir.Table, flt: EventFilter) -> ir.Table:
         """Events of the customers with a matching contact among them, each marked `contact_match`."""
@@ -305,6 +683,11 @@ class Engine:
             return table
 
     def _raw_events(self) -> ir.Table:
+        if self.kind == "duckdb" and self.local:
+            snap = self._snapshot()
+            if snap is None:
+                return _graph_events()
+            return self._tables["events"][1]  # type: ignore[no-any-return]
         fingerprint = self.fingerprint() if self.local else "remote"
         if fingerprint is None:
             return _graph_events()
@@ -428,13 +811,31 @@ def trace_width(types: int) -> int:
     return width
 
 
-def _build_traces(con: Any, db: str) -> None:
+def _trace_types_of(con: Any, alias: str) -> tuple[str, ...] | None:
+    """The event type of each trace code in an attached journey file, None when it has none."""
+    has = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND "
+                      "table_name = 'trace_types'", [alias]).fetchall()[0][0]
+    if not has:
+        return None
+    return tuple(t for (t,) in con.execute(f"SELECT type FROM {alias}.trace_types ORDER BY code").fetchall())
+
+
+class TraceCodesExhausted(Exception):
+    """A delta's new event types do not fit the code width of its base's traces."""
+
+
+def _build_traces(con: Any, db: str, base_types: tuple[str, ...] | None = None) -> None:
     """Each customer's event types in journey order as one code text (`traces`), and each type's
     code (`trace_types`). Codes instead of names keep the text short and let variants decode every
     trace at once (fixed-width ASCII digits: the text's bytes are the codes). The customers are taken
     in hash buckets of about TRACE_BUCKET_EVENTS events, so the ordered aggregate (which cannot
     spill to disk) holds one bucket at a time, whatever the size of the store."""
     types = [t for (t,) in con.execute(f"SELECT DISTINCT type FROM {db}.journeys ORDER BY type").fetchall()]
+    if base_types is not None:  # a delta: the base's codes, then codes for types the base has not seen
+        known = set(base_types)
+        types = [*base_types, *(t for t in types if t not in known)]
+        if trace_width(len(types)) != trace_width(len(base_types)):
+            raise TraceCodesExhausted(f"{len(types)} event types need wider codes than the base's")
     width = trace_width(len(types))
     symbols = ["".join(chr(TRACE_ZERO + code // TRACE_BASE ** (width - 1 - k) % TRACE_BASE) for k in range(width))
                for code in range(len(types))]
@@ -466,6 +867,48 @@ def _temp_dir() -> Path:
     path = Path(str(getattr(settings, "ANALYTICS_TEMP_DIR", "var/analytics-tmp")))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@contextmanager
+def _file_lock(path: Path, *, wait: bool) -> Iterator[bool]:
+    """An exclusive lock between processes (and engines of one process); yields False when `wait` is
+    off and another holds it."""
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def _progress(engine: Engine, name: str) -> Iterator[None]:
+    """Logs a long build's progress (DuckDB's estimate for the running query) every
+    ANALYTICS_PROGRESS_SECONDS until it ends."""
+    every = float(getattr(settings, "ANALYTICS_PROGRESS_SECONDS", 10))
+    done = threading.Event()
+    started = time.perf_counter()
+
+    def report() -> None:
+        while not done.wait(every):
+            try:
+                percent = engine.backend.con.query_progress()
+            except Exception:  # noqa: BLE001 - progress is informative only
+                percent = -1
+            shown = f"{percent:.0f}% of the current step" if percent >= 0 else "running"
+            log.info("journey table %s: %s after %.0f s", name, shown, time.perf_counter() - started)
+
+    thread = threading.Thread(target=report, name="journey-table-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 def _date(ms: int) -> Any:
@@ -528,6 +971,8 @@ def warm_up(*, background: bool = True) -> threading.Thread | None:
         return None
     if not background:
         _open_journeys(engine)
+        engine.wait_for_build()
+        _open_journeys(engine)  # a build that ran on a thread is opened now
         return None
     thread = threading.Thread(target=_open_journeys, args=(engine,), name="analytics-warm-up", daemon=True)
     thread.start()

@@ -8,6 +8,7 @@ Layout under `EVENTS_STORE_URL` (a folder, or `s3://bucket/prefix`), Hive-style 
     events/event_date=YYYY-MM-DD/<file>.parquet     one row per event id, at most once across all files
     identity/customers.parquet                      customer key -> canonical customer key (merges)
     contacts/<file>.parquet                         a contact's conversation summary, by its event id
+    manifest.jsonl                                  local stores: the files above, a generation per change
 
 Files whose name starts with "." are being written (ignore them); `_rebuild/` is a rebuild's staging
 area, outside `events/`. Rows within a file are sorted by customer_id, ts, seq, event_id; equal

@@ -7,13 +7,18 @@ Everything here goes through `apps.core.storage`, so the store may be a folder o
 """
 from __future__ import annotations
 
+import fcntl
 import io
+import json
+import os
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -31,6 +36,8 @@ IDENTITY_FILE = f"{schema.IDENTITY_DIR}/customers.parquet"
 SORT_KEYS = [("customer_id", "ascending"), ("ts", "ascending"), ("seq", "ascending"), ("event_id", "ascending")]
 DAY_MS = 86_400_000
 STAGING_DIR = "_rebuild"
+MANIFEST_FILE = "manifest.jsonl"
+MANIFEST_LOCK = "manifest.lock"
 
 
 class EventStoreError(Exception):
@@ -103,9 +110,18 @@ def write_day(day: str, table: pa.Table, *, tag: str) -> str:
     """One new file in the day's partition; returns its path. `tag` says what wrote it (a batch,
     a rebuild, a compaction) and a random part keeps concurrent writers' names apart."""
     name = f"{partition(day)}/{tag}-{new_token()}.parquet"
-    with _errors("write", name):
-        folder().write_bytes(name, table_bytes(table))
+    write_listed(name, table_bytes(table))
     return name
+
+
+def write_listed(name: str, data: bytes) -> None:
+    """Writes an event or contacts file and lists it in the manifest: announced as pending first,
+    so a writer killed right after the file appears leaves it pending (readers include a pending
+    file once it exists), never written but unlisted."""
+    with _errors("write", name):
+        record(pending=[name])
+        folder().write_bytes(name, data)
+        record(added=[name])
 
 
 def replace_rows(rows: Sequence[dict[str, Any]], *, batch_id: str | None = None) -> list[str]:
@@ -233,7 +249,11 @@ def event_ids_of(days: Iterable[str]) -> dict[str, set[str]]:
 
 
 def delete(names: Iterable[str]) -> None:
+    """Removes files: out of the manifest first (no reader picks up a file about to go), then the file."""
     root = folder()
+    names = list(names)
+    with _errors("write", MANIFEST_FILE):
+        record(removed=names)
     for name in names:
         with _errors("delete", name):
             root.delete(name)
@@ -275,3 +295,118 @@ def _errors(action: str, name: str = "") -> Iterator[None]:
     except (OSError, storage.StorageError, pa.ArrowException) as exc:
         where = f"{store_url()}/{name}" if name else store_url()
         raise EventStoreError(f"event store: cannot {action} {where}: {exc}") from exc
+
+
+# ---------------------------------------------------------------- the manifest (local stores)
+#
+# Readers need to know cheaply and exactly when the store changed: listing every date folder on each
+# question costs a stat per file. So every write through this module also updates `manifest.jsonl`
+# at the root of a local store: a first line {"store": token, "generation": n, "events": count,
+# "pending": {path: epoch s}} whose generation changes with every listed change, then one line per
+# event or contacts file (its path). A file is announced as pending before it is written and listed
+# after; it leaves the list before it is deleted. Changes are made under a file lock (writers in
+# several processes) and the manifest is replaced whole (temporary name, rename), so a reader sees
+# an older or a newer list, never a partial one. A reader counts a pending file once it exists (files
+# appear whole), so a writer killed between the file and the manifest loses nothing; the next change
+# lists pending files that exist and drops those older than an hour that never appeared. The
+# identity table is not listed: readers stat it. A store written by older code has no manifest:
+# readers scan the folders, and the first write creates it from a scan. S3 stores have none (their
+# readers do not cache by content).
+
+PENDING_EXPIRY_S = 3600.0
+
+
+@dataclass(frozen=True)
+class Manifest:
+    store: str                 # random token of this manifest's lineage (a store wiped and rewritten differs)
+    generation: int            # +1 on every change
+    files: tuple[str, ...]     # event and contacts files, relative to the root, sorted
+    pending: tuple[tuple[str, float], ...] = ()  # announced, maybe not written (yet): (path, when)
+
+    def existing(self, root: Path) -> tuple[str, ...]:
+        """The listed files and the pending ones that exist: what the store holds."""
+        return tuple(sorted({*self.files, *(name for name, _ in self.pending if (root / name).exists())}))
+
+
+def record(*, added: Sequence[str] = (), removed: Sequence[str] = (), pending: Sequence[str] = ()) -> None:
+    """The manifest of this installation's store after a change (see above); nothing for S3."""
+    root = folder()
+    if isinstance(root, storage.LocalFolder):
+        update_manifest(root.root, added=added, removed=removed, pending=pending)
+
+
+def update_manifest(root: Path, *, added: Sequence[str] = (), removed: Sequence[str] = (),
+                    pending: Sequence[str] = ()) -> Manifest | None:
+    """Lists, unlists or announces files (only event and contacts files are tracked)."""
+    if not any(_tracked(name) for name in [*added, *removed, *pending]):
+        return None
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / MANIFEST_LOCK).open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        current = read_manifest(root)
+        if current is None:  # first change by this code: whatever is there now
+            current = Manifest(new_token(), 0, tuple(scan_files(root)))
+        now = time.time()
+        gone = set(removed)
+        waiting = {name: when for name, when in current.pending if name not in gone}
+        files = set(current.files) | {n for n in added if _tracked(n)}
+        for name, when in list(waiting.items()):
+            if name in files or (root / name).exists():
+                files.add(name)
+                del waiting[name]
+            elif now - when > PENDING_EXPIRY_S:
+                del waiting[name]  # a writer killed before its file appeared
+        waiting.update({name: now for name in pending if _tracked(name) and name not in files})
+        files -= gone
+        manifest = Manifest(current.store, current.generation + 1, tuple(sorted(files)),
+                            tuple(sorted(waiting.items())))
+        events = sum(1 for f in manifest.files if f.startswith(f"{schema.EVENTS_DIR}/"))
+        lines = [json.dumps({"store": manifest.store, "generation": manifest.generation, "events": events,
+                             "pending": dict(manifest.pending)})]
+        lines += [json.dumps(name) for name in manifest.files]
+        partial = root / f".{MANIFEST_FILE}-{os.getpid()}-{new_token()}"
+        partial.write_text("\n".join(lines) + "\n")
+        os.replace(partial, root / MANIFEST_FILE)
+        return manifest
+
+
+def manifest_header(root: Path) -> dict[str, Any] | None:
+    """The manifest's first line (store token, generation, number of listed event files, pending
+    files) or None when the store has no manifest: one small read, what a reader checks before
+    every cached answer."""
+    try:
+        with (root / MANIFEST_FILE).open("rb") as handle:
+            line = handle.readline()
+    except FileNotFoundError:
+        return None
+    return json.loads(line)  # type: ignore[no-any-return]
+
+
+def read_manifest(root: Path) -> Manifest | None:
+    try:
+        lines = (root / MANIFEST_FILE).read_text().splitlines()
+    except FileNotFoundError:
+        return None
+    head = json.loads(lines[0])
+    return Manifest(str(head["store"]), int(head["generation"]), tuple(json.loads(line) for line in lines[1:]),
+                    tuple(sorted((str(k), float(v)) for k, v in head.get("pending", {}).items())))
+
+
+def scan_files(root: Path) -> list[str]:
+    """The event and contacts files a local store holds (relative paths, sorted), by listing its folders."""
+    found = [f"{schema.EVENTS_DIR}/{part.name}/{item.name}"
+             for part in (root / schema.EVENTS_DIR).glob(f"{schema.PARTITION_COLUMN}=*")
+             for item in os.scandir(part) if _tracked(f"{schema.EVENTS_DIR}/{part.name}/{item.name}")]
+    found += [f"{schema.CONTACTS_DIR}/{p.name}" for p in (root / schema.CONTACTS_DIR).glob("[!.]*.parquet")]
+    return sorted(found)
+
+
+def is_event_file(name: str) -> bool:
+    return name.startswith(f"{schema.EVENTS_DIR}/")
+
+
+def _tracked(name: str) -> bool:
+    parts = name.split("/")
+    if not parts[-1].endswith(".parquet") or parts[-1].startswith("."):
+        return False
+    return (len(parts) == 3 and parts[0] == schema.EVENTS_DIR) or (len(parts) == 2 and parts[0] == schema.CONTACTS_DIR)

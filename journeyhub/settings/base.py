@@ -269,6 +269,12 @@ ANALYTICS_THREADS = env.int("ANALYTICS_THREADS", default=0)
 ANALYTICS_RESULT_CACHE = env.int("ANALYTICS_RESULT_CACHE", default=64)
 # journey order (positions, neighbours) computed once per store content into ANALYTICS_TEMP_DIR (DuckDB)
 ANALYTICS_JOURNEY_TABLE = env.bool("ANALYTICS_JOURNEY_TABLE", default=True)
+# a full (re)build runs on a thread while analyses sort in their own queries; a store that only gained
+# files is brought up to date by a delta of the customers they touch, folded into a new full table once
+# those pass this share of the table's customers
+ANALYTICS_JOURNEY_BACKGROUND = env.bool("ANALYTICS_JOURNEY_BACKGROUND", default=True)
+ANALYTICS_JOURNEY_FOLD_SHARE = env.float("ANALYTICS_JOURNEY_FOLD_SHARE", default=0.05)
+ANALYTICS_PROGRESS_SECONDS = env.float("ANALYTICS_PROGRESS_SECONDS", default=10.0)
 
 # Analytics and decisions tuning (see README, Configuration).
 JOURNEYS_KPI_SYNC_DAYS = env.int("JOURNEYS_KPI_SYNC_DAYS", default=3)

@@ -11,6 +11,7 @@ GRAPH_URL = env("GRAPH_URL", default="embedded://memory")
 ARTIFACTS_DIR = env("ARTIFACTS_DIR", default=tempfile.mkdtemp(prefix="journeyhub-artifacts-"))
 EVENTS_STORE_URL = env("EVENTS_STORE_URL", default=tempfile.mkdtemp(prefix="journeyhub-events-"))
 ANALYTICS_TEMP_DIR = tempfile.mkdtemp(prefix="journeyhub-analytics-")
+ANALYTICS_JOURNEY_BACKGROUND = False  # builds where they are asked for (tests of the background build set it)
 DATABASES = {"default": env.db("DATABASE_URL", default="sqlite://:memory:")}
 if DATABASES["default"]["NAME"] != ":memory:":  # a file shared with worker and server processes
     sqlite_tuned(DATABASES["default"])
