@@ -18,7 +18,7 @@ demo: setup
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo
 
-# The production stack on this machine (graphserver + gunicorn under honcho): see docs/OPERATIONS.md.
+# The production stack on this machine (graphserver, granian and the job worker under honcho): see docs/OPERATIONS.md.
 serve: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" ./scripts/serve.sh
 

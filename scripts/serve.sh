@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts the production stack on one machine: migrations and static files, then graphserver (for the
-# embedded store) and gunicorn under honcho. Ctrl-C or SIGTERM stops every process.
+# embedded store), the web process (scripts/web.sh: granian) and the job worker under honcho. Ctrl-C or
+# SIGTERM stops every process.
 # Needs SECRET_KEY and ALLOWED_HOSTS in the environment (production settings refuse to start without them).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The production web process (Procfile, Procfile.remote): granian by default, gunicorn with WEB_SERVER=gunicorn.
-# granian parses HTTP and manages connections in Rust, outside the GIL: 0.3-0.6 ms less CPU per request
+# granian parses HTTP and manages connections in Rust, outside the GIL: 0.25-0.45 ms less CPU per request
 # than gunicorn's gthread worker, which at the decision endpoints is a fifth to a third of a request's
 # cost (benchmarks/README.md, "Contact-centre decisions"). Both read the same variables: WEB_HOST,
 # WEB_PORT, WEB_WORKERS (2), WEB_THREADS (8, the threads per worker that run Django).
