@@ -283,3 +283,24 @@ def test_variants_of_more_types_than_one_trace_digit_holds_and_of_any_type_name(
     assert counted == expected
     assert counted[tuple(odd)] == 1
     assert analytics.variants(engine, EventFilter(customer_ids=("odd",))) == {tuple(odd): 1}
+
+
+def test_a_journey_file_of_another_layout_is_rebuilt_not_read(store, monkeypatch, tmp_path):
+    """Traces of an older layout (type names joined by a separator) would decode as codes into
+    wrong variants: the layout version is part of the file's name, so such a file is never opened."""
+    from apps.events import engine as engine_module
+
+    given = _with_ties(make_frame(JOURNEYS))
+    engine = store(given)
+    monkeypatch.setattr(engine_module, "JOURNEY_LAYOUT", engine_module.JOURNEY_LAYOUT - 1)
+    engine.journey_table()
+    older = sorted((tmp_path / "spill").glob("journeys-*.duckdb"))
+    monkeypatch.undo()
+
+    current = type(engine)(store_url=engine.store_url, kind="duckdb")
+    counted = analytics.variants(current, EVERYTHING)
+
+    now = sorted((tmp_path / "spill").glob("journeys-*.duckdb"))
+    assert len(older) == len(now) == 1 and older != now
+    assert counted[("web_visit", "call", "chat", "call", "purchase")] == 1
+    assert sum(counted.values()) == given["customer_id"].nunique()
