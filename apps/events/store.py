@@ -170,11 +170,13 @@ def _rewrite_day(day: str, tables: dict[str, pa.Table], homed: dict[str, dict[st
                  batch_id: str | None) -> list[str]:
     """One day's part of `replace_rows`: `tables` the day's files, `homed` the graph's rows whose date
     is this day. The files holding any of the rows are replaced by one file with the graph's rows and
-    the rest of their rows, less those another file of the day also holds (copies an interrupted
-    rewrite left). Nothing is written when the day already holds exactly the graph's rows, once."""
+    the rest of their rows, less those another file of the day also holds the same (copies an
+    interrupted rewrite left; differing repeats stay for `compact`, which asks the graph). Nothing is
+    written when the day already holds exactly the graph's rows, once."""
     holding = {name: t for name, t in tables.items() if _holds(t, ids)}
-    elsewhere = {e for name, t in tables.items() if name not in holding for e in t.column("event_id").to_pylist()}
+    others = [t for name, t in tables.items() if name not in holding]
     old = pa.concat_tables(holding.values()).cast(EVENT_SCHEMA) if holding else EVENT_SCHEMA.empty_table()
+    elsewhere = _copies(old, others)
     hit = pc.is_in(old.column("event_id"), value_set=ids)
     present = old.filter(hit).to_pylist()
     batches = {row["event_id"]: row["batch_id"] for row in present}
@@ -191,22 +193,44 @@ def _rewrite_day(day: str, tables: dict[str, pa.Table], homed: dict[str, dict[st
     return names
 
 
-def _once(table: pa.Table, elsewhere: set[str]) -> pa.Table:
-    """The rows whose id no other file holds, the first of each id."""
+def _copies(table: pa.Table, others: list[pa.Table]) -> set[tuple[Any, ...]]:
+    """The rows of `table` (as content) that one of the `others` also holds."""
+    if not others or table.num_rows == 0:
+        return set()
+    other = pa.concat_tables(others).cast(EVENT_SCHEMA)
+    common = pa.array(list(set(table.column("event_id").to_pylist()) & set(other.column("event_id").to_pylist())),
+                      pa.string())
+    if len(common) == 0:
+        return set()
+    return {_content(row) for row in other.filter(pc.is_in(other.column("event_id"), value_set=common)).to_pylist()}
+
+
+def _once(table: pa.Table, elsewhere: set[tuple[Any, ...]]) -> pa.Table:
+    """The rows no other file holds the same, the first of each."""
+    ids = table.column("event_id").to_pylist()
+    repeated = {e for e, n in Counter(ids).items() if n > 1} | {content[0] for content in elsewhere}
+    candidates = [index for index, event_id in enumerate(ids) if event_id in repeated]
+    if not candidates:
+        return table
     seen = set(elsewhere)
-    keep = []
-    for index, event_id in enumerate(table.column("event_id").to_pylist()):
-        if event_id not in seen:
-            seen.add(event_id)
-            keep.append(index)
-    return table if len(keep) == table.num_rows else table.take(pa.array(keep, pa.int64()))
+    dropped = set()
+    for index, row in zip(candidates, table.take(pa.array(candidates, pa.int64())).to_pylist(), strict=True):
+        content = _content(row)
+        if content in seen:
+            dropped.add(index)
+        seen.add(content)
+    keep = [index for index in range(table.num_rows) if index not in dropped]
+    return table if not dropped else table.take(pa.array(keep, pa.int64()))
+
+
+def _content(row: dict[str, Any]) -> tuple[Any, ...]:
+    """A row's values but its batch id (the same event written by two batches is the same row)."""
+    return tuple(row.get(name) for name in EVENT_SCHEMA.names if name != "batch_id")
 
 
 def _same_rows(present: list[dict[str, Any]], wanted: list[dict[str, Any]]) -> bool:
     """The stored rows of the ids are the wanted ones, once each (batch ids aside)."""
-    def content(row: dict[str, Any]) -> tuple[Any, ...]:
-        return tuple(row.get(name) for name in EVENT_SCHEMA.names if name != "batch_id")
-    return Counter(map(content, present)) == Counter(map(content, wanted))
+    return Counter(map(_content, present)) == Counter(map(_content, wanted))
 
 
 def new_token() -> str:

@@ -221,3 +221,23 @@ def test_a_contact_record_run_killed_before_its_copy_is_copied_once_by_the_rerun
 
 def event_rows_ids() -> list[str]:
     return [s.strip_prefix(str(v)) for v in get_g().V().has_label(s.EVENT).id_().to_list()]
+
+
+def test_a_replacement_leaves_another_events_differing_repeat_for_compact_to_settle_by_the_graph(
+        events_csv: str) -> None:
+    # given e2's update stopped half way (its new row in a file of its own, the old one still beside it)
+    ingest_file(uri=events_csv, fmt="csv")
+    get_g().V(s.event_vid("e2")).property("intent", "fees").iterate()
+    store.write_day("2026-03-01", store.rows_table([{**event_rows.events_by_ids(["e2"])[0], "batch_id": "1"}]),
+                    tag="update")
+    get_g().V(s.event_vid("e1")).property("intent", "billing").iterate()
+
+    # when e1's change reaches the store
+    services.events_changed(["e1"])
+
+    # then neither of e2's rows was chosen without the graph: both remain, and compact keeps the graph's
+    e2 = sorted(r["intent"] for r in stored().to_pylist() if r["event_id"] == "e2")
+    assert e2 == ["card", "fees"]
+    maintenance.compact()
+    assert [(r["event_id"], r["intent"]) for r in stored().to_pylist()[:2]] == [("e1", "billing"), ("e2", "fees")]
+    assert maintenance.check().equal
