@@ -366,10 +366,15 @@ class Engine:
             touched = self._touched(base[1], snap)
             share = len(touched) / max(int(base[1]["customers"]), 1)
             if share <= 4 * fold:
-                self._build_delta(snap, delta_path, Delta(frozenset(touched), base[0]))
-                if share > fold:
-                    self._full_build_soon(snap, full)
-                return full if full.exists() else delta_path
+                try:
+                    self._build_delta(snap, delta_path, Delta(frozenset(touched), base[0]))
+                except duckdb.Error as exc:  # the full build below is the exact way left
+                    log.warning("journey table: the delta of %s customers failed (%s); building in full",
+                                len(touched), exc)
+                else:
+                    if share > fold:
+                        self._full_build_soon(snap, full)
+                    return full if full.exists() else delta_path
         self._full_build_soon(snap, full)
         return full if full.exists() else None
 
@@ -594,7 +599,9 @@ class Engine:
         customers the delta does not hide, then the delta's rows)."""
         con = self.backend.con
         meta = self._sidecar(path)
-        delta = meta is not None and meta["kind"] == "delta"
+        delta = path.stem.endswith(JOURNEY_DELTA_SUFFIX)
+        if delta and meta is None:  # removed meanwhile: a delta alone is not the table
+            raise duckdb.IOException(f"the record of {path.name} is gone")
         parts = [path.parent / str(meta["base"]), path] if delta and meta else [path]
         aliases = [self._attach(part) for part in parts]
         traced = [con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND "
