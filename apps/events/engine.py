@@ -208,39 +208,6 @@ class Engine:
             return self.fingerprint() is not None
         return self._remote_has_events()
 
-    # ------------------------------------------------------------ the events table
-
-    def events(self, flt: EventFilter = EventFilter()) -> ir.Table:
-        """The store's events with canonical customer keys, restricted by `flt` (pushed into the scan)."""
-        table = self._raw_events()
-        if flt.since_ms is not None:
-            table = table.filter(table.ts >= flt.since_ms)
-            if schema.PARTITION_COLUMN in table.columns:
-                table = table.filter(table[schema.PARTITION_COLUMN] >= _date(flt.since_ms))
-        if flt.until_ms is not None:
-            table = table.filter(table.ts < flt.until_ms)
-            if schema.PARTITION_COLUMN in table.columns:
-                table = table.filter(table[schema.PARTITION_COLUMN] <= _date(flt.until_ms - 1))
-        if flt.channels:
-            table = table.filter(table.channel.isin(list(flt.channels)))
-        if flt.types:
-            table = table.filter(table.type.isin(list(flt.types)))
-        table = self._canonical(table)
-        if flt.customer_ids is not None:
-            table = only_customers(table, flt.customer_ids)
-        if flt.by_contact:
-            return self._by_contact(table.select(*schema.EVENT_COLUMNS), flt)
-        return table.select(*schema.EVENT_COLUMNS)
-
-    # ------------------------------------------------------------ the journey table
-
-    def trace_table(self) -> ir.Table | None:
-        """Per customer, the journey's event types in order as one text (`trace`, types joined by
-        TRACE_SEPARATOR), built with the journey table; None where there is no journey table."""
-        if self.journey_table() is None:
-            return None
-        return self._tables["traces"][1]  # type: ignore[no-any-return]  # None when the build could not
-
     def _snapshot(self) -> Snapshot | None:
         """The state of a local store that the events views show (the pinned one, or the current one,
         taken again when the fingerprint moved); None while the store holds no event file."""
@@ -296,6 +263,39 @@ class Engine:
         self._tables["events"] = (snap.fingerprint, table)
         self._tables["identity"] = identity
         self._tables["snapshot"] = snap
+
+    # ------------------------------------------------------------ the events table
+
+    def events(self, flt: EventFilter = EventFilter()) -> ir.Table:
+        """The store's events with canonical customer keys, restricted by `flt` (pushed into the scan)."""
+        table = self._raw_events()
+        if flt.since_ms is not None:
+            table = table.filter(table.ts >= flt.since_ms)
+            if schema.PARTITION_COLUMN in table.columns:
+                table = table.filter(table[schema.PARTITION_COLUMN] >= _date(flt.since_ms))
+        if flt.until_ms is not None:
+            table = table.filter(table.ts < flt.until_ms)
+            if schema.PARTITION_COLUMN in table.columns:
+                table = table.filter(table[schema.PARTITION_COLUMN] <= _date(flt.until_ms - 1))
+        if flt.channels:
+            table = table.filter(table.channel.isin(list(flt.channels)))
+        if flt.types:
+            table = table.filter(table.type.isin(list(flt.types)))
+        table = self._canonical(table)
+        if flt.customer_ids is not None:
+            table = only_customers(table, flt.customer_ids)
+        if flt.by_contact:
+            return self._by_contact(table.select(*schema.EVENT_COLUMNS), flt)
+        return table.select(*schema.EVENT_COLUMNS)
+
+    # ------------------------------------------------------------ the journey table
+
+    def trace_table(self) -> ir.Table | None:
+        """Per customer, the journey's event types in order as one text (`trace`, types joined by
+        TRACE_SEPARATOR), built with the journey table; None where there is no journey table."""
+        if self.journey_table() is None:
+            return None
+        return self._tables["traces"][1]  # type: ignore[no-any-return]  # None when the build could not
 
     def journey_table(self) -> ir.Table | None:
         """Every event in journey order, positions and neighbours computed once per store content, or
