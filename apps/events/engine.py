@@ -210,46 +210,6 @@ class Engine:
             return self.fingerprint() is not None
         return self._remote_has_events()
 
-    # ------------------------------------------------------------ the events table
-
-    def events(self, flt: EventFilter = EventFilter()) -> ir.Table:
-        """The store's events with canonical customer keys, restricted by `flt` (pushed into the scan)."""
-        table = self._raw_events()
-        if flt.since_ms is not None:
-            table = table.filter(table.ts >= flt.since_ms)
-            if schema.PARTITION_COLUMN in table.columns:
-                table = table.filter(table[schema.PARTITION_COLUMN] >= _date(flt.since_ms))
-        if flt.until_ms is not None:
-            table = table.filter(table.ts < flt.until_ms)
-            if schema.PARTITION_COLUMN in table.columns:
-                table = table.filter(table[schema.PARTITION_COLUMN] <= _date(flt.until_ms - 1))
-        if flt.channels:
-            table = table.filter(table.channel.isin(list(flt.channels)))
-        if flt.types:
-            table = table.filter(table.type.isin(list(flt.types)))
-        table = self._canonical(table)
-        if flt.customer_ids is not None:
-            table = only_customers(table, flt.customer_ids)
-        if flt.by_contact:
-            return self._by_contact(table.select(*schema.EVENT_COLUMNS), flt)
-        return table.select(*schema.EVENT_COLUMNS)
-
-    # ------------------------------------------------------------ the journey table
-
-    def trace_table(self) -> ir.Table | None:
-        """Per customer, the journey's event types in order as one code text (`trace`: each type as
-        its code in `trace_width()` fixed-width digits, see `trace_types()`), built with the journey
-        table; None where there is no journey table."""
-        if self.journey_table() is None:
-            return None
-        return self._tables["traces"][1]  # type: ignore[no-any-return]  # None when the build could not
-
-    def trace_types(self) -> tuple[str, ...]:
-        """The event type of each trace code (code = index), for the current trace table."""
-        if self.trace_table() is None:
-            return ()
-        return self._tables["trace_types"][1]  # type: ignore[no-any-return]
-
     def _snapshot(self) -> Snapshot | None:
         """The state of a local store that the events views show (the pinned one, or the current one,
         taken again when the fingerprint moved); None while the store holds no event file."""
@@ -305,6 +265,45 @@ class Engine:
         self._tables["events"] = (snap.fingerprint, table)
         self._tables["identity"] = identity
         self._tables["snapshot"] = snap
+
+    # ------------------------------------------------------------ the events table
+
+    def events(self, flt: EventFilter = EventFilter()) -> ir.Table:
+        """The store's events with canonical customer keys, restricted by `flt` (pushed into the scan)."""
+        table = self._raw_events()
+        if flt.since_ms is not None:
+            table = table.filter(table.ts >= flt.since_ms)
+            if schema.PARTITION_COLUMN in table.columns:
+                table = table.filter(table[schema.PARTITION_COLUMN] >= _date(flt.since_ms))
+        if flt.until_ms is not None:
+            table = table.filter(table.ts < flt.until_ms)
+            if schema.PARTITION_COLUMN in table.columns:
+                table = table.filter(table[schema.PARTITION_COLUMN] <= _date(flt.until_ms - 1))
+        if flt.channels:
+            table = table.filter(table.channel.isin(list(flt.channels)))
+        if flt.types:
+            table = table.filter(table.type.isin(list(flt.types)))
+        table = self._canonical(table)
+        if flt.customer_ids is not None:
+            table = only_customers(table, flt.customer_ids)
+        if flt.by_contact:
+            return self._by_contact(table.select(*schema.EVENT_COLUMNS), flt)
+        return table.select(*schema.EVENT_COLUMNS)
+
+    # ------------------------------------------------------------ the journey table
+
+    def trace_table(self) -> ir.Table | None:
+        """Per customer, the journey's event types in order as one text (`trace`, types joined by
+        TRACE_SEPARATOR), built with the journey table; None where there is no journey table."""
+        if self.journey_table() is None:
+            return None
+        return self._tables["traces"][1]  # type: ignore[no-any-return]  # None when the build could not
+
+    def trace_types(self) -> tuple[str, ...]:
+        """The event type of each trace code (code = index), for the current trace table."""
+        if self.trace_table() is None:
+            return ()
+        return self._tables["trace_types"][1]  # type: ignore[no-any-return]
 
     def journey_table(self) -> ir.Table | None:
         """Every event in journey order, positions and neighbours computed once per store content, or
@@ -376,10 +375,15 @@ class Engine:
             touched = self._touched(base[1], snap)
             share = len(touched) / max(int(base[1]["customers"]), 1)
             if share <= 4 * fold:
-                self._build_delta(snap, delta_path, Delta(frozenset(touched), base[0]))
-                if share > fold:
-                    self._full_build_soon(snap, full)
-                return full if full.exists() else delta_path
+                try:
+                    self._build_delta(snap, delta_path, Delta(frozenset(touched), base[0]))
+                except duckdb.Error as exc:  # the full build below is the exact way left
+                    log.warning("journey table: the delta of %s customers failed (%s); building in full",
+                                len(touched), exc)
+                else:
+                    if share > fold:
+                        self._full_build_soon(snap, full)
+                    return full if full.exists() else delta_path
         self._full_build_soon(snap, full)
         return full if full.exists() else None
 
@@ -605,7 +609,9 @@ class Engine:
         (a delta's codes extend its base's, so one list decodes both)."""
         con = self.backend.con
         meta = self._sidecar(path)
-        delta = meta is not None and meta["kind"] == "delta"
+        delta = path.stem.endswith(JOURNEY_DELTA_SUFFIX)
+        if delta and meta is None:  # removed meanwhile: a delta alone is not the table
+            raise duckdb.IOException(f"the record of {path.name} is gone")
         parts = [path.parent / str(meta["base"]), path] if delta and meta else [path]
         aliases = [self._attach(part) for part in parts]
         traced = [con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND "

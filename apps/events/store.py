@@ -114,16 +114,6 @@ def write_day(day: str, table: pa.Table, *, tag: str) -> str:
     return name
 
 
-def write_listed(name: str, data: bytes) -> None:
-    """Writes an event or contacts file and lists it in the manifest: announced as pending first,
-    so a writer killed right after the file appears leaves it pending (readers include a pending
-    file once it exists), never written but unlisted."""
-    with _errors("write", name):
-        record(pending=[name])
-        folder().write_bytes(name, data)
-        record(added=[name])
-
-
 def replace_rows(rows: Sequence[dict[str, Any]], *, batch_id: str | None = None) -> list[str]:
     """Rows the graph holds with other values than the store (an intent corrected by a second
     answer, a re-delivered contact record), as `graph.event_rows` reads them: each takes the graph's
@@ -350,6 +340,16 @@ class Manifest:
     def existing(self, root: Path) -> tuple[str, ...]:
         """The listed files and the pending ones that exist: what the store holds."""
         return tuple(sorted({*self.files, *(name for name, _ in self.pending if (root / name).exists())}))
+
+
+def write_listed(name: str, data: bytes) -> None:
+    """Writes an event or contacts file and lists it in the manifest: announced as pending first,
+    so a writer killed right after the file appears leaves it pending (readers include a pending
+    file once it exists), never written but unlisted."""
+    with _errors("write", name):
+        record(pending=[name])
+        folder().write_bytes(name, data)
+        record(added=[name])
 
 
 def record(*, added: Sequence[str] = (), removed: Sequence[str] = (), pending: Sequence[str] = ()) -> None:

@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from apps.events import contacts
 from apps.events import store as event_store
 from apps.events.analytics import drill
 from apps.events.analytics import journeys as analytics
@@ -219,3 +220,22 @@ def test_a_full_build_runs_beside_the_questions_and_one_process_builds_it(grown,
                      caplog.text)
     assert engine.journey_table() is not None
     assert answers(engine) == expected
+
+
+def test_a_restarted_process_brings_the_table_on_disk_up_to_date(grown, settings, tmp_path):
+    Engine(store_url=str(grown), kind="duckdb").journey_table()  # the process before the restart
+    base = journey_files(tmp_path)
+    append(tied_frame(n_events=40, n_customers=4, seed=8).assign(event_id=lambda f: "r" + f.event_id), tag="b2")
+    contacts.write_summaries([{"event_id": "e1", "customer_id": "c000001", "sentiment_customer": 1.0,
+                               "sentiment_agent": None, "sentiment_change": None, "categories": ["billing"]}])
+    settings.ANALYTICS_JOURNEY_TABLE = False
+    expected = answers(Engine(store_url=str(grown), kind="duckdb"))
+    settings.ANALYTICS_JOURNEY_TABLE = True
+
+    restarted = Engine(store_url=str(grown), kind="duckdb")
+
+    assert answers(restarted) == expected
+    files = journey_files(tmp_path)
+    assert len(files) == 2 and base[0] in files
+    meta = restarted._sidecar(tmp_path / "spill" / next(f for f in files if f.endswith("-delta.duckdb")))
+    assert meta is not None and (meta["base"], meta["customers"]) == (base[0], 4)
