@@ -292,7 +292,7 @@ def test_a_journey_file_of_another_layout_is_rebuilt_not_read(store, monkeypatch
 
     given = _with_ties(make_frame(JOURNEYS))
     engine = store(given)
-    monkeypatch.setattr(engine_module, "JOURNEY_LAYOUT", engine_module.JOURNEY_LAYOUT - 1)
+    monkeypatch.setattr(engine_module, "JOURNEY_LAYOUT", "2")
     engine.journey_table()
     older = sorted((tmp_path / "spill").glob("journeys-*.duckdb"))
     monkeypatch.undo()
