@@ -243,6 +243,8 @@ class Engine:
                 _build_traces(con, "journeyhub_build")
             except duckdb.OutOfMemoryException as exc:  # kept without traces: variants sort instead
                 log.warning("journey table without traces (variants sort journeys per query): %s", exc)
+                con.execute("DROP TABLE IF EXISTS journeyhub_build.traces")  # never a part of the customers
+                con.execute("DROP TABLE IF EXISTS journeyhub_build.trace_types")
         finally:
             con.execute("DETACH journeyhub_build")
         os.replace(partial, path)
@@ -428,6 +430,12 @@ def trace_width(types: int) -> int:
     return width
 
 
+def trace_symbol(code: int, types: int) -> str:
+    """Code `code` of `types` event types as it is spelled in a trace: trace_width(types) ASCII digits."""
+    width = trace_width(types)
+    return "".join(chr(TRACE_ZERO + code // TRACE_BASE ** (width - 1 - k) % TRACE_BASE) for k in range(width))
+
+
 def _build_traces(con: Any, db: str) -> None:
     """Each customer's event types in journey order as one code text (`traces`), and each type's
     code (`trace_types`). Codes instead of names keep the text short and let variants decode every
@@ -435,13 +443,10 @@ def _build_traces(con: Any, db: str) -> None:
     in hash buckets of about TRACE_BUCKET_EVENTS events, so the ordered aggregate (which cannot
     spill to disk) holds one bucket at a time, whatever the size of the store."""
     types = [t for (t,) in con.execute(f"SELECT DISTINCT type FROM {db}.journeys ORDER BY type").fetchall()]
-    width = trace_width(len(types))
-    symbols = ["".join(chr(TRACE_ZERO + code // TRACE_BASE ** (width - 1 - k) % TRACE_BASE) for k in range(width))
-               for code in range(len(types))]
     con.execute(f"CREATE TABLE {db}.trace_types (code INTEGER, type VARCHAR, symbol VARCHAR)")
     if types:
         con.executemany(f"INSERT INTO {db}.trace_types VALUES (?, ?, ?)",
-                        [(code, t, symbol) for code, (t, symbol) in enumerate(zip(types, symbols, strict=True))])
+                        [(code, t, trace_symbol(code, len(types))) for code, t in enumerate(types)])
     con.execute(f"CREATE TABLE {db}.traces (customer_id VARCHAR, trace VARCHAR)")
     events = con.execute(f"SELECT count(*) FROM {db}.journeys").fetchall()[0][0]
     buckets = max(1, -(-events // TRACE_BUCKET_EVENTS))
