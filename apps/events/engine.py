@@ -597,6 +597,8 @@ class Engine:
                 _build_traces(con, "journeyhub_build", self._base_trace_types(delta))
             except duckdb.OutOfMemoryException as exc:  # kept without traces: variants sort instead
                 log.warning("journey table without traces (variants sort journeys per query): %s", exc)
+                con.execute("DROP TABLE IF EXISTS journeyhub_build.traces")  # never a part of the customers
+                con.execute("DROP TABLE IF EXISTS journeyhub_build.trace_types")
             except TraceCodesExhausted as exc:
                 log.info("journey delta without traces (variants sort journeys per query): %s", exc)
         finally:
@@ -817,6 +819,12 @@ def trace_width(types: int) -> int:
     return width
 
 
+def trace_symbol(code: int, types: int) -> str:
+    """Code `code` of `types` event types as it is spelled in a trace: trace_width(types) ASCII digits."""
+    width = trace_width(types)
+    return "".join(chr(TRACE_ZERO + code // TRACE_BASE ** (width - 1 - k) % TRACE_BASE) for k in range(width))
+
+
 def _trace_types_of(con: Any, alias: str) -> tuple[str, ...] | None:
     """The event type of each trace code in an attached journey file, None when it has none."""
     has = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND "
@@ -842,13 +850,10 @@ def _build_traces(con: Any, db: str, base_types: tuple[str, ...] | None = None) 
         types = [*base_types, *(t for t in types if t not in known)]
         if trace_width(len(types)) != trace_width(len(base_types)):
             raise TraceCodesExhausted(f"{len(types)} event types need wider codes than the base's")
-    width = trace_width(len(types))
-    symbols = ["".join(chr(TRACE_ZERO + code // TRACE_BASE ** (width - 1 - k) % TRACE_BASE) for k in range(width))
-               for code in range(len(types))]
     con.execute(f"CREATE TABLE {db}.trace_types (code INTEGER, type VARCHAR, symbol VARCHAR)")
     if types:
         con.executemany(f"INSERT INTO {db}.trace_types VALUES (?, ?, ?)",
-                        [(code, t, symbol) for code, (t, symbol) in enumerate(zip(types, symbols, strict=True))])
+                        [(code, t, trace_symbol(code, len(types))) for code, t in enumerate(types)])
     con.execute(f"CREATE TABLE {db}.traces (customer_id VARCHAR, trace VARCHAR)")
     events = con.execute(f"SELECT count(*) FROM {db}.journeys").fetchall()[0][0]
     buckets = max(1, -(-events // TRACE_BUCKET_EVENTS))

@@ -304,3 +304,30 @@ def test_a_journey_file_of_another_layout_is_rebuilt_not_read(store, monkeypatch
     assert len(older) == len(now) == 1 and older != now
     assert counted[("web_visit", "call", "chat", "call", "purchase")] == 1
     assert sum(counted.values()) == given["customer_id"].nunique()
+
+
+def test_a_traces_step_that_runs_out_of_memory_midway_leaves_no_partial_traces(store, monkeypatch, tmp_path):
+    """Buckets already written when a later one runs out of memory are dropped with the rest: a
+    table of some customers' traces would count some variants and miss others."""
+    import duckdb
+
+    from apps.events import engine as engine_module
+
+    given = tied_frame(n_events=3_000, n_customers=300, seed=5)
+    engine = store(given)
+    build = engine_module._build_traces
+
+    def out_of_memory_after_building(con, db):  # type: ignore[no-untyped-def]
+        build(con, db)  # every bucket written, then the failure
+        raise duckdb.OutOfMemoryException("Out of Memory Error: failed to pin block")
+
+    monkeypatch.setattr(engine_module, "_build_traces", out_of_memory_after_building)
+
+    counted = analytics.variants(engine, EVERYTHING)
+
+    assert engine.trace_table() is None and engine.journey_table() is not None
+    expected: dict[tuple[str, ...], int] = {}
+    for _, journey in given.groupby("customer_id"):  # sorted by (customer, ts, seq)
+        expected[tuple(journey["type"])] = expected.get(tuple(journey["type"]), 0) + 1
+    assert counted == expected
+    assert sum(counted.values()) == 300
