@@ -317,8 +317,8 @@ def test_a_traces_step_that_runs_out_of_memory_midway_leaves_no_partial_traces(s
     engine = store(given)
     build = engine_module._build_traces
 
-    def out_of_memory_after_building(con, db):  # type: ignore[no-untyped-def]
-        build(con, db)  # every bucket written, then the failure
+    def out_of_memory_after_building(con, db, base_types=None):  # type: ignore[no-untyped-def]
+        build(con, db, base_types)  # every bucket written, then the failure
         raise duckdb.OutOfMemoryException("Out of Memory Error: failed to pin block")
 
     monkeypatch.setattr(engine_module, "_build_traces", out_of_memory_after_building)
