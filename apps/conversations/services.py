@@ -267,17 +267,19 @@ def sentiment_change(quarters: dict[str, Any]) -> float | None:
 def attach(contacts: list[Contact]) -> int:
     """Put analysed contacts' summaries on their events, then the same summaries in the event store's
     contacts table (after the graph write, as event rows follow it); those whose event is not in the
-    graph yet stay waiting. Returns how many were attached."""
+    graph yet stay waiting. A contact is marked attached only once both are written, so a store that
+    fails in between leaves it waiting for `attach_waiting` (both writes are idempotent). Returns how
+    many were attached."""
     if not contacts:
         return 0
     summaries = {c.contact_id: summary_properties(c) for c in contacts}
     written = graph_contacts.set_contact_summaries(summaries)
-    Contact.objects.filter(contact_id__in=written).update(attached=True)
     customers = {c.contact_id: c.customer_id for c in contacts}
     event_contacts.write_summaries([
         {"event_id": cid, "customer_id": customers[cid], "categories": summaries[cid]["categories"],
          **{k: summaries[cid][k] for k in ("sentiment_customer", "sentiment_agent", "sentiment_change")}}
         for cid in sorted(written)])
+    Contact.objects.filter(contact_id__in=written).update(attached=True)
     return len(written)
 
 
