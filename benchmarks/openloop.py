@@ -133,6 +133,15 @@ class _Pool:
             self.everyone.discard(connection)
             self.loop.create_task(self._replace())
 
+    def lost_idle(self, connection: _Connection) -> None:
+        """An idle connection the server closed (a keep-alive timeout): never written to again, and
+        replaced while requests are left."""
+        if connection in self.idle:
+            self.idle.remove(connection)
+            self.everyone.discard(connection)
+            if self.left:
+                self.loop.create_task(self._replace())
+
     def ready(self, connection: _Connection) -> None:
         if self.waiting:
             connection.send(*self.waiting.popleft())
@@ -195,6 +204,8 @@ class _Connection(asyncio.Protocol):
         if self.current is not None:
             (path, due), self.current = self.current, None
             self.pool.done(self, path, due, 0, False)
+        else:
+            self.pool.lost_idle(self)
 
     def close(self) -> None:
         if self.transport is not None:
