@@ -55,6 +55,17 @@ def shared_data() -> Path:
 
 
 @pytest.fixture
+def still_throttle_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The throttle counts per fixed window of its period: its clock stands still mid-minute, so a
+    test's few requests never straddle a window's turn (which would reset the count under it)."""
+    from types import SimpleNamespace
+
+    from apps.core import throttling
+
+    monkeypatch.setattr(throttling, "time", SimpleNamespace(time=lambda: 1_800_000_030.0))
+
+
+@pytest.fixture
 def keep_the_test_connection() -> Iterator[None]:
     """The WSGI application closes the database connection after each request; inside a test that
     connection holds the test's transaction (PostgreSQL would answer every later request with "the

@@ -39,6 +39,7 @@ def _clean_caches():  # type: ignore[no-untyped-def]
     key_cache.clear()
 
 
+@pytest.mark.usefixtures("still_throttle_clock")
 def test_each_key_has_its_own_budget_and_the_one_over_it_gets_429_with_retry_after() -> None:
     first, second = _client_with_key("first"), _client_with_key("second")
     with _rates(api="3/min"):
@@ -51,6 +52,7 @@ def test_each_key_has_its_own_budget_and_the_one_over_it_gets_429_with_retry_aft
     assert refused.json()["detail"].startswith("Request was throttled.")
 
 
+@pytest.mark.usefixtures("still_throttle_clock")
 def test_decisions_have_their_own_budget() -> None:
     client = _client_with_key("lambda", "decide", "read")
     body = {"phone": "+61400000000"}

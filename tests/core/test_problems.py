@@ -77,6 +77,7 @@ def test_missing_and_wrong_keys_are_401_problems_with_the_challenge() -> None:
     assert missing["WWW-Authenticate"] == wrong["WWW-Authenticate"] == "Api-Key"
 
 
+@pytest.mark.usefixtures("still_throttle_clock")
 def test_a_throttled_caller_gets_a_429_problem_with_retry_after() -> None:
     cache.clear()
     key_cache.clear()

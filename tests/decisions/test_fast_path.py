@@ -150,6 +150,7 @@ def test_errors_are_the_full_stacks_answers(stack, decide_key, intent_model, set
     assert full.calls == before + 3
 
 
+@pytest.mark.usefixtures("still_throttle_clock")
 def test_a_throttled_caller_gets_the_full_stacks_429(stack, decide_key, intent_model, settings):
     fast, full = stack
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK,
