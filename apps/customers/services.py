@@ -34,23 +34,23 @@ def segment_of(attributes: dict[str, Any]) -> str:
 
 def index_segments(segments: dict[str, str]) -> None:
     """Each customer's indexed segment becomes the given one (no row for "")."""
-    customers = list(segments)
-    with transaction.atomic():
-        for start in range(0, len(customers), CHUNK):
-            chunk = customers[start:start + CHUNK]
-            CustomerSegment.objects.filter(customer_id__in=chunk).delete()
-            CustomerSegment.objects.bulk_create([CustomerSegment(customer_id=c, segment=segments[c][:MAX_SEGMENT])
-                                                 for c in chunk if segments[c]], batch_size=CHUNK)
+    _replace_index(CustomerSegment, list(segments), lambda chunk: [
+        CustomerSegment(customer_id=c, segment=segments[c][:MAX_SEGMENT]) for c in chunk if segments[c]])
 
 
 def index_names(names: dict[str, str]) -> None:
     """Each customer's indexed words become those of the given name (none for an empty name)."""
-    customers = list(names)
+    _replace_index(NameWord, list(names), lambda chunk: _words(chunk, names))
+
+
+def _replace_index(model: Any, customers: list[str], rows: Callable[[list[str]], list[Any]]) -> None:
+    """One index table's rows of these customers replaced by `rows(chunk)`, a chunk at a time (a
+    bounded IN list), all in one transaction."""
     with transaction.atomic():
         for start in range(0, len(customers), CHUNK):
             chunk = customers[start:start + CHUNK]
-            NameWord.objects.filter(customer_id__in=chunk).delete()
-            NameWord.objects.bulk_create(_words(chunk, names), batch_size=CHUNK)
+            model.objects.filter(customer_id__in=chunk).delete()
+            model.objects.bulk_create(rows(chunk), batch_size=CHUNK)
 
 
 def _words(customers: Iterable[str], names: dict[str, str]) -> list[NameWord]:
