@@ -47,7 +47,7 @@ def caller_intents(*, customer_id: str | None = None, phone: str | None = None, 
     else:
         return None, []
     bounded = until_ms is not None
-    rows = prepared.run(_caller_intents, (bool(customer_id), bounded), vid=vid, limit=limit,
+    rows = prepared.run_values(_caller_intents, (bool(customer_id), bounded), vid=vid, limit=limit,
                         **({"until": until_ms} if bounded else {}))
     if not rows:
         return None, []
@@ -104,7 +104,7 @@ def risk_facts(identifiers: Sequence[tuple[str, str]], *, customer_id: str | Non
     bounded = caller is not None and until_ms is not None
     shape = (caller is not None and bool(customer_id), caller is not None, bool(vids), bounded)
     values = {"caller": caller, "since": since_ms, "limit": history_limit} if caller else {}
-    rows = prepared.run(_risk_facts, shape, **values, **({"vids": vids} if vids else {}),
+    rows = prepared.run_values(_risk_facts, shape, **values, **({"vids": vids} if vids else {}),
                         **({"until": until_ms} if bounded else {}))
     row = rows[0] if rows else {}
     found = {s.strip_prefix(str(r["id"])): _sharing(r["links"]) for r in row.get("ids", [])}

@@ -9,6 +9,7 @@ with the values, as every other read does, so each read still has one definition
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,18 @@ def run(build: Build, shape: tuple[Hashable, ...], **values: Any) -> list[Any]:
     `shape` holds the arguments that change the traversal's steps (which start, which filters);
     `values` only fill it in (ids, times, limits; a list of ids as a list). On the embedded store the
     traversal of each shape is built and translated once, with a placeholder per value."""
+    return _run(build, shape, values, elements=True)
+
+
+def run_values(build: Build, shape: tuple[Hashable, ...], **values: Any) -> list[Any]:
+    """`run` for a read whose results hold only values (maps, lists, strings, numbers: a `project` of
+    properties, ids and counts), never a vertex or an edge. The engine's results are returned as they
+    come, without the walk that turns elements into gremlinpython's types: for a caller's 200-event
+    history that walk is a tenth of a risk decision's Python time."""
+    return _run(build, shape, values, elements=False)
+
+
+def _run(build: Build, shape: tuple[Hashable, ...], values: dict[str, Any], *, elements: bool) -> list[Any]:
     connection = get_connection()
     store = connection.embedded_store
     if store is None:
@@ -49,7 +62,7 @@ def run(build: Build, shape: tuple[Hashable, ...], **values: Any) -> list[Any]:
         prepared = _prepared[key] = _prepare(connection.g, build, shape, values, lists)
     bound = {Param(name).variable: json.dumps(value) if name in lists else value for name, value in values.items()}
     results = store.run(Script(prepared.text, {**prepared.constants, **bound}))
-    return results if prepared.plain else [to_gremlin(r) for r in results]
+    return results if prepared.plain or not elements else [to_gremlin(r) for r in results]
 
 
 def _prepare(g: GraphTraversalSource, build: Build, shape: tuple[Hashable, ...], values: dict[str, Any],
@@ -58,4 +71,28 @@ def _prepare(g: GraphTraversalSource, build: Build, shape: tuple[Hashable, ...],
     bytecode = build(g, *shape, **placeholders).bytecode
     script = translate(bytecode)
     steps = bytecode.step_instructions
-    return _Prepared(script.text, script.params, bool(steps) and steps[-1][0] in PLAIN_RESULT_STEPS)
+    text, constants = _inlined(script.text, script.params)
+    return _Prepared(text, constants, bool(steps) and steps[-1][0] in PLAIN_RESULT_STEPS)
+
+
+PARAMETER = re.compile(r"\bp\d+\b")
+PLAIN_TEXT = re.compile(r"[A-Za-z0-9_.:@+/ -]*")
+
+
+def _inlined(text: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The script with its constants (labels, keys, small numbers: the translator binds every literal)
+    written into the text where they need no escaping; the rest stay bound. The engine binds each
+    parameter on every run: for the risk read's 31 constants that was a sixth of its time."""
+    kept: dict[str, Any] = {}
+
+    def literal(found: re.Match[str]) -> str:
+        name = found.group(0)
+        value = params[name]
+        if type(value) is str and PLAIN_TEXT.fullmatch(value):
+            return f'"{value}"'
+        if type(value) is int and 0 <= value < 2**53:
+            return str(value)
+        kept[name] = value
+        return name
+
+    return PARAMETER.sub(literal, text), kept

@@ -72,8 +72,9 @@ def test_the_category_read_adds_no_graph_round_trip(api_client, monkeypatch):  #
     _threat_rule()
     _contact("k1", 1, ["Cancellation threat"])
     reads = []
-    real = graph_decisions.prepared.run
-    monkeypatch.setattr(graph_decisions.prepared, "run", lambda *a, **k: reads.append(a[0].__name__) or real(*a, **k))
+    real = graph_decisions.prepared.run_values
+    monkeypatch.setattr(graph_decisions.prepared, "run_values",
+                        lambda *a, **k: reads.append(a[0].__name__) or real(*a, **k))
     monkeypatch.setattr(graph_decisions, "get_g", lambda: pytest.fail("a second, unprepared graph read"))
     assert _risk(api_client)["outcome"] == "pass_to_skilled_agent" and reads == ["_risk_facts"]
 

@@ -113,8 +113,9 @@ def test_the_risk_decision_reads_the_graph_once(api_client, monkeypatch):  # typ
     _register({"auc": 0.97})
     _calls("c1", [10, 20])
     reads = []
-    real = graph_decisions.prepared.run
-    monkeypatch.setattr(graph_decisions.prepared, "run", lambda *a, **k: reads.append(a[0].__name__) or real(*a, **k))
+    real = graph_decisions.prepared.run_values
+    monkeypatch.setattr(graph_decisions.prepared, "run_values",
+                        lambda *a, **k: reads.append(a[0].__name__) or real(*a, **k))
     monkeypatch.setattr(graph_decisions, "get_g", lambda: pytest.fail("a second, unprepared graph read"))
     body = _risk(api_client, phone=PHONE, email="ann@example.com")
     assert reads == ["_risk_facts"] and body["reasons"][0]["code"] == "model"

@@ -10,7 +10,7 @@ from gremlin_python.process.traversal import Order, P
 
 import graph
 from graph import prepared
-from tests.graph.conformance.journey_graph import T0, seed
+from tests.graph.conformance.journey_graph import T0, plain, seed
 
 
 @pytest.fixture
@@ -63,3 +63,36 @@ def test_the_embedded_store_builds_and_translates_each_shape_once(settings) -> N
     # then each got its own answer from the one translation
     assert answers == [["c1"], ["c2"], []]
     assert len(built) == 1
+
+
+def calls(g: GraphTraversalSource, *, vid: Any, limit: Any) -> GraphTraversal:
+    history = __.out_e("performed").order().by("ts", Order.desc).limit(limit).in_v().value_map("type", "ts").fold()
+    return g.V(vid).project("c", "history").by("customer_id").by(history)
+
+
+def test_a_values_read_answers_as_the_same_read_through_run(seeded: str) -> None:
+    # given a read whose results are maps of property values (no vertex or edge in them)
+    # when it runs through run_values and through run
+    fast = prepared.run_values(calls, (), vid="customer:c1", limit=2)
+    # then both answer the same, on every backend
+    assert fast == prepared.run(calls, (), vid="customer:c1", limit=2)
+    assert [h["type"] for h in plain(fast)[0]["history"]] == [["chat"], ["call"]]
+
+
+def labelled(g: GraphTraversalSource, *, vid: Any) -> GraphTraversal:
+    return g.V(vid).out("performed").has("type", P.within(["call", 'say "hi"', "Zoë\\n"])).values("type").order()
+
+
+def test_constants_that_need_no_escaping_are_written_into_the_script(settings) -> None:  # type: ignore[no-untyped-def]
+    # given the embedded store and a read with plain constants and constants that need escaping
+    settings.GRAPH_URL = "embedded://memory"
+    graph.reset_connection()
+    seed(graph.get_g())
+    # when it runs
+    answer = prepared.run(labelled, (), vid="customer:c1")
+    script = next(p for (build, _, _), p in prepared._prepared.items() if build is labelled)
+    graph.reset_connection()
+    # then the plain labels are literals in the text, the value is still bound, and the answer is right
+    assert answer == ["call"]
+    assert '"performed"' in script.text and '"type"' in script.text and "q_vid" in script.text
+    assert len(script.constants) == 1 and "parse_json(" in script.text  # the list with quotes stays bound
