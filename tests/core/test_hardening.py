@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from apps.core.auth import key_cache
 from apps.core.models import ApiKey
+from apps.core.throttling import local_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -34,9 +35,11 @@ def _client_with_key(name: str, *scopes: str) -> APIClient:
 def _clean_caches():  # type: ignore[no-untyped-def]
     cache.clear()
     key_cache.clear()
+    local_counts.clear()
     yield
     cache.clear()
     key_cache.clear()
+    local_counts.clear()
 
 
 @pytest.mark.usefixtures("still_throttle_clock")
@@ -61,6 +64,22 @@ def test_decisions_have_their_own_budget() -> None:
         reads = [client.get("/api/ping").status_code for _ in range(2)]
     assert decisions == [200, 200, 429]
     assert reads == [200, 429]
+
+
+@pytest.mark.usefixtures("still_throttle_clock")
+def test_a_shared_cache_counts_the_budget_for_every_process(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # given a cache that other processes share (here one on disk) instead of this process's memory
+    shared = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                          "LOCATION": str(tmp_path / "cache")}}
+    client = _client_with_key("shared", "read")
+    with override_settings(CACHES=shared), _rates(api="2/min"):
+        from django.core.cache import caches
+
+        statuses = [client.get("/api/ping").status_code for _ in range(3)]
+        # then the budget was counted in that cache, where another process would see it
+        counted = list(caches["default"]._list_cache_files())
+    assert statuses == [200, 200, 429]
+    assert len(counted) == 1
 
 
 def test_the_default_decision_budget_allows_a_contact_centres_peak_on_one_key() -> None:

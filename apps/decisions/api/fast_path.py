@@ -5,9 +5,10 @@ used to cost: Django's fifteen middleware, URL resolution, DRF's request wrappin
 response rendering took the rest, on the one core the process owning the embedded store has. This WSGI
 wrapper answers `POST` intent and risk decisions in the ordinary case with the same parts those layers
 would call: the API key check (`ApiKeyAuthentication`), the `decide` scope (`DECIDE`), the
-decide throttle (`DecideThrottle`), the request serializer, the service, DRF's JSON encoder, the
-request id and latency metric of `ObservabilityMiddleware`, Django's request signals (database
-connections are recycled as usual) and the host and HTTPS checks of `HttpRequest`.
+decide throttle (`DecideThrottle`), the request serializer's checks (`flat_bodies`: the same answers
+for an ordinary body, DRF's for any other), the service, DRF's JSON encoder, the request id and
+latency metric of `ObservabilityMiddleware`, Django's request signals (database connections are
+recycled as usual) and the host and HTTPS checks of `HttpRequest`.
 
 Anything out of the ordinary is handed, untouched, to the full stack, which answers it as every other
 request: another method or path, a body that is not small JSON, a missing, wrong or expired key, a
@@ -50,6 +51,7 @@ from apps.core.permissions import DECIDE
 from apps.core.throttling import DecideThrottle
 from apps.decisions import services
 from apps.decisions.api import serializers as s
+from apps.decisions.api.flat_bodies import FlatBody
 
 log = logging.getLogger(__name__)
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -70,7 +72,7 @@ class _Route:
     """One decision endpoint: its request serializer, its service, its route label and the headers the
     full stack answered it with (per scheme: HTTPS answers carry HSTS)."""
 
-    serializer: type[s.CallerWaitingSerializer]
+    body: FlatBody  # the request serializer's checks for an ordinary body
     decide: Callable[..., Any]
     route: str
     seconds: Histogram  # the latency metric's child for this route's 200s, bound once
@@ -87,7 +89,7 @@ class DecisionFastPath:
                                          ("decisions-risk", s.RiskRequestSerializer, services.decide_risk)):
             path = reverse(name)
             route = str(resolve(path).route)
-            self.routes[path] = _Route(serializer, decide, route,
+            self.routes[path] = _Route(FlatBody(serializer), decide, route,
                                        observability.REQUEST_SECONDS.labels("POST", route, "200"))
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -183,10 +185,10 @@ def _checked_values(route: _Route, request: WSGIRequest, body: bytes) -> dict[st
     data = parse(body)
     if data is None:
         return None
-    serializer = route.serializer(data=data)
-    if not serializer.is_valid() or not DecideThrottle().allow_request(caller, None):
+    validated = route.body.validated(data)
+    if validated is None or not DecideThrottle().allow_request(caller, None):
         return None
-    return {k: v for k, v in serializer.validated_data.items() if v not in ("", None)}
+    return {k: v for k, v in validated.items() if v not in ("", None)}
 
 
 def _refuse_constant(name: str) -> Any:
