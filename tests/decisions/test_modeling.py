@@ -243,3 +243,21 @@ def test_ranked_confidences_are_each_calibrated_as_a_single_value_is():
     assert model.calibrated_all([0.7]) == [pytest.approx(0.675)]
     # and a model without a map passes the raw probabilities through
     assert IntentModel().calibrated_all([0.25, 0.5]) == [0.25, 0.5]
+
+
+def test_a_remembered_ranking_is_the_ranking_and_is_never_pickled_or_kept_across_a_refit():
+    import pickle
+
+    # given a fitted model that has ranked a caller's context once
+    model = fitted_model()
+    first = model.rank(["AC_NE", "AC_AS"], DAY_MS, k=3)
+    # when it ranks the same context again, then it answers the same as working it out afresh
+    assert model.rank(["AC_NE", "AC_AS"], DAY_MS, k=3) == first == model._rank(["AC_NE", "AC_AS"], DAY_MS, 3)
+    # and a pickled model carries no remembered rankings (an artifact holds the model, not its uses)
+    assert "_ranked" in model.__dict__ and "_ranked" not in pickle.loads(pickle.dumps(model)).__dict__
+    # and a refit forgets them: the same context is ranked on the new counts
+    walks = pd.DataFrame([{"customer_id": f"w{n}", "ts": T0 + n * 1000 + step * DAY_MS, "intent": item}
+                          for n in range(30) for step, item in enumerate(["AC_NE", "AC_AS", "CC_AA"])])
+    refit = model.fit(examples(walks))
+    assert "_ranked" not in refit.__dict__
+    assert first[0][0] == "AC_PA" and refit.rank(["AC_NE", "AC_AS"], DAY_MS, k=1)[0][0] == "CC_AA"

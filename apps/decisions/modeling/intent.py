@@ -14,6 +14,7 @@ import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -81,6 +82,9 @@ def examples(calls: pd.DataFrame) -> list[Example]:
     return out
 
 
+RANKED_CONTEXTS = 20_000  # remembered rankings per loaded model (a few MB at most)
+
+
 @dataclass
 class IntentModel:
     """Counts per context plus an isotonic map for the top probability; small, picklable, fast."""
@@ -95,6 +99,7 @@ class IntentModel:
     baseline: PopularityModel | None = None  # fitted on the same training calls, for `evaluate`
 
     def fit(self, train: Sequence[Example]) -> IntentModel:
+        self.__dict__.pop("_ranked", None)  # rankings remembered before a refit are stale
         self.vocabulary = sorted({e.target for e in train} | {h for e in train for h in e.history})
         index = {item: i for i, item in enumerate(self.vocabulary)}
         self.counts = {}
@@ -140,6 +145,7 @@ class IntentModel:
 
         if len(held_out) < 20:
             return self
+        self.__dict__.pop("_ranked", None)
         raw, hit = [], []
         for example in held_out:
             probs = self.distribution(example.history, example.gap_ms)
@@ -152,7 +158,24 @@ class IntentModel:
         return self
 
     def rank(self, history: Sequence[str], gap_ms: int | None, k: int = 5) -> list[tuple[str, float]]:
-        """Top-k intents with calibrated confidence, best first (ties broken by name for stable output)."""
+        """Top-k intents with calibrated confidence, best first (ties broken by name for stable output).
+
+        The answer depends only on the caller's contexts, and callers share few of them: each is
+        worked out once per loaded model (a fitted model is never changed) and remembered, so a
+        waiting caller pays for a dictionary lookup instead of some thirty array operations."""
+        key = (k, *self._contexts(history, gap_ms))
+        remembered = self.__dict__.setdefault("_ranked", {})
+        ranked = remembered.get(key)
+        if ranked is None:
+            if len(remembered) >= RANKED_CONTEXTS:
+                remembered.clear()
+            ranked = remembered[key] = self._rank(history, gap_ms, k)
+        return list(ranked)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {name: value for name, value in self.__dict__.items() if name != "_ranked"}
+
+    def _rank(self, history: Sequence[str], gap_ms: int | None, k: int) -> list[tuple[str, float]]:
         probs = self.distribution(history, gap_ms).tolist()  # plain floats: indexing numpy per item is slow
         best = heapq.nsmallest(k, zip((-p for p in probs), self.vocabulary, strict=True))
         confidences = self.calibrated_all([-negated for negated, _ in best])
