@@ -1,7 +1,8 @@
 """A per-process cache of routing configuration (thresholds, rules), cleared whenever they are saved.
 
 A waiting caller should not pay for a query per decision; an edit takes effect at once in the
-process that saved it and within DECISIONS_CONFIG_CACHE_SECONDS (default 1 s) in the others.
+process that saved it and within DECISIONS_CONFIG_CACHE_SECONDS (default 1 s) in the others, plus
+the time of one query: a stale value is re-read off the request's path (`apps.core.refresh`).
 """
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from typing import Any
 
 from django.conf import settings
 
+from apps.core import refresh
+
 _cache: dict[str, tuple[float, Any]] = {}
+_generation = 0  # counts clears: a re-read that began before one does not store what it read
 
 
 def cached(key: str, load: Callable[[], Any]) -> Any:
@@ -20,10 +24,22 @@ def cached(key: str, load: Callable[[], Any]) -> Any:
     hit = _cache.get(key)
     if hit is not None and now - hit[0] < max_age:
         return hit[1]
+    if hit is not None and refresh.in_background():
+        generation = _generation
+        refresh.refresher.request(("decisions-config", key), lambda: _store(key, load, generation))
+        return hit[1]
     value = load()
     _cache[key] = (now, value)
     return value
 
 
+def _store(key: str, load: Callable[[], Any], generation: int) -> None:
+    value = load()
+    if generation == _generation:
+        _cache[key] = (time.monotonic(), value)
+
+
 def clear() -> None:
+    global _generation
+    _generation += 1
     _cache.clear()

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from apps.core import refresh
 from apps.core.services import record_audit
 from apps.propensity import artifacts, gate
 from apps.propensity.models import ModelVersion
@@ -141,14 +142,27 @@ class _CacheEntry:
 
 _cache: dict[str, _CacheEntry] = {}
 _cache_lock = threading.Lock()
+_generation = 0  # counts clears: a re-check that began before one does not store what it read
 
 
 def load_active(name: str, *, max_age: float = RELOAD_CHECK_SECONDS) -> LoadedModel | None:
-    """The active version of `name`, loaded once per process and re-checked at most every `max_age` seconds."""
-    now = time.monotonic()
+    """The active version of `name`, loaded once per process and re-checked at most every `max_age`
+    seconds: off the request's path once a version is loaded (`apps.core.refresh`), so a caller never
+    waits for the check's query or for a newly activated model to load."""
     entry = _cache.get(name)
-    if entry is not None and now - entry.checked_at < max_age:
+    if entry is not None and time.monotonic() - entry.checked_at < max_age:
         return entry.loaded
+    if entry is not None and refresh.in_background():
+        generation = _generation
+        refresh.refresher.request(("active-model", name), lambda: _check(name, generation))
+        return entry.loaded
+    return _check(name, _generation)
+
+
+def _check(name: str, generation: int) -> LoadedModel | None:
+    """Read which version is active and load it if it is not the one loaded; stored unless the cache
+    was cleared since `generation` (an activation in this process is not undone by an older read)."""
+    now = time.monotonic()
     active_id = ModelVersion.objects.filter(name=name, is_active=True).values_list("id", flat=True).first()
     with _cache_lock:
         entry = _cache.get(name)
@@ -159,16 +173,21 @@ def load_active(name: str, *, max_age: float = RELOAD_CHECK_SECONDS) -> LoadedMo
         if active_id is not None:
             version = ModelVersion.objects.get(pk=active_id)
             loaded = LoadedModel(version=version, model=load_model(version), verdict=gate.judge_version(version))
-        _cache[name] = _CacheEntry(loaded=loaded, checked_at=now)
+        if generation == _generation:
+            _cache[name] = _CacheEntry(loaded=loaded, checked_at=now)
         return loaded
 
 
 def _forget(name: str) -> None:
+    global _generation
     with _cache_lock:
+        _generation += 1
         _cache.pop(name, None)
 
 
 def clear_cache() -> None:
     """Drop every loaded model (tests, or after ARTIFACTS_DIR changes)."""
+    global _generation
     with _cache_lock:
+        _generation += 1
         _cache.clear()

@@ -281,6 +281,8 @@ JOURNEYS_KPI_SYNC_DAYS = env.int("JOURNEYS_KPI_SYNC_DAYS", default=3)
 JOURNEYS_KPI_SYNC_SECONDS = env.float("JOURNEYS_KPI_SYNC_SECONDS", default=60.0)
 JOURNEYS_SIMILARITY_LSH_PERMS = env.int("JOURNEYS_SIMILARITY_LSH_PERMS", default=0)
 DECISIONS_LOG_ASYNC = env.bool("DECISIONS_LOG_ASYNC", default=False)
+# Stale thresholds, rules and active models are re-read off the request's path (apps.core.refresh).
+REFRESH_IN_BACKGROUND = env.bool("REFRESH_IN_BACKGROUND", default=True)
 
 # Deadlines on remote calls (seconds; see README, Configuration). A remote graph store must finish its
 # WebSocket handshake within GRAPH_CONNECT_TIMEOUT and send each answer frame within GRAPH_READ_TIMEOUT.

@@ -23,3 +23,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Stale configuration and models are re-read where they are asked for, inside the test's transaction
+# (tests of the background re-read set it).
+REFRESH_IN_BACKGROUND = False

@@ -1,0 +1,71 @@
+"""Values a request needs from the database, re-read off the request's path once they are stale.
+
+Decisions keep their configuration (thresholds, rules) and active models in process and re-check
+them every second or so. Checked on the request's thread, that put a database query into a few
+callers' decisions every second (the slowest percent of them at a few hundred a second), and a model
+activation into one caller's decision for as long as the new model took to load. With
+`REFRESH_IN_BACKGROUND` on (the default; the test settings turn it off so a test's transaction sees
+its own rows), a stale value is answered as it is while one thread per process reads the new one;
+only a value never read yet is read on the request's thread. A value dropped while its re-read was
+under way (an edit in this process clears it) is not brought back by that re-read.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from collections.abc import Callable, Hashable
+
+from django.conf import settings
+from django.db import close_old_connections
+
+log = logging.getLogger(__name__)
+Job = Callable[[], object]
+
+
+def in_background() -> bool:
+    return bool(getattr(settings, "REFRESH_IN_BACKGROUND", True))
+
+
+class Refresher:
+    """One daemon thread per process (started lazily, so after any fork) running re-reads in turn;
+    a key already waiting or being re-read is not queued again."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[Hashable, Job]] = queue.Queue()
+        self._pending: set[Hashable] = set()
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+
+    def request(self, key: Hashable, job: Job) -> None:
+        with self._lock:
+            if key in self._pending and self._pid == os.getpid():
+                return
+            if self._pid != os.getpid():
+                self._queue, self._pending = queue.Queue(), set()
+                threading.Thread(target=self._run, args=(self._queue,), name="refresh-ahead", daemon=True).start()
+                self._pid = os.getpid()
+            self._pending.add(key)
+            self._queue.put((key, job))
+
+    def _run(self, jobs: queue.Queue[tuple[Hashable, Job]]) -> None:
+        while True:
+            key, job = jobs.get()
+            try:
+                job()
+            except Exception:  # noqa: BLE001 - the stale value stays; the next request asks again
+                log.warning("refreshing %r failed; the value in use is kept", key, exc_info=True)
+            finally:
+                with self._lock:
+                    self._pending.discard(key)
+                close_old_connections()  # as after a request: CONN_MAX_AGE holds for this thread too
+                jobs.task_done()
+
+    def wait(self) -> None:
+        """Until every re-read asked for so far has run (tests, and a process about to stop)."""
+        if self._pid == os.getpid():
+            self._queue.join()
+
+
+refresher = Refresher()

@@ -1,0 +1,74 @@
+"""Stale configuration and active models are re-read off the request's path, never undoing an edit."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from apps.core.refresh import refresher
+from apps.decisions import config_cache, selectors
+from apps.decisions.models import IntentThreshold
+from apps.propensity import registry
+from apps.propensity.models import ModelVersion
+from tests.decisions.factories import history_risk_model
+
+pytestmark = pytest.mark.django_db(transaction=True)  # the re-reading thread sees committed rows only
+
+
+@pytest.fixture(autouse=True)
+def _background(settings):  # type: ignore[no-untyped-def]
+    settings.REFRESH_IN_BACKGROUND = True
+    settings.DECISIONS_CONFIG_CACHE_SECONDS = 0.0  # every value is stale at once
+    config_cache.clear()
+    registry.clear_cache()
+    yield
+    refresher.wait()
+    config_cache.clear()
+    registry.clear_cache()
+
+
+def test_a_stale_threshold_is_answered_at_once_and_the_new_one_read_beside_the_request() -> None:
+    # given thresholds read once, then changed by another process (no save signal here)
+    IntentThreshold.objects.create(channel="VOICE", high=0.9, low=0.7)
+    assert selectors.thresholds_for("VOICE") == (0.9, 0.7)
+    IntentThreshold.objects.filter(channel="VOICE").update(high=0.95)
+    # when a decision asks while the value is stale, then it gets the value it had, without waiting
+    assert selectors.thresholds_for("VOICE") == (0.9, 0.7)
+    # and once the re-read has run, the next decision gets the new one
+    refresher.wait()
+    assert selectors.thresholds_for("VOICE") == (0.95, 0.7)
+
+
+def test_a_re_read_under_way_when_an_edit_clears_the_cache_does_not_bring_the_old_value_back() -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def slow_old_read() -> str:
+        started.set()
+        release.wait(10)
+        return "old"
+
+    assert config_cache.cached("k", lambda: "first") == "first"
+    assert config_cache.cached("k", slow_old_read) == "first"  # stale: re-read in the background
+    assert started.wait(10)
+    config_cache.clear()  # an edit in this process while the re-read runs
+    release.set()
+    refresher.wait()
+    assert config_cache.cached("k", lambda: "new") == "new"
+
+
+def test_a_newly_activated_model_is_loaded_beside_the_requests_that_still_use_the_old_one() -> None:
+    # given version 1 loaded by this process
+    first = registry.register_model(name="risk", model=history_risk_model(), metrics={"auc": 0.9},
+                                    baseline_metrics={"prior": {"auc": 0.5}}, features=["avg_call_seconds"],
+                                    train_window=(None, None))
+    assert registry.load_active("risk", max_age=0).version.version == first.version
+    # when another process activates version 2 (no signal reaches this one)
+    second = registry.register_model(name="risk", model=history_risk_model(), metrics={"auc": 0.9},
+                                     baseline_metrics={"prior": {"auc": 0.5}}, features=["avg_call_seconds"],
+                                     train_window=(None, None), activate=False)
+    ModelVersion.objects.filter(pk=first.pk).update(is_active=False)
+    ModelVersion.objects.filter(pk=second.pk).update(is_active=True)
+    # then the next decision still gets version 1 at once, and the one after the re-check version 2
+    assert registry.load_active("risk", max_age=0).version.version == first.version
+    refresher.wait()
+    assert registry.load_active("risk", max_age=0).version.version == second.version
