@@ -12,6 +12,7 @@ from django.utils import timezone
 from rest_framework import HTTP_HEADER_ENCODING, authentication, exceptions
 from rest_framework.request import Request
 
+from apps.core import refresh
 from apps.core.models import ApiKey, hash_key
 
 KEYWORD = "Api-Key"
@@ -39,7 +40,8 @@ class KeyCache:
     for its credentials, and neither should a client repeating a wrong key (invalid keys are
     remembered too, up to `MAX_INVALID` of them, so a flood of bad keys cannot fill memory). Saving or
     deleting a key (admin, revocation) clears the cache at once in this process; other processes see
-    the change within `TTL_SECONDS`. Expiry is checked on every use, cached or not."""
+    the change within `TTL_SECONDS` (plus one query: a known key's entry is re-read off the request's
+    path, `apps.core.refresh`). Expiry is checked on every use, cached or not."""
 
     TTL_SECONDS = 10.0
     MAX_INVALID = 10_000
@@ -53,6 +55,12 @@ class KeyCache:
         entry = self._keys.get(hashed)
         if entry is not None and entry[1] > time.monotonic():
             return entry[0]
+        if entry is not None and entry[0] is not None and refresh.in_background():
+            refresh.refresher.request(("api-key", hashed), lambda: self._load(hashed))
+            return entry[0]
+        return self._load(hashed)
+
+    def _load(self, hashed: str) -> ApiKey | None:
         key = ApiKey.objects.filter(hashed_key=hashed, revoked=False).first()
         with self._lock:
             if key is None:
@@ -96,11 +104,18 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(f"This API key expired at {key.expires:%Y-%m-%d %H:%M} UTC.")
         if key.last_used is None or (now - key.last_used).total_seconds() > 60:  # one write a minute, not per call
             key.last_used = now
-            ApiKey.objects.filter(pk=key.pk).update(last_used=now)
+            if refresh.in_background():  # a write the caller need not wait for
+                refresh.refresher.request(("api-key-used", key.pk), lambda: _touch(key.pk, now))
+            else:
+                _touch(key.pk, now)
         return ApiKeyUser(key), key
 
     def authenticate_header(self, request: Request) -> str:
         return KEYWORD
+
+
+def _touch(pk: int, when: Any) -> None:
+    ApiKey.objects.filter(pk=pk).update(last_used=when)
 
 
 def is_api_key_request(request: Any) -> bool:

@@ -72,3 +72,32 @@ def test_a_newly_activated_model_is_loaded_beside_the_requests_that_still_use_th
     assert registry.load_active("risk", max_age=0).version.version == first.version
     refresher.wait()
     assert registry.load_active("risk", max_age=0).version.version == second.version
+
+
+def test_a_key_revoked_elsewhere_is_refused_once_its_entry_is_re_read_and_its_use_is_recorded_beside() -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from rest_framework.test import APIClient
+
+    from apps.core.auth import key_cache
+    from apps.core.models import ApiKey
+
+    key_cache.clear()
+    stored, raw = ApiKey.issue("flow", scopes=["read"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {raw}")
+    assert client.get("/api/ping").status_code == 200
+    refresher.wait()
+    # the use was recorded by the refresh thread, not the request's
+    used = ApiKey.objects.get(pk=stored.pk).last_used
+    assert used is not None and timezone.now() - used < timedelta(seconds=60)
+    # when another process revokes the key (no signal here) and the entry's time is up
+    ApiKey.objects.filter(pk=stored.pk).update(revoked=True)
+    hashed = next(iter(key_cache._keys))
+    key_cache._keys[hashed] = (key_cache._keys[hashed][0], 0.0)
+    # then the request that finds it stale is still answered, and the next one refused
+    assert client.get("/api/ping").status_code == 200
+    refresher.wait()
+    assert client.get("/api/ping").status_code == 401
+    key_cache.clear()
