@@ -29,6 +29,7 @@ from apps.propensity.api.serializers import (
     CustomerScoresSerializer,
     ModelSummarySerializer,
     ModelVersionSerializer,
+    TrainingAcceptedSerializer,
     TrainingBusySerializer,
     TrainingRunSerializer,
     TrainRequestSerializer,
@@ -95,13 +96,18 @@ def model_rollback(request: Request, name: str) -> Response:
     return Response(ModelVersionSerializer(version).data)
 
 
-@extend_schema(parameters=[NAME], request=TrainRequestSerializer,
-               responses={202: TrainingRunSerializer, 409: TrainingBusySerializer})
+RUN_LOCATION = OpenApiParameter("Location", str, OpenApiParameter.HEADER, response=[202, 409],
+                                description="the training run to poll (`GET /api/training-runs/{id}`)")
+
+
+@extend_schema(parameters=[NAME, RUN_LOCATION], request=TrainRequestSerializer,
+               responses={202: TrainingAcceptedSerializer, 409: TrainingBusySerializer})
 @api_view(["POST"])
 @permission_classes([MANAGE])
 def model_train(request: Request, name: str) -> Response | HttpResponse:
-    """Start training in the background; poll the returned run for progress. While a run of the model is
-    queued or running, the answer is 409 with that run (one run per model at a time)."""
+    """Start training in the background; poll the returned run (`status_url`, `Location`) for progress,
+    and its job (`job_url`) for attempts and retries. While a run of the model is queued or running,
+    the answer is 409 with that run (one run per model at a time)."""
     if name not in spec_names():
         raise NotFound(f"unknown model {name!r}; known models: {', '.join(spec_names())}")
     body = TrainRequestSerializer(data=request.data)
@@ -114,7 +120,7 @@ def model_train(request: Request, name: str) -> Response | HttpResponse:
     except ParamError as exc:
         raise ValidationError({"params": [str(exc)]}) from exc
     try:
-        run, _ = start_training(name=name, since=data.get("since"), until=data.get("until"),
+        run, job = start_training(name=name, since=data.get("since"), until=data.get("until"),
                                 options={"params": params, "seed": data["seed"]},
                                 trained_by=getattr(request.user, "username", "") or "api")
     except TrainingInProgress as busy:
@@ -123,7 +129,10 @@ def model_train(request: Request, name: str) -> Response | HttpResponse:
                                 headers={"Location": url}, run=TrainingRunSerializer(busy.run).data)
     # the new version is activated by the job, in the background: the request is what names who asked
     record_audit(action="train", obj=run, changes={"params": params, "seed": data["seed"]})
-    return Response(TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+    url = reverse("api-training-run", args=[run.pk], request=request)
+    links = {"job_id": job.pk, "job_url": reverse("api-job", args=[job.pk], request=request), "status_url": url}
+    return Response({**TrainingRunSerializer(run).data, **links}, status=status.HTTP_202_ACCEPTED,
+                    headers={"Location": url})
 
 
 @extend_schema(responses=TrainingRunSerializer)
