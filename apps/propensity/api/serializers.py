@@ -50,9 +50,9 @@ class TrainingAcceptedSerializer(TrainingRunSerializer):
     """202 from `train`: the queued run, where to poll it (`status_url`, also the `Location` header) and
     the background job that runs it (its attempts and error: `job_url`)."""
 
-    job_id = serializers.IntegerField()
-    job_url = serializers.URLField()
-    status_url = serializers.URLField()
+    job_id = serializers.IntegerField(read_only=True)
+    job_url = serializers.URLField(read_only=True)
+    status_url = serializers.URLField(read_only=True)
 
     class Meta(TrainingRunSerializer.Meta):
         fields = [*TrainingRunSerializer.Meta.fields, "job_id", "job_url", "status_url"]

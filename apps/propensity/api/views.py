@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from apps.core.models import Job
 from apps.core.pagination import BoundedLimitOffsetPagination, paged
 from apps.core.permissions import MANAGE, READ, is_admin
 from apps.core.problems import problem_response
@@ -34,6 +35,7 @@ from apps.propensity.api.serializers import (
     TrainingRunSerializer,
     TrainRequestSerializer,
 )
+from apps.propensity.models import TrainingRun
 from apps.propensity.params import ParamError, validate_params
 from apps.propensity.scoring import NoActiveModel, UnknownCustomer, next_events_for, score_customer_all_models
 from apps.propensity.specs import spec_names
@@ -121,14 +123,19 @@ def model_train(request: Request, name: str) -> Response | HttpResponse:
         raise ValidationError({"params": [str(exc)]}) from exc
     try:
         run, job = start_training(name=name, since=data.get("since"), until=data.get("until"),
-                                options={"params": params, "seed": data["seed"]},
-                                trained_by=getattr(request.user, "username", "") or "api")
+                                  options={"params": params, "seed": data["seed"]},
+                                  trained_by=getattr(request.user, "username", "") or "api")
     except TrainingInProgress as busy:
         url = reverse("api-training-run", args=[busy.run.pk], request=request)
         return problem_response(request, 409, f"{busy}; follow it at {url}", type_name="training-in-progress",
                                 headers={"Location": url}, run=TrainingRunSerializer(busy.run).data)
     # the new version is activated by the job, in the background: the request is what names who asked
     record_audit(action="train", obj=run, changes={"params": params, "seed": data["seed"]})
+    return _training_accepted(request, run, job)
+
+
+def _training_accepted(request: Request, run: TrainingRun, job: Job) -> Response:
+    """The 202 of `train`: the run with where to poll it (also `Location`) and its job's links."""
     url = reverse("api-training-run", args=[run.pk], request=request)
     links = {"job_id": job.pk, "job_url": reverse("api-job", args=[job.pk], request=request), "status_url": url}
     return Response({**TrainingRunSerializer(run).data, **links}, status=status.HTTP_202_ACCEPTED,
