@@ -303,6 +303,20 @@ def test_a_backfill_of_a_milestone_deleted_before_the_worker_ran_fails_at_once_s
     assert jobs.execute(job_id) == "nothing to do"
 
 
+def test_a_backfill_that_fails_for_another_reason_is_tried_again_later(db, settings):  # type: ignore[no-untyped-def]
+    # given a backfill of a known milestone while the analytics engine cannot start (misconfigured)
+    MilestoneDefinition.objects.create(name="Buy", slug="buy", trigger="sequence", sequence=["web_visit", "purchase"])
+    settings.ANALYTICS_ENGINE = "nope"
+    job = Job.objects.create(kind="milestone_backfill", func="apps.journeys.tasks.backfill_milestones", args=[["buy"]],
+                             max_attempts=3)
+    # when the worker runs it, then the attempt is recorded and another is scheduled (the fault may pass)
+    assert jobs.execute(job.pk) == "retrying"
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.error.splitlines()[0]) == (
+        "retrying", 1, "ANALYTICS_ENGINE must be one of duckdb, spark, got 'nope'")
+    assert job.next_attempt is not None
+
+
 def test_a_backfill_job_given_something_other_than_slugs_fails_at_once_naming_it(db):  # type: ignore[no-untyped-def]
     # given a job row whose argument is a bare string (not a list of slugs)
     job = Job.objects.create(kind="milestone_backfill", func="apps.journeys.tasks.backfill_milestones", args=["buy"],
