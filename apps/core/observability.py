@@ -13,7 +13,6 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
@@ -24,7 +23,11 @@ REQUEST_SECONDS = Histogram(
     "journeyhub_request_seconds", "Time to answer one HTTP request, by route.", ["method", "route", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
-DECISIONS = Counter("journeyhub_decisions", "Decisions answered, by kind and routing result.", ["kind", "result"])
+DECISIONS = Counter("journeyhub_decisions", "Decisions answered, by kind, contact-flow action and outcome.",
+                    ["kind", "action", "outcome"])
+DECISION_FEEDBACK = Counter("journeyhub_decision_feedback",
+                            "Outcomes callers confirmed after a decision, by decision kind and how they compare.",
+                            ["kind", "outcome"])
 INGEST_ROWS = Counter("journeyhub_ingest_rows", "Rows ingested, by what became of them.", ["outcome"])
 INGEST_LAG_SECONDS = Histogram(
     "journeyhub_ingest_lag_seconds", "Age of the newest event of each written chunk when it landed.",
@@ -44,20 +47,6 @@ def exposition() -> bytes:
         registry.register(_collector)
         return generate_latest(registry)
     return generate_latest(REGISTRY)
-
-
-_decision_counters: dict[tuple[str, str], Any] = {}
-
-
-def record_decision(kind: str, output: dict[str, Any]) -> None:
-    """Count one decision by kind and routing result. Each label pair's child is looked up once and kept
-    (prometheus-client's `labels()` costs a lock and a few dict look-ups per call, at every decision);
-    the pairs are few: three kinds by the handful of actions and outcomes."""
-    result = str(output.get("action") or output.get("outcome") or "none")[:32]
-    counter = _decision_counters.get((kind, result))
-    if counter is None:
-        counter = _decision_counters.setdefault((kind, result), DECISIONS.labels(kind, result))
-    counter.inc()
 
 
 def record_ingest(*, loaded: int = 0, duplicates: int = 0, quarantined: int = 0) -> None:

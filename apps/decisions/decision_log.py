@@ -25,7 +25,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DataError, IntegrityError, connection
 
-from apps.core import observability
+from apps.decisions import telemetry
 from apps.decisions.models import DecisionLog
 
 log = logging.getLogger(__name__)
@@ -170,7 +170,7 @@ atexit.register(_writer.flush)
 
 def write(**fields: Any) -> None:
     """Log one decision: written now, or queued as its fields for the background writer."""
-    observability.record_decision(fields.get("kind", ""), fields.get("output") or {})
+    telemetry.count_decision(fields.get("kind", ""), fields.get("output") or {})
     if async_enabled():
         _writer.submit(fields)
     else:

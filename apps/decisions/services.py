@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 
 from apps.customers import identity
-from apps.decisions import decision_log, selectors
+from apps.decisions import decision_log, selectors, telemetry
 from apps.decisions.modeling.metrics import band_for
 from apps.decisions.models import DecisionLog
 from apps.decisions.rules import RECENT_CONTACT_DAYS, Rule, first_match, has_category
@@ -172,6 +172,8 @@ def record_intent_feedback(*, contact_id: str, intent: str, customer_id: str | N
     log_decision(kind=DecisionLog.Kind.FEEDBACK, contact_id=contact_id, customer_id=customer or "",
                  channel=channel or "", inputs={"intent": intent, "phone": phone}, output=result, model_version="",
                  started=started)
+    predicted = asked.output.get("intent") if asked is not None else None
+    telemetry.count_feedback("intent", telemetry.feedback_outcome(predicted, intent, decided=asked is not None))
     return result
 
 

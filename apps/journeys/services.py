@@ -114,6 +114,10 @@ def _column(field_name: str) -> str:
     return field.column
 
 
+class UnknownMilestone(ValueError):
+    """A slug no milestone definition has (mistyped, or deleted since the backfill was asked for)."""
+
+
 def backfill_milestones(*, slugs: Sequence[str] = (), customer_ids: Sequence[str] | None = None
                         ) -> dict[str, int]:
     """Apply definitions to the whole history (or some customers); returns new reaches per slug."""
@@ -122,7 +126,7 @@ def backfill_milestones(*, slugs: Sequence[str] = (), customer_ids: Sequence[str
         definitions = MilestoneDefinition.objects.filter(slug__in=slugs)
         unknown = set(slugs) - set(definitions.values_list("slug", flat=True))
         if unknown:
-            raise ValueError(f"unknown milestone slug(s): {', '.join(sorted(unknown))}")
+            raise UnknownMilestone(f"unknown milestone slug(s): {', '.join(sorted(unknown))}")
     engine = analytics_engine.get_engine()
     flt = analytics_engine.EventFilter(customer_ids=tuple(customer_ids) if customer_ids is not None else None)
     counts = {d.slug: 0 for d in definitions}

@@ -14,7 +14,15 @@ log = logging.getLogger(__name__)
 
 
 def backfill_milestones(slugs: list[str]) -> dict[str, int]:
-    counts = services.backfill_milestones(slugs=slugs)
+    """The job. Input no attempt can fix (not a list of slugs, a slug no definition has: deleted since
+    it was queued) fails it at once with the reason on its row; anything else (the event store
+    unreachable) raises as it is, so the job is tried again with backoff."""
+    if not isinstance(slugs, list) or not all(isinstance(slug, str) and slug for slug in slugs):
+        raise jobs.Permanent(f"slugs: expected a list of milestone slugs, got {slugs!r}"[:500])
+    try:
+        counts = services.backfill_milestones(slugs=slugs)
+    except services.UnknownMilestone as exc:
+        raise jobs.Permanent(str(exc)) from exc
     log.info("milestone backfill: %s", ", ".join(f"{slug} {n} new" for slug, n in counts.items()) or "nothing")
     return counts
 

@@ -3,9 +3,10 @@
 `run_training(run_id)` does the work (the job worker, `manage.py train` in the foreground and
 `manage.py train --run` call it); `start_training(...)` records a run and queues its job
 (apps.core.jobs); a worker that dies mid-run hands the job on, and when no attempt is left
-`training_abandoned` marks the run failed. A foreground run records its process (`host:pid`): an
-interrupt (Ctrl-C, SIGTERM) fails the run on the way out, and a run whose process is gone (SIGKILL)
-is failed by the next request to train that model on the same host.
+`training_abandoned` marks the run failed. A foreground run records its process (`host:pid:start`,
+the start time from /proc): an interrupt (Ctrl-C, SIGTERM) fails the run on the way out, and a run
+whose process is gone (SIGKILL; its pid free or reused by a process started later) is failed by the
+next request to train that model on the same host.
 One run per model at a time: while a run of a model is queued or running, another is refused with
 `TrainingInProgress` naming it (the API answers 409, the command exits with 2). The database holds
 that rule (a unique constraint on active runs), so two requests at the same moment cannot both start one.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import traceback
 from datetime import datetime
@@ -67,7 +69,22 @@ class Interrupted(BaseException):
 
 
 def this_process() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """`host:pid:start`: the start time tells this process from a later one given the same pid."""
+    pid = os.getpid()
+    start = process_start(pid)
+    return f"{socket.gethostname()}:{pid}" + (f":{start}" if start is not None else "")
+
+
+def process_start(pid: int) -> int | None:
+    """When process `pid` started, in clock ticks since boot (field 22 of /proc/<pid>/stat), or None
+    when it does not exist or the system has no /proc. The command name (field 2) may hold spaces and
+    parentheses, so the fields are counted from its closing parenthesis."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2:].split()  # field 3 (state) onwards
+    return int(fields[22 - 3]) if len(fields) > 22 - 3 and fields[22 - 3].isdigit() else None
 
 
 def active_run(name: str) -> TrainingRun | None:
@@ -83,17 +100,27 @@ def active_run(name: str) -> TrainingRun | None:
     return active_run(name)
 
 
+_PROCESS = re.compile(r"^(?P<host>.+?):(?P<pid>\d+)(?::(?P<start>\d+))?$")
+
+
 def _process_gone(process: str) -> bool:
-    host, _, pid = process.rpartition(":")
-    if not host or host != socket.gethostname() or not pid.isdigit():
+    """True when the recorded process (`host:pid:start`, or `host:pid` from before start times were
+    kept) is no longer running on this host: its pid is free, or taken by a process that started at
+    another time (a reused pid must not keep a dead run looking alive)."""
+    recorded = _PROCESS.match(process)
+    if recorded is None or recorded["host"] != socket.gethostname():
         return False  # not a foreground run, or one on another machine: nothing to check here
+    pid = int(recorded["pid"])
     try:
-        os.kill(int(pid), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return True
     except PermissionError:
+        pass  # alive, another user's: its start time still says whether it is the same process
+    if recorded["start"] is None:
         return False
-    return False
+    started = process_start(pid)
+    return started is not None and started != int(recorded["start"])
 
 
 def run_training(run_id: int, *, progress: ProgressFn | None = None) -> TrainingRun:

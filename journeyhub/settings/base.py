@@ -191,6 +191,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # A training run's status appears in the run and in the 202 of `train`: one enum, one name.
+    "ENUM_NAME_OVERRIDES": {"TrainingRunStatusEnum": "apps.propensity.models.TrainingRun.Status"},
 }
 
 # Log lines as JSON objects (LOG_FORMAT=json, the production default) or text; each carries its request id.

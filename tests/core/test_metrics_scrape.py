@@ -1,5 +1,5 @@
 """What a Prometheus scraper reads at /metrics after each kind of work: request latency per route,
-decisions by kind and routing result (intent action, risk outcome), ingest rows by outcome and lag
+decisions by kind, action and outcome with the feedback that confirms them, ingest rows by outcome and lag
 (API, file, conversations), graph call latency, and the job queue's depth by status, zeros included."""
 from __future__ import annotations
 
@@ -55,9 +55,29 @@ def test_request_latency_decisions_and_graph_calls_are_scraped(scrape: Client, a
                  status="200") == 1
     assert delta(before, after, "journeyhub_request_seconds_count", method="POST", route="api/decisions/intent",
                  status="200") == 1
-    assert delta(before, after, "journeyhub_decisions_total", kind="intent", result=intent["action"]) == 1
-    assert delta(before, after, "journeyhub_decisions_total", kind="risk", result=risk["outcome"]) == 1
+    assert (intent["action"], intent["intent"], risk["outcome"]) == ("menu", None, "pass_to_bot")
+    assert delta(before, after, "journeyhub_decisions_total", kind="intent", action="menu",
+                 outcome="no_prediction") == 1
+    assert delta(before, after, "journeyhub_decisions_total", kind="risk", action="n/a",
+                 outcome="pass_to_bot") == 1
     assert delta(before, after, "journeyhub_graph_call_seconds_count", backend="embedded", outcome="ok") >= 2
+
+
+def test_confirmed_outcomes_are_scraped_by_how_they_compare_with_the_decision(
+        scrape: Client, api_client: APIClient) -> None:
+    # given an intent decision for a stranger (the menu, no intent predicted)
+    api_client.post("/api/decisions/intent", {"phone": "+61499999999", "contact_id": "ct-1"}, format="json")
+    before = scraped(scrape)
+    # when the caller picks an intent from the menu, and another caller's feedback names no decision
+    for body in ({"contact_id": "ct-1", "intent": "AC_NE"},
+                 {"contact_id": "ct-never", "intent": "CC_NE", "phone": "+61499999998"}):
+        assert api_client.post("/api/decisions/intent/feedback", body, format="json").status_code == 201
+    after = scraped(scrape)
+    # then each is counted once by how it compares, and neither counts as a decision
+    assert delta(before, after, "journeyhub_decision_feedback_total", kind="intent", outcome="corrected") == 1
+    assert delta(before, after, "journeyhub_decision_feedback_total", kind="intent", outcome="no_decision") == 1
+    assert delta(before, after, "journeyhub_decision_feedback_total", kind="intent", outcome="confirmed") == 0
+    assert sum(after.get(k, 0.0) - before.get(k, 0.0) for k in after if k[0] == "journeyhub_decisions_total") == 0
 
 
 def test_ingest_rows_and_lag_are_scraped_for_the_api_files_and_conversations(

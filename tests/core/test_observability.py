@@ -90,14 +90,14 @@ def test_ingest_rows_lag_and_request_latency_are_counted(api_client) -> None:  #
     assert sample("journeyhub_request_seconds_count", method="POST", route="api/events", status="201") - posts == 1
 
 
-def test_decisions_are_counted_by_kind_and_routing_result(api_client) -> None:  # type: ignore[no-untyped-def]
-    before = sample("journeyhub_decisions_total", kind="intent", result="menu")
+def test_decisions_are_counted_by_kind_action_and_outcome(api_client) -> None:  # type: ignore[no-untyped-def]
+    before = sample("journeyhub_decisions_total", kind="intent", action="menu", outcome="no_prediction")
     graph_reads = sample("journeyhub_graph_call_seconds_count", backend="embedded", outcome="ok")
 
     body = api_client.post("/api/decisions/intent", {"phone": "+61499999999"}, format="json").json()
 
     assert body["action"] == "menu"
-    assert sample("journeyhub_decisions_total", kind="intent", result="menu") - before == 1
+    assert sample("journeyhub_decisions_total", kind="intent", action="menu", outcome="no_prediction") - before == 1
     assert sample("journeyhub_graph_call_seconds_count", backend="embedded", outcome="ok") > graph_reads
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
 from apps.core.models import AuditEntry
@@ -65,6 +66,27 @@ def test_feedback_is_used_by_the_very_next_prediction(api_client, intent_model):
                              format="json").json()
     assert (second["intent"], second["action"]) == ("AC_AA", "confirm")
     assert journeys.recent_events("c1", 1)[0]["intent"] == "AC_PA"
+
+
+def test_feedback_is_counted_as_confirmed_when_the_caller_confirms_the_predicted_intent(api_client, intent_model):
+    # given a caller predicted AC_PA
+    write_calls("c1", ["AC_NE", "AC_AS"], phone=PHONE)
+    api_client.post("/api/decisions/intent", {"phone": PHONE, "contact_id": "ct-9", "at_ms": T0 + 2 * DAY_MS},
+                    format="json")
+    before = {o: feedback_counted(o) for o in ("confirmed", "corrected", "no_decision")}
+    # when the caller confirms it, and a second contact's caller picks another intent than predicted
+    api_client.post("/api/decisions/intent/feedback", {"contact_id": "ct-9", "intent": "AC_PA"}, format="json")
+    api_client.post("/api/decisions/intent", {"phone": PHONE, "contact_id": "ct-10", "at_ms": T0 + 3 * DAY_MS},
+                    format="json")
+    api_client.post("/api/decisions/intent/feedback", {"contact_id": "ct-10", "intent": "CC_NE"}, format="json")
+    # then one is counted confirmed and one corrected
+    assert {o: feedback_counted(o) - n for o, n in before.items()} == {"confirmed": 1, "corrected": 1,
+                                                                        "no_decision": 0}
+
+
+def feedback_counted(outcome: str) -> float:
+    labels = {"kind": "intent", "outcome": outcome}
+    return REGISTRY.get_sample_value("journeyhub_decision_feedback_total", labels) or 0.0
 
 
 def test_a_second_answer_for_the_same_contact_corrects_the_first(api_client, intent_model):

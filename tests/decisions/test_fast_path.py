@@ -12,6 +12,7 @@ from wsgiref.util import setup_testing_defaults
 
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
+from prometheus_client import REGISTRY
 from rest_framework.renderers import JSONRenderer
 
 from apps.core.models import ApiKey
@@ -236,3 +237,27 @@ def test_bodies_the_fast_path_does_not_read_go_to_the_full_stack(body: bytes) ->
 def test_a_flat_json_object_is_read_as_drfs_parser_reads_it() -> None:
     body = '{"phone": "+61412345678", "contact_id": "caf\u00e9", "at_ms": 1767225600000, "ip": null}'.encode()
     assert parse(body) == JSONParser().parse(io.BytesIO(body), "application/json", {})
+
+
+
+def decisions_counted() -> dict[tuple[str, str, str], float]:
+    """Every `journeyhub_decisions_total` series by (kind, action, outcome)."""
+    return {(m.labels["kind"], m.labels["action"], m.labels["outcome"]): m.value
+            for family in REGISTRY.collect() if family.name == "journeyhub_decisions"
+            for m in family.samples if m.name == "journeyhub_decisions_total"}
+
+
+def test_decisions_the_fast_path_answers_are_counted_by_action_and_outcome(stack, decide_key, demo_bank):
+    fast, full = stack
+    call(fast, "/api/decisions/intent", {"phone": demo_bank[0], "at_ms": AT_MS}, key=decide_key)  # headers learnt
+    call(fast, "/api/decisions/risk", {"phone": demo_bank[0], "at_ms": AT_MS}, key=decide_key)
+    handed_on, before = full.calls, decisions_counted()
+    # when the fast path answers an intent and a risk decision for a demo caller
+    intent = call(fast, "/api/decisions/intent", {"phone": demo_bank[1], "at_ms": AT_MS}, key=decide_key).json()
+    risk = call(fast, "/api/decisions/risk", {"phone": demo_bank[1], "at_ms": AT_MS}, key=decide_key).json()
+    after = decisions_counted()
+    # then neither reached the full stack, and each is counted once, under its own action and outcome
+    assert full.calls == handed_on
+    assert intent["intent"] is not None
+    changed = {key: after[key] - before.get(key, 0.0) for key in after if after[key] != before.get(key, 0.0)}
+    assert changed == {("intent", intent["action"], "predicted"): 1, ("risk", "n/a", risk["outcome"]): 1}

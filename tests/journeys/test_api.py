@@ -285,6 +285,49 @@ def test_a_backfill_is_a_job_whose_status_url_answers_until_the_worker_has_run_i
     assert rows[1].startswith(f"{job.pk},milestone_backfill,succeeded,1/3,")
 
 
+def test_a_backfill_of_a_milestone_deleted_before_the_worker_ran_fails_at_once_saying_why(
+        api_client, monkeypatch, django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(Conf, "SYNC", False)  # as in production: a worker process runs the queue
+    MilestoneDefinition.objects.create(name="Buy", slug="buy", trigger="sequence", sequence=["web_visit", "purchase"])
+    # given a backfill queued, then its milestone deleted before a worker ran it
+    with django_capture_on_commit_callbacks(execute=True):
+        job_id = api_client.post("/api/milestones/buy/backfill/").json()["id"]
+    assert api_client.delete("/api/milestones/buy/").status_code == 204
+    # when the worker runs it
+    outcome = jobs.execute(job_id)
+    # then the job fails on its first attempt, with the reason on its row, and no retry is scheduled
+    polled = api_client.get(f"/api/jobs/{job_id}").json()
+    assert outcome == "failed"
+    assert (polled["status"], polled["attempts"], polled["error"]) == ("failed", 1, "unknown milestone slug(s): buy")
+    assert Job.objects.get(pk=job_id).next_attempt is None
+    assert jobs.execute(job_id) == "nothing to do"
+
+
+def test_a_backfill_that_fails_for_another_reason_is_tried_again_later(db, settings):  # type: ignore[no-untyped-def]
+    # given a backfill of a known milestone while the analytics engine cannot start (misconfigured)
+    MilestoneDefinition.objects.create(name="Buy", slug="buy", trigger="sequence", sequence=["web_visit", "purchase"])
+    settings.ANALYTICS_ENGINE = "nope"
+    job = Job.objects.create(kind="milestone_backfill", func="apps.journeys.tasks.backfill_milestones", args=[["buy"]],
+                             max_attempts=3)
+    # when the worker runs it, then the attempt is recorded and another is scheduled (the fault may pass)
+    assert jobs.execute(job.pk) == "retrying"
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.error.splitlines()[0]) == (
+        "retrying", 1, "ANALYTICS_ENGINE must be one of duckdb, spark, got 'nope'")
+    assert job.next_attempt is not None
+
+
+def test_a_backfill_job_given_something_other_than_slugs_fails_at_once_naming_it(db):  # type: ignore[no-untyped-def]
+    # given a job row whose argument is a bare string (not a list of slugs)
+    job = Job.objects.create(kind="milestone_backfill", func="apps.journeys.tasks.backfill_milestones", args=["buy"],
+                             max_attempts=3)
+    # when the worker runs it, then it fails on the first attempt naming what it got
+    assert jobs.execute(job.pk) == "failed"
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.error) == (
+        "failed", 1, "slugs: expected a list of milestone slugs, got 'buy'")
+
+
 def test_a_job_that_does_not_exist_is_a_404_naming_it(api_client):
     response = api_client.get("/api/jobs/999")
     assert (response.status_code, response.json()["detail"]) == (404, "no job 999")

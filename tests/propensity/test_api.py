@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django_q.conf import Conf
 from rest_framework.test import APIClient
 
-from apps.core.models import AuditEntry
+from apps.core.models import AuditEntry, Job
 from apps.propensity import registry
 from apps.propensity.models import ModelVersion, TrainingRun
 from graph import journeys
@@ -156,6 +156,24 @@ def test_a_second_training_of_the_same_model_answers_409_with_the_run_in_progres
                                        f"http://testserver/api/training-runs/{run_id}")
     assert (second.json()["run"]["id"], second["Location"]) == (run_id, f"http://testserver/api/training-runs/{run_id}")
     assert list(TrainingRun.objects.values_list("model_name", "status")) == [("churn", "queued")]
+
+
+def test_the_202_of_train_links_the_run_to_poll_and_the_job_that_runs_it(
+        api_client: APIClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Conf, "SYNC", False)  # as in production: the run waits for a worker
+    # when churn training is asked for
+    response = api_client.post("/api/models/churn/train", {}, format="json")
+    # then the answer names the queued run, where to poll it and its job
+    body, run, job = response.json(), TrainingRun.objects.get(), Job.objects.get()
+    run_url = f"http://testserver/api/training-runs/{run.pk}"
+    assert response.status_code == 202
+    assert (body["id"], body["status"], response["Location"], body["status_url"]) == (
+        run.pk, "queued", run_url, run_url)
+    assert (body["job_id"], body["job_url"]) == (job.pk, f"http://testserver/api/jobs/{job.pk}")
+    assert job.ref == f"training_run:{run.pk}"
+    # and both links answer
+    assert api_client.get(response["Location"]).json()["status"] == "queued"
+    assert api_client.get(body["job_url"]).json()["id"] == job.pk
 
 
 def test_the_database_holds_one_active_run_per_model_whoever_writes_it() -> None:

@@ -40,7 +40,7 @@ def test_a_foreground_run_is_recorded_as_a_training_run() -> None:
     assert (run.model_name, run.status, run.progress, run.trained_by) == ("csat", "succeeded", 1.0, "manage.py train")
     assert run.model_version is not None and run.model_version.version == 1
     assert run.options == {"params": {}, "seed": 0, "activate": True, "scores": False}
-    assert run.process == f"{socket.gethostname()}:{os.getpid()}"
+    assert run.process == f"{socket.gethostname()}:{os.getpid()}:{start_ticks(os.getpid())}"
 
 
 @pytest.mark.django_db
@@ -72,6 +72,40 @@ def test_a_foreground_run_whose_process_was_killed_is_failed_by_the_next_run() -
     assert (stale.status, stale.message) == ("failed", f"the process training it ({process}) stopped before it "
                                                        "finished")
     assert list(TrainingRun.objects.order_by("pk").values_list("status", flat=True)) == ["failed", "failed"]
+
+
+def start_ticks(pid: int) -> int:
+    """Field 22 of /proc/<pid>/stat, read here independently of the code under test."""
+    after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(after_name[19])
+
+
+@pytest.mark.django_db
+def test_a_run_whose_pid_now_belongs_to_a_later_process_is_failed_by_the_next_run() -> None:
+    # given: a run left "running" by a process whose pid a later process now holds (this one, which
+    # started at another time than the one recorded)
+    process = f"{socket.gethostname()}:{os.getpid()}:{start_ticks(os.getpid()) - 1}"
+    stale = TrainingRun.objects.create(model_name="churn", status=TrainingRun.Status.RUNNING, process=process)
+    # when: the next run of the model starts (and fails on its own: no events)
+    with pytest.raises(CommandError, match="training churn failed: no events in the graph"):
+        call_command("train", "churn", verbosity=0)
+    # then the stale run is failed, naming the process it recorded
+    stale.refresh_from_db()
+    assert (stale.status, stale.message) == ("failed", f"the process training it ({process}) stopped before it "
+                                                       "finished")
+
+
+@pytest.mark.django_db
+def test_a_run_whose_process_is_alive_with_the_recorded_start_time_is_left_running() -> None:
+    # given: a run recorded by a live process (this one, its pid and start time as they are)
+    alive = TrainingRun.objects.create(model_name="churn", status=TrainingRun.Status.RUNNING,
+                                       process=f"{socket.gethostname()}:{os.getpid()}:{start_ticks(os.getpid())}")
+    # when another run of the model is asked for, then it is refused and the live run is left alone
+    with pytest.raises(CommandError) as refused:
+        call_command("train", "churn", verbosity=0)
+    assert refused.value.returncode == 2
+    alive.refresh_from_db()
+    assert alive.status == "running"
 
 
 @pytest.mark.django_db

@@ -46,6 +46,19 @@ class TrainingRunSerializer(serializers.ModelSerializer):
         return run.model_version.version if run.model_version else None
 
 
+class TrainingAcceptedSerializer(TrainingRunSerializer):
+    """202 from `train`: the queued run, where to poll it (`status_url`, also the `Location` header) and
+    the background job that runs it (its attempts and error: `job_url`)."""
+
+    job_id = serializers.IntegerField(read_only=True)
+    job_url = serializers.URLField(read_only=True)
+    status_url = serializers.URLField(read_only=True)
+
+    class Meta(TrainingRunSerializer.Meta):
+        fields = [*TrainingRunSerializer.Meta.fields, "job_id", "job_url", "status_url"]
+        read_only_fields = fields
+
+
 class TrainingBusySerializer(ProblemSerializer):
     """409 from `train` (problem type `training-in-progress`): the run of the same model already
     queued or running (one at a time)."""

@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from apps.core.models import Job
 from apps.core.pagination import BoundedLimitOffsetPagination, paged
 from apps.core.permissions import MANAGE, READ, is_admin
 from apps.core.problems import problem_response
@@ -29,10 +30,12 @@ from apps.propensity.api.serializers import (
     CustomerScoresSerializer,
     ModelSummarySerializer,
     ModelVersionSerializer,
+    TrainingAcceptedSerializer,
     TrainingBusySerializer,
     TrainingRunSerializer,
     TrainRequestSerializer,
 )
+from apps.propensity.models import TrainingRun
 from apps.propensity.params import ParamError, validate_params
 from apps.propensity.scoring import NoActiveModel, UnknownCustomer, next_events_for, score_customer_all_models
 from apps.propensity.specs import spec_names
@@ -95,13 +98,18 @@ def model_rollback(request: Request, name: str) -> Response:
     return Response(ModelVersionSerializer(version).data)
 
 
-@extend_schema(parameters=[NAME], request=TrainRequestSerializer,
-               responses={202: TrainingRunSerializer, 409: TrainingBusySerializer})
+RUN_LOCATION = OpenApiParameter("Location", str, OpenApiParameter.HEADER, response=[202, 409],
+                                description="the training run to poll (`GET /api/training-runs/{id}`)")
+
+
+@extend_schema(parameters=[NAME, RUN_LOCATION], request=TrainRequestSerializer,
+               responses={202: TrainingAcceptedSerializer, 409: TrainingBusySerializer})
 @api_view(["POST"])
 @permission_classes([MANAGE])
 def model_train(request: Request, name: str) -> Response | HttpResponse:
-    """Start training in the background; poll the returned run for progress. While a run of the model is
-    queued or running, the answer is 409 with that run (one run per model at a time)."""
+    """Start training in the background; poll the returned run (`status_url`, `Location`) for progress,
+    and its job (`job_url`) for attempts and retries. While a run of the model is queued or running,
+    the answer is 409 with that run (one run per model at a time)."""
     if name not in spec_names():
         raise NotFound(f"unknown model {name!r}; known models: {', '.join(spec_names())}")
     body = TrainRequestSerializer(data=request.data)
@@ -114,16 +122,24 @@ def model_train(request: Request, name: str) -> Response | HttpResponse:
     except ParamError as exc:
         raise ValidationError({"params": [str(exc)]}) from exc
     try:
-        run, _ = start_training(name=name, since=data.get("since"), until=data.get("until"),
-                                options={"params": params, "seed": data["seed"]},
-                                trained_by=getattr(request.user, "username", "") or "api")
+        run, job = start_training(name=name, since=data.get("since"), until=data.get("until"),
+                                  options={"params": params, "seed": data["seed"]},
+                                  trained_by=getattr(request.user, "username", "") or "api")
     except TrainingInProgress as busy:
         url = reverse("api-training-run", args=[busy.run.pk], request=request)
         return problem_response(request, 409, f"{busy}; follow it at {url}", type_name="training-in-progress",
                                 headers={"Location": url}, run=TrainingRunSerializer(busy.run).data)
     # the new version is activated by the job, in the background: the request is what names who asked
     record_audit(action="train", obj=run, changes={"params": params, "seed": data["seed"]})
-    return Response(TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+    return _training_accepted(request, run, job)
+
+
+def _training_accepted(request: Request, run: TrainingRun, job: Job) -> Response:
+    """The 202 of `train`: the run with where to poll it (also `Location`) and its job's links."""
+    url = reverse("api-training-run", args=[run.pk], request=request)
+    links = {"job_id": job.pk, "job_url": reverse("api-job", args=[job.pk], request=request), "status_url": url}
+    return Response({**TrainingRunSerializer(run).data, **links}, status=status.HTTP_202_ACCEPTED,
+                    headers={"Location": url})
 
 
 @extend_schema(responses=TrainingRunSerializer)
