@@ -43,6 +43,9 @@ class EmbeddedStore:
 
     @property
     def graph(self) -> graphersal.Graph:
+        opened = self._graph
+        if opened is not None and self._pid == os.getpid():
+            return opened  # without the lock: a read must not wait while a writer holds it
         with self._lock:
             if self._graph is None or self._pid != os.getpid():
                 self._open()

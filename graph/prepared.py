@@ -1,4 +1,5 @@
-"""Reads that run while a caller waits, translated once for the embedded store.
+"""Reads that run while a caller waits, translated once for the embedded store (reads only: they run
+under the engine's read-only policy, so a prepared traversal that tried to write would be refused).
 
 Building a gremlinpython traversal, letting gremlinpython drive it and translating its bytecode costs
 about half as much CPU again as the engine spends running a short read, on every call. A prepared read
@@ -17,7 +18,7 @@ from typing import Any
 from gremlin_python.process.graph_traversal import GraphTraversal, GraphTraversalSource
 
 from graph.connection import get_connection
-from graph.embedded import PLAIN_RESULT_STEPS, to_gremlin
+from graph.embedded import PLAIN_RESULT_STEPS, READ_POLICY, to_gremlin
 from graph.translate import Param, Script, translate
 
 Build = Callable[..., GraphTraversal]
@@ -61,7 +62,9 @@ def _run(build: Build, shape: tuple[Hashable, ...], values: dict[str, Any], *, e
     if prepared is None:
         prepared = _prepared[key] = _prepare(connection.g, build, shape, values, lists)
     bound = {Param(name).variable: json.dumps(value) if name in lists else value for name, value in values.items()}
-    results = store.run(Script(prepared.text, {**prepared.constants, **bound}))
+    # a read under the read-only policy, outside the process's lock: reads run side by side (the engine
+    # keeps each consistent), and none waits on another's turn to get the GIL back after the engine ran
+    results = store.run(Script(prepared.text, {**prepared.constants, **bound}), policy=READ_POLICY, exclusive=False)
     return results if prepared.plain or not elements else [to_gremlin(r) for r in results]
 
 

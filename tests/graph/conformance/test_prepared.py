@@ -96,3 +96,45 @@ def test_constants_that_need_no_escaping_are_written_into_the_script(settings) -
     assert answer == ["call"]
     assert '"performed"' in script.text and '"type"' in script.text and "q_vid" in script.text
     assert len(script.constants) == 1 and "parse_json(" in script.text  # the list with quotes stays bound
+
+
+def test_a_prepared_read_runs_while_another_thread_holds_the_stores_lock_and_cannot_write(settings) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from graph.errors import GraphQueryError
+
+    # given the embedded store, its process lock held by a writer in another thread
+    settings.GRAPH_URL = "embedded://memory"
+    graph.reset_connection()
+    seed(graph.get_g())
+    store = graph.get_connection().embedded_store
+    held, done = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with store._lock:
+            held.set()
+            done.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert held.wait(10)
+    answers: list[Any] = []
+    reader = threading.Thread(target=lambda: answers.append(prepared.run(latest, (False,), vid="customer:c1", limit=1)))
+    try:
+        # when a caller's read runs, then it answers while the lock is still held
+        reader.start()
+        reader.join(10)
+        assert not reader.is_alive() and answers == [["event:e3"]]
+    finally:
+        done.set()
+        thread.join()
+        reader.join()
+
+    # and a prepared traversal that writes is refused by the read-only policy
+    def adds(g: GraphTraversalSource, *, name: Any) -> GraphTraversal:
+        return g.add_v("customer").property("customer_id", name)
+
+    with pytest.raises(GraphQueryError):
+        prepared.run(adds, (), name="c9")
+    assert graph.get_g().V().has("customer", "customer_id", "c9").count().next() == 0
+    graph.reset_connection()
