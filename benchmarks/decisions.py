@@ -1,7 +1,7 @@
 """Intent and risk decisions through granian (or gunicorn) on loopback, and the Connect Lambda handler's overhead.
 
 Run: python benchmarks/decisions.py [--rate 200] [--seconds 60] [--peak-rate 1000] [--peak-seconds 30]
-     [--customers 2000] [--server granian|gunicorn] [--workers 1 --threads 8] [--fast-path on|off]
+     [--customers 2000] [--server granian|gunicorn] [--workers 1 --threads 2] [--fast-path on|off]
 With --workers > 1 the store is served by `manage.py graphserver` and the workers reach it over ws://.
 Builds a throw-away hub (SQLite file, durable embedded graph store, artifacts folder) in a temp dir:
 migrates, trains the intent and risk models on the shared data, seeds the graph with the call history

@@ -45,7 +45,7 @@ def server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fast-path", default="on", choices=["on", "off"],
                         help="DECISIONS_FAST_PATH in the server (off: every request through the middleware and DRF)")
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2, help="threads per worker (scripts/web.sh: 2 under granian)")
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument("--clients", type=int, default=32, help="keep-alive connections of the load generator")
 
@@ -118,12 +118,27 @@ def served_hub(args: argparse.Namespace, prefix: str) -> Iterator[ServedHub]:
         graph_server, env["GRAPH_URL"] = start_graph_server(env)
     server = start_server(env, port, args)
     try:
-        yield ServedHub(workdir, port, key, phones, server, graph_server)
+        hub = ServedHub(workdir, port, key, phones, server, graph_server)
+        settle(hub.pids())
+        yield hub
     finally:
         for process in (server, graph_server):
             if process is not None:
                 process.terminate()  # the worker's decision-log writer writes what it holds as it exits
                 process.wait(timeout=60)
+
+
+def settle(pids: list[int], quiet_share: float = 0.05, limit_s: float = 90.0) -> None:
+    """Wait until the server is idle (under 5 % of a core over half a second): a web process warms its
+    analytics and builds the journey table in the background after it starts, and that work would
+    otherwise be counted against the first requests measured."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pids)
+        time.sleep(0.5)
+        if cpu_seconds(pids) - before < 0.5 * quiet_share:
+            return
+    print(f"the server was still busy {limit_s:.0f} s after it started; measuring anyway", file=sys.stderr)
 
 
 def free_port() -> int:

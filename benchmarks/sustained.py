@@ -3,7 +3,7 @@ p50/p99/max and errors over the whole run and per minute, so a slow drift (a gro
 decision log falling behind) shows as well as the tail.
 
 Run: python benchmarks/sustained.py [--rate 200] [--seconds 600] [--window 60] [--customers 2000]
-     [--server granian|gunicorn] [--workers 1 --threads 8] [--reference-seconds 15]
+     [--server granian|gunicorn] [--workers 1 --threads 2] [--reference-seconds 15]
 Builds the same throw-away hub as benchmarks/decisions.py (benchmarks/hubs.py: SQLite in WAL mode,
 durable embedded store, intent and risk models trained on the shared data, the call history of
 `--customers` callers, decision log written by its background writer) and drives it with the same open-loop generator
