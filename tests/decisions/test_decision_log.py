@@ -108,3 +108,25 @@ def test_fields_no_row_can_be_made_of_are_left_out_and_the_rest_written(async_lo
     # then both good rows are in the log and the bad one is not (nor is it tried again)
     assert sorted(DecisionLog.objects.values_list("contact_id", flat=True)) == ["good-1", "good-2"]
     assert not decision_log._writer.failed.is_set()
+
+
+def test_the_writer_stores_each_field_as_the_model_would(async_log):
+    from django.utils import timezone
+
+    # given a decision whose maps hold nested values, text beyond ASCII and numbers
+    output = {"score": 712, "reasons": [{"code": "model", "detail": "Zoë's 2nd call — ≥ 3 km", "points": 0.25}],
+              "variables": {"known_customer": True, "recent_categories": None}}
+    before = timezone.now()
+    decision_log.write(kind="risk", contact_id="w-1", customer_id="c1", channel="VOICE",
+                       inputs={"phone": "+61400000001", "at_ms": 1767225600000}, output=output,
+                       model_version="risk v3", latency_ms=1.25)
+    decision_log.write(kind="intent", contact_id="w-2")  # every other field left to its default
+    # when the writer has written them
+    assert decision_log.flush(timeout=30) is True
+    # then each reads back exactly as written, with the time it was written
+    risk, intent = DecisionLog.objects.get(contact_id="w-1"), DecisionLog.objects.get(contact_id="w-2")
+    assert (risk.kind, risk.customer_id, risk.channel, risk.model_version, risk.latency_ms) == (
+        "risk", "c1", "VOICE", "risk v3", 1.25)
+    assert risk.inputs == {"phone": "+61400000001", "at_ms": 1767225600000} and risk.output == output
+    assert before <= risk.created <= timezone.now()
+    assert (intent.customer_id, intent.inputs, intent.output, intent.latency_ms) == ("", {}, {}, 0.0)
