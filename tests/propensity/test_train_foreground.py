@@ -63,15 +63,20 @@ def test_a_foreground_run_whose_process_was_killed_is_failed_by_the_next_run() -
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
                           check=True)
     process = f"{socket.gethostname()}:{gone.stdout.strip()}"
+    # when the next run of the model starts, then the stale run is failed
+    assert_failed_by_the_next_run(process)
+    assert list(TrainingRun.objects.order_by("pk").values_list("status", flat=True)) == ["failed", "failed"]
+
+
+def assert_failed_by_the_next_run(process: str) -> None:
+    """A run left "running" by `process` is failed, naming it, when the next run of the model starts
+    (and fails on its own: no events)."""
     stale = TrainingRun.objects.create(model_name="churn", status=TrainingRun.Status.RUNNING, process=process)
-    # when: the next run of the model starts (and fails on its own: no events)
     with pytest.raises(CommandError, match="training churn failed: no events in the graph"):
         call_command("train", "churn", verbosity=0)
-    # then
     stale.refresh_from_db()
     assert (stale.status, stale.message) == ("failed", f"the process training it ({process}) stopped before it "
                                                        "finished")
-    assert list(TrainingRun.objects.order_by("pk").values_list("status", flat=True)) == ["failed", "failed"]
 
 
 def start_ticks(pid: int) -> int:
@@ -85,14 +90,8 @@ def test_a_run_whose_pid_now_belongs_to_a_later_process_is_failed_by_the_next_ru
     # given: a run left "running" by a process whose pid a later process now holds (this one, which
     # started at another time than the one recorded)
     process = f"{socket.gethostname()}:{os.getpid()}:{start_ticks(os.getpid()) - 1}"
-    stale = TrainingRun.objects.create(model_name="churn", status=TrainingRun.Status.RUNNING, process=process)
-    # when: the next run of the model starts (and fails on its own: no events)
-    with pytest.raises(CommandError, match="training churn failed: no events in the graph"):
-        call_command("train", "churn", verbosity=0)
-    # then the stale run is failed, naming the process it recorded
-    stale.refresh_from_db()
-    assert (stale.status, stale.message) == ("failed", f"the process training it ({process}) stopped before it "
-                                                       "finished")
+    # when the next run of the model starts, then the stale run is failed, naming the process it recorded
+    assert_failed_by_the_next_run(process)
 
 
 @pytest.mark.django_db
