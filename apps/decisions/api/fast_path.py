@@ -69,7 +69,7 @@ def enabled() -> bool:
 
 @dataclass
 class _Route:
-    """One decision endpoint: its request serializer, its service, its route label and the headers the
+    """One decision endpoint: its request serializer's checks, its service, its route label and the headers the
     full stack answered it with (per scheme: HTTPS answers carry HSTS)."""
 
     body: FlatBody  # the request serializer's checks for an ordinary body
