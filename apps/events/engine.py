@@ -562,15 +562,18 @@ class Engine:
 
     def _remove_older(self, *, keep: set[Path], before: float) -> None:
         """This store's journey files made before `before` (and files without a record, from older
-        code) other than `keep`: a process still reading one keeps it open until it moves on."""
+        code) other than `keep`: a process still reading one keeps it open until it moves on. A file's
+        age is the build time its record holds, not its modification time, which a reader attaching
+        it may move past `before` (a delta answering while the fold that replaces it was built)."""
         for old in _temp_dir().glob(f"{JOURNEY_FILE_PREFIX}*.duckdb"):
             meta = self._sidecar(old)
             if old in keep or (meta is not None and meta["store"] != self.store_url):
                 continue
             try:
-                if old.stat().st_mtime >= before:
-                    continue
+                made = float(meta["built"]) if meta is not None and "built" in meta else old.stat().st_mtime
             except FileNotFoundError:
+                continue
+            if made >= before:
                 continue
             old.unlink(missing_ok=True)
             old.with_suffix(".json").unlink(missing_ok=True)
