@@ -25,7 +25,7 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.db import DataError, IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from apps.decisions import telemetry
@@ -155,10 +155,13 @@ class _Writer:
             self.flush(timeout)
 
 
-COLUMNS = ("kind", "contact_id", "customer_id", "channel", "inputs", "output", "model_version", "latency_ms")
-JSON_COLUMNS = frozenset({"inputs", "output"})
-DEFAULTS: Fields = {"kind": "", "contact_id": "", "customer_id": "", "channel": "", "inputs": {}, "output": {},
-                    "model_version": "", "latency_ms": 0.0}
+# The columns a queued row fills (all but the id and `created`, the time written), read from the model
+# with their defaults and which of them hold JSON, so the insert follows the model's fields.
+_FIELDS = [f for f in DecisionLog._meta.concrete_fields if not f.primary_key and f.name != "created"]
+_TARGETS = [str(f.column) for f in (*_FIELDS, *(f for f in DecisionLog._meta.concrete_fields if f.name == "created"))]
+COLUMNS = tuple(f.name for f in _FIELDS)
+JSON_ENCODERS = {f.name: f.encoder for f in _FIELDS if isinstance(f, models.JSONField)}
+DEFAULTS: Fields = {f.name: f.get_default() for f in _FIELDS}
 
 
 def _valid(batch: list[Fields]) -> list[Fields]:
@@ -182,13 +185,13 @@ def _insert(batch: list[Fields]) -> None:
     two maps, the backend's form of the time written, which is what `created` has always recorded)."""
     ops = connection.ops
     created = ops.adapt_datetimefield_value(timezone.now())
-    params = [[ops.adapt_json_value(value, None) if name in JSON_COLUMNS else value
+    params = [[ops.adapt_json_value(value, JSON_ENCODERS[name]) if name in JSON_ENCODERS else value
                for name, value in ((name, fields.get(name, DEFAULTS[name])) for name in COLUMNS)] + [created]
               for fields in batch]
     table = ops.quote_name(DecisionLog._meta.db_table)
-    columns = ", ".join(ops.quote_name(name) for name in (*COLUMNS, "created"))  # the fields' own column names
+    columns = ", ".join(ops.quote_name(column) for column in _TARGETS)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * (len(COLUMNS) + 1))})",
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_TARGETS))})",
                            params)
 
 
