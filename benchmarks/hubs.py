@@ -213,7 +213,9 @@ def open_loop(hub: ServedHub, rate: float, seconds: float, clients: int, pids: l
                "error_statuses": sorted({s for _, _, s in results if s != 200}),
                "server_cpu_ms_per_request": round((cpu_seconds(pids) - server_cpu) * 1000 / total, 3),
                "client_cpu_ms_per_request": round(outcome.client_cpu_s * 1000 / total, 3),
-               "client_loop": outcome.loop,
+               "client_loop": outcome.loop, "client_timer": outcome.timer,
+               # how late the generator itself sent each request: part of every latency above
+               "send_lateness_ms": stats([late * 1000 for late in outcome.late_s]),
                "all": stats([ms for _, ms, _ in results]),
                "intent": stats([ms for p, ms, _ in results if p.endswith("intent")]),
                "risk": stats([ms for p, ms, _ in results if p.endswith("risk")]),
