@@ -261,3 +261,101 @@ def test_decisions_the_fast_path_answers_are_counted_by_action_and_outcome(stack
     assert intent["intent"] is not None
     changed = {key: after[key] - before.get(key, 0.0) for key in after if after[key] != before.get(key, 0.0)}
     assert changed == {("intent", intent["action"], "predicted"): 1, ("risk", "n/a", risk["outcome"]): 1}
+
+
+def _in_a_new_thread(work: Callable[[], Any]) -> Any:
+    """`work()` on a thread that has never opened a database connection, as a server's threads are
+    between requests (connections close at the end of each)."""
+    import threading
+
+    out: list[Any] = []
+    thread = threading.Thread(target=lambda: out.append(work()))
+    thread.start()
+    thread.join()
+    return out[0]
+
+
+def test_django_s_request_signals_are_skipped_only_when_they_would_do_nothing(settings):
+    from django.core import signals
+
+    from apps.decisions.api import fast_path
+
+    # given only Django's receivers, caches in local memory and a thread without a database connection
+    signals.request_started.connect(fast_path.close_old_connections)  # as outside a test (see the fixture)
+    signals.request_finished.connect(fast_path.close_old_connections)
+    try:
+        assert _in_a_new_thread(fast_path._signals_idle) is True
+        # but not on a thread holding a connection (the test's): it is recycled as after any request
+        assert fast_path._signals_idle() is False
+
+        # nor when someone else listens
+        def listener(**kwargs: Any) -> None:
+            pass
+
+        signals.request_finished.connect(listener)
+        try:
+            assert _in_a_new_thread(fast_path._signals_idle) is False
+        finally:
+            signals.request_finished.disconnect(listener)
+        # nor when a cache lives in another process
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                       "LOCATION": "redis://127.0.0.1:1"}}
+        assert _in_a_new_thread(fast_path._signals_idle) is False
+    finally:
+        signals.request_started.disconnect(fast_path.close_old_connections)
+        signals.request_finished.disconnect(fast_path.close_old_connections)
+
+
+def test_other_listeners_of_the_request_signals_hear_every_fast_path_decision(stack, decide_key, intent_model):
+    from django.core import signals
+
+    fast, full = stack
+    call(fast, "/api/decisions/intent", {"phone": "+61412345678"}, key=decide_key)  # headers learnt
+    heard: list[str] = []
+
+    def started(**kwargs: Any) -> None:
+        heard.append("started")
+
+    def finished(**kwargs: Any) -> None:
+        heard.append("finished")
+
+    signals.request_started.connect(started)
+    signals.request_finished.connect(finished)
+    try:
+        before = full.calls
+        answer = call(fast, "/api/decisions/intent", {"phone": "+61412345678"}, key=decide_key)
+    finally:
+        signals.request_started.disconnect(started)
+        signals.request_finished.disconnect(finished)
+    assert (answer.status, full.calls, heard) == ("200 OK", before, ["started", "finished"])
+
+
+@pytest.mark.parametrize("host, allowed", [("testserver", True), ("evil.example", False), ("testserver", True)])
+def test_the_host_check_is_djangos_and_follows_the_settings(host, allowed, settings):
+    from django.core.handlers.wsgi import WSGIRequest
+
+    from apps.decisions.api.fast_path import _host_allowed
+
+    environ = {"REQUEST_METHOD": "POST", "HTTP_HOST": host, "wsgi.input": io.BytesIO(b"")}
+    setup_testing_defaults(environ)
+    settings.ALLOWED_HOSTS = ["testserver"]
+    assert _host_allowed(WSGIRequest(environ)) is allowed
+    settings.ALLOWED_HOSTS = [host]  # a changed setting is read again, not remembered
+    assert _host_allowed(WSGIRequest(environ)) is True
+
+
+def test_a_connection_opened_on_a_thread_counts_as_held_until_it_is_closed():
+    from django.db import connection
+
+    from apps.decisions.api.fast_path import _holds_database_connection
+
+    def open_then_close() -> tuple[bool, bool, bool]:
+        before = _holds_database_connection()
+        connection.ensure_connection()
+        during = _holds_database_connection()
+        connection.close()  # Django keeps an in-memory SQLite database open: closing it would lose it
+        return before, during, _holds_database_connection()
+
+    # so a decision that had to read a key from the database has its connection recycled at the end
+    kept_open = connection.vendor == "sqlite" and connection.is_in_memory_db()
+    assert _in_a_new_thread(open_then_close) == (False, True, kept_open)
