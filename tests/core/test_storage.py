@@ -92,6 +92,10 @@ def test_missing_credentials_are_explained(monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    # (and no default session an earlier caller left behind: it keeps the credentials it once resolved)
+    import boto3
+
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     # when an object is opened, then the error says what to set
     expected = r"no AWS credentials found for s3://journeys-in/a\.csv: set AWS_ACCESS_KEY_ID"
     with pytest.raises(StorageError, match=expected):
