@@ -59,7 +59,7 @@ from rest_framework.utils import encoders
 from apps.core import observability
 from apps.core.auth import ApiKeyAuthentication
 from apps.core.permissions import DECIDE
-from apps.core.throttling import DecideThrottle
+from apps.core.throttling import LOCAL_MEMORY, DecideThrottle
 from apps.decisions import services
 from apps.decisions.api import serializers as s
 from apps.decisions.api.flat_bodies import FlatBody
@@ -68,8 +68,7 @@ log = logging.getLogger(__name__)
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 MAX_BODY_BYTES = 16_384  # a decision body is a few hundred bytes; larger ones take the full stack
 PER_REQUEST_HEADERS = frozenset({"content-length", "x-request-id", "set-cookie", "date"})
-LOCAL_CACHES = frozenset({"django.core.cache.backends.locmem.LocMemCache",
-                          "django.core.cache.backends.dummy.DummyCache"})
+LOCAL_CACHES = frozenset({LOCAL_MEMORY, "django.core.cache.backends.dummy.DummyCache"})
 DJANGOS_RECEIVERS = ((signals.request_started, frozenset({reset_queries, close_old_connections})),
                      (signals.request_finished, frozenset({close_old_connections, close_caches, reset_urlconf})))
 JSON_TYPES = frozenset({"application/json", "application/json;charset=utf-8", "application/json;charset=\"utf-8\""})
