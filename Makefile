@@ -35,11 +35,13 @@ lint: setup
 postgres:
 	./scripts/start_postgres.sh >/dev/null
 
-# The whole suite on SQLite (with the browser, Spark and fault tests), then everything else again on
-# PostgreSQL (the fault tests start their own databases and servers, so they run once).
+# The whole suite on SQLite (with the browser, Spark and fault tests), then again on PostgreSQL every
+# other test that can reach the database (the fault tests start their own databases and servers, so
+# they run once; a test pytest-django keeps from the database would only run the same code again).
 test: setup browser gremlin-js lint postgres
 	$(BIN)/python -m pytest
-	DATABASE_URL=$$(./scripts/start_postgres.sh) $(BIN)/python -m pytest -m "not browser and not spark and not fault" -p no:cacheprovider
+	DATABASE_URL=$$(./scripts/start_postgres.sh) $(BIN)/python -m pytest -m "not browser and not spark and not fault" -p no:cacheprovider \
+		--database-tests-only
 
 # Only the fault tests (tests/faults: graphserver, job worker and PostgreSQL broken under load; a few minutes).
 faults: setup

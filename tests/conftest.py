@@ -17,6 +17,30 @@ FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLE_DATA = Path(settings.DATA_DIR)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database-tests-only", action="store_true",
+        help="run only the tests that can reach the database (pytest-django lets a test reach it only through "
+             "the django_db marker or a database fixture): a second pass on another database server, where the "
+             "other tests would run the same code again")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("database_tests_only"):
+        return
+    reaches = {item.nodeid: reaches_database(item) for item in items}
+    if not any(reaches.values()):
+        raise pytest.UsageError("--database-tests-only: none of the selected tests can reach the database")
+    config.hook.pytest_deselected(items=[item for item in items if not reaches[item.nodeid]])
+    items[:] = [item for item in items if reaches[item.nodeid]]
+
+
+def reaches_database(item: pytest.Item) -> bool:
+    """pytest-django refuses a query from any test without the marker or a fixture built on its database
+    set-up (`db`, `transactional_db`, `live_server` with a key, our `api_key`...)."""
+    return item.get_closest_marker("django_db") is not None or "django_db_setup" in getattr(item, "fixturenames", ())
+
+
 @pytest.fixture(autouse=True)
 def fresh_graph(settings, tmp_path_factory) -> Iterator[None]:  # type: ignore[no-untyped-def]
     """Every test starts with an empty embedded store unless it points GRAPH_URL elsewhere, and an
