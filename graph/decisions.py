@@ -95,13 +95,14 @@ def risk_facts(identifiers: Sequence[tuple[str, str]], *, customer_id: str | Non
                history_limit: int = HISTORY_LIMIT) -> RiskFacts:
     """Identifier sharing, the caller (by customer id, else the customer first linked to the phone), the
     caller's failed identity checks (events of type `verification` with a failed outcome) since a time
-    and the caller's latest events before `until_ms` (all of them when None), in one round trip: the risk
-    decision's only graph read."""
+    and the caller's latest events, in one round trip: the risk decision's only graph read. With
+    `until_ms` (the call's time) the sharing, the failed checks and the history are as they stood
+    strictly before it, so a decision asked for a past time (a replay) sees nothing that came after."""
     vids = [s.identifier_vid(kind, value) for kind, value in identifiers]
     caller = s.customer_vid(customer_id) if customer_id else s.identifier_vid("phone", phone) if phone else None
     if caller is None and not vids:
         return RiskFacts({}, None, 0)
-    bounded = caller is not None and until_ms is not None
+    bounded = until_ms is not None
     shape = (caller is not None and bool(customer_id), caller is not None, bool(vids), bounded)
     values = {"caller": caller, "since": since_ms, "limit": history_limit} if caller else {}
     rows = prepared.run_values(_risk_facts, shape, **values, **({"vids": vids} if vids else {}),
@@ -123,10 +124,14 @@ def _risk_facts(g: GraphTraversalSource, by_customer: bool, with_caller: bool, w
     keys = (["ids"] if with_ids else []) + (["caller"] if with_caller else [])
     traversal = g.inject(0).project(*keys)
     if with_ids:
-        links = __.in_e(s.HAS_IDENTIFIER).project("t", "c").by("first_seen").by(__.out_v().values("customer_id"))
+        links = __.in_e(s.HAS_IDENTIFIER)
+        if bounded:
+            links = links.has("first_seen", P.lt(until))
+        links = links.project("t", "c").by("first_seen").by(__.out_v().values("customer_id"))
         traversal = traversal.by(__.V(vids).project("id", "links").by(__.id_()).by(links.fold()).fold())
     if with_caller:
-        failed = (__.out(s.PERFORMED).has("type", VERIFICATION_TYPE).has("ts", P.gte(since))
+        window = P.between(since, until) if bounded else P.gte(since)
+        failed = (__.out(s.PERFORMED).has("type", VERIFICATION_TYPE).has("ts", window)
                   .has("outcome", P.within(list(FAILED_OUTCOMES))).count())
         earlier = __.out_e(s.PERFORMED)
         if bounded:

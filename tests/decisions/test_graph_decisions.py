@@ -75,6 +75,21 @@ def test_risk_facts_read_the_callers_history_strictly_before_the_call_newest_fir
     assert d.risk_facts([], customer_id="c1", since_ms=T0, until_ms=T0).history == []
 
 
+def test_risk_facts_for_a_past_call_see_nothing_that_came_after_it(store):
+    # given a call at T0+2h, before the failed check (T0+3h) and before c2 shared the phone (T0+6h)
+    before = d.risk_facts([PHONE, ("email", "ann@example.com")], phone=PHONE[1], since_ms=T0, until_ms=T0 + 2 * HOUR)
+    # then the phone had one customer, the e-mail none, and no check had failed yet
+    assert before.sharing == {"phone:+61400000001": {"customers": 1, "first_seen": T0, "customer": "c1"},
+                              "email:ann@example.com": {"customers": 0, "first_seen": None, "customer": None}}
+    assert before.failed_verifications == 0
+    # and a check counts only strictly before the call, as the history does
+    assert d.risk_facts([], customer_id="c1", since_ms=T0, until_ms=T0 + 3 * HOUR).failed_verifications == 0
+    assert d.risk_facts([], customer_id="c1", since_ms=T0, until_ms=T0 + 3 * HOUR + 1).failed_verifications == 1
+    # and identifiers alone (no caller to read) are bounded the same way
+    alone = d.risk_facts([("email", "ann@example.com")], since_ms=T0, until_ms=T0 + 6 * HOUR + 1)
+    assert alone.sharing["email:ann@example.com"] == {"customers": 1, "first_seen": T0 + 6 * HOUR, "customer": "c2"}
+
+
 def test_risk_facts_by_customer_id_with_and_without_identifiers(store):
     by_customer = d.risk_facts([("email", "ann@example.com")], customer_id="c2", since_ms=T0)
     assert (by_customer.customer, by_customer.failed_verifications) == ("c2", 0)
