@@ -356,3 +356,19 @@ def kpi_widget(*, slug: str, period: str = "day") -> dict[str, Any]:
             "previous": {"period_start": previous[0], "value": previous[1]} if previous else None,
             "change": round(latest[1] - previous[1], 6) if latest and previous else None,
             "points": [{"period_start": d, "value": v} for d, v in points]}
+
+
+class UnknownKpi(ValueError):
+    """A slug no KPI definition has (mistyped, or deleted since the recompute was asked for)."""
+
+
+def kpi_definitions(slugs: Sequence[str]) -> list[KpiDefinition] | None:
+    """The definitions named, in slug order (None for none named: every active one); an unknown slug
+    is refused by name rather than recomputing nothing for it."""
+    if not slugs:
+        return None
+    found = {d.slug: d for d in KpiDefinition.objects.filter(slug__in=slugs)}
+    unknown = set(slugs) - set(found)
+    if unknown:
+        raise UnknownKpi(f"unknown KPI slug(s): {', '.join(sorted(unknown))}")
+    return [found[slug] for slug in sorted(set(slugs))]

@@ -7,8 +7,7 @@ import logging
 
 from apps.core import jobs
 from apps.core.models import Job
-from apps.journeys import services, webhooks
-from apps.journeys.models import KpiDefinition
+from apps.journeys import selectors, services, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +31,16 @@ def queue_backfill(*, slugs: list[str]) -> Job:
 
 
 def recompute_kpis(slugs: list[str]) -> int:
-    result = services.recompute_kpis(definitions=list(KpiDefinition.objects.filter(slug__in=slugs)))
+    """The job: the KPIs named (every active one for an empty list), as `manage.py recompute_kpis` does.
+    Input no attempt can fix (not a list of slugs, a slug no definition has) fails it at once with the
+    reason on its row; anything else raises as it is, so the job is tried again with backoff."""
+    if not isinstance(slugs, list) or not all(isinstance(slug, str) and slug for slug in slugs):
+        raise jobs.Permanent(f"slugs: expected a list of KPI slugs, got {slugs!r}"[:500])
+    try:
+        definitions = selectors.kpi_definitions(slugs)
+    except selectors.UnknownKpi as exc:
+        raise jobs.Permanent(str(exc)) from exc
+    result = services.recompute_kpis(definitions=definitions)
     log.info("KPI recompute: %s value(s) for %s KPI(s)", result.values, result.definitions)
     return result.values
 

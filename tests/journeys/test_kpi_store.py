@@ -6,10 +6,13 @@ from datetime import date
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
+from django_q.conf import Conf
 
+from apps.core import jobs
+from apps.core.models import Job
 from apps.customers import services as customer_services
-from apps.journeys import services
+from apps.journeys import services, tasks
 from apps.journeys.models import KpiDefinition, KpiStaleDay, KpiValue, MilestoneDefinition
 from tests.journeys.conftest import MIN, T0, write_journeys
 
@@ -95,3 +98,44 @@ def test_small_batches_wait_for_the_sync_interval(journeys_in_graph, contacts, s
 
     assert (follow_up.kpi_days_marked, follow_up.kpi_values_written) == (1, 0)
     assert KpiStaleDay.objects.count() == 1
+
+
+@pytest.fixture
+def queued_for_a_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Conf, "SYNC", False)  # as in production: the job waits for a worker to run it
+
+
+def test_a_queued_recompute_fills_the_kpis_it_names(journeys_in_graph, contacts, queued_for_a_worker):
+    # given a recompute of one KPI queued (the admin's action)
+    job = tasks.queue_kpi_recompute(slugs=["contacts"])
+    # when the worker runs it, then the KPI's values are stored and the job says how many
+    assert jobs.execute(job.pk) == "succeeded"
+    assert stored("contacts") == {(JAN5, ""): 2.4, (JAN6, ""): 1.5, (JAN7, ""): 1.0}
+    assert Job.objects.get(pk=job.pk).result == KpiValue.objects.count()
+
+
+def test_a_recompute_of_a_kpi_deleted_since_it_was_queued_fails_at_once_naming_it(journeys_in_graph, contacts,
+                                                                                 queued_for_a_worker):
+    # given a recompute of two KPIs queued, then one of them deleted
+    KpiDefinition.objects.create(name="Gone", slug="gone", kind="contacts_per_customer")
+    job = tasks.queue_kpi_recompute(slugs=["contacts", "gone"])
+    KpiDefinition.objects.filter(slug="gone").delete()
+    # when the worker runs it, then it fails on the first attempt with the reason, and nothing is stored
+    assert jobs.execute(job.pk) == "failed"
+    failed = Job.objects.get(pk=job.pk)
+    assert (failed.status, failed.attempts, failed.error, failed.next_attempt) == (
+        "failed", 1, "unknown KPI slug(s): gone", None)
+    assert KpiValue.objects.count() == 0
+
+
+def test_a_recompute_given_something_other_than_slugs_fails_at_once_naming_it(db):
+    job = Job.objects.create(kind="kpi_recompute", func="apps.journeys.tasks.recompute_kpis", args=["contacts"],
+                             max_attempts=3)
+    assert jobs.execute(job.pk) == "failed"
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.error) == ("failed", 1, "slugs: expected a list of KPI slugs, got 'contacts'")
+
+
+def test_the_command_names_an_unknown_kpi(contacts):
+    with pytest.raises(CommandError, match=r"^unknown KPI slug\(s\): gone, lost$"):
+        call_command("recompute_kpis", "contacts", "lost", "gone")

@@ -1,7 +1,7 @@
 """`python manage.py recompute_kpis [--stale] [SLUG ...]`: fill the KPI store from the events."""
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.journeys.models import KpiDefinition
+from apps.journeys.selectors import UnknownKpi, kpi_definitions
 from apps.journeys.services import recompute_kpis, recompute_stale_kpis
 
 
@@ -16,11 +16,10 @@ class Command(BaseCommand):
         if options["stale"]:
             result = recompute_stale_kpis()
         else:
-            slugs = list(options["slugs"])  # type: ignore[call-overload]
-            definitions = KpiDefinition.objects.filter(slug__in=slugs) if slugs else None
-            if definitions is not None and definitions.count() != len(set(slugs)):
-                missing = set(slugs) - set(definitions.values_list("slug", flat=True))
-                raise CommandError(f"unknown KPI slug(s): {', '.join(sorted(missing))}")
+            try:
+                definitions = kpi_definitions(list(options["slugs"]))  # type: ignore[call-overload]
+            except UnknownKpi as exc:
+                raise CommandError(str(exc)) from exc
             result = recompute_kpis(definitions=definitions)
         self.stdout.write(f"{result.values} value(s) written for {result.definitions} KPI(s), "
                           f"{result.first_day or '-'} to {result.last_day or '-'}")
