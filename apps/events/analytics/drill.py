@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
-from apps.events.analytics.journeys import _funnel_matches, journeys
+from apps.events.analytics.journeys import funnel_matches, journeys
 from apps.events.engine import Engine, EventFilter
 from apps.journeys.analyzers import paths
 from apps.journeys.analyzers.drill import OTHER, NodeRef
@@ -62,7 +62,7 @@ def funnel_customers(engine: Engine, flt: EventFilter, *, events: Sequence[str],
     the next; with `channel`, only those who entered through it."""
     if not 1 <= step <= len(events):
         raise ValueError(f"step must be between 1 and {len(events)}, got {step}")
-    matches = _funnel_matches(engine, flt, events, window_ms)
+    matches = funnel_matches(engine, flt, events, window_ms)
     selected = matches.filter(matches[f"p{step - 1}"].notnull())
     if dropped and step < len(events):
         selected = selected.filter(selected[f"p{step}"].isnull())

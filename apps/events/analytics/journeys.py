@@ -264,9 +264,9 @@ def _funnel_reached(engine: Engine, flt: EventFilter, events: Sequence[str], win
     return steps
 
 
-def _funnel_matches(engine: Engine, flt: EventFilter, events: Sequence[str], window_ms: int | None) -> ir.Table:
+def funnel_matches(engine: Engine, flt: EventFilter, events: Sequence[str], window_ms: int | None) -> ir.Table:
     """One row per customer who entered: entry channel, and per step the matched position and time
-    (null when not reached); from `_funnel_reached`, for the drill-down."""
+    (null when not reached); from `_funnel_reached`, for the drill-down (analytics.drill)."""
     steps = _funnel_reached(engine, flt, events, window_ms)
     matches = steps[0].select("customer_id", "entry_channel", "t0", p0="pos")
     for i, step in enumerate(steps[1:], start=1):
