@@ -67,8 +67,8 @@ class TrainingRun(models.Model):
     model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL)
     error = models.TextField(blank=True, default="")
     process = models.CharField(max_length=300, blank=True, default="",
-                               help_text="host:pid of the `manage.py train` process training it in the "
-                                         "foreground (empty: a job)")
+                               help_text="host:pid:start (its start time in clock ticks since boot) of the "
+                                         "`manage.py train` process training it in the foreground (empty: a job)")
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 
