@@ -131,22 +131,24 @@ def _risk_facts(g: GraphTraversalSource, by_customer: bool, with_caller: bool, w
         traversal = traversal.by(__.V(vids).project("id", "links").by(__.id_()).by(links.fold()).fold())
     if with_caller:
         window = P.between(since, until) if bounded else P.gte(since)
-        failed = (__.out(s.PERFORMED).has("type", VERIFICATION_TYPE).has("ts", window)
+        # the window on the edges (their ts is the event's, as the history's order and bound read it): only
+        # the day's events are visited, not every event of a long history
+        failed = (__.out_e(s.PERFORMED).has("ts", window).in_v().has("type", VERIFICATION_TYPE)
                   .has("outcome", P.within(list(FAILED_OUTCOMES))).count())
         earlier = __.out_e(s.PERFORMED)
         if bounded:
             earlier = earlier.has("ts", P.lt(until))
-        history = earlier.order().by("ts", Order.desc).limit(limit).in_v().value_map(*HISTORY_KEYS).fold()
+        history = (earlier.order().by("ts", Order.desc).limit(limit).in_v().value_map(*HISTORY_KEYS)
+                   .by(__.unfold()).fold())
         traversal = traversal.by(_caller(__.V(caller), by_customer).project("c", "failed", "history")
                                  .by("customer_id").by(failed).by(history).fold())
     return traversal
 
 
 def _history_row(values: dict[Any, Any]) -> dict[str, Any]:
-    """One `value_map` row (each property a one-item list) as plain values; absent properties are None,
-    and `categories` is there only for a contact whose conversation summary is on its event."""
-    plain = {str(k): (v[0] if isinstance(v, list) and v else v) for k, v in values.items()}
-    return {key: plain.get(key) for key in HISTORY_KEYS if key != "categories" or key in plain}
+    """One `value_map` row (each property's value itself: `by(unfold())`) with every key; absent properties
+    are None, and `categories` is there only for a contact whose conversation summary is on its event."""
+    return {key: values.get(key) for key in HISTORY_KEYS if key != "categories" or key in values}
 
 
 def _sharing(links: list[dict[str, Any]]) -> dict[str, Any]:

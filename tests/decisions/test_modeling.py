@@ -222,6 +222,25 @@ def test_a_failed_check_logged_as_its_own_event_and_on_its_call_counts_once():
     assert (profile["failed_checks"], profile["passed_checks"]) == (4, 0)
 
 
+def test_a_digital_event_counts_for_the_profile_only_where_its_attributes_name_a_check():
+    from apps.decisions.modeling.caller_profile import profile_from_history
+
+    history = [
+        # an app login whose attributes record a failed check, and web events whose JSON is never needed
+        {"ts": T0 - 5, "type": "login", "channel": "app", "outcome": None, "attributes": '{"verification": "failed"}'},
+        {"ts": T0 - 4, "type": "page", "channel": "web", "outcome": None, "attributes": '{"duration_s": 900}'},
+        {"ts": T0 - 3, "type": "page", "channel": "web", "outcome": None, "attributes": "{not json"},
+        {"ts": T0 - 2, "type": "call", "channel": "voice", "outcome": None, "attributes": '{"duration_s": 30}'},
+        {"ts": T0 - 1, "type": "chat", "channel": "chat", "outcome": None, "attributes": '{"verification": "passed"}'},
+    ]
+    # when
+    profile = profile_from_history(channel="VOICE", email=None, at_ms=T0, events=history, sharing={},
+                                   known_customer=True)
+    # then the app's check and the chat's count; a web page's duration is no call's
+    assert (profile["failed_checks"], profile["passed_checks"], profile["calls"], profile["events"],
+            profile["avg_call_seconds"], profile["digital_share"]) == (1, 1, 2, 5, 30.0, 0.6)
+
+
 def test_the_history_model_scores_short_historic_calls_as_fraud_and_names_the_feature():
     from tests.decisions.factories import history_risk_model
 

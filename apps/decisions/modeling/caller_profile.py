@@ -84,7 +84,7 @@ def profile_from_history(*, channel: str, email: str | None, at_ms: int, events:
 
 def _history_facts(events: Sequence[Mapping[str, Any]], at_ms: int) -> Profile:
     channels = [str(e.get("channel") or "").lower() for e in events]
-    attributes = [_attributes(e) for e in events]  # each event's JSON read once, for durations and checks
+    attributes = [_attributes(e, ch) for e, ch in zip(events, channels, strict=True)]
     durations = [d for d in (_duration(a) for a, ch in zip(attributes, channels, strict=True)
                              if ch in CONTACT_CHANNELS) if d is not None]
     contacts = sum(ch in CONTACT_CHANNELS for ch in channels)
@@ -101,10 +101,16 @@ def _history_facts(events: Sequence[Mapping[str, Any]], at_ms: int) -> Profile:
     }
 
 
-def _attributes(event: Mapping[str, Any]) -> Mapping[str, Any]:
+def _attributes(event: Mapping[str, Any], channel: str) -> Mapping[str, Any]:
+    """The event's attributes as far as the profile reads them, each event's JSON parsed at most once: a
+    contact's (its duration, a check it recorded) and any other event's whose text names a verification.
+    The rest, most of a regular customer's history (web and app events), are not parsed: the risk
+    decision reads up to 200 events while the caller waits."""
     raw = event.get("attributes")
     if isinstance(raw, Mapping):
         return raw
+    if channel not in CONTACT_CHANNELS and (not isinstance(raw, str) or "verification" not in raw):
+        return {}
     try:
         value = json.loads(raw or "{}")
     except (TypeError, ValueError):
