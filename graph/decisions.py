@@ -65,11 +65,15 @@ def _caller_intents(g: GraphTraversalSource, by_customer: bool, bounded: bool, *
     return _caller(g.V(vid), by_customer).project("c", "calls").by("customer_id").by(calls)
 
 
-def _caller(start: GraphTraversal, by_customer: bool) -> GraphTraversal:
-    """From a customer vertex, that customer; from an identifier, the customer first linked to it."""
+def _caller(start: GraphTraversal, by_customer: bool, before: Any = None) -> GraphTraversal:
+    """From a customer vertex, that customer; from an identifier, the customer first linked to it (with
+    `before`, among the links made before that time)."""
     if by_customer:
         return start.has_label(s.CUSTOMER)
-    return start.in_e(s.HAS_IDENTIFIER).order().by("first_seen").limit(1).out_v()
+    links = start.in_e(s.HAS_IDENTIFIER)
+    if before is not None:
+        links = links.has("first_seen", P.lt(before))
+    return links.order().by("first_seen").limit(1).out_v()
 
 
 HISTORY_LIMIT = 200
@@ -96,8 +100,9 @@ def risk_facts(identifiers: Sequence[tuple[str, str]], *, customer_id: str | Non
     """Identifier sharing, the caller (by customer id, else the customer first linked to the phone), the
     caller's failed identity checks (events of type `verification` with a failed outcome) since a time
     and the caller's latest events, in one round trip: the risk decision's only graph read. With
-    `until_ms` (the call's time) the sharing, the failed checks and the history are as they stood
-    strictly before it, so a decision asked for a past time (a replay) sees nothing that came after."""
+    `until_ms` (the call's time) the caller found by phone, the sharing, the failed checks and the history
+    are as they stood strictly before it, so a decision asked for a past time (a replay) sees nothing
+    that came after."""
     vids = [s.identifier_vid(kind, value) for kind, value in identifiers]
     caller = s.customer_vid(customer_id) if customer_id else s.identifier_vid("phone", phone) if phone else None
     if caller is None and not vids:
@@ -140,7 +145,8 @@ def _risk_facts(g: GraphTraversalSource, by_customer: bool, with_caller: bool, w
             earlier = earlier.has("ts", P.lt(until))
         history = (earlier.order().by("ts", Order.desc).limit(limit).in_v().value_map(*HISTORY_KEYS)
                    .by(__.unfold()).fold())
-        traversal = traversal.by(_caller(__.V(caller), by_customer).project("c", "failed", "history")
+        traversal = traversal.by(_caller(__.V(caller), by_customer, until if bounded else None)
+                                 .project("c", "failed", "history")
                                  .by("customer_id").by(failed).by(history).fold())
     return traversal
 

@@ -85,6 +85,9 @@ def test_risk_facts_for_a_past_call_see_nothing_that_came_after_it(store):
     # and a check counts only strictly before the call, as the history does
     assert d.risk_facts([], customer_id="c1", since_ms=T0, until_ms=T0 + 3 * HOUR).failed_verifications == 0
     assert d.risk_facts([], customer_id="c1", since_ms=T0, until_ms=T0 + 3 * HOUR + 1).failed_verifications == 1
+    # and a phone's caller is the customer it was linked to by then: none before its first link
+    assert d.risk_facts([PHONE], phone=PHONE[1], since_ms=T0, until_ms=T0).customer is None
+    assert d.risk_facts([PHONE], phone=PHONE[1], since_ms=T0, until_ms=T0 + 1).customer == "c1"
     # and identifiers alone (no caller to read) are bounded the same way
     alone = d.risk_facts([("email", "ann@example.com")], since_ms=T0, until_ms=T0 + 6 * HOUR + 1)
     assert alone.sharing["email:ann@example.com"] == {"customers": 1, "first_seen": T0 + 6 * HOUR, "customer": "c2"}
