@@ -145,7 +145,7 @@ def _risk_facts(g: GraphTraversalSource, by_customer: bool, with_caller: bool, w
             earlier = earlier.has("ts", P.lt(until))
         history = (earlier.order().by("ts", Order.desc).limit(limit).in_v().value_map(*HISTORY_KEYS)
                    .by(__.unfold()).fold())
-        traversal = traversal.by(_caller(__.V(caller), by_customer, until if bounded else None)
+        traversal = traversal.by(_caller(__.V(caller), by_customer, until)  # None unless bounded
                                  .project("c", "failed", "history")
                                  .by("customer_id").by(failed).by(history).fold())
     return traversal
