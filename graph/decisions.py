@@ -39,7 +39,10 @@ def customer_known(customer_id: str) -> bool:
 def caller_intents(*, customer_id: str | None = None, phone: str | None = None, limit: int = 5,
                    until_ms: int | None = None) -> tuple[str | None, list[tuple[int, str]]]:
     """The caller (by customer id, else by the customer first linked to the phone) and their latest
-    calls with an intent, oldest first, in one round trip: the intent decision's only graph read."""
+    calls with an intent, oldest first, in one round trip: the intent decision's only graph read. With
+    `until_ms` (the call's time) both are as they stood at that time, that millisecond included: a call
+    confirmed at the same time as the next decision counts for it, and a phone linked later does not
+    name the caller of a past call."""
     if customer_id:
         vid = s.customer_vid(customer_id)
     elif phone:
@@ -57,23 +60,27 @@ def caller_intents(*, customer_id: str | None = None, phone: str | None = None, 
 
 def _caller_intents(g: GraphTraversalSource, by_customer: bool, bounded: bool, *, vid: Any, limit: Any,
                     until: Any = None) -> GraphTraversal:
+    by_then = P.lte(until) if bounded else None
     calls = __.out_e(s.PERFORMED)
-    if bounded:
-        calls = calls.has("ts", P.lte(until))
+    if by_then is not None:
+        calls = calls.has("ts", by_then)
     calls = (calls.order().by("ts", Order.desc).in_v().has("intent").limit(limit)
              .project("ts", "intent").by("ts").by("intent").fold())
-    return _caller(g.V(vid), by_customer).project("c", "calls").by("customer_id").by(calls)
+    return _caller(g.V(vid), by_customer, by_then).project("c", "calls").by("customer_id").by(calls)
 
 
-def _caller(start: GraphTraversal, by_customer: bool, before: Any = None) -> GraphTraversal:
+def _caller(start: GraphTraversal, by_customer: bool, linked: P | None = None) -> GraphTraversal:
     """From a customer vertex, that customer; from an identifier, the customer first linked to it (with
-    `before`, among the links made before that time)."""
+    `linked`, among the links whose first time matches it)."""
     if by_customer:
         return start.has_label(s.CUSTOMER)
+    return _links(start, linked).order().by("first_seen").limit(1).out_v()
+
+
+def _links(start: GraphTraversal, linked: P | None) -> GraphTraversal:
+    """An identifier's links to customers, only those whose first time matches `linked` when given."""
     links = start.in_e(s.HAS_IDENTIFIER)
-    if before is not None:
-        links = links.has("first_seen", P.lt(before))
-    return links.order().by("first_seen").limit(1).out_v()
+    return links if linked is None else links.has("first_seen", linked)
 
 
 HISTORY_LIMIT = 200
@@ -128,11 +135,9 @@ def _risk_facts(g: GraphTraversalSource, by_customer: bool, with_caller: bool, w
                 until: Any = None) -> GraphTraversal:
     keys = (["ids"] if with_ids else []) + (["caller"] if with_caller else [])
     traversal = g.inject(0).project(*keys)
+    before = P.lt(until) if bounded else None
     if with_ids:
-        links = __.in_e(s.HAS_IDENTIFIER)
-        if bounded:
-            links = links.has("first_seen", P.lt(until))
-        links = links.project("t", "c").by("first_seen").by(__.out_v().values("customer_id"))
+        links = _links(__.start(), before).project("t", "c").by("first_seen").by(__.out_v().values("customer_id"))
         traversal = traversal.by(__.V(vids).project("id", "links").by(__.id_()).by(links.fold()).fold())
     if with_caller:
         window = P.between(since, until) if bounded else P.gte(since)
@@ -145,7 +150,7 @@ def _risk_facts(g: GraphTraversalSource, by_customer: bool, with_caller: bool, w
             earlier = earlier.has("ts", P.lt(until))
         history = (earlier.order().by("ts", Order.desc).limit(limit).in_v().value_map(*HISTORY_KEYS)
                    .by(__.unfold()).fold())
-        traversal = traversal.by(_caller(__.V(caller), by_customer, until)  # None unless bounded
+        traversal = traversal.by(_caller(__.V(caller), by_customer, before)
                                  .project("c", "failed", "history")
                                  .by("customer_id").by(failed).by(history).fold())
     return traversal

@@ -43,6 +43,14 @@ def test_caller_and_latest_intents_in_one_read(store):
     assert d.caller_intents(phone="+61400000001") == ("c1", [(T0, "AC_NE"), (T0 + HOUR, "AC_AS")])
     assert d.caller_intents(customer_id="c1", limit=1) == ("c1", [(T0 + HOUR, "AC_AS")])
     assert d.caller_intents(customer_id="c1", until_ms=T0) == ("c1", [(T0, "AC_NE")])
+
+
+def test_a_past_calls_intents_see_the_phone_as_it_was_linked_by_then(store):
+    # the phone was first linked (to c1) at T0, by the call that also carries c1's first intent
+    assert d.caller_intents(phone="+61400000001", until_ms=T0) == ("c1", [(T0, "AC_NE")])
+    # a call before that time has no caller by its phone, though the phone names c1 today
+    assert d.caller_intents(phone="+61400000001", until_ms=T0 - 1) == (None, [])
+    assert d.caller_intents(customer_id="c1", until_ms=T0 - 1) == ("c1", [])
     assert d.caller_intents(phone="+61499999999") == (None, [])
     assert d.caller_intents(customer_id="nobody") == (None, [])
 
