@@ -160,9 +160,9 @@ def repair(progress: Progress = _quiet) -> CheckReport:
             day = store.day_of(row["ts"])
             if day in waiting:
                 waiting[day].append(row)
-        files = store.event_files(days)
         for day in sorted(days):
-            _repair_day(day, waiting[day], files.get(day, []))
+            with store.rewriting():
+                _repair_day(day, waiting[day], store.event_files([day]).get(day, []))
             progress(f"repaired {day}: {len(waiting[day]):,} events from the graph")
     if report.identity_differs:
         identity.refresh_identity()
@@ -231,11 +231,12 @@ def rebuild(progress: Progress = _quiet, *, flush_rows: int = 100_000) -> int:
         if total % flush_rows == 0:
             stage()
     stage()
-    before = store.event_files()
-    for day in sorted(set(staged) | set(before)):
-        if day in staged:
-            store.write_day(day, store.read_files(staged[day]).sort_by(store.SORT_KEYS), tag="rebuild")
-        store.delete(before.get(day, []) + staged.get(day, []))
+    for day in sorted(set(staged) | set(store.event_files())):
+        with store.rewriting():
+            before = store.event_files([day]).get(day, [])
+            if day in staged:
+                store.write_day(day, store.read_files(staged[day]).sort_by(store.SORT_KEYS), tag="rebuild")
+            store.delete(before + staged.get(day, []))
         progress(f"rebuilt {day}")
     identity.refresh_identity()
     progress(f"rebuilt the contacts table: {contacts.rebuild(graph_contacts):,} contacts")
@@ -249,21 +250,29 @@ def compact(progress: Progress = _quiet) -> tuple[int, int]:
     """Merge each day's files into one, one row per event id (`_one_of_each`: repeats an interrupted
     writer left are dropped, and where they differ the graph's row is kept). The merged file is
     written before the old ones are removed, so a stop in between loses nothing, and the next
-    compaction resolves the repeats it leaves the same way. Returns (days merged, files removed)."""
+    compaction resolves the repeats it leaves the same way. Each day is merged under
+    `store.rewriting()`, its files listed again once it holds it: an update of rows waits for one day
+    at most, and what an update changed meanwhile is merged as it now stands. Returns (days merged,
+    files removed)."""
     days = removed = 0
     stale = store.remove_stale_temporaries()
     if stale:
         progress(f"removed {stale} temporary files left by interrupted writes")
-    for day, names in store.event_files().items():
-        if len(names) < 2:
+    for day, listed in store.event_files().items():
+        if len(listed) < 2:
             continue
-        table = store.read_files(names).cast(store.EVENT_SCHEMA)
-        store.write_day(day, _one_of_each(day, table).sort_by(store.SORT_KEYS), tag="compact")
-        store.delete(names)
+        with store.rewriting():
+            names = store.event_files([day]).get(day, [])
+            if len(names) < 2:
+                continue
+            table = store.read_files(names).cast(store.EVENT_SCHEMA)
+            store.write_day(day, _one_of_each(day, table).sort_by(store.SORT_KEYS), tag="compact")
+            store.delete(names)
         days += 1
         removed += len(names)
         progress(f"compacted {day}: {len(names)} files, {table.num_rows:,} rows")
-    merged = contacts.compact()
+    with store.rewriting():
+        merged = contacts.compact()
     if merged:
         progress(f"compacted the contacts table: {merged} files, each contact's latest summary kept")
     return days, removed

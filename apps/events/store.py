@@ -11,6 +11,7 @@ import fcntl
 import io
 import json
 import os
+import threading
 import time
 import uuid
 from collections import Counter
@@ -38,6 +39,7 @@ DAY_MS = 86_400_000
 STAGING_DIR = "_rebuild"
 MANIFEST_FILE = "manifest.jsonl"
 MANIFEST_LOCK = "manifest.lock"
+REWRITE_LOCK = "rewrite.lock"
 
 
 class EventStoreError(Exception):
@@ -114,6 +116,57 @@ def write_day(day: str, table: pa.Table, *, tag: str) -> str:
     return name
 
 
+_rewrites = threading.local()
+
+
+@contextmanager
+def rewriting() -> Iterator[None]:
+    """Held by everything that reads files to replace and then delete them (an update of rows, a
+    compaction, a repair, a rebuild's swap). Two such rewrites interleaved on the same day lose
+    work: a compaction that deletes a file an update is about to read fails the update, and an
+    update that read a file a compaction then merged leaves its old row beside the new one. On a
+    local store it is a file lock beside the manifest, so the processes (web, worker, a command) and
+    threads sharing the folder take turns; re-entrant within a thread. Waiting is bounded
+    (`EVENTS_REWRITE_WAIT_SECONDS`): past it, EventStoreError says who to look for. An S3 store has
+    no lock its writers on other machines would see, so nothing is held there (and compaction is not
+    scheduled for it: docs/OPERATIONS.md)."""
+    root = folder()
+    depth = getattr(_rewrites, "depth", 0)
+    if depth or not isinstance(root, storage.LocalFolder):
+        _rewrites.depth = depth + 1
+        try:
+            yield
+        finally:
+            _rewrites.depth = depth
+        return
+    root.root.mkdir(parents=True, exist_ok=True)
+    with (root.root / REWRITE_LOCK).open("a") as lock:
+        _wait_for(lock, root.root / REWRITE_LOCK)
+        _rewrites.depth = 1
+        try:
+            yield
+        finally:
+            _rewrites.depth = 0  # closing the file lets the next rewrite in
+
+
+def _wait_for(lock: io.TextIOWrapper, path: Path) -> None:
+    deadline = time.monotonic() + float(settings.EVENTS_REWRITE_WAIT_SECONDS)
+    pause = 0.005
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise EventStoreError(
+                    f"event store: {path} is held by another rewrite (a compaction, a repair or an update of "
+                    f"rows) for longer than EVENTS_REWRITE_WAIT_SECONDS={settings.EVENTS_REWRITE_WAIT_SECONDS}; "
+                    "nothing was changed, try again when it is done") from None
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 0.25)
+
+
 def replace_rows(rows: Sequence[dict[str, Any]], *, batch_id: str | None = None) -> list[str]:
     """Rows the graph holds with other values than the store (an intent corrected by a second
     answer, a re-delivered contact record), as `graph.event_rows` reads them: each takes the graph's
@@ -126,7 +179,13 @@ def replace_rows(rows: Sequence[dict[str, Any]], *, batch_id: str | None = None)
     and a row the store lacks is written to its day. Days that only lose rows go first and, within
     a day, the new file is written before the old ones are removed: whatever a stop leaves (the old
     row, a row missing from its new day, a repeat), running the same replacement again (a re-run,
-    the caller's retry) makes it exact, and `compact` resolves differing repeats by the graph."""
+    the caller's retry) makes it exact, and `compact` resolves differing repeats by the graph.
+    The whole replacement holds `rewriting()`, so no compaction or repair works on its files meanwhile."""
+    with rewriting():
+        return _replace_rows(rows, batch_id)
+
+
+def _replace_rows(rows: Sequence[dict[str, Any]], batch_id: str | None) -> list[str]:
     wanted = {str(row["event_id"]): row for row in rows}
     home = {event_id: day_of(int(row["ts"])) for event_id, row in wanted.items()}
     ids = pa.array(list(wanted), pa.string())

@@ -102,10 +102,12 @@ def test_recurring_jobs_have_their_schedules_after_migrate() -> None:
     run = "apps.core.jobs.run_recurring"
     assert schedules == {"deliver webhooks": (run, "'deliver webhooks'", 1),
                          "recompute stale KPI days": (run, "'recompute stale KPI days'", 15),
-                         "reap stale jobs": (run, "'reap stale jobs'", 5)}
+                         "reap stale jobs": (run, "'reap stale jobs'", 5),
+                         "compact the event store": (run, "'compact the event store'", 60)}
     assert {name: (item.func.__name__, item.kind) for name, item in jobs._recurring.items()} == {
         "deliver webhooks": ("deliver_webhooks", "webhook_delivery"),
-        "recompute stale KPI days": ("recompute_stale_kpis", "kpi_recompute"), "reap stale jobs": ("reap", "reap")}
+        "recompute stale KPI days": ("recompute_stale_kpis", "kpi_recompute"), "reap stale jobs": ("reap", "reap"),
+        "compact the event store": ("compact_event_store", "events_compact")}
 
 
 def test_training_from_the_api_is_a_queued_job_that_the_worker_runs(api_client, monkeypatch,
