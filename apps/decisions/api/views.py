@@ -1,7 +1,7 @@
 """Decision endpoints for Amazon Connect's Lambda: thin views over apps.decisions.services."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.http import HttpResponse
@@ -41,6 +41,18 @@ class JsonOnly(DefaultContentNegotiation):
         return renderer, str(renderer.media_type)
 
 
+def contact_flow_endpoint(method: str) -> Callable[[Callable[..., Any]], Any]:
+    """What every endpoint a contact flow calls shares: API keys with the `decide` scope, the decision
+    throttle, and JSON without negotiation."""
+    def wrap(view: Callable[..., Any]) -> Any:
+        for decorate in (content_negotiation_class(JsonOnly), renderer_classes([JSONRenderer]),
+                         throttle_classes([DecideThrottle]), permission_classes([DECIDE]),
+                         authentication_classes([ApiKeyAuthentication]), api_view([method])):
+            view = decorate(view)
+        return view
+    return wrap
+
+
 def _bad_request(exc: Exception) -> Response:
     """A decision's input error ("phone: not a number") as the API's invalid-request problem."""
     field, _, text = str(exc).partition(": ")
@@ -55,12 +67,7 @@ def _validated(serializer_class: Any, request: Request) -> dict[str, Any]:
 
 @extend_schema(request=s.IntentRequestSerializer, responses={200: s.IntentResponseSerializer},
                summary="Predict why the caller is calling: confirm, suggest or menu")
-@api_view(["POST"])
-@authentication_classes([ApiKeyAuthentication])
-@permission_classes([DECIDE])
-@throttle_classes([DecideThrottle])
-@renderer_classes([JSONRenderer])
-@content_negotiation_class(JsonOnly)
+@contact_flow_endpoint("POST")
 def intent(request: Request) -> Response:
     try:
         decision = services.decide_intent(**_validated(s.IntentRequestSerializer, request))
@@ -72,12 +79,7 @@ def intent(request: Request) -> Response:
 @extend_schema(request=s.FeedbackRequestSerializer, responses={
     201: s.FeedbackResponseSerializer, 404: OpenApiResponse(description="contact unknown and no caller given")},
     summary="Record the intent the caller confirmed or chose")
-@api_view(["POST"])
-@authentication_classes([ApiKeyAuthentication])
-@permission_classes([DECIDE])
-@throttle_classes([DecideThrottle])
-@renderer_classes([JSONRenderer])
-@content_negotiation_class(JsonOnly)
+@contact_flow_endpoint("POST")
 def intent_feedback(request: Request) -> HttpResponse:
     try:
         result = services.record_intent_feedback(**_validated(s.FeedbackRequestSerializer, request))
@@ -90,12 +92,7 @@ def intent_feedback(request: Request) -> HttpResponse:
 
 @extend_schema(request=s.RiskRequestSerializer, responses={200: s.RiskResponseSerializer},
                summary="Score the call's risk (0-1000) and route it by the ordered rules")
-@api_view(["POST"])
-@authentication_classes([ApiKeyAuthentication])
-@permission_classes([DECIDE])
-@throttle_classes([DecideThrottle])
-@renderer_classes([JSONRenderer])
-@content_negotiation_class(JsonOnly)
+@contact_flow_endpoint("POST")
 def risk(request: Request) -> Response:
     try:
         decision = services.decide_risk(**_validated(s.RiskRequestSerializer, request))
@@ -106,12 +103,7 @@ def risk(request: Request) -> Response:
 
 @extend_schema(responses={200: s.ProfileSerializer, 404: OpenApiResponse(description="no customer has this phone")},
                summary="Data dip: the caller's profile by phone number")
-@api_view(["GET"])
-@authentication_classes([ApiKeyAuthentication])
-@permission_classes([DECIDE])
-@throttle_classes([DecideThrottle])
-@renderer_classes([JSONRenderer])
-@content_negotiation_class(JsonOnly)
+@contact_flow_endpoint("GET")
 def profile_by_phone(request: Request, e164: str) -> Response:
     try:
         phone = services.normalize_phone(e164, field_name="e164")
