@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo serve test faults lint setup browser gremlin-js postgres clean
+.PHONY: demo serve test faults lint setup browser gremlin-js jemalloc postgres clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ serve: setup
 browser:
 	./scripts/install_chromium.sh
 
+jemalloc:
+	./scripts/install_jemalloc.sh
+
 gremlin-js:
 	./scripts/install_gremlin_js.sh
 
@@ -38,7 +41,7 @@ postgres:
 # The whole suite on SQLite (with the browser, Spark and fault tests), then again on PostgreSQL every
 # other test that can reach the database (the fault tests start their own databases and servers, so
 # they run once; a test pytest-django keeps from the database would only run the same code again).
-test: setup browser gremlin-js lint postgres
+test: setup browser gremlin-js jemalloc lint postgres
 	$(BIN)/python -m pytest
 	DATABASE_URL=$$(./scripts/start_postgres.sh) $(BIN)/python -m pytest -m "not browser and not spark and not fault" -p no:cacheprovider \
 		--database-tests-only

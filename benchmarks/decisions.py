@@ -125,6 +125,7 @@ def main() -> None:
         load_before = round(os.getloadavg()[0], 2)
         warm = open_loop(hub, 50, 2, 4, [])
         pids = hub.pids()
+        allocator = hubs.allocator_of(pids)
         cpu = cpu_per_request(hub, pids, args.cpu_calls)
         ping = open_loop(hub, args.rate, args.reference_seconds, args.clients, pids, reference=True)
         load = open_loop(hub, args.rate, args.seconds, args.clients, pids) if args.seconds > 0 else None
@@ -133,7 +134,7 @@ def main() -> None:
     result = {"rate": args.rate, "seconds": args.seconds, "customers": args.customers,
               "server": {"kind": args.server, "workers": args.workers, "threads": args.threads,
                          "worker_class": args.worker_class if args.server == "gunicorn" else "",
-                         "fast_path": args.fast_path},
+                         "fast_path": args.fast_path, "allocator": allocator},
               "graph": "embedded in the worker" if args.workers == 1 else "graphserver over ws://",
               "warmup_errors": warm["errors"], "server_cpu_ms_per_request": cpu,
               "reference_ping": {k: ping[k] for k in ("achieved_rate", "server_cpu_ms_per_request",
@@ -184,7 +185,7 @@ def report(result: dict[str, Any]) -> None:
     overhead, cpu = result["handler"], result["server_cpu_ms_per_request"]
     server = result["server"]
     print(f"{server['kind']}, {server['workers']} worker(s) x {server['threads']} threads, fast path "
-          f"{server['fast_path']}, graph {result['graph']}")
+          f"{server['fast_path']}, malloc {server['allocator']}, graph {result['graph']}")
     print(f"server CPU per request, one at a time: ping {cpu['ping']} ms, intent {cpu['intent']} ms, "
           f"risk {cpu['risk']} ms")
     print(f"{'stage':<22}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}{'>50ms':>7}{'req/s':>9}"

@@ -147,13 +147,31 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _allocator() -> str:
+    """The wrapper production starts the web process and graphserver through (jemalloc when installed)."""
+    return str(ROOT / "scripts" / "with_allocator.sh")
+
+
+def allocator_of(pids: list[int]) -> str:
+    """Which malloc the server processes run on, from their memory maps: "jemalloc" or "system"."""
+    for pid in pids:
+        try:
+            if "libjemalloc" in Path(f"/proc/{pid}/maps").read_text():
+                return "jemalloc"
+        except OSError:
+            continue
+    return "system"
+
+
 def start_server(env: dict[str, str], port: int, args: argparse.Namespace) -> subprocess.Popen[bytes]:
     if args.server == "granian":
-        command = [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+        command = [_allocator(), sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1",
+                   "--port", str(port),
                    "--workers", str(args.workers), "--blocking-threads", str(args.threads), "--runtime-threads", "1",
                    "--no-ws", "--log-level", "warning", "journeyhub.wsgi:application"]
     else:
-        command = [sys.executable, "-m", "gunicorn", "journeyhub.wsgi:application", "--bind", f"127.0.0.1:{port}",
+        command = [_allocator(), sys.executable, "-m", "gunicorn", "journeyhub.wsgi:application",
+                   "--bind", f"127.0.0.1:{port}",
                    "--workers", str(args.workers), "--threads", str(args.threads), "--worker-class", args.worker_class,
                    "--keep-alive", "30", "--log-level", "warning"]
     fast = {"DECISIONS_FAST_PATH": "true" if args.fast_path == "on" else "false"}
@@ -170,7 +188,7 @@ def start_server(env: dict[str, str], port: int, args: argparse.Namespace) -> su
 
 
 def start_graph_server(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen([sys.executable, "manage.py", "graphserver", "--port", "0"], cwd=ROOT,
+    process = subprocess.Popen([_allocator(), sys.executable, "manage.py", "graphserver", "--port", "0"], cwd=ROOT,
                                env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in process.stdout or []:
         if line.strip().startswith("GRAPH_URL=ws://"):

@@ -51,6 +51,7 @@ def main() -> None:
         load_before = round(os.getloadavg()[0], 2)
         warm, _ = hubs.open_loop(hub, 50, 2, 4, [])
         pids = hub.pids()
+        allocator = hubs.allocator_of(pids)
         ping = hubs.open_loop(hub, args.rate, args.reference_seconds, args.clients, pids, reference=True)[0] \
             if args.reference_seconds else None
         load = run_load(hub, args, pids)
@@ -60,7 +61,7 @@ def main() -> None:
               "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
               "server": {"kind": args.server, "workers": args.workers, "threads": args.threads,
                          "worker_class": args.worker_class if args.server == "gunicorn" else "",
-                         "fast_path": args.fast_path},
+                         "fast_path": args.fast_path, "allocator": allocator},
               "graph": "embedded in the worker" if args.workers == 1 else "graphserver over ws://",
               "reference_ping": ping and {k: ping[k] for k in ("achieved_rate", "errors", "all")},
               "load": load, "decision_log": {"answered": expected, "logged": logged, "lost": expected - logged},

@@ -5,6 +5,7 @@
 # cost (benchmarks/README.md, "Contact-centre decisions"). Both read the same variables: WEB_HOST,
 # WEB_PORT, WEB_WORKERS (2), WEB_THREADS (the threads per worker that run Django: 2 under granian,
 # 8 under gunicorn); WEB_TIMEOUT is gunicorn's, WEB_HEADER_TIMEOUT and WEB_BACKPRESSURE granian's (below).
+# Either runs on jemalloc when it is installed (MEMORY_ALLOCATOR, scripts/with_allocator.sh).
 # Two threads, because a decision's graph read lets go of the GIL while the engine runs it, so two
 # keep the interpreter busy; more only wait on each other for it (one process offered 1,000 decisions/s:
 # 2 threads answered at 1.14 ms of CPU each with p99 60 ms, 4 threads 1.50 ms and p99 331 ms, 8 threads
@@ -43,11 +44,11 @@ case "${WEB_SERVER:-granian}" in
     if [[ -n "${WEB_TIMEOUT:-}" ]]; then
       echo "WEB_TIMEOUT applies to gunicorn only (WEB_SERVER=gunicorn): granian has no per-request timeout" >&2
     fi
-    exec python -m granian --interface wsgi --host "$host" --port "$port" \
+    exec ./scripts/with_allocator.sh python -m granian --interface wsgi --host "$host" --port "$port" \
       --workers "${WEB_WORKERS:-2}" --blocking-threads "${WEB_THREADS:-2}" --runtime-threads 1 --no-ws \
       --respawn-failed-workers --workers-kill-timeout 20 "${limits[@]}" "${access[@]}" journeyhub.wsgi:application ;;
   gunicorn)
-    exec gunicorn journeyhub.wsgi --config journeyhub/gunicorn.conf.py ;;
+    exec ./scripts/with_allocator.sh gunicorn journeyhub.wsgi --config journeyhub/gunicorn.conf.py ;;
   *)
     echo "WEB_SERVER=${WEB_SERVER}: use granian or gunicorn" >&2
     exit 2 ;;

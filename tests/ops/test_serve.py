@@ -28,7 +28,8 @@ def free_port() -> int:
 
 
 def stack_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "GRAPH_", "DATABASE_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DJANGO_", "GRAPH_", "DATABASE_", "MEMORY_ALLOCATOR", "LD_PRELOAD"))}
     env.update({
         "PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
         "DJANGO_SETTINGS_MODULE": "journeyhub.settings.production",
@@ -66,6 +67,23 @@ def stack(tmp_path: Path) -> Iterator[tuple[str, str, dict[str, str]]]:
         process.wait(timeout=60)
 
 
+def processes_with(*words: str) -> list[int]:
+    """The processes whose command line holds every one of `words` as an argument."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            args = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0") if entry.name.isdigit() else []
+        except OSError:  # gone meanwhile
+            continue
+        if args and all(word in args for word in words):
+            found.append(int(entry.name))
+    return found
+
+
+def malloc_of(pid: int) -> str:
+    return "jemalloc" if "libjemalloc" in Path(f"/proc/{pid}/maps").read_text() else "system"
+
+
 def call(url: str, *, data: object = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
     body = json.dumps(data).encode() if data is not None else None
     request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json", **(headers or {})})
@@ -82,6 +100,10 @@ def test_the_stack_serves_health_ingest_reads_and_metrics_through_graphserver(st
 
     status, body = call(f"{base}/healthz")
     assert (status, json.loads(body)["status"]) == (200, "ok")
+    # graphserver and the web process run on jemalloc (installed by `make test`; scripts/with_allocator.sh)
+    graph, web = processes_with("graphserver", env["GRAPH_PORT"]), processes_with("granian", env["WEB_PORT"])
+    assert len(graph) == 1 and len(web) >= 1  # granian's workers carry its command line too
+    assert {pid: malloc_of(pid) for pid in graph + web} == dict.fromkeys(graph + web, "jemalloc")
 
     event = {"event_id": "s1", "customer_id": "c-stack", "event_type": "call", "channel": "voice",
              "timestamp": "2026-02-01T00:00:00Z"}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs Debian's jemalloc (libjemalloc2) when it is missing (needs root, as on CI): the web process
+# and graphserver run on it (scripts/with_allocator.sh), and the tests check that they do.
+set -euo pipefail
+ldconfig="$(command -v ldconfig || echo /sbin/ldconfig)"
+if "$ldconfig" -p | grep -q 'libjemalloc\.so\.2 '; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "jemalloc is missing: run 'sudo apt-get install -y libjemalloc2' (the serving tests expect it)" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq libjemalloc2 >/dev/null
+"$ldconfig" -p | grep 'libjemalloc\.so\.2 '
