@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs Debian's jemalloc (libjemalloc2) when it is missing (needs root, as on CI): the web process
-# and graphserver run on it (scripts/with_allocator.sh), and the tests check that they do.
+# and graphserver run on it with MEMORY_ALLOCATOR=jemalloc (scripts/with_allocator.sh), and the tests
+# check that they do.
 set -euo pipefail
 ldconfig="$(command -v ldconfig || echo /sbin/ldconfig)"
 if "$ldconfig" -p | grep -q 'libjemalloc\.so\.2 '; then
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
-  echo "jemalloc is missing: run 'sudo apt-get install -y libjemalloc2' (the serving tests expect it)" >&2
+  echo "jemalloc is missing: run 'sudo apt-get install -y libjemalloc2' (the tests of MEMORY_ALLOCATOR=jemalloc need it)" >&2
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive

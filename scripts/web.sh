@@ -5,7 +5,7 @@
 # cost (benchmarks/README.md, "Contact-centre decisions"). Both read the same variables: WEB_HOST,
 # WEB_PORT, WEB_WORKERS (2), WEB_THREADS (the threads per worker that run Django: 2 under granian,
 # 8 under gunicorn); WEB_TIMEOUT is gunicorn's, WEB_HEADER_TIMEOUT and WEB_BACKPRESSURE granian's (below).
-# Either runs on jemalloc when it is installed (MEMORY_ALLOCATOR, scripts/with_allocator.sh).
+# Either runs on the malloc MEMORY_ALLOCATOR names (scripts/with_allocator.sh; glibc's by default).
 # Two threads, because a decision's graph read lets go of the GIL while the engine runs it, so two
 # keep the interpreter busy; more only wait on each other for it (one process offered 1,000 decisions/s:
 # 2 threads answered at 1.14 ms of CPU each with p99 60 ms, 4 threads 1.50 ms and p99 331 ms, 8 threads

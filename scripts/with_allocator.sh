@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Runs a command (the web process, graphserver) with jemalloc as its malloc when one is installed.
-# The graph engine allocates and frees many small blocks on every traversal, and glibc's malloc spends
-# about a fifth of the engine's time on them; under jemalloc one process answered 1,000 decisions/s at
-# 13 % less CPU per decision and a third to a sixth of the p99 (benchmarks/README.md, "Contact-centre
-# decisions"). MEMORY_ALLOCATOR: `auto` (default: jemalloc when libjemalloc.so.2 is installed, Debian's
-# libjemalloc2), `jemalloc` (required: refuse to start without it), `system` (glibc's malloc), or the
-# path of a libjemalloc.so.2 installed elsewhere.
+# Runs a command (the web process, graphserver) on the malloc MEMORY_ALLOCATOR names:
+# `system` (the default: glibc's), `jemalloc` (Debian's libjemalloc2; refuse to start without it),
+# `auto` (jemalloc when it is installed, else glibc's) or the path of a libjemalloc.so.2 installed
+# elsewhere. The graph engine allocates and frees many small blocks on every traversal; glibc's malloc
+# spends about a fifth of the engine's time on them, and jemalloc ran the decision reads 18 % faster in
+# process. Served, the evidence is mixed (benchmarks/README.md, "Contact-centre decisions", 2026-12-06
+# 10:25-11:12 UTC), so glibc stays the default and jemalloc is there to measure under your own load.
 set -euo pipefail
-choice="${MEMORY_ALLOCATOR:-auto}"
+choice="${MEMORY_ALLOCATOR:-system}"
 find_jemalloc() {
   local ldconfig
   ldconfig="$(command -v ldconfig || echo /sbin/ldconfig)"

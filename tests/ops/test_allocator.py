@@ -1,6 +1,6 @@
-"""`scripts/with_allocator.sh`, which the web process and graphserver start through: jemalloc under the
-process when it is installed (`make test` installs Debian's libjemalloc2), glibc's malloc on request,
-and a bad MEMORY_ALLOCATOR refused by name before anything starts."""
+"""`scripts/with_allocator.sh`, which the web process and graphserver start through: glibc's malloc by
+default, jemalloc on request (`make test` installs Debian's libjemalloc2), and a bad MEMORY_ALLOCATOR
+refused by name before anything starts."""
 from __future__ import annotations
 
 import os
@@ -28,7 +28,7 @@ def installed_jemalloc() -> str:
     return next(line.split("=>")[-1].strip() for line in listed.splitlines() if "libjemalloc.so.2 " in line)
 
 
-@pytest.mark.parametrize(("choice", "malloc"), [(None, "jemalloc"), ("auto", "jemalloc"), ("jemalloc", "jemalloc"),
+@pytest.mark.parametrize(("choice", "malloc"), [(None, "system"), ("auto", "jemalloc"), ("jemalloc", "jemalloc"),
                                                 ("system", "system")])
 def test_the_process_runs_on_the_allocator_chosen(choice: str | None, malloc: str) -> None:
     done = run(choice)

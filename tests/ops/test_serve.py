@@ -39,6 +39,7 @@ def stack_env(tmp_path: Path) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "GRAPH_URL": f"embedded://{tmp_path / 'graph'}",
         "ARTIFACTS_DIR": str(tmp_path / "artifacts"), "EVENTS_STORE_URL": str(tmp_path / "events"),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"), "METRICS_TOKEN": "scrape-token",
+        "MEMORY_ALLOCATOR": "jemalloc",
     })
     return env
 
@@ -100,7 +101,7 @@ def test_the_stack_serves_health_ingest_reads_and_metrics_through_graphserver(st
 
     status, body = call(f"{base}/healthz")
     assert (status, json.loads(body)["status"]) == (200, "ok")
-    # graphserver and the web process run on jemalloc (installed by `make test`; scripts/with_allocator.sh)
+    # graphserver and the web process start through scripts/with_allocator.sh (MEMORY_ALLOCATOR=jemalloc here)
     graph, web = processes_with("graphserver", env["GRAPH_PORT"]), processes_with("granian", env["WEB_PORT"])
     assert len(graph) == 1 and len(web) >= 1  # granian's workers carry its command line too
     assert {pid: malloc_of(pid) for pid in graph + web} == dict.fromkeys(graph + web, "jemalloc")
