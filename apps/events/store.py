@@ -127,9 +127,9 @@ def rewriting() -> Iterator[None]:
     update that read a file a compaction then merged leaves its old row beside the new one. On a
     local store it is a file lock beside the manifest, so the processes (web, worker, a command) and
     threads sharing the folder take turns; re-entrant within a thread. Waiting is bounded
-    (`EVENTS_REWRITE_WAIT_SECONDS`): past it, EventStoreError says who to look for. An S3 store has
-    no lock its writers on other machines would see, so nothing is held there (and compaction is not
-    scheduled for it: docs/OPERATIONS.md)."""
+    (`EVENTS_REWRITE_WAIT_SECONDS`, 5 s: feedback waits in a request thread): past it, EventStoreError
+    says so and nothing is changed. An S3 store has no lock its writers on other machines would see,
+    so nothing is held there (and compaction is not scheduled for it: docs/OPERATIONS.md)."""
     root = folder()
     depth = getattr(_rewrites, "depth", 0)
     if depth or not isinstance(root, storage.LocalFolder):

@@ -262,8 +262,9 @@ EVENTS_STORE_ENABLED = env.bool("EVENTS_STORE_ENABLED", default=True)
 # Events an ingest holds before writing them out (one file per event date each time).
 EVENTS_STORE_FLUSH_ROWS = env.int("EVENTS_STORE_FLUSH_ROWS", default=100_000)
 # How long an update of rows, a compaction or a repair waits for another to finish with the store's
-# files before it gives up with an error (apps.events.store.rewriting).
-EVENTS_REWRITE_WAIT_SECONDS = env.float("EVENTS_REWRITE_WAIT_SECONDS", default=60.0)
+# files before it gives up with an error (apps.events.store.rewriting). Short, because decision
+# feedback waits in a request thread.
+EVENTS_REWRITE_WAIT_SECONDS = env.float("EVENTS_REWRITE_WAIT_SECONDS", default=5.0)
 # The worker merges each day's files into one this often (minutes; local stores only).
 EVENTS_COMPACT_MINUTES = env.int("EVENTS_COMPACT_MINUTES", default=60)
 # The analytics engine over the event store (see README, Configuration).
