@@ -16,7 +16,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,21 +132,22 @@ def rewriting() -> Iterator[None]:
     so nothing is held there (and compaction is not scheduled for it: docs/OPERATIONS.md)."""
     root = folder()
     depth = getattr(_rewrites, "depth", 0)
-    if depth or not isinstance(root, storage.LocalFolder):
+    with ExitStack() as held:
+        if depth == 0 and isinstance(root, storage.LocalFolder):
+            held.enter_context(_rewrite_lock(root.root))  # released when the file closes
         _rewrites.depth = depth + 1
         try:
             yield
         finally:
             _rewrites.depth = depth
-        return
-    root.root.mkdir(parents=True, exist_ok=True)
-    with (root.root / REWRITE_LOCK).open("a") as lock:
-        _wait_for(lock, root.root / REWRITE_LOCK)
-        _rewrites.depth = 1
-        try:
-            yield
-        finally:
-            _rewrites.depth = 0  # closing the file lets the next rewrite in
+
+
+@contextmanager
+def _rewrite_lock(root: Path) -> Iterator[None]:
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / REWRITE_LOCK).open("a") as lock:
+        _wait_for(lock, root / REWRITE_LOCK)
+        yield
 
 
 def _wait_for(lock: io.TextIOWrapper, path: Path) -> None:
