@@ -61,11 +61,8 @@ def caller_intents(*, customer_id: str | None = None, phone: str | None = None, 
 def _caller_intents(g: GraphTraversalSource, by_customer: bool, bounded: bool, *, vid: Any, limit: Any,
                     until: Any = None) -> GraphTraversal:
     by_then = P.lte(until) if bounded else None
-    calls = __.out_e(s.PERFORMED)
-    if by_then is not None:
-        calls = calls.has("ts", by_then)
-    calls = (calls.order().by("ts", Order.desc).in_v().has("intent").limit(limit)
-             .project("ts", "intent").by("ts").by("intent").fold())
+    calls = (_matching(__.out_e(s.PERFORMED), "ts", by_then).order().by("ts", Order.desc).in_v().has("intent")
+             .limit(limit).project("ts", "intent").by("ts").by("intent").fold())
     return _caller(g.V(vid), by_customer, by_then).project("c", "calls").by("customer_id").by(calls)
 
 
@@ -79,8 +76,12 @@ def _caller(start: GraphTraversal, by_customer: bool, linked: P | None = None) -
 
 def _links(start: GraphTraversal, linked: P | None) -> GraphTraversal:
     """An identifier's links to customers, only those whose first time matches `linked` when given."""
-    links = start.in_e(s.HAS_IDENTIFIER)
-    return links if linked is None else links.has("first_seen", linked)
+    return _matching(start.in_e(s.HAS_IDENTIFIER), "first_seen", linked)
+
+
+def _matching(edges: GraphTraversal, key: str, predicate: P | None) -> GraphTraversal:
+    """`edges` whose `key` matches `predicate`, or all of them without one (a read not bounded in time)."""
+    return edges if predicate is None else edges.has(key, predicate)
 
 
 HISTORY_LIMIT = 200
@@ -145,11 +146,8 @@ def _risk_facts(g: GraphTraversalSource, by_customer: bool, with_caller: bool, w
         # the day's events are visited, not every event of a long history
         failed = (__.out_e(s.PERFORMED).has("ts", window).in_v().has("type", VERIFICATION_TYPE)
                   .has("outcome", P.within(list(FAILED_OUTCOMES))).count())
-        earlier = __.out_e(s.PERFORMED)
-        if bounded:
-            earlier = earlier.has("ts", P.lt(until))
-        history = (earlier.order().by("ts", Order.desc).limit(limit).in_v().value_map(*HISTORY_KEYS)
-                   .by(__.unfold()).fold())
+        history = (_matching(__.out_e(s.PERFORMED), "ts", before).order().by("ts", Order.desc).limit(limit).in_v()
+                   .value_map(*HISTORY_KEYS).by(__.unfold()).fold())
         traversal = traversal.by(_caller(__.V(caller), by_customer, before)
                                  .project("c", "failed", "history")
                                  .by("customer_id").by(failed).by(history).fold())
