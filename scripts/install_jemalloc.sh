@@ -3,8 +3,9 @@
 # and graphserver run on it with MEMORY_ALLOCATOR=jemalloc (scripts/with_allocator.sh), and the tests
 # check that they do.
 set -euo pipefail
-ldconfig="$(command -v ldconfig || echo /sbin/ldconfig)"
-if "$ldconfig" -p | grep -q 'libjemalloc\.so\.2 '; then
+cd "$(dirname "$0")/.."
+installed() { MEMORY_ALLOCATOR=jemalloc ./scripts/with_allocator.sh true 2>/dev/null; }  # the lookup web.sh uses
+if installed; then
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -14,4 +15,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq libjemalloc2 >/dev/null
-"$ldconfig" -p | grep 'libjemalloc\.so\.2 '
+MEMORY_ALLOCATOR=jemalloc ./scripts/with_allocator.sh sh -c 'echo "jemalloc: $LD_PRELOAD"'

@@ -30,7 +30,7 @@ def _two_files_on_march_2(events_csv: str) -> None:
     get_g().V(s.event_vid("e5")).property("intent", "fraud").iterate()
 
 
-def test_a_compaction_while_an_update_works_on_the_day_waits_its_turn_and_both_land(events_csv: str, settings,
+def test_a_compaction_while_an_update_works_on_the_day_is_held_back_and_both_land(events_csv: str, settings,
                                                                                      monkeypatch) -> None:  # type: ignore[no-untyped-def]
     # given a day of two files, and an update of one of its rows under way in this thread
     _two_files_on_march_2(events_csv)
