@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from apps.events import contacts, identity, store
-from apps.events.services import batch_of
+from apps.events.schema import batch_of
 from graph import event_rows
 
 Progress = Callable[[str], None]

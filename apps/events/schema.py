@@ -59,3 +59,9 @@ CONTACT_COLUMNS: dict[str, str] = {
     "categories": "list<string>",       # matched categories
     "updated": "int64",                 # when the row was written (epoch ns): the latest row counts
 }
+
+
+def batch_of(seq: int) -> str:
+    """The ingest batch an arrival number belongs to (`seq` is batch << 32 | row number; see
+    apps.ingest.parsing.arrival_base): "" for events written outside an ingest batch."""
+    return str(seq >> 32) if seq >> 32 else ""

@@ -19,18 +19,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from django.conf import settings
 
-from apps.events import store
+from apps.events import store, tasks
+from apps.events.schema import batch_of
 from graph import event_rows
 from graph import journeys as graph_journeys
 from graph.journeys import Resolver, named_customers
 from graph.schema import EventRecord, WriteReport, attributes_json
 
 log = logging.getLogger(__name__)
-
-
-def batch_of(seq: int) -> str:
-    """The ingest batch an arrival number belongs to (see apps.ingest.parsing.arrival_base)."""
-    return str(seq >> 32) if seq >> 32 else ""
 
 
 class EventCopy:
@@ -146,21 +142,29 @@ def copy_written(records: Sequence[EventRecord], report: WriteReport, *, batch_i
 
 def write_events(records: Sequence[EventRecord], *, resolve: Resolver = named_customers,
                  batch_id: str = "") -> WriteReport:
-    """Events written outside an ingest run (decision feedback, a replay's history): the graph write,
-    then, once it committed, their copy in the event store. A store that cannot be written raises
-    EventStoreError after the graph kept the events; the caller's retry of the same events finds
-    them in the graph as duplicates and copies whichever the store lacks (EventCopy's repair)."""
+    """Events written outside an ingest run (decision feedback): the graph write, then, once it
+    committed, their copy in the event store. The graph has the events either way, so a store that
+    cannot be written now does not fail the caller: a job copies them from the graph once it can
+    (`tasks.copy_later`), and nothing depends on the caller trying again."""
     report = graph_journeys.write_events(records, resolve)
-    copy_written(records, report, batch_id=batch_id)
+    try:
+        copy_written(records, report, batch_id=batch_id)
+    except store.EventStoreError as exc:
+        tasks.copy_later([r.event_id for r in records], exc)
     return report
 
 
 def events_changed(event_ids: Sequence[str]) -> list[str]:
     """Events whose values the graph changed after they were copied (a corrected intent): their
-    rows in the store take the graph's values (`replace_events`). Returns the files written."""
+    rows in the store take the graph's values (`replace_events`). Returns the files written; none
+    when the store cannot take them now, and a job copies them later (`tasks.copy_later`)."""
     if not store.enabled() or not event_ids:
         return []
-    return replace_events(event_rows.events_by_ids(list(event_ids)))
+    try:
+        return replace_events(event_rows.events_by_ids(list(event_ids)))
+    except store.EventStoreError as exc:
+        tasks.copy_later(list(event_ids), exc)
+        return []
 
 
 def replace_events(rows: Sequence[dict[str, Any]], *, batch_id: str | None = None) -> list[str]:

@@ -1,8 +1,11 @@
-"""The event store's recurring job (apps.core.jobs): each day's files merged into one.
+"""The event store's jobs (apps.core.jobs).
 
-Every confirmed intent and every corrected row writes a small file, and every analysis opens each
-file of the days it reads, so without this a busy hub's store grows thousands of files a day.
-`manage.py events_store compact` does the same by hand."""
+- Compaction, recurring: each day's files merged into one. Every confirmed intent and every corrected
+  row writes a small file, and every analysis opens each file of the days it reads, so without this a
+  busy hub's store grows thousands of files a day. `manage.py events_store compact` does the same by
+  hand.
+- The copy of events the graph kept while the store could not take them (unreachable, or a rewrite
+  held their day too long): retried with backoff until the store has the graph's rows."""
 from __future__ import annotations
 
 import logging
@@ -12,6 +15,9 @@ from django.conf import settings
 from apps.core import jobs
 from apps.core.storage import LocalFolder
 from apps.events import maintenance, store
+from graph import event_rows
+
+COPY_ATTEMPTS = 8  # 30 s, then doubling: about an hour of retries with the default JOB_BACKOFF_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -28,3 +34,24 @@ def compact_event_store() -> str:
                 "run `manage.py events_store compact` when nothing writes")
     days, removed = maintenance.compact(lambda line: log.info("event store: %s", line))
     return f"{days} day(s) merged, {removed} file(s) replaced"
+
+
+def copy_later(event_ids: list[str], error: store.EventStoreError) -> None:
+    """Queue the store copy of events the graph has and the store could not take (`error`)."""
+    log.warning("%s; event(s) %s are in the graph and a job copies them to the event store", error,
+                ", ".join(event_ids[:5]) + (", …" if len(event_ids) > 5 else ""))
+    jobs.enqueue(copy_events, sorted(event_ids), kind="events_copy", ref=",".join(sorted(event_ids))[:200],
+                 max_attempts=COPY_ATTEMPTS)
+
+
+def copy_events(event_ids: list[str]) -> str:
+    """The graph's rows of `event_ids` into the store, wherever the store holds them or not
+    (`store.replace_rows`: idempotent, so a retry or a client's own retry before it is harmless). An
+    event the graph no longer has is left to `events_store repair`."""
+    from apps.events.services import replace_events
+
+    rows = event_rows.events_by_ids(event_ids)
+    written = replace_events(rows)
+    missing = len(event_ids) - len(rows)
+    return (f"{len(rows)} event(s) copied to the event store in {len(written)} file(s)"
+            + (f"; {missing} no longer in the graph" if missing else ""))

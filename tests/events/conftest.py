@@ -4,7 +4,10 @@ tests marked `spark` (one Spark session per test run: SparkSession.getOrCreate r
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,20 @@ def stored() -> pa.Table:
     """Every row in the event store, in event id order."""
     names = [n for files in event_store.event_files().values() for n in files]
     return event_store.read_files(names).sort_by("event_id")
+
+
+@contextmanager
+def rewrite_lock_held_elsewhere(folder: str) -> Iterator[None]:
+    """Another process (the web process writing feedback, say) holds the store's rewrite lock meanwhile."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, sys\nf = open(sys.argv[1], 'a')\nfcntl.flock(f, fcntl.LOCK_EX)\n"
+         "print('held', flush=True)\nsys.stdin.read()", str(Path(folder) / event_store.REWRITE_LOCK)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holder.communicate("", timeout=30)
 
 
 def stored_days() -> dict[str, list[str]]:

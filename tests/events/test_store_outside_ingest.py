@@ -9,10 +9,13 @@ import pandas as pd
 import pytest
 from django.core.management import call_command
 
+from apps.core import jobs
+from apps.core.models import Job
+from apps.decisions.models import DecisionLog
 from apps.decisions.replay import seed_history
 from apps.events import maintenance
 from apps.events import store as event_store
-from tests.events.conftest import stored, stored_days
+from tests.events.conftest import rewrite_lock_held_elsewhere, stored, stored_days
 
 pytestmark = pytest.mark.django_db
 T0 = 1_772_618_400_000  # 2026-03-04 10:00 UTC
@@ -57,8 +60,8 @@ def test_the_same_answer_twice_rewrites_nothing(api_client) -> None:  # type: ig
     assert sorted(Path(p).name for p in event_store.event_file_uris()) == files
 
 
-def test_feedback_while_the_store_is_unwritable_is_a_503_and_the_retry_copies(api_client, settings,  # type: ignore[no-untyped-def]
-                                                                              tmp_path: Path) -> None:
+def test_feedback_while_the_store_is_unwritable_is_answered_and_a_job_copies_it_later(api_client, settings,  # type: ignore[no-untyped-def]
+                                                                                     tmp_path: Path) -> None:
     blocker = tmp_path / "blocker"
     blocker.write_text("")
     settings.EVENTS_STORE_URL = str(blocker / "events")
@@ -66,12 +69,39 @@ def test_feedback_while_the_store_is_unwritable_is_a_503_and_the_retry_copies(ap
 
     response = api_client.post(FEEDBACK, body, format="json")
 
-    assert response.status_code == 503
-    assert response.json()["type"] == "urn:journeyhub:problem:event-store-unavailable"
-    assert "event store: cannot" in response.json()["detail"]
+    assert response.status_code == 201  # the graph has the answer: the next prediction uses it
+    assert response.json()["event_id"] == "connect-ct-4"
+    job = Job.objects.get(kind="events_copy")
+    assert (job.ref, job.args, job.status, job.attempts, job.max_attempts) == (
+        "connect-ct-4", [["connect-ct-4"]], Job.Status.RETRYING, 1, 8)  # the first try failed as well
+    assert "event store: cannot" in job.error
+    assert DecisionLog.objects.filter(kind=DecisionLog.Kind.FEEDBACK, contact_id="ct-4").count() == 1
+
     blocker.unlink()
-    assert api_client.post(FEEDBACK, body, format="json").status_code == 201
+    assert jobs.execute(job.pk) == "succeeded"
+
+    job.refresh_from_db()
+    assert job.result == "1 event(s) copied to the event store in 1 file(s)"
     assert stored_days() == {"2026-03-04": ["connect-ct-4"]}
+    assert maintenance.check().equal
+
+
+def test_a_corrected_answer_the_store_cannot_take_now_is_copied_by_the_job(api_client, settings) -> None:  # type: ignore[no-untyped-def]
+    body = {"contact_id": "ct-5", "customer_id": "c1", "at_ms": T0, "intent": "AC_NE"}
+    api_client.post(FEEDBACK, body, format="json")
+    settings.EVENTS_REWRITE_WAIT_SECONDS = 0
+
+    with rewrite_lock_held_elsewhere(settings.EVENTS_STORE_URL):
+        response = api_client.post(FEEDBACK, {**body, "intent": "CC_CA"}, format="json")
+
+    assert (response.status_code, response.json()["updated"]) == (201, True)
+    job = Job.objects.get(kind="events_copy")
+    assert job.status == Job.Status.RETRYING and "is held by another rewrite" in job.error
+    assert [(r["event_id"], r["intent"]) for r in stored().to_pylist()] == [("connect-ct-5", "AC_NE")]
+
+    assert jobs.execute(job.pk) == "succeeded"
+
+    assert [(r["event_id"], r["intent"]) for r in stored().to_pylist()] == [("connect-ct-5", "CC_CA")]
     assert maintenance.check().equal
 
 

@@ -3,10 +3,7 @@ of rows, a compaction, a repair, a rebuild's swap. So the worker can compact on 
 web process writes decision feedback, and neither loses the other's work."""
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -16,7 +13,7 @@ from apps.events import maintenance, services, store
 from apps.ingest.services import ingest_file
 from graph import get_g
 from graph import schema as s
-from tests.events.conftest import stored, stored_days
+from tests.events.conftest import rewrite_lock_held_elsewhere, stored, stored_days
 
 pytestmark = pytest.mark.django_db
 HELD = "is held by another rewrite"
@@ -69,19 +66,11 @@ def test_a_rewrite_held_by_another_process_holds_back_this_ones_compaction(event
     # given another process (the web process writing feedback, say) holding the store's rewrite lock
     _two_files_on_march_2(events_csv)
     settings.EVENTS_REWRITE_WAIT_SECONDS = 0
-    lock = Path(settings.EVENTS_STORE_URL) / store.REWRITE_LOCK
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import fcntl, sys\nf = open(sys.argv[1], 'a')\nfcntl.flock(f, fcntl.LOCK_EX)\n"
-         "print('held', flush=True)\nsys.stdin.read()", str(lock)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with rewrite_lock_held_elsewhere(settings.EVENTS_STORE_URL):
         # when this process compacts, then it is refused and the day keeps its two files
         with pytest.raises(store.EventStoreError, match=HELD):
             maintenance.compact()
         assert len(store.event_files(["2026-03-02"])["2026-03-02"]) == 2
-    finally:
-        holder.communicate("", timeout=30)
     # and once the other process let go, it merges
     assert maintenance.compact() == (1, 2)
 

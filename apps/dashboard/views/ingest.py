@@ -69,8 +69,9 @@ def ingest(request: HttpRequest) -> HttpResponse:
     q_table = Table("quarantine", "Quarantined rows (latest 200) with their reasons", QUARANTINE_COLUMNS,
                     [quarantine_row(q) for q in quarantined])
     admin = has_role(request.user, ADMIN)
-    job_table = Table("jobs", "Background jobs (uploads, training, backfills, KPI recomputes, webhook delivery), "
-                              "newest first", JOB_COLUMNS, [job_row(j, admin=admin) for j in jobs.recent(50)])
+    job_title = ("Background jobs (uploads, training, backfills, KPI recomputes, webhook delivery, "
+                 "event store copies and compaction), newest first")
+    job_table = Table("jobs", job_title, JOB_COLUMNS, [job_row(j, admin=admin) for j in jobs.recent(50)])
     running = sum(1 for row in batch_table.rows if row["status"] == "running")
     running += sum(1 for row in job_table.rows if row["status"] in ("queued", "running", "retrying"))
     context = {"title": "Ingest", "batches": batch_table, "quarantine": q_table, "formats": FORMATS, "running": running,
