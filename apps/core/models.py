@@ -133,3 +133,16 @@ class Job(models.Model):
     @property
     def label(self) -> str:
         return f"{self.kind} {self.ref}".strip()
+
+
+class Lease(models.Model):
+    """A named lock held through the database (apps/core/leases.py): processes on different machines
+    share the database, not a folder, so this is the lock they all see."""
+
+    name = models.CharField(max_length=200, primary_key=True)
+    holder = models.CharField(max_length=200, help_text="host:pid:thread:token of whoever holds it")
+    taken = models.DateTimeField()
+    expires = models.DateTimeField(help_text="after it, another may take the lease (its holder died)")
+
+    def __str__(self) -> str:
+        return f"{self.name} held by {self.holder} until {self.expires.isoformat(timespec='seconds')}"

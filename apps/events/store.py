@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from django.conf import settings
 
-from apps.core import storage
+from apps.core import leases, storage
 from apps.events import schema
 
 ARROW_TYPES = {"string": pa.string(), "int64": pa.int64()}
@@ -126,15 +126,22 @@ def rewriting() -> Iterator[None]:
     work: a compaction that deletes a file an update is about to read fails the update, and an
     update that read a file a compaction then merged leaves its old row beside the new one. On a
     local store it is a file lock beside the manifest, so the processes (web, worker, a command) and
-    threads sharing the folder take turns; re-entrant within a thread. Waiting is bounded
-    (`EVENTS_REWRITE_WAIT_SECONDS`, 5 s: feedback waits in a request thread): past it, EventStoreError
-    says so and nothing is changed. An S3 store has no lock its writers on other machines would see,
-    so nothing is held there (and compaction is not scheduled for it: docs/OPERATIONS.md)."""
+    threads sharing the folder take turns. An S3 store's writers may run on several machines and
+    share the database, not a folder: there it is a lease in the database (apps.core.leases), which
+    expires `EVENTS_REWRITE_LEASE_SECONDS` after a holder that died took it. Re-entrant within a
+    thread. Waiting is bounded (`EVENTS_REWRITE_WAIT_SECONDS`, 5 s: feedback waits in a request
+    thread): past it, EventStoreError says so and nothing is changed."""
     root = folder()
     depth = getattr(_rewrites, "depth", 0)
     with ExitStack() as held:
         if depth == 0 and isinstance(root, storage.LocalFolder):
             held.enter_context(_rewrite_lock(root.root))  # released when the file closes
+        elif depth == 0:
+            where = store_url()
+            held.enter_context(leases.held(f"event store rewrite {where}"[:200],
+                                           ttl=float(settings.EVENTS_REWRITE_LEASE_SECONDS),
+                                           wait=float(settings.EVENTS_REWRITE_WAIT_SECONDS),
+                                           busy=lambda: _held_elsewhere(where)))
         _rewrites.depth = depth + 1
         try:
             yield
@@ -160,12 +167,16 @@ def _wait_for(lock: io.TextIOWrapper, path: Path) -> None:
         except BlockingIOError:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise EventStoreError(
-                    f"event store: {path} is held by another rewrite (a compaction, a repair or an update of "
-                    f"rows) for longer than EVENTS_REWRITE_WAIT_SECONDS={settings.EVENTS_REWRITE_WAIT_SECONDS}; "
-                    "nothing was changed, try again when it is done") from None
+                raise _held_elsewhere(str(path)) from None
             time.sleep(min(pause, left))
             pause = min(pause * 2, 0.25)
+
+
+def _held_elsewhere(where: str) -> EventStoreError:
+    return EventStoreError(
+        f"event store: {where} is held by another rewrite (a compaction, a repair or an update of rows) for "
+        f"longer than EVENTS_REWRITE_WAIT_SECONDS={settings.EVENTS_REWRITE_WAIT_SECONDS}; nothing was "
+        "changed, try again when it is done")
 
 
 def replace_rows(rows: Sequence[dict[str, Any]], *, batch_id: str | None = None) -> list[str]:

@@ -265,7 +265,9 @@ EVENTS_STORE_FLUSH_ROWS = env.int("EVENTS_STORE_FLUSH_ROWS", default=100_000)
 # files before it gives up with an error (apps.events.store.rewriting). Short, because decision
 # feedback waits in a request thread.
 EVENTS_REWRITE_WAIT_SECONDS = env.float("EVENTS_REWRITE_WAIT_SECONDS", default=5.0)
-# The worker merges each day's files into one this often (minutes; local stores only).
+# An S3 store's rewrite lock is a lease in the database; a holder that died frees it after this long.
+EVENTS_REWRITE_LEASE_SECONDS = env.float("EVENTS_REWRITE_LEASE_SECONDS", default=900.0)
+# The worker merges each day's files into one this often (minutes).
 EVENTS_COMPACT_MINUTES = env.int("EVENTS_COMPACT_MINUTES", default=60)
 # The analytics engine over the event store (see README, Configuration).
 ANALYTICS_ENGINE = env("ANALYTICS_ENGINE", default="duckdb")

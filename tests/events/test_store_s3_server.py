@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
 import pytest
+from django.utils import timezone
 from moto.server import ThreadedMotoServer
 
+from apps.core import jobs
+from apps.core.models import Job, Lease
 from apps.events import engine as analytics_engine
-from apps.events import maintenance
+from apps.events import maintenance, store
 from apps.events.store import EventStoreError
 from apps.ingest.models import IngestBatch
 from apps.ingest.services import ingest_file
@@ -111,3 +114,32 @@ def test_unreachable_s3_fails_the_batch_clearly_and_the_next_run_repairs(lake: s
     assert again.status == "completed"
     assert maintenance.check().equal
     assert selectors.directly_follows() == frequency.directly_follows(make_frame(JOURNEYS))
+
+
+def test_the_worker_compacts_an_s3_store_once_the_lease_of_a_writer_that_died_expired(  # type: ignore[no-untyped-def]
+        lake: str, journeys_csv: str, tmp_path: Path, settings) -> None:
+    # given a day of two files on S3 (a second batch of one event), and the store's rewrite lease
+    # held by a process on another machine
+    ingest_file(uri=journeys_csv, fmt="csv")
+    late = {"event_id": "c5-late", "customer_id": "c5", "event_type": "call", "channel": "phone",
+            "timestamp": datetime.fromtimestamp((T0 + 30 * MIN) / 1000, tz=UTC).isoformat()}
+    ingest_file(uri=write_csv(tmp_path / "late.csv", [late]), fmt="csv")
+    assert len(store.event_files(["2026-01-05"])["2026-01-05"]) == 2
+    settings.EVENTS_REWRITE_WAIT_SECONDS = 0
+    lease, now = f"event store rewrite s3://{lake}/journeys", timezone.now()
+    Lease.objects.create(name=lease, holder="worker-2:4242:1:abcd", taken=now, expires=now + timedelta(minutes=15))
+
+    # when the worker's schedule runs, then it is held back with the reason and the day keeps its files
+    assert jobs.run_recurring("compact the event store") == "failed"
+    refused = Job.objects.get(ref="compact the event store")
+    assert f"event store: s3://{lake}/journeys is held by another rewrite" in refused.error
+    assert len(store.event_files(["2026-01-05"])["2026-01-05"]) == 2
+
+    # when that writer died: its lease expires, and the next run merges the day and lets the lease go
+    Lease.objects.filter(name=lease).update(expires=now - timedelta(seconds=1))
+    assert jobs.run_recurring("compact the event store") == "succeeded"
+    assert Job.objects.filter(ref="compact the event store", status="succeeded").get().result == (
+        "1 day(s) merged, 2 file(s) replaced")
+    assert len(store.event_files(["2026-01-05"])["2026-01-05"]) == 1
+    assert not Lease.objects.exists()
+    assert maintenance.check().equal

@@ -1,0 +1,49 @@
+"""Leases in the database (apps.core.leases): the lock processes on different machines share."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.core import leases
+from apps.core.models import Lease
+
+pytestmark = pytest.mark.django_db
+
+
+class Busy(Exception):
+    pass
+
+
+def test_a_held_lease_refuses_another_holder_until_it_is_let_go() -> None:
+    with leases.held("nightly", ttl=60, wait=0, busy=Busy):
+        row = Lease.objects.get()
+        assert row.name == "nightly" and row.expires - row.taken == timedelta(seconds=60)
+        assert leases.take("nightly", "other-host:1:1:x", 60) is False
+        with pytest.raises(Busy), leases.held("nightly", ttl=60, wait=0, busy=Busy):
+            pass
+        assert Lease.objects.get().holder == row.holder  # the refused one changed nothing
+    assert not Lease.objects.exists()
+    assert leases.take("nightly", "other-host:1:1:x", 60) is True
+
+
+def test_the_lease_of_a_holder_that_died_is_taken_once_it_expired() -> None:
+    past = timezone.now() - timedelta(seconds=1)
+    Lease.objects.create(name="nightly", holder="gone-host:7:7:y", taken=past - timedelta(seconds=60), expires=past)
+
+    with leases.held("nightly", ttl=30, wait=0, busy=Busy):
+        assert Lease.objects.get().holder.split(":")[0] != "gone-host"
+
+    assert not Lease.objects.exists()
+
+
+def test_a_lease_is_let_go_when_the_work_it_guards_fails() -> None:
+    with pytest.raises(ValueError, match="broken"), leases.held("nightly", ttl=60, wait=0, busy=Busy):
+        raise ValueError("broken")
+    assert not Lease.objects.exists()
+
+
+def test_leases_of_other_names_do_not_wait_on_each_other() -> None:
+    with leases.held("store a", ttl=60, wait=0, busy=Busy), leases.held("store b", ttl=60, wait=0, busy=Busy):
+        assert sorted(Lease.objects.values_list("name", flat=True)) == ["store a", "store b"]
