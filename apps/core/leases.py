@@ -25,16 +25,17 @@ from apps.core.models import Lease
 
 
 @contextmanager
-def held(name: str, *, ttl: float, wait: float, busy: Callable[[], Exception]) -> Iterator[None]:
+def held(name: str, *, ttl: float, wait: float, busy: Callable[[Lease | None], Exception]) -> Iterator[None]:
     """Hold the lease `name` meanwhile. Waits up to `wait` seconds for its holder to let go (or for its
-    lease to expire), then raises `busy()`: the caller's error, saying what was not done."""
+    lease to expire), then raises `busy(lease)`: the caller's error, saying what was not done and, from
+    the lease row (None if it was let go just then), who holds it until when."""
     holder = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
     deadline = time.monotonic() + wait
     pause = 0.005
     while not take(name, holder, ttl):
         left = deadline - time.monotonic()
         if left <= 0:
-            raise busy()
+            raise busy(Lease.objects.filter(name=name).first())
         time.sleep(min(pause, left))
         pause = min(pause * 2, 0.25)
     try:

@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from django.conf import settings
 
 from apps.core import leases, storage
+from apps.core.models import Lease
 from apps.events import schema
 
 ARROW_TYPES = {"string": pa.string(), "int64": pa.int64()}
@@ -141,7 +142,7 @@ def rewriting() -> Iterator[None]:
             held.enter_context(leases.held(f"event store rewrite {where}"[:200],
                                            ttl=float(settings.EVENTS_REWRITE_LEASE_SECONDS),
                                            wait=float(settings.EVENTS_REWRITE_WAIT_SECONDS),
-                                           busy=lambda: _held_elsewhere(where)))
+                                           busy=lambda lease: _held_elsewhere(where, lease)))
         _rewrites.depth = depth + 1
         try:
             yield
@@ -172,10 +173,12 @@ def _wait_for(lock: io.TextIOWrapper, path: Path) -> None:
             pause = min(pause * 2, 0.25)
 
 
-def _held_elsewhere(where: str) -> EventStoreError:
+def _held_elsewhere(where: str, lease: Lease | None = None) -> EventStoreError:
+    by = (f", by {lease.holder.rsplit(':', 2)[0]} until {lease.expires:%Y-%m-%d %H:%M:%S} UTC at the latest"
+          if lease else "")
     return EventStoreError(
-        f"event store: {where} is held by another rewrite (a compaction, a repair or an update of rows) for "
-        f"longer than EVENTS_REWRITE_WAIT_SECONDS={settings.EVENTS_REWRITE_WAIT_SECONDS}; nothing was "
+        f"event store: {where} is held by another rewrite (a compaction, a repair or an update of rows{by}) "
+        f"for longer than EVENTS_REWRITE_WAIT_SECONDS={settings.EVENTS_REWRITE_WAIT_SECONDS}; nothing was "
         "changed, try again when it is done")
 
 

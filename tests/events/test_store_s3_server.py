@@ -132,7 +132,9 @@ def test_the_worker_compacts_an_s3_store_once_the_lease_of_a_writer_that_died_ex
     # when the worker's schedule runs, then it is held back with the reason and the day keeps its files
     assert jobs.run_recurring("compact the event store") == "failed"
     refused = Job.objects.get(ref="compact the event store")
-    assert f"event store: s3://{lake}/journeys is held by another rewrite" in refused.error
+    assert refused.error.startswith(
+        f"event store: s3://{lake}/journeys is held by another rewrite (a compaction, a repair or an update of rows, "
+        f"by worker-2:4242 until {now + timedelta(minutes=15):%Y-%m-%d %H:%M:%S} UTC at the latest)")
     assert len(store.event_files(["2026-01-05"])["2026-01-05"]) == 2
 
     # when that writer died: its lease expires, and the next run merges the day and lets the lease go
