@@ -13,10 +13,12 @@ import logging
 from django.conf import settings
 
 from apps.core import jobs
+from apps.core.models import Job
 from apps.events import maintenance, store
 from graph import event_rows
 
 COPY_ATTEMPTS = 8  # 30 s, then doubling: about an hour of retries with the default JOB_BACKOFF_SECONDS
+REF_LENGTH = Job._meta.get_field("ref").max_length or 100
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +37,9 @@ def copy_later(event_ids: list[str], error: store.EventStoreError) -> None:
     """Queue the store copy of events the graph has and the store could not take (`error`)."""
     log.warning("%s; event(s) %s are in the graph and a job copies them to the event store", error,
                 ", ".join(event_ids[:5]) + (", …" if len(event_ids) > 5 else ""))
-    jobs.enqueue(copy_events, sorted(event_ids), kind="events_copy", ref=",".join(sorted(event_ids))[:200],
-                 max_attempts=COPY_ATTEMPTS)
+    ids = sorted(event_ids)
+    ref = ids[0] if len(ids) == 1 else f"{ids[0]} and {len(ids) - 1} more"
+    jobs.enqueue(copy_events, ids, kind="events_copy", ref=ref[:REF_LENGTH], max_attempts=COPY_ATTEMPTS)
 
 
 def copy_events(event_ids: list[str]) -> str:

@@ -86,6 +86,20 @@ def test_feedback_while_the_store_is_unwritable_is_answered_and_a_job_copies_it_
     assert maintenance.check().equal
 
 
+def test_the_copy_job_of_the_longest_contact_id_fits_its_row(api_client, settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    settings.EVENTS_STORE_URL = str(blocker / "events")
+    contact = "x" * 100  # the longest contact id the API takes
+
+    response = api_client.post(FEEDBACK, {"contact_id": contact, "customer_id": "c1", "at_ms": T0,
+                                          "intent": "AC_NE"}, format="json")
+
+    assert response.status_code == 201
+    job = Job.objects.get(kind="events_copy")
+    assert (job.ref, job.args) == (f"connect-{contact}"[:100], [[f"connect-{contact}"]])
+
+
 def test_a_corrected_answer_the_store_cannot_take_now_is_copied_by_the_job(api_client, settings) -> None:  # type: ignore[no-untyped-def]
     body = {"contact_id": "ct-5", "customer_id": "c1", "at_ms": T0, "intent": "AC_NE"}
     api_client.post(FEEDBACK, body, format="json")
