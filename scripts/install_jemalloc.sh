@@ -8,11 +8,5 @@ installed() { MEMORY_ALLOCATOR=jemalloc ./scripts/with_allocator.sh true 2>/dev/
 if installed; then
   exit 0
 fi
-if [ "$(id -u)" -ne 0 ]; then
-  echo "jemalloc is missing: run 'sudo apt-get install -y libjemalloc2' (the tests of MEMORY_ALLOCATOR=jemalloc need it)" >&2
-  exit 1
-fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq libjemalloc2 >/dev/null
+./scripts/apt_install.sh jemalloc "the tests of MEMORY_ALLOCATOR=jemalloc need it" libjemalloc2
 MEMORY_ALLOCATOR=jemalloc ./scripts/with_allocator.sh sh -c 'echo "jemalloc: $LD_PRELOAD"'

@@ -7,13 +7,7 @@ PORT="${PGTEST_PORT:-54329}"
 DIR="${PGTEST_DIR:-/tmp/journeyhub-postgres}"
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
 if [ -z "$PG_BIN" ] || [ ! -x "$PG_BIN/pg_ctl" ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "PostgreSQL is missing: run 'sudo apt-get install -y postgresql' (the suite also runs on PostgreSQL)" >&2
-    exit 1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq postgresql >/dev/null
+  "$(dirname "$0")/apt_install.sh" PostgreSQL "the suite also runs on PostgreSQL" postgresql
   PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 fi
 as_owner() {
