@@ -46,7 +46,7 @@ def copy_events(event_ids: list[str]) -> str:
     """The graph's rows of `event_ids` into the store, wherever the store holds them or not
     (`store.replace_rows`: idempotent, so a retry or a client's own retry before it is harmless). An
     event the graph no longer has is left to `events_store repair`."""
-    from apps.events.services import replace_events
+    from apps.events.services import replace_events  # services queues this job: imported when it runs
 
     rows = event_rows.events_by_ids(event_ids)
     written = replace_events(rows)
