@@ -1,9 +1,11 @@
 """Leases in the database (apps.core.leases): the lock processes on different machines share."""
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import OperationalError, connection
 from django.utils import timezone
 
 from apps.core import leases
@@ -47,3 +49,31 @@ def test_a_lease_is_let_go_when_the_work_it_guards_fails() -> None:
 def test_leases_of_other_names_do_not_wait_on_each_other() -> None:
     with leases.held("store a", ttl=60, wait=0, busy=Busy), leases.held("store b", ttl=60, wait=0, busy=Busy):
         assert sorted(Lease.objects.values_list("name", flat=True)) == ["store a", "store b"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_of_writers_racing_for_a_free_lease_on_their_own_connections_exactly_one_gets_it() -> None:
+    racers = 6
+    start = threading.Barrier(racers)
+    won: list[str] = []
+    refused: list[str] = []  # SQLite's shared in-memory test database refuses a locked table at once
+
+    def race(n: int) -> None:
+        try:
+            start.wait(timeout=30)
+            if leases.take("nightly", f"host-{n}:1:1:t", 60):
+                won.append(f"host-{n}:1:1:t")
+        except OperationalError as exc:
+            refused.append(str(exc))
+        finally:
+            connection.close()  # each thread had a connection of its own
+
+    threads = [threading.Thread(target=race, args=(n,)) for n in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert len(won) == 1
+    assert Lease.objects.get().holder == won[0]
+    assert refused == [] or (connection.vendor == "sqlite" and set(refused) == {"database table is locked"})
