@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin
 
 from apps.core.admin_mixins import AuditedAdminMixin
-from apps.core.models import ApiKey, AuditEntry, Job, Scope
+from apps.core.models import ApiKey, AuditEntry, Job, Lease, Scope
 
 
 class ApiKeyForm(forms.ModelForm):
@@ -65,6 +65,22 @@ class JobAdmin(admin.ModelAdmin):
     list_filter = ["status", "kind"]
     search_fields = ["ref", "request_id"]
     readonly_fields = [f.name for f in Job._meta.fields]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Lease)
+class LeaseAdmin(admin.ModelAdmin):
+    """Who holds which lease until when (an S3 event store's rewrites), read-only: the holders take and
+    let go of their rows; a row whose holder died is free for the taking once it expired."""
+
+    list_display = ["name", "holder", "taken", "expires"]
+    search_fields = ["name", "holder"]
+    readonly_fields = [f.name for f in Lease._meta.fields]
 
     def has_add_permission(self, request: Any) -> bool:
         return False

@@ -175,7 +175,7 @@ TABLE: dict[str, dict[str, Rule]] = {
 ADMIN_MODELS: dict[str, str] = {
     "auth.group": "superuser", "auth.user": "superuser",
     "axes.accessattempt": "superuser", "axes.accesslog": "superuser", "axes.accessfailurelog": "superuser",
-    "core.apikey": "change", "core.auditentry": "view", "core.job": "view",
+    "core.apikey": "change", "core.auditentry": "view", "core.job": "view", "core.lease": "view",
     "django_q.schedule": "superuser", "django_q.success": "superuser", "django_q.failure": "superuser",
     "django_q.ormq": "superuser",
     "ingest.ingestbatch": "view", "ingest.quarantinedrow": "view",
@@ -187,7 +187,7 @@ ADMIN_MODELS: dict[str, str] = {
 }
 # Models whose admin refuses adding whatever the permissions (created by code, or read-only records).
 NO_ADD = {"conversations.contact", "axes.accessattempt", "axes.accesslog", "axes.accessfailurelog", "core.apikey",
-          "core.auditentry", "core.job", "django_q.success", "django_q.failure", "django_q.ormq",
+          "core.auditentry", "core.job", "core.lease", "django_q.success", "django_q.failure", "django_q.ormq",
           "ingest.ingestbatch", "ingest.quarantinedrow", "journeys.kpivalue", "journeys.milestonereach",
           "journeys.webhookdelivery", "propensity.modelversion", "propensity.trainingrun", "decisions.decisionlog"}
 NO_DELETE = {"core.auditentry"}

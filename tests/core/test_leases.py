@@ -1,11 +1,16 @@
 """Leases in the database (apps.core.leases): the lock processes on different machines share."""
 from __future__ import annotations
 
+import io
 import threading
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.db import OperationalError, connection
+from django.test import Client
 from django.utils import timezone
 
 from apps.core import leases
@@ -49,6 +54,21 @@ def test_a_lease_is_let_go_when_the_work_it_guards_fails() -> None:
 def test_leases_of_other_names_do_not_wait_on_each_other() -> None:
     with leases.held("store a", ttl=60, wait=0, busy=Busy), leases.held("store b", ttl=60, wait=0, busy=Busy):
         assert sorted(Lease.objects.values_list("name", flat=True)) == ["store a", "store b"]
+
+
+def test_an_admin_sees_who_holds_a_lease_until_when_and_cannot_change_it() -> None:
+    User.objects.create_user("ops")
+    call_command("grant_role", "ops", "admin", stdout=io.StringIO())  # staff in the "admin" group
+    admin = Client()
+    admin.force_login(User.objects.get(username="ops"))
+    with leases.held("event store rewrite s3://lake/journeys", ttl=60, wait=0, busy=Busy):
+        holder = Lease.objects.get().holder
+        page = admin.get("/admin/core/lease/")
+        change = admin.post(f"/admin/core/lease/{quote(Lease.objects.get().pk)}/change/", {"holder": "me"})
+
+    assert page.status_code == 200
+    assert "event store rewrite s3://lake/journeys" in page.content.decode() and holder in page.content.decode()
+    assert change.status_code == 403
 
 
 @pytest.mark.django_db(transaction=True)
