@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Any
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -267,6 +268,8 @@ EVENTS_STORE_FLUSH_ROWS = env.int("EVENTS_STORE_FLUSH_ROWS", default=100_000)
 EVENTS_REWRITE_WAIT_SECONDS = env.float("EVENTS_REWRITE_WAIT_SECONDS", default=5.0)
 # An S3 store's rewrite lock is a lease in the database; a holder that died frees it after this long.
 EVENTS_REWRITE_LEASE_SECONDS = env.float("EVENTS_REWRITE_LEASE_SECONDS", default=900.0)
+if not EVENTS_REWRITE_LEASE_SECONDS > 0:  # a lease that expires at once would let two rewrites in together
+    raise ImproperlyConfigured(f"EVENTS_REWRITE_LEASE_SECONDS must be more than 0, not {EVENTS_REWRITE_LEASE_SECONDS}")
 # The worker merges each day's files into one this often (minutes).
 EVENTS_COMPACT_MINUTES = env.int("EVENTS_COMPACT_MINUTES", default=60)
 # The analytics engine over the event store (see README, Configuration).

@@ -93,3 +93,10 @@ with transaction.atomic():
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stdout.splitlines() if line.startswith(("held", "free", "busy_timeout"))]
     assert lines == ["held: database is locked", "busy_timeout 20000"]
+
+
+def test_a_rewrite_lease_that_would_expire_at_once_refuses_to_start() -> None:
+    result = _load_production(SECRET_KEY="s" * 50, ALLOWED_HOSTS="hub.example.com", EVENTS_REWRITE_LEASE_SECONDS="0")
+    assert result.returncode != 0
+    assert "EVENTS_REWRITE_LEASE_SECONDS must be more than 0, not 0.0" in result.stderr
+
