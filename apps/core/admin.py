@@ -39,18 +39,23 @@ class ApiKeyAdmin(AuditedAdminMixin):
         return False
 
 
-@admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ["at", "actor", "action", "object_type", "object_repr"]
-    list_filter = ["action", "object_type"]
-    search_fields = ["object_repr", "object_id", "actor"]
-    readonly_fields = [f.name for f in AuditEntry._meta.fields]
+class RecordAdmin(admin.ModelAdmin):
+    """Records the product writes itself (the audit log, jobs, leases): listed and read, never added or
+    edited from the admin."""
 
     def has_add_permission(self, request: Any) -> bool:
         return False
 
     def has_change_permission(self, request: Any, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(RecordAdmin):
+    list_display = ["at", "actor", "action", "object_type", "object_repr"]
+    list_filter = ["action", "object_type"]
+    search_fields = ["object_repr", "object_id", "actor"]
+    readonly_fields = [f.name for f in AuditEntry._meta.fields]
 
     def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
         """The log is evidence: nobody edits or deletes it from the admin."""
@@ -58,7 +63,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(RecordAdmin):
     """Background jobs, read-only: the worker writes them; a failed one is queued again by its owner."""
 
     list_display = ["id", "kind", "ref", "status", "attempts", "max_attempts", "request_id", "created", "finished"]
@@ -66,24 +71,12 @@ class JobAdmin(admin.ModelAdmin):
     search_fields = ["ref", "request_id"]
     readonly_fields = [f.name for f in Job._meta.fields]
 
-    def has_add_permission(self, request: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(Lease)
-class LeaseAdmin(admin.ModelAdmin):
+class LeaseAdmin(RecordAdmin):
     """Who holds which lease until when (an S3 event store's rewrites), read-only: the holders take and
     let go of their rows; a row whose holder died is free for the taking once it expired."""
 
     list_display = ["name", "holder", "taken", "expires"]
     search_fields = ["name", "holder"]
     readonly_fields = [f.name for f in Lease._meta.fields]
-
-    def has_add_permission(self, request: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
