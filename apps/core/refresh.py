@@ -69,3 +69,18 @@ class Refresher:
 
 
 refresher = Refresher()
+
+
+class Clears:
+    """How many times a cache of re-read values was cleared. A re-read notes `count` when it is asked
+    for and stores what it read only if no clear came since: an edit in this process clears the cache,
+    and a re-read that began before the edit must not bring the old value back."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def clear(self) -> None:
+        self.count += 1
+
+    def since(self, seen: int) -> bool:
+        return self.count != seen

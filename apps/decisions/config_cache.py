@@ -15,7 +15,7 @@ from django.conf import settings
 from apps.core import refresh
 
 _cache: dict[str, tuple[float, Any]] = {}
-_generation = 0  # counts clears: a re-read that began before one does not store what it read
+_clears = refresh.Clears()
 
 
 def cached(key: str, load: Callable[[], Any]) -> Any:
@@ -25,21 +25,20 @@ def cached(key: str, load: Callable[[], Any]) -> Any:
     if hit is not None and now - hit[0] < max_age:
         return hit[1]
     if hit is not None and refresh.in_background():
-        generation = _generation
-        refresh.refresher.request(("decisions-config", key), lambda: _store(key, load, generation))
+        seen = _clears.count
+        refresh.refresher.request(("decisions-config", key), lambda: _store(key, load, seen))
         return hit[1]
     value = load()
     _cache[key] = (now, value)
     return value
 
 
-def _store(key: str, load: Callable[[], Any], generation: int) -> None:
+def _store(key: str, load: Callable[[], Any], seen: int) -> None:
     value = load()
-    if generation == _generation:
+    if not _clears.since(seen):
         _cache[key] = (time.monotonic(), value)
 
 
 def clear() -> None:
-    global _generation
-    _generation += 1
+    _clears.clear()
     _cache.clear()

@@ -142,7 +142,7 @@ class _CacheEntry:
 
 _cache: dict[str, _CacheEntry] = {}
 _cache_lock = threading.Lock()
-_generation = 0  # counts clears: a re-check that began before one does not store what it read
+_clears = refresh.Clears()
 
 
 def load_active(name: str, *, max_age: float = RELOAD_CHECK_SECONDS) -> LoadedModel | None:
@@ -153,15 +153,15 @@ def load_active(name: str, *, max_age: float = RELOAD_CHECK_SECONDS) -> LoadedMo
     if entry is not None and time.monotonic() - entry.checked_at < max_age:
         return entry.loaded
     if entry is not None and refresh.in_background():
-        generation = _generation
-        refresh.refresher.request(("active-model", name), lambda: _check(name, generation))
+        seen = _clears.count
+        refresh.refresher.request(("active-model", name), lambda: _check(name, seen))
         return entry.loaded
-    return _check(name, _generation)
+    return _check(name, _clears.count)
 
 
-def _check(name: str, generation: int) -> LoadedModel | None:
+def _check(name: str, seen: int) -> LoadedModel | None:
     """Read which version is active and load it if it is not the one loaded; stored unless the cache
-    was cleared since `generation` (an activation in this process is not undone by an older read)."""
+    was cleared since `seen` (an activation in this process is not undone by an older read)."""
     now = time.monotonic()
     active_id = ModelVersion.objects.filter(name=name, is_active=True).values_list("id", flat=True).first()
     with _cache_lock:
@@ -173,21 +173,19 @@ def _check(name: str, generation: int) -> LoadedModel | None:
         if active_id is not None:
             version = ModelVersion.objects.get(pk=active_id)
             loaded = LoadedModel(version=version, model=load_model(version), verdict=gate.judge_version(version))
-        if generation == _generation:
+        if not _clears.since(seen):
             _cache[name] = _CacheEntry(loaded=loaded, checked_at=now)
         return loaded
 
 
 def _forget(name: str) -> None:
-    global _generation
     with _cache_lock:
-        _generation += 1
+        _clears.clear()
         _cache.pop(name, None)
 
 
 def clear_cache() -> None:
     """Drop every loaded model (tests, or after ARTIFACTS_DIR changes)."""
-    global _generation
     with _cache_lock:
-        _generation += 1
+        _clears.clear()
         _cache.clear()

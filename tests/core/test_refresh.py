@@ -101,3 +101,37 @@ def test_a_key_revoked_elsewhere_is_refused_once_its_entry_is_re_read_and_its_us
     refresher.wait()
     assert client.get("/api/ping").status_code == 401
     key_cache.clear()
+
+
+def test_a_model_re_check_under_way_when_this_process_activates_another_does_not_bring_the_old_back(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # given version 1 loaded, then a re-check in the background that has read "version 1 is active" and
+    # waits at the cache's door
+    first = registry.register_model(name="risk", model=history_risk_model(), metrics={"auc": 0.9},
+                                    baseline_metrics={"prior": {"auc": 0.5}}, features=["avg_call_seconds"],
+                                    train_window=(None, None))
+    assert registry.load_active("risk", max_age=0).version.version == first.version
+    at_the_door, go_on = threading.Event(), threading.Event()
+    lock = registry._cache_lock
+
+    class Door:
+        def __enter__(self) -> None:
+            if threading.current_thread().name == "refresh-ahead":
+                at_the_door.set()
+                go_on.wait(10)
+            lock.__enter__()
+
+        def __exit__(self, *exc: object) -> None:
+            lock.__exit__(*exc)
+
+    monkeypatch.setattr(registry, "_cache_lock", Door())
+    assert registry.load_active("risk", max_age=0).version.version == first.version  # stale: re-checked beside
+    assert at_the_door.wait(10)
+    # when this process activates version 2 meanwhile, and then the re-check goes on
+    second = registry.register_model(name="risk", model=history_risk_model(), metrics={"auc": 0.9},
+                                     baseline_metrics={"prior": {"auc": 0.5}}, features=["avg_call_seconds"],
+                                     train_window=(None, None))
+    go_on.set()
+    refresher.wait()
+    # then version 2 is what decisions get, not the version 1 the re-check read before the activation
+    assert registry.load_active("risk", max_age=3600).version.version == second.version
