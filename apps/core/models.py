@@ -144,5 +144,10 @@ class Lease(models.Model):
     taken = models.DateTimeField()
     expires = models.DateTimeField(help_text="after it, another may take the lease (its holder died)")
 
+    @property
+    def process(self) -> str:
+        """The holder's host and process id, what an operator looks for."""
+        return self.holder.rsplit(":", 2)[0]
+
     def __str__(self) -> str:
         return f"{self.name} held by {self.holder} until {self.expires.isoformat(timespec='seconds')}"

@@ -174,7 +174,7 @@ def _wait_for(lock: io.TextIOWrapper, path: Path) -> None:
 
 
 def _held_elsewhere(where: str, lease: Lease | None = None) -> EventStoreError:
-    by = (f", by {lease.holder.rsplit(':', 2)[0]} until {lease.expires:%Y-%m-%d %H:%M:%S} UTC at the latest"
+    by = (f", by {lease.process} until {lease.expires:%Y-%m-%d %H:%M:%S} UTC at the latest"
           if lease else "")
     return EventStoreError(
         f"event store: {where} is held by another rewrite (a compaction, a repair or an update of rows{by}) "

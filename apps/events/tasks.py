@@ -35,9 +35,9 @@ def compact_event_store() -> str:
 
 def copy_later(event_ids: list[str], error: store.EventStoreError) -> None:
     """Queue the store copy of events the graph has and the store could not take (`error`)."""
-    log.warning("%s; event(s) %s are in the graph and a job copies them to the event store", error,
-                ", ".join(event_ids[:5]) + (", …" if len(event_ids) > 5 else ""))
     ids = sorted(event_ids)
+    log.warning("%s; event(s) %s are in the graph and a job copies them to the event store", error,
+                ", ".join(ids[:5]) + (", …" if len(ids) > 5 else ""))
     ref = ids[0] if len(ids) == 1 else f"{ids[0]} and {len(ids) - 1} more"
     jobs.enqueue(copy_events, ids, kind="events_copy", ref=ref[:REF_LENGTH], max_attempts=COPY_ATTEMPTS)
 
