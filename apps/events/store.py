@@ -129,9 +129,10 @@ def rewriting() -> Iterator[None]:
     local store it is a file lock beside the manifest, so the processes (web, worker, a command) and
     threads sharing the folder take turns. An S3 store's writers may run on several machines and
     share the database, not a folder: there it is a lease in the database (apps.core.leases), which
-    expires `EVENTS_REWRITE_LEASE_SECONDS` after a holder that died took it. Re-entrant within a
-    thread. Waiting is bounded (`EVENTS_REWRITE_WAIT_SECONDS`, 5 s: feedback waits in a request
-    thread): past it, EventStoreError says so and nothing is changed."""
+    its holder renews while it works and which expires `EVENTS_REWRITE_LEASE_SECONDS` after the last
+    renewal of a holder that died. Re-entrant within a thread. Waiting is bounded
+    (`EVENTS_REWRITE_WAIT_SECONDS`, 5 s: feedback waits in a request thread): past it,
+    EventStoreError says so and nothing is changed."""
     root = folder()
     depth = getattr(_rewrites, "depth", 0)
     with ExitStack() as held:
@@ -139,15 +140,24 @@ def rewriting() -> Iterator[None]:
             held.enter_context(_rewrite_lock(root.root))  # released when the file closes
         elif depth == 0:
             where = store_url()
-            held.enter_context(leases.held(f"event store rewrite {where}"[:200],
-                                           ttl=float(settings.EVENTS_REWRITE_LEASE_SECONDS),
-                                           wait=float(settings.EVENTS_REWRITE_WAIT_SECONDS),
-                                           busy=lambda lease: _held_elsewhere(where, lease)))
+            held.enter_context(_rewrite_lease(where))
         _rewrites.depth = depth + 1
         try:
             yield
         finally:
             _rewrites.depth = depth
+
+
+@contextmanager
+def _rewrite_lease(where: str) -> Iterator[None]:
+    try:
+        with leases.held(f"event store rewrite {where}"[:200], ttl=float(settings.EVENTS_REWRITE_LEASE_SECONDS),
+                         wait=float(settings.EVENTS_REWRITE_WAIT_SECONDS),
+                         busy=lambda lease: _held_elsewhere(where, lease)):
+            yield
+    except leases.LeaseLost as exc:
+        raise EventStoreError(f"event store: {where}: {exc}; `manage.py events_store check` says whether "
+                              "the store still matches the graph, and `repair` mends it") from exc
 
 
 @contextmanager

@@ -266,8 +266,9 @@ EVENTS_STORE_FLUSH_ROWS = env.int("EVENTS_STORE_FLUSH_ROWS", default=100_000)
 # files before it gives up with an error (apps.events.store.rewriting). Short, because decision
 # feedback waits in a request thread.
 EVENTS_REWRITE_WAIT_SECONDS = env.float("EVENTS_REWRITE_WAIT_SECONDS", default=5.0)
-# An S3 store's rewrite lock is a lease in the database; a holder that died frees it after this long.
-EVENTS_REWRITE_LEASE_SECONDS = env.float("EVENTS_REWRITE_LEASE_SECONDS", default=900.0)
+# An S3 store's rewrite lock is a lease in the database, renewed every third of this while its holder
+# works; a holder that died frees it this long after its last renewal.
+EVENTS_REWRITE_LEASE_SECONDS = env.float("EVENTS_REWRITE_LEASE_SECONDS", default=120.0)
 if not EVENTS_REWRITE_LEASE_SECONDS > 0:  # a lease that expires at once would let two rewrites in together
     raise ImproperlyConfigured(f"EVENTS_REWRITE_LEASE_SECONDS must be more than 0, not {EVENTS_REWRITE_LEASE_SECONDS}")
 # The worker merges each day's files into one this often (minutes).

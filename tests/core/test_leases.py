@@ -100,3 +100,41 @@ def test_of_writers_racing_for_a_free_lease_on_their_own_connections_exactly_one
     assert len(won) == 1 or (on_sqlite and not won and refused)
     assert list(Lease.objects.values_list("holder", flat=True)) == won
     assert all("locked" in reason for reason in refused) and (on_sqlite or not refused)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lease_is_renewed_while_its_work_goes_on_past_its_ttl() -> None:
+    ttl = 0.6
+    with leases.held("nightly", ttl=ttl, wait=0, busy=Busy) as holding:
+        first = Lease.objects.get()
+        assert holding.wait_for(3, timeout=30) is True
+        holding.stop()  # SQLite's shared test database: no other writer while this one reads
+        row = Lease.objects.get()
+
+    # three renewals, each at least ttl/3 after the one before: the work outlived its first expiry and
+    # still held the lease, whose expiry had moved by at least another ttl
+    assert timezone.now() > first.expires
+    assert row.holder == first.holder and row.taken == first.taken
+    assert (row.expires - first.expires).total_seconds() >= ttl * 0.9
+    assert holding.renewals >= 3 and holding.lost is False
+    assert not Lease.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_work_that_lost_its_lease_to_another_holder_says_so_and_leaves_their_lease_alone() -> None:
+    with pytest.raises(leases.LeaseLost, match="'nightly' expired and was taken by another holder"):
+        with leases.held("nightly", ttl=3, wait=0, busy=Busy) as holding:
+            # as if renewals had failed for ttl and another process took the expired lease
+            Lease.objects.update(holder="other-host:9:9:z")
+            assert holding.wait_for(1, timeout=30) is True
+            assert holding.lost is True and holding.renewals == 0 and not holding.renewing
+
+    assert list(Lease.objects.values_list("holder", flat=True)) == ["other-host:9:9:z"]
+
+
+def test_a_lease_taken_inside_an_open_transaction_is_not_renewed_from_another_connection() -> None:
+    # the test's transaction is open: the row is not committed, and a renewal on its own connection would
+    # wait on it (PostgreSQL), and the holder's exit on the renewal
+    with leases.held("nightly", ttl=0.3, wait=0, busy=Busy) as holding:
+        assert holding.renewing is False
+    assert not Lease.objects.exists()

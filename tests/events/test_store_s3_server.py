@@ -145,3 +145,17 @@ def test_the_worker_compacts_an_s3_store_once_the_lease_of_a_writer_that_died_ex
     assert len(store.event_files(["2026-01-05"])["2026-01-05"]) == 1
     assert not Lease.objects.exists()
     assert maintenance.check().equal
+
+
+def test_a_rewrite_whose_lease_another_writer_took_meanwhile_fails_with_the_reason(lake: str) -> None:
+    lease = f"event store rewrite s3://{lake}/journeys"
+    with pytest.raises(EventStoreError) as failed, store.rewriting():
+        assert Lease.objects.get().name == lease
+        # as if this writer had stalled past its lease's term and another machine's writer took it
+        Lease.objects.update(holder="worker-2:4242:1:abcd")
+
+    assert str(failed.value) == (
+        f"event store: s3://{lake}/journeys: lease '{lease}' expired and was taken by another holder before its "
+        f"work was done (not renewed for 120 s): the work ran, but not alone; `manage.py events_store check` "
+        "says whether the store still matches the graph, and `repair` mends it")
+    assert list(Lease.objects.values_list("holder", flat=True)) == ["worker-2:4242:1:abcd"]
