@@ -8,6 +8,10 @@ activation into one caller's decision for as long as the new model took to load.
 its own rows), a stale value is answered as it is while one thread per process reads the new one;
 only a value never read yet is read on the request's thread. A value dropped while its re-read was
 under way (an edit in this process clears it) is not brought back by that re-read.
+
+The thread keeps its database connection from one re-read to the next: a few re-reads a second, each
+opening a connection of its own, cost as much again as the queries (and on PostgreSQL a new server
+process each). A re-read that failed closes it, so the next one starts on a fresh connection.
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ import threading
 from collections.abc import Callable, Hashable
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import connections
 
 log = logging.getLogger(__name__)
 Job = Callable[[], object]
@@ -56,16 +60,23 @@ class Refresher:
                 job()
             except Exception:  # noqa: BLE001 - the stale value stays; the next request asks again
                 log.warning("refreshing %r failed; the value in use is kept", key, exc_info=True)
+                connections.close_all()  # this thread's: the next re-read opens a fresh one
             finally:
                 with self._lock:
                     self._pending.discard(key)
-                close_old_connections()  # as after a request: CONN_MAX_AGE holds for this thread too
                 jobs.task_done()
 
     def wait(self) -> None:
         """Until every re-read asked for so far has run (tests, and a process about to stop)."""
         if self._pid == os.getpid():
             self._queue.join()
+
+    def close(self) -> None:
+        """Close the thread's database connection once the re-reads asked for so far have run (a test
+        about to drop its database; a process about to stop)."""
+        if self._pid == os.getpid():
+            self.request(("close connections",), connections.close_all)
+            self.wait()
 
 
 refresher = Refresher()

@@ -22,7 +22,7 @@ def _background(settings):  # type: ignore[no-untyped-def]
     config_cache.clear()
     registry.clear_cache()
     yield
-    refresher.wait()
+    refresher.close()  # waits for the re-reads asked for, then lets the test database go
     config_cache.clear()
     registry.clear_cache()
 
@@ -135,3 +135,32 @@ def test_a_model_re_check_under_way_when_this_process_activates_another_does_not
     refresher.wait()
     # then version 2 is what decisions get, not the version 1 the re-check read before the activation
     assert registry.load_active("risk", max_age=3600).version.version == second.version
+
+
+def test_re_reads_share_one_connection_until_one_fails_and_the_next_opens_a_fresh_one() -> None:
+    from django.db import OperationalError, connection
+
+    from apps.core.refresh import Refresher
+
+    seen: list[object] = []  # the driver's connections themselves, so none is freed and its id reused
+
+    def read() -> None:
+        connection.ensure_connection()
+        seen.append(connection.connection)
+
+    def broken() -> None:
+        read()
+        raise OperationalError("server closed the connection unexpectedly")
+
+    background = Refresher()
+    for key, job in (("a", read), ("b", read), ("c", broken), ("d", read)):
+        background.request(key, job)
+        background.wait()
+    background.close()
+
+    # one connection for the re-reads in turn (CONN_MAX_AGE is 0: a request would close it after each)
+    assert len(seen) == 4 and seen[0] is seen[1] is seen[2]
+    # closed after the failure: a fresh one. Django never closes SQLite's in-memory test database (it
+    # would be lost), so the PostgreSQL pass is the one that sees this
+    in_memory = connection.vendor == "sqlite" and connection.is_in_memory_db()
+    assert (seen[3] is seen[2]) if in_memory else (seen[3] is not seen[2])
