@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -90,6 +91,8 @@ class DeliveryInline(admin.TabularInline):
 @admin.register(Webhook)
 class WebhookAdmin(AuditedAdminMixin):
     audit_secrets = ("secret",)
+    # an address typed without its scheme is taken as https (Django 6's default; 5.2's was http)
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["name", "url", "active", "created_at"]
     list_filter = ["active"]
     filter_horizontal = ["milestones"]

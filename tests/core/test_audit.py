@@ -134,3 +134,14 @@ def test_signing_in_is_not_a_configuration_change(django_assert_num_queries) -> 
     with django_assert_num_queries(1):  # the update itself, no read for the audit
         update_last_login(None, user)
     assert AuditEntry.objects.count() == before
+
+
+def test_a_webhook_address_typed_without_its_scheme_is_saved_as_https() -> None:
+    root = get_user_model().objects.create_superuser("root", "r@example.com", "pw-only-tests")
+    client = Client()
+    client.force_login(root)
+    response = client.post("/admin/journeys/webhook/add/", {
+        "name": "crm", "url": "93.184.215.14/hook", "secret": SECRET, "active": "on",
+        "deliveries-TOTAL_FORMS": "0", "deliveries-INITIAL_FORMS": "0"})
+    assert response.status_code == 302
+    assert Webhook.objects.get().url == HOOK_URL
