@@ -66,6 +66,10 @@ class DeadlineTransport(AiohttpTransport):
         self._connect_timeout = deadlines.connect
 
     def connect(self, url: str, headers: dict[str, str] | None = None) -> None:
+        """A failed handshake closes the transport's session and loop at once. The driver makes a new
+        transport for its next try, and the failed one, left open, was closed only when the garbage
+        collector got to it: on whatever thread that was, where an event loop already running makes
+        its close fail ("Exception ignored ... Cannot run the event loop while another loop is running")."""
         async def handshake() -> None:
             self._client_session = aiohttp.ClientSession(
                 loop=self._loop, timeout=aiohttp.ClientTimeout(total=None, connect=self._connect_timeout))
@@ -74,14 +78,17 @@ class DeadlineTransport(AiohttpTransport):
                     self._websocket = await self._client_session.ws_connect(
                         url, **self._aiohttp_kwargs, headers=headers)
             except TimeoutError as exc:
-                await self._client_session.close()
                 raise TimeoutError(f"no WebSocket handshake within {self._connect_timeout:g} s") from exc
             except aiohttp.ClientResponseError as err:
                 if err.status == 403:  # the full message may include the signed headers
                     raise Exception("Failed to connect to server: HTTP Error code 403 - Forbidden.") from None
                 raise
 
-        self._loop.run_until_complete(handshake())
+        try:
+            self._loop.run_until_complete(handshake())
+        except BaseException:
+            self.close()
+            raise
 
 
 def driver_options(deadlines: Deadlines | None = None) -> dict[str, Any]:

@@ -3,10 +3,12 @@ handshake and then never answers a traversal (bounded by GRAPH_READ_TIMEOUT)."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from collections.abc import Iterator
 
+import aiohttp
 import pytest
 import websockets
 
@@ -69,3 +71,16 @@ def test_a_store_that_never_answers_a_traversal_is_unavailable_after_the_read_de
     elapsed = time.monotonic() - started
 
     assert 0.5 <= elapsed < 3.0
+
+
+def test_a_failed_handshake_leaves_no_session_or_loop_open() -> None:
+    from graph.remote import Deadlines, DeadlineTransport
+
+    with socket.socket() as probe:  # a loopback port nobody listens on: the connection is refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    transport = DeadlineTransport(Deadlines(connect=2.0, read=2.0))
+    with pytest.raises(aiohttp.ClientConnectorError):
+        transport.connect(f"ws://127.0.0.1:{port}/gremlin")
+    assert transport._loop.is_closed()
+    assert transport._client_session is None
