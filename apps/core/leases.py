@@ -40,14 +40,8 @@ def held(name: str, *, ttl: float, wait: float, busy: Callable[[Lease | None], E
     what was not done and, from the lease row (None if it was let go just then), who holds it until
     when. Work that finishes after its lease was lost to another holder raises LeaseLost."""
     holder = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
-    deadline = time.monotonic() + wait
-    pause = 0.005
-    while not take(name, holder, ttl):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise busy(Lease.objects.filter(name=name).first())
-        time.sleep(min(pause, left))
-        pause = min(pause * 2, 0.25)
+    if not wait_until(lambda: take(name, holder, ttl), wait):
+        raise busy(Lease.objects.filter(name=name).first())
     renewal = Renewal(name, holder, ttl)
     # inside an open transaction the lease row is not committed: nobody else sees it until then, and a
     # renewal on another connection would wait for this one's transaction
@@ -61,6 +55,21 @@ def held(name: str, *, ttl: float, wait: float, busy: Callable[[Lease | None], E
     if renewal.lost or not kept:
         raise LeaseLost(f"lease {name!r} expired and was taken by another holder before its work was done "
                         f"(not renewed for {ttl:g} s): the work ran, but not alone")
+
+
+def wait_until(attempt: Callable[[], bool], wait: float) -> bool:
+    """Try `attempt` until it succeeds or `wait` seconds have passed (at least once), pausing 5 ms
+    at first and twice as long each time up to a quarter second: a lock let go soon is taken soon, one
+    held long is not polled hard. False when it never succeeded."""
+    deadline = time.monotonic() + wait
+    pause = 0.005
+    while not attempt():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, 0.25)
+    return True
 
 
 def take(name: str, holder: str, ttl: float) -> bool:

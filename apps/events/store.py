@@ -169,18 +169,16 @@ def _rewrite_lock(root: Path) -> Iterator[None]:
 
 
 def _wait_for(lock: io.TextIOWrapper, path: Path) -> None:
-    deadline = time.monotonic() + float(settings.EVENTS_REWRITE_WAIT_SECONDS)
-    pause = 0.005
-    while True:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise _held_elsewhere(str(path)) from None
-            time.sleep(min(pause, left))
-            pause = min(pause * 2, 0.25)
+    if not leases.wait_until(lambda: _try_lock(lock), float(settings.EVENTS_REWRITE_WAIT_SECONDS)):
+        raise _held_elsewhere(str(path))
+
+
+def _try_lock(lock: io.TextIOWrapper) -> bool:
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _held_elsewhere(where: str, lease: Lease | None = None) -> EventStoreError:
