@@ -52,7 +52,7 @@ def held(name: str, *, ttl: float, wait: float, busy: Callable[[Lease | None], E
     finally:
         renewal.stop()
         kept, _ = Lease.objects.filter(name=name, holder=holder).delete()
-    if renewal.lost or not kept:
+    if not kept:  # another holder has the row (a renewal that found it so stopped renewing)
         raise LeaseLost(f"lease {name!r} expired and was taken by another holder before its work was done "
                         f"(not renewed for {ttl:g} s): the work ran, but not alone")
 
