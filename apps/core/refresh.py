@@ -11,7 +11,10 @@ under way (an edit in this process clears it) is not brought back by that re-rea
 
 The thread keeps its database connection from one re-read to the next: a few re-reads a second, each
 opening a connection of its own, cost as much again as the queries (and on PostgreSQL a new server
-process each). A re-read that failed closes it, so the next one starts on a fresh connection.
+process each). A kept connection can go bad between re-reads (the database restarted, a proxy or the
+server closed it while idle): a re-read that fails on a database error is therefore run once more on
+a fresh connection, and only a second failure is logged. Any failure closes the thread's connections,
+so the next re-read starts on a fresh one.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ import threading
 from collections.abc import Callable, Hashable
 
 from django.conf import settings
-from django.db import connections
+from django.db import DatabaseError, connections
 
 log = logging.getLogger(__name__)
 Job = Callable[[], object]
@@ -57,7 +60,7 @@ class Refresher:
         while True:
             key, job = jobs.get()
             try:
-                job()
+                _run_on_a_live_connection(job)
             except Exception:  # noqa: BLE001 - the stale value stays; the next request asks again
                 log.warning("refreshing %r failed; the value in use is kept", key, exc_info=True)
                 connections.close_all()  # this thread's: the next re-read opens a fresh one
@@ -77,6 +80,16 @@ class Refresher:
         if self._pid == os.getpid():
             self.request(("close connections",), connections.close_all)
             self.wait()
+
+
+def _run_on_a_live_connection(job: Job) -> None:
+    """Run a re-read; one that fails on a database error runs again on a fresh connection, since the
+    kept one may have died while idle (re-reads only read, or write a value that may be written twice)."""
+    try:
+        job()
+    except DatabaseError:
+        connections.close_all()
+        job()
 
 
 refresher = Refresher()

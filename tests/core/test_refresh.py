@@ -158,9 +158,44 @@ def test_re_reads_share_one_connection_until_one_fails_and_the_next_opens_a_fres
         background.wait()
     background.close()
 
-    # one connection for the re-reads in turn (CONN_MAX_AGE is 0: a request would close it after each)
-    assert len(seen) == 4 and seen[0] is seen[1] is seen[2]
-    # closed after the failure: a fresh one. Django never closes SQLite's in-memory test database (it
+    # one connection for the re-reads in turn (CONN_MAX_AGE is 0: a request would close it after each);
+    # the broken re-read ran twice, the second time on a fresh connection
+    assert len(seen) == 5 and seen[0] is seen[1] is seen[2]
+    # closed after each failure: a fresh one. Django never closes SQLite's in-memory test database (it
     # would be lost), so the PostgreSQL pass is the one that sees this
     in_memory = connection.vendor == "sqlite" and connection.is_in_memory_db()
-    assert (seen[3] is seen[2]) if in_memory else (seen[3] is not seen[2])
+    assert (seen[3] is seen[2] and seen[4] is seen[3]) if in_memory else (
+        seen[3] is not seen[2] and seen[4] is not seen[3])
+
+
+def test_a_re_read_whose_kept_connection_died_runs_again_at_once_and_nothing_is_logged(caplog) -> None:  # type: ignore[no-untyped-def]
+    from django.db import OperationalError
+
+    from apps.core.refresh import Refresher
+
+    # given a re-read that finds its kept connection dead once (the database restarted meanwhile)
+    tries: list[int] = []
+
+    def read_once_the_connection_is_fresh() -> None:
+        tries.append(len(tries))
+        if len(tries) == 1:
+            raise OperationalError("terminating connection due to administrator command")
+
+    # when it runs in the background, and then a re-read that fails whatever its connection
+    def always_refused() -> None:
+        tries.append(-1)
+        raise OperationalError("could not connect to server")
+
+    background = Refresher()
+    with caplog.at_level("WARNING", logger="apps.core.refresh"):
+        background.request("stale", read_once_the_connection_is_fresh)
+        background.wait()
+        first = [r.getMessage() for r in caplog.records]
+        background.request("down", always_refused)
+        background.wait()
+    background.close()
+
+    # then the first ran again at once and succeeded, with no warning; the second, refused twice, is logged once
+    assert first == []
+    assert tries == [0, 1, -1, -1]
+    assert [r.getMessage() for r in caplog.records] == ["refreshing 'down' failed; the value in use is kept"]
