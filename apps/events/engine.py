@@ -11,6 +11,7 @@ rebuild`) the engine reads the graph's events instead, with a warning: slower, s
 """
 from __future__ import annotations
 
+import atexit
 import fcntl
 import hashlib
 import json
@@ -441,9 +442,7 @@ class Engine:
             return
         if self._builder is not None and self._builder.is_alive():
             return
-        self._builder = threading.Thread(target=self._full_build, args=(snap, path), kwargs={"wait": False},
-                                         name="journey-table-build", daemon=True)
-        self._builder.start()
+        self._builder = start_background(self._full_build, snap, path, name="journey-table-build", wait=False)
 
     def _full_build(self, snap: Snapshot, path: Path, *, wait: bool) -> None:
         try:
@@ -458,13 +457,16 @@ class Engine:
                 log.info("journey table: building for %s event files (%s identity rows) into %s",
                          len(snap.files), len(snap.identity), path.name)
                 try:
-                    with _progress(builder, path.name):
+                    with _progress(builder, path.name), _interruptible(builder):
                         builder._build_journey_file(path)
                 finally:
                     builder.close()
         except Exception:
             if wait:
                 raise
+            if _stopping.is_set():
+                log.info("journey table: the background build stopped as the process exits")
+                return
             log.exception("journey table: the background build failed; analyses sort in their own queries")
 
     def wait_for_build(self, timeout: float | None = None) -> None:
@@ -478,6 +480,12 @@ class Engine:
             if self._backend is not None:
                 self._backend.disconnect()
                 self._backend = None
+
+    def interrupt(self) -> None:
+        """Stop the DuckDB query this engine is running, if any (it raises in the thread running it)."""
+        backend = self._backend
+        if backend is not None and self.kind == "duckdb":
+            backend.con.interrupt()
 
     @contextmanager
     def _pinned_to(self, snap: Snapshot) -> Iterator[None]:
@@ -988,17 +996,82 @@ def warm_up(*, background: bool = True) -> threading.Thread | None:
         engine.wait_for_build()
         _open_journeys(engine)  # a build that ran on a thread is opened now
         return None
-    thread = threading.Thread(target=_open_journeys, args=(engine,), name="analytics-warm-up", daemon=True)
-    thread.start()
-    return thread
+    return start_background(_open_journeys, engine, name="analytics-warm-up")
 
 
 def _open_journeys(engine: Engine) -> None:
+    if _stopping.is_set():
+        return
     try:
         engine.journey_table()
     except Exception as exc:  # noqa: BLE001 - the first question reports a store it cannot read
         log.warning("journey table not prepared at start: %s", exc)
 
+
+# ---------------------------------------------------------------- background work and the process's exit
+
+EXIT_WAIT_SECONDS = 10.0
+_stopping = threading.Event()
+_background: set[threading.Thread] = set()
+_building: set[Engine] = set()
+_background_lock = threading.Lock()
+
+
+def start_background(target: Callable[..., Any], *args: Any, name: str, **kwargs: Any) -> threading.Thread:
+    """A daemon thread for the warm-up or a journey build, known to `stop_background_work` so the
+    process's exit waits for it instead of killing it mid-call."""
+
+    def run() -> None:
+        try:
+            target(*args, **kwargs)
+        finally:
+            with _background_lock:
+                _background.discard(thread)
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    with _background_lock:
+        _background.add(thread)
+    thread.start()
+    return thread
+
+
+@contextmanager
+def _interruptible(engine: Engine) -> Iterator[None]:
+    """A build `stop_background_work` may interrupt while it runs."""
+    with _background_lock:
+        _building.add(engine)
+    try:
+        if _stopping.is_set():
+            raise RuntimeError("the process is exiting")
+        yield
+    finally:
+        with _background_lock:
+            _building.discard(engine)
+
+
+def stop_background_work(timeout: float = EXIT_WAIT_SECONDS) -> bool:
+    """Interrupt running journey builds and wait for the warm-up and build threads to end; whether they did.
+
+    Run at the process's exit (atexit). A daemon thread still running when the interpreter finalizes
+    is ended where it next waits for the GIL, and when that is inside a native library's code (a
+    pyarrow or DuckDB object released on the thread) the C++ runtime aborts the whole process: exit
+    status 134 and "terminate called ..." on stderr instead of a clean stop. A build interrupted here is
+    not lost: its partial file is never published, and the next process builds it again."""
+    _stopping.set()
+    deadline = time.monotonic() + timeout
+    while True:
+        with _background_lock:
+            threads, builders = list(_background), list(_building)
+        alive = [thread for thread in threads if thread.is_alive() and thread is not threading.current_thread()]
+        left = deadline - time.monotonic()
+        if not alive or left <= 0:
+            return not alive
+        for engine in builders:  # again each turn: an interrupt between two queries stops nothing
+            engine.interrupt()
+        alive[0].join(min(left, 0.1))
+
+
+atexit.register(stop_background_work)
 
 _engines: dict[tuple[str, str], Engine] = {}
 _engines_lock = threading.Lock()

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 import re
+import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +19,7 @@ import pyarrow as pa
 import pytest
 
 from apps.events import contacts
+from apps.events import engine as engine_module
 from apps.events import store as event_store
 from apps.events.analytics import drill
 from apps.events.analytics import journeys as analytics
@@ -22,6 +27,7 @@ from apps.events.engine import Engine, EventFilter
 from tests.events.conftest import tied_frame
 
 EVERYTHING = EventFilter()
+ROOT = Path(__file__).resolve().parents[2]
 DAY = 86_400_000
 FUNNEL = ["web_visit", "product_view", "cart", "purchase"]
 
@@ -239,3 +245,80 @@ def test_a_restarted_process_brings_the_table_on_disk_up_to_date(grown, settings
     assert len(files) == 2 and base[0] in files
     meta = restarted._sidecar(tmp_path / "spill" / next(f for f in files if f.endswith("-delta.duckdb")))
     assert meta is not None and (meta["base"], meta["customers"]) == (base[0], 4)
+
+
+def test_a_build_asked_for_once_the_process_is_exiting_is_not_started(grown, settings, tmp_path, caplog):
+    settings.ANALYTICS_JOURNEY_BACKGROUND = True
+    engine = Engine(store_url=str(grown), kind="duckdb")
+    try:
+        # given the process stopping its background work, as its exit does
+        assert engine_module.stop_background_work(timeout=30) is True
+        # when a question asks for the journey table then
+        with caplog.at_level(logging.INFO, logger="apps.events.engine"):
+            assert engine.journey_table() is None
+            engine.wait_for_build()
+        # then no build runs: nothing is published, and the log says why
+        assert "journey table: the background build stopped as the process exits" in caplog.text
+        assert journey_files(tmp_path) == []
+    finally:
+        engine_module._stopping.clear()
+
+
+def test_stopping_interrupts_a_running_build_and_waits_for_its_thread(grown, settings, tmp_path, caplog):
+    settings.ANALYTICS_JOURNEY_BACKGROUND = True
+    settings.ANALYTICS_PROGRESS_SECONDS = 0.001
+    engine = Engine(store_url=str(grown), kind="duckdb")
+    running = threading.Event()
+
+    class Progress(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if re.search(r"journey table journeys-\w+\.duckdb: ", record.getMessage()):
+                running.set()
+
+    watcher = Progress()
+    logging.getLogger("apps.events.engine").addHandler(watcher)
+    try:
+        with caplog.at_level(logging.INFO, logger="apps.events.engine"):
+            # given a build running on its thread (it has reported progress)
+            assert engine.journey_table() is None
+            assert running.wait(60)
+            builder = engine._builder
+            assert builder is not None
+            # when the process stops its background work
+            assert engine_module.stop_background_work(timeout=60) is True
+        # then the build's thread has ended, and either it was interrupted (nothing published) or it had
+        # finished first (its table whole): never a thread left to be killed mid-call, never half a table
+        assert not builder.is_alive()
+        stopped = "journey table: the background build stopped as the process exits" in caplog.text
+        assert (journey_files(tmp_path) == []) if stopped else (len(journey_files(tmp_path)) == 1)
+    finally:
+        logging.getLogger("apps.events.engine").removeHandler(watcher)
+        engine_module._stopping.clear()
+
+
+def test_a_process_that_exits_while_its_journey_build_runs_stops_it_first_and_exits_cleanly(grown, tmp_path):
+    # given a process whose analytics warm-up started building the journey table on a thread; the hook
+    # registered first runs last at exit (atexit runs in reverse), after the engine's own
+    script = ("import atexit, threading\n"
+              "def left():\n"
+              "    names = {'analytics-warm-up', 'journey-table-build'}\n"
+              "    alive = sorted(t.name for t in threading.enumerate() if t.name in names and t.is_alive())\n"
+              "    print('left running at exit:', alive, flush=True)\n"
+              "atexit.register(left)\n"
+              "import django; django.setup()\n"
+              "from django.conf import settings\n"
+              "settings.ANALYTICS_JOURNEY_BACKGROUND = True\n"
+              f"settings.ANALYTICS_TEMP_DIR = {str(tmp_path / 'spill-2')!r}\n"
+              "from apps.events.engine import get_engine, warm_up\n"
+              "warm_up().join()\n"  # the warm-up has started the build on a thread of its own
+              "assert get_engine()._builder.is_alive()\n"
+              "print('exiting', flush=True)\n")
+    # when it exits at once
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "DJANGO_SETTINGS_MODULE": "journeyhub.settings.test",
+                               "EVENTS_STORE_URL": str(grown)})
+    # then the build was stopped (or had ended) before the interpreter went down, so no thread of it is
+    # killed inside native code (which aborts the process: status 134, "terminate called"); it exits as asked
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout == "exiting\nleft running at exit: []\n"
+    assert "terminate called" not in done.stderr
