@@ -484,8 +484,12 @@ class Engine:
     def interrupt(self) -> None:
         """Stop the DuckDB query this engine is running, if any (it raises in the thread running it)."""
         backend = self._backend
-        if backend is not None and self.kind == "duckdb":
+        if backend is None or self.kind != "duckdb":
+            return
+        try:
             backend.con.interrupt()
+        except duckdb.Error:  # closed meanwhile: nothing runs on it to stop
+            log.debug("journey table: nothing to interrupt on a closed connection")
 
     @contextmanager
     def _pinned_to(self, snap: Snapshot) -> Iterator[None]:

@@ -322,3 +322,11 @@ def test_a_process_that_exits_while_its_journey_build_runs_stops_it_first_and_ex
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout == "exiting\nleft running at exit: []\n"
     assert "terminate called" not in done.stderr
+
+
+def test_interrupting_a_build_whose_connection_was_just_closed_is_quiet(grown):
+    # given a build's engine whose DuckDB connection closed between the exit reading it and interrupting it
+    engine = Engine(store_url=str(grown), kind="duckdb")
+    engine.backend.con.close()
+    # when the exit interrupts it, then nothing is raised (an atexit hook that raised would stop waiting)
+    engine.interrupt()
