@@ -604,6 +604,15 @@ class Engine:
         sql = self.backend.compile(table)
         partial = path.with_name(f".{path.stem}-{os.getpid()}-{threading.get_ident()}.tmp")
         partial.unlink(missing_ok=True)
+        try:
+            self._fill_journey_file(partial, sql, delta)
+            self._publish(partial, path, delta, started)
+        except BaseException:  # failed, or interrupted as the process exits: nothing left in the temp dir
+            for leftover in (partial, partial.with_name(f"{partial.name}.wal")):
+                leftover.unlink(missing_ok=True)
+            raise
+
+    def _fill_journey_file(self, partial: Path, sql: str, delta: Delta | None) -> None:
         con = self.backend.con
         con.execute(f"ATTACH '{partial}' AS journeyhub_build")
         try:
@@ -618,7 +627,6 @@ class Engine:
                 log.info("journey delta without traces (variants sort journeys per query): %s", exc)
         finally:
             con.execute("DETACH journeyhub_build")
-        self._publish(partial, path, delta, started)
 
     def _attach_journey_file(self, path: Path) -> tuple[ir.Table, ir.Table | None, tuple[str, ...]]:
         """The journey views over a full file, or over a delta file and its base (the base's rows of

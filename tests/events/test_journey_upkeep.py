@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -291,6 +292,8 @@ def test_stopping_interrupts_a_running_build_and_waits_for_its_thread(grown, set
         assert not builder.is_alive()
         stopped = "journey table: the background build stopped as the process exits" in caplog.text
         assert (journey_files(tmp_path) == []) if stopped else (len(journey_files(tmp_path)) == 1)
+        # and an interrupted build's partial file is removed with it
+        assert sorted(p.name for p in (tmp_path / "spill").glob(".journeys-*.tmp*")) == []
     finally:
         logging.getLogger("apps.events.engine").removeHandler(watcher)
         engine_module._stopping.clear()
@@ -330,3 +333,19 @@ def test_interrupting_a_build_whose_connection_was_just_closed_is_quiet(grown):
     engine.backend.con.close()
     # when the exit interrupts it, then nothing is raised (an atexit hook that raised would stop waiting)
     engine.interrupt()
+
+
+def test_a_build_that_fails_leaves_no_partial_file_behind(grown, settings, tmp_path, monkeypatch):
+    # given a full build whose traces step fails half-way (its journeys table already written)
+    engine = Engine(store_url=str(grown), kind="duckdb")
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise duckdb.IOException("No space left on device")
+
+    monkeypatch.setattr(engine_module, "_build_traces", broken)
+    # when a question asks for the journey table, then the failure reaches it
+    with pytest.raises(duckdb.IOException, match="No space left on device"):
+        engine.journey_table()
+    # and neither a table nor the build's partial file is left in the temp dir
+    assert journey_files(tmp_path) == []
+    assert sorted(p.name for p in (tmp_path / "spill").glob(".journeys-*.tmp*")) == []
