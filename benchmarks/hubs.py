@@ -103,13 +103,20 @@ class ServedHub:
 
 
 @contextmanager
-def served_hub(args: argparse.Namespace, prefix: str) -> Iterator[ServedHub]:
+def served_hub(args: argparse.Namespace, prefix: str,
+               add_history: Callable[[list[str]], None] | None = None) -> Iterator[ServedHub]:
     """A hub built in a temp dir and served on 127.0.0.1; stopped (its log writer draining) on exit.
+    `add_history` writes more of the callers' history (given their phones) before the server starts.
     What preparing left in this process is frozen, so the load generator's collector never walks it."""
     workdir = Path(tempfile.mkdtemp(prefix=prefix))
     env = environment(workdir)
     os.environ.update(env)
     key, phones = prepare(args.customers, seed=5)
+    if add_history is not None:
+        import graph
+
+        add_history(phones)
+        graph.reset_connection()  # the server's worker opens the store next
     gc.collect()
     gc.freeze()
     port = free_port()
