@@ -121,3 +121,85 @@ def test_issues_and_corrections(store):
     assert d.set_event_intent("a2", "AC_PA") is True
     assert d.set_event_intent("missing", "AC_PA") is False
     assert d.caller_intents(customer_id="c1")[1][-1] == (T0 + HOUR, "AC_PA")
+
+
+# A caller with more events than the history holds: 30 web events an hour apart, a failed check at
+# hour 24 and a call at hour 27; written late events first, so the `next` chain is spliced as they land.
+DEEP = [EventRecord(event_id=f"w{k}", type="web", channel="web", ts=T0 + k * HOUR, customer_id="d1")
+        for k in range(30) if k not in (24, 27)]
+DEEP += [EventRecord(event_id="dv", type="verification", channel="voice", ts=T0 + 24 * HOUR, customer_id="d1",
+                     outcome="failed"),
+         EventRecord(event_id="dc", type="call", channel="voice", ts=T0 + 27 * HOUR, customer_id="d1",
+                     identifiers=(("phone", "+61400000009"),))]
+
+
+def _expected(limit: int, until: int | None = None) -> list[dict]:
+    """The caller's latest `limit` events before `until`, newest first, from the records themselves."""
+    kept = sorted((r for r in DEEP if until is None or r.ts < until), key=lambda r: -r.ts)[:limit]
+    return [_event(r.ts, r.type, r.channel, r.outcome) for r in kept]
+
+
+@pytest.fixture
+def deep(store: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    monkeypatch.setattr(d, "WALK_FROM", 20)  # d1's 30 events are more: read by walking back
+    journeys.write_events(DEEP[15:])  # the newer half first, then the older half spliced in before it
+    journeys.write_events(DEEP[:15])
+    reads: list[str] = []
+    real = d.prepared.run_values
+    monkeypatch.setattr(d.prepared, "run_values", lambda *a, **k: reads.append(a[0].__name__) or real(*a, **k))
+    return reads
+
+
+def test_a_caller_with_more_events_than_the_history_is_walked_back_from_the_newest(deep):
+    facts = d.risk_facts([], customer_id="d1", since_ms=T0 + 21 * HOUR, history_limit=10)
+    assert facts == d.RiskFacts({}, "d1", 1, _expected(10))
+    # the newest 10 reach back to hour 20, past the window's start (hour 21): the failed check is counted
+    # from them, in two reads, neither ordering every event
+    assert deep == ["_risk_facts", "_history_walk"]
+    deep.clear()
+    by_phone = d.risk_facts([], phone="+61400000009", since_ms=T0 + 21 * HOUR, until_ms=T0 + 26 * HOUR,
+                            history_limit=10)
+    # bounded at hour 26: the call (hour 27) is after it, so the phone named nobody yet
+    assert by_phone.customer is None and deep == ["_risk_facts"]
+    deep.clear()
+    bounded = d.risk_facts([], customer_id="d1", since_ms=T0 + 21 * HOUR, until_ms=T0 + 26 * HOUR,
+                           history_limit=10)
+    assert bounded == d.RiskFacts({}, "d1", 1, _expected(10, T0 + 26 * HOUR))
+    assert deep == ["_risk_facts", "_history_walk"]
+
+
+def test_a_walked_history_that_does_not_reach_the_window_start_is_read_in_full(deep):
+    # since hour 15 there are 15 events, more than the 10 the history holds: the check is counted in full
+    facts = d.risk_facts([], customer_id="d1", since_ms=T0 + 15 * HOUR, history_limit=10)
+    assert facts == d.RiskFacts({}, "d1", 1, _expected(10))
+    assert deep == ["_risk_facts", "_history_walk", "_risk_facts"]
+    deep.clear()
+    assert d.risk_facts([], customer_id="d1", since_ms=T0 + 25 * HOUR, history_limit=10).failed_verifications == 0
+
+
+def test_a_walk_stepping_over_too_many_later_events_gives_way_to_the_full_read(deep, monkeypatch):
+    monkeypatch.setattr(d, "WALK_PAST", 2)
+    # a replay at hour 20: nine events lie at or after it, more than the walk steps over
+    facts = d.risk_facts([], customer_id="d1", since_ms=T0 + 12 * HOUR, until_ms=T0 + 20 * HOUR, history_limit=10)
+    assert facts == d.RiskFacts({}, "d1", 0, _expected(10, T0 + 20 * HOUR))
+    assert deep == ["_risk_facts", "_history_walk", "_risk_facts"]
+    deep.clear()
+    monkeypatch.setattr(d, "WALK_PAST", 10)
+    assert d.risk_facts([], customer_id="d1", since_ms=T0 + 12 * HOUR, until_ms=T0 + 20 * HOUR,
+                        history_limit=10) == facts
+    assert deep == ["_risk_facts", "_history_walk"]
+
+
+def test_a_customer_without_a_newest_event_recorded_is_read_in_full(deep):
+    from graph import schema
+
+    graph.get_g().V(schema.customer_vid("d1")).properties("last_event").drop().iterate()
+    facts = d.risk_facts([], customer_id="d1", since_ms=T0 + 20 * HOUR, history_limit=10)
+    assert facts == d.RiskFacts({}, "d1", 1, _expected(10))
+    assert deep == ["_risk_facts", "_risk_facts"]
+
+
+def test_a_caller_with_no_more_events_than_the_walk_threshold_is_read_once(deep, monkeypatch):
+    monkeypatch.setattr(d, "WALK_FROM", 30)  # d1 has exactly 30
+    facts = d.risk_facts([], customer_id="d1", since_ms=T0 + 21 * HOUR, history_limit=10)
+    assert facts == d.RiskFacts({}, "d1", 1, _expected(10)) and deep == ["_risk_facts"]
