@@ -551,6 +551,10 @@ class Engine:
         assert snap is not None  # a build reads a pinned snapshot
         con = self.backend.con
         meta: dict[str, Any] = {"store": self.store_url, "layout": JOURNEY_LAYOUT, "built": time.time()}
+        # the wall-clock time the build began: files made before it are replaced by this one. Taken now,
+        # not after the steps below, whose time (longer on a busy machine) would move it back past a
+        # delta published just before this build began, which would then be kept
+        began = meta["built"] - (time.perf_counter() - started)
         con.execute(f"ATTACH '{partial}' AS journeyhub_build")
         try:
             if delta is None:
@@ -567,8 +571,7 @@ class Engine:
         partial_side.write_text(json.dumps(meta))
         os.replace(partial_side, side)
         os.replace(partial, path)
-        self._remove_older(keep={path, delta.base} if delta else {path},
-                           before=meta["built"] - (time.perf_counter() - started))
+        self._remove_older(keep={path, delta.base} if delta else {path}, before=began)
         what = f"delta of {len(delta.customers)} customers on {delta.base.name}" if delta else "full"
         log.info("journey table built in %.1f s (%s): %s", time.perf_counter() - started, what, path)
 

@@ -5,12 +5,14 @@ table; files removed or replaced make a full build, which runs beside the questi
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import re
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +179,54 @@ def test_a_delta_past_the_fold_share_is_folded_into_a_new_full_table(grown, sett
     assert len(files) == 1 and files != base and not files[0].endswith("-delta.duckdb")
     full, _, window = from_scratch(grown, settings, tmp_path, "folded")
     assert got == full == window
+
+
+class _Clock:
+    """The engine's clock (its `time` module), moved on by `skip` seconds when asked to."""
+
+    def __init__(self) -> None:
+        self.skipped = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.skipped
+
+    def perf_counter(self) -> float:
+        return time.perf_counter() + self.skipped
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+class _SlowFullRecord:
+    """The engine's `json`, on which writing a full table's record takes 5 s of the clock above: the
+    steps between a build's record and its removal of older files, slow on a busy machine."""
+
+    def __init__(self, clock: _Clock) -> None:
+        self.clock = clock
+        self.loads = json.loads
+
+    def dumps(self, value: Any, **options: Any) -> str:
+        if isinstance(value, dict) and value.get("kind") == "base":
+            self.clock.skipped += 5.0
+        return json.dumps(value, **options)
+
+
+def test_a_fold_whose_publishing_is_slow_still_removes_the_delta_it_replaces(grown, settings, tmp_path,
+                                                                              monkeypatch):
+    engine = Engine(store_url=str(grown), kind="duckdb")
+    answers(engine)
+    settings.ANALYTICS_JOURNEY_FOLD_SHARE = 0.01
+    append(tied_frame(n_events=100, n_customers=10, seed=2).assign(customer_id=lambda f: "f" + f.customer_id,
+                                                                   event_id=lambda f: "f" + f.event_id), tag="b2")
+    clock = _Clock()
+    monkeypatch.setattr(engine_module, "time", clock)
+    monkeypatch.setattr(engine_module, "json", _SlowFullRecord(clock))
+
+    answers(engine)  # a delta, then the fold, whose publishing takes 5 s
+
+    # the delta was published before the fold began, so the fold replaces it
+    files = journey_files(tmp_path)
+    assert clock.skipped == 5.0 and len(files) == 1 and not files[0].endswith("-delta.duckdb")
 
 
 def test_files_removed_or_replaced_make_a_full_build(grown, settings, tmp_path):
