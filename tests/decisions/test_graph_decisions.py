@@ -123,8 +123,9 @@ def test_issues_and_corrections(store):
     assert d.caller_intents(customer_id="c1")[1][-1] == (T0 + HOUR, "AC_PA")
 
 
-# A caller with more events than the history holds: 30 web events an hour apart, a failed check at
-# hour 24 and a call at hour 27; written late events first, so the `next` chain is spliced as they land.
+# A caller with more events than the history holds: 30 events an hour apart (web, a failed check at
+# hour 24, a call at hour 27). The newer half is written first and the older half after it, so the
+# `next` chain the walk follows is spliced as they land.
 DEEP = [EventRecord(event_id=f"w{k}", type="web", channel="web", ts=T0 + k * HOUR, customer_id="d1")
         for k in range(30) if k not in (24, 27)]
 DEEP += [EventRecord(event_id="dv", type="verification", channel="voice", ts=T0 + 24 * HOUR, customer_id="d1",
