@@ -143,6 +143,8 @@ def _expected(limit: int, until: int | None = None) -> list[dict]:
 @pytest.fixture
 def deep(store: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(d, "WALK_FROM", 20)  # d1's 30 events are more: read by walking back
+    # as a previous decision leaves them: d1's history, and its phone's, filled the read
+    monkeypatch.setattr(d, "_long_histories", {"customer:d1", "identifier:phone:+61400000009"})
     journeys.write_events(DEEP[15:])  # the newer half first, then the older half spliced in before it
     journeys.write_events(DEEP[:15])
     reads: list[str] = []
@@ -204,3 +206,17 @@ def test_a_caller_with_no_more_events_than_the_walk_threshold_is_read_once(deep,
     monkeypatch.setattr(d, "WALK_FROM", 30)  # d1 has exactly 30
     facts = d.risk_facts([], customer_id="d1", since_ms=T0 + 21 * HOUR, history_limit=10)
     assert facts == d.RiskFacts({}, "d1", 1, _expected(10)) and deep == ["_risk_facts"]
+
+
+def test_only_a_caller_whose_last_read_filled_the_history_is_read_in_the_form_that_walks(deep, monkeypatch):
+    monkeypatch.setattr(d, "_long_histories", set())
+    first = d.risk_facts([], customer_id="d1", since_ms=T0 + 21 * HOUR, history_limit=10)
+    # the first read of d1 in this process orders its events; its history filled the read
+    assert first == d.RiskFacts({}, "d1", 1, _expected(10)) and deep == ["_risk_facts"]
+    assert d._long_histories == {"customer:d1"}
+    deep.clear()
+    assert d.risk_facts([], customer_id="d1", since_ms=T0 + 21 * HOUR, history_limit=10) == first
+    assert deep == ["_risk_facts", "_history_walk"]
+    # c1's six events do not fill a history of 10: c1 is never read in that form
+    assert d.risk_facts([], customer_id="c1", since_ms=T0, history_limit=10).history == C1_HISTORY
+    assert d._long_histories == {"customer:d1"}
