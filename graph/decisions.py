@@ -60,8 +60,10 @@ def caller_intents(*, customer_id: str | None = None, phone: str | None = None, 
 
 def _caller_intents(g: GraphTraversalSource, by_customer: bool, bounded: bool, *, vid: Any, limit: Any,
                     until: Any = None) -> GraphTraversal:
+    """Only the events that carry an intent are ordered: a caller with thousands of web or app events
+    and a few calls has every event checked for an intent, far cheaper than ordering them all."""
     by_then = P.lte(until) if bounded else None
-    calls = (_matching(__.out_e(s.PERFORMED), "ts", by_then).order().by("ts", Order.desc).in_v().has("intent")
+    calls = (_matching(__.out(s.PERFORMED).has("intent"), "ts", by_then).order().by("ts", Order.desc)
              .limit(limit).project("ts", "intent").by("ts").by("intent").fold())
     return _caller(g.V(vid), by_customer, by_then).project("c", "calls").by("customer_id").by(calls)
 

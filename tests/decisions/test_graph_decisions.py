@@ -123,6 +123,31 @@ def test_issues_and_corrections(store):
     assert d.caller_intents(customer_id="c1")[1][-1] == (T0 + HOUR, "AC_PA")
 
 
+# A web-heavy caller: 60 web events a minute apart, four calls with an intent among them and one
+# call whose intent is only known later (a confirmed answer), written newest first.
+BUSY = [EventRecord(event_id=f"bw{k}", type="web", channel="web", ts=T0 + k * 60_000, customer_id="w1")
+        for k in range(60) if k not in (10, 25, 40, 50, 55)]
+BUSY += [EventRecord(event_id=f"bc{k}", type="call", channel="voice", ts=T0 + k * 60_000, customer_id="w1",
+                     intent=intent) for k, intent in ((10, "AC_NE"), (25, "AC_AS"), (40, "AC_PA"), (50, "AC_NE"))]
+BUSY += [EventRecord(event_id="bc55", type="call", channel="voice", ts=T0 + 55 * 60_000, customer_id="w1")]
+
+
+def test_a_web_heavy_callers_latest_intents_are_their_latest_calls_with_one(store):
+    journeys.write_events(BUSY[30:])
+    journeys.write_events(BUSY[:30])
+    minute = 60_000
+    assert d.caller_intents(customer_id="w1", limit=3) == (
+        "w1", [(T0 + 25 * minute, "AC_AS"), (T0 + 40 * minute, "AC_PA"), (T0 + 50 * minute, "AC_NE")])
+    # bounded at a call's own time, that call included; the web events after it are not calls
+    assert d.caller_intents(customer_id="w1", limit=2, until_ms=T0 + 40 * minute) == (
+        "w1", [(T0 + 25 * minute, "AC_AS"), (T0 + 40 * minute, "AC_PA")])
+    assert d.caller_intents(customer_id="w1", until_ms=T0 + 10 * minute - 1) == ("w1", [])
+    # an intent confirmed after the call was written counts from then on
+    assert d.set_event_intent("bc55", "AC_CL") is True
+    assert d.caller_intents(customer_id="w1", limit=2) == ("w1", [(T0 + 50 * minute, "AC_NE"),
+                                                                 (T0 + 55 * minute, "AC_CL")])
+
+
 # A caller with more events than the history holds: 30 events an hour apart (web, a failed check at
 # hour 24, a call at hour 27). The newer half is written first and the older half after it, so the
 # `next` chain the walk follows is spliced as they land.
