@@ -3,6 +3,7 @@ answer or the Secrets Manager endpoint: real loopback HTTP servers stand in for 
 Manager (boto3 reaches the latter through AWS_ENDPOINT_URL)."""
 from __future__ import annotations
 
+import importlib
 import json
 import threading
 import time
@@ -145,6 +146,7 @@ def test_odd_field_types_in_the_hub_answer_read_as_empty(hub_env: Loopback) -> N
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     handler._secret_cache.clear()
+    handler._secrets_clients.clear()
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "HUB_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDLAMBDATEST")
@@ -154,10 +156,42 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HUB_API_KEY_SECRET_ID", "journeyhub/lambda-key")
 
 
-def test_the_key_comes_from_secrets_manager_once(hub_env: Loopback, aws_env: None, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    secrets = Loopback(lambda method, path, headers, body: (
+def _secrets_endpoint() -> Loopback:
+    return Loopback(lambda method, path, headers, body: (
         200, "application/x-amz-json-1.1",
         json.dumps({"Name": json.loads(body)["SecretId"], "SecretString": "key-from-secrets\n"}).encode()))
+
+
+def _secret_reads(secrets: Loopback) -> list[str]:
+    return [h["X-Amz-Target"] for _, _, h, _ in secrets.seen]
+
+
+def test_the_key_is_read_from_secrets_manager_when_lambda_loads_the_function(hub_env: Loopback, aws_env: None,
+                                                                            monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    secrets = _secrets_endpoint()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", secrets.url)
+    try:
+        importlib.reload(handler)  # what Lambda does once, with the function's environment, before any call
+        read_at_load = _secret_reads(secrets)
+        first = handler.lambda_handler(connect_event(decision="intent"), None)
+        second = handler.lambda_handler(connect_event(decision="intent"), None)
+    finally:
+        secrets.close()
+        handler._secret_cache.clear()
+        handler._secrets_clients.clear()
+
+    assert read_at_load == ["secretsmanager.GetSecretValue"]
+    assert (first["source"], second["source"]) == ("hub", "hub")
+    assert _secret_reads(secrets) == ["secretsmanager.GetSecretValue"]
+    assert hub_env.seen[-1][2]["Authorization"] == "Api-Key key-from-secrets"
+
+
+def test_a_key_not_read_at_load_is_read_by_the_first_call_once(hub_env: Loopback, aws_env: None,
+                                                                monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # the environment arrives after the module was loaded, as when the read at load failed; the budget
+    # is generous because the first call may be the one that imports boto3 on a busy machine
+    monkeypatch.setenv("BUDGET_MS", "20000")
+    secrets = _secrets_endpoint()
     monkeypatch.setenv("AWS_ENDPOINT_URL", secrets.url)
     try:
         first = lambda_handler(connect_event(decision="intent"), None)
@@ -165,9 +199,32 @@ def test_the_key_comes_from_secrets_manager_once(hub_env: Loopback, aws_env: Non
     finally:
         secrets.close()
         handler._secret_cache.clear()
+        handler._secrets_clients.clear()
 
     assert (first["source"], second["source"]) == ("hub", "hub")
-    assert [h["X-Amz-Target"] for _, _, h, _ in secrets.seen] == ["secretsmanager.GetSecretValue"]
+    assert _secret_reads(secrets) == ["secretsmanager.GetSecretValue"]
+    assert hub_env.seen[-1][2]["Authorization"] == "Api-Key key-from-secrets"
+
+
+def test_a_failed_read_at_load_is_made_again_by_the_first_call(hub_env: Loopback, aws_env: None,
+                                                                 monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    answers = iter([(500, "application/x-amz-json-1.1", b'{"__type": "InternalServiceError", "Message": "down"}')])
+    secrets = Loopback(lambda method, path, headers, body: next(answers, None) or (
+        200, "application/x-amz-json-1.1",
+        json.dumps({"Name": json.loads(body)["SecretId"], "SecretString": "key-from-secrets"}).encode()))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", secrets.url)
+    try:
+        importlib.reload(handler)  # the read at load meets the error and loading goes on
+        cached_at_load = dict(handler._secret_cache)
+        answer = handler.lambda_handler(connect_event(decision="intent"), None)
+    finally:
+        secrets.close()
+        handler._secret_cache.clear()
+        handler._secrets_clients.clear()
+
+    assert cached_at_load == {}
+    assert answer["source"] == "hub"
+    assert _secret_reads(secrets) == ["secretsmanager.GetSecretValue"] * 2
     assert hub_env.seen[-1][2]["Authorization"] == "Api-Key key-from-secrets"
 
 
@@ -182,6 +239,7 @@ def test_a_black_holed_secrets_endpoint_costs_at_most_the_budget(hub_env: Loopba
     finally:
         hole.close()
         handler._secret_cache.clear()
+        handler._secrets_clients.clear()
 
     assert (answer["outcome"], answer["source"], answer["fallback_reason"]) == (
         "pass_to_agent", "fallback", "no answer within 1000 ms")

@@ -7,7 +7,7 @@ within a time budget; when it is slow, down or answers an error, the flow still 
 strings (ResponseValidation STRING_MAP), so every answer is flattened to strings.
 
 Environment: HUB_URL (e.g. https://hub.example.com), HUB_API_KEY (or HUB_API_KEY_SECRET_ID naming a
-Secrets Manager secret), BUDGET_MS (default 2000).
+Secrets Manager secret, read when Lambda loads the module), BUDGET_MS (default 2000).
 Parameters from the flow (Details.Parameters): decision = intent | risk | feedback | profile, and
 optionally customer_id, email, ip, intent (for feedback), at_ms.
 """
@@ -33,6 +33,7 @@ FALLBACKS: dict[str, dict[str, str]] = {
 PATHS = {"intent": "/api/decisions/intent", "risk": "/api/decisions/risk",
          "feedback": "/api/decisions/intent/feedback"}
 _secret_cache: dict[str, str] = {}
+_secrets_clients: dict[str, Any] = {}
 
 
 def lambda_handler(event: Any, context: Any = None) -> dict[str, str]:
@@ -99,13 +100,34 @@ def _api_key(timeout: float) -> str:
     if key or not secret_id:
         return key
     if secret_id not in _secret_cache:
+        value = _secrets_client(timeout).get_secret_value(SecretId=secret_id)["SecretString"]
+        _secret_cache[secret_id] = str(value).strip()
+    return _secret_cache[secret_id]
+
+
+def _secrets_client(timeout: float) -> Any:
+    """boto3's Secrets Manager client, made once per process: importing boto3 and loading the service's
+    model take a few hundred milliseconds, which only the first read should pay."""
+    if "client" not in _secrets_clients:
         import boto3
         from botocore.config import Config
 
-        config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1})
-        value = boto3.client("secretsmanager", config=config).get_secret_value(SecretId=secret_id)["SecretString"]
-        _secret_cache[secret_id] = str(value).strip()
-    return _secret_cache[secret_id]
+        # one attempt (botocore's legacy `max_attempts` counts retries): the next read is the next call's
+        config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1})
+        _secrets_clients["client"] = boto3.client("secretsmanager", config=config)
+    return _secrets_clients["client"]
+
+
+def _prepare() -> None:
+    """Lambda runs a function's module once, before its first invocation and outside any caller's
+    budget: the key is read from Secrets Manager then, so the first caller does not wait for boto3 to
+    load. When that read fails, the first invocation tries again within its own budget."""
+    if os.environ.get("HUB_API_KEY") or not os.environ.get("HUB_API_KEY_SECRET_ID"):
+        return
+    try:
+        _api_key(_budget_ms(None) / 1000 + 1.0)
+    except Exception:  # noqa: BLE001 - boto3 signals failures with many types; the first call reports them
+        pass
 
 
 def _request(decision: str, hub: str, contact: dict[str, Any],
@@ -214,3 +236,6 @@ def _s(value: Any) -> str:
     if value is None:
         return ""
     return value if isinstance(value, str) else json.dumps(value) if isinstance(value, dict | list) else str(value)
+
+
+_prepare()
