@@ -40,11 +40,15 @@ postgres:
 
 # The whole suite on SQLite (with the browser, Spark and fault tests), then again on PostgreSQL every
 # other test that can reach the database (the fault tests start their own databases and servers, so
-# they run once; a test pytest-django keeps from the database would only run the same code again).
+# they run once; a test pytest-django keeps from the database would only run the same code again). The
+# PostgreSQL server is stopped afterwards, whatever the outcome.
 test: setup browser gremlin-js jemalloc lint postgres
-	$(BIN)/python -m pytest
-	DATABASE_URL=$$(./scripts/start_postgres.sh) $(BIN)/python -m pytest -m "not browser and not spark and not fault" -p no:cacheprovider \
-		--database-tests-only
+	status=0; $(BIN)/python -m pytest || status=$$?; \
+	if [ $$status -eq 0 ]; then \
+		url=$$(./scripts/start_postgres.sh) && DATABASE_URL=$$url $(BIN)/python -m pytest \
+			-m "not browser and not spark and not fault" -p no:cacheprovider --database-tests-only || status=$$?; \
+	fi; \
+	./scripts/stop_postgres.sh; exit $$status
 
 # Only the fault tests (tests/faults: graphserver, job worker and PostgreSQL broken under load; a few minutes).
 faults: setup

@@ -60,6 +60,7 @@ def postgres() -> Iterator[str]:
     yield f"{server}/{DATABASE}"
     with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+    pg_ctl("stop", "-m", "fast")  # nothing of the test's keeps running after it
 
 
 def intent(n: int) -> tuple[str, dict]:
