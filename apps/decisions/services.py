@@ -217,13 +217,15 @@ def decide_risk(*, phone: str | None = None, email: str | None = None, ip: str |
     facts = graph_decisions.risk_facts(identifiers, customer_id=customer_id, phone=phone,
                                        since_ms=at_ms - FAILED_WINDOW_HOURS * HOUR_MS, until_ms=at_ms)
     customer = facts.customer
-    profile = profile_from_history(channel=channel, email=email, at_ms=at_ms, events=facts.history,
-                                   sharing=facts.sharing, phone=phone, known_customer=customer is not None)
+    history = facts.history
+    profile = profile_from_history(channel=channel, email=email, at_ms=at_ms, events=history.events,
+                                   plain_times=history.plain_times, sharing=facts.sharing, phone=phone,
+                                   known_customer=customer is not None)
     reasons: list[dict[str, Any]] = []
     model_score = _model_points(model, version, why_not, call, profile, reasons)
     variables = _graph_signals(identifiers, facts, at_ms, reasons)
     score = min(1000, max(0, sum(r["points"] for r in reasons)))
-    recent = _recent_categories(facts.history, at_ms) if customer is not None else {}
+    recent = _recent_categories(history.events, at_ms) if customer is not None else {}
     variables.update({"score": score, "model_score": model_score, "channel": channel.upper(),
                       "known_customer": customer is not None,
                       "recent_categories": sorted(recent) if customer is not None else None,

@@ -7,7 +7,7 @@ import pytest
 
 import graph
 from graph import decisions as d
-from graph import journeys
+from graph import journeys, schema
 from graph.schema import EventRecord
 from tests.graph.server_fixture import gremlin_server, gremlin_server_url  # noqa: F401
 
@@ -59,6 +59,17 @@ def _event(ts: int, type_: str, channel: str, outcome: str | None = None, attrib
     return {"ts": ts, "type": type_, "channel": channel, "outcome": outcome, "attributes": attributes}
 
 
+def _read_in_full(event: dict) -> bool:
+    return (event["channel"] not in ("web", "app", "email") or event["type"] == "verification"
+            or "verification" in event["attributes"] or "categories" in event)
+
+
+def _history(events: list[dict]) -> d.History:
+    """What the risk read makes of these events (newest first): in full those that are not plain web,
+    app or e-mail events, the time alone of the others."""
+    return d.History([e for e in events if _read_in_full(e)], [e["ts"] for e in events if not _read_in_full(e)])
+
+
 C1_HISTORY = [_event(T0 + 5 * HOUR, "case", "web", "resolved"), _event(T0 + 4 * HOUR, "issue", "web", "open"),
               _event(T0 + 3 * HOUR, "verification", "voice", "failed"), _event(T0 + 2 * HOUR, "web", "web"),
               _event(T0 + HOUR, "call", "voice", attributes='{"duration_s": 300}'),
@@ -71,16 +82,44 @@ def test_risk_facts_share_identifiers_find_the_caller_and_count_failed_checks_in
         "phone:+61400000001": {"customers": 2, "first_seen": T0, "customer": "c1"},
         "email:ann@example.com": {"customers": 1, "first_seen": T0 + 6 * HOUR, "customer": "c2"},
         "ip:10.0.0.1": {"customers": 0, "first_seen": None, "customer": None}}, customer="c1", failed_verifications=1,
-        history=C1_HISTORY)
+        history=_history(C1_HISTORY))
+    # of c1's six events, the check and the two calls are read in full; the web events' times only
+    assert facts.history.events == [C1_HISTORY[2], C1_HISTORY[4], C1_HISTORY[5]]
+    assert facts.history.plain_times == [T0 + 5 * HOUR, T0 + 4 * HOUR, T0 + 2 * HOUR]
     assert d.risk_facts([PHONE], phone=PHONE[1], since_ms=T0 + 4 * HOUR).failed_verifications == 0
+
+
+def test_the_risk_history_holds_in_full_only_the_events_a_decision_reads_more_of(store, monkeypatch):
+    monkeypatch.setattr(d, "_history_lengths", {})
+    monkeypatch.setattr(d, "COMPACT_FROM", 5)  # m's five events: read in the compact form after the first read
+    journeys.write_events([
+        EventRecord(event_id="m1", type="page_view", channel="web", ts=T0 + 10 * HOUR, customer_id="m"),
+        EventRecord(event_id="m2", type="login", channel="app", ts=T0 + 11 * HOUR, customer_id="m",
+                    attributes={"verification": "failed"}),
+        EventRecord(event_id="m3", type="chat_message", channel="web", ts=T0 + 12 * HOUR, customer_id="m"),
+        EventRecord(event_id="m4", type="text", channel="sms", ts=T0 + 13 * HOUR, customer_id="m"),
+        EventRecord(event_id="m5", type="newsletter", channel="email", ts=T0 + 14 * HOUR, customer_id="m")])
+    # a web contact whose conversation matched categories (as the conversations app writes them)
+    graph.get_g().V(schema.event_vid("m3")).property("categories", '["fraud"]').iterate()
+
+    history = d.risk_facts([], customer_id="m", since_ms=T0).history
+
+    assert [(e["ts"], e["type"], e.get("categories")) for e in history.events] == [
+        (T0 + 13 * HOUR, "text", None), (T0 + 12 * HOUR, "chat_message", '["fraud"]'),
+        (T0 + 11 * HOUR, "login", None)]
+    assert history.plain_times == [T0 + 14 * HOUR, T0 + 10 * HOUR]
+    assert (len(history), history.oldest_ms) == (5, T0 + 10 * HOUR)
+    # the engine's compact form, which hands the plain events over by their time alone, reads the same
+    assert d._history_lengths == {"customer:m": 5}
+    assert d.risk_facts([], customer_id="m", since_ms=T0).history == history
 
 
 def test_risk_facts_read_the_callers_history_strictly_before_the_call_newest_first(store):
     # the same read, bounded at the call's time and limited: what the risk profile is computed from
     before = d.risk_facts([PHONE], phone=PHONE[1], since_ms=T0, until_ms=T0 + 2 * HOUR)
-    assert before.history == C1_HISTORY[-2:]
-    assert d.risk_facts([], customer_id="c1", since_ms=T0, history_limit=2).history == C1_HISTORY[:2]
-    assert d.risk_facts([], customer_id="c1", since_ms=T0, until_ms=T0).history == []
+    assert before.history == _history(C1_HISTORY[-2:])
+    assert d.risk_facts([], customer_id="c1", since_ms=T0, history_limit=2).history == _history(C1_HISTORY[:2])
+    assert d.risk_facts([], customer_id="c1", since_ms=T0, until_ms=T0).history == d.History()
 
 
 def test_risk_facts_for_a_past_call_see_nothing_that_came_after_it(store):
@@ -105,8 +144,8 @@ def test_risk_facts_by_customer_id_with_and_without_identifiers(store):
     by_customer = d.risk_facts([("email", "ann@example.com")], customer_id="c2", since_ms=T0)
     assert (by_customer.customer, by_customer.failed_verifications) == ("c2", 0)
     assert by_customer.sharing["email:ann@example.com"]["customers"] == 1
-    assert by_customer.history == [_event(T0 + 6 * HOUR, "call", "voice")]
-    assert d.risk_facts([], customer_id="c1", since_ms=T0) == d.RiskFacts({}, "c1", 1, C1_HISTORY)
+    assert by_customer.history == _history([_event(T0 + 6 * HOUR, "call", "voice")])
+    assert d.risk_facts([], customer_id="c1", since_ms=T0) == d.RiskFacts({}, "c1", 1, _history(C1_HISTORY))
     assert d.risk_facts([("ip", "10.0.0.1")], customer_id="c9", since_ms=T0).customer is None
     assert d.risk_facts([("phone", "+61499999999")], phone="+61499999999", since_ms=T0).customer is None
 
@@ -169,7 +208,7 @@ def _expected(limit: int, until: int | None = None) -> list[dict]:
 def deep(store: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(d, "WALK_FROM", 20)  # d1's 30 events are more: read by walking back
     # as a previous decision leaves them: d1's history, and its phone's, filled the read
-    monkeypatch.setattr(d, "_long_histories", {"customer:d1", "identifier:phone:+61400000009"})
+    monkeypatch.setattr(d, "_history_lengths", {"customer:d1": 10, "identifier:phone:+61400000009": 10})
     journeys.write_events(DEEP[15:])  # the newer half first, then the older half spliced in before it
     journeys.write_events(DEEP[:15])
     reads: list[str] = []
@@ -180,7 +219,7 @@ def deep(store: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def test_a_caller_with_more_events_than_the_history_is_walked_back_from_the_newest(deep):
     facts = d.risk_facts([], customer_id="d1", since_ms=T0 + 21 * HOUR, history_limit=10)
-    assert facts == d.RiskFacts({}, "d1", 1, _expected(10))
+    assert facts == d.RiskFacts({}, "d1", 1, _history(_expected(10)))
     # the newest 10 reach back to hour 20, past the window's start (hour 21): the failed check is counted
     # from them, in two reads, neither ordering every event
     assert deep == ["_risk_facts", "_history_walk"]
@@ -192,14 +231,14 @@ def test_a_caller_with_more_events_than_the_history_is_walked_back_from_the_newe
     deep.clear()
     bounded = d.risk_facts([], customer_id="d1", since_ms=T0 + 21 * HOUR, until_ms=T0 + 26 * HOUR,
                            history_limit=10)
-    assert bounded == d.RiskFacts({}, "d1", 1, _expected(10, T0 + 26 * HOUR))
+    assert bounded == d.RiskFacts({}, "d1", 1, _history(_expected(10, T0 + 26 * HOUR)))
     assert deep == ["_risk_facts", "_history_walk"]
 
 
 def test_a_walked_history_that_does_not_reach_the_window_start_is_read_in_full(deep):
     # since hour 15 there are 15 events, more than the 10 the history holds: the check is counted in full
     facts = d.risk_facts([], customer_id="d1", since_ms=T0 + 15 * HOUR, history_limit=10)
-    assert facts == d.RiskFacts({}, "d1", 1, _expected(10))
+    assert facts == d.RiskFacts({}, "d1", 1, _history(_expected(10)))
     assert deep == ["_risk_facts", "_history_walk", "_risk_facts"]
     deep.clear()
     assert d.risk_facts([], customer_id="d1", since_ms=T0 + 25 * HOUR, history_limit=10).failed_verifications == 0
@@ -209,7 +248,7 @@ def test_a_walk_stepping_over_too_many_later_events_gives_way_to_the_full_read(d
     monkeypatch.setattr(d, "WALK_PAST", 2)
     # a replay at hour 20: nine events lie at or after it, more than the walk steps over
     facts = d.risk_facts([], customer_id="d1", since_ms=T0 + 12 * HOUR, until_ms=T0 + 20 * HOUR, history_limit=10)
-    assert facts == d.RiskFacts({}, "d1", 0, _expected(10, T0 + 20 * HOUR))
+    assert facts == d.RiskFacts({}, "d1", 0, _history(_expected(10, T0 + 20 * HOUR)))
     assert deep == ["_risk_facts", "_history_walk", "_risk_facts"]
     deep.clear()
     monkeypatch.setattr(d, "WALK_PAST", 10)
@@ -223,25 +262,25 @@ def test_a_customer_without_a_newest_event_recorded_is_read_in_full(deep):
 
     graph.get_g().V(schema.customer_vid("d1")).properties("last_event").drop().iterate()
     facts = d.risk_facts([], customer_id="d1", since_ms=T0 + 20 * HOUR, history_limit=10)
-    assert facts == d.RiskFacts({}, "d1", 1, _expected(10))
+    assert facts == d.RiskFacts({}, "d1", 1, _history(_expected(10)))
     assert deep == ["_risk_facts", "_risk_facts"]
 
 
 def test_a_caller_with_no_more_events_than_the_walk_threshold_is_read_once(deep, monkeypatch):
     monkeypatch.setattr(d, "WALK_FROM", 30)  # d1 has exactly 30
     facts = d.risk_facts([], customer_id="d1", since_ms=T0 + 21 * HOUR, history_limit=10)
-    assert facts == d.RiskFacts({}, "d1", 1, _expected(10)) and deep == ["_risk_facts"]
+    assert facts == d.RiskFacts({}, "d1", 1, _history(_expected(10))) and deep == ["_risk_facts"]
 
 
 def test_only_a_caller_whose_last_read_filled_the_history_is_read_in_the_form_that_walks(deep, monkeypatch):
-    monkeypatch.setattr(d, "_long_histories", set())
+    monkeypatch.setattr(d, "_history_lengths", {})
     first = d.risk_facts([], customer_id="d1", since_ms=T0 + 21 * HOUR, history_limit=10)
     # the first read of d1 in this process orders its events; its history filled the read
-    assert first == d.RiskFacts({}, "d1", 1, _expected(10)) and deep == ["_risk_facts"]
-    assert d._long_histories == {"customer:d1"}
+    assert first == d.RiskFacts({}, "d1", 1, _history(_expected(10))) and deep == ["_risk_facts"]
+    assert d._history_lengths == {"customer:d1": 10}
     deep.clear()
     assert d.risk_facts([], customer_id="d1", since_ms=T0 + 21 * HOUR, history_limit=10) == first
     assert deep == ["_risk_facts", "_history_walk"]
     # c1's six events do not fill a history of 10: c1 is never read in that form
-    assert d.risk_facts([], customer_id="c1", since_ms=T0, history_limit=10).history == C1_HISTORY
-    assert d._long_histories == {"customer:d1"}
+    assert d.risk_facts([], customer_id="c1", since_ms=T0, history_limit=10).history == _history(C1_HISTORY)
+    assert d._history_lengths == {"customer:d1": 10}

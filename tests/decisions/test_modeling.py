@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from apps.decisions.modeling import metrics
 from apps.decisions.modeling.intent import (
@@ -239,6 +241,35 @@ def test_a_digital_event_counts_for_the_profile_only_where_its_attributes_name_a
     # then the app's check and the chat's count; a web page's duration is no call's
     assert (profile["failed_checks"], profile["passed_checks"], profile["calls"], profile["events"],
             profile["avg_call_seconds"], profile["digital_share"]) == (1, 1, 2, 5, 30.0, 0.6)
+
+
+_EVENT = st.fixed_dictionaries({
+    "ts": st.integers(T0 - 30 * DAY_MS, T0 + DAY_MS),  # some after the call: not history
+    "type": st.sampled_from(["page", "call", "verification", "login", "chat"]),
+    "channel": st.sampled_from(["web", "app", "email", "voice", "chat", "Voice", "WEB", "sms"]),
+    "outcome": st.sampled_from([None, "failed", "passed", "Rejected"]),
+    "attributes": st.sampled_from(["{}", '{"duration_s": 60}', '{"verification": "failed"}', "{not json",
+                                   '{"verification": "passed", "duration_s": 30}', '{"page": "/verification"}']),
+})
+
+
+@given(st.lists(_EVENT, max_size=30))
+def test_the_compact_history_gives_the_profile_the_whole_history_gives(events):  # type: ignore[no-untyped-def]
+    """The risk read hands over plain web, app and e-mail events by their time alone
+    (graph.decisions.History): the profile is the same as from every event in full."""
+    from apps.decisions.modeling.caller_profile import DIGITAL_CHANNELS, profile_from_history
+    from graph.decisions import PLAIN_CHANNELS
+
+    assert set(PLAIN_CHANNELS) <= set(DIGITAL_CHANNELS)  # what the profile counts the plain events as
+    newest_first = sorted(events, key=lambda e: -e["ts"])
+    in_full = [e["channel"] not in PLAIN_CHANNELS or e["type"] == "verification" or "verification" in e["attributes"]
+               for e in newest_first]
+    common = {"channel": "VOICE", "email": None, "at_ms": T0, "sharing": {}, "known_customer": True}
+    whole = profile_from_history(events=newest_first, **common)
+    compact = profile_from_history(events=[e for e, full in zip(newest_first, in_full, strict=True) if full],
+                                   plain_times=[e["ts"] for e, full in zip(newest_first, in_full, strict=True)
+                                                if not full], **common)
+    assert compact == whole
 
 
 def test_the_history_model_scores_short_historic_calls_as_fraud_and_names_the_feature():

@@ -67,10 +67,14 @@ def profile_from_fraud_row(row: Mapping[str, Any], shared: Mapping[str, int] | N
 
 def profile_from_history(*, channel: str, email: str | None, at_ms: int, events: Sequence[Mapping[str, Any]],
                          sharing: Mapping[str, Mapping[str, Any]], phone: str | None = None,
-                         known_customer: bool) -> Profile:
+                         known_customer: bool, plain_times: Sequence[int] = ()) -> Profile:
     """A caller's profile from the graph: `events` are the caller's latest events before the call (any
     order, each with ts, channel, type, outcome and attributes), `sharing` the risk read's per-identifier
-    facts (`kind:value` -> customers, first_seen). A stranger has no history: its history facts are None."""
+    facts (`kind:value` -> customers, first_seen). A stranger has no history: its history facts are None.
+
+    `plain_times` are the times of more of the caller's events, plain web, app and e-mail events that
+    the risk read hands over by their time alone (graph.decisions.History): digital events with no
+    call, chat or check in them."""
     profile: Profile = {"channel": channel, "email": email}
     for kind in IDENTIFIER_KINDS:
         entry = next((v for k, v in sharing.items() if k.startswith(f"{kind}:")), None)
@@ -78,25 +82,28 @@ def profile_from_history(*, channel: str, email: str | None, at_ms: int, events:
     first_seen = sharing.get(f"phone:{phone}", {}).get("first_seen") if phone else None
     profile["phone_age_days"] = (at_ms - int(first_seen)) / DAY_MS if first_seen is not None else None
     if known_customer:
-        profile.update(_history_facts([e for e in events if int(e.get("ts") or 0) < at_ms], at_ms))
+        profile.update(_history_facts([e for e in events if int(e.get("ts") or 0) < at_ms],
+                                      [int(t) for t in plain_times if int(t) < at_ms], at_ms))
     return profile
 
 
-def _history_facts(events: Sequence[Mapping[str, Any]], at_ms: int) -> Profile:
+def _history_facts(events: Sequence[Mapping[str, Any]], plain_times: Sequence[int], at_ms: int) -> Profile:
     channels = [str(e.get("channel") or "").lower() for e in events]
     attributes = [_attributes(e, ch) for e, ch in zip(events, channels, strict=True)]
     durations = [d for d in (_duration(a) for a, ch in zip(attributes, channels, strict=True)
                              if ch in CONTACT_CHANNELS) if d is not None]
     contacts = sum(ch in CONTACT_CHANNELS for ch in channels)
+    digital = sum(ch in DIGITAL_CHANNELS for ch in channels) + len(plain_times)
     failed, passed = _checks(events, attributes)
-    n = len(events)
+    n = len(events) + len(plain_times)
+    newest = max([int(e["ts"]) for e in events] + list(plain_times), default=None)
     return {
         "calls": contacts, "events": n,
         "avg_call_seconds": sum(durations) / len(durations) if durations else None,
-        "days_since_last_event": (at_ms - max(int(e["ts"]) for e in events)) / DAY_MS if events else None,
+        "days_since_last_event": (at_ms - newest) / DAY_MS if newest is not None else None,
         "voice_share": channels.count("voice") / n if n else None,
         "chat_share": channels.count("chat") / n if n else None,
-        "digital_share": sum(ch in DIGITAL_CHANNELS for ch in channels) / n if n else None,
+        "digital_share": digital / n if n else None,
         "failed_checks": failed, "passed_checks": passed,
     }
 
