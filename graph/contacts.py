@@ -52,9 +52,10 @@ def _properties(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def recent_contact_summaries(customer_id: str, *, limit: int = 5) -> list[dict[str, Any]]:
-    """The customer's latest events that carry a conversation summary, newest first (one hop)."""
-    rows = (get_g().V(s.customer_vid(customer_id)).out_e(s.PERFORMED).order().by("ts", Order.desc).in_v()
-            .has("categories").limit(limit)
+    """The customer's latest events that carry a conversation summary, newest first (one hop; only those
+    events are ordered, not every event of the customer)."""
+    rows = (get_g().V(s.customer_vid(customer_id)).out(s.PERFORMED).has("categories").order().by("ts", Order.desc)
+            .limit(limit)
             .project("id", "ts", "categories", "sentiment_customer")
             .by(__.id_()).by("ts").by("categories")
             .by(__.coalesce(__.values("sentiment_customer"), __.constant(0.0))).to_list())
