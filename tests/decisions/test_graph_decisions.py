@@ -1,4 +1,5 @@
-"""graph.decisions answers the same on the embedded store and through the project's Gremlin server."""
+"""graph.decisions answers the same on the embedded store, through the project's Gremlin server and, in a
+conformance run (CONFORMANCE_GRAPH_URL), on that store."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ import graph
 from graph import decisions as d
 from graph import journeys, schema
 from graph.schema import EventRecord
+from tests.graph.conformance.conftest import BACKENDS, ENV_URL
 from tests.graph.server_fixture import gremlin_server, gremlin_server_url  # noqa: F401
 
 T0 = 1_700_000_000_000
@@ -16,10 +18,16 @@ HOUR = 3_600_000
 PHONE = ("phone", "+61400000001")
 
 
-@pytest.fixture(params=["embedded", "server"])
+@pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    settings.GRAPH_URL = ("embedded://memory" if request.param == "embedded"
-                          else request.getfixturevalue("gremlin_server_url"))
+    """The decision reads on each backend of the conformance suite: the embedded store, the project's
+    Gremlin server and, when CONFORMANCE_GRAPH_URL is set, that store (erased first)."""
+    if request.param == "env":
+        scratch = graph.connect(ENV_URL)
+        scratch.g.V().drop().iterate()
+        scratch.close()
+    settings.GRAPH_URL = {"embedded": "embedded://memory", "env": ENV_URL}.get(request.param) or \
+        request.getfixturevalue("gremlin_server_url")
     graph.reset_connection()
     journeys.write_events([
         EventRecord(event_id="a1", type="call", channel="voice", ts=T0, customer_id="c1", identifiers=(PHONE,),
