@@ -107,7 +107,8 @@ def _api_key(timeout: float) -> str:
 
 def _secrets_client(timeout: float) -> Any:
     """boto3's Secrets Manager client, made once per process: importing boto3 and loading the service's
-    model take a few hundred milliseconds, which only the first read should pay."""
+    model take a few hundred milliseconds, which only the first read should pay. Its socket deadlines
+    are the first read's `timeout`; a later call's budget is kept by `_call_within`'s wait."""
     if "client" not in _secrets_clients:
         import boto3
         from botocore.config import Config
