@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gremlin_python.process.graph_traversal import __
-from gremlin_python.process.traversal import Merge, Order, T
+from gremlin_python.process.traversal import Merge, T
 
 from graph import schema as s
 from graph.connection import bulk_rows, get_g, many_ids, run_writes
@@ -49,18 +49,6 @@ def _properties(summary: dict[str, Any]) -> dict[str, Any]:
             continue
         props[key] = json.dumps(value, sort_keys=True) if isinstance(value, (list, dict)) else value
     return props
-
-
-def recent_contact_summaries(customer_id: str, *, limit: int = 5) -> list[dict[str, Any]]:
-    """The customer's latest events that carry a conversation summary, newest first (one hop; only those
-    events are ordered, not every event of the customer)."""
-    rows = (get_g().V(s.customer_vid(customer_id)).out(s.PERFORMED).has("categories").order().by("ts", Order.desc)
-            .limit(limit)
-            .project("id", "ts", "categories", "sentiment_customer")
-            .by(__.id_()).by("ts").by("categories")
-            .by(__.coalesce(__.values("sentiment_customer"), __.constant(0.0))).to_list())
-    return [{"event_id": s.strip_prefix(str(r["id"])), "ts": int(r["ts"]), "categories": json.loads(r["categories"]),
-             "sentiment_customer": float(r["sentiment_customer"])} for r in rows]
 
 
 def contact_summary(row: dict[Any, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from django.core.management import call_command
 
 from apps.conversations.models import Contact, ContactCategory, Turn
 from apps.ingest.models import IngestBatch
-from graph import contacts as graph_contacts
+from graph import journeys as graph_journeys
 
 pytestmark = pytest.mark.django_db
 
@@ -31,8 +31,9 @@ def test_demo_calls_and_chats_carry_analysed_redacted_conversations(settings, tm
     assert "[CARD]" in said and "[NAME]" in said and "[PHONE]" in said and "@example.com" not in said
     disputed = Contact.objects.filter(matched_categories__name="Fraud").first()
     assert disputed is not None and disputed.sentiment_customer is not None
-    recent = graph_contacts.recent_contact_summaries(disputed.customer_id)
-    assert disputed.contact_id in [r["event_id"] for r in recent]
+    analysed = {e["event_id"]: e["categories"] for e in graph_journeys.customer_events(disputed.customer_id, limit=500)
+                if "categories" in e}
+    assert "Fraud" in analysed[disputed.contact_id]
 
     call_command("demo", "--no-serve", "--customers", "50", "--no-train", stdout=io.StringIO())
 
