@@ -6,6 +6,8 @@ vertex id (a customer or an identifier), never a scan.
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -276,8 +278,11 @@ def _plain(row: dict[Any, Any]) -> bool:
 WALK_FROM = 1000  # a caller with more events than this is read by walking back from the newest
 WALK_PAST = 50  # events at or after the call's time a walk steps over before it reads the caller as any other
 COMPACT_FROM = 50  # a caller whose last read held this many events is read in the compact form
-HISTORIES_KEPT = 200_000  # callers remembered with the length of their history; then all forgotten
-_history_lengths: dict[str, int] = {}  # caller (vertex id) → events its last risk read held
+HISTORIES_KEPT = 200_000  # callers remembered with the length of their history, the least recently read forgotten
+# caller (vertex id) → events its last risk read held, least recently read first: a hub with millions of
+# regulars keeps its busiest callers' form, and a caller it forgot is read in the plain form once
+_history_lengths: OrderedDict[str, int] = OrderedDict()
+_history_lengths_lock = threading.Lock()
 
 
 def _note_history_length(caller: str | None, found: _FirstRead, limit: int) -> None:
@@ -287,12 +292,16 @@ def _note_history_length(caller: str | None, found: _FirstRead, limit: int) -> N
     if caller is None:
         return
     length = limit if found.last_event is not None else len(found.history) if found.customer is not None else 0
-    if length >= min(COMPACT_FROM, limit):
-        if len(_history_lengths) >= HISTORIES_KEPT and caller not in _history_lengths:
-            _history_lengths.clear()
+    if length < min(COMPACT_FROM, limit):
+        if caller in _history_lengths:  # most callers are short and were never remembered: no lock for them
+            with _history_lengths_lock:
+                _history_lengths.pop(caller, None)
+        return
+    with _history_lengths_lock:
         _history_lengths[caller] = length
-    else:
-        _history_lengths.pop(caller, None)
+        _history_lengths.move_to_end(caller)
+        while len(_history_lengths) > HISTORIES_KEPT:
+            _history_lengths.popitem(last=False)
 
 
 def _walked_history(last_event: str, until_ms: int | None, limit: int) -> History:

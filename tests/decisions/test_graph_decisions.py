@@ -2,6 +2,7 @@
 conformance run (CONFORMANCE_GRAPH_URL), on that store."""
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 
 import pytest
@@ -98,7 +99,7 @@ def test_risk_facts_share_identifiers_find_the_caller_and_count_failed_checks_in
 
 
 def test_the_risk_history_holds_in_full_only_the_events_a_decision_reads_more_of(store, monkeypatch):
-    monkeypatch.setattr(d, "_history_lengths", {})
+    monkeypatch.setattr(d, "_history_lengths", OrderedDict())
     monkeypatch.setattr(d, "COMPACT_FROM", 5)  # m's five events: read in the compact form after the first read
     journeys.write_events([
         EventRecord(event_id="m1", type="page_view", channel="web", ts=T0 + 10 * HOUR, customer_id="m"),
@@ -120,6 +121,24 @@ def test_the_risk_history_holds_in_full_only_the_events_a_decision_reads_more_of
     # the engine's compact form, which hands the plain events over by their time alone, reads the same
     assert d._history_lengths == {"customer:m": 5}
     assert d.risk_facts([], customer_id="m", since_ms=T0).history == history
+
+
+def test_the_callers_remembered_as_long_are_the_most_recently_read(store, monkeypatch):
+    monkeypatch.setattr(d, "_history_lengths", OrderedDict())
+    monkeypatch.setattr(d, "COMPACT_FROM", 1)  # every caller with an event is remembered
+    monkeypatch.setattr(d, "HISTORIES_KEPT", 2)
+    d.risk_facts([], customer_id="c1", since_ms=T0)
+    d.risk_facts([], customer_id="c2", since_ms=T0)
+    d.risk_facts([], customer_id="c1", since_ms=T0)  # c1 read again: c2 is now the least recently read
+    assert list(d._history_lengths.items()) == [("customer:c2", 1), ("customer:c1", 6)]
+    d.risk_facts([], phone="+61400000001", since_ms=T0)  # the phone names c1, who has six events
+    assert list(d._history_lengths.items()) == [("customer:c1", 6), ("identifier:phone:+61400000001", 6)]
+    # a caller found to hold fewer events than COMPACT_FROM is forgotten at once
+    monkeypatch.setattr(d, "COMPACT_FROM", 2)
+    d.risk_facts([], customer_id="c2", since_ms=T0)
+    assert list(d._history_lengths) == ["customer:c1", "identifier:phone:+61400000001"]
+    d.risk_facts([], phone="+61400000001", since_ms=T0, until_ms=T0 + 1)  # c1 had one event by then
+    assert list(d._history_lengths) == ["customer:c1"]
 
 
 def test_risk_facts_read_the_callers_history_strictly_before_the_call_newest_first(store):
@@ -216,7 +235,7 @@ def _expected(limit: int, until: int | None = None) -> list[dict]:
 def deep(store: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(d, "WALK_FROM", 20)  # d1's 30 events are more: read by walking back
     # as a previous decision leaves them: d1's history, and its phone's, filled the read
-    monkeypatch.setattr(d, "_history_lengths", {"customer:d1": 10, "identifier:phone:+61400000009": 10})
+    monkeypatch.setattr(d, "_history_lengths", OrderedDict({"customer:d1": 10, "identifier:phone:+61400000009": 10}))
     journeys.write_events(DEEP[15:])  # the newer half first, then the older half spliced in before it
     journeys.write_events(DEEP[:15])
     reads: list[str] = []
@@ -281,7 +300,7 @@ def test_a_caller_with_no_more_events_than_the_walk_threshold_is_read_once(deep,
 
 
 def test_only_a_caller_whose_last_read_filled_the_history_is_read_in_the_form_that_walks(deep, monkeypatch):
-    monkeypatch.setattr(d, "_history_lengths", {})
+    monkeypatch.setattr(d, "_history_lengths", OrderedDict())
     first = d.risk_facts([], customer_id="d1", since_ms=T0 + 21 * HOUR, history_limit=10)
     # the first read of d1 in this process orders its events; its history filled the read
     assert first == d.RiskFacts({}, "d1", 1, _history(_expected(10))) and deep == ["_risk_facts"]
