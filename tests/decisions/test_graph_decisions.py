@@ -141,6 +141,32 @@ def test_the_callers_remembered_as_long_are_the_most_recently_read(store, monkey
     assert list(d._history_lengths) == ["customer:c1"]
 
 
+def test_failed_checks_are_counted_from_the_history_when_it_holds_the_whole_window(store, monkeypatch):
+    monkeypatch.setattr(d, "_history_lengths", OrderedDict())
+    reads: list[tuple[str, bool]] = []
+    real = d.prepared.run_values
+    monkeypatch.setattr(d.prepared, "run_values",
+                        lambda build, shape, **values: reads.append((build.__name__, shape[-1])) or real(build, shape,
+                                                                                                    **values))
+    # (read, whether the engine counted the failed checks); c1's failed check is at hour 3
+    # six events, fewer than the history holds: every event before the call is in it
+    assert d.risk_facts([], customer_id="c1", since_ms=T0).failed_verifications == 1
+    assert d.risk_facts([], customer_id="c1", since_ms=T0 + 4 * HOUR).failed_verifications == 0
+    assert d.risk_facts([], customer_id="c1", since_ms=T0, until_ms=T0 + 3 * HOUR).failed_verifications == 0
+    assert d.risk_facts([], phone="+61400000001", since_ms=T0, until_ms=T0 + 3 * HOUR + 1).failed_verifications == 1
+    assert reads == [("_risk_facts", False)] * 4
+    reads.clear()
+    # the newest four (hours 5 to 2) reach back past a window from hour 3
+    assert d.risk_facts([], customer_id="c1", since_ms=T0 + 3 * HOUR, history_limit=4).failed_verifications == 1
+    assert reads == [("_risk_facts", False)]
+    reads.clear()
+    # the newest two (hours 5 and 4) lie within a window from hour 1: the check is older than they are,
+    # so the caller is read again with the engine counting
+    facts = d.risk_facts([], customer_id="c1", since_ms=T0 + HOUR, history_limit=2)
+    assert (facts.failed_verifications, facts.history) == (1, _history(C1_HISTORY[:2]))
+    assert reads == [("_risk_facts", False), ("_risk_facts", True)]
+
+
 def test_risk_facts_read_the_callers_history_strictly_before_the_call_newest_first(store):
     # the same read, bounded at the call's time and limited: what the risk profile is computed from
     before = d.risk_facts([PHONE], phone=PHONE[1], since_ms=T0, until_ms=T0 + 2 * HOUR)
