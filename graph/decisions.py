@@ -203,7 +203,9 @@ def _read_risk_facts(vids: list[str], caller: str | None, by_customer: bool, sin
     bounded = until_ms is not None
     shape = (caller is not None and by_customer, caller is not None, bool(vids), bounded, walk, compact, count)
     walk_from = max(WALK_FROM, history_limit)
-    values = {"caller": caller, "limit": history_limit} | ({"since": since_ms} if count else {}) if caller else {}
+    values = {"caller": caller, "limit": history_limit} if caller else {}
+    if caller and count:  # the window's start only where the engine counts the failed checks
+        values["since"] = since_ms
     if caller and walk:  # bound only where the read counts edges against them
         values |= {"walk_from": walk_from, "probe": walk_from + 1}
     rows = prepared.run_values(_risk_facts, shape, **values, **({"vids": vids} if vids else {}),
