@@ -1,4 +1,4 @@
-"""Contact search at 100,000 contacts: GET /api/contacts/ latency, full text and filters.
+"""Contact search at 100,000 contacts: GET /api/contacts latency, full text and filters.
 
 Run: python benchmarks/contacts_search.py [--contacts 100000] [--queries 1000] [--seed 7]
 Builds a throw-away hub database (SQLite file in WAL mode, or DATABASE_URL if set) in a temp dir,
@@ -135,14 +135,14 @@ def run(count: int, n_queries: int, seed: int, with_turns: bool) -> dict[str, An
     _, raw = ApiKey.issue("bench")
     client = Client(HTTP_AUTHORIZATION=f"Api-Key {raw}")
     rng = random.Random(seed + 1)
-    client.get("/api/contacts/", {"q": "loan"})  # warm: key cache, first page of the index
+    client.get("/api/contacts", {"q": "loan"})  # warm: key cache, first page of the index
     timings: dict[str, list[float]] = {}
     cpu: list[float] = []
     hits: dict[str, list[int]] = {}
     for _ in range(n_queries):
         kind, params = queries(rng)
         t0, c0 = time.perf_counter(), time.process_time()
-        response = client.get("/api/contacts/", params)
+        response = client.get("/api/contacts", params)
         timings.setdefault(kind, []).append((time.perf_counter() - t0) * 1000)
         cpu.append((time.process_time() - c0) * 1000)
         assert response.status_code == 200, response.content

@@ -1,6 +1,8 @@
 """The one place where every app's REST routes are mounted under /api/."""
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from apps.core.routers import other_spelling
 
 # Decisions first: a caller is waiting on those routes, and Django tries routes in order.
 APPS_WITH_API = ["decisions", "core", "customers", "ingest", "journeys", "propensity", "conversations"]
@@ -9,4 +11,7 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
-] + [path("", include(f"apps.{name}.api.urls")) for name in APPS_WITH_API]
+] + [path("", include(f"apps.{name}.api.urls")) for name in APPS_WITH_API] + [
+    # last: a path no route above matched, answered by its route with the trailing slash added or removed
+    re_path(r"^(?P<path>.*)$", other_spelling, name="api-other-spelling"),
+]

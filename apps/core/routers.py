@@ -1,9 +1,39 @@
-"""A DRF router whose routes answer with and without a trailing slash, so `/api/x/1` and
-`/api/x/1/` both work for clients (no redirects that drop POST bodies)."""
+"""How API routes are spelled: without a trailing slash (`/api/kpis`, `/api/kpis/{slug}/series`,
+`/api/contacts`), every one of them, and the OpenAPI schema lists them so.
+
+A client that adds the slash (`/api/kpis/`, as DRF's default and many clients spell collections)
+gets the same answer from the same view: `other_spelling`, the last route under /api/, serves it. It
+answers in place rather than redirecting, because clients follow a redirect of a POST with a GET and
+lose the body. Only a path no route matches reaches it, so the routes' own speed is untouched."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework.routers import SimpleRouter
 
 
-class OptionalSlashRouter(SimpleRouter):
+class ApiRouter(SimpleRouter):
+    """DRF's router with the API's spelling: no trailing slash (`other_spelling` answers with one)."""
+
     def __init__(self) -> None:
         super().__init__(trailing_slash=False)
-        self.trailing_slash = "/?"
+
+
+@csrf_exempt  # the view it hands over to checks its own callers (DRF enforces CSRF for sessions)
+def other_spelling(request: HttpRequest, path: str) -> HttpResponse:
+    """The answer of the route spelled with the trailing slash added or taken away, or 404 (problem
+    details naming the path as asked) when neither spelling is a route."""
+    asked = request.path_info
+    other = asked[:-1] if asked.endswith("/") else f"{asked}/"
+    try:
+        match = resolve(other, urlconf=getattr(request, "urlconf", None))
+    except Resolver404:
+        raise Http404(asked) from None
+    if match.func is other_spelling:
+        raise Http404(asked)
+    request.resolver_match = match  # metrics label the request by the route that answered it
+    answer: Any = match.func(request, *match.args, **match.kwargs)
+    return answer

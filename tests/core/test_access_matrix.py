@@ -70,7 +70,14 @@ class Staff:
     JSON 401 for anonymous callers, 403 for everyone else."""
 
 
-Rule = Api | Page | Open | SignedIn | AdminSite | Staff
+@dataclass(frozen=True)
+class OtherSpelling:
+    """Every API route spelled with a trailing slash: each answers every caller as the route without it
+    (its own row, checked both ways)."""
+
+
+Rule = Api | Page | Open | SignedIn | AdminSite | Staff | OtherSpelling
+OTHER_SPELLING = "api/^(?P<path>.*)$"
 
 READ = Api("viewer", "read")
 EXPLORE = Api("analyst", "read")
@@ -83,7 +90,7 @@ ANY_KEY = Api("viewer", "*")
 TABLE: dict[str, dict[str, Rule]] = {
     "healthz": {"GET": Open()},
     "metrics": {"GET": Staff()},
-    "api/contacts/": {"GET": EXPLORE},
+    "api/contacts": {"GET": EXPLORE},
     "api/contacts/<str:contact_id>": {"GET": EXPLORE},
     "contacts/": {"GET": Page("analyst")},
     "api/schema/": {"GET": Open()},
@@ -103,9 +110,9 @@ TABLE: dict[str, dict[str, Rule]] = {
     "api/customers/<path:customer_id>/scores": {"GET": READ},
     "api/customers/<path:customer_id>/next-event": {"GET": READ},
     "api/events": {"POST": INGEST},
-    "api/^ingest/batches/?$": {"GET": READ},
-    "api/^ingest/batches/(?P<pk>[^/.]+)/?$": {"GET": READ},
-    "api/^ingest/batches/(?P<pk>[^/.]+)/quarantine/?$": {"GET": READ},
+    "api/^ingest/batches$": {"GET": READ},
+    "api/^ingest/batches/(?P<pk>[^/.]+)$": {"GET": READ},
+    "api/^ingest/batches/(?P<pk>[^/.]+)/quarantine$": {"GET": READ},
     "api/journeys/top": {"GET": READ},
     "api/journeys/paths": {"GET": READ},
     "api/journeys/funnel": {"GET": EXPLORE},
@@ -113,22 +120,23 @@ TABLE: dict[str, dict[str, Rule]] = {
     "api/journeys/dfg": {"GET": READ},
     "api/similarity": {"GET": READ},
     "api/kpis/<slug:slug>/widget": {"GET": READ},
-    "api/^kpis/?$": {"GET": READ},
-    "api/^kpis/(?P<slug>[^/.]+)/?$": {"GET": READ},
-    "api/^kpis/(?P<slug>[^/.]+)/series/?$": {"GET": READ},
-    "api/^milestones/?$": {"GET": READ, "POST": DEFINE},
-    "api/^milestones/(?P<slug>[^/.]+)/?$": {"GET": READ, "PUT": DEFINE, "PATCH": DEFINE, "DELETE": DEFINE},
-    "api/^milestones/(?P<slug>[^/.]+)/backfill/?$": {"POST": DEFINE},
-    "api/^milestones/(?P<slug>[^/.]+)/customers/?$": {"GET": READ},
-    "api/^webhooks/?$": {"GET": MANAGE, "POST": MANAGE},
-    "api/^webhooks/(?P<pk>[^/.]+)/?$": {"GET": MANAGE, "PUT": MANAGE, "PATCH": MANAGE, "DELETE": MANAGE},
-    "api/^webhooks/(?P<pk>[^/.]+)/deliveries/?$": {"GET": MANAGE},
-    "api/models/": {"GET": READ},
-    "api/models/<str:name>/": {"GET": READ},
+    "api/^kpis$": {"GET": READ},
+    "api/^kpis/(?P<slug>[^/.]+)$": {"GET": READ},
+    "api/^kpis/(?P<slug>[^/.]+)/series$": {"GET": READ},
+    "api/^milestones$": {"GET": READ, "POST": DEFINE},
+    "api/^milestones/(?P<slug>[^/.]+)$": {"GET": READ, "PUT": DEFINE, "PATCH": DEFINE, "DELETE": DEFINE},
+    "api/^milestones/(?P<slug>[^/.]+)/backfill$": {"POST": DEFINE},
+    "api/^milestones/(?P<slug>[^/.]+)/customers$": {"GET": READ},
+    "api/^webhooks$": {"GET": MANAGE, "POST": MANAGE},
+    "api/^webhooks/(?P<pk>[^/.]+)$": {"GET": MANAGE, "PUT": MANAGE, "PATCH": MANAGE, "DELETE": MANAGE},
+    "api/^webhooks/(?P<pk>[^/.]+)/deliveries$": {"GET": MANAGE},
+    "api/models": {"GET": READ},
+    "api/models/<str:name>": {"GET": READ},
     "api/models/<str:name>/activate": {"POST": MANAGE},
     "api/models/<str:name>/rollback": {"POST": MANAGE},
     "api/models/<str:name>/train": {"POST": MANAGE},
     "api/training-runs/<int:run_id>": {"GET": READ},
+    OTHER_SPELLING: {"ANY": OtherSpelling()},
     # dashboard
     "": {"GET": Page("viewer")},
     "journeys/explorer/": {"GET": Page("viewer")},
@@ -249,7 +257,7 @@ def _url(route: str) -> str:
     route = re.sub(r"\(\?P<app_label>[^)]*\)", "core", route)
     route = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: VALUES[m[1]], route)
     route = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: VALUES[m[1]], route)
-    return "/" + route.replace("^", "").replace("$", "").replace("/?", "/") + query
+    return "/" + route.replace("^", "").replace("$", "") + query
 
 
 def _drf_methods(pattern: URLPattern) -> set[str] | None:
@@ -347,6 +355,7 @@ def _expected(caller: Caller, rule: Rule, url: str) -> str:
         if caller.role == "superuser" or rule.perm in ("", "change", "view", "app"):
             return "ok" if rule.perm != "none" else "403"
         return "403"
+    assert isinstance(rule, Api), rule
     if caller.scope is not None:
         return "ok" if rule.scope is not None and rule.scope in ("*", caller.scope) else "403"
     if not caller.person or rule.keys_only:
@@ -371,6 +380,8 @@ def test_each_caller_gets_exactly_what_the_table_allows(caller: Caller) -> None:
     client = _client(caller)
     wrong = []
     for route, rules in _full_table().items():
+        if route == OTHER_SPELLING:
+            continue  # checked with each API row below
         url = _url(route)
         for method, rule in rules.items():
             # logging out is open to all; done with a throw-away client so the caller stays signed in
@@ -380,6 +391,10 @@ def test_each_caller_gets_exactly_what_the_table_allows(caller: Caller) -> None:
             want = _expected(caller, rule, url)
             if got != want:
                 wrong.append(f"{method} {url}: expected {want}, got {got} ({response.status_code})")
+            if isinstance(rule, Api):  # the other spelling: the same answer, not merely allowed alike
+                other = by.generic(method, f"{url}/", "{}", content_type="application/json")
+                if other.status_code != response.status_code:
+                    wrong.append(f"{method} {url}/: {other.status_code}, without the slash {response.status_code}")
     assert wrong == []
 
 

@@ -16,8 +16,10 @@ def test_schema_generates_without_warnings_and_documents_the_api_key(tmp_path) -
         "type": "apiKey", "in": "header", "name": "Authorization",
         "description": "Send `Authorization: Api-Key <key>` (create one with `manage.py create_api_key`)."}
     for path in ["/api/events", "/api/customers", "/api/customers/{customer_id}",
-                 "/api/customers/{customer_id}/journey", "/api/ingest/batches/{id}/quarantine/"]:
+                 "/api/customers/{customer_id}/journey", "/api/ingest/batches/{id}/quarantine"]:
         assert path in schema["paths"], path
+    # one spelling: no route documented with a trailing slash (a client's added slash is answered alike)
+    assert [path for path in schema["paths"] if path.endswith("/")] == []
 
 
 def test_schema_and_docs_pages_are_served(client) -> None:  # type: ignore[no-untyped-def]
@@ -87,8 +89,8 @@ def test_every_error_an_operation_documents_is_a_problem_and_every_list_a_page()
     assert errors and {tuple(types) for types in errors.values()} == {("application/problem+json",)}
     assert "GET /api/customers 404" not in errors and "GET /api/customers/{customer_id} 404" in errors
     assert "POST /api/events 413" in errors and "GET /api/ping 429" in errors
-    assert "DELETE /api/milestones/{slug}/ 409" in errors
+    assert "DELETE /api/milestones/{slug} 409" in errors
     for name, component in lists.items():
         assert set(component["properties"]) == {"count", "next", "previous", "results"}, name
-    assert {"GET /api/customers", "GET /api/kpis/", "GET /api/models/", "GET /api/contacts/",
+    assert {"GET /api/customers", "GET /api/kpis", "GET /api/models", "GET /api/contacts",
             "GET /api/customers/{customer_id}/journey", "GET /api/journeys/funnel/customers"} <= set(lists)

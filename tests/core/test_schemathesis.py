@@ -44,7 +44,7 @@ BEYOND_THE_SCHEMA: dict[str, Any] = {
     **{f"GET /api/journeys/{name}": lambda case: True
        for name in ("top", "paths", "funnel", "funnel/customers", "dfg")},
     "GET /api/similarity": lambda case: _given(case.query, "customer_id") == _given(case.query, "sequence"),
-    "GET /api/kpis/{slug}/series/": lambda case: _given(case.query, "dimension") and not _given(case.query, "value"),
+    "GET /api/kpis/{slug}/series": lambda case: _given(case.query, "dimension") and not _given(case.query, "value"),
     # an identifier's value must read as one of its kind (a phone number in a numbering plan); a page
     # is read after or before an id, not both, and a list ordered by a score pages by offset only
     "GET /api/customers": lambda case: _given(case.query, "identifier") or _given(case.query, "after", "before")
@@ -59,7 +59,7 @@ BEYOND_THE_SCHEMA: dict[str, Any] = {
     # milestones must exist
     **{f"{method} /api/{path}": lambda case: True
        for method in ("POST", "PUT", "PATCH")
-       for path in (("milestones/", "webhooks/") if method == "POST" else ("milestones/{slug}/", "webhooks/{id}/"))},
+       for path in (("milestones", "webhooks") if method == "POST" else ("milestones/{slug}", "webhooks/{id}"))},
 }
 
 

@@ -4,6 +4,6 @@ from django.urls import URLPattern, URLResolver, path
 from apps.conversations.api import views
 
 urlpatterns: list[URLPattern | URLResolver] = [
-    path("contacts/", views.contact_list, name="api-contacts"),
+    path("contacts", views.contact_list, name="api-contacts"),
     path("contacts/<str:contact_id>", views.contact_detail, name="api-contact"),
 ]

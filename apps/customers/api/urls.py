@@ -6,9 +6,11 @@ from apps.customers.api import views
 
 class CustomerIdConverter:
     """Any customer id, "/" included, except ids ending in a sub-resource's name (/journey, /scores,
-    /next-event): those paths go to the sub-resource, here and in apps.propensity.api.urls."""
+    /next-event): those paths go to the sub-resource, here and in apps.propensity.api.urls. Nor one
+    ending in "/": `/api/customers/42/` is customer 42 with the slash a client added
+    (apps.core.routers)."""
 
-    regex = r".+(?<!/journey)(?<!/scores)(?<!/next-event)"
+    regex = r".*[^/](?<!/journey)(?<!/scores)(?<!/next-event)"
 
     def to_python(self, value: str) -> str:
         return value

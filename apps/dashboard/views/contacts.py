@@ -1,4 +1,4 @@
-"""Contact search: what was said in calls and chats, with the same filters as GET /api/contacts/."""
+"""Contact search: what was said in calls and chats, with the same filters as GET /api/contacts."""
 from __future__ import annotations
 
 from urllib.parse import urlencode

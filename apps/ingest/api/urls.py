@@ -1,10 +1,10 @@
 """REST routes of the ingest app, mounted under /api/ by journeyhub/api_router.py."""
 from django.urls import URLPattern, URLResolver, include, path
 
-from apps.core.routers import OptionalSlashRouter
+from apps.core.routers import ApiRouter
 from apps.ingest.api import views
 
-router = OptionalSlashRouter()
+router = ApiRouter()
 router.register("ingest/batches", views.IngestBatchViewSet, basename="ingest-batch")
 
 urlpatterns: list[URLPattern | URLResolver] = [

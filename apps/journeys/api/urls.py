@@ -1,10 +1,10 @@
 """REST routes of the journeys app, mounted under /api/ by journeyhub/api_router.py."""
 from django.urls import URLPattern, URLResolver, path
 
-from apps.core.routers import OptionalSlashRouter
+from apps.core.routers import ApiRouter
 from apps.journeys.api import views
 
-router = OptionalSlashRouter()  # /api/kpis/x/series and /api/kpis/x/series/ both work
+router = ApiRouter()
 router.register("kpis", views.KpiViewSet, basename="kpi")
 router.register("milestones", views.MilestoneViewSet, basename="milestone")
 router.register("webhooks", views.WebhookViewSet, basename="webhook")

@@ -4,8 +4,8 @@ from django.urls import URLPattern, URLResolver, path
 from apps.propensity.api import views
 
 urlpatterns: list[URLPattern | URLResolver] = [
-    path("models/", views.model_list, name="api-models"),
-    path("models/<str:name>/", views.model_detail, name="api-model"),
+    path("models", views.model_list, name="api-models"),
+    path("models/<str:name>", views.model_detail, name="api-model"),
     path("models/<str:name>/activate", views.model_activate, name="api-model-activate"),
     path("models/<str:name>/rollback", views.model_rollback, name="api-model-rollback"),
     path("models/<str:name>/train", views.model_train, name="api-model-train"),

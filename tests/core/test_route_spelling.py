@@ -1,0 +1,73 @@
+"""Every API route is spelled without a trailing slash, and a client that adds one gets the same
+answer from the same view: no redirect (which would lose a POST's body), no 404."""
+from __future__ import annotations
+
+import pytest
+from prometheus_client import REGISTRY
+
+pytestmark = pytest.mark.django_db
+
+CALL = {"event_type": "call", "channel": "voice", "phone": "+15550100200"}
+
+
+def _route_count(route: str, method: str = "GET", status: str = "200") -> float:
+    labels = {"method": method, "route": route, "status": status}
+    return REGISTRY.get_sample_value("journeyhub_request_seconds_count", labels) or 0.0
+
+
+def test_a_post_with_the_slash_added_is_answered_with_its_body(api_client) -> None:  # type: ignore[no-untyped-def]
+    # given a customer with two calls from a phone
+    events = [{**CALL, "event_id": f"s{n}", "customer_id": "c-7", "timestamp": f"2026-02-0{n}T10:00:00Z"}
+              for n in (1, 2)]
+    assert api_client.post("/api/events/", events, format="json").status_code == 201
+
+    # when the risk decision is asked for with and without the slash
+    body = {"phone": "+15550100200", "contact_id": "k-1"}
+    plain = api_client.post("/api/decisions/risk", body, format="json")
+    slashed = api_client.post("/api/decisions/risk/", body, format="json")
+
+    # then both answer the caller the events made known, from the body the client sent
+    assert (plain.status_code, slashed.status_code) == (200, 200)
+    assert slashed.json()["customer_id"] == "c-7"
+    assert slashed.json()["variables"]["calls"] == plain.json()["variables"]["calls"] == 2
+
+
+def test_a_resource_with_the_slash_added_is_the_resource(api_client) -> None:  # type: ignore[no-untyped-def]
+    api_client.post("/api/events", [{**CALL, "event_id": "r1", "customer_id": "42",
+                                     "timestamp": "2026-02-01T10:00:00Z"}], format="json")
+
+    customer = api_client.get("/api/customers/42/")
+    journey = api_client.get("/api/customers/42/journey/")
+
+    assert customer.status_code == 200 and customer.json()["customer_id"] == "42"
+    assert journey.status_code == 200 and journey.json() == api_client.get("/api/customers/42/journey").json()
+
+
+def test_the_route_that_answered_labels_the_request(api_client) -> None:  # type: ignore[no-untyped-def]
+    # given the request counts of the contact search route and of the catch-all
+    before, caught = _route_count("api/contacts"), _route_count("api/^(?P<path>.*)$")
+
+    # when the search is asked for with the slash (the spelling of earlier releases)
+    response = api_client.get("/api/contacts/")
+
+    # then it is counted under the search's own route
+    assert response.status_code == 200 and response.json()["results"] == []
+    assert (_route_count("api/contacts") - before, _route_count("api/^(?P<path>.*)$") - caught) == (1, 0)
+
+
+@pytest.mark.parametrize("path", ["/api/nope", "/api/nope/", "/api/kpis//", "/api/"])
+def test_a_path_that_is_no_route_either_way_is_a_404_naming_it(api_client, path: str) -> None:  # type: ignore[no-untyped-def]
+    response = api_client.get(path)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["detail"] == f"There is no API endpoint at {path}; the endpoints are listed at /api/docs/."
+    assert response.json()["instance"] == path
+
+
+def test_a_refused_caller_is_refused_with_either_spelling(client) -> None:  # type: ignore[no-untyped-def]
+    # an anonymous caller: the view behind the other spelling checks its callers as it always does
+    assert client.get("/api/kpis").status_code == 401
+    assert client.get("/api/kpis/").status_code == 401
+    assert client.post("/api/decisions/risk/", {"phone": "+15550100200"}, content_type="application/json"
+                       ).status_code == 401
