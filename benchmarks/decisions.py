@@ -2,6 +2,7 @@
 
 Run: python benchmarks/decisions.py [--rate 200] [--seconds 60] [--peak-rate 1000] [--peak-seconds 30]
      [--customers 2000] [--server granian|gunicorn] [--workers 1 --threads 2] [--fast-path on|off]
+     [--cpu-wake-latency US]  (CPU_WAKE_LATENCY_US in the server: docs/OPERATIONS.md)
 With --workers > 1 the store is served by `manage.py graphserver` and the workers reach it over ws://.
 Builds a throw-away hub (SQLite file, durable embedded graph store, artifacts folder) in a temp dir:
 migrates, trains the intent and risk models on the shared data, seeds the graph with the call history
@@ -134,7 +135,8 @@ def main() -> None:
     result = {"rate": args.rate, "seconds": args.seconds, "customers": args.customers,
               "server": {"kind": args.server, "workers": args.workers, "threads": args.threads,
                          "worker_class": args.worker_class if args.server == "gunicorn" else "",
-                         "fast_path": args.fast_path, "allocator": allocator},
+                         "fast_path": args.fast_path, "allocator": allocator,
+                         "cpu_wake_latency_us": args.cpu_wake_latency},
               "graph": "embedded in the worker" if args.workers == 1 else "graphserver over ws://",
               "warmup_errors": warm["errors"], "server_cpu_ms_per_request": cpu,
               "reference_ping": {k: ping[k] for k in ("achieved_rate", "server_cpu_ms_per_request",
@@ -185,7 +187,8 @@ def report(result: dict[str, Any]) -> None:
     overhead, cpu = result["handler"], result["server_cpu_ms_per_request"]
     server = result["server"]
     print(f"{server['kind']}, {server['workers']} worker(s) x {server['threads']} threads, fast path "
-          f"{server['fast_path']}, malloc {server['allocator']}, graph {result['graph']}")
+          f"{server['fast_path']}, malloc {server['allocator']}, graph {result['graph']}, CPU wake latency "
+          f"{'not set' if server['cpu_wake_latency_us'] is None else str(server['cpu_wake_latency_us']) + ' us'}")
     print(f"server CPU per request, one at a time: ping {cpu['ping']} ms, intent {cpu['intent']} ms, "
           f"risk {cpu['risk']} ms")
     print(f"{'stage':<22}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}{'>50ms':>7}{'req/s':>9}"

@@ -48,6 +48,8 @@ def server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=2, help="threads per worker (scripts/web.sh: 2 under granian)")
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument("--clients", type=int, default=32, help="keep-alive connections of the load generator")
+    parser.add_argument("--cpu-wake-latency", type=int, default=None, metavar="US",
+                        help="CPU_WAKE_LATENCY_US in the server (0: idle CPUs poll; needs root); unset by default")
 
 
 def environment(workdir: Path) -> dict[str, str]:
@@ -120,6 +122,8 @@ def served_hub(args: argparse.Namespace, prefix: str,
     gc.collect()
     gc.freeze()
     port = free_port()
+    if args.cpu_wake_latency is not None:  # the web worker and graphserver hold it (journeyhub.long_lived)
+        env["CPU_WAKE_LATENCY_US"] = str(args.cpu_wake_latency)
     graph_server = None
     if args.workers > 1:  # one process owns the embedded store; several workers reach it over ws://
         graph_server, env["GRAPH_URL"] = start_graph_server(env)

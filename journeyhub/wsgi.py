@@ -3,7 +3,7 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-from journeyhub.long_lived import freeze_loaded_objects, shorten_switch_interval
+from journeyhub.long_lived import freeze_loaded_objects, hold_cpu_wake_latency, shorten_switch_interval
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "journeyhub.settings.local")
 django_application = get_wsgi_application()
@@ -19,3 +19,4 @@ from apps.dashboard.warm import warm_up as warm_up_pages  # noqa: E402
 warm_up_pages()  # routes, templates and the graph store ready before the first page
 freeze_loaded_objects()
 shorten_switch_interval()
+hold_cpu_wake_latency()  # only with CPU_WAKE_LATENCY_US set: hosts that serve decisions

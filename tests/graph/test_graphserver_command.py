@@ -26,6 +26,15 @@ def test_refuses_to_serve_a_remote_graph_url(settings) -> None:  # type: ignore[
         call_command("graphserver", "--port", "0")
 
 
+def test_a_cpu_wake_latency_that_is_not_microseconds_stops_it_before_the_store_opens(settings, monkeypatch,
+                                                                                    tmp_path: Path) -> None:
+    settings.GRAPH_URL = f"embedded://{tmp_path / 'store'}"
+    monkeypatch.setenv("CPU_WAKE_LATENCY_US", "low")
+    with pytest.raises(CommandError, match="CPU_WAKE_LATENCY_US='low': give whole microseconds"):
+        call_command("graphserver", "--port", "0")
+    assert not (tmp_path / "store").exists()
+
+
 def _lines(stream: object, sink: queue.Queue[str]) -> None:
     for line in stream:  # type: ignore[attr-defined]
         sink.put(line)

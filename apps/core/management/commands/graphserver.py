@@ -12,6 +12,7 @@ import logging
 import ssl
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from graph.embedded import EmbeddedStore
@@ -26,6 +27,7 @@ from graph.server import (
     serve_until_signalled,
     tls_context,
 )
+from journeyhub.long_lived import hold_cpu_wake_latency
 
 
 class Command(BaseCommand):
@@ -46,9 +48,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         try:
+            hold_cpu_wake_latency()  # with CPU_WAKE_LATENCY_US set: the engine's threads wake for every read
             store = embedded_store_for(settings.GRAPH_URL)
             store.graph  # noqa: B018 - open now so a locked store fails here, not on the first request
-        except (ValueError, GraphUnavailable) as exc:
+        except (ImproperlyConfigured, ValueError, GraphUnavailable) as exc:
             raise CommandError(str(exc)) from exc
         if int(str(options["verbosity"])) >= 3:
             logging.getLogger("graph.server").setLevel(logging.DEBUG)
