@@ -13,5 +13,5 @@ urlpatterns = [
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
 ] + [path("", include(f"apps.{name}.api.urls")) for name in APPS_WITH_API] + [
     # last: a path no route above matched, answered by its route with the trailing slash added or removed
-    re_path(r"^(?P<path>.*)$", other_spelling, name="api-other-spelling"),
+    re_path(r"^.*$", other_spelling, name="api-other-spelling"),
 ]

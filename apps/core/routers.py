@@ -23,7 +23,7 @@ class ApiRouter(SimpleRouter):
 
 
 @csrf_exempt  # the view it hands over to checks its own callers (DRF enforces CSRF for sessions)
-def other_spelling(request: HttpRequest, path: str) -> HttpResponse:
+def other_spelling(request: HttpRequest) -> HttpResponse:
     """The answer of the route spelled with the trailing slash added or taken away, or 404 (problem
     details naming the path as asked) when neither spelling is a route."""
     asked = request.path_info

@@ -77,7 +77,7 @@ class OtherSpelling:
 
 
 Rule = Api | Page | Open | SignedIn | AdminSite | Staff | OtherSpelling
-OTHER_SPELLING = "api/^(?P<path>.*)$"
+OTHER_SPELLING = "api/^.*$"
 
 READ = Api("viewer", "read")
 EXPLORE = Api("analyst", "read")
