@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, ResolverMatch, resolve
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.routers import SimpleRouter
 
@@ -27,13 +27,19 @@ def other_spelling(request: HttpRequest) -> HttpResponse:
     """The answer of the route spelled with the trailing slash added or taken away, or 404 (problem
     details naming the path as asked) when neither spelling is a route."""
     asked = request.path_info
-    other = asked[:-1] if asked.endswith("/") else f"{asked}/"
-    try:
-        match = resolve(other, urlconf=getattr(request, "urlconf", None))
-    except Resolver404:
-        raise Http404(asked) from None
-    if match.func is other_spelling:
+    match = _route(asked[:-1] if asked.endswith("/") else f"{asked}/", request)
+    # metrics label the request by the route that answers it, "unmatched" without one (apps.core.observability)
+    request.resolver_match = match
+    if match is None:
         raise Http404(asked)
-    request.resolver_match = match  # metrics label the request by the route that answered it
     answer: Any = match.func(request, *match.args, **match.kwargs)
     return answer
+
+
+def _route(path: str, request: HttpRequest) -> ResolverMatch | None:
+    """The route that `path` names, other than this fallback."""
+    try:
+        match = resolve(path, urlconf=getattr(request, "urlconf", None))
+    except Resolver404:
+        return None
+    return None if match.func is other_spelling else match

@@ -65,6 +65,12 @@ def test_a_path_that_is_no_route_either_way_is_a_404_naming_it(api_client, path:
     assert response.json()["instance"] == path
 
 
+def test_a_path_that_is_no_route_is_counted_as_unmatched(api_client) -> None:  # type: ignore[no-untyped-def]
+    before = _route_count("unmatched", status="404")
+    assert api_client.get("/api/nope/").status_code == 404
+    assert _route_count("unmatched", status="404") - before == 1
+
+
 def test_a_refused_caller_is_refused_with_either_spelling(client) -> None:  # type: ignore[no-untyped-def]
     # an anonymous caller: the view behind the other spelling checks its callers as it always does
     assert client.get("/api/kpis").status_code == 401
