@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import Resolver404, ResolverMatch, resolve
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.routers import SimpleRouter
@@ -22,7 +23,7 @@ class ApiRouter(SimpleRouter):
         super().__init__(trailing_slash=False)
 
 
-@csrf_exempt  # the view it hands over to checks its own callers (DRF enforces CSRF for sessions)
+@csrf_exempt  # checked below for the view it hands over to, as the middleware would have
 def other_spelling(request: HttpRequest) -> HttpResponse:
     """The answer of the route spelled with the trailing slash added or taken away, or 404 (problem
     details naming the path as asked) when neither spelling is a route."""
@@ -32,8 +33,15 @@ def other_spelling(request: HttpRequest) -> HttpResponse:
     request.resolver_match = match
     if match is None:
         raise Http404(asked)
+    refused = _CSRF.process_view(request, match.func, match.args, match.kwargs)
+    if refused is not None:
+        return refused
     answer: Any = match.func(request, *match.args, **match.kwargs)
     return answer
+
+
+# DRF views are exempt and check CSRF for signed-in people themselves; a plain Django view is not
+_CSRF = CsrfViewMiddleware(lambda request: HttpResponse())
 
 
 def _route(path: str, request: HttpRequest) -> ResolverMatch | None:

@@ -3,7 +3,12 @@ answer from the same view: no redirect (which would lose a POST's body), no 404.
 from __future__ import annotations
 
 import pytest
+from django.http import HttpRequest, HttpResponse
+from django.test import Client
+from django.urls import re_path
 from prometheus_client import REGISTRY
+
+from apps.core.routers import other_spelling
 
 pytestmark = pytest.mark.django_db
 
@@ -77,3 +82,23 @@ def test_a_refused_caller_is_refused_with_either_spelling(client) -> None:  # ty
     assert client.get("/api/kpis/").status_code == 401
     assert client.post("/api/decisions/risk/", {"phone": "+15550100200"}, content_type="application/json"
                        ).status_code == 401
+
+
+def plain_form(request: HttpRequest) -> HttpResponse:
+    """A Django view without DRF: the CSRF middleware is what guards its POSTs from other sites."""
+    return HttpResponse("saved")
+
+
+urlpatterns = [re_path(r"^api/form$", plain_form), re_path(r"^api/.*$", other_spelling)]
+
+
+@pytest.mark.urls("tests.core.test_route_spelling")
+def test_the_other_spelling_of_a_plain_view_keeps_its_csrf_check() -> None:
+    # given a browser client whose POST carries no CSRF token (a form posted from another site)
+    browser = Client(enforce_csrf_checks=True)
+    # then the slash added does not slip past the check the route itself gets from the middleware
+    assert browser.post("/api/form").status_code == 403
+    assert browser.post("/api/form/").status_code == 403
+    # and with the token (cookie and form field, as a page of this site sends it) the slash goes through
+    browser.cookies["csrftoken"] = "a" * 32
+    assert browser.post("/api/form/", {"csrfmiddlewaretoken": "a" * 32}).content == b"saved"
