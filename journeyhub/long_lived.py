@@ -74,22 +74,17 @@ def hold_cpu_wake_latency(device: str = CPU_LATENCY_DEVICE) -> int | None:
     microseconds = int(raw)
     try:
         held = os.open(device, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(held, microseconds.to_bytes(4, sys.byteorder, signed=True))
+        except OSError:
+            os.close(held)
+            raise
     except OSError as exc:
-        _not_applied(microseconds, device, exc)
-        return None
-    try:
-        os.write(held, microseconds.to_bytes(4, sys.byteorder, signed=True))
-    except OSError as exc:
-        os.close(held)
-        _not_applied(microseconds, device, exc)
+        logging.getLogger(__name__).warning(
+            "%s=%d not applied: cannot write %s (%s); run the process as root or grant it write access to the "
+            "device", CPU_WAKE_LATENCY_VARIABLE, microseconds, device, exc.strerror or exc)
         return None
     _held.append(held)
     logging.getLogger(__name__).info("%s=%d held: CPUs kept able to wake within it while this process runs",
                                      CPU_WAKE_LATENCY_VARIABLE, microseconds)
     return microseconds
-
-
-def _not_applied(microseconds: int, device: str, exc: OSError) -> None:
-    logging.getLogger(__name__).warning(
-        "%s=%d not applied: cannot write %s (%s); run the process as root or grant it write access to the "
-        "device", CPU_WAKE_LATENCY_VARIABLE, microseconds, device, exc.strerror or exc)
