@@ -3,6 +3,7 @@
 Run: python benchmarks/decisions.py [--rate 200] [--seconds 60] [--peak-rate 1000] [--peak-seconds 30]
      [--customers 2000] [--server granian|gunicorn] [--workers 1 --threads 2] [--fast-path on|off]
      [--cpu-wake-latency US]  (CPU_WAKE_LATENCY_US in the server: docs/OPERATIONS.md)
+     [--reference-seconds S] [--rounds 4]
 With --workers > 1 the store is served by `manage.py graphserver` and the workers reach it over ws://.
 Builds a throw-away hub (SQLite file, durable embedded graph store, artifacts folder) in a temp dir:
 migrates, trains the intent and risk models on the shared data, seeds the graph with the call history
@@ -12,7 +13,9 @@ that, unlike latency, hardly depends on what else the machine is doing). Then th
 (benchmarks/openloop.py): requests are scheduled at a fixed rate (half intent, half risk, one in ten
 from an unknown number) and latency is measured from each request's scheduled time, so a stalled
 server cannot hide its queue: `GET /api/ping` at the base rate (the machine's and framework's
-reference, in the same run), the decisions at the base rate, then the decisions at the peak rate. Then
+reference, in the same run) and the decisions at the base rate, in turn, in `--rounds` parts of equal
+length each (by default 4 x 15 s of each: the reference is as long as the decisions and spread over
+the same minutes), then the decisions at the peak rate. Then
 the Lambda handler is timed against direct HTTP calls to the same endpoint, one at a time. Prints a
 table and writes benchmarks/results/decisions.json.
 This process imports Django, pandas and scikit-learn to prepare the hub, which leaves about 290,000
@@ -39,12 +42,26 @@ import hubs
 ROOT = hubs.ROOT
 
 
-def open_loop(hub: hubs.ServedHub, rate: float, seconds: float, clients: int, pids: list[int],
-              reference: bool = False) -> dict[str, Any]:
-    """One open-loop stage (hubs.open_loop) and, for decisions, their time inside the server."""
+def open_loop(hub: hubs.ServedHub, rate: float, seconds: float, clients: int, pids: list[int]) -> dict[str, Any]:
+    """One open-loop stage of decisions (hubs.open_loop) and their time inside the server."""
     logged_from = last_logged_id()
-    figures, _ = hubs.open_loop(hub, rate, seconds, clients, pids, reference=reference)
-    return figures if reference else {**figures, "decision_in_server": logged_latency(logged_from)}
+    figures, _ = hubs.open_loop(hub, rate, seconds, clients, pids)
+    return {**figures, "decision_in_server": logged_latency(logged_from)}
+
+
+def base_rate(hub: hubs.ServedHub, args: argparse.Namespace,
+              pids: list[int]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """`GET /api/ping` and the decisions at the base rate, in turn, `--rounds` times (ping first): both
+    figures then come from the same minutes of the machine, whatever it did meanwhile. Measured one
+    after the other, the ratio of their p99s also measured how the machine changed between them."""
+    ping, load = hubs.Stage(args.rate, reference=True), hubs.Stage(args.rate)
+    logged_from = last_logged_id()
+    for _ in range(args.rounds):
+        hubs.send(hub, ping, args.reference_seconds / args.rounds, args.clients, pids)
+        if args.seconds > 0:
+            hubs.send(hub, load, args.seconds / args.rounds, args.clients, pids)
+    decisions = {**hubs.figures(load), "rounds": args.rounds, "decision_in_server": logged_latency(logged_from)}
+    return {**hubs.figures(ping), "rounds": args.rounds}, decisions if args.seconds > 0 else None
 
 
 def last_logged_id() -> int:
@@ -124,12 +141,11 @@ def main() -> None:
     args = arguments()
     with hubs.served_hub(args, "jh-bench-decisions-") as hub:
         load_before = round(os.getloadavg()[0], 2)
-        warm = open_loop(hub, 50, 2, 4, [])
+        warm, _ = hubs.open_loop(hub, 50, 2, 4, [])
         pids = hub.pids()
         allocator = hubs.allocator_of(pids)
         cpu = cpu_per_request(hub, pids, args.cpu_calls)
-        ping = open_loop(hub, args.rate, args.reference_seconds, args.clients, pids, reference=True)
-        load = open_loop(hub, args.rate, args.seconds, args.clients, pids) if args.seconds > 0 else None
+        ping, load = base_rate(hub, args, pids)
         peak = open_loop(hub, args.peak_rate, args.peak_seconds, args.clients, pids) if args.peak_seconds > 0 else None
         overhead = handler_overhead(hub, args.overhead_calls)
     result = {"rate": args.rate, "seconds": args.seconds, "customers": args.customers,
@@ -139,7 +155,7 @@ def main() -> None:
                          "cpu_wake_latency_us": args.cpu_wake_latency},
               "graph": "embedded in the worker" if args.workers == 1 else "graphserver over ws://",
               "warmup_errors": warm["errors"], "server_cpu_ms_per_request": cpu,
-              "reference_ping": {k: ping[k] for k in ("achieved_rate", "server_cpu_ms_per_request",
+              "reference_ping": {k: ping[k] for k in ("seconds", "rounds", "achieved_rate", "server_cpu_ms_per_request",
                                                       "client_cpu_ms_per_request", "all", "send_lateness_ms",
                                                       "load_generator_gc_pause_max_ms")},
               "load": load, "peak": peak, "handler": overhead, "targets": targets(ping, load, peak),
@@ -177,10 +193,18 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--cpu-calls", type=int, default=1000,
                         help="requests of each kind, one at a time, to measure the server's CPU per request")
     parser.add_argument("--overhead-calls", type=int, default=500)
-    parser.add_argument("--reference-seconds", type=float, default=15,
-                        help="seconds of GET /api/ping at the same rate first (machine and framework reference)")
+    parser.add_argument("--reference-seconds", type=float, default=None,
+                        help="seconds of GET /api/ping at the base rate, the machine's and framework's reference "
+                             "(default: as long as the decisions, --seconds, or 15 without them)")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="ping and the base-rate decisions in turn, in this many parts each")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "decisions.json"))
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.reference_seconds is None:
+        args.reference_seconds = args.seconds if args.seconds > 0 else 15.0
+    if args.rounds < 1 or args.reference_seconds <= 0:
+        parser.error("--rounds must be 1 or more and --reference-seconds more than 0")
+    return args
 
 
 def report(result: dict[str, Any]) -> None:

@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -217,40 +217,76 @@ def request_body(n: int, phones: list[str], rng: random.Random) -> tuple[str, di
     return "/api/decisions/risk", {"phone": phone, "email": f"user{n % 997}@example.com", "contact_id": f"bench-{n}"}
 
 
+@dataclass
+class Stage:
+    """One kind of load at one rate, sent in one or more parts (`send`): the parts' answers, the server's
+    and the generator's CPU and the generator's collector pauses, added up."""
+
+    rate: float
+    reference: bool = False  # `GET /api/ping` instead of decisions
+    outcome: openloop.Outcome = field(default_factory=openloop.Outcome)
+    seconds: float = 0.0
+    sent: int = 0
+    server_cpu_s: float = 0.0
+    pauses: list[float] = field(default_factory=list)
+    rng: random.Random = field(default_factory=lambda: random.Random(11))
+
+
+def send(hub: ServedHub, stage: Stage, seconds: float, clients: int, pids: list[int]) -> None:
+    """One part of `stage`: `stage.rate` requests a second for `seconds`, open loop (openloop.run)."""
+    first = stage.sent
+
+    def call(n: int) -> openloop.Call:
+        if stage.reference:
+            return openloop.Call("GET", "/api/ping")
+        path, body = request_body(first + n, hub.phones, stage.rng)
+        return openloop.Call("POST", path, json.dumps(body).encode())
+
+    headers = {"Authorization": f"Api-Key {hub.key}", "Content-Type": "application/json"}
+    server_cpu = cpu_seconds(pids)
+    with collector_pauses() as pauses:
+        part = openloop.run(hub.port, headers, call, rate=stage.rate, seconds=seconds, connections=clients)
+    stage.server_cpu_s += cpu_seconds(pids) - server_cpu
+    stage.pauses += pauses
+    stage.seconds += seconds
+    stage.sent += int(stage.rate * seconds)
+    merged = stage.outcome
+    merged.results += part.results
+    merged.late_s += part.late_s
+    merged.elapsed_s += part.elapsed_s
+    merged.client_cpu_s += part.client_cpu_s
+    merged.loop, merged.timer = part.loop, part.timer
+
+
+def figures(stage: Stage) -> dict[str, Any]:
+    """The figures every decision benchmark reports for a stage."""
+    outcome = stage.outcome
+    results, total = outcome.results, max(len(outcome.results), 1)
+    return {"rate": stage.rate, "seconds": stage.seconds, "requests": len(results),
+            "achieved_rate": round(len(results) / outcome.elapsed_s, 1) if outcome.elapsed_s else 0.0,
+            "errors": sum(1 for _, _, s in results if s != 200),
+            "error_statuses": sorted({s for _, _, s in results if s != 200}),
+            "server_cpu_ms_per_request": round(stage.server_cpu_s * 1000 / total, 3),
+            "client_cpu_ms_per_request": round(outcome.client_cpu_s * 1000 / total, 3),
+            "client_loop": outcome.loop, "client_timer": outcome.timer,
+            # how late the generator itself sent each request: part of every latency above
+            "send_lateness_ms": stats([late * 1000 for late in outcome.late_s]),
+            "all": stats([ms for _, ms, _ in results]),
+            "intent": stats([ms for p, ms, _ in results if p.endswith("intent")]),
+            "risk": stats([ms for p, ms, _ in results if p.endswith("risk")]),
+            "over_50_ms": sum(1 for _, ms, _ in results if ms > 50),
+            "load_generator_gc_pause_max_ms": round(max(stage.pauses, default=0.0), 2)}
+
+
 def open_loop(hub: ServedHub, rate: float, seconds: float, clients: int, pids: list[int],
               reference: bool = False) -> tuple[dict[str, Any], openloop.Outcome]:
     """Send rate*seconds decisions at their scheduled times (latency counts from the scheduled time);
     `reference` sends `GET /api/ping` instead: the framework and API-key cost alone, on the same machine
     at the same moment, so a reader can tell the code's cost from the machine's state. The stage's
     figures, and the raw outcome."""
-    rng = random.Random(11)
-
-    def call(n: int) -> openloop.Call:
-        if reference:
-            return openloop.Call("GET", "/api/ping")
-        path, body = request_body(n, hub.phones, rng)
-        return openloop.Call("POST", path, json.dumps(body).encode())
-
-    headers = {"Authorization": f"Api-Key {hub.key}", "Content-Type": "application/json"}
-    server_cpu = cpu_seconds(pids)
-    with collector_pauses() as pauses:
-        outcome = openloop.run(hub.port, headers, call, rate=rate, seconds=seconds, connections=clients)
-    results, total = outcome.results, max(len(outcome.results), 1)
-    figures = {"rate": rate, "seconds": seconds, "requests": len(results),
-               "achieved_rate": round(len(results) / outcome.elapsed_s, 1),
-               "errors": sum(1 for _, _, s in results if s != 200),
-               "error_statuses": sorted({s for _, _, s in results if s != 200}),
-               "server_cpu_ms_per_request": round((cpu_seconds(pids) - server_cpu) * 1000 / total, 3),
-               "client_cpu_ms_per_request": round(outcome.client_cpu_s * 1000 / total, 3),
-               "client_loop": outcome.loop, "client_timer": outcome.timer,
-               # how late the generator itself sent each request: part of every latency above
-               "send_lateness_ms": stats([late * 1000 for late in outcome.late_s]),
-               "all": stats([ms for _, ms, _ in results]),
-               "intent": stats([ms for p, ms, _ in results if p.endswith("intent")]),
-               "risk": stats([ms for p, ms, _ in results if p.endswith("risk")]),
-               "over_50_ms": sum(1 for _, ms, _ in results if ms > 50),
-               "load_generator_gc_pause_max_ms": round(max(pauses, default=0.0), 2)}
-    return figures, outcome
+    stage = Stage(rate, reference)
+    send(hub, stage, seconds, clients, pids)
+    return figures(stage), stage.outcome
 
 
 @contextmanager
