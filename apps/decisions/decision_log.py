@@ -10,18 +10,22 @@ costs nearly as much CPU as an insert of fifty, and at hundreds of decisions a s
 taken from the callers. The monitor lags by at most that long; `flush()` writes at once (feedback
 looks up the decision it answers, so it flushes first). A batch the database refuses (restarted,
 failed over, unreachable) stays queued and is tried again, waiting longer each time up to
-RETRY_MAX_SECONDS, until the database takes it: an outage delays the log, it never loses rows. Rows
-still queued when a process is killed are lost, which is why the flag is off by default (tests and
-small installs write synchronously). Set it in settings or in the environment: DECISIONS_LOG_ASYNC=true.
+RETRY_MAX_SECONDS, until the database takes it: an outage delays the log, it never loses rows. A
+graceful stop (SIGTERM to granian or gunicorn) writes what is still queued, waiting up to
+FLUSH_TIMEOUT_SECONDS for the database, before the process ends: granian's workers are multiprocessing
+children, which end through `os._exit` without running atexit, so the writer registers that last
+write with multiprocessing's exit hooks, which run in either case. Rows still queued when a process
+is killed (SIGKILL, a crash) are lost, which is why the flag is off by default (tests and small
+installs write synchronously). Set it in settings or in the environment: DECISIONS_LOG_ASYNC=true.
 """
 from __future__ import annotations
 
-import atexit
 import logging
 import os
 import queue
 import threading
 import time
+from multiprocessing import util as process_end
 from typing import Any
 
 from django.conf import settings
@@ -64,6 +68,10 @@ class _Writer:
                 self._write_now = threading.Event()
                 threading.Thread(target=self._run, name="decision-log-writer", daemon=True).start()
                 self._pid = os.getpid()
+                # at this process's end however it ends normally: interpreter exit (atexit runs these),
+                # and a multiprocessing child returning (granian's forked workers), which leaves through
+                # os._exit and skips atexit
+                process_end.Finalize(None, self._flush_at_exit, exitpriority=10)
         self._queue.put(row)
 
     def _run(self) -> None:
@@ -147,6 +155,13 @@ class _Writer:
             self._write_now.clear()  # rows queued later gather as usual
 
 
+    def _flush_at_exit(self) -> None:
+        """A graceful stop (SIGTERM to granian or gunicorn) writes what the process still holds."""
+        waiting = self._queue.unfinished_tasks if self._pid == os.getpid() else 0
+        if waiting:
+            log.info("decision log: writing %d queued row(s) before the process exits", waiting)
+        self.flush()
+
     def close_connection(self, timeout: float = FLUSH_TIMEOUT_SECONDS) -> None:
         """Write what is queued, then close the writer's database connection (it opens another for
         the next row), so the database can be dropped or restarted without a session left on it."""
@@ -196,7 +211,6 @@ def _insert(batch: list[Fields]) -> None:
 
 
 _writer = _Writer()
-atexit.register(_writer.flush)
 
 
 def write(**fields: Any) -> None:
