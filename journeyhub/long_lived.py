@@ -1,4 +1,4 @@
-"""What a web process loads once and keeps for its whole life, moved out of the garbage collector's way.
+"""What a long-lived process (the web workers, graphserver) sets up once for its whole life, and its end.
 
 A web process holds about 190,000 container objects from imports alone (Django, the apps, DRF,
 drf-spectacular, pandas, scikit-learn, gremlinpython), and every full collection walks all of them
@@ -12,6 +12,9 @@ import gc
 import logging
 import os
 import sys
+import threading
+from collections.abc import Callable
+from multiprocessing import util as multiprocessing_util
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -88,3 +91,23 @@ def hold_cpu_wake_latency(device: str = CPU_LATENCY_DEVICE) -> int | None:
     logging.getLogger(__name__).info("%s=%d held: CPUs kept able to wake within it while this process runs",
                                      CPU_WAKE_LATENCY_VARIABLE, microseconds)
     return microseconds
+
+
+_at_end: set[tuple[int, Callable[[], object]]] = set()
+_at_end_lock = threading.Lock()
+
+
+def at_process_end(function: Callable[[], object]) -> None:
+    """Run `function` as this process ends normally, a graceful stop (SIGTERM) included.
+
+    atexit alone misses the processes that need it most: granian's workers are multiprocessing children
+    (forked), and such a child ends through `os._exit`, which skips atexit. multiprocessing's exit hooks
+    run there as the child returns, and through atexit in every other process. A multiprocessing child
+    drops the hooks it inherited, so a process registers its own the first time it asks (from where its
+    thread starts, say); asking again in the same process adds nothing."""
+    key = (os.getpid(), function)
+    with _at_end_lock:
+        if key in _at_end:
+            return
+        _at_end.add(key)
+    multiprocessing_util.Finalize(None, function, exitpriority=10)

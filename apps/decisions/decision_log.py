@@ -14,9 +14,9 @@ RETRY_MAX_SECONDS, until the database takes it: an outage delays the log, it nev
 graceful stop (SIGTERM to granian or gunicorn) writes what is still queued, waiting up to
 FLUSH_TIMEOUT_SECONDS for the database, before the process ends: granian's workers are multiprocessing
 children, which end through `os._exit` without running atexit, so the writer registers that last
-write with multiprocessing's exit hooks, which run in either case. Rows still queued when a process
-is killed (SIGKILL, a crash) are lost, which is why the flag is off by default (tests and small
-installs write synchronously). Set it in settings or in the environment: DECISIONS_LOG_ASYNC=true.
+write with `journeyhub.long_lived.at_process_end`, which runs in either case. Rows still queued when
+a process is killed (SIGKILL, a crash) are lost, which is why the flag is off by default (tests and
+small installs write synchronously). Set it in settings or in the environment: DECISIONS_LOG_ASYNC=true.
 """
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ import os
 import queue
 import threading
 import time
-from multiprocessing import util as process_end
 from typing import Any
 
 from django.conf import settings
@@ -34,6 +33,7 @@ from django.utils import timezone
 
 from apps.decisions import telemetry
 from apps.decisions.models import DecisionLog
+from journeyhub.long_lived import at_process_end
 
 log = logging.getLogger(__name__)
 Fields = dict[str, Any]  # one row's field values, as DecisionLog(**fields) takes them
@@ -68,10 +68,7 @@ class _Writer:
                 self._write_now = threading.Event()
                 threading.Thread(target=self._run, name="decision-log-writer", daemon=True).start()
                 self._pid = os.getpid()
-                # at this process's end however it ends normally: interpreter exit (atexit runs these),
-                # and a multiprocessing child returning (granian's forked workers), which leaves through
-                # os._exit and skips atexit
-                process_end.Finalize(None, self._flush_at_exit, exitpriority=10)
+                at_process_end(self._flush_at_exit)  # granian's workers skip atexit
         self._queue.put(row)
 
     def _run(self) -> None:

@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 from django.conf import settings
 
 from apps.events import filesystems, schema, store
+from journeyhub.long_lived import at_process_end
 
 log = logging.getLogger(__name__)
 ENGINES = ("duckdb", "spark")
@@ -1043,6 +1044,7 @@ def start_background(target: Callable[..., Any], *args: Any, name: str, **kwargs
             with _background_lock:
                 _background.discard(thread)
 
+    at_process_end(stop_background_work)  # atexit (below) misses granian's workers
     thread = threading.Thread(target=run, name=name, daemon=True)
     with _background_lock:
         _background.add(thread)
@@ -1067,11 +1069,13 @@ def _interruptible(engine: Engine) -> Iterator[None]:
 def stop_background_work(timeout: float = EXIT_WAIT_SECONDS) -> bool:
     """Interrupt running journey builds and wait for the warm-up and build threads to end; whether they did.
 
-    Run at the process's exit (atexit). A daemon thread still running when the interpreter finalizes
-    is ended where it next waits for the GIL, and when that is inside a native library's code (a
-    pyarrow or DuckDB object released on the thread) the C++ runtime aborts the whole process: exit
-    status 134 and "terminate called ..." on stderr instead of a clean stop. A build interrupted here is
-    not lost: its partial file is never published, and the next process builds it again."""
+    Run at the process's exit: atexit, and `at_process_end` for the processes that skip atexit (granian's
+    workers; twice elsewhere, the second finding nothing to stop). A daemon thread still running when
+    the interpreter finalizes is ended where it next waits for the GIL, and when that is inside a
+    native library's code (a pyarrow or DuckDB object released on the thread) the C++ runtime aborts
+    the whole process: exit status 134 and "terminate called ..." on stderr instead of a clean stop. A
+    build interrupted here is not lost: its partial file is never published (and is removed), and the
+    next process builds it again."""
     _stopping.set()
     deadline = time.monotonic() + timeout
     while True:

@@ -1,10 +1,12 @@
 """The web process keeps what it loaded at start out of the garbage collector's full passes, lets a
-thread waiting for the GIL (after a graph read) have it back within half a millisecond, and keeps the
-CPUs quick to wake when CPU_WAKE_LATENCY_US asks for it."""
+thread waiting for the GIL (after a graph read) have it back within half a millisecond, keeps the
+CPUs quick to wake when CPU_WAKE_LATENCY_US asks for it, and runs what it asks for at its end even as a
+multiprocessing child (granian's workers), which skips atexit."""
 from __future__ import annotations
 
 import gc
 import logging
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -123,3 +125,25 @@ def test_the_kernel_keeps_the_latency_while_the_process_lives() -> None:
                          check=True).stdout.split()
     before, held, during = map(int, out)
     assert (held, during) == (37, min(before, 37))
+
+
+def test_what_is_asked_for_at_process_end_runs_once_as_a_forked_multiprocessing_child_returns(tmp_path: Path) -> None:
+    # given a child as granian starts its workers (multiprocessing, fork), which ends through os._exit
+    marker = tmp_path / "ran"
+
+    def note() -> None:
+        with marker.open("a") as out:
+            out.write(f"{os.getpid()}\n")
+
+    def child() -> None:
+        long_lived.at_process_end(note)
+        long_lived.at_process_end(note)  # asked twice in one process
+        assert not marker.exists()
+
+    # when the child returns
+    process = multiprocessing.get_context("fork").Process(target=child)
+    process.start()
+    process.join(timeout=60)
+    # then the function ran once, in the child, as it ended
+    assert process.exitcode == 0
+    assert marker.read_text() == f"{process.pid}\n"

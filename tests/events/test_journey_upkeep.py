@@ -7,12 +7,14 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import multiprocessing
 import os
 import re
 import subprocess
 import sys
 import threading
 import time
+from multiprocessing import util as process_end
 from pathlib import Path
 from typing import Any
 
@@ -401,3 +403,22 @@ def test_a_build_that_fails_leaves_no_partial_file_behind(grown, settings, tmp_p
     # and neither a table nor the build's partial file is left in the temp dir
     assert journey_files(tmp_path) == []
     assert sorted(p.name for p in (tmp_path / "spill").glob(".journeys-*.tmp*")) == []
+
+
+def test_a_forked_multiprocessing_child_stops_its_background_work_as_it_returns(tmp_path):
+    # given a child as granian starts its workers (multiprocessing, fork: it ends through os._exit, so
+    # atexit never runs), with a background thread that runs until the process stops its background work
+    report = tmp_path / "report"
+
+    def child() -> None:
+        thread = engine_module.start_background(engine_module._stopping.wait, 60, name="journey-table-build")
+        # what is still running after the exit hooks of higher priority (multiprocessing runs these last)
+        process_end.Finalize(None, lambda: report.write_text(f"alive={thread.is_alive()}"), exitpriority=0)
+
+    # when the child returns at once
+    process = multiprocessing.get_context("fork").Process(target=child)
+    process.start()
+    process.join(timeout=60)
+    # then its exit stopped the thread before the process went down (without it: alive=True)
+    assert process.exitcode == 0
+    assert report.read_text() == "alive=False"
