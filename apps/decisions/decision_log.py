@@ -151,7 +151,6 @@ class _Writer:
         finally:
             self._write_now.clear()  # rows queued later gather as usual
 
-
     def _flush_at_exit(self) -> None:
         """A graceful stop (SIGTERM to granian or gunicorn) writes what the process still holds."""
         waiting = self._queue.unfinished_tasks if self._pid == os.getpid() else 0

@@ -4,8 +4,6 @@ is held while the worker runs, bad limits are refused by name before anything st
 stop (granian's or gunicorn's) writes the decision-log rows its worker still holds."""
 from __future__ import annotations
 
-import http.client
-import json
 import os
 import signal
 import socket
@@ -18,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.ops.test_serve import ROOT, free_port, stack_env
+from tests.faults.hub import api_key, manage, start, stop
+from tests.ops.test_serve import ROOT, call, free_port, stack_env
 from tests.processes import wait_for
 
 pytestmark = pytest.mark.slow
@@ -110,20 +109,18 @@ def test_a_graceful_stop_writes_the_decision_log_rows_still_queued(tmp_path: Pat
     env = {**stack_env(tmp_path), "WEB_SERVER": server, "WEB_WORKERS": "1", "DECISIONS_LOG_ASYNC": "true",
            "LOG_FORMAT": "text"}
     Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir()
-    for args in (["migrate", "--noinput"], ["create_api_key", "flow", "--scope", "decide"]):
-        made = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=120)
-        assert made.returncode == 0, made.stderr
-    key = made.stdout.strip().splitlines()[-1].split()[-1]
-    process = subprocess.Popen(["./scripts/web.sh"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    manage(env, "migrate", "--noinput")
+    key = api_key(env, "decide")
+    process = start(env, "./scripts/web.sh")
     database = sqlite3.connect(tmp_path / "db.sqlite3", isolation_level=None)
     try:
         wait_for(process, f"Listening at: http://127.0.0.1:{env['WEB_PORT']}", ready)
         # and the database taken by another writer, so the writer cannot write the rows before the stop
         database.execute("BEGIN IMMEDIATE")
         # when a contact flow asks for 12 decisions and the process is stopped at once (SIGTERM)
-        statuses = [decide(int(env["WEB_PORT"]), key, f"stop-{n}") for n in range(12)]
+        statuses = [call(f"http://127.0.0.1:{env['WEB_PORT']}/api/decisions/intent",
+                         data={"phone": "+61400000001", "contact_id": f"stop-{n}"},
+                         headers={"Authorization": f"Api-Key {key}"})[0] for n in range(12)]
         assert statuses == [200] * 12
         os.killpg(process.pid, signal.SIGTERM)
         # then the worker says it writes the 12 queued rows as it stops, and does once the database is free
@@ -131,22 +128,8 @@ def test_a_graceful_stop_writes_the_decision_log_rows_still_queued(tmp_path: Pat
         database.execute("ROLLBACK")
         assert process.wait(timeout=60) == 0
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=60)
+        stop(process, signal.SIGKILL)  # only if still running
     logged = [row[0] for row in database.execute("SELECT contact_id FROM decisions_decisionlog ORDER BY contact_id")]
     database.close()
     assert logged == sorted(f"stop-{n}" for n in range(12))
 
-
-def decide(port: int, key: str, contact_id: str) -> int:
-    body = json.dumps({"phone": "+61400000001", "contact_id": contact_id}).encode()
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        connection.request("POST", "/api/decisions/intent", body,
-                           {"Authorization": f"Api-Key {key}", "Content-Type": "application/json"})
-        response = connection.getresponse()
-        response.read()
-        return response.status
-    finally:
-        connection.close()
