@@ -24,6 +24,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+from apps.core.routers import as_spelled
+
 MAX_LIMIT = 500
 MAX_OFFSET = 2**53 - 1  # exact in JSON numbers and in every database's integer type
 
@@ -42,6 +44,14 @@ class BoundedLimitOffsetPagination(LimitOffsetPagination):
         if raw is None or raw == "":
             return 0
         return bounded_int(self.offset_query_param, raw, 0, MAX_OFFSET)
+
+    def get_next_link(self) -> str | None:
+        link = super().get_next_link()
+        return as_spelled(self.request, link) if link else None
+
+    def get_previous_link(self) -> str | None:
+        link = super().get_previous_link()
+        return as_spelled(self.request, link) if link else None
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         return PAGE_PARAMETERS
@@ -110,7 +120,7 @@ class Page:
 
     def keyset_response(self, *, count: int, results: Sequence[Any], next_after: str | None,
                         previous_before: str | None) -> Response:
-        url = remove_query_param(self._request.build_absolute_uri(), "offset")
+        url = remove_query_param(as_spelled(self._request, self._request.build_absolute_uri()), "offset")
         return Response({
             "count": count,
             "next": None if next_after is None else replace_query_param(

@@ -8,10 +8,12 @@ lose the body. Only a path no route matches reaches it, so the routes' own speed
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import Resolver404, ResolverMatch, resolve
+from django.utils.encoding import escape_uri_path
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.routers import SimpleRouter
 
@@ -28,11 +30,13 @@ def other_spelling(request: HttpRequest) -> HttpResponse:
     """The answer of the route spelled with the trailing slash added or taken away, or 404 (problem
     details naming the path as asked) when neither spelling is a route."""
     asked = request.path_info
-    match = _route(asked[:-1] if asked.endswith("/") else f"{asked}/", request)
+    other = asked[:-1] if asked.endswith("/") else f"{asked}/"
+    match = _route(other, request)
     # metrics label the request by the route that answers it, "unmatched" without one (apps.core.observability)
     request.resolver_match = match
     if match is None:
         raise Http404(asked)
+    request.route_spelling = other  # type: ignore[attr-defined]  # for the links a page hands out
     refused = _CSRF.process_view(request, match.func, match.args, match.kwargs)
     if refused is not None:
         return refused
@@ -51,3 +55,14 @@ def _route(path: str, request: HttpRequest) -> ResolverMatch | None:
     except Resolver404:
         return None
     return None if match.func is other_spelling else match
+
+
+def as_spelled(request: Any, url: str) -> str:
+    """`url`, a link built from the request's own URL (a page's `next`), with its path in the API's
+    spelling when the caller used the other one: the links the API hands out name the route as the
+    schema does, whichever spelling reached it."""
+    spelled = getattr(request, "route_spelling", None)
+    if not spelled:
+        return url
+    prefix = request.path.removesuffix(request.path_info)  # the script name, when mounted below the root
+    return urlunsplit(urlsplit(url)._replace(path=escape_uri_path(prefix + spelled)))

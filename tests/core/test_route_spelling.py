@@ -48,6 +48,24 @@ def test_a_resource_with_the_slash_added_is_the_resource(api_client) -> None:  #
     assert journey.status_code == 200 and journey.json() == api_client.get("/api/customers/42/journey").json()
 
 
+def test_a_page_asked_for_with_the_slash_links_to_the_route_as_spelled(api_client) -> None:  # type: ignore[no-untyped-def]
+    # given two ingest batches of one customer each
+    for n in (1, 2):
+        api_client.post("/api/events", [{**CALL, "event_id": f"p{n}", "customer_id": f"p-{n}",
+                                         "timestamp": f"2026-02-0{n}T10:00:00Z"}], format="json")
+
+    # when a client asks for the first pages with the slash, then follows the links
+    batches = api_client.get("/api/ingest/batches/?limit=1").json()
+    customers = api_client.get("/api/customers/?limit=1").json()
+    second = api_client.get("/api/customers/?limit=1&after=p-1").json()
+
+    # then the offset and the keyset links name the routes as the schema spells them, query kept
+    assert (batches["count"], batches["next"]) == (2, "http://testserver/api/ingest/batches?limit=1&offset=1")
+    assert api_client.get(batches["next"]).json()["previous"] == "http://testserver/api/ingest/batches?limit=1"
+    assert (customers["results"], customers["next"]) == (["p-1"], "http://testserver/api/customers?after=p-1&limit=1")
+    assert (second["results"], second["previous"]) == (["p-2"], "http://testserver/api/customers?before=p-2&limit=1")
+
+
 def test_the_route_that_answered_labels_the_request(api_client) -> None:  # type: ignore[no-untyped-def]
     # given the request counts of the contact search route and of the catch-all
     before, caught = _route_count("api/contacts"), _route_count("api/^.*$")
