@@ -1,5 +1,6 @@
-"""The customer list and the segment filter at 100,000 customers: before (offset pages, attributes read
-from the graph) and after (pages by id, the segment index), in the same process on the same store.
+"""The customer list, the segment and the attribute filters at 100,000 customers: before (offset pages,
+attributes read from the graph) and after (pages by id, the segment index, attributes narrowed in the
+store), in the same process on the same store.
 
 Run: python benchmarks/customers_list.py [--customers 100000] [--repeats 7]
 Builds a throw-away hub (SQLite file in a temp dir, the embedded graph store in memory), writes
@@ -9,6 +10,9 @@ Then, `--repeats` times each, it times:
 - the segment filter: the customers of one segment as the journey filter used to find them (every
   customer's attributes read from the graph and compared in Python) and as it does now
   (`selectors.customers_in_segment`, one indexed query), and the per-segment map the KPI recompute reads;
+- the attribute filter (`attribute=key:value`) for a rare value (one customer's name) and a common one
+  (a segment): every customer's attributes read and compared, against only the customers the store
+  finds holding the attribute's name and the value's text;
 - a page of 50 customer ids and of 50 list rows (the Customers page's read) at the start, middle and
   end of the id order, by offset and by id (`after`);
 - `GET /api/customers` through Django's test client at the middle, by `offset` and by `after`.
@@ -77,6 +81,15 @@ def segment_before(segment: str) -> list[str]:
     return sorted(c for c, attrs in attributes.items() if str(attrs.get("segment")) == segment)
 
 
+def attribute_filter(key: str, value: str, *, in_store: bool) -> list[str]:
+    """The customers the journey filter `attribute=key:value` keeps: every customer's attributes read and
+    compared (before), or only those the store finds holding the name and the value's text (after)."""
+    from graph import journeys
+
+    attributes = journeys.customer_attributes(None, mentioning={key: value} if in_store else None)
+    return sorted(c for c, attrs in attributes.items() if str(attrs.get(key)) == value)
+
+
 def kpi_segments_before() -> dict[str, str]:
     from graph import journeys
 
@@ -105,6 +118,13 @@ def run(count: int, repeats: int) -> dict[str, Any]:
         "after (segment index)": timed(lambda: selectors.customers_in_segment("gold"), repeats)},
         "KPI segments": {"before (graph attributes)": timed(kpi_segments_before, repeats),
                          "after (segment index)": timed(selectors.segments, repeats)}}
+    for key, value in (("name", f"Person {count // 3}"), ("segment", "gold")):
+        assert attribute_filter(key, value, in_store=False) == attribute_filter(key, value, in_store=True)
+        figures[f"attribute filter {key}:{value}"] = {
+            "before (every customer's attributes)": timed(
+                lambda k=key, v=value: attribute_filter(k, v, in_store=False), repeats),  # type: ignore[misc]
+            "after (narrowed in the store)": timed(
+                lambda k=key, v=value: attribute_filter(k, v, in_store=True), repeats)}  # type: ignore[misc]
     positions = {"start": 0, "middle": count // 2, "end": count - 50}
     for name, read in (("ids", journeys.customer_ids), ("list rows", journeys.customer_rows)):
         for where, offset in positions.items():

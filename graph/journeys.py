@@ -5,13 +5,13 @@ callers keep one module to import.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from gremlin_python.process.graph_traversal import __
-from gremlin_python.process.traversal import Merge, Order, P, T
+from gremlin_python.process.graph_traversal import GraphTraversal, __
+from gremlin_python.process.traversal import Merge, Order, P, T, TextP
 
 from graph import schema as s
 from graph.connection import bulk_rows, get_g, many_ids, run_writes
@@ -320,18 +320,52 @@ def reached_customers(milestone_slug: str) -> dict[str, int]:
     return {row["c"]: row["ts"] for row in rows}
 
 
-def customer_attributes(customer_ids: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
-    """Free attributes (segment, …) of some or all customers."""
+def customer_attributes(customer_ids: Sequence[str] | None = None, *,
+                        mentioning: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """Free attributes (segment, …) of some or all customers. With `mentioning` (attribute → value as
+    text) only of the customers whose stored attributes name every attribute and hold its value's text
+    (`attribute_texts`): the store leaves the others out, so a filter on a rare value does not read and
+    decode every customer's attributes. Still a superset: the caller compares the values themselves."""
     if customer_ids is None:
         traversals = [get_g().V().has_label(s.CUSTOMER)]
     else:
         traversals = [get_g().V(*many_ids([s.customer_vid(c) for c in chunk])).has_label(s.CUSTOMER)
                       for chunk in _chunks(list(customer_ids))]
+    for key, value in (mentioning or {}).items():
+        traversals = [_holding_any(_holding_any(t, attribute_texts(key)), attribute_texts(value, value=True))
+                      for t in traversals]
     out: dict[str, dict[str, Any]] = {}
     for traversal in traversals:
         for row in traversal.project("c", "a").by("customer_id").by("attributes").to_list():
             out[row["c"]] = json.loads(row["a"] or "{}")
     return out
+
+
+def attribute_texts(text: str, *, value: bool = False) -> set[str]:
+    """The texts one of which customers' stored attributes (JSON) hold when they name the attribute
+    `text`, or (`value`) when an attribute's value reads as `text` (its `str()`, as filters compare
+    it): the JSON string, with and without non-ASCII characters escaped, and for a value also the
+    number, flag or null JSON writes for it. A value that reads as a list or a map adds no text of its
+    own (JSON and Python write them differently), so only its attribute's name narrows the read."""
+    texts = {json.dumps(text), json.dumps(text, ensure_ascii=False)}
+    if not value:
+        return texts
+    if text.startswith(("[", "{")):
+        return set()
+    texts |= {literal for python, literal in (("True", "true"), ("False", "false"), ("None", "null"))
+              if text == python}
+    try:
+        number = float(text)
+    except ValueError:
+        return texts
+    return texts | {text, json.dumps(number)}  # 5 and 5.0 as written; inf as JSON's Infinity
+
+
+def _holding_any(traversal: GraphTraversal, texts: set[str]) -> GraphTraversal:
+    """Customers whose attributes hold one of `texts` (all of them when there is none to look for)."""
+    if len(texts) <= 1:
+        return traversal.has("attributes", TextP.containing(texts.pop())) if texts else traversal
+    return traversal.or_(*[__.has("attributes", TextP.containing(t)) for t in sorted(texts)])
 
 
 SCORE_SUFFIX = "_score"

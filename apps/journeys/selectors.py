@@ -57,7 +57,11 @@ def _customer_ids(filters: JourneyFilters) -> list[str] | None:
         wanted = in_segment if wanted is None else wanted & in_segment
     conditions = dict(filters.attributes)
     if conditions:
-        attributes = graph_journeys.customer_attributes(sorted(wanted) if wanted is not None else None)
+        # the store reads only customers whose attributes hold the values' text; a customer without an
+        # attribute reads as "None", so such a condition cannot narrow the read
+        mentioning = {k: v for k, v in conditions.items() if v != "None"}
+        attributes = graph_journeys.customer_attributes(sorted(wanted) if wanted is not None else None,
+                                                        mentioning=mentioning)
         matching = {c for c, attrs in attributes.items()
                     if all(str(attrs.get(k)) == v for k, v in conditions.items())}
         wanted = matching if wanted is None else wanted & matching

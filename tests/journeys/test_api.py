@@ -12,6 +12,7 @@ from apps.core.models import Job
 from apps.customers import services as customer_services
 from apps.journeys import services
 from apps.journeys.models import KpiDefinition, MilestoneDefinition, Webhook
+from graph import journeys as graph_journeys
 from tests.journeys.conftest import MIN, T0
 from tests.problems import field_errors, problem
 
@@ -49,6 +50,26 @@ def test_top_journeys_filtered_by_segment_and_milestone(api_client):
 
     assert [(j["steps"], j["customers"]) for j in gold["journeys"]] == [(["call"], 1), (["web_visit"], 1)]
     assert [(j["steps"], j["customers"]) for j in buyers["journeys"]] == [(["web_visit"], 2), (["call"], 1)]
+
+
+def test_top_journeys_filtered_by_an_attribute_compare_its_text(api_client):
+    # given customers whose attribute `tier` is a number, its text, a longer number or a nested key's
+    customer_services.set_attributes({"c1": {"tier": 5}, "c2": {"tier": "5"}, "c3": {"tier": 55},
+                                      "c4": {"tier": "gold", "extra": {"tier": "5"}},
+                                      "c5": {"vip": True, "city": "Zürich"}, "c6": {}})
+
+    def customers(attribute: str) -> int:
+        answer = api_client.get("/api/journeys/top", {"steps": 1, "attribute": attribute})
+        assert answer.status_code == 200, answer.content
+        return int(answer.json()["total_customers"])
+
+    # then a filter keeps the customers whose attribute reads as the text given, whatever its JSON type
+    assert [customers(a) for a in ("tier:5", "tier:gold", "vip:True", "city:Zürich", "vip:None", "tier:6")] == [
+        2, 1, 1, 1, 5, 0]
+    # and the store hands over only the customers whose attributes hold the name and the value's text
+    assert sorted(graph_journeys.customer_attributes(mentioning={"tier": "5"})) == ["c1", "c2", "c3", "c4"]
+    assert sorted(graph_journeys.customer_attributes(mentioning={"city": "Zürich", "vip": "True"})) == ["c5"]
+    assert sorted(graph_journeys.customer_attributes(["c1", "c5"], mentioning={"tier": "5"})) == ["c1"]
 
 
 @pytest.mark.parametrize("params, field, message", [
