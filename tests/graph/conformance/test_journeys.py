@@ -83,3 +83,21 @@ def test_reads(journey_store: str) -> None:
     assert [v if isinstance(v, str) else None for v in frame["intent"]] == [None, "home_loan", None, None, None]
     assert frame["attributes"].tolist()[0] == {"page": "/home"}
     assert str(frame["ts"].dtype) == "int64"
+
+
+def test_attributes_are_narrowed_by_their_text_in_the_store(journey_store: str) -> None:
+    # given two customers with attributes, one a number, one non-ASCII text
+    write_all()
+    journeys.set_many_customer_attributes({"c1": {"tier": 5, "city": "Zürich"},
+                                           "email:bob@example.com": {"tier": "gold", "vip": True}})
+    # when the store is asked for the customers whose attributes can hold the values
+    def holding(**mentioning: str) -> list[str]:
+        return sorted(journeys.customer_attributes(mentioning=mentioning))
+
+    # then every backend keeps the same customers (a superset the caller compares exactly)
+    assert holding(tier="5") == ["c1"]
+    assert holding(city="Zürich", tier="5") == ["c1"]
+    assert holding(vip="True") == ["email:bob@example.com"]
+    assert holding(tier="gold") == ["email:bob@example.com"]
+    assert holding(tier="6") == [] and holding(city="Zurich") == []
+    assert journeys.customer_attributes(["c1"], mentioning={"tier": "5"}) == {"c1": {"tier": 5, "city": "Zürich"}}
