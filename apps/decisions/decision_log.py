@@ -10,9 +10,10 @@ costs nearly as much CPU as an insert of fifty, and at hundreds of decisions a s
 taken from the callers. The monitor lags by at most that long; `flush()` writes at once (feedback
 looks up the decision it answers, so it flushes first). A batch the database refuses (restarted,
 failed over, unreachable) stays queued and is tried again, waiting longer each time up to
-RETRY_MAX_SECONDS, until the database takes it: an outage delays the log, it never loses rows. A
-graceful stop (SIGTERM to granian or gunicorn) writes what is still queued, waiting up to
-FLUSH_TIMEOUT_SECONDS for the database, before the process ends: granian's workers are multiprocessing
+RETRY_MAX_SECONDS, until the database takes it: an outage delays the log, it never loses rows (the
+backlog then goes in full batches, one after another). A graceful stop (SIGTERM to granian or
+gunicorn) writes what is still queued, waiting up to FLUSH_TIMEOUT_SECONDS for the database, before
+the process ends: granian's workers are multiprocessing
 children, which end through `os._exit` without running atexit, so the writer registers that last
 write with `journeyhub.long_lived.at_process_end`, which runs in either case. Rows still queued when
 a process is killed (SIGKILL, a crash) are lost, which is why the flag is off by default (tests and
@@ -56,7 +57,8 @@ class _Writer:
 
     def __init__(self) -> None:
         self._queue: queue.Queue[Fields | None] = queue.Queue()
-        self._write_now = threading.Event()
+        self._write_now = threading.Event()  # set while a flush waits: every batch is written at once
+        self._flushes = 0
         self._pid: int | None = None
         self._lock = threading.Lock()
         self.failed = threading.Event()  # set when a write fails (the batch is tried again), for tests
@@ -65,7 +67,7 @@ class _Writer:
         with self._lock:
             if self._pid != os.getpid():
                 self._queue = queue.Queue()
-                self._write_now = threading.Event()
+                self._write_now, self._flushes = threading.Event(), 0
                 threading.Thread(target=self._run, name="decision-log-writer", daemon=True).start()
                 self._pid = os.getpid()
                 at_process_end(self._flush_at_exit)  # granian's workers skip atexit
@@ -119,10 +121,12 @@ class _Writer:
 
     def _gather(self, source: queue.Queue[Fields | None]) -> list[Fields | None]:
         """The next batch: wait for a first row, then let more arrive (sleeping, not waking per row)
-        until GATHER_SECONDS pass or a flush asks for the write."""
+        until GATHER_SECONDS pass or a flush asks for the write. A full batch already waiting is taken
+        at once, so a backlog (rows kept through a database outage) drains as fast as the database
+        takes it, not a batch per GATHER_SECONDS."""
         batch = [source.get()]
-        self._write_now.wait(GATHER_SECONDS)
-        self._write_now.clear()
+        if source.qsize() < BATCH - 1:
+            self._write_now.wait(GATHER_SECONDS)
         while len(batch) < BATCH:
             try:
                 batch.append(source.get_nowait())
@@ -135,7 +139,9 @@ class _Writer:
         False when the database has not taken them within `timeout` (they stay queued)."""
         if self._pid != os.getpid():
             return True
-        self._write_now.set()
+        with self._lock:
+            self._flushes += 1
+            self._write_now.set()
         source = self._queue
         end = time.monotonic() + timeout
         try:
@@ -149,7 +155,10 @@ class _Writer:
                     source.all_tasks_done.wait(left)
             return True
         finally:
-            self._write_now.clear()  # rows queued later gather as usual
+            with self._lock:  # rows queued after the last flush returns gather as usual
+                self._flushes -= 1
+                if not self._flushes:
+                    self._write_now.clear()
 
     def _flush_at_exit(self) -> None:
         """A graceful stop (SIGTERM to granian or gunicorn) writes what the process still holds."""

@@ -50,6 +50,18 @@ def test_queued_rows_are_gathered_into_batches_of_at_most_500() -> None:
     assert [row["contact_id"] for row in (first[0], second[0], second[-1])] == ["g-0", "g-500", "g-599"]
 
 
+def test_a_flush_writes_a_backlog_of_many_batches_at_once(async_log, monkeypatch):
+    # given batches of ten rows and a backlog of a hundred queued (as after a database outage)
+    monkeypatch.setattr(decision_log, "BATCH", 10)
+    for n in range(100):
+        decision_log.write(kind="risk", contact_id=f"b-{n:03d}", output={"outcome": "pass_to_bot"})
+    # when a flush asks for them (a graceful stop, feedback), then the batches follow one another at
+    # once: a batch per gathering time (0.25 s) would take 2.5 s
+    assert decision_log.flush(timeout=1.5) is True
+    assert DecisionLog.objects.count() == 100
+    assert DecisionLog.objects.order_by("id").last().contact_id == "b-099"  # type: ignore[union-attr]
+
+
 def test_feedback_finds_an_intent_decision_still_queued_for_the_log(async_log, api_client):
     # given an intent decision, logged by the background writer, for a caller the hub has never seen
     api_client.post("/api/decisions/intent", {"phone": "+61400000077", "contact_id": "q-1"}, format="json")
