@@ -39,6 +39,7 @@ from journeyhub.long_lived import at_process_end
 log = logging.getLogger(__name__)
 Fields = dict[str, Any]  # one row's field values, as DecisionLog(**fields) takes them
 BATCH = 500
+UNWRITABLE = (TypeError, ValueError)  # what the JSON encoder raises for a value it cannot write
 GATHER_SECONDS = 0.25
 RETRY_FIRST_SECONDS = 0.25
 RETRY_MAX_SECONDS = 5.0
@@ -89,13 +90,15 @@ class _Writer:
                     source.task_done()
 
     def _write(self, batch: list[Fields]) -> None:
-        """One insert for the batch, tried again until the database takes it. Only rows the database
-        refuses for their content (never the case for rows this module builds) are given up, one by one."""
+        """One insert for the batch, tried again until the database takes it. Only rows refused for
+        their content (by the database, or a value the JSON encoder cannot write: a caller's programming
+        error, never the case for the rows the services build) are given up, one by one, so they hold
+        up neither the batch nor the rows behind it."""
         wait, failures = RETRY_FIRST_SECONDS, 0
         while True:
             try:
                 _insert(batch)
-            except (IntegrityError, DataError):
+            except (IntegrityError, DataError, *UNWRITABLE):
                 self._write_each([DecisionLog(**fields) for fields in batch])
                 return
             except Exception as exc:  # noqa: BLE001 - an outage of any kind: keep the rows, try again
@@ -118,6 +121,8 @@ class _Writer:
                 row.save()
             except (IntegrityError, DataError) as exc:
                 log.error("decision log: row for contact %r refused by the database: %s", row.contact_id, exc)
+            except UNWRITABLE as exc:
+                log.error("decision log: row for contact %r left out: a value is not JSON: %s", row.contact_id, exc)
 
     def _gather(self, source: queue.Queue[Fields | None]) -> list[Fields | None]:
         """The next batch: wait for a first row, then let more arrive (sleeping, not waking per row)

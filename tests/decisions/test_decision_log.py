@@ -122,6 +122,20 @@ def test_fields_no_row_can_be_made_of_are_left_out_and_the_rest_written(async_lo
     assert not decision_log._writer.failed.is_set()
 
 
+def test_a_row_holding_a_value_that_is_not_json_is_left_out_and_the_rest_written(async_log, caplog):
+    # given the background writer and, between two decisions, an output holding a value JSON cannot hold
+    decision_log._writer.failed.clear()
+    decision_log.write(kind="risk", contact_id="ok-1", output={"outcome": "pass_to_bot"})
+    decision_log.write(kind="risk", contact_id="odd-1", output={"outcome": "pass_to_bot", "at": {1, 2}})
+    decision_log.write(kind="intent", contact_id="ok-2", output={"action": "menu"})
+    # when the writer has written what was queued (at once: the odd row is no outage to wait out)
+    assert decision_log.flush(timeout=5) is True
+    # then the two good rows are in the log, the odd one is named and left out, and nothing is retried
+    assert sorted(DecisionLog.objects.values_list("contact_id", flat=True)) == ["ok-1", "ok-2"]
+    assert "row for contact 'odd-1' left out: a value is not JSON" in caplog.text
+    assert not decision_log._writer.failed.is_set()
+
+
 def test_the_writer_stores_each_field_as_the_model_would(async_log):
     from django.utils import timezone
 
