@@ -92,14 +92,19 @@ class _Writer:
     def _write(self, batch: list[Fields]) -> None:
         """One insert for the batch, tried again until the database takes it. Only rows refused for
         their content (by the database, or a value the JSON encoder cannot write: a caller's programming
-        error, never the case for the rows the services build) are given up, one by one, so they hold
-        up neither the batch nor the rows behind it."""
+        error, never the case for the rows the services build) are given up: a batch holding one is
+        written a row at a time, each waiting out an outage as the batch would, so such a row holds up
+        neither the batch nor the rows behind it."""
         wait, failures = RETRY_FIRST_SECONDS, 0
         while True:
             try:
                 _insert(batch)
-            except (IntegrityError, DataError, *UNWRITABLE):
-                self._write_each([DecisionLog(**fields) for fields in batch])
+            except (IntegrityError, DataError, *UNWRITABLE) as exc:
+                if len(batch) > 1:
+                    for fields in batch:
+                        self._write([fields])
+                else:
+                    _log_refused(batch[0], exc)
                 return
             except Exception as exc:  # noqa: BLE001 - an outage of any kind: keep the rows, try again
                 failures += 1
@@ -113,16 +118,6 @@ class _Writer:
                 if failures:
                     log.warning("decision log: %d row(s) written after %d failed attempt(s)", len(batch), failures)
                 return
-
-    @staticmethod
-    def _write_each(batch: list[DecisionLog]) -> None:
-        for row in batch:
-            try:
-                row.save()
-            except (IntegrityError, DataError) as exc:
-                log.error("decision log: row for contact %r refused by the database: %s", row.contact_id, exc)
-            except UNWRITABLE as exc:
-                log.error("decision log: row for contact %r left out: a value is not JSON: %s", row.contact_id, exc)
 
     def _gather(self, source: queue.Queue[Fields | None]) -> list[Fields | None]:
         """The next batch: wait for a first row, then let more arrive (sleeping, not waking per row)
@@ -203,6 +198,14 @@ def _valid(batch: list[Fields]) -> list[Fields]:
         else:
             rows.append(fields)
     return rows
+
+
+def _log_refused(fields: Fields, exc: Exception) -> None:
+    contact = fields.get("contact_id", "")
+    if isinstance(exc, UNWRITABLE):
+        log.error("decision log: row for contact %r left out: a value is not JSON: %s", contact, exc)
+    else:
+        log.error("decision log: row for contact %r refused by the database: %s", contact, exc)
 
 
 def _insert(batch: list[Fields]) -> None:

@@ -136,6 +136,34 @@ def test_a_row_holding_a_value_that_is_not_json_is_left_out_and_the_rest_written
     assert not decision_log._writer.failed.is_set()
 
 
+def test_an_outage_while_a_batch_is_written_row_by_row_is_waited_out(async_log, monkeypatch):
+    # given a batch the database refuses for one row's content, and an outage that strikes while the
+    # rows are then written one by one (the insert itself is real; only the faults are injected)
+    from django.db import IntegrityError, OperationalError
+
+    real_insert, outage = decision_log._insert, ["r-2"]
+
+    def insert(batch: list[decision_log.Fields]) -> None:
+        contacts = [fields["contact_id"] for fields in batch]
+        if "bad" in contacts:
+            raise IntegrityError("CHECK constraint failed")
+        if contacts == outage:
+            outage.clear()
+            raise OperationalError("server closed the connection unexpectedly")
+        real_insert(batch)
+
+    monkeypatch.setattr(decision_log, "_insert", insert)
+    monkeypatch.setattr(decision_log, "RETRY_FIRST_SECONDS", 0.01)
+    decision_log._writer.failed.clear()
+    for contact in ("r-1", "r-2", "bad", "r-3"):
+        decision_log.write(kind="risk", contact_id=contact, output={"outcome": "pass_to_bot"})
+    # when the writer has written what was queued
+    assert decision_log.flush(timeout=5) is True
+    # then the row the outage struck was tried again and written, and only the refused one is missing
+    assert sorted(DecisionLog.objects.values_list("contact_id", flat=True)) == ["r-1", "r-2", "r-3"]
+    assert decision_log._writer.failed.is_set()
+
+
 def test_the_writer_stores_each_field_as_the_model_would(async_log):
     from django.utils import timezone
 

@@ -115,6 +115,7 @@ def test_a_graceful_stop_writes_the_decision_log_rows_still_queued(tmp_path: Pat
     database = sqlite3.connect(tmp_path / "db.sqlite3", isolation_level=None)
     try:
         wait_for(process, f"Listening at: http://127.0.0.1:{env['WEB_PORT']}", ready)
+        connect(int(env["WEB_PORT"])).close()  # granian's worker listens just after it says it started
         # and the database taken by another writer, so the writer cannot write the rows before the stop
         database.execute("BEGIN IMMEDIATE")
         # when a contact flow asks for 12 decisions and the process is stopped at once (SIGTERM)
