@@ -332,8 +332,8 @@ def customer_attributes(customer_ids: Sequence[str] | None = None, *,
         traversals = [get_g().V(*many_ids([s.customer_vid(c) for c in chunk])).has_label(s.CUSTOMER)
                       for chunk in _chunks(list(customer_ids))]
     for key, value in (mentioning or {}).items():
-        traversals = [_holding_any(_holding_any(t, attribute_texts(key)), attribute_texts(value, value=True))
-                      for t in traversals]
+        names, values = attribute_texts(key), attribute_texts(value, value=True)
+        traversals = [_holding_any(_holding_any(t, names), values) for t in traversals]
     out: dict[str, dict[str, Any]] = {}
     for traversal in traversals:
         for row in traversal.project("c", "a").by("customer_id").by("attributes").to_list():
@@ -364,7 +364,7 @@ def attribute_texts(text: str, *, value: bool = False) -> set[str]:
 def _holding_any(traversal: GraphTraversal, texts: set[str]) -> GraphTraversal:
     """Customers whose attributes hold one of `texts` (all of them when there is none to look for)."""
     if len(texts) <= 1:
-        return traversal.has("attributes", TextP.containing(texts.pop())) if texts else traversal
+        return traversal.has("attributes", TextP.containing(next(iter(texts)))) if texts else traversal
     return traversal.or_(*[__.has("attributes", TextP.containing(t)) for t in sorted(texts)])
 
 

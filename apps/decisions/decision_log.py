@@ -13,11 +13,11 @@ failed over, unreachable) stays queued and is tried again, waiting longer each t
 RETRY_MAX_SECONDS, until the database takes it: an outage delays the log, it never loses rows (the
 backlog then goes in full batches, one after another). A graceful stop (SIGTERM to granian or
 gunicorn) writes what is still queued, waiting up to FLUSH_TIMEOUT_SECONDS for the database, before
-the process ends: granian's workers are multiprocessing
-children, which end through `os._exit` without running atexit, so the writer registers that last
-write with `journeyhub.long_lived.at_process_end`, which runs in either case. Rows still queued when
-a process is killed (SIGKILL, a crash) are lost, which is why the flag is off by default (tests and
-small installs write synchronously). Set it in settings or in the environment: DECISIONS_LOG_ASYNC=true.
+the process ends: granian's workers are multiprocessing children, which end through `os._exit`
+without running atexit, so the writer registers that last write with
+`journeyhub.long_lived.at_process_end`, which runs in either case. Rows still queued when a process is
+killed (SIGKILL, a crash) are lost, which is why the flag is off by default (tests and small installs
+write synchronously). Set it in settings or in the environment: DECISIONS_LOG_ASYNC=true.
 """
 from __future__ import annotations
 
