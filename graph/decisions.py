@@ -152,6 +152,10 @@ def risk_facts(identifiers: Sequence[tuple[str, str]], *, customer_id: str | Non
     form (`_compact`: plain web, app and e-mail events by their time alone). It saves the engine about
     3 µs an event and costs every read some 50 µs; the `History` is the same in either form.
 
+    Events of equal time at the history's edge are kept in the `next` chain's order, as the walk keeps
+    them (`_read_risk_facts`), so a decision does not depend on the form of the read or on the order in
+    which a store lists equal times.
+
     The failed checks are counted from the history the read brings back whenever it holds the whole
     window: it holds fewer events than asked for (so every event before the call) or reaches back past
     `since_ms`. Counting them in the engine as well cost a short history's read about a sixth of its
@@ -199,11 +203,16 @@ class _FirstRead:
 
 
 def _read_risk_facts(vids: list[str], caller: str | None, by_customer: bool, since_ms: int, until_ms: int | None,
-                     history_limit: int, *, walk: bool, compact: bool, count: bool = False) -> _FirstRead:
+                     history_limit: int, *, walk: bool, compact: bool, count: bool = False,
+                     ties: bool = False) -> _FirstRead:
+    """One read of the risk facts. The history is read one event longer than it holds: when that event
+    has the time of the last one kept (a tie at the history's edge, which an order by time alone leaves
+    to the store), the read is made again with `ties`, ordering events of equal time as the `next`
+    chain does (arrival order, then event id), so the history is the one the walk would read."""
     bounded = until_ms is not None
-    shape = (caller is not None and by_customer, caller is not None, bool(vids), bounded, walk, compact, count)
+    shape = (caller is not None and by_customer, caller is not None, bool(vids), bounded, walk, compact, ties, count)
     walk_from = max(WALK_FROM, history_limit)
-    values = {"caller": caller, "limit": history_limit} if caller else {}
+    values = {"caller": caller, "limit": history_limit + 1} if caller else {}
     if caller and count:  # the window's start only where the engine counts the failed checks
         values["since"] = since_ms
     if caller and walk:  # bound only where the read counts edges against them
@@ -222,12 +231,30 @@ def _read_risk_facts(vids: list[str], caller: str | None, by_customer: bool, sin
                 else _read_risk_facts(vids, caller, by_customer, since_ms, until_ms, history_limit, walk=False,
                                       compact=True, count=True))
     failed = int(found["failed"]) if "failed" in found else None
-    return _FirstRead(sharing, str(found["c"]), failed, _history(found["history"]))
+    rows, tied = _kept(found["history"], history_limit)
+    if tied and not ties:
+        return _read_risk_facts(vids, caller, by_customer, since_ms, until_ms, history_limit, walk=walk,
+                                compact=compact, count=count, ties=True)
+    return _FirstRead(sharing, str(found["c"]), failed, _history(rows))
+
+
+def _kept(rows: list[Any], limit: int) -> tuple[list[Any], bool]:
+    """The newest `limit` of a history read one event longer (newest first), and whether the event left
+    out has the time of the last one kept."""
+    if len(rows) <= limit:
+        return rows, False
+    return rows[:limit], limit > 0 and _time_of(rows[limit - 1]) == _time_of(rows[limit])
+
+
+def _time_of(row: Any) -> int:
+    """An event's time in a history read: the row of an event read in full, or the time alone (`_compact`)."""
+    return int(row["ts"]) if isinstance(row, dict) else int(row)
 
 
 def _risk_facts(g: GraphTraversalSource, by_customer: bool, with_caller: bool, with_ids: bool, bounded: bool,
-                walk: bool, compact: bool, count: bool, *, caller: Any = None, since: Any = None, limit: Any = None,
-                walk_from: Any = None, probe: Any = None, vids: Any = None, until: Any = None) -> GraphTraversal:
+                walk: bool, compact: bool, ties: bool, count: bool, *, caller: Any = None, since: Any = None,
+                limit: Any = None, walk_from: Any = None, probe: Any = None, vids: Any = None,
+                until: Any = None) -> GraphTraversal:
     keys = (["ids"] if with_ids else []) + (["caller"] if with_caller else [])
     traversal = g.inject(0).project(*keys)
     before = P.lt(until) if bounded else None
@@ -236,7 +263,7 @@ def _risk_facts(g: GraphTraversalSource, by_customer: bool, with_caller: bool, w
         traversal = traversal.by(__.V(vids).project("id", "links").by(__.id_()).by(links.fold()).fold())
     if with_caller:
         failed = _failed_count(since, until if bounded else None) if count else None
-        latest = _matching(__.out_e(s.PERFORMED), "ts", before).order().by("ts", Order.desc).limit(limit).in_v()
+        latest = _newest_first(_matching(__.out_e(s.PERFORMED), "ts", before), ties).limit(limit).in_v()
         history = _compact(latest) if compact else latest.value_map(*HISTORY_KEYS).by(__.unfold()).fold()
         found = _caller(__.V(caller), by_customer, before)
         if walk:
@@ -249,6 +276,16 @@ def _risk_facts(g: GraphTraversalSource, by_customer: bool, with_caller: bool, w
             found = _read(found, failed, history)
         traversal = traversal.by(found.fold())
     return traversal
+
+
+def _newest_first(performed: GraphTraversal, ties: bool) -> GraphTraversal:
+    """`performed` edges by time, newest first; with `ties`, equal times in the `next` chain's order
+    too (arrival number, 0 on edges written before events had one, then event id): the read for a
+    history whose edge falls between events of equal time, the rest pay for one key only."""
+    by_time = performed.order().by("ts", Order.desc)
+    if not ties:
+        return by_time
+    return by_time.by(__.coalesce(__.values("seq"), __.constant(0)), Order.desc).by(__.in_v().id_(), Order.desc)
 
 
 def _read(caller: GraphTraversal, failed: GraphTraversal | None, history: GraphTraversal) -> GraphTraversal:

@@ -337,3 +337,41 @@ def test_only_a_caller_whose_last_read_filled_the_history_is_read_in_the_form_th
     # c1's six events do not fill a history of 10: c1 is never read in that form
     assert d.risk_facts([], customer_id="c1", since_ms=T0, history_limit=10).history == _history(C1_HISTORY)
     assert d._history_lengths == {"customer:d1": 10}
+
+
+# Two callers whose 10th and 11th newest events have the same time: t1's pair differs in arrival number,
+# t2's only in event id, and each pair is written the later arrival (or larger id) first. The `next`
+# chain orders equal times by arrival, then id, and keeps the later; a read ordering by time alone kept
+# the earlier on the stores tested, the one written last.
+TIED = [EventRecord(event_id=f"{c}w{k}", type="web", channel="web", ts=T0 + k * HOUR, customer_id=c)
+        for c in ("t1", "t2") for k in (1, *range(3, 12))]
+TIED_PAIRS = {"t1": [EventRecord(event_id="t1-early", type="call", channel="voice", ts=T0 + 2 * HOUR, customer_id="t1",
+                                 seq=1),
+                     EventRecord(event_id="t1-late", type="verification", channel="voice", ts=T0 + 2 * HOUR,
+                                 customer_id="t1", outcome="failed", seq=2)],
+              "t2": [EventRecord(event_id="t2-a", type="call", channel="voice", ts=T0 + 2 * HOUR, customer_id="t2"),
+                     EventRecord(event_id="t2-b", type="verification", channel="voice", ts=T0 + 2 * HOUR,
+                                 customer_id="t2", outcome="failed")]}
+
+
+@pytest.mark.parametrize("customer", ["t1", "t2"])
+def test_events_of_equal_time_at_the_historys_edge_are_kept_in_the_chains_order(store, monkeypatch, customer):
+    first, second = TIED_PAIRS[customer]
+    journeys.write_events([r for r in TIED if r.customer_id == customer] + [second, first])
+    reads: list[str] = []
+    real = d.prepared.run_values
+    monkeypatch.setattr(d.prepared, "run_values", lambda *a, **k: reads.append(a[0].__name__) or real(*a, **k))
+    monkeypatch.setattr(d, "_history_lengths", OrderedDict())
+    newest = [_event(T0 + k * HOUR, "web", "web") for k in range(11, 2, -1)]
+    # the 10th event is the pair's later one in the chain: t1-late (arrival 2), t2-b (the larger id)
+    expected = _history(newest + [_event(T0 + 2 * HOUR, "verification", "voice", "failed")])
+    # (the window starts after the pair: the history reaches past it, so no read counts the checks)
+    read = d.risk_facts([], customer_id=customer, since_ms=T0 + 2 * HOUR + 1, history_limit=10)
+    assert read.history == expected
+    # read once by time, then again with equal times ordered (the tie at the edge is seen)
+    assert reads == ["_risk_facts", "_risk_facts"]
+    # and the walk back along the chain (a caller read as long) keeps the same events
+    monkeypatch.setattr(d, "WALK_FROM", 5)
+    reads.clear()
+    walked = d.risk_facts([], customer_id=customer, since_ms=T0 + 5 * HOUR, history_limit=10)
+    assert reads[:2] == ["_risk_facts", "_history_walk"] and walked.history == expected
