@@ -51,21 +51,31 @@ def caller_intents(*, customer_id: str | None = None, phone: str | None = None, 
         vid = s.identifier_vid("phone", phone)
     else:
         return None, []
-    bounded = until_ms is not None
-    rows = prepared.run_values(_caller_intents, (bool(customer_id), bounded), vid=vid, limit=limit,
-                        **({"until": until_ms} if bounded else {}))
-    if not rows:
+    found = _read_caller_intents(vid, bool(customer_id), until_ms, limit, ties=False)
+    if found and any(a["ts"] == b["ts"] for a, b in zip(found[0]["calls"], found[0]["calls"][1:], strict=False)):
+        found = _read_caller_intents(vid, bool(customer_id), until_ms, limit, ties=True)
+    if not found:
         return None, []
-    history = [(int(r["ts"]), str(r["intent"])) for r in rows[0]["calls"]]
-    return str(rows[0]["c"]), list(reversed(history))
+    history = [(int(r["ts"]), str(r["intent"])) for r in found[0]["calls"][:limit]]
+    return str(found[0]["c"]), list(reversed(history))
 
 
-def _caller_intents(g: GraphTraversalSource, by_customer: bool, bounded: bool, *, vid: Any, limit: Any,
+def _read_caller_intents(vid: str, by_customer: bool, until_ms: int | None, limit: int, *, ties: bool) -> list[Any]:
+    """The read behind `caller_intents`, one call longer than asked for: calls of equal time (among
+    those kept, or the one left out and the last one kept) are ordered by time alone unless `ties`,
+    which orders them as the `next` chain does, so the calls and their order never depend on how a
+    store lists equal times; only a read that found a tie is made again with `ties`."""
+    bounded = until_ms is not None
+    return prepared.run_values(_caller_intents, (by_customer, bounded, ties), vid=vid, limit=limit + 1,
+                               **({"until": until_ms} if bounded else {}))
+
+
+def _caller_intents(g: GraphTraversalSource, by_customer: bool, bounded: bool, ties: bool, *, vid: Any, limit: Any,
                     until: Any = None) -> GraphTraversal:
     """Only the events that carry an intent are ordered: a caller with thousands of web or app events
     and a few calls has every event checked for an intent, far cheaper than ordering them all."""
     by_then = P.lte(until) if bounded else None
-    calls = (_matching(__.out(s.PERFORMED).has("intent"), "ts", by_then).order().by("ts", Order.desc)
+    calls = (_newest_first(_matching(__.out(s.PERFORMED).has("intent"), "ts", by_then), ties, events=True)
              .limit(limit).project("ts", "intent").by("ts").by("intent").fold())
     return _caller(g.V(vid), by_customer, by_then).project("c", "calls").by("customer_id").by(calls)
 
@@ -278,14 +288,15 @@ def _risk_facts(g: GraphTraversalSource, by_customer: bool, with_caller: bool, w
     return traversal
 
 
-def _newest_first(performed: GraphTraversal, ties: bool) -> GraphTraversal:
-    """`performed` edges by time, newest first; with `ties`, equal times in the `next` chain's order
-    too (arrival number, 0 on edges written before events had one, then event id): the read for a
-    history whose edge falls between events of equal time, the rest pay for one key only."""
-    by_time = performed.order().by("ts", Order.desc)
+def _newest_first(found: GraphTraversal, ties: bool, *, events: bool = False) -> GraphTraversal:
+    """`performed` edges (or, with `events`, the events themselves) by time, newest first; with `ties`,
+    equal times in the `next` chain's order too (arrival number, 0 where written before events had one,
+    then event id): the read made again when one found a tie, the others pay for one key only."""
+    by_time = found.order().by("ts", Order.desc)
     if not ties:
         return by_time
-    return by_time.by(__.coalesce(__.values("seq"), __.constant(0)), Order.desc).by(__.in_v().id_(), Order.desc)
+    return by_time.by(__.coalesce(__.values("seq"), __.constant(0)), Order.desc).by(
+        __.id_() if events else __.in_v().id_(), Order.desc)
 
 
 def _read(caller: GraphTraversal, failed: GraphTraversal | None, history: GraphTraversal) -> GraphTraversal:

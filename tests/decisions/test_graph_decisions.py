@@ -375,3 +375,25 @@ def test_events_of_equal_time_at_the_historys_edge_are_kept_in_the_chains_order(
     reads.clear()
     walked = d.risk_facts([], customer_id=customer, since_ms=T0 + 5 * HOUR, history_limit=10)
     assert reads[:2] == ["_risk_facts", "_history_walk"] and walked.history == expected
+
+
+def test_calls_of_equal_time_are_read_in_the_chains_order(store, monkeypatch):
+    # two calls in the same millisecond, the larger event id written first
+    journeys.write_events([
+        EventRecord(event_id="q1-a", type="call", channel="voice", ts=T0, customer_id="q1", intent="AC_NE"),
+        EventRecord(event_id="q1-c", type="call", channel="voice", ts=T0 + HOUR, customer_id="q1", intent="AC_CL"),
+        EventRecord(event_id="q1-b", type="call", channel="voice", ts=T0 + HOUR, customer_id="q1", intent="AC_AS")])
+    reads: list[tuple[str, bool]] = []
+    real = d.prepared.run_values
+    monkeypatch.setattr(d.prepared, "run_values",
+                        lambda build, shape, **values: reads.append((build.__name__, shape[-1])) or real(build, shape,
+                                                                                                    **values))
+    # oldest first, equal times as the `next` chain orders them (event id): the newest is q1-c's
+    assert d.caller_intents(customer_id="q1") == ("q1", [(T0, "AC_NE"), (T0 + HOUR, "AC_AS"), (T0 + HOUR, "AC_CL")])
+    assert d.caller_intents(customer_id="q1", limit=1) == ("q1", [(T0 + HOUR, "AC_CL")])
+    assert reads == [("_caller_intents", False), ("_caller_intents", True)] * 2
+    reads.clear()
+    # a caller without calls of equal time is read once
+    assert d.caller_intents(customer_id="c1", limit=1) == ("c1", [(T0 + HOUR, "AC_AS")])
+    assert reads == [("_caller_intents", False)]
+
