@@ -61,10 +61,10 @@ def caller_intents(*, customer_id: str | None = None, phone: str | None = None, 
 
 
 def _read_caller_intents(vid: str, by_customer: bool, until_ms: int | None, limit: int, *, ties: bool) -> list[Any]:
-    """The read behind `caller_intents`, one call longer than asked for: calls of equal time (among
-    those kept, or the one left out and the last one kept) are ordered by time alone unless `ties`,
-    which orders them as the `next` chain does, so the calls and their order never depend on how a
-    store lists equal times; only a read that found a tie is made again with `ties`."""
+    """The read behind `caller_intents`, one call longer than asked for (so a tie between the last call
+    kept and the next is seen). Calls are ordered by time alone, or with `ties` also as the `next`
+    chain orders equal times: `caller_intents` reads again with `ties` when two calls read share a
+    time, so the calls and their order never depend on how a store lists equal times."""
     bounded = until_ms is not None
     return prepared.run_values(_caller_intents, (by_customer, bounded, ties), vid=vid, limit=limit + 1,
                                **({"until": until_ms} if bounded else {}))
@@ -241,11 +241,11 @@ def _read_risk_facts(vids: list[str], caller: str | None, by_customer: bool, sin
                 else _read_risk_facts(vids, caller, by_customer, since_ms, until_ms, history_limit, walk=False,
                                       compact=True, count=True))
     failed = int(found["failed"]) if "failed" in found else None
-    rows, tied = _kept(found["history"], history_limit)
+    kept, tied = _kept(found["history"], history_limit)
     if tied and not ties:
         return _read_risk_facts(vids, caller, by_customer, since_ms, until_ms, history_limit, walk=walk,
                                 compact=compact, count=count, ties=True)
-    return _FirstRead(sharing, str(found["c"]), failed, _history(rows))
+    return _FirstRead(sharing, str(found["c"]), failed, _history(kept))
 
 
 def _kept(rows: list[Any], limit: int) -> tuple[list[Any], bool]:
