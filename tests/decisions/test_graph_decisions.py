@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -141,13 +142,23 @@ def test_the_callers_remembered_as_long_are_the_most_recently_read(store, monkey
     assert list(d._history_lengths) == ["customer:c1"]
 
 
+def _recorded_reads(monkeypatch: pytest.MonkeyPatch, *, flag: bool = False) -> list[Any]:
+    """The prepared reads made from now on, by their builder's name; with `flag`, paired with the last
+    element of their shape (whether the engine counts the failed checks, or orders equal times)."""
+    reads: list[Any] = []
+    real = d.prepared.run_values
+
+    def record(build: Any, shape: tuple[Any, ...], **values: Any) -> list[Any]:
+        reads.append((build.__name__, shape[-1]) if flag else build.__name__)
+        return real(build, shape, **values)
+
+    monkeypatch.setattr(d.prepared, "run_values", record)
+    return reads
+
+
 def test_failed_checks_are_counted_from_the_history_when_it_holds_the_whole_window(store, monkeypatch):
     monkeypatch.setattr(d, "_history_lengths", OrderedDict())
-    reads: list[tuple[str, bool]] = []
-    real = d.prepared.run_values
-    monkeypatch.setattr(d.prepared, "run_values",
-                        lambda build, shape, **values: reads.append((build.__name__, shape[-1])) or real(build, shape,
-                                                                                                    **values))
+    reads = _recorded_reads(monkeypatch, flag=True)
     # (read, whether the engine counted the failed checks); c1's failed check is at hour 3
     # six events, fewer than the history holds: every event before the call is in it
     assert d.risk_facts([], customer_id="c1", since_ms=T0).failed_verifications == 1
@@ -264,9 +275,7 @@ def deep(store: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(d, "_history_lengths", OrderedDict({"customer:d1": 10, "identifier:phone:+61400000009": 10}))
     journeys.write_events(DEEP[15:])  # the newer half first, then the older half spliced in before it
     journeys.write_events(DEEP[:15])
-    reads: list[str] = []
-    real = d.prepared.run_values
-    monkeypatch.setattr(d.prepared, "run_values", lambda *a, **k: reads.append(a[0].__name__) or real(*a, **k))
+    reads = _recorded_reads(monkeypatch)
     return reads
 
 
@@ -358,9 +367,7 @@ TIED_PAIRS = {"t1": [EventRecord(event_id="t1-early", type="call", channel="voic
 def test_events_of_equal_time_at_the_historys_edge_are_kept_in_the_chains_order(store, monkeypatch, customer):
     first, second = TIED_PAIRS[customer]
     journeys.write_events([r for r in TIED if r.customer_id == customer] + [second, first])
-    reads: list[str] = []
-    real = d.prepared.run_values
-    monkeypatch.setattr(d.prepared, "run_values", lambda *a, **k: reads.append(a[0].__name__) or real(*a, **k))
+    reads = _recorded_reads(monkeypatch)
     monkeypatch.setattr(d, "_history_lengths", OrderedDict())
     newest = [_event(T0 + k * HOUR, "web", "web") for k in range(11, 2, -1)]
     # the 10th event is the pair's later one in the chain: t1-late (arrival 2), t2-b (the larger id)
@@ -383,11 +390,7 @@ def test_calls_of_equal_time_are_read_in_the_chains_order(store, monkeypatch):
         EventRecord(event_id="q1-a", type="call", channel="voice", ts=T0, customer_id="q1", intent="AC_NE"),
         EventRecord(event_id="q1-c", type="call", channel="voice", ts=T0 + HOUR, customer_id="q1", intent="AC_CL"),
         EventRecord(event_id="q1-b", type="call", channel="voice", ts=T0 + HOUR, customer_id="q1", intent="AC_AS")])
-    reads: list[tuple[str, bool]] = []
-    real = d.prepared.run_values
-    monkeypatch.setattr(d.prepared, "run_values",
-                        lambda build, shape, **values: reads.append((build.__name__, shape[-1])) or real(build, shape,
-                                                                                                    **values))
+    reads = _recorded_reads(monkeypatch, flag=True)
     # oldest first, equal times as the `next` chain orders them (event id): the newest is q1-c's
     assert d.caller_intents(customer_id="q1") == ("q1", [(T0, "AC_NE"), (T0 + HOUR, "AC_AS"), (T0 + HOUR, "AC_CL")])
     assert d.caller_intents(customer_id="q1", limit=1) == ("q1", [(T0 + HOUR, "AC_CL")])
