@@ -82,10 +82,12 @@ def _caller_intents(g: GraphTraversalSource, by_customer: bool, bounded: bool, t
 
 def _caller(start: GraphTraversal, by_customer: bool, linked: P | None = None) -> GraphTraversal:
     """From a customer vertex, that customer; from an identifier, the customer first linked to it (with
-    `linked`, among the links whose first time matches it)."""
+    `linked`, among the links whose first time matches it). Links of the same first time are ordered by
+    the customer's id, as identity resolution and `customer_for_identifier` order them: by time alone
+    the store's listing would choose, and a decision could name another caller than the rest of the hub."""
     if by_customer:
         return start.has_label(s.CUSTOMER)
-    return _links(start, linked).order().by("first_seen").limit(1).out_v()
+    return _links(start, linked).order().by("first_seen").by(__.out_v().id_()).limit(1).out_v()
 
 
 def _links(start: GraphTraversal, linked: P | None) -> GraphTraversal:

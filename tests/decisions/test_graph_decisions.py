@@ -400,3 +400,18 @@ def test_calls_of_equal_time_are_read_in_the_chains_order(store, monkeypatch):
     assert d.caller_intents(customer_id="c1", limit=1) == ("c1", [(T0 + HOUR, "AC_AS")])
     assert reads == [("_caller_intents", False)]
 
+
+
+@pytest.mark.parametrize("written", [("p-a", "p-b"), ("p-b", "p-a")])
+def test_a_phone_first_linked_to_two_customers_at_once_names_the_smaller_id_as_the_rest_of_the_hub(store, written):
+    phone = ("phone", "+61400000077")
+    journeys.write_events([EventRecord(event_id=f"{customer}-1", type="call", channel="voice", ts=T0,
+                                       customer_id=customer, identifiers=(phone,), intent=f"AC_{customer[-1].upper()}")
+                           for customer in written])
+    assert d.customer_for_identifier(*phone) == "p-a"
+    for until in (None, T0 + HOUR):
+        assert d.caller_intents(phone=phone[1], until_ms=until) == ("p-a", [(T0, "AC_A")])
+        facts = d.risk_facts([phone], phone=phone[1], since_ms=T0 - HOUR, until_ms=until)
+        assert (facts.customer, facts.sharing["phone:+61400000077"]) == \
+            ("p-a", {"customers": 2, "first_seen": T0, "customer": "p-a"})
+        assert facts.history == _history([_event(T0, "call", "voice")])

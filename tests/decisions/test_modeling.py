@@ -11,6 +11,7 @@ from apps.decisions.modeling.intent import (
     Example,
     IntentModel,
     PopularityModel,
+    calls_from_events,
     evaluate_intent,
     examples,
     read_interactions,
@@ -50,6 +51,21 @@ def test_examples_carry_history_gap_and_target_in_time_order():
     calls = pd.DataFrame({"customer_id": ["a", "a", "a"], "ts": [0, 5, 9], "intent": ["X_1", "X_2", "X_3"]})
     assert examples(calls) == [Example((), None, "X_1", 0), Example(("X_1",), 5, "X_2", 5),
                                Example(("X_1", "X_2"), 4, "X_3", 9)]
+
+
+def test_calls_of_equal_time_from_the_events_keep_the_chains_order():
+    # the events frame in journey order; b's calls of one millisecond are ordered by arrival, then by
+    # event id where neither has an arrival number (written before events had one)
+    events = pd.DataFrame({
+        "customer_id": ["a", "b", "b", "b", "b", "b"], "ts": [7, 1, 5, 5, 9, 9], "seq": [9, 1, 3, 2, 0, 0],
+        "event_id": ["a1", "b1", "b2", "b3", "b5", "b4"], "type": ["call"] * 6,
+        "intent": ["X_1", "Y_1", "Z_9", "A_2", "B_1", None]})
+    calls = calls_from_events(events)
+    assert calls.to_dict("list") == {"customer_id": ["a", "b", "b", "b", "b"], "ts": [7, 1, 5, 5, 9],
+                                     "intent": ["X_1", "Y_1", "A_2", "Z_9", "B_1"]}
+    assert examples(calls)[3] == Example(("Y_1", "A_2"), 0, "Z_9", 5)
+    tied = events.assign(intent=["X_1", "Y_1", "Z_9", "A_2", "B_1", "C_1"])
+    assert calls_from_events(tied)["intent"].tolist()[-2:] == ["C_1", "B_1"]
 
 
 def test_time_split_keeps_the_latest_calls_for_the_holdout():

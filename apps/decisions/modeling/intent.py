@@ -46,11 +46,18 @@ def read_interactions(path: str | Path) -> pd.DataFrame:
 
 
 def calls_from_events(events: pd.DataFrame) -> pd.DataFrame:
-    """Calls with a known intent out of the canonical events frame (any channel)."""
+    """Calls with a known intent out of the canonical events frame (any channel). A customer's calls of
+    equal time keep the order of the `next` chain (arrival number, then event id), the order in which
+    the intent decision reads them, so a model learns the sequences it is then asked about."""
     if events.empty:
         return pd.DataFrame({c: pd.Series(dtype="int64" if c == "ts" else object) for c in CALL_COLUMNS})
     known = events[events["intent"].notna() & (events["intent"].astype(str) != "")]
-    return sort_calls(known[CALL_COLUMNS].astype({"customer_id": str, "intent": str, "ts": "int64"}))
+    if not {"seq", "event_id"} <= set(known.columns):
+        return sort_calls(known[CALL_COLUMNS].astype({"customer_id": str, "intent": str, "ts": "int64"}))
+    chained = known[[*CALL_COLUMNS, "seq", "event_id"]].astype(
+        {"customer_id": str, "intent": str, "ts": "int64", "seq": "int64", "event_id": str})
+    return chained.sort_values(["customer_id", "ts", "seq", "event_id"], kind="mergesort")[CALL_COLUMNS] \
+        .reset_index(drop=True)
 
 
 def sort_calls(calls: pd.DataFrame) -> pd.DataFrame:
