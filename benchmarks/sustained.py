@@ -8,7 +8,8 @@ Builds the same throw-away hub as benchmarks/decisions.py (benchmarks/hubs.py: S
 durable embedded store, intent and risk models trained on the shared data, the call history of
 `--customers` callers, decision log written by its background writer) and drives it with the same open-loop generator
 (benchmarks/openloop.py: latency counts from each request's scheduled time). `GET /api/ping` at the same
-rate first gives the machine's reference. After the load the decision log is counted: every answered
+rate before and after the load gives the machine's reference at both ends of the run (a single one
+taken first compared the whole run with its first seconds' machine). After the load the decision log is counted: every answered
 decision must have its row. Prints a table and writes benchmarks/results/sustained.json.
 """
 from __future__ import annotations
@@ -52,9 +53,9 @@ def main() -> None:
         warm, _ = hubs.open_loop(hub, 50, 2, 4, [])
         pids = hub.pids()
         allocator = hubs.allocator_of(pids)
-        ping = hubs.open_loop(hub, args.rate, args.reference_seconds, args.clients, pids, reference=True)[0] \
-            if args.reference_seconds else None
+        ping = reference(hub, args, pids)
         load = run_load(hub, args, pids)
+        ping_after = reference(hub, args, pids)
     logged = logged_decisions(hub.workdir)  # the server has stopped: its log writer wrote what it held
     expected = load["ok"] + warm["requests"] - warm["errors"]
     result = {"rate": args.rate, "seconds": args.seconds, "window_s": args.window, "customers": args.customers,
@@ -64,7 +65,7 @@ def main() -> None:
                          "fast_path": args.fast_path, "allocator": allocator,
                          "cpu_wake_latency_us": args.cpu_wake_latency},
               "graph": "embedded in the worker" if args.workers == 1 else "graphserver over ws://",
-              "reference_ping": ping and {k: ping[k] for k in ("achieved_rate", "errors", "all")},
+              "reference_ping": ping, "reference_ping_after": ping_after,
               "load": load, "decision_log": {"answered": expected, "logged": logged, "lost": expected - logged},
               "cpus": os.cpu_count(), "load_average_1m_before": load_before,
               "load_average_1m_after": round(os.getloadavg()[0], 2)}
@@ -74,6 +75,14 @@ def main() -> None:
         sys.exit(1)
 
 
+def reference(hub: hubs.ServedHub, args: argparse.Namespace, pids: list[int]) -> dict[str, Any] | None:
+    """`--reference-seconds` of `GET /api/ping` at the load's rate, or None when that is 0."""
+    if not args.reference_seconds:
+        return None
+    ping = hubs.open_loop(hub, args.rate, args.reference_seconds, args.clients, pids, reference=True)[0]
+    return {k: ping[k] for k in ("achieved_rate", "errors", "all")}
+
+
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rate", type=float, default=200)
@@ -81,7 +90,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--window", type=float, default=60, help="seconds per row of the per-window table")
     hubs.server_arguments(parser)
     parser.add_argument("--reference-seconds", type=float, default=15,
-                        help="seconds of GET /api/ping at the same rate first (0: none)")
+                        help="seconds of GET /api/ping at the same rate before and after the load (0: none)")
     parser.add_argument("--out", default=str(hubs.ROOT / "benchmarks" / "results" / "sustained.json"))
     return parser.parse_args()
 
@@ -93,9 +102,9 @@ def report(result: dict[str, Any]) -> None:
           f"server CPU {load['server_cpu_ms_per_request']} ms per request")
     print(f"{'':<18}{'requests':>9}{'errors':>8}{'p50 ms':>11}{'p90 ms':>11}{'p99 ms':>11}{'max ms':>11}")
     rows: list[tuple[str, dict[str, Any]]] = []
-    if result["reference_ping"]:
-        rows.append(("ping (reference)", {"requests": "", "errors": result["reference_ping"]["errors"],
-                                          **result["reference_ping"]["all"]}))
+    for name, key in (("ping before", "reference_ping"), ("ping after", "reference_ping_after")):
+        if result[key]:
+            rows.append((name, {"requests": "", "errors": result[key]["errors"], **result[key]["all"]}))
     rows += [(name, {"requests": "", "errors": "", **load[name]}) for name in ("intent", "risk")]
     rows.append(("all decisions", {"requests": load["requests"], "errors": load["errors"], **load["all"]}))
     rows += [(f"  from {w['from_s']} s", w) for w in load["windows"]]
