@@ -8,9 +8,9 @@ from apps.core.routers import other_spelling
 APPS_WITH_API = ["decisions", "core", "customers", "ingest", "journeys", "propensity", "conversations"]
 
 urlpatterns = [
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("schema", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
 ] + [path("", include(f"apps.{name}.api.urls")) for name in APPS_WITH_API] + [
     # last: a path no route above matched, answered by its route with the trailing slash added or removed
     re_path(r"^.*$", other_spelling, name="api-other-spelling"),

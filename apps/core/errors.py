@@ -105,7 +105,7 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if is_api(request):
         return problem_response(request, 404, f"There is no API endpoint at {request.path}; "
-                                              "the endpoints are listed at /api/docs/.")
+                                              "the endpoints are listed at /api/docs.")
     return defaults.page_not_found(request, exception)
 
 

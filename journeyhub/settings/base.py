@@ -68,10 +68,11 @@ MIDDLEWARE = [
 
 # Content security policy (django-csp) on every page: scripts only from this site (the dashboard has
 # no inline script), inline styles allowed because Plotly and the KPI widget set them. The API docs
-# page loads Swagger UI from its CDN with an inline start-up script, so it is left out. Framing is
+# page starts Swagger UI (served from drf-spectacular-sidecar's static files) with an inline script,
+# so it is left out (either spelling of its path: the prefix has no trailing slash). Framing is
 # left to X-Frame-Options, set per view (KPI widgets are framed by agent desktops).
 CONTENT_SECURITY_POLICY = {
-    "EXCLUDE_URL_PREFIXES": ["/api/docs/"],
+    "EXCLUDE_URL_PREFIXES": ["/api/docs"],
     "DIRECTIVES": {
         "default-src": ["'self'"], "script-src": ["'self'"], "style-src": ["'self'", "'unsafe-inline'"],
         "img-src": ["'self'", "data:"], "font-src": ["'self'", "data:"], "connect-src": ["'self'"],
@@ -188,7 +189,7 @@ SPECTACULAR_SETTINGS = {
     # The schema and its docs page describe open-source code: public, declared here.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     # Swagger UI and Redoc come from the pinned drf-spectacular-sidecar package and are served as static
-    # files, so /api/docs/ and /api/redoc/ work offline and never pull an unpinned script from a CDN.
+    # files, so /api/docs and /api/redoc work offline and never pull an unpinned script from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

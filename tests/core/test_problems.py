@@ -55,7 +55,7 @@ def test_an_unknown_api_url_is_a_problem_and_an_unknown_page_stays_html(api_clie
 
     assert problem(response) == {"type": "about:blank", "title": "Not Found", "status": 404,
                                  "detail": "There is no API endpoint at /api/nothing-here; the endpoints are listed "
-                                           "at /api/docs/.", "instance": "/api/nothing-here"}
+                                           "at /api/docs.", "instance": "/api/nothing-here"}
     assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
 
 

@@ -84,7 +84,7 @@ def test_a_path_that_is_no_route_either_way_is_a_404_naming_it(api_client, path:
 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/problem+json"
-    assert response.json()["detail"] == f"There is no API endpoint at {path}; the endpoints are listed at /api/docs/."
+    assert response.json()["detail"] == f"There is no API endpoint at {path}; the endpoints are listed at /api/docs."
     assert response.json()["instance"] == path
 
 

@@ -59,7 +59,7 @@ def test_demo_loads_the_data_set_and_prints_a_working_login(var_dir: Path, share
     assert _field(output, "username") == "admin"
     assert Client().login(username="admin", password=password)
     assert (var_dir / "demo-admin.txt").read_text().strip() == password
-    assert APIClient(HTTP_AUTHORIZATION=f"Api-Key {key}").get("/api/schema/").status_code == 200
+    assert APIClient(HTTP_AUTHORIZATION=f"Api-Key {key}").get("/api/schema").status_code == 200
     # and the milestone and KPI definitions exist, evaluated over the loaded history
     assert MilestoneDefinition.objects.count() == len(definitions.milestone_specs())
     assert KpiDefinition.objects.count() == len(definitions.kpi_specs())
