@@ -9,8 +9,8 @@ durable embedded store, intent and risk models trained on the shared data, the c
 `--customers` callers, decision log written by its background writer) and drives it with the same open-loop generator
 (benchmarks/openloop.py: latency counts from each request's scheduled time). `GET /api/ping` at the same
 rate before and after the load gives the machine's reference at both ends of the run (a single one
-taken first compared the whole run with its first seconds' machine). After the load the decision log is counted: every answered
-decision must have its row. Prints a table and writes benchmarks/results/sustained.json.
+taken first compared the whole run with its first seconds' machine). After the load the decision log
+is counted: every answered decision must have its row. Prints a table and writes benchmarks/results/sustained.json.
 """
 from __future__ import annotations
 
