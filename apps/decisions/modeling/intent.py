@@ -52,8 +52,6 @@ def calls_from_events(events: pd.DataFrame) -> pd.DataFrame:
     if events.empty:
         return pd.DataFrame({c: pd.Series(dtype="int64" if c == "ts" else object) for c in CALL_COLUMNS})
     known = events[events["intent"].notna() & (events["intent"].astype(str) != "")]
-    if not {"seq", "event_id"} <= set(known.columns):
-        return sort_calls(known[CALL_COLUMNS].astype({"customer_id": str, "intent": str, "ts": "int64"}))
     chained = known[[*CALL_COLUMNS, "seq", "event_id"]].astype(
         {"customer_id": str, "intent": str, "ts": "int64", "seq": "int64", "event_id": str})
     return chained.sort_values(["customer_id", "ts", "seq", "event_id"], kind="mergesort")[CALL_COLUMNS] \
