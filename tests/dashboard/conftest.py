@@ -1,11 +1,31 @@
-"""Signed-in clients for each dashboard role."""
+"""Signed-in clients for each dashboard role, and the Chromium the browser tests drive."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import playwright.sync_api as playwright_sync
 import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
 
 PASSWORD = "correct-horse-battery"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu",
+        "--no-first-run", "--disable-sync"]
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's Chromium, started once per test module."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is not installed: run scripts/install_chromium.sh (make test does)")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
 
 
 def make_user(username: str, role: str | None) -> User:

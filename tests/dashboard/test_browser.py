@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import axe_playwright_python
-import playwright.sync_api as playwright_sync
 import pytest
 
 from apps.decisions.models import DecisionLog
@@ -17,16 +16,12 @@ from apps.ingest.models import IngestBatch
 from apps.propensity.models import ModelVersion
 from graph import journeys
 from tests.dashboard import journeys_data
-from tests.dashboard.conftest import PASSWORD, make_user
+from tests.dashboard.conftest import PASSWORD, SHOTS, make_user
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls made here between page
 # actions are ordinary blocking calls, which is safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu",
-        "--no-first-run", "--disable-sync"]
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 PAGES = {"overview": "/", "explorer": "/journeys/explorer/?direction=to&event=card_dispute_call&steps=3",
          "top": "/journeys/top/", "funnel": "/journeys/funnel/?step=web_visit&step=app_login&step=card_dispute_call",
          "customers": "/customers/", "customer": "/customers/c1/", "similarity": "/similarity/?customer=c1",
@@ -56,17 +51,6 @@ OVERFLOW = """() => {
 }"""
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is not installed: run scripts/install_chromium.sh (make test does)")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
