@@ -4,7 +4,6 @@ screen outside a scrolling container, and no serious or critical axe-core violat
 test-artifacts/screenshots/."""
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,10 +16,6 @@ from apps.propensity.models import ModelVersion
 from graph import journeys
 from tests.dashboard import journeys_data
 from tests.dashboard.conftest import PASSWORD, SHOTS, make_user
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls made here between page
-# actions are ordinary blocking calls, which is safe.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 PAGES = {"overview": "/", "explorer": "/journeys/explorer/?direction=to&event=card_dispute_call&steps=3",
          "top": "/journeys/top/", "funnel": "/journeys/funnel/?step=web_visit&step=app_login&step=card_dispute_call",
