@@ -4,6 +4,7 @@ error (Swagger UI's page is outside the content security policy, for its inline 
 Redoc's page is inside it, with workers from blob: URLs allowed for its search)."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -57,3 +58,22 @@ def test_redoc_shows_every_operation_and_searches_them(docs_page) -> None:  # ty
     # Redoc's menu shows its maker's logo from a CDN: the page's policy refuses it (the one error)
     assert [p for p in problems if not (REDOC_LOGO in p and "Content Security Policy" in p)] == []
     assert elsewhere == []
+
+
+def test_a_newcomer_authorizes_with_a_key_and_tries_the_ping_in_swagger_ui(docs_page, api_key) -> None:  # type: ignore[no-untyped-def]
+    page, problems, elsewhere = docs_page
+    page.goto("/api/docs")
+    page.click(".swagger-ui .btn.authorize")
+    scheme = page.locator(".swagger-ui .auth-container").filter(has_text="ApiKeyAuth")
+    scheme.locator("input").fill(f"Api-Key {api_key}")
+    scheme.locator(".btn.authorize").click()
+    page.click(".swagger-ui .btn-done")
+    ping = page.locator(".swagger-ui #operations-ping-ping_retrieve")
+    ping.locator(".opblock-summary").click()
+    ping.locator(".try-out__btn").click()
+    ping.locator(".btn.execute").click()
+    answer = ping.locator(".live-responses-table tr.response")
+    answer.wait_for()
+    assert answer.locator(".response-col_status").inner_text().strip() == "200"
+    assert json.loads(answer.locator(".microlight").first.inner_text()) == {"client": "api-key:test-client"}
+    assert (problems, elsewhere) == ([], [])
