@@ -1,7 +1,8 @@
 """The API's docs pages in a real Chromium, as a newcomer opens them from the README: Swagger UI and
 Redoc show every operation of the schema, load nothing from anywhere but this server, and log no
 error (Swagger UI's page is outside the content security policy, for its inline start-up script;
-Redoc's page is inside it, with workers from blob: URLs allowed for its search)."""
+Redoc's page is inside it, with workers from blob: URLs allowed for its search); a key pasted into
+Swagger UI's Authorize dialog is sent as the API expects it."""
 from __future__ import annotations
 
 import json
