@@ -401,7 +401,6 @@ def test_calls_of_equal_time_are_read_in_the_chains_order(store, monkeypatch):
     assert reads == [("_caller_intents", False)]
 
 
-
 @pytest.mark.parametrize("written", [("p-a", "p-b"), ("p-b", "p-a")])
 def test_a_phone_first_linked_to_two_customers_at_once_names_the_smaller_id_as_the_rest_of_the_hub(store, written):
     phone = ("phone", "+61400000077")
