@@ -10,6 +10,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from gremlin_python.process.graph_traversal import GraphTraversal, GraphTraversalSource, __
@@ -52,7 +53,7 @@ def caller_intents(*, customer_id: str | None = None, phone: str | None = None, 
     else:
         return None, []
     found = _read_caller_intents(vid, bool(customer_id), until_ms, limit, ties=False)
-    if found and any(a["ts"] == b["ts"] for a, b in zip(found[0]["calls"], found[0]["calls"][1:], strict=False)):
+    if found and any(a["ts"] == b["ts"] for a, b in pairwise(found[0]["calls"])):
         found = _read_caller_intents(vid, bool(customer_id), until_ms, limit, ties=True)
     if not found:
         return None, []

@@ -1,9 +1,10 @@
 """Signed-in clients for each dashboard role, and the Chromium the browser tests drive."""
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import playwright.sync_api as playwright_sync
 import pytest
@@ -25,18 +26,26 @@ def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is not installed: run scripts/install_chromium.sh (make test does)")
     SHOTS.mkdir(parents=True, exist_ok=True)
-    guard = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with pytest.MonkeyPatch.context() as patch, playwright_sync.sync_playwright() as p:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@contextmanager
+def recorded_page(browser: Any, base_url: str) -> Iterator[tuple[Any, list[str]]]:
+    """A desktop-sized page of its own context, with the script and console errors it logs."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=base_url)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"script error: {exc}"))
+    page.on("console", lambda msg: problems.append(f"console: {msg.text}") if msg.type == "error" else None)
     try:
-        with playwright_sync.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            yield browser
-            browser.close()
+        yield page, problems
     finally:
-        if guard is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE")
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = guard
+        context.close()
 
 
 def make_user(username: str, role: str | None) -> User:

@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from apps.core.models import AuditEntry
 from apps.decisions import selectors
 from apps.decisions.models import IntentThreshold
-from tests.dashboard.conftest import PASSWORD, make_user
+from tests.dashboard.conftest import PASSWORD, make_user, recorded_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -22,19 +22,13 @@ def admin_page(browser, live_server) -> Iterator[tuple[object, list[str]]]:  # t
     """Signed in through the admin's own login form as a superuser; script and console errors recorded."""
     make_user("ada", "admin")
     User.objects.filter(username="ada").update(is_superuser=True)
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"script error: {exc}"))
-    page.on("console", lambda msg: problems.append(f"console: {msg.text}") if msg.type == "error" else None)
-    page.goto("/admin/login/?next=/admin/")
-    page.fill("#id_username", "ada")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/admin/")
-    yield page, problems
-    context.close()
+    with recorded_page(browser, live_server.url) as (page, problems):
+        page.goto("/admin/login/?next=/admin/")
+        page.fill("#id_username", "ada")
+        page.fill("#id_password", PASSWORD)
+        page.click("input[type=submit]")
+        page.wait_for_url(f"{live_server.url}/admin/")
+        yield page, problems
 
 
 def test_every_admin_list_and_add_form_opens_without_an_error(admin_page) -> None:  # type: ignore[no-untyped-def]

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.dashboard.conftest import recorded_page
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 METHODS = {"get", "post", "put", "patch", "delete"}
 REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
@@ -18,17 +20,11 @@ REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 @pytest.fixture
 def docs_page(browser, live_server) -> Iterator[tuple[object, list[str], list[str]]]:  # type: ignore[no-untyped-def]
     """A page that records script errors, console errors and what it loaded from any other origin."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    problems: list[str] = []
     elsewhere: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"script error: {exc}"))
-    page.on("console", lambda msg: problems.append(f"console: {msg.text}") if msg.type == "error" else None)
-    page.on("requestfinished",
-            lambda r: None if r.url.startswith((live_server.url, "blob:", "data:")) else elsewhere.append(r.url))
-    yield page, problems, elsewhere
-    context.close()
+    with recorded_page(browser, live_server.url) as (page, problems):
+        page.on("requestfinished",
+                lambda r: None if r.url.startswith((live_server.url, "blob:", "data:")) else elsewhere.append(r.url))
+        yield page, problems, elsewhere
 
 
 def _operations(page) -> int:  # type: ignore[no-untyped-def]
