@@ -320,7 +320,7 @@ def test_a_walk_stepping_over_too_many_later_events_gives_way_to_the_full_read(d
 
 
 def _merged_flags(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Whether each risk read made from now on was the one-start read of a phone asked about alone."""
+    """Whether each risk read made from now on found the caller from the identifiers' start."""
     flags: list[bool] = []
     real = d.prepared.run_values
 
@@ -333,10 +333,10 @@ def _merged_flags(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     return flags
 
 
-def _apart(phone: str, since_ms: int, **window: Any) -> d.RiskFacts:
-    """The risk facts of a call asked about by its phone alone, read as two questions: the phone's
-    sharing (no caller named), then the caller found by the phone (no identifier asked about)."""
-    shared = d.risk_facts([("phone", phone)], since_ms=since_ms, **window)
+def _apart(identifiers: list[tuple[str, str]], phone: str, since_ms: int, **window: Any) -> d.RiskFacts:
+    """The risk facts of a call asked about by its phone (and more), read as two questions: the
+    identifiers' sharing (no caller named), then the caller found by the phone (no identifier asked about)."""
+    shared = d.risk_facts(identifiers, since_ms=since_ms, **window)
     called = d.risk_facts([], phone=phone, since_ms=since_ms, **window)
     return d.RiskFacts(shared.sharing, called.customer, called.failed_verifications, called.history)
 
@@ -344,18 +344,20 @@ def _apart(phone: str, since_ms: int, **window: Any) -> d.RiskFacts:
 @pytest.mark.parametrize("window", [{}, {"until_ms": T0}, {"until_ms": T0 + 1}, {"until_ms": T0 + 6 * HOUR},
                                     {"until_ms": T0 + 6 * HOUR + 1}, {"history_limit": 2},
                                     {"until_ms": T0 + 5 * HOUR, "history_limit": 2}])
-def test_a_phone_asked_about_alone_is_read_from_one_start_with_the_same_answer(store, monkeypatch, window):
+def test_a_caller_found_by_a_phone_asked_about_is_read_from_the_identifiers_start(store, monkeypatch, window):
     flags = _merged_flags(monkeypatch)
     for phone in (PHONE[1], "+61499999999"):
-        together = d.risk_facts([("phone", phone)], phone=phone, since_ms=T0 + HOUR, **window)
-        assert flags and all(flags)  # with the engine's count, where the history is full within the day
-        flags.clear()
-        assert together == _apart(phone, T0 + HOUR, **window)
-        assert flags and not any(flags)
-        flags.clear()
+        for more in ([], [("email", "ann@example.com")], [("ip", "10.0.0.1"), ("email", "ann@example.com")]):
+            identifiers = [*more, ("phone", phone)]
+            together = d.risk_facts(identifiers, phone=phone, since_ms=T0 + HOUR, **window)
+            assert flags and all(flags)  # with the engine's count, where the history is full within the day
+            flags.clear()
+            assert together == _apart(identifiers, phone, T0 + HOUR, **window)
+            assert flags and not any(flags)
+            flags.clear()
 
 
-def test_a_phone_asked_about_alone_names_its_sharing_and_first_caller(store):
+def test_a_phone_asked_about_names_its_sharing_and_first_caller(store):
     assert d.risk_facts([PHONE], phone=PHONE[1], since_ms=T0) == d.RiskFacts(
         {"phone:+61400000001": {"customers": 2, "first_seen": T0, "customer": "c1"}}, "c1", 1, _history(C1_HISTORY))
     # before c2's call linked it too, the phone was c1's alone; before c1's first call, nobody's
@@ -365,7 +367,7 @@ def test_a_phone_asked_about_alone_names_its_sharing_and_first_caller(store):
         {"phone:+61400000001": {"customers": 0, "first_seen": None, "customer": None}}, None, 0)
 
 
-def test_a_long_callers_phone_asked_about_alone_walks_from_the_one_start(deep, monkeypatch):
+def test_a_long_callers_phone_asked_about_walks_from_the_identifiers_start(deep, monkeypatch):
     flags = _merged_flags(monkeypatch)
     phone = "+61400000009"
     facts = d.risk_facts([("phone", phone)], phone=phone, since_ms=T0 + 21 * HOUR, history_limit=10)
