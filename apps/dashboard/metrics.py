@@ -139,6 +139,11 @@ def kpi_series(*, period: str = "day", slug: str | None = None, dimension: str =
     return [replace(series, points=points, detail=series.detail[-last:])]
 
 
+def kpi_dimension_values(slug: str, period: str) -> dict[str, list[str]]:
+    """The channels and segments one KPI has stored values for."""
+    return journey_selectors.kpi_dimension_values(slug=slug, period=period)
+
+
 def kpi_cards(*, period: str = "day") -> KpiCards:
     """Each stored KPI's latest complete value, the complete period before, and a sparkline."""
     end = data_end()

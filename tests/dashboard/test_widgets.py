@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date
+from html import escape
 
 import pytest
 from django.test import Client
@@ -135,3 +136,47 @@ def test_kpi_figures_are_rounded_in_cards_labels_and_tables(viewer: Client):
     assert 'aria-label="Time to resolution: 2 periods from 2026-03-01 (107.64) to 2026-03-02 (249.98)"' in widget
     assert ">249.98</td>" in listing
     assert "249.980041" not in widget + listing
+
+
+@pytest.mark.parametrize(("query", "field", "message"), [
+    ("period=fortnight", "period", "period: must be one of day, week, got 'fortnight'"),
+    ("dimension=queue&value=billing", "dimension", "dimension: must be one of all, channel, segment, got 'queue'"),
+    ("dimension=channel", "value", "value: name the channel to show (dimension=channel)"),
+    ("value=voice", "value", "value: 'voice' needs a dimension (channel or segment) to belong to"),
+])
+def test_a_widget_asked_with_a_parameter_out_of_its_choices_is_refused_by_name(viewer: Client, contacts_kpi, query,
+                                                                                field, message):
+    problem = viewer.get(f"/widgets/contacts/?{query}&format=json")
+    page = viewer.get(f"/widgets/contacts/?{query}")
+
+    assert (problem.status_code, problem["Content-Type"]) == (400, "application/problem+json")
+    assert (problem.json()["detail"], problem.json()["errors"]) == (
+        message, [{"field": field, "detail": message.split(": ", 1)[1], "code": "invalid"}])
+    assert page.status_code == 400
+    assert f'<p class="error" role="alert">{escape(message)}</p>' in page.content.decode()
+
+
+def test_a_widget_format_other_than_html_or_json_is_refused(viewer: Client, contacts_kpi):
+    response = viewer.get("/widgets/contacts/?format=xml")
+
+    assert response.status_code == 400
+    assert escape("format: must be one of html, json, got 'xml'") in response.content.decode()
+
+
+def test_a_widget_for_a_channel_with_no_values_names_the_channels_that_have_some(viewer: Client, contacts_kpi):
+    problem = viewer.get("/widgets/contacts/?dimension=channel&value=fax&format=json")
+    weekly = viewer.get("/widgets/contacts/?dimension=channel&value=voice&period=week&format=json")
+
+    assert problem.status_code == 404
+    assert problem.json()["detail"] == "value: 'contacts' has no values stored per day for channel 'fax' (stored: voice)"
+    assert weekly.json()["detail"] == ("value: 'contacts' has no values stored per week for channel 'voice' "
+                                       "(stored: none)")
+
+
+def test_a_page_asked_for_an_unknown_period_says_so_and_shows_the_default(viewer: Client, contacts_kpi):
+    overview = viewer.get("/?period=century").content.decode()
+    listing = viewer.get("/widgets/?period=fortnight").content.decode()
+
+    assert escape("period: must be one of day, week, got 'century'; showing period=week") in overview
+    assert escape("period: must be one of day, week, got 'fortnight'; showing period=day") in listing
+    assert "http://testserver/widgets/contacts/?period=day" in listing

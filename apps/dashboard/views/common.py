@@ -64,6 +64,26 @@ def parse_int(value: str | None, *, field: str, default: int, lo: int, hi: int) 
     return number
 
 
+def parse_choice(value: str | None, *, field: str, choices: tuple[str, ...], default: str) -> str:
+    """One of `choices` (the default when absent); anything else is a clear ValueError naming the field,
+    not a quiet fall back to the default (a hand-edited or embedded URL would show other figures than asked)."""
+    if value in (None, ""):
+        return default
+    if value not in choices:
+        raise ValueError(f"{field}: must be one of {', '.join(choices)}, got {value!r}")
+    return str(value)
+
+
+def choice_or_default(request: HttpRequest, field: str, choices: tuple[str, ...],
+                      default: str) -> tuple[str, list[str]]:
+    """A page's view choice (a period, say) and the error to show above it when the one asked for is not
+    among `choices`: the page is then shown for the default, saying so."""
+    try:
+        return parse_choice(request.GET.get(field), field=field, choices=choices, default=default), []
+    except ValueError as exc:
+        return default, [f"{exc}; showing {field}={default}"]
+
+
 def ms_to_datetime(ms: int | float | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
 

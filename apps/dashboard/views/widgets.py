@@ -6,18 +6,21 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.clickjacking import xframe_options_exempt
 
+from apps.core.problems import problem_response
 from apps.dashboard import metrics
 from apps.dashboard.roles import VIEWER, role_required
 from apps.dashboard.tables import Column, Table
-from apps.dashboard.views.common import not_found, page
+from apps.dashboard.views.common import choice_or_default, not_found, page, parse_choice
 
 PERIODS = ("day", "week")
+DIMENSIONS = ("all", "channel", "segment")
+FORMATS = ("html", "json")
 
 
 @role_required(VIEWER)
 def widgets(request: HttpRequest) -> HttpResponse:
-    period = request.GET.get("period") if request.GET.get("period") in PERIODS else "day"
-    series = metrics.kpi_series(period=str(period))
+    period, errors = choice_or_default(request, "period", PERIODS, "day")
+    series = metrics.kpi_series(period=period)
     rows = []
     for item in series:
         url = request.build_absolute_uri(reverse("dashboard:widget", args=[item.slug])) + f"?period={period}"
@@ -26,24 +29,54 @@ def widgets(request: HttpRequest) -> HttpResponse:
     table = Table("widgets", f"KPI widgets per {period}", [
         Column("name", "KPI"), Column("latest", "Latest value", True), Column("periods", "Periods stored", True),
         Column("url", "Widget URL"), Column("json", "JSON URL")], rows, links={"name": "url"})
-    return page(request, "dashboard/widgets.html", {"title": "KPI widgets", "table": table, "period": period},
-                tables={"widgets": table})
+    return page(request, "dashboard/widgets.html", {"title": "KPI widgets", "table": table, "period": period,
+                                                    "errors": errors}, tables={"widgets": table})
 
 
 @xframe_options_exempt
 @role_required(VIEWER)
 def widget(request: HttpRequest, kpi: str) -> HttpResponse:
-    """One KPI: latest value, change, sparkline. Iframe-able; ?format=json gives the same numbers."""
-    period = request.GET.get("period") if request.GET.get("period") in PERIODS else "day"
-    found = metrics.kpi_series(period=str(period), slug=kpi, dimension=request.GET.get("dimension") or "all",
-                               dimension_value=request.GET.get("value") or "")
+    """One KPI: latest value, change, sparkline. Iframe-able; ?format=json gives the same numbers. A
+    parameter out of its choices is refused by name (400), as the REST API's widget refuses it."""
+    as_json = request.GET.get("format") == "json"
+    try:
+        parse_choice(request.GET.get("format"), field="format", choices=FORMATS, default="html")
+        period, dimension, value = _widget_query(request)
+    except ValueError as exc:
+        return _refused(request, as_json, str(exc))
+    found = metrics.kpi_series(period=period, slug=kpi, dimension=dimension, dimension_value=value)
     if not found:
         return not_found(request, f"No active KPI {kpi!r}.")
     item = found[0]
-    card = metrics.card(item, str(period), metrics.data_end())
-    if request.GET.get("format") == "json":
+    if dimension != "all" and not item.points:
+        stored = metrics.kpi_dimension_values(kpi, period).get(dimension, [])
+        return _refused(request, as_json, f"value: {kpi!r} has no values stored per {period} for {dimension} "
+                        f"{value!r} (stored: {', '.join(stored) or 'none'})", status=404)
+    card = metrics.card(item, period, metrics.data_end())
+    if as_json:
         return JsonResponse({"slug": item.slug, "name": item.name, "unit": item.unit, "period": period,
                              "latest": card.value, "previous": card.previous, "change": card.change,
                              "points": [{"period_start": x.isoformat(), "value": y} for x, y in item.points]})
-    context = {"item": item, "card": card, "period": period}
-    return render(request, "dashboard/widget.html", context)
+    return render(request, "dashboard/widget.html", {"item": item, "card": card, "period": period})
+
+
+def _widget_query(request: HttpRequest) -> tuple[str, str, str]:
+    """(period, dimension, value); a ValueError whose message starts with the parameter at fault."""
+    period = parse_choice(request.GET.get("period"), field="period", choices=PERIODS, default="day")
+    dimension = parse_choice(request.GET.get("dimension"), field="dimension", choices=DIMENSIONS, default="all")
+    value = (request.GET.get("value") or "").strip()
+    if dimension != "all" and not value:
+        raise ValueError(f"value: name the {dimension} to show (dimension={dimension})")
+    if dimension == "all" and value:
+        raise ValueError(f"value: {value!r} needs a dimension (channel or segment) to belong to")
+    return period, dimension, value
+
+
+def _refused(request: HttpRequest, as_json: bool, message: str, *, status: int = 400) -> HttpResponse:
+    """The widget's own error (`message` is "<parameter>: <what is wrong>"): a problem naming the
+    parameter (JSON), or the message where the card would be (HTML)."""
+    if as_json:
+        field, detail = message.split(": ", 1)
+        return problem_response(request, status, message, type_name="invalid-request" if status == 400 else None,
+                                errors=[{"field": field, "detail": detail, "code": "invalid"}])
+    return render(request, "dashboard/widget.html", {"error": message}, status=status)
