@@ -354,6 +354,29 @@ def test_decision_monitor_filters_apply_to_the_cards_the_summary_and_the_charts(
     assert risk_only[1:] == []
 
 
+def test_a_filter_outside_its_choices_says_so_and_the_page_shows_what_it_shows_instead(viewer: Client):
+    _log("intent", "k1", {"intent": "card_dispute", "action": "confirm", "confidence": 0.9}, 4.0)
+    _log("risk", "k3", {"score": 900, "outcome": "pass_to_skilled_agent"}, 8.0)
+    _version("churn", 1, True, auc=0.8125)
+    _version("csat", 1, True, auc=0.7)
+
+    decisions = viewer.get("/decisions/?kind=risks&days=0")
+    ingest = viewer.get("/ingest/?status=done").content.decode()
+    models = viewer.get("/models/?name=chrun").content.decode()
+
+    html = decisions.content.decode()
+    assert decisions.status_code == 200
+    assert '<p class="error" role="alert">days: must be between 1 and 365, got 0; showing days=7</p>' in html
+    assert ('<p class="error" role="alert">kind: must be one of intent, risk, feedback, got &#x27;risks&#x27;; '
+            'showing every kind</p>') in html
+    # every kind is shown, as it said
+    assert [r[1] for r in rows_of(viewer.get("/decisions/?format=csv&kind=risks"))[1:]] == ["risk", "intent"]
+    assert ("status: must be one of running, completed, failed, interrupted, got &#x27;done&#x27;; showing "
+            "batches of any status") in ingest
+    assert "name: must be one of churn, csat, got &#x27;chrun&#x27;; showing every model" in models
+    assert 'aria-labelledby="model-churn"' in models and 'aria-labelledby="model-csat"' in models
+
+
 def test_customer_360_shows_the_latest_intent_and_risk_decision(viewer: Client):
     journeys_data.load()
     _log("intent", "k1", {"intent": "card_dispute", "action": "confirm", "confidence": 0.91, "alternatives": []}, 4.0)

@@ -168,7 +168,8 @@ def test_a_widget_for_a_channel_with_no_values_names_the_channels_that_have_some
     weekly = viewer.get("/widgets/contacts/?dimension=channel&value=voice&period=week&format=json")
 
     assert problem.status_code == 404
-    assert problem.json()["detail"] == "value: 'contacts' has no values stored per day for channel 'fax' (stored: voice)"
+    assert problem.json()["detail"] == ("value: 'contacts' has no values stored per day for channel 'fax' "
+                                        "(stored: voice)")
     assert weekly.json()["detail"] == ("value: 'contacts' has no values stored per week for channel 'voice' "
                                        "(stored: none)")
 

@@ -74,14 +74,15 @@ def parse_choice(value: str | None, *, field: str, choices: tuple[str, ...], def
     return str(value)
 
 
-def choice_or_default(request: HttpRequest, field: str, choices: tuple[str, ...],
-                      default: str) -> tuple[str, list[str]]:
-    """A page's view choice (a period, say) and the error to show above it when the one asked for is not
-    among `choices`: the page is then shown for the default, saying so."""
+def choice_or_default(request: HttpRequest, field: str, choices: tuple[str, ...] | list[str], default: str, *,
+                      shown: str = "") -> tuple[str, list[str]]:
+    """A page's view choice (a period, a filter) and the error to show above it when the one asked for
+    is not among `choices`: the page is then shown for the default, saying so (`shown` names what that
+    is when the default is no choice at all, e.g. "every kind")."""
     try:
-        return parse_choice(request.GET.get(field), field=field, choices=choices, default=default), []
+        return parse_choice(request.GET.get(field), field=field, choices=tuple(choices), default=default), []
     except ValueError as exc:
-        return default, [f"{exc}; showing {field}={default}"]
+        return default, [f"{exc}; showing {shown or f'{field}={default}'}"]
 
 
 def ms_to_datetime(ms: int | float | None) -> datetime | None:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from apps.dashboard import figures
 from apps.dashboard.roles import VIEWER, role_required
 from apps.dashboard.tables import Column, Table
-from apps.dashboard.views.common import page, parse_int, unavailable
+from apps.dashboard.views.common import choice_or_default, page, parse_int, unavailable
 from apps.decisions import selectors as decisions_selectors
 from apps.decisions.models import DecisionLog
 
@@ -65,16 +65,14 @@ def _charts(since, kind: str, channel: str) -> list:  # type: ignore[no-untyped-
 @role_required(VIEWER)
 def decisions(request: HttpRequest) -> HttpResponse:
     try:
-        days = parse_int(request.GET.get("days"), field="days", default=7, lo=1, hi=365)
-        error = ""
+        days, errors = parse_int(request.GET.get("days"), field="days", default=7, lo=1, hi=365), []
     except ValueError as exc:
-        days, error = 7, str(exc)
-    kind = request.GET.get("kind") or ""
-    kind = kind if kind in KINDS else ""
+        days, errors = 7, [f"{exc}; showing days=7"]
+    kind, kind_errors = choice_or_default(request, "kind", KINDS, "", shown="every kind")
     channel = (request.GET.get("channel") or "").strip().upper()
     since = timezone.now() - timedelta(days=days)
     base = {"title": "Decision monitor", "days": days, "kind": kind, "channel": channel, "kinds": KINDS,
-            "error": error}
+            "errors": errors + kind_errors}
     try:
         monitor = decisions_selectors.decision_monitor(since=since, kind=kind, channel=channel)
         recent = [_recent_row(d) for d in

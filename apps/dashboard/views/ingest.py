@@ -13,7 +13,7 @@ from apps.core import jobs
 from apps.core.models import Job
 from apps.dashboard.roles import ADMIN, ANALYST, VIEWER, has_role, role_required
 from apps.dashboard.tables import Column, Table
-from apps.dashboard.views.common import not_found, page
+from apps.dashboard.views.common import choice_or_default, not_found, page
 from apps.ingest import tasks as ingest_tasks
 from apps.ingest.models import IngestBatch, QuarantinedRow
 
@@ -59,7 +59,8 @@ def quarantine_row(q: Any) -> dict[str, Any]:
 @role_required(VIEWER)
 def ingest(request: HttpRequest) -> HttpResponse:
     batches_model, rows_model = IngestBatch, QuarantinedRow
-    status = request.GET.get("status") or ""
+    statuses = [c[0] for c in batches_model.Status.choices]
+    status, errors = choice_or_default(request, "status", statuses, "", shown="batches of any status")
     batches = batches_model.objects.all()
     if status:
         batches = batches.filter(status=status)
@@ -75,7 +76,7 @@ def ingest(request: HttpRequest) -> HttpResponse:
     running = sum(1 for row in batch_table.rows if row["status"] == "running")
     running += sum(1 for row in job_table.rows if row["status"] in ("queued", "running", "retrying"))
     context = {"title": "Ingest", "batches": batch_table, "quarantine": q_table, "formats": FORMATS, "running": running,
-               "status": status, "statuses": [c[0] for c in batches_model.Status.choices], "jobs": job_table}
+               "status": status, "statuses": statuses, "jobs": job_table, "errors": errors}
     return page(request, "dashboard/ingest.html", context,
                 tables={"batches": batch_table, "quarantine": q_table, "jobs": job_table})
 

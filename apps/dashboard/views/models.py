@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from apps.dashboard import figures
 from apps.dashboard.roles import ADMIN, VIEWER, has_role, role_required
 from apps.dashboard.tables import Column, Table
-from apps.dashboard.views.common import page
+from apps.dashboard.views.common import choice_or_default, page
 from apps.propensity import gate, registry, selectors
 from apps.propensity.models import ModelVersion, TrainingRun
 
@@ -137,7 +137,7 @@ def curves_for(version: Any) -> list[figures.Chart]:
 def models_page(request: HttpRequest) -> HttpResponse:
     versions = list(ModelVersion.objects.all())
     names = sorted({v.name for v in versions})
-    chosen = request.GET.get("name") or ""
+    chosen, errors = choice_or_default(request, "name", names, "", shown="every model")
     shown = [v for v in versions if not chosen or v.name == chosen]
     rows = [row for v in shown for row in metric_rows(v)]
     table = Table("models", "Model versions: metrics beside the baseline", COLUMNS, rows)
@@ -154,7 +154,8 @@ def models_page(request: HttpRequest) -> HttpResponse:
     admin = has_role(request.user, ADMIN)
     runs = Table("runs", "Training runs (API, jobs and manage.py train), newest first", RUN_COLUMNS,
                  [run_row(r, admin=admin) for r in selectors.training_runs(chosen or None)[:20]])
-    context = {"title": "Models", "table": table, "groups": groups, "names": names, "chosen": chosen, "runs": runs}
+    context = {"title": "Models", "table": table, "groups": groups, "names": names, "chosen": chosen, "runs": runs,
+               "errors": errors}
     return page(request, "dashboard/models.html", context, tables={"models": table, "runs": runs})
 
 
