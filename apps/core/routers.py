@@ -17,6 +17,8 @@ from django.utils.encoding import escape_uri_path
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.routers import SimpleRouter
 
+from apps.core import errors
+
 
 class ApiRouter(SimpleRouter):
     """DRF's router with the API's spelling: no trailing slash (`other_spelling` answers with one)."""
@@ -35,7 +37,9 @@ def other_spelling(request: HttpRequest) -> HttpResponse:
     # metrics label the request by the route that answers it, "unmatched" without one (apps.core.observability)
     request.resolver_match = match
     if match is None:
-        raise Http404(asked)
+        # answered here rather than raised: with DEBUG on (the local demo) Django would answer a raised
+        # 404 with its HTML debug page, and an API client gets problem details whatever the settings
+        return errors.page_not_found(request, Http404(asked))
     request.route_spelling = other  # type: ignore[attr-defined]  # for the links a page hands out
     refused = _CSRF.process_view(request, match.func, match.args, match.kwargs)
     if refused is not None:

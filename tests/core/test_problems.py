@@ -59,6 +59,16 @@ def test_an_unknown_api_url_is_a_problem_and_an_unknown_page_stays_html(api_clie
     assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
 
 
+def test_an_unknown_api_url_is_a_problem_with_debug_on_too(api_client: APIClient, settings) -> None:
+    settings.DEBUG = True  # the local demo's settings: Django's own 404 there is an HTML debug page
+
+    for method in ("get", "post"):
+        response = getattr(api_client, method)("/api/decisions/feedback", {"contact_id": "k1"}, format="json")
+        assert problem(response) == {"type": "about:blank", "title": "Not Found", "status": 404,
+                                     "detail": "There is no API endpoint at /api/decisions/feedback; the endpoints "
+                                               "are listed at /api/docs.", "instance": "/api/decisions/feedback"}
+
+
 def test_a_method_the_endpoint_lacks_is_a_405_problem_with_allow(api_client: APIClient) -> None:
     response = api_client.delete("/api/ping")
 
