@@ -212,9 +212,12 @@ def normalize_phone(value: str, region: str) -> str:
     try:
         number = phonenumbers.parse(value, None if value.startswith("+") else region)
     except phonenumbers.NumberParseException as exc:
-        raise RowError(f"phone {value!r} cannot be read: {exc}") from exc
+        # the library's text leads with its error code, "(1) The string supplied did not seem to be ..."
+        reason = str(exc).split(") ", 1)[-1] if str(exc).startswith("(") else str(exc)
+        raise RowError(f"phone {value!r} cannot be read: {reason}") from exc
     if not phonenumbers.is_possible_number(number):
-        raise RowError(f"phone {value!r} is not a possible number (region {region})")
+        read_as = "" if value.startswith("+") else f" (read in region {region})"
+        raise RowError(f"phone {value!r} is not a possible number{read_as}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -29,6 +29,10 @@ CASES = [
     ({"customer_id": "c\x00"}, "customer_id contains a NUL character"),
     ({"event_type": "\ud800call"}, "event_type is not valid Unicode text (surrogates not allowed at position 0)"),
     ({"note": "\udfff"}, "attribute 'note' is not valid Unicode text (surrogates not allowed at position 1)"),
+    ({"phone": "call me"}, "phone 'call me' cannot be read: The string supplied did not seem to be a phone number."),
+    ({"phone": "+61 4"}, "phone '+61 4' cannot be read: The string supplied is too short to be a phone number."),
+    ({"phone": "+1 555 01"}, "phone '+1 555 01' is not a possible number"),
+    ({"phone": "04"}, "phone '04' is not a possible number (read in region AU)"),
 ]
 
 
