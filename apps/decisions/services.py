@@ -49,7 +49,8 @@ def normalize_phone(value: str, *, field_name: str = "phone") -> str:
     try:
         return ingest_normalize_phone(value, settings.DEFAULT_PHONE_REGION)
     except RowError as exc:
-        raise DecisionInputError(f"{field_name}: {exc}") from exc
+        # the ingest rule's sentence starts "phone '…'": after the field's own name that would say it twice
+        raise DecisionInputError(f"{field_name}: {str(exc).removeprefix(f'{field_name} ')}") from exc
 
 
 def _active(name: str) -> tuple[Any, str, str]:

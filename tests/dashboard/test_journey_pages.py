@@ -111,8 +111,12 @@ def test_filters_by_channel_and_date_are_kept_in_the_url_and_applied(viewer: Cli
     assert f'href="{csv_link}"' in html
 
 
-def test_a_date_range_with_nothing_in_it_shows_no_journeys(viewer: Client, loaded):
+def test_a_date_range_with_nothing_in_it_shows_no_journeys_and_says_why(viewer: Client, loaded):
+    html = viewer.get("/journeys/top/?since=2026-04-01&segment=nobody").content.decode()
+
     assert rows_of(viewer.get("/journeys/top/?since=2026-04-01&format=csv"))[1:] == []
+    assert ('<p class="error" role="alert">No events match these filters (from 2026-04-01; segment nobody). '
+            'Widen the dates or clear a filter.</p>') in html
 
 
 def test_a_backwards_date_range_is_explained(viewer: Client, loaded):

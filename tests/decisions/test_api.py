@@ -133,6 +133,17 @@ def test_bad_intent_requests_name_the_field(api_client, payload, field):
     assert field in str(response.json())
 
 
+@pytest.mark.parametrize("path", ["/api/decisions/intent", "/api/decisions/risk"])
+def test_an_unreadable_phone_is_refused_in_words(api_client, path):
+    body = api_client.post(path, {"phone": "call me"}, format="json").json()
+    profile = api_client.get("/api/profiles/by-phone/12").json()
+
+    said = "'call me' cannot be read: The string supplied did not seem to be a phone number."
+    assert (body["status"], body["detail"], body["errors"]) == (
+        400, f"phone: {said}", [{"field": "phone", "detail": said, "code": "invalid"}])
+    assert profile["detail"] == "e164: phone '12' is not a possible number (read in region AU)"
+
+
 def test_decision_endpoints_answer_json_whatever_the_client_asks_for(api_client, intent_model):
     response = api_client.post("/api/decisions/intent?format=api", {"phone": "+61499999999"}, format="json",
                                HTTP_ACCEPT="text/html")

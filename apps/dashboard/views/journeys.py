@@ -191,7 +191,8 @@ def top_journeys(request: HttpRequest) -> HttpResponse:
                   f"of {result.total_customers} customers", TOP_COLUMNS, rows, links={"journey": "funnel"})
     chart = figures.bars("top-chart", f"Customers per journey (top {min(len(rows), 10)})",
                          [r["journey"] for r in rows[:10]], [r["customers"] for r in rows[:10]], x_title="customers")
-    context = {**base, "form": form.values, "errors": form.errors, "table": table, "chart": chart,
+    empty = [] if result.total_customers else [no_events_message(form)]
+    context = {**base, "form": form.values, "errors": [*form.errors, *empty], "table": table, "chart": chart,
                "opt": {"max_steps": max_steps, "limit": limit, "with_channel": with_channel}}
     return page(request, "dashboard/top_journeys.html", context, tables={"top_journeys": table})
 
