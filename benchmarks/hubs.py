@@ -10,10 +10,12 @@ benchmark reports (CPU from /proc, percentiles, the results file).
 from __future__ import annotations
 
 import argparse
+import atexit
 import gc
 import json
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -111,6 +113,9 @@ def served_hub(args: argparse.Namespace, prefix: str,
     `add_history` writes more of the callers' history (given their phones) before the server starts.
     What preparing left in this process is frozen, so the load generator's collector never walks it."""
     workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    # removed when the benchmark ends, not when the server stops: a caller may read the hub's database
+    # after that (benchmarks/sustained.py counts the decision log's rows)
+    atexit.register(shutil.rmtree, workdir, ignore_errors=True)
     env = environment(workdir)
     os.environ.update(env)
     key, phones = prepare(args.customers, seed=5)
