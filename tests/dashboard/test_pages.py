@@ -375,6 +375,9 @@ def test_a_filter_outside_its_choices_says_so_and_the_page_shows_what_it_shows_i
             "batches of any status") in ingest
     assert "name: must be one of churn, csat, got &#x27;chrun&#x27;; showing every model" in models
     assert 'aria-labelledby="model-churn"' in models and 'aria-labelledby="model-csat"' in models
+    ModelVersion.objects.all().delete()
+    assert ("name: nothing to choose from yet, got &#x27;chrun&#x27;; showing every model"
+            in viewer.get("/models/?name=chrun").content.decode())
 
 
 def test_customer_360_shows_the_latest_intent_and_risk_decision(viewer: Client):

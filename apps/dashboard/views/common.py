@@ -70,6 +70,8 @@ def parse_choice(value: str | None, *, field: str, choices: tuple[str, ...], def
     if value in (None, ""):
         return default
     if value not in choices:
+        if not choices:
+            raise ValueError(f"{field}: nothing to choose from yet, got {value!r}")
         raise ValueError(f"{field}: must be one of {', '.join(choices)}, got {value!r}")
     return str(value)
 
