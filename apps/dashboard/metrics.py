@@ -15,9 +15,11 @@ from django.utils import timezone
 from apps.customers import selectors as customer_selectors
 from apps.decisions.models import DecisionLog
 from apps.journeys import selectors as journey_selectors
-from apps.journeys.models import KpiDefinition
+from apps.journeys.models import KpiDefinition, KpiValue
 
 PERIOD_DAYS = {"day": 1, "week": 7}
+PERIODS = tuple(KpiValue.Period.values)  # what KPI values are stored per, and a page or widget may ask for
+DIMENSIONS = tuple(KpiValue.Dimension.values)
 
 
 def number(value: Any) -> str:

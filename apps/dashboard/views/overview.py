@@ -12,7 +12,7 @@ from apps.dashboard.views.common import choice_or_default, page
 @role_required(VIEWER)
 def overview(request: HttpRequest) -> HttpResponse:
     headline = metrics.headline()
-    period, errors = choice_or_default(request, "period", ("day", "week"), "week")
+    period, errors = choice_or_default(request, "period", metrics.PERIODS, "week")
     kpis = metrics.kpi_cards(period=period)
     rows = [{"name": c.label, "value": c.value, "note": c.note} for c in headline]
     rows += [{"name": k.label, "value": None if k.value is None else round(k.value, 2),

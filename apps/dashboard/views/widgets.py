@@ -12,14 +12,12 @@ from apps.dashboard.roles import VIEWER, role_required
 from apps.dashboard.tables import Column, Table
 from apps.dashboard.views.common import choice_or_default, not_found, page, parse_choice
 
-PERIODS = ("day", "week")
-DIMENSIONS = ("all", "channel", "segment")
 FORMATS = ("html", "json")
 
 
 @role_required(VIEWER)
 def widgets(request: HttpRequest) -> HttpResponse:
-    period, errors = choice_or_default(request, "period", PERIODS, "day")
+    period, errors = choice_or_default(request, "period", metrics.PERIODS, "day")
     series = metrics.kpi_series(period=period)
     rows = []
     for item in series:
@@ -62,8 +60,8 @@ def widget(request: HttpRequest, kpi: str) -> HttpResponse:
 
 def _widget_query(request: HttpRequest) -> tuple[str, str, str]:
     """(period, dimension, value); a ValueError whose message starts with the parameter at fault."""
-    period = parse_choice(request.GET.get("period"), field="period", choices=PERIODS, default="day")
-    dimension = parse_choice(request.GET.get("dimension"), field="dimension", choices=DIMENSIONS, default="all")
+    period = parse_choice(request.GET.get("period"), field="period", choices=metrics.PERIODS, default="day")
+    dimension = parse_choice(request.GET.get("dimension"), field="dimension", choices=metrics.DIMENSIONS, default="all")
     value = (request.GET.get("value") or "").strip()
     if dimension != "all" and not value:
         raise ValueError(f"value: name the {dimension} to show (dimension={dimension})")
