@@ -14,9 +14,11 @@ from apps.events.engine import warm_up  # noqa: E402
 application = fast_path.wrap(django_application)  # decisions skip the middleware and DRF in the ordinary case
 warm_up()  # the analytics engine connects at start, not on the first question
 
+from apps.core.parameters import warm_up as warm_up_parameters  # noqa: E402
 from apps.dashboard.warm import warm_up as warm_up_pages  # noqa: E402
 
 warm_up_pages()  # routes, templates and the graph store ready before the first page
+warm_up_parameters()  # the query parameters each API operation reads, from its schema
 freeze_loaded_objects()
 shorten_switch_interval()
 hold_cpu_wake_latency()  # only with CPU_WAKE_LATENCY_US set: hosts that serve decisions

@@ -17,7 +17,7 @@ from django.utils.encoding import escape_uri_path
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.routers import SimpleRouter
 
-from apps.core import errors
+from apps.core import errors, parameters
 
 
 class ApiRouter(SimpleRouter):
@@ -41,7 +41,8 @@ def other_spelling(request: HttpRequest) -> HttpResponse:
         # 404 with its HTML debug page, and an API client gets problem details whatever the settings
         return errors.page_not_found(request, Http404(asked))
     request.route_spelling = other  # type: ignore[attr-defined]  # for the links a page hands out
-    refused = _CSRF.process_view(request, match.func, match.args, match.kwargs)
+    refused = (parameters.unknown_names(request, match.func)
+               or _CSRF.process_view(request, match.func, match.args, match.kwargs))
     if refused is not None:
         return refused
     answer: Any = match.func(request, *match.args, **match.kwargs)

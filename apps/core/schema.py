@@ -3,10 +3,11 @@
 `ApiKeyAuthenticationScheme` shows how keys are sent. `ProblemAutoSchema` (DEFAULT_SCHEMA_CLASS)
 documents, on every operation, each error status it can answer — all as `application/problem+json`
 with the `Problem` schema (apps.core.problems): 401/403 unless the endpoint is public, 404 where the
-path names a resource, 400 where the operation reads parameters or a body, 413/415 where it reads a
-body, 429 (every endpoint is throttled) and 503 (a store down). A view documents other statuses
-(409, or a 404 without a path parameter) in its `extend_schema(responses=...)`, with `PROBLEM` or
-with a description only; any 4xx/5xx response becomes a problem response whatever the view wrote.
+path names a resource, 400 (a bad parameter or body, or a query parameter the operation does not
+read), 413/415 where it reads a body, 429 (every endpoint is throttled) and 503 (a store down). A
+view documents other statuses (409, or a 404 without a path parameter) in its
+`extend_schema(responses=...)`, with `PROBLEM` or with a description only; any 4xx/5xx response
+becomes a problem response whatever the view wrote.
 """
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ from apps.core.problems import CONTENT_TYPE, ProblemSerializer
 PROBLEM = OpenApiResponse(ProblemSerializer, description="problem details")
 
 DESCRIPTIONS = {
-    400: "The request is not valid: `errors` names each field or parameter at fault, or, for a body that "
-         "is not JSON, the line and column where it breaks (code `parse_error`).",
+    400: "The request is not valid: `errors` names each field or parameter at fault (a query parameter the "
+         "operation does not read among them), or, for a body that is not JSON, the line and column where it "
+         "breaks (code `parse_error`).",
     401: "No credentials, or an invalid, revoked or expired API key.",
     403: "The caller may not call this endpoint (role or key scope), or a CSRF check failed.",
     404: "The resource named in the path does not exist.",
@@ -89,8 +91,7 @@ class ProblemAutoSchema(AutoSchema):
             statuses += [401, 403]
         if "{" in self.path:
             statuses.append(404)
-        if operation.get("parameters") or self.method in BODY_METHODS:
-            statuses.append(400)
+        statuses.append(400)  # any operation: a query parameter it does not read (apps.core.parameters)
         if self.method in BODY_METHODS:
             statuses += [413, 415]
         return statuses

@@ -117,6 +117,11 @@ def customers_in_segment(segment: str) -> list[str]:
                 .values_list("customer_id", flat=True))
 
 
+def segment_names(limit: int = 30) -> list[str]:
+    """The first `limit` segments some customer is in, in name order: what an unknown segment's message lists."""
+    return list(CustomerSegment.objects.order_by("segment").values_list("segment", flat=True).distinct()[:limit])
+
+
 def segments() -> dict[str, str]:
     """Every customer's segment (customers without one left out), for per-segment figures."""
     return dict(CustomerSegment.objects.values_list("customer_id", "segment"))

@@ -54,6 +54,10 @@ def _customer_ids(filters: JourneyFilters) -> list[str] | None:
                      .values_list("customer_id", flat=True))
     if filters.segment:  # the segment index, not every customer's attributes
         in_segment = set(customer_selectors.customers_in_segment(filters.segment))
+        if not in_segment:  # a mistyped segment is named, as an unknown milestone or channel is
+            known = ", ".join(customer_selectors.segment_names())
+            raise analytics_engine.UnknownValueError(
+                f"unknown segment {filters.segment!r}; known: {known or 'none: no customer has a segment'}")
         wanted = in_segment if wanted is None else wanted & in_segment
     conditions = dict(filters.attributes)
     if conditions:

@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "apps.core.audit.AuditContextMiddleware",
     "axes.middleware.AxesMiddleware",
     "apps.core.middleware.RequestSizeLimitMiddleware",
+    "apps.core.parameters.UnknownQueryParametersMiddleware",
 ]
 
 # Content security policy (django-csp) on every page: scripts only from this site (the dashboard has

@@ -7,6 +7,7 @@ import io
 import pytest
 from django.test import Client
 
+from apps.customers import services as customer_services
 from apps.events.engine import Engine
 from apps.journeys import selectors
 from apps.journeys.analyzers import drill
@@ -112,11 +113,21 @@ def test_filters_by_channel_and_date_are_kept_in_the_url_and_applied(viewer: Cli
 
 
 def test_a_date_range_with_nothing_in_it_shows_no_journeys_and_says_why(viewer: Client, loaded):
-    html = viewer.get("/journeys/top/?since=2026-04-01&segment=nobody").content.decode()
+    html = viewer.get("/journeys/top/?since=2026-04-01&channel=web").content.decode()
 
     assert rows_of(viewer.get("/journeys/top/?since=2026-04-01&format=csv"))[1:] == []
-    assert ('<p class="error" role="alert">No events match these filters (from 2026-04-01; segment nobody). '
+    assert ('<p class="error" role="alert">No events match these filters (from 2026-04-01; channels web). '
             'Widen the dates or clear a filter.</p>') in html
+
+
+def test_a_segment_no_customer_is_in_is_named_with_the_segments_there_are(viewer: Client, loaded):
+    customer_services.set_attributes({"c1": {"segment": "gold"}, "c2": {"segment": "silver"}})
+
+    html = viewer.get("/journeys/top/?segment=gld").content.decode()
+    csv = viewer.get("/journeys/top/?segment=gold&format=csv")
+
+    assert "unknown segment &#x27;gld&#x27;; known: gold, silver" in html
+    assert rows_of(csv)[1:] == [["1", "web_visit → app_login → card_dispute_call", "1", "100", "2"]]
 
 
 def test_a_backwards_date_range_is_explained(viewer: Client, loaded):

@@ -151,6 +151,20 @@ def test_errors_are_the_full_stacks_answers(stack, decide_key, intent_model, set
     assert full.calls == before + 3
 
 
+def test_a_decision_asked_with_a_query_string_is_refused_by_the_full_stack(stack, decide_key, intent_model):
+    fast, full = stack
+    call(fast, "/api/decisions/intent", {"phone": "+61412345678"}, key=decide_key)  # headers learnt
+    before = full.calls
+
+    got = call(fast, "/api/decisions/intent", {"phone": "+61412345678"}, key=decide_key,
+               headers={"QUERY_STRING": "debug=1"})
+
+    assert full.calls == before + 1
+    assert got.status.startswith("400")
+    assert got.json()["detail"] == ("debug: not a parameter of POST /api/decisions/intent; "
+                                    "the parameters it reads: none")
+
+
 @pytest.mark.usefixtures("still_throttle_clock")
 def test_a_throttled_caller_gets_the_full_stacks_429(stack, decide_key, intent_model, settings):
     fast, full = stack

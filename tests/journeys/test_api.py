@@ -52,6 +52,17 @@ def test_top_journeys_filtered_by_segment_and_milestone(api_client):
     assert [(j["steps"], j["customers"]) for j in buyers["journeys"]] == [(["web_visit"], 2), (["call"], 1)]
 
 
+def test_a_segment_no_customer_is_in_is_a_400_naming_the_segments_there_are(api_client):
+    before = api_client.get("/api/journeys/top", {"segment": "gold"})
+    customer_services.set_attributes({"c1": {"segment": "gold"}, "c4": {"segment": "bronze"}})
+
+    mistyped = api_client.get("/api/journeys/top", {"segment": "gld"})
+
+    assert before.status_code == mistyped.status_code == 400
+    assert before.json()["detail"] == "unknown segment 'gold'; known: none: no customer has a segment"
+    assert mistyped.json()["detail"] == "unknown segment 'gld'; known: bronze, gold"
+
+
 def test_top_journeys_filtered_by_an_attribute_compare_its_text(api_client):
     # given customers whose attribute `tier` is a number, its text, a longer number or a nested key's
     customer_services.set_attributes({"c1": {"tier": 5}, "c2": {"tier": "5"}, "c3": {"tier": 55},

@@ -24,7 +24,7 @@ def store_with_journeys(settings, tmp_path):  # type: ignore[no-untyped-def]
 def test_the_api_answers_from_the_event_store(api_client):
     top = api_client.get("/api/journeys/top", {"steps": 3, "limit": 2}).json()
     dfg = api_client.get("/api/journeys/dfg").json()
-    funnel = api_client.get("/api/journeys/funnel", {"steps": "web_visit,call,purchase", "window": "80m"}).json()
+    funnel = api_client.get("/api/journeys/funnel", {"steps": "web_visit,call,purchase"}).json()
 
     assert top["total_customers"] == 6
     assert top["journeys"][0] == {"steps": ["web_visit", "call", "purchase"], "customers": 2, "share": 0.333333,

@@ -16,12 +16,13 @@ memory, they have nothing to do and cost a tenth of a decision's Python. The fas
 them; it sends both signals as the full stack does whenever its thread holds a connection (one opened
 during the decision is recycled at its end), a cache lives elsewhere, or anyone else listens to them.
 
-Anything out of the ordinary is handed, untouched, to the full stack, which answers it as every other
-request: another method or path, a body that is not small JSON, a missing, wrong or expired key, a
-missing scope, an invalid body, a throttled caller, a plain-HTTP request where HTTPS is required, a host
-not allowed, and any exception of the decision itself (these are raised before the decision is logged,
-so the full stack decides again, once). Every error body and status is therefore the API's one shape.
-A request handed on after the throttle counted it is counted again by the full stack.
+Anything out of the ordinary is handed, untouched, to the full stack, which answers it as every
+other request: another method or path, a query string (a decision reads none: apps.core.parameters),
+a body that is not small JSON, a missing, wrong or expired key, a missing scope, an invalid body, a
+throttled caller, a plain-HTTP request where HTTPS is required, a host not allowed, and any
+exception of the decision itself (these are raised before the decision is logged, so the full stack
+decides again, once). Every error body and status is therefore the API's one shape. A request handed
+on after the throttle counted it is counted again by the full stack.
 
 The response headers are the full stack's own: the first successful answer of each path (and scheme) in
 a process is the full stack's, and its headers, less the per-request ones, are reused. So the first
@@ -108,7 +109,7 @@ class DecisionFastPath:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         route = self.routes.get(environ.get("PATH_INFO", "")) if environ.get("REQUEST_METHOD") == "POST" else None
-        if route is None:
+        if route is None or environ.get("QUERY_STRING"):  # a query parameter is refused by the full stack
             return self.app(environ, start_response)
         started = time.perf_counter()
         body = _read_body(environ)

@@ -62,8 +62,9 @@ class IngestBatchViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return selectors.batches()
 
+    # the batch list's filters are not the quarantine's: its rows have no status, format or source
     @extend_schema(responses=QuarantinedRowSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[])
     def quarantine(self, request: Request, pk: str | None = None) -> Response:
         batch = self.get_object()
         page = self.paginate_queryset(selectors.quarantine(batch.pk))
