@@ -59,6 +59,30 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpRespon
                             type_name=getattr(exc, "problem_type", None), **extensions)
 
 
+class NamedNotFound:
+    """A viewset whose 404 names what was asked for ("no KPI 'nps'", "no webhook 7"), where DRF's says
+    "No KpiDefinition matches the given query.": a model class no client knows. `noun` names the kind."""
+
+    noun = "object"
+    lookup_field: str
+    lookup_url_kwarg: str | None
+    kwargs: dict[str, Any]
+
+    def get_object(self) -> Any:
+        try:
+            return super().get_object()  # type: ignore[misc]
+        except Http404:
+            raise Http404(self.not_found(self.kwargs[self.lookup_url_kwarg or self.lookup_field])) from None
+
+    def not_found(self, value: str) -> str:
+        return not_found(self.noun, value)
+
+
+def not_found(noun: str, value: str) -> str:
+    """"no webhook 7" for a number, "no KPI 'nps'" for a name."""
+    return f"no {noun} {value}" if str(value).isdigit() else f"no {noun} {value!r}"
+
+
 def invalid_request(request: Any, detail: Any) -> HttpResponse:
     """A 400 naming each field or parameter at fault (`errors`) and summing them up (`detail`)."""
     errors = field_errors(detail)

@@ -45,8 +45,18 @@ def test_django_http404_in_a_view_is_a_problem(api_client: APIClient) -> None:
     response = api_client.get("/api/kpis/nope/series")
 
     assert problem(response) == {"type": "about:blank", "title": "Not Found", "status": 404,
-                                 "detail": "No KpiDefinition matches the given query.",
+                                 "detail": "no KPI 'nope'",
                                  "instance": "/api/kpis/nope/series"}
+
+
+@pytest.mark.parametrize("path,detail", [
+    ("/api/kpis/nope", "no KPI 'nope'"), ("/api/kpis/nope/widget", "no KPI 'nope'"),
+    ("/api/milestones/vip/customers", "no milestone 'vip'"), ("/api/webhooks/7", "no webhook 7"),
+    ("/api/ingest/batches/99/quarantine", "no ingest batch 99")])
+def test_a_resource_not_found_is_named_in_words(api_client: APIClient, path: str, detail: str) -> None:
+    response = api_client.get(path)
+
+    assert (response.status_code, problem(response)["detail"]) == (404, detail)
 
 
 def test_an_unknown_api_url_is_a_problem_and_an_unknown_page_stays_html(api_client: APIClient) -> None:

@@ -114,4 +114,7 @@ def test_customers_ordered_by_a_stored_score(api_client, loaded) -> None:  # typ
     lowest = api_client.get("/api/customers", {"order_by": "-churn_score", "limit": 1}).json()
     assert (lowest["count"], lowest["results"]) == (2, [{"customer_id": "c1", "churn_score": 0.25}])
     bad = api_client.get("/api/customers", {"order_by": "name"})
+    not_stored = api_client.get("/api/customers", {"order_by": "risk_score"})
     assert list(field_errors(bad)) == ["order_by"]
+    assert not_stored.json()["detail"] == ("order_by: 'risk_score' is not a stored score: the scores are churn_score, "
+                                           "csat_low_score (highest first; with '-' before, lowest first)")

@@ -1,6 +1,14 @@
+from typing import Any, cast
+
 from rest_framework import serializers
 
 from apps.core.pagination import MAX_LIMIT, MAX_OFFSET
+from apps.propensity.specs import get_spec, spec_names
+
+
+def stored_scores() -> list[str]:
+    """The customer properties models write their scores to (churn_score, csat_low_score), by name."""
+    return sorted({prop for prop in (get_spec(name).score_property for name in spec_names()) if prop})
 
 
 class IdentifierSerializer(serializers.Serializer):
@@ -33,8 +41,8 @@ class EventSerializer(serializers.Serializer):
 
 class CustomerListQuerySerializer(serializers.Serializer):
     identifier = serializers.CharField(required=False, help_text="kind:value, e.g. phone:+61412345678")
-    order_by = serializers.RegexField(r"^-?[a-z_]+_score$", required=False,
-                                      help_text="a stored score, e.g. churn_score (highest first) or -churn_score")
+    order_by = serializers.ChoiceField(choices=[], required=False, help_text=(
+        "a score the models store, highest first (churn_score) or lowest first (-churn_score)"))
     after = serializers.CharField(required=False, help_text=(
         "the page after this customer id (the `next` link carries it); not with order_by or before; "
         "offset is then not read"))
@@ -42,6 +50,16 @@ class CustomerListQuerySerializer(serializers.Serializer):
         "the page before this customer id (the `previous` link carries it); not with order_by or after"))
     offset = serializers.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET, default=0)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_LIMIT, default=50)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # the models that store a score on customers register when their app is ready: read then, not at import
+        orders = [order for name in stored_scores() for order in (name, f"-{name}")]
+        field = cast(serializers.ChoiceField, self.fields["order_by"])
+        field.choices = orders
+        field.error_messages["invalid_choice"] = (
+            "{input!r} is not a stored score: the scores are " + ", ".join(stored_scores()) +
+            " (highest first; with '-' before, lowest first)")
 
     def validate(self, attrs: dict) -> dict:
         if "after" in attrs and "before" in attrs:

@@ -11,6 +11,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.core.errors import NamedNotFound
 from apps.core.parsers import LenientJSONParser
 from apps.core.permissions import INGEST, READ
 from apps.core.problems import problem_response
@@ -54,7 +55,10 @@ def post_events(request: Request) -> HttpResponse:
                             **body)
 
 
-class IngestBatchViewSet(viewsets.ReadOnlyModelViewSet):
+class IngestBatchViewSet(NamedNotFound, viewsets.ReadOnlyModelViewSet):
+    """Ingest batches: what each load read, landed, found twice and quarantined."""
+
+    noun = "ingest batch"
     serializer_class = IngestBatchSerializer
     permission_classes = [READ]
     filterset_fields = ["status", "format", "source"]

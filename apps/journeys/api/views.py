@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from typing import Any, TypeVar
 
-from django.shortcuts import get_object_or_404
+from django.http import Http404
 from django.utils.html import escape
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from apps.core.api.serializers import JobAcceptedSerializer
 from apps.core.api.views import accepted
+from apps.core.errors import NamedNotFound, not_found
 from apps.core.pagination import Page, page_of
 from apps.core.permissions import EXPLORE, MANAGE, READ, READ_OR_DEFINE
 from apps.journeys import selectors, tasks
@@ -132,9 +133,10 @@ def similarity(request: Request) -> Response:
     return Response(s.SimilarityResultSerializer(asdict(result)).data)
 
 
-class KpiViewSet(viewsets.ReadOnlyModelViewSet):
+class KpiViewSet(NamedNotFound, viewsets.ReadOnlyModelViewSet):
     """KPI definitions (edited in admin) and their stored time series."""
 
+    noun = "KPI"
     queryset = KpiDefinition.objects.all()
     serializer_class = s.KpiDefinitionSerializer
     permission_classes = [READ]
@@ -144,7 +146,7 @@ class KpiViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["get"])
     def series(self, request: Request, slug: str) -> Response:
         data = _query(s.KpiSeriesQuerySerializer, request).validated_data
-        get_object_or_404(KpiDefinition, slug=slug)
+        self.get_object()
         series = selectors.kpi_series(slug=slug, period=data["period"], dimension=data["dimension"],
                                       dimension_value=data["value"], since=data.get("since"),
                                       until=data.get("until"))
@@ -176,7 +178,8 @@ def kpi_widget(request: Request, slug: str) -> Response:
     """A small embeddable KPI card: latest value, change and a sparkline. Framable by same-origin pages
     (the dashboard, an agent desktop served with it); `?format=json` gives the same data as JSON."""
     data = _query(s.KpiWidgetQuerySerializer, request).validated_data
-    get_object_or_404(KpiDefinition, slug=slug)
+    if not KpiDefinition.objects.filter(slug=slug).exists():
+        raise Http404(not_found("KPI", slug))
     widget = selectors.kpi_widget(slug=slug, period=data["period"])
     return Response({**widget, "spark": _spark(widget["points"])}, template_name="journeys/kpi_widget.html")
 
@@ -194,9 +197,10 @@ def _spark(points: list[dict[str, Any]], width: int = 120, height: int = 28) -> 
 
 @extend_schema_view(destroy=extend_schema(responses={
     204: None, 409: OpenApiResponse(description="customers have reached it; set active=false instead")}))
-class MilestoneViewSet(viewsets.ModelViewSet):
+class MilestoneViewSet(NamedNotFound, viewsets.ModelViewSet):
     """Milestone definitions; customers reach each once when their events satisfy its trigger."""
 
+    noun = "milestone"
     queryset = MilestoneDefinition.objects.all()
     serializer_class = s.MilestoneDefinitionSerializer
     permission_classes = [READ_OR_DEFINE]
@@ -227,10 +231,11 @@ class MilestoneViewSet(viewsets.ModelViewSet):
         return accepted(request, tasks.queue_backfill(slugs=[milestone.slug]))
 
 
-class WebhookViewSet(viewsets.ModelViewSet):
+class WebhookViewSet(NamedNotFound, viewsets.ModelViewSet):
     """Webhooks that receive signed `milestone.reached` POSTs (header X-JourneyHub-Signature:
     sha256=HMAC(secret, "<X-JourneyHub-Timestamp>.<body>"))."""
 
+    noun = "webhook"
     queryset = Webhook.objects.prefetch_related("milestones")
     serializer_class = s.WebhookSerializer
     permission_classes = [MANAGE]
