@@ -29,8 +29,11 @@ def compact_event_store() -> str:
     local store, a lease in the database on S3), so it never races an update of the same day."""
     if not store.enabled():
         return "not run: the event store is off (EVENTS_STORE_ENABLED=false)"
-    days, removed = maintenance.compact(lambda line: log.info("event store: %s", line))
-    return f"{days} day(s) merged, {removed} file(s) replaced"
+    # a day's line is for debugging: after a bulk load every day of the store is merged, hundreds of lines
+    days, removed = maintenance.compact(lambda line: log.debug("event store: %s", line))
+    summary = f"{days:,} day(s) merged, {removed:,} file(s) replaced"
+    log.info("event store compacted: %s", summary)
+    return summary
 
 
 def copy_later(event_ids: list[str], error: store.EventStoreError) -> None:

@@ -275,7 +275,10 @@ def directly_follows(*, filters: JourneyFilters | None = None, with_channel: boo
 
 def similar_journeys(*, customer_id: str | None = None, sequence: Sequence[str] | None = None,
                      threshold: float = 0.5, k: int = 10) -> SimilarityResult:
-    """Raises KeyError (a LookupError) for a customer without events, ValueError for bad arguments."""
+    """Raises KeyError (a LookupError) for a customer without events, ValueError for bad arguments
+    (UnknownValueError naming an event type of `sequence` no event carries, as the other analyses do)."""
+    if sequence:
+        analytics_engine.get_engine().check_known("type", sequence)
     index = similarity_index.get_index()
     with similarity_index.lock():
         return index.query(customer_id=customer_id, sequence=sequence, threshold=threshold, k=k,

@@ -191,6 +191,13 @@ def test_similarity_by_a_typed_sequence(viewer: Client, loaded):
     assert [r[:2] for r in rows[1:3]] == [["c1", "1"], ["c2", "1"]]
 
 
+def test_a_typed_sequence_with_an_event_no_one_has_names_it(viewer: Client, loaded):
+    html = viewer.get("/similarity/?sequence=web_visit > app_logn").content.decode()
+
+    assert ("unknown event type(s) &#x27;app_logn&#x27;; known: app_login, card_dispute_call, chat, email, "
+            "loan_application, web_visit") in html
+
+
 def test_similarity_for_an_unknown_customer_is_explained(viewer: Client, loaded):
     response = viewer.get("/similarity/?customer=nobody")
 

@@ -3,6 +3,7 @@ of rows, a compaction, a repair, a rebuild's swap. So the worker can compact on 
 web process writes decision feedback, and neither loses the other's work."""
 from __future__ import annotations
 
+import logging
 import threading
 
 import pytest
@@ -84,16 +85,20 @@ def test_the_lock_is_taken_once_per_thread_so_a_rewrite_inside_a_rewrite_goes_on
     assert stored_days()["2026-03-02"] == ["e4", "e5", "e9"]
 
 
-def test_the_worker_compacts_the_store_on_its_schedule(events_csv: str) -> None:
+def test_the_worker_compacts_the_store_on_its_schedule(events_csv: str, caplog: pytest.LogCaptureFixture) -> None:
     # given a day of two files
     _two_files_on_march_2(events_csv)
 
     # when the scheduled compaction runs
-    assert jobs.run_recurring("compact the event store") == "succeeded"
+    with caplog.at_level(logging.INFO, logger="apps.events.tasks"):
+        assert jobs.run_recurring("compact the event store") == "succeeded"
 
-    # then its job row says what it merged, and the day is one file
+    # then its job row and one line of the log say what it merged (a day's own line is for debugging), and
+    # the day is one file
     job = Job.objects.get(ref="compact the event store")
     assert (job.kind, job.status, job.result) == ("events_compact", "succeeded", "1 day(s) merged, 2 file(s) replaced")
+    assert [r.getMessage() for r in caplog.records if r.name == "apps.events.tasks"] == [
+        "event store compacted: 1 day(s) merged, 2 file(s) replaced"]
     assert stored_days()["2026-03-02"] == ["e4", "e5", "e9"] and len(store.event_files()["2026-03-02"]) == 1
     assert maintenance.check().equal is False  # e5's new intent is in the graph only: compaction copies nothing
 

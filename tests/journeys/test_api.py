@@ -170,6 +170,9 @@ def test_similarity_errors(api_client):
     assert api_client.get("/api/similarity", {"customer_id": "nobody"}).status_code == 404
     assert field_errors(api_client.get("/api/similarity")) == {
         "customer_id": ["give customer_id or sequence (not both)"]}
+    mistyped = api_client.get("/api/similarity", {"sequence": "call,chta"})
+    assert (mistyped.status_code, mistyped.json()["detail"]) == (
+        400, "unknown event type(s) 'chta'; known: call, chat, purchase, web_visit")
 
 
 def test_similarity_index_follows_ingest(api_client):
