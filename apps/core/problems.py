@@ -111,6 +111,21 @@ class TrueFalseField(serializers.BooleanField):
         return data
 
 
+class KnownFieldsOnly(serializers.Serializer):
+    """A body naming a field the serializer does not have is refused by name: DRF leaves it out
+    quietly, so `PATCH {"activ": false}` answered 200 and changed nothing. The fields an answer
+    carries (read-only ones included) are allowed, so what a GET returned can be sent back."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            unknown = sorted(str(name) for name in data if name not in self.fields)
+            if unknown:
+                known = ", ".join(name for name, field in self.fields.items() if not field.read_only)
+                raise serializers.ValidationError(
+                    {name: [f"not a field of this request; its fields: {known}"] for name in unknown})
+        return super().to_internal_value(data)
+
+
 # For ModelSerializer.serializer_field_mapping: text and boolean model fields read only the JSON
 # type the schema names.
 STRICT_FIELDS: dict[Any, Any] = {

@@ -215,10 +215,7 @@ LOGGING: dict[str, Any] = {
     # gremlinpython announces every traversal source it creates at INFO, which every command printed.
     # django-axes announces itself at INFO whenever it starts (every command, every worker).
     # py4j (Spark) logs while the interpreter shuts its streams at exit.
-    # django-q's own lines (a cluster's every "ready for work", "stopped monitoring", ...) at warnings only:
-    # apps.core.jobs logs each job's attempts and outcome with its request id
-    "loggers": {"gremlinpython": {"level": "WARNING"}, "axes": {"level": "WARNING"}, "py4j": {"level": "WARNING"},
-                "django-q": {"level": "WARNING"}},
+    "loggers": {"gremlinpython": {"level": "WARNING"}, "axes": {"level": "WARNING"}, "py4j": {"level": "WARNING"}},
 }
 # Prometheus scrapers send `Authorization: Bearer <METRICS_TOKEN>` to /metrics (staff logins may look too).
 METRICS_TOKEN = env("METRICS_TOKEN", default="")

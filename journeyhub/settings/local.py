@@ -10,3 +10,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 VAR_DIR.mkdir(exist_ok=True)
 # The embedded store opens in this process only, so jobs run on a worker thread here (apps/core/jobs.py).
 JOBS_IN_PROCESS = env.bool("JOBS_IN_PROCESS", default=GRAPH_URL.startswith("embedded://"))  # noqa: F405
+if JOBS_IN_PROCESS:
+    # The cluster on a thread of the demo's server says "ready for work", "stopped monitoring", ... around
+    # every recurring job (seven lines every half minute); apps.core.jobs logs each job's attempts and
+    # outcome, so only django-q's warnings are kept here.
+    LOGGING["loggers"]["django-q"] = {"level": "WARNING"}  # noqa: F405

@@ -40,10 +40,12 @@ BEYOND_THE_SCHEMA: dict[str, Any] = {
     # each event is checked on its own; a request whose every event is quarantined is a 400
     "POST /api/events": lambda case: True,
     # `until` after `since`, one anchor for paths, a drill-down step within the funnel, and the
-    # event types, channels and milestones named must be ones the store holds
+    # event types, channels, milestones and segments named must be ones the store holds
     **{f"GET /api/journeys/{name}": lambda case: True
        for name in ("top", "paths", "funnel", "funnel/customers", "dfg")},
-    "GET /api/similarity": lambda case: _given(case.query, "customer_id") == _given(case.query, "sequence"),
+    # one of customer_id and sequence, and a sequence's event types ones some event carries
+    "GET /api/similarity": lambda case: _given(case.query, "customer_id") == _given(case.query, "sequence")
+    or _given(case.query, "sequence"),
     "GET /api/kpis/{slug}/series": lambda case: _given(case.query, "dimension") and not _given(case.query, "value"),
     # an identifier's value must read as one of its kind (a phone number in a numbering plan); a page
     # is read after or before an id, not both, and a list ordered by a score pages by offset only
@@ -56,7 +58,7 @@ BEYOND_THE_SCHEMA: dict[str, Any] = {
        for name in ("intent", "risk")},
     "POST /api/decisions/intent/feedback": lambda case: _given(case.body, "phone"),
     # each trigger needs its own fields; a webhook's URL must reach an allowed http(s) host and its
-    # milestones must exist
+    # milestones must exist; a property neither has (JSON Schema allows any) is refused by name
     **{f"{method} /api/{path}": lambda case: True
        for method in ("POST", "PUT", "PATCH")
        for path in (("milestones", "webhooks") if method == "POST" else ("milestones/{slug}", "webhooks/{id}"))},

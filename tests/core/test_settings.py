@@ -1,10 +1,13 @@
-"""Production settings refuse to start without secrets and hosts from the environment."""
+"""Production settings refuse to start without secrets and hosts from the environment; the local demo keeps its
+terminal to the point."""
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -100,3 +103,15 @@ def test_a_rewrite_lease_that_would_expire_at_once_refuses_to_start() -> None:
     assert result.returncode != 0
     assert "EVENTS_REWRITE_LEASE_SECONDS must be more than 0, not 0.0" in result.stderr
 
+
+
+@pytest.mark.parametrize("graph_url,level", [("", "WARNING"), ("ws://127.0.0.1:8182/gremlin", None)])
+def test_the_local_demo_keeps_only_django_qs_warnings_when_its_jobs_run_in_the_server(graph_url: str,
+                                                                                       level: str | None) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("GRAPH_URL", "JOBS_IN_PROCESS")}
+    env.update(DJANGO_SETTINGS_MODULE="journeyhub.settings.local", **({"GRAPH_URL": graph_url} if graph_url else {}))
+    code = ("import django; django.setup(); from django.conf import settings; "
+            "print(settings.JOBS_IN_PROCESS, settings.LOGGING['loggers'].get('django-q', {}).get('level'))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"{level is not None} {level}"

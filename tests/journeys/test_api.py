@@ -242,6 +242,28 @@ def test_milestones_crud_backfill_and_customers(api_client):
     assert api_client.get("/api/milestones/buy/").json()["reached"] == 3
 
 
+def test_a_field_a_milestone_or_webhook_does_not_have_is_refused_by_name(api_client, settings):  # type: ignore[no-untyped-def]
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    MilestoneDefinition.objects.create(name="Purchase", slug="purchase", trigger="event_type", event_type="purchase")
+    hook = api_client.post("/api/webhooks", {"name": "crm", "url": "http://127.0.0.1:9/hook", "secret": "long-enough"},
+                           format="json").json()
+
+    mistyped = api_client.patch("/api/milestones/purchase", {"activ": False}, format="json")
+    round_trip = api_client.get("/api/milestones/purchase").json()
+    sent_back = api_client.put("/api/milestones/purchase", {**round_trip, "active": False}, format="json")
+    hook_typo = api_client.patch(f"/api/webhooks/{hook['id']}", {"milestone": ["purchase"]}, format="json")
+
+    assert mistyped.status_code == 400
+    assert mistyped.json()["errors"] == [{"field": "activ", "code": "invalid", "detail": (
+        "not a field of this request; its fields: slug, name, trigger, event_type, sequence, window_seconds, "
+        "attribute, op, value, active")}]
+    assert sent_back.status_code == 200 and sent_back.json()["active"] is False  # its read-only fields ignored
+    assert hook_typo.status_code == 400
+    assert hook_typo.json()["detail"] == ("milestone: not a field of this request; its fields: name, url, secret, "
+                                          "active, milestones")
+    assert list(Webhook.objects.get().milestones.all()) == []
+
+
 def test_webhooks_hide_their_secret(api_client, settings):  # type: ignore[no-untyped-def]
     settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
     MilestoneDefinition.objects.create(name="Purchase", slug="purchase", trigger="event_type", event_type="purchase")

@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from apps.core.pagination import MAX_OFFSET
 from apps.core.permissions import is_admin
-from apps.core.problems import STRICT_FIELDS, TextField
+from apps.core.problems import STRICT_FIELDS, KnownFieldsOnly, TextField
 from apps.journeys.analyzers.base import CleaningRule
 from apps.journeys.analyzers.funnels import MAX_FUNNEL_STEPS
 from apps.journeys.analyzers.paths import MAX_PATH_STEPS
@@ -315,7 +315,9 @@ class KpiSeriesSerializer(serializers.Serializer):
     dimensions = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
 
 
-class MilestoneDefinitionSerializer(serializers.ModelSerializer):
+class MilestoneDefinitionSerializer(KnownFieldsOnly, serializers.ModelSerializer):
+    """A milestone: what a customer must do to reach it (its trigger), and how many have."""
+
     serializer_field_mapping = STRICT_FIELDS
     reached = serializers.IntegerField(read_only=True, source="reaches.count")
     sequence = serializers.ListField(child=TextField(max_length=120), required=False,
@@ -343,7 +345,9 @@ class MilestoneReachSerializer(serializers.ModelSerializer):
         fields = ["customer_id", "ts", "event_id", "created_at"]
 
 
-class WebhookSerializer(serializers.ModelSerializer):
+class WebhookSerializer(KnownFieldsOnly, serializers.ModelSerializer):
+    """Where milestone reaches are sent, signed with the secret."""
+
     serializer_field_mapping = STRICT_FIELDS
     secret = serializers.CharField(write_only=True, min_length=8, help_text="HMAC key; never returned")
     milestones = serializers.SlugRelatedField(slug_field="slug", many=True, required=False,
