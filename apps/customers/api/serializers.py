@@ -54,11 +54,11 @@ class CustomerListQuerySerializer(serializers.Serializer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # the models that store a score on customers register when their app is ready: read then, not at import
-        orders = [order for name in stored_scores() for order in (name, f"-{name}")]
+        scores = stored_scores()
         field = cast(serializers.ChoiceField, self.fields["order_by"])
-        field.choices = orders
+        field.choices = [order for name in scores for order in (name, f"-{name}")]
         field.error_messages["invalid_choice"] = (
-            "{input!r} is not a stored score: the scores are " + ", ".join(stored_scores()) +
+            "{input!r} is not a stored score: the scores are " + ", ".join(scores) +
             " (highest first; with '-' before, lowest first)")
 
     def validate(self, attrs: dict) -> dict:
