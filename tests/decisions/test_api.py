@@ -1,6 +1,8 @@
 """Decision endpoints through HTTP: intent with feedback, risk with rules, the profile dip, the log."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
@@ -260,6 +262,24 @@ def test_decision_monitor_summarises_the_log(api_client, intent_model):
                               "latency_ms": {"p50": 6.0, "p99": 8.94}}
     assert (body["risk"]["count"], body["risk"]["mix"], body["risk"]["versions"]) == (
         1, {"pass_to_bot": 1}, {"none": 1})
+
+
+def test_the_decision_monitor_narrows_by_time_kind_and_channel(api_client, intent_model):
+    api_client.post("/api/decisions/intent", {"phone": PHONE}, format="json")
+    api_client.post("/api/decisions/risk", {"phone": PHONE, "channel": "chat"}, format="json")
+    made = DecisionLog.objects.order_by("created").first().created
+
+    risk_only = api_client.get("/api/decisions/monitor", {"kind": "risk"}).json()
+    on_chat = api_client.get("/api/decisions/monitor", {"channel": "CHAT"}).json()
+    later = api_client.get("/api/decisions/monitor", {"since": (made + timedelta(hours=1)).isoformat()}).json()
+    bad = api_client.get("/api/decisions/monitor", {"kind": "feedback", "channel": "fax"})
+
+    assert (list(risk_only), risk_only["risk"]["count"]) == (["risk"], 1)
+    assert (list(on_chat), on_chat["risk"]["mix"]) == (["risk"], {"pass_to_bot": 1})
+    assert later == {}
+    assert [(e["field"], e["detail"]) for e in bad.json()["errors"]] == [
+        ("kind", '"feedback" is not a valid choice.'),
+        ("channel", "unknown channel 'FAX'; one of VOICE, CHAT, TASK, EMAIL")]
 
 
 def test_admin_lists_thresholds_rules_and_the_read_only_log(admin_client, api_client, intent_model):

@@ -144,3 +144,32 @@ class ProfileSerializer(serializers.Serializer):
     customer_class = serializers.CharField(allow_blank=True)
     recent_contacts = serializers.ListField(child=serializers.DictField())
     open_issues = serializers.ListField(child=serializers.DictField())
+
+
+class MonitorQuerySerializer(serializers.Serializer):
+    """Which decisions the monitor sums up: all of them unless narrowed."""
+
+    since = serializers.DateTimeField(required=False, help_text=(
+        "only decisions made at or after this time (ISO 8601, e.g. 2026-12-01T00:00:00Z); a busy hub's "
+        "whole log is millions of rows"))
+    kind = serializers.ChoiceField(choices=["intent", "risk"], required=False)
+    channel = _ChannelField(required=False)
+
+
+class LatencySerializer(serializers.Serializer):
+    p50 = serializers.FloatField()
+    p99 = serializers.FloatField()
+
+
+class KindMonitorSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    mix = serializers.DictField(child=serializers.IntegerField(), help_text="decisions by action or outcome")
+    versions = serializers.DictField(child=serializers.IntegerField(), help_text="decisions by model version")
+    latency_ms = LatencySerializer(help_text="time in the hub, median and 99th percentile")
+
+
+class MonitorSerializer(serializers.Serializer):
+    """Each kind that has decisions under the filters; a kind with none is left out."""
+
+    intent = KindMonitorSerializer(required=False)
+    risk = KindMonitorSerializer(required=False)

@@ -5,7 +5,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.http import HttpResponse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.decorators import (
@@ -115,9 +114,13 @@ def profile_by_phone(request: Request, e164: str) -> Response:
     return Response(services.as_dict(profile))
 
 
-@extend_schema(responses={200: OpenApiTypes.OBJECT},
+@extend_schema(parameters=[s.MonitorQuerySerializer], responses={200: s.MonitorSerializer},
                summary="Decision monitor: counts, routing mix, latency p50/p99 and model versions per kind")
 @api_view(["GET"])
 @permission_classes([READ])
 def monitor(request: Request) -> Response:
-    return Response(selectors.decision_monitor())
+    query = s.MonitorQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    data = query.validated_data
+    return Response(s.MonitorSerializer(selectors.decision_monitor(
+        since=data.get("since"), kind=data.get("kind", ""), channel=data.get("channel", ""))).data)
