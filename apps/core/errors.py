@@ -72,10 +72,7 @@ class NamedNotFound:
         try:
             return super().get_object()  # type: ignore[misc]
         except Http404:
-            raise Http404(self.not_found(self.kwargs[self.lookup_url_kwarg or self.lookup_field])) from None
-
-    def not_found(self, value: str) -> str:
-        return not_found(self.noun, value)
+            raise Http404(not_found(self.noun, self.kwargs[self.lookup_url_kwarg or self.lookup_field])) from None
 
 
 def not_found(noun: str, value: str) -> str:

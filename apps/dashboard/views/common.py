@@ -84,7 +84,12 @@ def choice_or_default(request: HttpRequest, field: str, choices: tuple[str, ...]
     try:
         return parse_choice(request.GET.get(field), field=field, choices=tuple(choices), default=default), []
     except ValueError as exc:
-        return default, [f"{exc}; showing {shown or f'{field}={default}'}"]
+        return default, [showing_instead(exc, shown or f"{field}={default}")]
+
+
+def showing_instead(error: ValueError, shown: str) -> str:
+    """The message above a page shown for its default because what was asked for is not valid."""
+    return f"{error}; showing {shown}"
 
 
 def ms_to_datetime(ms: int | float | None) -> datetime | None:

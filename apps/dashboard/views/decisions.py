@@ -14,11 +14,12 @@ from django.utils import timezone
 from apps.dashboard import figures
 from apps.dashboard.roles import VIEWER, role_required
 from apps.dashboard.tables import Column, Table
-from apps.dashboard.views.common import choice_or_default, page, parse_int, unavailable
+from apps.dashboard.views.common import choice_or_default, page, parse_int, showing_instead, unavailable
 from apps.decisions import selectors as decisions_selectors
 from apps.decisions.models import DecisionLog
 
 KINDS = ("intent", "risk", "feedback")
+DAYS = 7  # the days shown unless asked
 RECENT_COLUMNS = [Column("at", "Time (UTC)"), Column("kind", "Kind"), Column("contact", "Contact"),
                   Column("customer", "Customer"), Column("channel", "Channel"), Column("route", "Action / outcome"),
                   Column("detail", "Intent / score"), Column("confidence", "Confidence", True),
@@ -65,9 +66,9 @@ def _charts(since, kind: str, channel: str) -> list:  # type: ignore[no-untyped-
 @role_required(VIEWER)
 def decisions(request: HttpRequest) -> HttpResponse:
     try:
-        days, errors = parse_int(request.GET.get("days"), field="days", default=7, lo=1, hi=365), []
+        days, errors = parse_int(request.GET.get("days"), field="days", default=DAYS, lo=1, hi=365), []
     except ValueError as exc:
-        days, errors = 7, [f"{exc}; showing days=7"]
+        days, errors = DAYS, [showing_instead(exc, f"days={DAYS}")]
     kind, kind_errors = choice_or_default(request, "kind", KINDS, "", shown="every kind")
     channel = (request.GET.get("channel") or "").strip().upper()
     since = timezone.now() - timedelta(days=days)

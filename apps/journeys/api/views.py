@@ -179,7 +179,7 @@ def kpi_widget(request: Request, slug: str) -> Response:
     (the dashboard, an agent desktop served with it); `?format=json` gives the same data as JSON."""
     data = _query(s.KpiWidgetQuerySerializer, request).validated_data
     if not KpiDefinition.objects.filter(slug=slug).exists():
-        raise Http404(not_found("KPI", slug))
+        raise Http404(not_found(KpiViewSet.noun, slug))
     widget = selectors.kpi_widget(slug=slug, period=data["period"])
     return Response({**widget, "spark": _spark(widget["points"])}, template_name="journeys/kpi_widget.html")
 
