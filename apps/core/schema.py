@@ -20,7 +20,7 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
-from apps.core.problems import CONTENT_TYPE, ProblemSerializer
+from apps.core.problems import CONTENT_TYPE, KnownFieldsOnly, ProblemSerializer
 
 PROBLEM = OpenApiResponse(ProblemSerializer, description="problem details")
 
@@ -60,6 +60,16 @@ class ProblemAutoSchema(AutoSchema):
                 and not any(isinstance(v, RegexValidator) for v in field.validators)):  # pattern set later
             schema["pattern"] = r"\S" if field.trim_whitespace else "."
             schema.setdefault("minLength", 1)
+        return schema
+
+    def _map_serializer(self, serializer: Any, direction: str, bypass_extensions: bool = False) -> Any:
+        """A request body that refuses fields it does not have (`KnownFieldsOnly`) says so, where every
+        field it accepts is in its request schema: one with read-only fields also takes those back
+        (a GET's answer PUT again), which the request schema leaves out."""
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if (direction == "request" and isinstance(serializer, KnownFieldsOnly) and isinstance(schema, dict)
+                and not any(field.read_only for field in serializer.fields.values())):
+            schema["additionalProperties"] = False
         return schema
 
     def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:

@@ -99,3 +99,15 @@ def test_every_error_an_operation_documents_is_a_problem_and_every_list_a_page()
         assert set(component["properties"]) == {"count", "next", "previous", "results"}, name
     assert {"GET /api/customers", "GET /api/kpis", "GET /api/models", "GET /api/contacts",
             "GET /api/customers/{customer_id}/journey", "GET /api/journeys/funnel/customers"} <= set(lists)
+
+
+def test_request_bodies_that_refuse_unknown_fields_say_so() -> None:
+    """A body whose every accepted field is in its schema forbids others there too, so a client generated
+    from the schema (or a schema checker) knows `{"chanel": ...}` is refused. Milestones and webhooks
+    also take back their read-only fields, which their request schemas leave out, so they do not."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    components = SchemaGenerator().get_schema(request=None, public=True)["components"]["schemas"]
+    closed = sorted(name for name, component in components.items() if component.get("additionalProperties") is False)
+    assert closed == ["ActivateRequest", "FeedbackRequestRequest", "IntentRequestRequest", "RiskRequestRequest",
+                      "TrainRequestRequest"]

@@ -18,6 +18,7 @@ from rest_framework.renderers import JSONRenderer
 from apps.core.models import ApiKey
 from apps.core.observability import REQUEST_SECONDS
 from apps.core.parsers import JSONParser
+from apps.decisions import decision_log
 from apps.decisions.api.fast_path import DecisionFastPath, parse, render
 from apps.decisions.models import DecisionLog
 from apps.demo.dataset import build_demo_events, demo_profiles
@@ -163,6 +164,24 @@ def test_a_decision_asked_with_a_query_string_is_refused_by_the_full_stack(stack
     assert got.status.startswith("400")
     assert got.json()["detail"] == ("debug: not a parameter of POST /api/decisions/intent; "
                                     "the parameters it reads: none")
+
+
+def test_a_field_a_decision_does_not_have_is_refused_by_name(stack, decide_key, intent_model):
+    """`chanel` was read as no channel at all: the caller's chat was decided as a voice call."""
+    fast, full = stack
+    call(fast, "/api/decisions/intent", {"phone": "+61412345678"}, key=decide_key)  # headers learnt
+    assert decision_log.flush(timeout=30)
+    before, logged = full.calls, DecisionLog.objects.count()
+
+    got = call(fast, "/api/decisions/intent", {"phone": "+61412345678", "chanel": "CHAT"}, key=decide_key)
+    assert decision_log.flush(timeout=30)
+
+    assert full.calls == before + 1
+    assert got.status.startswith("400")
+    assert got.json()["errors"] == [{
+        "field": "chanel", "code": "invalid",
+        "detail": "not a field of this request; its fields: customer_id, phone, channel, contact_id, at_ms"}]
+    assert DecisionLog.objects.count() == logged
 
 
 @pytest.mark.usefixtures("still_throttle_clock")

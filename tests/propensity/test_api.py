@@ -94,6 +94,10 @@ def test_activation_errors_are_clear(api_client: APIClient, three_versions: None
     missing = api_client.post("/api/models/churn/activate", {"version": 9}, format="json")
     assert missing.status_code == 404 and "has no version 9" in str(missing.json())
     assert api_client.post("/api/models/churn/activate", {}, format="json").status_code == 400
+    typo = api_client.post("/api/models/churn/activate", {"version": 2, "versoin": 3}, format="json")
+    assert typo.status_code == 400 and typo.json()["errors"] == [
+        {"field": "versoin", "code": "invalid", "detail": "not a field of this request; its fields: version"}]
+    assert ModelVersion.objects.get(is_active=True).version == 3
     assert api_client.post("/api/models/nope/rollback").status_code == 404
     ModelVersion.objects.filter(version__lt=3).delete()
     no_history = api_client.post("/api/models/churn/rollback")
@@ -136,6 +140,11 @@ def test_customer_scores_unknown_customer_or_model(api_client: APIClient) -> Non
 def test_train_endpoint_queues_a_run(api_client: APIClient) -> None:
     response = api_client.post("/api/models/nope/train", {}, format="json")
     assert response.status_code == 404
+    typo = api_client.post("/api/models/churn/train", {"param": {"churn_days": 30}}, format="json")
+    assert typo.status_code == 400 and typo.json()["errors"] == [
+        {"field": "param", "code": "invalid",
+         "detail": "not a field of this request; its fields: since, until, params, seed"}]
+    assert not TrainingRun.objects.exists()
 
 
 def test_a_second_training_of_the_same_model_answers_409_with_the_run_in_progress(

@@ -6,9 +6,9 @@ lazy messages and Django's e-mail validator), about a tenth of what the request 
 would for the bodies contact flows send: each value a string (or a whole number for an integer
 field), trimmed, within its length, free of NUL and lone surrogates, a channel in its list, an e-mail
 that Django's validator accepts (remembered per address), then the serializer's own `validate()`.
-Anything else (a number where text belongs, a float, null, an IP address, an unknown field type, a
-value that fails) gives None, and the caller lets DRF judge the body and word the error. A property
-test holds the two to the same answers.
+Anything else (a field the serializer does not have, a number where text belongs, a float, null, an IP
+address, an unknown field type, a value that fails) gives None, and the caller lets DRF judge the body
+and word the error. A property test holds the two to the same answers.
 """
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ class FlatBody:
     def __init__(self, serializer: type[s.CallerWaitingSerializer]) -> None:
         self.blank = serializer()
         self.checks: dict[str, tuple[Check, Any]] = {}
+        self.names = frozenset(self.blank.fields)
         for name, field in self.blank.fields.items():
             check = _check_for(field)
             if check is None or field.read_only or field.source != name or (
@@ -46,7 +47,7 @@ class FlatBody:
         self.usable = True
 
     def validated(self, data: dict[str, Any]) -> dict[str, Any] | None:
-        if not self.usable:
+        if not self.usable or not self.names.issuperset(data):
             return None
         attrs: dict[str, Any] = {}
         for name, (check, missing) in self.checks.items():

@@ -9,13 +9,15 @@ from rest_framework import serializers
 from rest_framework.utils.serializer_helpers import BindingDict
 
 from apps.core.pagination import MAX_OFFSET
-from apps.core.problems import TextField
+from apps.core.problems import KnownFieldsOnly, TextField
 
 CHANNELS = ("VOICE", "CHAT", "TASK", "EMAIL")
 
 
-class CallerWaitingSerializer(serializers.Serializer):
-    """A flat request body a contact flow sends while a caller waits.
+class CallerWaitingSerializer(KnownFieldsOnly, serializers.Serializer):
+    """A flat request body a contact flow sends while a caller waits. A field it does not have is
+    refused by name (`{"chanel": "CHAT"}` was read as a voice call): a flow's author sees the typo on
+    the first test call, where a quiet default would skew every decision after it.
 
     For every instance DRF deep-copies each declared field, which runs each field's constructor
     again: for these bodies that costs about five times the validation itself. Their fields hold no

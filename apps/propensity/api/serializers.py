@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from apps.core.problems import ProblemSerializer
+from apps.core.problems import KnownFieldsOnly, ProblemSerializer
 from apps.propensity.models import ModelVersion, TrainingRun
 
 
@@ -22,11 +22,15 @@ class ModelSummarySerializer(serializers.Serializer):
     versions = ModelVersionSerializer(many=True)
 
 
-class ActivateSerializer(serializers.Serializer):
+class ActivateSerializer(KnownFieldsOnly, serializers.Serializer):
+    """The version to serve."""
+
     version = serializers.IntegerField(min_value=1)
 
 
-class TrainRequestSerializer(serializers.Serializer):
+class TrainRequestSerializer(KnownFieldsOnly, serializers.Serializer):
+    """The window of events to train on, the model's parameters and the seed; each may be left out."""
+
     since = serializers.DateTimeField(required=False, allow_null=True)
     until = serializers.DateTimeField(required=False, allow_null=True)
     params = serializers.DictField(required=False, default=dict)
