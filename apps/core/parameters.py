@@ -15,10 +15,12 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from django.http import HttpRequest, HttpResponse
+from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
+from rest_framework.request import Request
 
 from apps.core import errors
 from apps.core.problems import is_api
@@ -28,6 +30,15 @@ ALWAYS_ALLOWED = frozenset({"format"})
 Operation = tuple[Callable[..., Any], str]  # (the view Django's resolver returns, the HTTP method)
 
 _lock = threading.Lock()
+Query = TypeVar("Query", bound=serializers.Serializer)
+
+
+def read(serializer_class: type[Query], request: Request) -> Query:
+    """The query parameters as `serializer_class` reads them (its `validated_data`, and any method it
+    has), or the 400 naming each parameter at fault: the one way a view reads its query."""
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query
 _declared: dict[Operation, frozenset[str]] | None = None
 
 

@@ -20,6 +20,7 @@ from apps.conversations.api.serializers import (
     ContactHitSerializer,
     ContactSearchQuerySerializer,
 )
+from apps.core import parameters
 from apps.core.pagination import Page, paged
 from apps.core.permissions import EXPLORE
 
@@ -45,9 +46,7 @@ def query_from(data: dict[str, Any]) -> selectors.ContactQuery:
 @permission_classes(READ_CONTACTS)
 def contact_list(request: Request) -> Response:
     """Contacts whose transcript says every word of `q`, filtered, newest first."""
-    params = ContactSearchQuerySerializer(data=request.query_params)
-    params.is_valid(raise_exception=True)
-    query = query_from(params.validated_data)
+    query = query_from(parameters.read(ContactSearchQuerySerializer, request).validated_data)
     page = Page(request)
     count, found = selectors.search_page(query, offset=page.offset, limit=page.limit)
     rows = selectors.hit_rows(found, query.q)

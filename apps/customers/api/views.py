@@ -11,6 +11,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.core import parameters
 from apps.core.pagination import Page, keys_in_memory, page_of, paged
 from apps.core.permissions import READ, can_read_pii
 from apps.customers import selectors
@@ -28,10 +29,8 @@ def customer_list(request: Request) -> Response:
     """Customer ids, all of them or those linked to one identifier, in id order and paged by id (the
     `next` link carries `after`, `previous` `before`: a deep page costs what the first does); or
     ordered by a score, paged by offset."""
-    query = CustomerListQuerySerializer(data=request.query_params)
-    query.is_valid(raise_exception=True)
+    data = parameters.read(CustomerListQuerySerializer, request).validated_data
     page = Page(request)
-    data = query.validated_data
     if "order_by" in data:
         order_by = data["order_by"]
         return page.response(count=selectors.customer_count(order_by=order_by), results=selectors.customers_by_score(

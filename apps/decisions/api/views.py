@@ -21,6 +21,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.core import parameters
 from apps.core.auth import ApiKeyAuthentication
 from apps.core.permissions import DECIDE, READ
 from apps.core.problems import problem_response
@@ -119,8 +120,6 @@ def profile_by_phone(request: Request, e164: str) -> Response:
 @api_view(["GET"])
 @permission_classes([READ])
 def monitor(request: Request) -> Response:
-    query = s.MonitorQuerySerializer(data=request.query_params)
-    query.is_valid(raise_exception=True)
-    data = query.validated_data
+    data = parameters.read(s.MonitorQuerySerializer, request).validated_data
     return Response(s.MonitorSerializer(selectors.decision_monitor(
         since=data.get("since"), kind=data.get("kind", ""), channel=data.get("channel", ""))).data)

@@ -18,6 +18,7 @@ from rest_framework.renderers import JSONRenderer, TemplateHTMLRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.core import parameters
 from apps.core.api.serializers import JobAcceptedSerializer
 from apps.core.api.views import accepted
 from apps.core.errors import NamedNotFound, not_found
@@ -37,12 +38,6 @@ class MilestoneInUse(APIException):
     problem_type = "milestone-in-use"  # apps.core.problems.PROBLEM_TYPES
 
 
-def _query(serializer_class: type[s.serializers.Serializer], request: Request) -> Any:
-    query = serializer_class(data=request.query_params)
-    query.is_valid(raise_exception=True)
-    return query
-
-
 def _run(fn: Callable[..., T], **kwargs: Any) -> T:
     try:
         return fn(**kwargs)
@@ -55,7 +50,7 @@ def _run(fn: Callable[..., T], **kwargs: Any) -> T:
 @permission_classes([READ])
 def top_journeys(request: Request) -> Response:
     """The most frequent journeys (each customer's first K steps), with unique-customer counts."""
-    query = _query(s.TopQuerySerializer, request)
+    query = parameters.read(s.TopQuerySerializer, request)
     data = query.validated_data
     result = _run(selectors.top_journeys, filters=query.filters(), max_steps=data["steps"],
                   with_channel=data["with_channel"], limit=data["limit"])
@@ -67,7 +62,7 @@ def top_journeys(request: Request) -> Response:
 @permission_classes([READ])
 def journey_paths(request: Request) -> Response:
     """Per-step paths after `start_event` or before `end_event`, as Sankey nodes ("2:call") and links."""
-    query = _query(s.PathsQuerySerializer, request)
+    query = parameters.read(s.PathsQuerySerializer, request)
     data = query.validated_data
     result = _run(selectors.journey_paths, filters=query.filters(), start_event=data.get("start_event"),
                   end_event=data.get("end_event"), steps=data["steps"], min_count=data["min_count"],
@@ -81,7 +76,7 @@ def journey_paths(request: Request) -> Response:
 @permission_classes([EXPLORE])
 def funnel(request: Request) -> Response:
     """Conversion and drop-off through ordered steps within an optional window from entry."""
-    query = _query(s.FunnelQuerySerializer, request)
+    query = parameters.read(s.FunnelQuerySerializer, request)
     data = query.validated_data
     result = _run(selectors.funnel, events_in_order=data["steps"], filters=query.filters(),
                   window_ms=query.window_ms(), by_channel=data["by_channel"])
@@ -95,7 +90,7 @@ def funnel(request: Request) -> Response:
 @permission_classes([EXPLORE])
 def funnel_customers(request: Request) -> Response:
     """Drill-down: the customers at a funnel step (or who dropped after it), sorted by id, paged."""
-    query = _query(s.FunnelCustomersQuerySerializer, request)
+    query = parameters.read(s.FunnelCustomersQuerySerializer, request)
     data = query.validated_data
     page = Page(request)
     found = _run(selectors.funnel_customers_page, events_in_order=data["steps"], step=data["step"],
@@ -109,7 +104,7 @@ def funnel_customers(request: Request) -> Response:
 @permission_classes([READ])
 def dfg(request: Request) -> Response:
     """Directly-follows counts of the whole (filtered) log: how often b comes right after a."""
-    query = _query(s.DfgQuerySerializer, request)
+    query = parameters.read(s.DfgQuerySerializer, request)
     result = _run(selectors.directly_follows, filters=query.filters(),
                   with_channel=query.validated_data["with_channel"])
     edges = [{"source": a, "target": b, "count": n}
@@ -124,7 +119,7 @@ def dfg(request: Request) -> Response:
 def similarity(request: Request) -> Response:
     """Customers whose journeys resemble a customer's (or a sequence): how many above the threshold,
     the top k with score, journey and the shared sub-sequences that made them similar."""
-    data = _query(s.SimilarityQuerySerializer, request).validated_data
+    data = parameters.read(s.SimilarityQuerySerializer, request).validated_data
     try:
         result = _run(selectors.similar_journeys, customer_id=data.get("customer_id"),
                       sequence=data.get("sequence"), threshold=data["threshold"], k=data["k"])
@@ -145,7 +140,7 @@ class KpiViewSet(NamedNotFound, viewsets.ReadOnlyModelViewSet):
     @extend_schema(parameters=[s.KpiSeriesQuerySerializer], responses=s.KpiSeriesSerializer)
     @action(detail=True, methods=["get"])
     def series(self, request: Request, slug: str) -> Response:
-        data = _query(s.KpiSeriesQuerySerializer, request).validated_data
+        data = parameters.read(s.KpiSeriesQuerySerializer, request).validated_data
         self.get_object()
         series = selectors.kpi_series(slug=slug, period=data["period"], dimension=data["dimension"],
                                       dimension_value=data["value"], since=data.get("since"),
@@ -177,7 +172,7 @@ class _WidgetHTMLRenderer(TemplateHTMLRenderer):
 def kpi_widget(request: Request, slug: str) -> Response:
     """A small embeddable KPI card: latest value, change and a sparkline. Framable by same-origin pages
     (the dashboard, an agent desktop served with it); `?format=json` gives the same data as JSON."""
-    data = _query(s.KpiWidgetQuerySerializer, request).validated_data
+    data = parameters.read(s.KpiWidgetQuerySerializer, request).validated_data
     if not KpiDefinition.objects.filter(slug=slug).exists():
         raise Http404(not_found(KpiViewSet.noun, slug))
     widget = selectors.kpi_widget(slug=slug, period=data["period"])
