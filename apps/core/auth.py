@@ -94,6 +94,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raw_header = raw_header.encode(HTTP_HEADER_ENCODING)
         header = raw_header.decode(errors="replace")
         if not header.startswith(f"{KEYWORD} "):
+            if header.strip():
+                raise exceptions.AuthenticationFailed(_not_an_api_key(header))
             return None
         raw = header[len(KEYWORD) + 1:].strip()
         key = key_cache.get(hash_key(raw))
@@ -112,6 +114,20 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return KEYWORD
+
+
+def _not_an_api_key(header: str) -> str:
+    """Why an Authorization header that is not `Api-Key <key>` is refused. Without it a key pasted
+    alone (as Swagger UI's Authorize dialog sends it) or sent as a bearer token was answered
+    "Authentication credentials were not provided.", which sent people looking for a missing header."""
+    scheme, _, rest = header.strip().partition(" ")
+    if scheme.lower() == KEYWORD.lower():
+        problem = f"the scheme is spelled `{KEYWORD}`" if rest.strip() else "it names no key"
+    elif not rest.strip():
+        problem = "it holds a value with no scheme before it"
+    else:
+        problem = f"its scheme `{scheme[:20]}` is not read here"
+    return f"The Authorization header is not an API key ({problem}): send `Authorization: {KEYWORD} <key>`."
 
 
 def _touch(pk: int, when: Any) -> None:

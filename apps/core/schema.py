@@ -46,7 +46,8 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
         return {"type": "apiKey", "in": "header", "name": "Authorization",
-                "description": "Send `Authorization: Api-Key <key>` (create one with `manage.py create_api_key`)."}
+                "description": "Send `Authorization: Api-Key <key>` (create one with `manage.py create_api_key`); "
+                               "in Swagger UI's Authorize dialog (/api/docs), enter `Api-Key <key>`."}
 
 
 class ProblemAutoSchema(AutoSchema):

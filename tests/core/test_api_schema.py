@@ -14,7 +14,8 @@ def test_schema_generates_without_warnings_and_documents_the_api_key(tmp_path) -
     schema = yaml.safe_load(out.read_text())
     assert schema["components"]["securitySchemes"]["ApiKeyAuth"] == {
         "type": "apiKey", "in": "header", "name": "Authorization",
-        "description": "Send `Authorization: Api-Key <key>` (create one with `manage.py create_api_key`)."}
+        "description": "Send `Authorization: Api-Key <key>` (create one with `manage.py create_api_key`); "
+                       "in Swagger UI's Authorize dialog (/api/docs), enter `Api-Key <key>`."}
     for path in ["/api/events", "/api/customers", "/api/customers/{customer_id}",
                  "/api/customers/{customer_id}/journey", "/api/ingest/batches/{id}/quarantine"]:
         assert path in schema["paths"], path

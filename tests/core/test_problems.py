@@ -97,6 +97,22 @@ def test_missing_and_wrong_keys_are_401_problems_with_the_challenge() -> None:
     assert missing["WWW-Authenticate"] == wrong["WWW-Authenticate"] == "Api-Key"
 
 
+@pytest.mark.parametrize(("header", "problem_found"), [
+    ("{key}", "it holds a value with no scheme before it"),  # a key pasted alone, as Swagger's Authorize sends it
+    ("Bearer {key}", "its scheme `Bearer` is not read here"),
+    ("api-key {key}", "the scheme is spelled `Api-Key`"),
+    ("Api-Key", "it names no key"),
+])
+def test_an_authorization_header_that_is_not_an_api_key_says_how_to_send_one(header, problem_found, api_key) -> None:  # type: ignore[no-untyped-def]
+    """Such a header was answered "Authentication credentials were not provided.", though one was."""
+    response = APIClient().get("/api/ping", HTTP_AUTHORIZATION=header.format(key=api_key))
+
+    assert (response.status_code, response["WWW-Authenticate"]) == (401, "Api-Key")
+    assert problem(response)["detail"] == (f"The Authorization header is not an API key ({problem_found}): "
+                                           "send `Authorization: Api-Key <key>`.")
+    assert api_key not in response.content.decode()
+
+
 @pytest.mark.usefixtures("still_throttle_clock")
 def test_a_throttled_caller_gets_a_429_problem_with_retry_after() -> None:
     cache.clear()
