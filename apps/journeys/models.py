@@ -75,6 +75,16 @@ class KpiValue(models.Model):
         indexes = [models.Index(fields=["definition", "period", "dimension", "period_start"])]
 
 
+def kpi_slice_error(dimension: str, value: str) -> str | None:
+    """What is wrong with a KPI slice asked for (shared by the API's series and the dashboard's widget),
+    or None. A value without a dimension was answered with the overall series, as if not given."""
+    if dimension != KpiValue.Dimension.ALL and not value:
+        return f"name the {dimension} to show"
+    if dimension == KpiValue.Dimension.ALL and value:
+        return f"{value!r} needs a dimension (channel or segment) to belong to"
+    return None
+
+
 class KpiStaleDay(models.Model):
     """A day whose KPI values must be recomputed because events for it arrived."""
 

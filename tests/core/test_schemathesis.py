@@ -33,6 +33,10 @@ def _given(values: Any, *names: str) -> bool:
     return isinstance(values, dict) and all(values.get(name) not in ("", None, []) for name in names)
 
 
+def _sliced(query: Any) -> bool:
+    return isinstance(query, dict) and query.get("dimension") not in (None, "", "all")
+
+
 # Rules JSON Schema cannot state: a request the schema allows but that breaks one is refused with a
 # 400 naming the field (or, for identifiers, a 404), so "valid data is accepted" is not asked of it.
 # Every other check still runs on these requests.
@@ -46,7 +50,9 @@ BEYOND_THE_SCHEMA: dict[str, Any] = {
     # one of customer_id and sequence, and a sequence's event types ones some event carries
     "GET /api/similarity": lambda case: _given(case.query, "customer_id") == _given(case.query, "sequence")
     or _given(case.query, "sequence"),
-    "GET /api/kpis/{slug}/series": lambda case: _given(case.query, "dimension") and not _given(case.query, "value"),
+    # a channel or segment slice names its value, and only a slice takes one
+    "GET /api/kpis/{slug}/series": lambda case: _sliced(case.query) != bool(str((case.query or {}).get("value") or "")
+                                                                           .strip()),
     # an identifier's value must read as one of its kind (a phone number in a numbering plan); a page
     # is read after or before an id, not both, and a list ordered by a score pages by offset only
     "GET /api/customers": lambda case: _given(case.query, "identifier") or _given(case.query, "after", "before")

@@ -212,6 +212,9 @@ def test_kpi_series_errors(api_client, contacts):
     assert api_client.get("/api/kpis/nope/series").status_code == 404
     assert field_errors(api_client.get("/api/kpis/contacts/series", {"dimension": "channel"})) == {
         "value": ["name the channel to show"]}
+    # a value with no dimension was answered with the overall series
+    assert field_errors(api_client.get("/api/kpis/contacts/series", {"value": "phone"})) == {
+        "value": ["'phone' needs a dimension (channel or segment) to belong to"]}
     assert "period" in field_errors(api_client.get("/api/kpis/contacts/series", {"period": "month"}))
 
 

@@ -11,6 +11,7 @@ from apps.dashboard import metrics
 from apps.dashboard.roles import VIEWER, role_required
 from apps.dashboard.tables import Column, Table
 from apps.dashboard.views.common import choice_or_default, not_found, page, parse_choice
+from apps.journeys.models import kpi_slice_error
 
 FORMATS = ("html", "json")
 
@@ -63,10 +64,9 @@ def _widget_query(request: HttpRequest) -> tuple[str, str, str]:
     period = parse_choice(request.GET.get("period"), field="period", choices=metrics.PERIODS, default="day")
     dimension = parse_choice(request.GET.get("dimension"), field="dimension", choices=metrics.DIMENSIONS, default="all")
     value = (request.GET.get("value") or "").strip()
-    if dimension != "all" and not value:
-        raise ValueError(f"value: name the {dimension} to show (dimension={dimension})")
-    if dimension == "all" and value:
-        raise ValueError(f"value: {value!r} needs a dimension (channel or segment) to belong to")
+    problem = kpi_slice_error(dimension, value)
+    if problem:
+        raise ValueError(f"value: {problem}")
     return period, dimension, value
 
 

@@ -20,6 +20,7 @@ from apps.journeys.models import (
     MilestoneReach,
     Webhook,
     WebhookDelivery,
+    kpi_slice_error,
     trigger_errors,
 )
 from apps.journeys.selectors import JourneyFilters
@@ -191,8 +192,9 @@ class KpiSeriesQuerySerializer(serializers.Serializer):
     until = serializers.DateField(required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["dimension"] != "all" and not attrs["value"]:
-            raise serializers.ValidationError({"value": f"name the {attrs['dimension']} to show"})
+        problem = kpi_slice_error(attrs["dimension"], attrs["value"])
+        if problem:
+            raise serializers.ValidationError({"value": problem})
         return attrs
 
 
