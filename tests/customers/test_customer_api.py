@@ -92,6 +92,10 @@ def test_customer_list_pages_by_id_through_its_links(api_client) -> None:  # typ
     ({"after": "k1", "before": "k3"}, "before", "give after or before, not both"),
     ({"order_by": "churn_score", "after": "k1"}, "order_by",
      "a list ordered by a score pages by offset; after and before page the list by id"),
+    ({"order_by": "churn_score", "identifier": "phone:+61412345678"}, "order_by",
+     "a list ordered by a score is of every customer; the customers linked to an identifier are listed by id"),
+    ({"after": "k1", "offset": 2}, "offset", "a page after or before a customer id starts there; offset is not read "
+                                             "with them"),
 ])
 def test_customer_list_cursor_conflicts_are_a_400(api_client, query, field, detail) -> None:  # type: ignore[no-untyped-def]
     response = api_client.get("/api/customers", query)

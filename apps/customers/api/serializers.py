@@ -44,10 +44,11 @@ class CustomerListQuerySerializer(serializers.Serializer):
     order_by = serializers.ChoiceField(choices=[], required=False, help_text=(
         "a score the models store, highest first (churn_score) or lowest first (-churn_score)"))
     after = serializers.CharField(required=False, help_text=(
-        "the page after this customer id (the `next` link carries it); not with order_by or before; "
-        "offset is then not read"))
+        "the page after this customer id (the `next` link carries it); not with order_by, before or an "
+        "offset"))
     before = serializers.CharField(required=False, help_text=(
-        "the page before this customer id (the `previous` link carries it); not with order_by or after"))
+        "the page before this customer id (the `previous` link carries it); not with order_by, after or an "
+        "offset"))
     offset = serializers.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET, default=0)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_LIMIT, default=50)
 
@@ -67,4 +68,12 @@ class CustomerListQuerySerializer(serializers.Serializer):
         if "order_by" in attrs and ("after" in attrs or "before" in attrs):
             raise serializers.ValidationError({"order_by": [
                 "a list ordered by a score pages by offset; after and before page the list by id"]})
+        # each of these was answered as if the other parameter were not there
+        if "order_by" in attrs and "identifier" in attrs:
+            raise serializers.ValidationError({"order_by": [
+                "a list ordered by a score is of every customer; the customers linked to an identifier are "
+                "listed by id"]})
+        if attrs.get("offset") and ("after" in attrs or "before" in attrs):
+            raise serializers.ValidationError({"offset": [
+                "a page after or before a customer id starts there; offset is not read with them"]})
         return attrs
