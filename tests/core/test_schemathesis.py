@@ -54,9 +54,11 @@ BEYOND_THE_SCHEMA: dict[str, Any] = {
     "GET /api/kpis/{slug}/series": lambda case: _sliced(case.query) != bool(str((case.query or {}).get("value") or "")
                                                                            .strip()),
     # an identifier's value must read as one of its kind (a phone number in a numbering plan); a page
-    # is read after or before an id, not both, and a list ordered by a score pages by offset only
+    # is read after or before an id (not both, and not at an offset), and a list ordered by a score
+    # pages by offset only
     "GET /api/customers": lambda case: _given(case.query, "identifier") or _given(case.query, "after", "before")
-    or (_given(case.query, "order_by") and (_given(case.query, "after") or _given(case.query, "before"))),
+    or ((_given(case.query, "order_by") or _given(case.query, "offset"))
+        and (_given(case.query, "after") or _given(case.query, "before"))),
     "GET /api/profiles/by-phone/{e164}": lambda case: True,
     # a caller is named by customer_id or phone, and a phone number must be one in a numbering plan
     **{f"POST /api/decisions/{name}": lambda case: _given(case.body, "phone")
