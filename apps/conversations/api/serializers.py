@@ -1,3 +1,5 @@
+from typing import Any
+
 from rest_framework import serializers
 
 
@@ -16,6 +18,16 @@ class ContactSearchQuerySerializer(serializers.Serializer):
     customer_id = serializers.CharField(required=False, default="", allow_blank=True)
     since = serializers.DateTimeField(required=False, help_text="contacts started at or after (ISO 8601)")
     until = serializers.DateTimeField(required=False, help_text="contacts started before (ISO 8601)")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """A range whose end comes before its start matches nothing: it was answered with an empty page,
+        as if no contact fitted, where the journey filters already refused it."""
+        if "since" in attrs and "until" in attrs and attrs["until"] <= attrs["since"]:
+            raise serializers.ValidationError({"until": "must be after since"})
+        for low, high in (("sentiment_min", "sentiment_max"), ("duration_min", "duration_max")):
+            if low in attrs and high in attrs and attrs[high] < attrs[low]:
+                raise serializers.ValidationError({high: f"must not be below {low}"})
+        return attrs
 
 
 class ContactHitSerializer(serializers.Serializer):
