@@ -245,6 +245,7 @@ def _funnel_found(events_in_order: Sequence[str], step: int, filters: JourneyFil
     engine, flt = _question(filters)
     funnels.validate(events_in_order, window_ms)
     analytics.check_labels(engine, events_in_order)
+    engine.check_known("channel", [channel] if channel else [])  # one no event carries answered no customer
     return engine, flt.key(), engine_drill.funnel_customers(engine, flt, events=events_in_order, step=step,
                                                  window_ms=window_ms, dropped=dropped, channel=channel)
 

@@ -136,6 +136,13 @@ def test_funnel_and_drill_down(api_client):
         "app": [1, 1, 0], "web": [4, 2, 2]}
     assert [s["customers"] for s in windowed["steps"]] == [5, 3, 0]
     assert dropped == {"count": 1, "next": None, "previous": None, "results": ["c3"]}
+    entered_on_app = api_client.get("/api/journeys/funnel/customers", {"steps": steps, "step": 1,
+                                                                        "entry_channel": "app"}).json()
+    assert entered_on_app["results"] == ["c3"]  # the one whose web visit was in the app
+    # an entry channel no event carries answered an empty page
+    assert problem(api_client.get("/api/journeys/funnel/customers", {"steps": steps, "step": 1,
+                                                                      "entry_channel": "fax"}))["detail"] == (
+        "unknown event channel(s) 'fax'; known: app, chat, phone, web")
 
 
 def test_funnel_errors(api_client):

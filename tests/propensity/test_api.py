@@ -14,6 +14,7 @@ from apps.core.models import AuditEntry, Job
 from apps.propensity import registry
 from apps.propensity.models import ModelVersion, TrainingRun
 from graph import journeys
+from tests.problems import field_errors
 from tests.propensity import synthetic
 from tests.propensity.test_train_command import serve_latest
 
@@ -58,6 +59,9 @@ def test_list_shows_metrics_beside_baseline(api_client: APIClient, three_version
     assert rows[0]["metrics"] == {"auc": 0.73} and rows[0]["baseline_metrics"] == {"auc": 0.6}
     # with the activation gate's verdict recorded when each version was registered
     assert rows[0]["gate"]["qualifies"] is True and rows[0]["gate"]["baseline_value"] == 0.6
+    assert api_client.get("/api/models", {"name": "csat"}).json()["results"] == []  # a model never trained
+    assert field_errors(api_client.get("/api/models", {"name": "chrun"})) == {
+        "name": ["unknown model 'chrun'; known models: churn, csat, intent, next_event, next_touchpoint, risk"]}
 
 
 def test_detail_names_the_active_version(api_client: APIClient, three_versions: None) -> None:

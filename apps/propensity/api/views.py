@@ -50,12 +50,15 @@ NAME = OpenApiParameter("name", str, OpenApiParameter.PATH, description="model n
 
 @paged
 @extend_schema(responses=ModelVersionSerializer(many=True),
-               parameters=[OpenApiParameter("name", str, description="only this model")])
+               parameters=[OpenApiParameter("name", str, enum=spec_names(), description="only this model")])
 @api_view(["GET"])
 @permission_classes([READ])
 def model_list(request: Request) -> Response:
     """Every registered version, newest first per model, with its metrics beside the baseline's."""
-    versions = selectors.model_versions(request.query_params.get("name") or None)
+    name = request.query_params.get("name") or None
+    if name is not None and name not in spec_names():  # it answered an empty list, as for a model never trained
+        raise ValidationError({"name": [f"unknown model {name!r}; known models: {', '.join(spec_names())}"]})
+    versions = selectors.model_versions(name)
     paginator = BoundedLimitOffsetPagination()
     page = paginator.paginate_queryset(versions, request)
     return paginator.get_paginated_response(ModelVersionSerializer(page, many=True).data)
