@@ -13,7 +13,7 @@ from apps.ingest.models import IngestBatch
 from apps.ingest.services import ingest_file
 from graph import journey_writes, journeys
 from graph.errors import GraphUnavailable
-from tests.problems import problem
+from tests.problems import field_errors, problem
 
 pytestmark = pytest.mark.django_db
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "ingest"
@@ -161,6 +161,13 @@ def test_post_events_api_requires_a_key_and_quarantines_bad_events(client, api_c
     quarantine = api_client.get(f"/api/ingest/batches/{body['batch']}/quarantine").json()
     assert quarantine["count"] == 1
     assert quarantine["results"][0]["row_number"] == 2
+    # the list filters by what a batch records; a format no batch can have is named with those there are
+    assert [b["id"] for b in api_client.get("/api/ingest/batches", {"format": "records"}).json()["results"]] == [
+        body["batch"]]
+    assert api_client.get("/api/ingest/batches", {"format": "csv"}).json()["count"] == 0
+    assert field_errors(api_client.get("/api/ingest/batches", {"format": "cvs", "status": "done"})) == {
+        "format": ["'cvs' is not a batch format: one of csv, json, ndjson, ctr, records, contact-lens, transcript"],
+        "status": ["'done' is not a batch status: one of running, completed, failed, interrupted"]}
 
 
 def test_post_events_with_only_bad_events_is_a_400(api_client) -> None:  # type: ignore[no-untyped-def]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import django_filters
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
@@ -11,11 +12,12 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.conversations.services import FORMATS as CONVERSATION_FORMATS
 from apps.core.errors import NamedNotFound
 from apps.core.parsers import LenientJSONParser
 from apps.core.permissions import INGEST, READ
 from apps.core.problems import problem_response
-from apps.ingest import selectors
+from apps.ingest import readers, selectors
 from apps.ingest.api.serializers import (
     EVENTS_REQUEST,
     EventsQuarantinedProblemSerializer,
@@ -23,6 +25,7 @@ from apps.ingest.api.serializers import (
     IngestBatchSerializer,
     QuarantinedRowSerializer,
 )
+from apps.ingest.models import IngestBatch
 from apps.ingest.services import ingest_records
 
 MAX_EVENTS_PER_REQUEST = 10_000
@@ -55,13 +58,34 @@ def post_events(request: Request) -> HttpResponse:
                             **body)
 
 
+# what a batch records as its format: a file's (readers), the API's and demo's records, a conversation load's
+BATCH_FORMATS = (*readers.FORMATS, "records", *CONVERSATION_FORMATS)
+
+
+def _choice(names: tuple[str, ...], what: str) -> django_filters.ChoiceFilter:
+    return django_filters.ChoiceFilter(choices=[(name, name) for name in names], error_messages={
+        "invalid_choice": f"%(value)r is not a batch {what}: one of {', '.join(names)}"})
+
+
+class IngestBatchFilter(django_filters.FilterSet):
+    """A format is one of those a batch can have: `format=cvs` answered an empty list, as if no file had
+    been loaded. A value out of its choices is named with them."""
+
+    status = _choice(tuple(IngestBatch.Status.values), "status")
+    format = _choice(BATCH_FORMATS, "format")
+
+    class Meta:
+        model = IngestBatch
+        fields = ["status", "format", "source"]
+
+
 class IngestBatchViewSet(NamedNotFound, viewsets.ReadOnlyModelViewSet):
     """Ingest batches: what each load read, landed, found twice and quarantined."""
 
     noun = "ingest batch"
     serializer_class = IngestBatchSerializer
     permission_classes = [READ]
-    filterset_fields = ["status", "format", "source"]
+    filterset_class = IngestBatchFilter
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return selectors.batches()
