@@ -124,6 +124,10 @@ def customer_contacts(customer_id: str, *, limit: int = 10) -> list[Contact]:
                                   "matched_categories")[:limit])
 
 
+def category_known(name: str) -> bool:
+    return ContactCategory.objects.filter(name=name).exists()
+
+
 def category_names() -> list[str]:
     return sorted(set(ContactCategory.objects.values_list("name", flat=True).distinct()))
 

@@ -67,8 +67,10 @@ def test_bad_parameters_and_unknown_contacts_get_clear_errors(loaded, api_client
     ({"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, {"until": ["must be after since"]}),
     ({"sentiment_min": 0.5, "sentiment_max": -0.5}, {"sentiment_max": ["must not be below sentiment_min"]}),
     ({"duration_min": 100, "duration_max": 10}, {"duration_max": ["must not be below duration_min"]}),
+    ({"category": "fees"}, {"category": ["unknown contact category 'fees'; known: Cancellation, Fees, Fraud, Refund"]}),
 ])
-def test_a_range_that_ends_before_it_starts_is_refused_by_name(loaded, api_client: APIClient, query, errors) -> None:  # type: ignore[no-untyped-def]
+def test_a_backwards_range_or_a_category_no_contact_has_is_refused_by_name(  # type: ignore[no-untyped-def]
+        loaded, api_client: APIClient, query, errors) -> None:
     """Each was answered with an empty page, as if no contact fitted."""
     assert field_errors(api_client.get("/api/contacts", query)) == errors
 

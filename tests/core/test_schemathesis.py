@@ -60,9 +60,12 @@ BEYOND_THE_SCHEMA: dict[str, Any] = {
     or ((_given(case.query, "order_by") or _given(case.query, "offset"))
         and (_given(case.query, "after") or _given(case.query, "before"))),
     "GET /api/profiles/by-phone/{e164}": lambda case: True,
-    # a range's end (until, sentiment_max, duration_max) must not come before its start
-    "GET /api/contacts": lambda case: any(_given(case.query, low, high) for low, high in (
-        ("since", "until"), ("sentiment_min", "sentiment_max"), ("duration_min", "duration_max"))),
+    # a range's end (until, sentiment_max, duration_max) must not come before its start, and a category
+    # must be one some contact matched
+    "GET /api/contacts": lambda case: _given(case.query, "category") or any(_given(case.query, low, high) for low, high
+                                                                          in (("since", "until"),
+                                                                              ("sentiment_min", "sentiment_max"),
+                                                                              ("duration_min", "duration_max"))),
     # a caller is named by customer_id or phone, and a phone number must be one in a numbering plan
     **{f"POST /api/decisions/{name}": lambda case: _given(case.body, "phone")
        or not (_given(case.body, "customer_id") or _given(case.body, "phone"))

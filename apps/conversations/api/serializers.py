@@ -2,6 +2,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from apps.conversations import selectors
+
 
 class ContactSearchQuerySerializer(serializers.Serializer):
     q = serializers.CharField(required=False, default="", allow_blank=True, max_length=500,
@@ -27,6 +29,10 @@ class ContactSearchQuerySerializer(serializers.Serializer):
         for low, high in (("sentiment_min", "sentiment_max"), ("duration_min", "duration_max")):
             if low in attrs and high in attrs and attrs[high] < attrs[low]:
                 raise serializers.ValidationError({high: f"must not be below {low}"})
+        category = attrs.get("category")
+        if category and not selectors.category_known(category):  # it answered an empty page, as if none matched
+            known = ", ".join(selectors.category_names()[:30]) or "none: no contact has been analysed"
+            raise serializers.ValidationError({"category": f"unknown contact category {category!r}; known: {known}"})
         return attrs
 
 
