@@ -62,7 +62,22 @@ T = TypeVar("T")
 
 
 class UnknownValueError(ValueError):
-    """A question names an event type, channel or label no event in the store carries."""
+    """A question names an event type, channel or label no event in the store carries. `parameter`:
+    the question's parameter that named it, when the asker says (`about`), so an API can point at it."""
+
+    def __init__(self, message: str, *, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
+@contextmanager
+def about(parameter: str) -> Iterator[None]:
+    """Names `parameter` on an UnknownValueError raised inside that does not name one yet."""
+    try:
+        yield
+    except UnknownValueError as exc:
+        exc.parameter = exc.parameter or parameter
+        raise
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ def _customer_ids(filters: JourneyFilters) -> list[str] | None:
         if not MilestoneDefinition.objects.filter(slug=filters.milestone).exists():
             known = ", ".join(MilestoneDefinition.objects.order_by("slug").values_list("slug", flat=True))
             raise analytics_engine.UnknownValueError(
-                f"unknown milestone {filters.milestone!r}; known: {known or 'none defined'}")
+                f"unknown milestone {filters.milestone!r}; known: {known or 'none defined'}", parameter="milestone")
         wanted = set(MilestoneReach.objects.filter(milestone__slug=filters.milestone)
                      .values_list("customer_id", flat=True))
     if filters.segment:  # the segment index, not every customer's attributes
@@ -57,7 +57,8 @@ def _customer_ids(filters: JourneyFilters) -> list[str] | None:
         if not in_segment:  # a mistyped segment is named, as an unknown milestone or channel is
             known = ", ".join(customer_selectors.segment_names())
             raise analytics_engine.UnknownValueError(
-                f"unknown segment {filters.segment!r}; known: {known or 'none: no customer has a segment'}")
+                f"unknown segment {filters.segment!r}; known: {known or 'none: no customer has a segment'}",
+                parameter="segment")
         wanted = in_segment if wanted is None else wanted & in_segment
     conditions = dict(filters.attributes)
     if conditions:
@@ -76,8 +77,10 @@ def _question(filters: JourneyFilters | None) -> tuple[analytics_engine.Engine, 
     """The engine and the event filter for the question; a channel no event carries is an error."""
     filters = filters or JourneyFilters()
     engine = analytics_engine.get_engine()
-    engine.check_known("channel", filters.channels)
-    engine.check_known("category", filters.categories)
+    with analytics_engine.about("channel"):
+        engine.check_known("channel", filters.channels)
+    with analytics_engine.about("category"):
+        engine.check_known("category", filters.categories)
     customer_ids = _customer_ids(filters)
     flt = analytics_engine.EventFilter(since_ms=filters.since_ms, until_ms=filters.until_ms,
                                        channels=tuple(filters.channels),
@@ -220,7 +223,9 @@ def journey_paths(*, filters: JourneyFilters | None = None, start_event: str | N
     rename it; an anchor that only a rule produces is taken as given)."""
     engine, flt = _question(filters)
     if not cleaning_rules:
-        analytics.check_labels(engine, [start_event, end_event], with_channel=with_channel)
+        for parameter, anchor in (("start_event", start_event), ("end_event", end_event)):
+            with analytics_engine.about(parameter):
+                analytics.check_labels(engine, [anchor], with_channel=with_channel)
     key = ("paths", flt.key(), start_event, end_event, steps, min_count, with_channel,
            tuple((r.pattern, r.replacement) if isinstance(r, CleaningRule) else tuple(r) for r in cleaning_rules),
            collapse_repeats)
@@ -233,7 +238,8 @@ def funnel(*, events_in_order: Sequence[str], filters: JourneyFilters | None = N
            by_channel: bool = False) -> funnels.FunnelResult:
     engine, flt = _question(filters)
     funnels.validate(events_in_order, window_ms)
-    analytics.check_labels(engine, events_in_order)
+    with analytics_engine.about("steps"):
+        analytics.check_labels(engine, events_in_order)
     key = ("funnel", flt.key(), tuple(events_in_order), window_ms, by_channel)
     return engine.cached(key, lambda: analytics.funnel(engine, flt, events=events_in_order, window_ms=window_ms,
                                                        by_channel=by_channel))
@@ -244,8 +250,10 @@ def _funnel_found(events_in_order: Sequence[str], step: int, filters: JourneyFil
                   ) -> tuple[analytics_engine.Engine, Hashable, Any]:
     engine, flt = _question(filters)
     funnels.validate(events_in_order, window_ms)
-    analytics.check_labels(engine, events_in_order)
-    engine.check_known("channel", [channel] if channel else [])  # one no event carries answered no customer
+    with analytics_engine.about("steps"):
+        analytics.check_labels(engine, events_in_order)
+    with analytics_engine.about("entry_channel"):  # one no event carries answered no customer
+        engine.check_known("channel", [channel] if channel else [])
     return engine, flt.key(), engine_drill.funnel_customers(engine, flt, events=events_in_order, step=step,
                                                  window_ms=window_ms, dropped=dropped, channel=channel)
 
@@ -279,7 +287,8 @@ def similar_journeys(*, customer_id: str | None = None, sequence: Sequence[str] 
     """Raises KeyError (a LookupError) for a customer without events, ValueError for bad arguments
     (UnknownValueError naming an event type of `sequence` no event carries, as the other analyses do)."""
     if sequence:
-        analytics_engine.get_engine().check_known("type", sequence)
+        with analytics_engine.about("sequence"):
+            analytics_engine.get_engine().check_known("type", sequence)
     index = similarity_index.get_index()
     with similarity_index.lock():
         return index.query(customer_id=customer_id, sequence=sequence, threshold=threshold, k=k,

@@ -11,6 +11,7 @@ from apps.journeys.models import MilestoneDefinition
 from tests.dashboard.conftest import client_for
 from tests.events.store_files import write_events
 from tests.journeys.conftest import JOURNEYS, MIN, make_frame
+from tests.problems import field_errors
 
 
 @pytest.fixture
@@ -51,22 +52,28 @@ def test_a_new_file_in_the_store_is_seen_by_the_next_question(api_client):
 
 
 @pytest.mark.usefixtures("store_with_journeys")
-@pytest.mark.parametrize("path,params,message", [
-    ("/api/journeys/paths", {"start_event": "purchse"},
+@pytest.mark.parametrize("path,params,field,message", [
+    ("/api/journeys/paths", {"start_event": "purchse"}, "start_event",
      "unknown event type(s) 'purchse'; known: call, chat, purchase, web_visit"),
-    ("/api/journeys/paths", {"end_event": "call@fax", "with_channel": "true"}, "unknown event channel(s) 'fax'"),
-    ("/api/journeys/funnel", {"steps": "web_visit,purchse"}, "unknown event type(s) 'purchse'"),
-    ("/api/journeys/funnel/customers", {"steps": "web_visit,purchse", "step": 1}, "unknown event type(s) 'purchse'"),
-    ("/api/journeys/top", {"channel": "fax"}, "unknown event channel(s) 'fax'; known: app, chat, phone, web"),
-    ("/api/journeys/dfg", {"milestone": "vip"}, "unknown milestone 'vip'; known: purchase"),
+    ("/api/journeys/paths", {"end_event": "call@fax", "with_channel": "true"}, "end_event",
+     "unknown event channel(s) 'fax'; known: app, chat, phone, web"),
+    ("/api/journeys/paths", {"start_event": "call", "with_channel": "true"}, "start_event",
+     "with channels, events are named type@channel; got 'call'"),
+    ("/api/journeys/funnel", {"steps": "web_visit,purchse"}, "steps",
+     "unknown event type(s) 'purchse'; known: call, chat, purchase, web_visit"),
+    ("/api/journeys/funnel/customers", {"steps": "web_visit,purchse", "step": 1}, "steps",
+     "unknown event type(s) 'purchse'; known: call, chat, purchase, web_visit"),
+    ("/api/journeys/top", {"channel": "fax"}, "channel",
+     "unknown event channel(s) 'fax'; known: app, chat, phone, web"),
+    ("/api/journeys/dfg", {"milestone": "vip"}, "milestone", "unknown milestone 'vip'; known: purchase"),
 ])
-def test_a_name_no_event_carries_is_a_400_saying_so(api_client, path, params, message):
+def test_a_name_no_event_carries_is_a_400_naming_the_parameter(api_client, path, params, field, message):
     MilestoneDefinition.objects.create(name="Purchase", slug="purchase", trigger="event_type", event_type="purchase")
 
     response = api_client.get(path, params)
 
-    assert response.status_code == 400
-    assert response.json()["detail"].startswith(message)
+    assert field_errors(response) == {field: [message]}
+    assert response.json()["detail"] == f"{field}: {message}"
 
 
 @pytest.mark.usefixtures("store_with_journeys")

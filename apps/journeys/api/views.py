@@ -39,10 +39,11 @@ class MilestoneInUse(APIException):
 
 
 def _run(fn: Callable[..., T], **kwargs: Any) -> T:
+    """The analysis, or a 400 whose entry names the parameter at fault where the analysis says which."""
     try:
         return fn(**kwargs)
     except ValueError as exc:
-        raise ValidationError({"detail": str(exc)}) from exc
+        raise ValidationError({getattr(exc, "parameter", None) or "detail": str(exc)}) from exc
 
 
 @extend_schema(parameters=[s.TopQuerySerializer], responses=s.TopJourneysSerializer)
