@@ -122,7 +122,8 @@ class KnownFieldsOnly(serializers.Serializer):
             if unknown:
                 known = ", ".join(name for name, field in self.fields.items() if not field.read_only)
                 raise serializers.ValidationError(
-                    {name: [f"not a field of this request; its fields: {known}"] for name in unknown})
+                    {name: [f"not a field of this request; its fields: {known}"] for name in unknown},
+                    code="unknown_field")
         return super().to_internal_value(data)
 
 
@@ -140,7 +141,9 @@ class FieldErrorSerializer(serializers.Serializer):
         "null when the request as a whole is at fault"))
     detail = serializers.CharField()
     code = serializers.CharField(help_text=(
-        "a stable code such as `required`, `invalid`, `max_value`; `parse_error` for a body that is not JSON"))
+        "a stable code such as `required`, `invalid`, `max_value`; `parse_error` for a body that is not JSON, "
+        "`unknown_parameter` for a query parameter the operation does not read, `unknown_field` for a body field "
+        "the request does not have"))
     line = serializers.IntegerField(required=False, min_value=1,
                                     help_text="parse_error only: the line of the body where decoding stopped")
     column = serializers.IntegerField(required=False, min_value=1,

@@ -179,7 +179,7 @@ def test_a_field_a_decision_does_not_have_is_refused_by_name(stack, decide_key, 
     assert full.calls == before + 1
     assert got.status.startswith("400")
     assert got.json()["errors"] == [{
-        "field": "chanel", "code": "invalid",
+        "field": "chanel", "code": "unknown_field",
         "detail": "not a field of this request; its fields: customer_id, phone, channel, contact_id, at_ms"}]
     assert DecisionLog.objects.count() == logged
 

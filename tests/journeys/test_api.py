@@ -263,7 +263,7 @@ def test_a_field_a_milestone_or_webhook_does_not_have_is_refused_by_name(api_cli
     hook_typo = api_client.patch(f"/api/webhooks/{hook['id']}", {"milestone": ["purchase"]}, format="json")
 
     assert mistyped.status_code == 400
-    assert mistyped.json()["errors"] == [{"field": "activ", "code": "invalid", "detail": (
+    assert mistyped.json()["errors"] == [{"field": "activ", "code": "unknown_field", "detail": (
         "not a field of this request; its fields: slug, name, trigger, event_type, sequence, window_seconds, "
         "attribute, op, value, active")}]
     assert sent_back.status_code == 200 and sent_back.json()["active"] is False  # its read-only fields ignored

@@ -100,7 +100,7 @@ def test_activation_errors_are_clear(api_client: APIClient, three_versions: None
     assert api_client.post("/api/models/churn/activate", {}, format="json").status_code == 400
     typo = api_client.post("/api/models/churn/activate", {"version": 2, "versoin": 3}, format="json")
     assert typo.status_code == 400 and typo.json()["errors"] == [
-        {"field": "versoin", "code": "invalid", "detail": "not a field of this request; its fields: version"}]
+        {"field": "versoin", "code": "unknown_field", "detail": "not a field of this request; its fields: version"}]
     assert ModelVersion.objects.get(is_active=True).version == 3
     assert api_client.post("/api/models/nope/rollback").status_code == 404
     ModelVersion.objects.filter(version__lt=3).delete()
@@ -146,7 +146,7 @@ def test_train_endpoint_queues_a_run(api_client: APIClient) -> None:
     assert response.status_code == 404
     typo = api_client.post("/api/models/churn/train", {"param": {"churn_days": 30}}, format="json")
     assert typo.status_code == 400 and typo.json()["errors"] == [
-        {"field": "param", "code": "invalid",
+        {"field": "param", "code": "unknown_field",
          "detail": "not a field of this request; its fields: since, until, params, seed"}]
     assert not TrainingRun.objects.exists()
 
