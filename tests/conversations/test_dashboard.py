@@ -23,6 +23,10 @@ def test_contacts_page_says_what_is_wrong_with_a_filter(loaded, analyst: Client)
 
     assert response.status_code == 200
     assert "sentiment_min: Ensure this value is less than or equal to 5." in response.content.decode()
+    backwards = analyst.get("/contacts/", {"duration_min": "100", "duration_max": "10", "category": "fees"})
+    html = backwards.content.decode()
+    assert "duration_max: must not be below duration_min" in html  # the checks of the API's search
+    assert "Fix the filters above to search" in html
 
 
 def test_contacts_page_is_for_analysts(loaded, viewer: Client) -> None:  # type: ignore[no-untyped-def]
