@@ -94,9 +94,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raw_header = raw_header.encode(HTTP_HEADER_ENCODING)
         header = raw_header.decode(errors="replace")
         if not header.startswith(f"{KEYWORD} "):
-            if header.strip():
-                raise exceptions.AuthenticationFailed(_not_an_api_key(header))
-            return None
+            return None  # another scheme may be another authenticator's; if none takes it, see not_an_api_key
         raw = header[len(KEYWORD) + 1:].strip()
         key = key_cache.get(hash_key(raw))
         if key is None:
@@ -116,10 +114,17 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return KEYWORD
 
 
-def _not_an_api_key(header: str) -> str:
-    """Why an Authorization header that is not `Api-Key <key>` is refused. Without it a key pasted
-    alone (as Swagger UI's Authorize dialog sends it) or sent as a bearer token was answered
-    "Authentication credentials were not provided.", which sent people looking for a missing header."""
+def not_an_api_key(request: Any) -> str | None:
+    """Why a request that no authenticator took was refused, when it sent an Authorization header that
+    is not `Api-Key <key>`; None otherwise. Without it a key pasted alone (as Swagger UI's Authorize
+    dialog sends it) or sent as a bearer token was answered "Authentication credentials were not
+    provided.", which sent people looking for a missing header. It words the 401 only: a header of
+    another scheme (a proxy's Basic credentials) never stops the session from signing a person in."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if isinstance(header, bytes):
+        header = header.decode(errors="replace")
+    if not header.strip() or header.startswith(f"{KEYWORD} "):
+        return None
     scheme, _, rest = header.strip().partition(" ")
     if scheme.lower() == KEYWORD.lower():
         problem = f"the scheme is spelled `{KEYWORD}`" if rest.strip() else "it names no key"

@@ -16,6 +16,7 @@ from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.views import set_rollback
 
+from apps.core.auth import not_an_api_key
 from apps.core.parsers import MalformedJSON
 from apps.core.problems import is_api, problem_response
 from apps.events.store import EventStoreError
@@ -47,6 +48,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpRespon
         position = exc.position if isinstance(exc, MalformedJSON) else {}
         return problem_response(request, 400, _text(exc.detail), type_name="invalid-request", errors=[
             {"field": None, "detail": _text(exc.detail), "code": "parse_error", **position}])
+    detail = _text(exc.detail)
+    if isinstance(exc, exceptions.NotAuthenticated) and request is not None:
+        detail = not_an_api_key(request) or detail
     headers: dict[str, str] = {}
     extensions: dict[str, Any] = {}
     if getattr(exc, "auth_header", None):
@@ -55,7 +59,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpRespon
     if wait is not None:
         headers["Retry-After"] = str(int(wait))
         extensions["retry_after"] = int(wait)
-    return problem_response(request, exc.status_code, _text(exc.detail), headers=headers,
+    return problem_response(request, exc.status_code, detail, headers=headers,
                             type_name=getattr(exc, "problem_type", None), **extensions)
 
 

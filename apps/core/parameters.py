@@ -30,15 +30,6 @@ ALWAYS_ALLOWED = frozenset({"format"})
 Operation = tuple[Callable[..., Any], str]  # (the view Django's resolver returns, the HTTP method)
 
 _lock = threading.Lock()
-Query = TypeVar("Query", bound=serializers.Serializer)
-
-
-def read(serializer_class: type[Query], request: Request) -> Query:
-    """The query parameters as `serializer_class` reads them (its `validated_data`, and any method it
-    has), or the 400 naming each parameter at fault: the one way a view reads its query."""
-    query = serializer_class(data=request.query_params)
-    query.is_valid(raise_exception=True)
-    return query
 _declared: dict[Operation, frozenset[str]] | None = None
 
 
@@ -111,3 +102,14 @@ class UnknownQueryParametersMiddleware:
         if not request.META.get("QUERY_STRING") or not is_api(request):
             return None
         return unknown_names(request, view)
+
+
+Query = TypeVar("Query", bound=serializers.Serializer)
+
+
+def read(serializer_class: type[Query], request: Request) -> Query:
+    """The query parameters as `serializer_class` reads them (its `validated_data`, and any method it
+    has), or the 400 naming each parameter at fault: the one way a view reads its query."""
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query

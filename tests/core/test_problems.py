@@ -19,6 +19,7 @@ from apps.core.auth import key_cache
 from apps.core.models import ApiKey
 from apps.journeys.models import KpiDefinition
 from journeyhub import urls
+from tests.dashboard.conftest import client_for
 from tests.problems import problem
 
 pytestmark = pytest.mark.django_db
@@ -111,6 +112,18 @@ def test_an_authorization_header_that_is_not_an_api_key_says_how_to_send_one(hea
     assert problem(response)["detail"] == (f"The Authorization header is not an API key ({problem_found}): "
                                            "send `Authorization: Api-Key <key>`.")
     assert api_key not in response.content.decode()
+
+
+def test_a_person_signed_in_is_not_refused_for_a_proxys_authorization_header(db) -> None:  # type: ignore[no-untyped-def]
+    """A proxy's Basic credentials in front of the dashboard reach the API too: the session still counts."""
+    person = client_for("vera", "viewer")
+
+    response = person.get("/api/kpis", HTTP_AUTHORIZATION="Basic dXNlcjpwYXNz")
+    stranger = APIClient().get("/api/kpis", HTTP_AUTHORIZATION="Basic dXNlcjpwYXNz")
+
+    assert response.status_code == 200
+    assert problem(stranger)["detail"] == ("The Authorization header is not an API key (its scheme `Basic` is not "
+                                           "read here): send `Authorization: Api-Key <key>`.")
 
 
 @pytest.mark.usefixtures("still_throttle_clock")
