@@ -19,9 +19,12 @@ from django.core.management import call_command, get_commands
 from django.db import connection, transaction
 
 from apps.core.models import ApiKey, Scope, hash_key
+from apps.customers import selectors as customer_selectors
 from apps.customers import services as customer_services
 from apps.demo import catalog
 from apps.demo.dataset import demo_profiles
+from apps.events import maintenance as events_maintenance
+from apps.events import services as events_services
 from apps.ingest.models import IngestBatch
 from apps.ingest.services import ingest_records
 from apps.journeys.models import MilestoneReach
@@ -95,6 +98,16 @@ def ensure_api_key(*, var_dir: Path, name: str = API_KEY_NAME) -> str:
     _, raw = ApiKey.issue(name, scopes=DEMO_KEY_SCOPES)
     _write_secret(path, json.dumps({**keys, label: raw}, indent=1, sort_keys=True))
     return raw
+
+
+def clear_stale_event_store() -> bool:
+    """Empty the event store when the graph holds no customer but the store holds events: they belong to
+    an earlier graph (var/graph removed, var/events kept), and the analyses, which read the store,
+    would count customers this hub does not have. True when it did."""
+    if customer_selectors.customer_count() or not events_services.holds_events():
+        return False
+    events_maintenance.rebuild()  # from a graph with no events: every day's files go
+    return True
 
 
 def load_events(*, records: Iterable[dict], progress: Callable[[IngestBatch], None] | None = None) -> IngestBatch:

@@ -132,6 +132,11 @@ class EventCopy:
         return table
 
 
+def holds_events() -> bool:
+    """Whether the event store holds any event file."""
+    return bool(store.event_files())
+
+
 def copy_written(records: Sequence[EventRecord], report: WriteReport, *, batch_id: str = "") -> None:
     """The copy for events written to the graph outside an ingest run (`journeys.write_events`
     called directly): call it right after the write."""

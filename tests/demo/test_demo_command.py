@@ -20,6 +20,8 @@ from apps.demo.dataset import build_demo_events
 from apps.ingest.models import IngestBatch
 from apps.journeys.models import KpiDefinition, KpiValue, MilestoneDefinition, MilestoneReach
 from graph import journeys
+from tests.events.store_files import write_events
+from tests.journeys.conftest import make_frame
 
 pytestmark = pytest.mark.django_db
 EVENTS_FOR_50 = 977
@@ -80,6 +82,21 @@ def test_demo_loads_the_data_set_and_prints_a_working_login(var_dir: Path, share
     summary = journeys.customer_summary("39702")
     assert summary is not None
     assert summary.attributes["job"] == "management" and summary.attributes["age"] == 56
+
+
+def test_a_new_graph_beside_the_event_store_of_an_earlier_one_empties_the_store(var_dir: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    """var/graph removed, var/events kept: the store's customers were counted beside the demo's."""
+    # given an event store holding a caller of an earlier graph, and a new (empty) graph
+    write_events(Path(settings.EVENTS_STORE_URL), make_frame([("replay-1", 0, "call", "phone", None)]))
+    # when the demo runs
+    output = _run()
+    # then the store holds the demo's events only, and the demo said what it did
+    assert "The event store held the events of an earlier graph (the graph is new): emptied it" in output
+    key = _field(output, "API key")
+    top = APIClient(HTTP_AUTHORIZATION=f"Api-Key {key}").get("/api/journeys/top").json()
+    assert top["total_customers"] == 50
+    # and a second run, on the graph the first one loaded, leaves the store alone
+    assert "earlier graph" not in _run()
 
 
 def test_a_second_run_adds_nothing_and_prints_the_same_login(var_dir: Path, shared_data: Path) -> None:

@@ -56,6 +56,8 @@ class Command(BaseCommand):
         except DemoDataError as exc:
             raise CommandError(str(exc)) from exc
         customers = len({r["customer_id"] for r in records})
+        if services.clear_stale_event_store():
+            self.stdout.write("The event store held the events of an earlier graph (the graph is new): emptied it")
         defined = definitions.ensure_definitions()
         clock.lap("prepare")
         self.stdout.write(f"Loading {len(records):,} demo events for {customers:,} customers ...")
