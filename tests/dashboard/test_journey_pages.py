@@ -191,6 +191,19 @@ def test_similarity_by_a_typed_sequence(viewer: Client, loaded):
     assert [r[:2] for r in rows[1:3]] == [["c1", "1"], ["c2", "1"]]
 
 
+@pytest.mark.parametrize(("query", "message"), [
+    # a sequence typed beside the customer the page was opened for was passed over
+    ("customer=c1&sequence=web_visit, chat", "give a customer or a sequence, not both"),
+    ("customer=c1&threshold=high", "threshold: expected a number, got &#x27;high&#x27;"),
+    ("customer=c1&threshold=0", "threshold: must be above 0 and at most 1, got 0.0"),
+])
+def test_the_similarity_explorer_names_what_it_cannot_use(viewer: Client, loaded, query, message):
+    html = viewer.get(f"/similarity/?{query}").content.decode()
+
+    assert f'<p class="error" role="alert">{message}</p>' in html
+    assert 'data-card="similar_customers"' not in html
+
+
 def test_a_typed_sequence_with_an_event_no_one_has_names_it(viewer: Client, loaded):
     html = viewer.get("/similarity/?sequence=web_visit > app_logn").content.decode()
 

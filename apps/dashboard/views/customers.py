@@ -141,6 +141,18 @@ def customer(request: HttpRequest, customer_id: str) -> HttpResponse:
     return page(request, "dashboard/customer.html", context, tables=tables)
 
 
+def _threshold(value: str | None) -> float:
+    if not value:
+        return c360.SIMILAR_THRESHOLD
+    try:
+        threshold = float(value)
+    except ValueError:
+        raise ValueError(f"threshold: expected a number, got {value!r}") from None
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold: must be above 0 and at most 1, got {threshold}")
+    return threshold
+
+
 @role_required(VIEWER)
 def similarity(request: HttpRequest) -> HttpResponse:
     """Pick a customer or type a sequence (comma or '>' separated) and see who journeys alike."""
@@ -149,9 +161,9 @@ def similarity(request: HttpRequest) -> HttpResponse:
     context: dict = {"title": "Similarity explorer", "customer": customer_id, "sequence": sequence_text, "error": ""}
     try:
         k = parse_int(request.GET.get("k"), field="k", default=10, lo=1, hi=100)
-        threshold = float(request.GET.get("threshold") or c360.SIMILAR_THRESHOLD)
-        if not 0 < threshold <= 1:
-            raise ValueError(f"threshold: must be above 0 and at most 1, got {threshold}")
+        threshold = _threshold(request.GET.get("threshold"))
+        if customer_id and sequence_text:  # the sequence was passed over, as if not typed
+            raise ValueError("give a customer or a sequence, not both")
     except ValueError as exc:
         return page(request, "dashboard/similarity.html",
                     {**context, "error": str(exc), "k": 10, "threshold": c360.SIMILAR_THRESHOLD})
