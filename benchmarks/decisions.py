@@ -77,8 +77,21 @@ def logged_latency(after_id: int) -> dict[str, float]:
     from apps.decisions.models import DecisionLog
 
     time.sleep(1.0)  # the writer inserts every quarter second
-    latencies = sorted(DecisionLog.objects.filter(id__gt=after_id).values_list("latency_ms", flat=True))
-    return {"rows": len(latencies), **hubs.stats(latencies)}
+    rows = DecisionLog.objects.filter(id__gt=after_id)
+    latencies = sorted(rows.values_list("latency_ms", flat=True))
+    return {"rows": len(latencies), **hubs.stats(latencies), "risk_scored_by": risk_scored_by(rows)}
+
+
+def risk_scored_by(rows: Any) -> dict[str, int]:
+    """How the risk decisions were scored: by the model (`model`: a known caller whose calls have a
+    duration), or by the rules alone (`rules_only`: an unknown caller, or no call with a duration)."""
+    from collections import Counter
+
+    from apps.decisions.models import DecisionLog
+
+    outputs = rows.filter(kind=DecisionLog.Kind.RISK).values_list("output", flat=True)
+    return dict(Counter(next((r["code"] for r in o.get("reasons", []) if r.get("code") in ("model", "rules_only")),
+                             "other") for o in outputs))
 
 
 def cpu_per_request(hub: hubs.ServedHub, server_pids: list[int], calls: int) -> dict[str, float]:
@@ -234,7 +247,8 @@ def report(result: dict[str, Any]) -> None:
         if result[name] is not None:
             inside = result[name]["decision_in_server"]
             print(f"decision time inside the server at {result[name]['rate']:.0f}/s (decision log, {inside['rows']} "
-                  f"rows): p50 {inside.get('p50_ms')} ms, p99 {inside.get('p99_ms')} ms, max {inside.get('max_ms')} ms")
+                  f"rows): p50 {inside.get('p50_ms')} ms, p99 {inside.get('p99_ms')} ms, "
+                  f"max {inside.get('max_ms')} ms; risk scored by {inside.get('risk_scored_by')}")
     for name in ("direct_http", "lambda_handler"):
         r = overhead[name]
         print(f"{name:<22}{r['p50_ms']:>9}{r['p90_ms']:>9}{r['p99_ms']:>9}{r['max_ms']:>9}")

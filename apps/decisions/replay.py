@@ -64,12 +64,16 @@ def split_day(calls: pd.DataFrame, day: date) -> tuple[pd.DataFrame, list[Replay
 
 
 def seed_history(history: pd.DataFrame, customers: set[str], *, chunk: int = 2000) -> int:
-    """Write the earlier calls of the day's callers into the graph (what the hub knows that morning)."""
+    """Write the earlier calls of the day's callers into the graph (what the hub knows that morning).
+    A `duration_s` column, when the history has one, becomes each call's duration (what the risk model
+    reads from a caller's earlier calls)."""
     mine = history[history["customer_id"].isin(customers)]
+    timed = "duration_s" in mine.columns
     records = [graph_schema.EventRecord(
         event_id=f"replay-{r.customer_id}-{r.ts}", type="call", channel="voice", ts=int(r.ts),
         customer_id=str(r.customer_id), identifiers=(("phone", phone_for(str(r.customer_id))),),
-        source="replay_history", intent=str(r.intent)) for r in mine.itertuples()]
+        source="replay_history", intent=str(r.intent),
+        attributes={"duration_s": int(r.duration_s)} if timed else {}) for r in mine.itertuples()]
     copy = EventCopy("")  # the event store's copy, written after the graph chunks commit
     for start in range(0, len(records), chunk):
         part = records[start:start + chunk]
