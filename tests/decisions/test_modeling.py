@@ -327,3 +327,32 @@ def test_a_remembered_ranking_is_the_ranking_and_is_never_pickled_or_kept_across
     refit = model.fit(examples(walks))
     assert "_ranked" not in refit.__dict__
     assert first[0][0] == "AC_PA" and refit.rank(["AC_NE", "AC_AS"], DAY_MS, k=1)[0][0] == "CC_AA"
+
+
+def test_path_contributions_add_up_to_the_boosters_margin_and_name_the_features_shap_names():
+    import pickle
+
+    import numpy as np
+
+    from tests.decisions.factories import history_risk_model
+
+    # given a fitted history model and profiles across its range
+    model = history_risk_model()
+    profiles = [{"avg_call_seconds": float(d), "channel": ch, "email": f"u{d}@example.com", "calls": c}
+                for d in (5, 8, 15, 30, 200, 530, 780, 915) for ch in ("VOICE", "CHAT") for c in (1, 4)]
+    X = model.matrix(profiles)
+    # when each row is scored as a live assessment scores it, and all of them at once
+    paths = model._path_contributions()
+    leaves = model.booster.predict(X, pred_leaf=True, num_threads=1).astype(np.intp)
+    one_by_one = np.vstack([paths.of(leaves[i:i + 1]) for i in range(len(X))])
+    at_once = paths.of(leaves, chunk=5)
+    # then the contributions and the bias add up to the booster's own margin, row by row
+    margin = model.booster.predict(X, raw_score=True, num_threads=1)
+    assert np.abs(paths.bias + at_once.sum(axis=1) - margin).max() < 1e-9
+    assert one_by_one.tobytes() == at_once.tobytes()
+    # and the feature that moved each score most is the one the booster's SHAP values name
+    shap = model.booster.predict(X, pred_contrib=True, num_threads=1)[:, :-1]
+    leading = [(int(np.argmax(np.abs(a))), int(np.argmax(np.abs(b)))) for a, b in zip(at_once, shap, strict=True)]
+    assert all(mine == theirs for mine, theirs in leading), leading
+    # and the table is read from the booster again after a round trip through storage, not stored
+    assert "_paths" not in pickle.loads(pickle.dumps(model)).__dict__

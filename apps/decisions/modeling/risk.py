@@ -4,7 +4,7 @@ before the call (caller_profile.py), on the 0-1000 scale contact-centre rules ar
 Training reads the fraud_calls data set, whose `call_duration` is the caller's historic average call
 duration (a profile fact looked up before the call), and never `customer_class`, which maps one to one
 onto the label. The model is gradient boosting over the profile features, calibrated (isotonic) on a
-validation slice; each score comes with the features that moved it (LightGBM contributions). The
+validation slice; each score comes with the features that moved it (path contributions, below). The
 call-time logistic regression this replaced (channel, hour, phone and e-mail shape, AUC about 0.5) is
 kept as a baseline beside the prior, and so that versions stored before still load.
 """
@@ -190,6 +190,53 @@ class Assessment:
     contributions: list[dict[str, Any]]
 
 
+@dataclass(frozen=True)
+class PathContributions:
+    """Each feature's part in a boosted score, by the path each tree's row takes (Saabas; XGBoost's
+    `approx_contribs`): along a path, every split adds to its feature the change in the node's value.
+    Read once from the booster's trees into a table (tree, leaf → contributions), a row's contributions
+    are a gather and a sum over the leaves it lands in: about a third of the booster's exact SHAP
+    values' time (40 against 116 µs a row), which a risk decision paid while the caller waited. They sum,
+    with `bias` (the roots' values), to the booster's margin, and name the same leading features."""
+
+    table: np.ndarray  # (trees, leaves, features)
+    bias: float
+
+    @classmethod
+    def of_booster(cls, booster: Any, features: int) -> PathContributions:
+        trees = booster.dump_model()["tree_info"]
+        table = np.zeros((len(trees), max(t["num_leaves"] for t in trees), features))
+        bias = 0.0
+        for k, tree in enumerate(trees):
+            root = tree["tree_structure"]
+            if "split_feature" not in root:  # a tree of one leaf
+                bias += root["leaf_value"]
+                continue
+            bias += root["internal_value"]
+            _walk(root, np.zeros(features), table[k])
+        return cls(table=table, bias=bias)
+
+    def of(self, leaves: np.ndarray, chunk: int = 512) -> np.ndarray:
+        """(rows, features) contributions for the leaf of each row in each tree, `chunk` rows at a time
+        (a gather holds rows x trees x features numbers)."""
+        trees = np.arange(self.table.shape[0])
+        return np.concatenate([self.table[trees, leaves[start:start + chunk]].sum(axis=1)
+                               for start in range(0, len(leaves), chunk)]) if len(leaves) else np.zeros(
+            (0, self.table.shape[2]))
+
+
+def _walk(node: Mapping[str, Any], above: np.ndarray, leaves: np.ndarray) -> None:
+    for side in ("left_child", "right_child"):
+        child = node[side]
+        value = child["leaf_value"] if "leaf_index" in child else child["internal_value"]
+        here = above.copy()
+        here[node["split_feature"]] += value - node["internal_value"]
+        if "leaf_index" in child:
+            leaves[child["leaf_index"]] = here
+        else:
+            _walk(child, here, leaves)
+
+
 @dataclass
 class HistoryRiskModel:
     """Gradient boosting over `caller_profile.risk_features`, calibrated; scores one profile in about a
@@ -242,12 +289,23 @@ class HistoryRiskModel:
 
     def _scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The booster's probabilities (before calibration) and each feature's contribution (log-odds),
-        from one pass of the booster: its margin is the sum of the contributions and the bias, so the
-        probability is that margin through the binary objective's sigmoid. A live assessment needs both;
-        asking the booster for each walked its 200 trees twice (a fifth of a risk decision's model time)."""
-        contrib = np.asarray(self.booster.predict(X, pred_contrib=True, num_threads=1), dtype=float)
-        contrib = contrib.reshape(len(X), -1)
-        return 1.0 / (1.0 + np.exp(-contrib.sum(axis=1))), contrib[:, :-1]
+        from one pass of the booster (the leaf each tree puts a row in): the margin is the bias plus the
+        contributions, and the probability that margin through the binary objective's sigmoid, for a
+        live assessment and a batch alike."""
+        paths = self._path_contributions()
+        leaves = np.asarray(self.booster.predict(X, pred_leaf=True, num_threads=1), dtype=np.intp)
+        contrib = paths.of(leaves.reshape(len(X), -1))
+        return 1.0 / (1.0 + np.exp(-(paths.bias + contrib.sum(axis=1)))), contrib
+
+    def _path_contributions(self) -> PathContributions:
+        found = self.__dict__.get("_paths")
+        if found is None:
+            found = self.__dict__["_paths"] = PathContributions.of_booster(self.booster, len(self.features))
+        return found
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The stored model holds the booster, not the table read from it."""
+        return {k: v for k, v in self.__dict__.items() if k != "_paths"}
 
     def probabilities(self, profiles: Iterable[Mapping[str, Any]]) -> np.ndarray:
         X = self.matrix(profiles)
