@@ -7,7 +7,8 @@ Run: python benchmarks/decisions.py [--rate 200] [--seconds 60] [--peak-rate 100
 With --workers > 1 the store is served by `manage.py graphserver` and the workers reach it over ws://.
 Builds a throw-away hub (SQLite file, durable embedded graph store, artifacts folder) in a temp dir:
 migrates, trains the intent and risk models on the shared data, seeds the graph with the call history
-of `--customers` callers (benchmarks/hubs.py), then serves it on 127.0.0.1 (one worker owns the
+of `--customers` callers, each call with a duration, so the risk model scores every known caller as in
+production (benchmarks/hubs.py), then serves it on 127.0.0.1 (one worker owns the
 embedded store). First the server's CPU per request is measured from /proc, one request at a time (a figure
 that, unlike latency, hardly depends on what else the machine is doing). Then the open-loop load
 (benchmarks/openloop.py): requests are scheduled at a fixed rate (half intent, half risk, one in ten
