@@ -307,6 +307,13 @@ class HistoryRiskModel:
         """The stored model holds the booster, not the table read from it."""
         return {k: v for k, v in self.__dict__.items() if k != "_paths"}
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """The table is read as the model loads (15-20 ms for 200 trees), which for a newly activated
+        version happens off a caller's path (`registry.load_active`), not on its first assessment."""
+        self.__dict__.update(state)
+        if self.booster is not None:
+            self._path_contributions()
+
     def probabilities(self, profiles: Iterable[Mapping[str, Any]]) -> np.ndarray:
         X = self.matrix(profiles)
         return np.asarray(self.calibrator.predict(self._raw(X)), dtype=float) if len(X) else np.zeros(0)
