@@ -133,8 +133,8 @@ class EventCopy:
 
 
 def holds_events() -> bool:
-    """Whether the event store holds any event file."""
-    return bool(store.event_files())
+    """Whether the event store is kept and holds any event file."""
+    return store.enabled() and bool(store.event_files())
 
 
 def copy_written(records: Sequence[EventRecord], report: WriteReport, *, batch_id: str = "") -> None:
