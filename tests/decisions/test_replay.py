@@ -78,4 +78,3 @@ def test_a_day_without_calls_is_refused(interactions, db):
 
     with pytest.raises(CommandError, match="no calls on 2022-01-01"):
         call_command("replay_calls", "--data", str(interactions), "--day", "2022-01-01")
-
