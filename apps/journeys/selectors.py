@@ -234,12 +234,19 @@ def journey_paths(*, filters: JourneyFilters | None = None, start_event: str | N
         with_channel=with_channel, cleaning_rules=cleaning_rules, collapse_repeats=collapse_repeats))
 
 
-def funnel(*, events_in_order: Sequence[str], filters: JourneyFilters | None = None, window_ms: int | None = None,
-           by_channel: bool = False) -> funnels.FunnelResult:
+def _funnel_question(events_in_order: Sequence[str], filters: JourneyFilters | None, window_ms: int | None
+                     ) -> tuple[analytics_engine.Engine, analytics_engine.EventFilter]:
+    """The engine and filter for a funnel, its steps checked (an event type no event carries names `steps`)."""
     engine, flt = _question(filters)
     funnels.validate(events_in_order, window_ms)
     with analytics_engine.about("steps"):
         analytics.check_labels(engine, events_in_order)
+    return engine, flt
+
+
+def funnel(*, events_in_order: Sequence[str], filters: JourneyFilters | None = None, window_ms: int | None = None,
+           by_channel: bool = False) -> funnels.FunnelResult:
+    engine, flt = _funnel_question(events_in_order, filters, window_ms)
     key = ("funnel", flt.key(), tuple(events_in_order), window_ms, by_channel)
     return engine.cached(key, lambda: analytics.funnel(engine, flt, events=events_in_order, window_ms=window_ms,
                                                        by_channel=by_channel))
@@ -248,10 +255,7 @@ def funnel(*, events_in_order: Sequence[str], filters: JourneyFilters | None = N
 def _funnel_found(events_in_order: Sequence[str], step: int, filters: JourneyFilters | None,
                   window_ms: int | None, dropped: bool, channel: str | None
                   ) -> tuple[analytics_engine.Engine, Hashable, Any]:
-    engine, flt = _question(filters)
-    funnels.validate(events_in_order, window_ms)
-    with analytics_engine.about("steps"):
-        analytics.check_labels(engine, events_in_order)
+    engine, flt = _funnel_question(events_in_order, filters, window_ms)
     with analytics_engine.about("entry_channel"):  # one no event carries answered no customer
         engine.check_known("channel", [channel] if channel else [])
     return engine, flt.key(), engine_drill.funnel_customers(engine, flt, events=events_in_order, step=step,
