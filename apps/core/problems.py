@@ -127,6 +127,13 @@ class KnownFieldsOnly(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+def refuse_reversed(attrs: Mapping[str, Any], low: str, high: str) -> None:
+    """A range given by both ends whose end lies below its start is refused, naming the end: it could
+    only match nothing, and was answered as if nothing matched."""
+    if low in attrs and high in attrs and attrs[high] < attrs[low]:
+        raise serializers.ValidationError({high: f"must not be below {low}"})
+
+
 # For ModelSerializer.serializer_field_mapping: text and boolean model fields read only the JSON
 # type the schema names.
 STRICT_FIELDS: dict[Any, Any] = {

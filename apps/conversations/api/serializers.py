@@ -3,6 +3,7 @@ from typing import Any
 from rest_framework import serializers
 
 from apps.conversations import selectors
+from apps.core.problems import refuse_reversed
 
 
 class ContactSearchQuerySerializer(serializers.Serializer):
@@ -27,8 +28,7 @@ class ContactSearchQuerySerializer(serializers.Serializer):
         if "since" in attrs and "until" in attrs and attrs["until"] <= attrs["since"]:
             raise serializers.ValidationError({"until": "must be after since"})
         for low, high in (("sentiment_min", "sentiment_max"), ("duration_min", "duration_max")):
-            if low in attrs and high in attrs and attrs[high] < attrs[low]:
-                raise serializers.ValidationError({high: f"must not be below {low}"})
+            refuse_reversed(attrs, low, high)
         category = attrs.get("category")
         if category and not selectors.category_known(category):  # it answered an empty page, as if none matched
             known = ", ".join(selectors.category_names()[:30]) or "none: no contact has been analysed"

@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from apps.core.pagination import MAX_OFFSET
 from apps.core.permissions import is_admin
-from apps.core.problems import STRICT_FIELDS, KnownFieldsOnly, TextField
+from apps.core.problems import STRICT_FIELDS, KnownFieldsOnly, TextField, refuse_reversed
 from apps.journeys.analyzers.base import CleaningRule
 from apps.journeys.analyzers.funnels import MAX_FUNNEL_STEPS
 from apps.journeys.analyzers.paths import MAX_PATH_STEPS
@@ -90,8 +90,7 @@ class FilterQuerySerializer(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "since" in attrs and "until" in attrs and _ms(attrs["since"]) >= _ms(attrs["until"], end=True):
             raise serializers.ValidationError({"until": "must be after since"})
-        if attrs.get("sentiment_min", -5) > attrs.get("sentiment_max", 5):
-            raise serializers.ValidationError({"sentiment_max": "must not be below sentiment_min"})
+        refuse_reversed(attrs, "sentiment_min", "sentiment_max")
         return attrs
 
     def filters(self) -> JourneyFilters:
