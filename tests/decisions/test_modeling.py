@@ -342,7 +342,7 @@ def test_path_contributions_add_up_to_the_boosters_margin_and_name_the_features_
                 for d in (5, 8, 15, 30, 200, 530, 780, 915) for ch in ("VOICE", "CHAT") for c in (1, 4)]
     X = model.matrix(profiles)
     # when each row is scored as a live assessment scores it, and all of them at once
-    paths = model._path_contributions()
+    paths = model._paths
     leaves = model.booster.predict(X, pred_leaf=True, num_threads=1).astype(np.intp)
     one_by_one = np.vstack([paths.of(leaves[i:i + 1]) for i in range(len(X))])
     at_once = paths.of(leaves, chunk=5)

@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -220,9 +221,8 @@ class PathContributions:
         """(rows, features) contributions for the leaf of each row in each tree, `chunk` rows at a time
         (a gather holds rows x trees x features numbers)."""
         trees = np.arange(self.table.shape[0])
-        return np.concatenate([self.table[trees, leaves[start:start + chunk]].sum(axis=1)
-                               for start in range(0, len(leaves), chunk)]) if len(leaves) else np.zeros(
-            (0, self.table.shape[2]))
+        parts = [self.table[trees, leaves[start:start + chunk]].sum(axis=1) for start in range(0, len(leaves), chunk)]
+        return np.concatenate(parts) if parts else np.zeros((0, self.table.shape[2]))
 
 
 def _walk(node: Mapping[str, Any], above: np.ndarray, leaves: np.ndarray) -> None:
@@ -292,16 +292,14 @@ class HistoryRiskModel:
         from one pass of the booster (the leaf each tree puts a row in): the margin is the bias plus the
         contributions, and the probability that margin through the binary objective's sigmoid, for a
         live assessment and a batch alike."""
-        paths = self._path_contributions()
+        paths = self._paths
         leaves = np.asarray(self.booster.predict(X, pred_leaf=True, num_threads=1), dtype=np.intp)
         contrib = paths.of(leaves.reshape(len(X), -1))
         return 1.0 / (1.0 + np.exp(-(paths.bias + contrib.sum(axis=1)))), contrib
 
-    def _path_contributions(self) -> PathContributions:
-        found = self.__dict__.get("_paths")
-        if found is None:
-            found = self.__dict__["_paths"] = PathContributions.of_booster(self.booster, len(self.features))
-        return found
+    @cached_property
+    def _paths(self) -> PathContributions:
+        return PathContributions.of_booster(self.booster, len(self.features))
 
     def __getstate__(self) -> dict[str, Any]:
         """The stored model holds the booster, not the table read from it."""
@@ -312,7 +310,7 @@ class HistoryRiskModel:
         version happens off a caller's path (`registry.load_active`), not on its first assessment."""
         self.__dict__.update(state)
         if self.booster is not None:
-            self._path_contributions()
+            self._paths  # noqa: B018 - read now, as the model loads
 
     def probabilities(self, profiles: Iterable[Mapping[str, Any]]) -> np.ndarray:
         X = self.matrix(profiles)
